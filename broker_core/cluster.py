@@ -1,0 +1,66 @@
+"""``Cluster``: one open data file, the entry point to the broker core.
+
+    async with await Cluster.open("playground.db") as cluster:
+        await cluster.topics.create_topic("orders", partitions=3, replication_factor=2)
+        async with Producer(cluster) as producer:
+            await producer.send_and_wait("orders", b"hello", key=b"k1")
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from types import TracebackType
+
+from .clock import Clock, SystemClock
+from .controller import Controller
+from .events import ChangeFeed
+from .log import PartitionLogs
+from .storage import Storage
+from .topics import TopicAdmin
+
+
+class Cluster:
+    """A kplay cluster: the data file opened by this process, with its services.
+
+    ``topics`` administers topics, ``logs`` appends and reads records, ``controller``
+    knows the brokers, and ``feed`` publishes every change (started on first use).
+    """
+
+    def __init__(self, storage: Storage, clock: Clock) -> None:
+        self.storage = storage
+        self.clock = clock
+        self.path = storage.path
+        self.topics = TopicAdmin(storage, clock)
+        self.logs = PartitionLogs(storage, clock)
+        self.controller = Controller(storage, clock)
+        self.feed = ChangeFeed(storage.path)
+        storage.after_commit.append(self.feed.wake)
+
+    @classmethod
+    async def open(cls, path: Path | str, *, clock: Clock | None = None, brokers: int = 3) -> "Cluster":
+        """Open the data file at ``path``, creating a cluster of ``brokers`` brokers if it is new."""
+        clock = clock or SystemClock()
+        storage = await Storage.open(path, brokers=brokers, now_ms=clock.now_ms())
+        return cls(storage, clock)
+
+    @property
+    def cluster_id(self) -> str:
+        """The cluster's id, fixed when the data file was created."""
+        return self.storage.cluster_id
+
+    async def start_feed(self) -> ChangeFeed:
+        """Start the change feed (idempotent) and return it."""
+        await self.feed.start()
+        return self.feed
+
+    async def close(self) -> None:
+        """Stop the feed and close the data file."""
+        await self.feed.stop()
+        await self.storage.close()
+
+    async def __aenter__(self) -> "Cluster":
+        return self
+
+    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                        tb: TracebackType | None) -> None:
+        await self.close()

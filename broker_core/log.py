@@ -1,0 +1,254 @@
+"""Partition logs: append batches, read records, list offsets.
+
+Each partition's log is a dense run of offsets from ``log_start_offset`` to
+``log_end_offset``, divided into segments (rolled by ``segment.bytes`` and
+``segment.ms``). Consumers read only below the high watermark: the offset every
+in-sync replica has reached.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Sequence
+
+import aiosqlite
+
+from .clock import Clock
+from .config import effective_config
+from .errors import (InvalidRequiredAcks, KafkaError, LeaderNotAvailable, NotEnoughReplicas,
+                     OffsetOutOfRange, RecordTooLarge, UnknownTopicOrPartition)
+from .records import (BATCH_OVERHEAD, AppendResult, ConsumerRecord, FetchResult, ProducerRecord,
+                      decode_headers, encode_headers)
+from .storage import Storage, record_change
+
+EARLIEST = -2
+LATEST = -1
+
+
+@dataclass(frozen=True)
+class BatchRequest:
+    """Records for one partition, appended atomically."""
+
+    topic: str
+    partition: int
+    records: Sequence[ProducerRecord]
+
+
+def parse_acks(acks: int | str) -> int:
+    """Kafka's acks: 0, 1 or -1 ("all")."""
+    if acks in ("all", "-1", -1):
+        return -1
+    if acks in (0, 1, "0", "1"):
+        return int(acks)
+    raise InvalidRequiredAcks(f"Invalid acks: {acks} (expected 0, 1, -1 or all)")
+
+
+class PartitionLogs:
+    """Appends to and reads from every partition log in the data file."""
+
+    def __init__(self, storage: Storage, clock: Clock) -> None:
+        self._storage = storage
+        self._clock = clock
+
+    async def append(self, topic: str, partition: int, records: Sequence[ProducerRecord],
+                     acks: int | str = -1) -> AppendResult:
+        """Append one batch to one partition in one transaction; raise its error if it fails."""
+        result = (await self.append_batches([BatchRequest(topic, partition, records)], acks))[0]
+        if isinstance(result, KafkaError):
+            raise result
+        return result
+
+    async def append_batches(self, batches: Sequence[BatchRequest],
+                             acks: int | str = -1) -> list[AppendResult | KafkaError]:
+        """Append several batches in one transaction, as one produce request does.
+
+        Each batch succeeds or fails on its own (a full produce response carries an
+        error per partition); a failed batch writes nothing.
+        """
+        required = parse_acks(acks)
+        now = self._clock.now_ms()
+        results: list[AppendResult | KafkaError] = []
+        async with self._storage.write() as conn:
+            topics: dict[str, tuple[int, int, dict] | None] = {}
+            for batch in batches:
+                if batch.topic not in topics:
+                    topics[batch.topic] = await _topic_meta(conn, batch.topic)
+                meta = topics[batch.topic]
+                try:
+                    if meta is None or not 0 <= batch.partition < meta[1]:
+                        raise UnknownTopicOrPartition(
+                            f"Topic '{batch.topic}' does not exist" if meta is None else
+                            f"Partition {batch.partition} of topic '{batch.topic}' does not exist")
+                    results.append(await self._append_one(conn, meta[0], meta[2], batch, required, now))
+                except KafkaError as error:
+                    results.append(error)
+        return results
+
+    async def _append_one(self, conn: aiosqlite.Connection, topic_id: int, config: dict,
+                          batch: BatchRequest, acks: int, now: int) -> AppendResult:
+        topic, partition = batch.topic, batch.partition
+        state = await (await conn.execute(
+            "SELECT leader, log_start_offset, log_end_offset FROM partitions"
+            " WHERE topic_id=? AND partition=?", (topic_id, partition))).fetchone()
+        leader, log_start, leo = state
+        if leader < 0:
+            raise LeaderNotAvailable(f"Partition {topic}-{partition} has no leader (offline)")
+        isr_alive = (await (await conn.execute(
+            "SELECT count(*) FROM replicas r JOIN brokers b ON b.id=r.broker_id"
+            " WHERE r.topic_id=? AND r.partition=? AND r.in_isr=1 AND b.alive=1",
+            (topic_id, partition))).fetchone())[0]
+        if acks == -1 and isr_alive < config["min.insync.replicas"]:
+            raise NotEnoughReplicas(
+                f"The size of the current ISR {isr_alive} is insufficient to satisfy the min.isr "
+                f"requirement of {config['min.insync.replicas']} for partition {topic}-{partition}")
+        max_bytes = config["max.message.bytes"]
+        log_append_time = config["message.timestamp.type"] == "LogAppendTime"
+        rows = []
+        timestamps = []
+        batch_bytes = 0
+        max_ts = -1
+        for i, record in enumerate(batch.records):
+            size = record.size_in_bytes()
+            if size + BATCH_OVERHEAD > max_bytes:
+                raise RecordTooLarge(
+                    f"The message is {size + BATCH_OVERHEAD} bytes when serialized which is larger than "
+                    f"the maximum message size the server accepts ({max_bytes}) for topic '{topic}'")
+            ts = now if log_append_time or record.timestamp is None else record.timestamp
+            timestamps.append(ts)
+            max_ts = max(max_ts, ts)
+            batch_bytes += size
+            rows.append((topic_id, partition, leo + i, ts, record.key, record.value,
+                         encode_headers(record.headers)))
+        if not rows:
+            return AppendResult(topic, partition, leo, leo - 1, (), log_start, leo)
+        await self._roll_if_needed(conn, topic_id, partition, config, leo, batch_bytes, now)
+        await conn.executemany(
+            "INSERT INTO records(topic_id, partition, offset, timestamp, key, value, headers)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
+        new_leo = leo + len(rows)
+        await conn.execute(
+            "UPDATE segments SET next_offset=?, size_bytes=size_bytes+?, max_timestamp=max(max_timestamp, ?)"
+            " WHERE topic_id=? AND partition=? AND base_offset=(SELECT max(base_offset) FROM segments"
+            " WHERE topic_id=? AND partition=?)",
+            (new_leo, batch_bytes, max_ts, topic_id, partition, topic_id, partition))
+        hw = await self._replicate(conn, topic_id, partition, leader, new_leo, now)
+        await record_change(conn, now, "records", {
+            "topic": topic, "partition": partition, "end_offset": new_leo, "high_watermark": hw})
+        return AppendResult(topic, partition, leo, new_leo - 1, tuple(timestamps), log_start, hw)
+
+    async def _roll_if_needed(self, conn: aiosqlite.Connection, topic_id: int, partition: int,
+                              config: dict, leo: int, incoming: int, now: int) -> None:
+        # Kafka rolls before appending a batch that would overflow the active segment, or
+        # when the active segment is older than segment.ms; an empty segment never rolls.
+        base, size, created = await (await conn.execute(
+            "SELECT base_offset, size_bytes, created_at FROM segments WHERE topic_id=? AND partition=?"
+            " ORDER BY base_offset DESC LIMIT 1", (topic_id, partition))).fetchone()
+        if size > 0 and (size + incoming > config["segment.bytes"] or now - created >= config["segment.ms"]):
+            await conn.execute(
+                "INSERT INTO segments(topic_id, partition, base_offset, next_offset, created_at)"
+                " VALUES (?, ?, ?, ?, ?)", (topic_id, partition, leo, leo, now))
+
+    async def _replicate(self, conn: aiosqlite.Connection, topic_id: int, partition: int,
+                         leader: int, new_leo: int, now: int) -> int:
+        """Advance replicas after an append and return the new high watermark.
+
+        Every in-sync follower on a live broker copies the batch at once; the leader's
+        own replica always has it. High watermark = min log end offset over the ISR.
+        """
+        await conn.execute(
+            "UPDATE replicas SET log_end_offset=?, caught_up_at=? WHERE topic_id=? AND partition=?"
+            " AND (broker_id=? OR (in_isr=1 AND broker_id IN (SELECT id FROM brokers WHERE alive=1)))",
+            (new_leo, now, topic_id, partition, leader))
+        hw = (await (await conn.execute(
+            "SELECT min(log_end_offset) FROM replicas WHERE topic_id=? AND partition=? AND in_isr=1",
+            (topic_id, partition))).fetchone())[0]
+        hw = new_leo if hw is None else hw
+        await conn.execute(
+            "UPDATE partitions SET log_end_offset=?, high_watermark=max(high_watermark, ?)"
+            " WHERE topic_id=? AND partition=?", (new_leo, hw, topic_id, partition))
+        return hw
+
+    async def read(self, topic: str, partition: int, offset: int, *, max_records: int = 500,
+                   max_bytes: int = 52_428_800) -> FetchResult:
+        """Records from ``offset`` up to the high watermark, at most ``max_records`` of them.
+
+        Raises OffsetOutOfRange below the log start or above the log end, as a Kafka fetch does.
+        """
+        meta = await self._topic(topic)
+        topic_id = meta[0]
+        state = await self._storage.fetchone(
+            "SELECT log_start_offset, log_end_offset, high_watermark, leader FROM partitions"
+            " WHERE topic_id=? AND partition=?", (topic_id, partition))
+        if state is None:
+            raise UnknownTopicOrPartition(f"Partition {partition} of topic '{topic}' does not exist")
+        start, leo, hw, leader = state
+        if leader < 0:
+            raise LeaderNotAvailable(f"Partition {topic}-{partition} has no leader (offline)")
+        if offset < start or offset > leo:
+            raise OffsetOutOfRange(
+                f"Fetch position {offset} is out of range for partition {topic}-{partition}"
+                f" (log start {start}, log end {leo})")
+        records: list[ConsumerRecord] = []
+        if offset < hw and max_records > 0:
+            ts_type = "LogAppendTime" if meta[2]["message.timestamp.type"] == "LogAppendTime" else "CreateTime"
+            rows = await self._storage.fetchall(
+                "SELECT offset, timestamp, key, value, headers FROM records WHERE topic_id=? AND partition=?"
+                " AND offset>=? AND offset<? ORDER BY offset LIMIT ?",
+                (topic_id, partition, offset, hw, max_records))
+            budget = max_bytes
+            for off, ts, key, value, headers in rows:
+                records.append(ConsumerRecord(topic, partition, off, ts, key, value,
+                                              decode_headers(headers), ts_type))
+                budget -= (len(key) if key else 0) + (len(value) if value else 0)
+                if budget <= 0:  # like Kafka, always return at least one record
+                    break
+        return FetchResult(topic, partition, records, hw, start, leo)
+
+    async def list_offset(self, topic: str, partition: int, spec: int) -> int | None:
+        """Kafka's ListOffsets: ``EARLIEST`` (-2), ``LATEST`` (-1, the high watermark) or a
+        timestamp (the first offset whose timestamp is at least it; None if there is none)."""
+        meta = await self._topic(topic)
+        state = await self._storage.fetchone(
+            "SELECT log_start_offset, high_watermark FROM partitions WHERE topic_id=? AND partition=?",
+            (meta[0], partition))
+        if state is None:
+            raise UnknownTopicOrPartition(f"Partition {partition} of topic '{topic}' does not exist")
+        start, hw = state
+        if spec == EARLIEST:
+            return start
+        if spec == LATEST:
+            return hw
+        # Segments know their largest timestamp, so only one segment is scanned.
+        row = await self._storage.fetchone(
+            "SELECT min(offset) FROM records WHERE topic_id=? AND partition=? AND offset>=? AND offset<?"
+            " AND timestamp>=? AND offset >= coalesce((SELECT min(base_offset) FROM segments"
+            " WHERE topic_id=? AND partition=? AND max_timestamp>=?), 0)",
+            (meta[0], partition, start, hw, spec, meta[0], partition, spec))
+        return row[0] if row and row[0] is not None else None
+
+    async def partition_count(self, topic: str) -> int:
+        """Number of partitions of ``topic`` (UnknownTopicOrPartition if it does not exist)."""
+        return (await self._topic(topic))[1]
+
+    async def _topic(self, topic: str) -> tuple[int, int, dict]:
+        meta = await _topic_meta_read(self._storage, topic)
+        if meta is None:
+            raise UnknownTopicOrPartition(f"Topic '{topic}' does not exist")
+        return meta
+
+
+async def _topic_meta(conn: aiosqlite.Connection, topic: str) -> tuple[int, int, dict] | None:
+    row = await (await conn.execute(
+        "SELECT id, partitions, config FROM topics WHERE name=?", (topic,))).fetchone()
+    if row is None:
+        return None
+    return row[0], row[1], effective_config(json.loads(row[2]))
+
+
+async def _topic_meta_read(storage: Storage, topic: str) -> tuple[int, int, dict] | None:
+    row = await storage.fetchone("SELECT id, partitions, config FROM topics WHERE name=?", (topic,))
+    if row is None:
+        return None
+    return row[0], row[1], effective_config(json.loads(row[2]))
+

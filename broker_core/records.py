@@ -1,0 +1,112 @@
+"""The record types that cross the core's API: what a producer sends and a consumer reads."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import NamedTuple, Sequence
+
+Headers = tuple[tuple[str, bytes], ...]
+
+#: Per-record overhead in Kafka's v2 record format (length, attributes, deltas, varints),
+#: counted so that sizes and ``max.message.bytes`` behave as on a real broker.
+RECORD_OVERHEAD = 21
+#: Overhead of a record batch header in the v2 format.
+BATCH_OVERHEAD = 61
+
+
+class TopicPartition(NamedTuple):
+    """A (topic, partition) pair, as Kafka's ``TopicPartition``."""
+
+    topic: str
+    partition: int
+
+    def __str__(self) -> str:
+        return f"{self.topic}-{self.partition}"
+
+
+@dataclass(frozen=True, slots=True)
+class ProducerRecord:
+    """A record on its way in: key and value are bytes or None (a tombstone has value None)."""
+
+    key: bytes | None = None
+    value: bytes | None = None
+    headers: Headers = ()
+    timestamp: int | None = None
+
+    def size_in_bytes(self) -> int:
+        """Size as counted against ``segment.bytes``, ``retention.bytes`` and ``max.message.bytes``."""
+        return record_size(self.key, self.value, self.headers)
+
+
+@dataclass(frozen=True, slots=True)
+class ConsumerRecord:
+    """A record as read from a partition."""
+
+    topic: str
+    partition: int
+    offset: int
+    timestamp: int
+    key: bytes | None
+    value: bytes | None
+    headers: Headers = ()
+    timestamp_type: str = "CreateTime"
+
+
+@dataclass(frozen=True, slots=True)
+class RecordMetadata:
+    """Where an acknowledged record landed (what ``producer.send(...)`` resolves to)."""
+
+    topic: str
+    partition: int
+    offset: int
+    timestamp: int
+
+
+@dataclass(frozen=True, slots=True)
+class AppendResult:
+    """The outcome of appending one batch to one partition."""
+
+    topic: str
+    partition: int
+    base_offset: int
+    last_offset: int
+    timestamps: tuple[int, ...]
+    log_start_offset: int
+    high_watermark: int
+
+
+@dataclass(frozen=True, slots=True)
+class FetchResult:
+    """Records read from one partition, with the offsets a consumer needs to track lag."""
+
+    topic: str
+    partition: int
+    records: list[ConsumerRecord] = field(default_factory=list)
+    high_watermark: int = 0
+    log_start_offset: int = 0
+    log_end_offset: int = 0
+
+
+def record_size(key: bytes | None, value: bytes | None, headers: Headers = ()) -> int:
+    """Bytes a record occupies in the log, close to Kafka's v2 format."""
+    size = RECORD_OVERHEAD + (len(key) if key else 0) + (len(value) if value else 0)
+    for name, hvalue in headers:
+        size += 2 + len(name.encode()) + (len(hvalue) if hvalue else 0)
+    return size
+
+
+def encode_headers(headers: Sequence[tuple[str, bytes]]) -> bytes | None:
+    """Headers as stored in the records table (None when there are none)."""
+    if not headers:
+        return None
+    return json.dumps([[name, value.hex() if value is not None else None] for name, value in headers],
+                      separators=(",", ":")).encode()
+
+
+def decode_headers(blob: bytes | None) -> Headers:
+    """The inverse of ``encode_headers``."""
+    if not blob:
+        return ()
+    return tuple((name, bytes.fromhex(value) if value is not None else None)  # type: ignore[misc]
+                 for name, value in json.loads(blob))

@@ -1,0 +1,305 @@
+"""The data file: schema, connection setup and transactions.
+
+One SQLite file is one cluster. Several processes may open it at once; correctness
+across processes comes from SQLite transactions (``BEGIN IMMEDIATE`` for every write
+that assigns offsets or changes group state), and inside one process from a lock that
+keeps coroutines sharing a connection from interleaving their transactions.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import sqlite3
+import uuid
+from pathlib import Path
+from typing import Any, AsyncIterator, Iterable
+
+import aiosqlite
+
+from .errors import StorageError
+
+APPLICATION = "kplay"
+SCHEMA_VERSION = 1
+#: How long a writer waits for another process's transaction before giving up.
+BUSY_TIMEOUT_MS = 60_000
+
+SCHEMA: tuple[str, ...] = (
+    """CREATE TABLE meta(
+        key TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    ) WITHOUT ROWID""",
+    """CREATE TABLE brokers(
+        id INTEGER PRIMARY KEY,
+        alive INTEGER NOT NULL DEFAULT 1,
+        changed_at INTEGER NOT NULL DEFAULT 0
+    )""",
+    """CREATE TABLE topics(
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        name TEXT NOT NULL UNIQUE,
+        topic_uuid TEXT NOT NULL,
+        partitions INTEGER NOT NULL,
+        replication_factor INTEGER NOT NULL,
+        config TEXT NOT NULL DEFAULT '{}',
+        created_at INTEGER NOT NULL
+    )""",
+    # leader is -1 while the partition is offline; log_end_offset is the leader's.
+    """CREATE TABLE partitions(
+        topic_id INTEGER NOT NULL,
+        partition INTEGER NOT NULL,
+        leader INTEGER NOT NULL,
+        leader_epoch INTEGER NOT NULL DEFAULT 0,
+        log_start_offset INTEGER NOT NULL DEFAULT 0,
+        log_end_offset INTEGER NOT NULL DEFAULT 0,
+        high_watermark INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY(topic_id, partition)
+    ) WITHOUT ROWID""",
+    # Replication is modelled by per-replica progress over one stored copy of each record.
+    """CREATE TABLE replicas(
+        topic_id INTEGER NOT NULL,
+        partition INTEGER NOT NULL,
+        broker_id INTEGER NOT NULL,
+        position INTEGER NOT NULL,
+        log_end_offset INTEGER NOT NULL DEFAULT 0,
+        in_isr INTEGER NOT NULL DEFAULT 1,
+        caught_up_at INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY(topic_id, partition, broker_id)
+    ) WITHOUT ROWID""",
+    """CREATE TABLE records(
+        topic_id INTEGER NOT NULL,
+        partition INTEGER NOT NULL,
+        offset INTEGER NOT NULL,
+        timestamp INTEGER NOT NULL,
+        key BLOB,
+        value BLOB,
+        headers BLOB,
+        PRIMARY KEY(topic_id, partition, offset)
+    ) WITHOUT ROWID""",
+    # A segment covers offsets [base_offset, next_offset); the newest one is active.
+    """CREATE TABLE segments(
+        topic_id INTEGER NOT NULL,
+        partition INTEGER NOT NULL,
+        base_offset INTEGER NOT NULL,
+        next_offset INTEGER NOT NULL,
+        size_bytes INTEGER NOT NULL DEFAULT 0,
+        created_at INTEGER NOT NULL,
+        max_timestamp INTEGER NOT NULL DEFAULT -1,
+        PRIMARY KEY(topic_id, partition, base_offset)
+    ) WITHOUT ROWID""",
+    """CREATE TABLE groups(
+        group_id TEXT PRIMARY KEY,
+        state TEXT NOT NULL,
+        protocol_type TEXT NOT NULL DEFAULT 'consumer',
+        protocol_name TEXT,
+        generation INTEGER NOT NULL DEFAULT 0,
+        leader_id TEXT,
+        rebalance_deadline INTEGER NOT NULL DEFAULT 0,
+        next_member_seq INTEGER NOT NULL DEFAULT 0
+    ) WITHOUT ROWID""",
+    """CREATE TABLE group_members(
+        group_id TEXT NOT NULL,
+        member_id TEXT NOT NULL,
+        client_id TEXT NOT NULL DEFAULT '',
+        host TEXT NOT NULL DEFAULT '',
+        session_timeout_ms INTEGER NOT NULL,
+        rebalance_timeout_ms INTEGER NOT NULL,
+        last_heartbeat INTEGER NOT NULL,
+        protocols TEXT NOT NULL DEFAULT '[]',
+        joined_generation INTEGER NOT NULL DEFAULT -1,
+        assignment BLOB,
+        PRIMARY KEY(group_id, member_id)
+    ) WITHOUT ROWID""",
+    """CREATE TABLE committed_offsets(
+        group_id TEXT NOT NULL,
+        topic TEXT NOT NULL,
+        partition INTEGER NOT NULL,
+        committed_offset INTEGER NOT NULL,
+        metadata TEXT NOT NULL DEFAULT '',
+        commit_timestamp INTEGER NOT NULL,
+        PRIMARY KEY(group_id, topic, partition)
+    ) WITHOUT ROWID""",
+    # The change feed: every write appends what it changed, in the same transaction.
+    """CREATE TABLE changes(
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        at INTEGER NOT NULL,
+        kind TEXT NOT NULL,
+        payload TEXT NOT NULL
+    )""",
+)
+
+
+def _kplay_meta(path: Path) -> dict[str, str] | None:
+    """Read the meta table of an existing file without writing to it.
+
+    Returns None for a file that is new (missing, empty, or an SQLite file with no
+    tables); raises ``StorageError`` for anything that is not a kplay database.
+    """
+    if not path.exists() or path.stat().st_size == 0:
+        return None
+    try:
+        probe = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    except sqlite3.Error as exc:
+        raise StorageError(f"{path}: cannot open ({exc})") from None
+    try:
+        tables = {row[0] for row in probe.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        if not tables:
+            return None
+        if "meta" not in tables:
+            raise StorageError(f"{path} is not a kplay data file (it has other tables); refusing to touch it")
+        meta = dict(probe.execute("SELECT key, value FROM meta").fetchall())
+    except sqlite3.DatabaseError as exc:
+        raise StorageError(f"{path} is not a kplay data file ({exc}); refusing to touch it") from None
+    finally:
+        probe.close()
+    if meta.get("application") != APPLICATION:
+        raise StorageError(f"{path} is not a kplay data file; refusing to touch it")
+    version = int(meta.get("schema_version", "0"))
+    if version > SCHEMA_VERSION:
+        raise StorageError(
+            f"{path} was written by a newer kplay (schema version {version}, this kplay reads "
+            f"up to {SCHEMA_VERSION}); upgrade kplay to open it"
+        )
+    return meta
+
+
+def connect_raw(path: Path | str) -> sqlite3.Connection:
+    """A plain sqlite3 connection with kplay's settings (used by the change feed's poller)."""
+    conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False,
+                           timeout=BUSY_TIMEOUT_MS / 1000)
+    conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+    return conn
+
+
+class Storage:
+    """The data file, opened for one process: a writer and a reader connection.
+
+    ``write()`` is the only way to change the file: it serialises coroutines of this
+    process with a lock and other processes with ``BEGIN IMMEDIATE``. ``read()`` gives
+    a connection that only ever sees committed data.
+    """
+
+    def __init__(self, path: Path, writer: aiosqlite.Connection, reader: aiosqlite.Connection,
+                 meta: dict[str, str]) -> None:
+        self.path = path
+        self._writer = writer
+        self._reader = reader
+        self._write_lock = asyncio.Lock()
+        self._read_lock = asyncio.Lock()
+        self.cluster_id = meta["cluster_id"]
+        self.after_commit: list[Any] = []  # callables run after every successful write
+
+    @classmethod
+    async def open(cls, path: Path | str, *, brokers: int = 3, now_ms: int = 0) -> "Storage":
+        """Open (or create) the data file at ``path``.
+
+        A new file gets the schema and a cluster of ``brokers`` live brokers. A file that
+        is not a kplay database, or that a newer kplay wrote, raises ``StorageError`` and
+        is left exactly as it was.
+        """
+        path = Path(path)
+        meta = _kplay_meta(path)
+        if meta is None and brokers < 1:
+            raise StorageError(f"a cluster needs at least 1 broker, not {brokers}")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        writer = await cls._connect(path)
+        try:
+            if meta is None:
+                meta = await cls._create(writer, path, brokers, now_ms)
+            reader = await cls._connect(path)
+        except BaseException:
+            await writer.close()
+            raise
+        return cls(path, writer, reader, meta)
+
+    @staticmethod
+    async def _connect(path: Path) -> aiosqlite.Connection:
+        conn = await aiosqlite.connect(str(path), isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000)
+        await conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        await conn.execute("PRAGMA journal_mode=WAL")
+        # WAL + NORMAL survives a killed process (not a power cut) and is ~5x faster than FULL.
+        await conn.execute("PRAGMA synchronous=NORMAL")
+        return conn
+
+    @staticmethod
+    async def _create(conn: aiosqlite.Connection, path: Path, brokers: int, now_ms: int) -> dict[str, str]:
+        await conn.execute("BEGIN IMMEDIATE")
+        try:
+            # Another process may have created it while we waited for the lock.
+            existing = await (await conn.execute(
+                "SELECT 1 FROM sqlite_master WHERE name='meta'")).fetchone()
+            if existing is None:
+                for ddl in SCHEMA:
+                    await conn.execute(ddl)
+                meta = {
+                    "application": APPLICATION,
+                    "schema_version": str(SCHEMA_VERSION),
+                    "cluster_id": uuid.uuid4().hex[:22],
+                    "controller_id": "0",
+                    "controller_epoch": "1",
+                }
+                await conn.executemany("INSERT INTO meta(key, value) VALUES (?, ?)", meta.items())
+                await conn.executemany(
+                    "INSERT INTO brokers(id, alive, changed_at) VALUES (?, 1, ?)",
+                    [(i, now_ms) for i in range(brokers)])
+            await conn.execute("COMMIT")
+        except BaseException:
+            await conn.execute("ROLLBACK")
+            raise
+        return dict(await (await conn.execute("SELECT key, value FROM meta")).fetchall())
+
+    @contextlib.asynccontextmanager
+    async def write(self) -> AsyncIterator[aiosqlite.Connection]:
+        """A write transaction (``BEGIN IMMEDIATE``); commits on success, rolls back on error."""
+        async with self._write_lock:
+            await self._writer.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._writer
+            except BaseException:
+                await self._writer.execute("ROLLBACK")
+                raise
+            await self._writer.execute("COMMIT")
+        for callback in self.after_commit:
+            callback()
+
+    @contextlib.asynccontextmanager
+    async def snapshot(self) -> AsyncIterator[aiosqlite.Connection]:
+        """A read transaction: every query inside sees the same committed state."""
+        async with self._read_lock:
+            await self._reader.execute("BEGIN")
+            try:
+                yield self._reader
+            finally:
+                await self._reader.execute("COMMIT")
+
+    async def fetchall(self, sql: str, params: Iterable[Any] = ()) -> list[sqlite3.Row | tuple]:
+        """Run one read-only query on committed data."""
+        async with self._read_lock:
+            return list(await self._reader.execute_fetchall(sql, tuple(params)))
+
+    async def fetchone(self, sql: str, params: Iterable[Any] = ()) -> tuple | None:
+        """Run one read-only query on committed data and return its first row."""
+        rows = await self.fetchall(sql, params)
+        return rows[0] if rows else None
+
+    async def close(self) -> None:
+        """Close both connections."""
+        await self._reader.close()
+        await self._writer.close()
+
+
+async def record_change(conn: aiosqlite.Connection, at: int, kind: str, payload: dict[str, Any]) -> None:
+    """Append one entry to the change feed inside the caller's write transaction."""
+    await conn.execute("INSERT INTO changes(at, kind, payload) VALUES (?, ?, ?)",
+                       (at, kind, json.dumps(payload, separators=(",", ":"))))
+
+
+def default_data_path() -> Path:
+    """The data file used when neither ``--data`` nor ``KPLAY_DATA`` names one."""
+    env = os.environ.get("KPLAY_DATA")
+    if env:
+        return Path(env).expanduser()
+    import platformdirs  # imported late: only the fronts need it
+
+    return Path(platformdirs.user_data_dir("kplay")) / "cluster.db"
