@@ -1,0 +1,1 @@
+"""Scenarios: narrated, replayable Kafka lessons written as small text files."""

@@ -1,0 +1,491 @@
+"""Plays a parsed scenario against a cluster, step by step, on a manual clock.
+
+The runner is the same for the headless transcript and for the TUI: what differs is the
+``ScenarioObserver`` it reports to (print lines, or update panes) and how it paces steps.
+Time comes from the scenario's ``ManualClock``, and random keys from its seed, so the same
+scenario always gives the same transcript.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+import time
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from broker_core import Cluster, Consumer, ManualClock, TopicPartition
+from broker_core.errors import KafkaError
+from broker_core.log import BatchRequest
+from broker_core.partitioner import StickyPartitioner
+from broker_core.records import ProducerRecord
+
+from .script import Condition, Scenario, ScenarioError, Step
+
+#: How long a ``wait`` step waits (real time) when it names no timeout.
+DEFAULT_WAIT_MS = 10_000
+#: Advancing time with group members running is done in slices no longer than this, with
+#: every live member heartbeating in between, so that only stopped members expire.
+HEARTBEAT_SLICE_MS = 10_000
+MAX_SLICES = 5_000
+STATE_CHANGING = {"create-topic", "alter-topic", "delete-topic", "produce", "stop-broker",
+                  "start-broker", "advance", "clean", "elect-preferred", "commit"}
+
+
+class ScenarioObserver(Protocol):
+    """Receives what a running scenario does (a transcript printer, or the TUI)."""
+
+    def step_started(self, step: Step, at_ms: int) -> None:
+        """A step is about to run."""
+
+    def narrate(self, step: Step, text: str) -> None:
+        """Narration text for the viewer."""
+
+    def report(self, step: Step, line: str) -> None:
+        """One line of result or state after a step."""
+
+    async def consumer_started(self, name: str, consumer: Consumer) -> None:
+        """A scenario consumer was created (the TUI shows a view for it)."""
+
+    async def consumer_stopped(self, name: str) -> None:
+        """A scenario consumer stopped."""
+
+    async def pace(self, seconds: float) -> None:
+        """Let ``seconds`` of scenario time pass for a viewer (headless: return at once)."""
+
+
+@dataclass
+class ScenarioConsumer:
+    """A consumer the scenario started, polled by a background task."""
+
+    name: str
+    consumer: Consumer
+    group: str | None
+    read: int = 0
+    task: asyncio.Task[None] | None = None
+    error: str | None = None
+    records: list[Any] = field(default_factory=list)
+
+
+@dataclass
+class RunResult:
+    """How a scenario run ended."""
+
+    passed: bool
+    failures: list[str]
+    steps_run: int
+
+
+class ScenarioRunner:
+    """Runs ``scenario`` on ``cluster`` (which must use ``clock``)."""
+
+    def __init__(self, cluster: Cluster, clock: ManualClock, scenario: Scenario,
+                 observer: ScenarioObserver) -> None:
+        self.cluster = cluster
+        self.clock = clock
+        self.scenario = scenario
+        self.observer = observer
+        self.consumers: dict[str, ScenarioConsumer] = {}
+        self.failures: list[str] = []
+        self._random = random.Random(scenario.seed)
+        self._partitioner = StickyPartitioner(seed=scenario.seed)
+        self._start_ms = clock.now_ms()
+        self._counter = 0
+
+    def elapsed_ms(self) -> int:
+        """Scenario time since the start."""
+        return self.clock.now_ms() - self._start_ms
+
+    async def run(self) -> RunResult:
+        """Run every step; an ``expect`` that fails is recorded and the run goes on, any other
+        failing step stops the run with a ``ScenarioError`` naming its line."""
+        count = 0
+        try:
+            for step in self.scenario.steps:
+                await self.run_step(step)
+                count += 1
+        finally:
+            await self.stop_consumers()
+        return RunResult(not self.failures, list(self.failures), count)
+
+    async def run_step(self, step: Step) -> None:
+        """Run one step and report its result."""
+        self.observer.step_started(step, self.elapsed_ms())
+        handler = getattr(self, "_do_" + step.verb.replace("-", "_"))
+        try:
+            await handler(step)
+        except ScenarioError:
+            raise
+        except KafkaError as exc:
+            raise ScenarioError(self.scenario.source, step.line, f"{step.verb} failed: {type(exc).__name__}: {exc}") from None
+        except (ValueError, LookupError) as exc:
+            raise ScenarioError(self.scenario.source, step.line, f"{step.verb} failed: {exc}") from None
+        if step.verb in STATE_CHANGING:
+            for line in await self.state_lines():
+                self.observer.report(step, line)
+
+    def _fail(self, step: Step, message: str) -> ScenarioError:
+        return ScenarioError(self.scenario.source, step.line, message)
+
+    # -- steps ------------------------------------------------------------------------
+    async def _do_say(self, step: Step) -> None:
+        self.observer.narrate(step, step.args["text"])
+
+    async def _do_pause(self, step: Step) -> None:
+        await self.observer.pace(step.args["duration"] / 1000)
+
+    async def _do_create_topic(self, step: Step) -> None:
+        a = step.args
+        await self.cluster.topics.create_topic(a["name"], a.get("partitions", 1), a.get("replication", 1),
+                                               a.get("config", {}))
+
+    async def _do_alter_topic(self, step: Step) -> None:
+        a = step.args
+        # Check the configs before adding partitions so that a bad value changes nothing.
+        if "config" in a:
+            from broker_core.config import validate_topic_config
+            validate_topic_config(a["config"])
+        if "partitions" in a:
+            await self.cluster.topics.create_partitions(a["name"], a["partitions"])
+        if "config" in a:
+            await self.cluster.topics.alter_config(a["name"], a["config"])
+
+    async def _do_delete_topic(self, step: Step) -> None:
+        await self.cluster.topics.delete_topic(step.args["name"])
+
+    async def _do_produce(self, step: Step) -> None:
+        a = step.args
+        topic = a["topic"]
+        count = a.get("count", 1)
+        partitions = await self.cluster.logs.partition_count(topic)
+        if "partition" in a and a["partition"] >= partitions:
+            raise self._fail(step, f"produce: topic '{topic}' has no partition {a['partition']} "
+                                   f"(it has {partitions})")
+        records = [self._record(a, i) for i in range(count)]
+        targets = [a["partition"] if "partition" in a else
+                   self._partitioner.partition(topic, r.key, partitions) for r in records]
+        acks = a.get("acks", "all")
+        expected_error = a.get("expect-error")
+        rate = a.get("rate")
+        results: list[Any] = []
+        if rate:
+            for record, partition in zip(records, targets):
+                await self.observer.pace(1 / rate)
+                self.clock.advance(max(1, int(1000 / rate)))
+                stamped = ProducerRecord(record.key, record.value, (), self.clock.now_ms())
+                results += await self.cluster.logs.append_batches([BatchRequest(topic, partition, [stamped])], acks)
+                if record.key is None:
+                    self._partitioner.on_new_batch(topic, partitions, partition)
+        else:
+            by_partition: dict[int, list[ProducerRecord]] = {}
+            for record, partition in zip(records, targets):
+                by_partition.setdefault(partition, []).append(record)
+            results = await self.cluster.logs.append_batches(
+                [BatchRequest(topic, p, rs) for p, rs in sorted(by_partition.items())], acks)
+            for partition in by_partition:
+                self._partitioner.on_new_batch(topic, partitions, partition)
+        errors = [r for r in results if isinstance(r, KafkaError)]
+        if expected_error:
+            names = {type(e).__name__ for e in errors} | {e.name for e in errors}
+            if expected_error not in names:
+                got = ", ".join(sorted({type(e).__name__ for e in errors})) or "success"
+                self.failures.append(f"{self.scenario.source}:{step.line}: expected {expected_error}, got {got}")
+                self.observer.report(step, f"FAIL expected {expected_error}, got {got}")
+            else:
+                self.observer.report(step, f"refused as expected: {type(errors[0]).__name__}: {errors[0]}")
+            return
+        if errors:
+            raise errors[0]
+        spread: dict[int, int] = {}
+        for r in results:
+            spread[r.partition] = spread.get(r.partition, 0) + (r.last_offset - r.base_offset + 1)
+        where = ", ".join(f"p{p}: {n}" for p, n in sorted(spread.items()))
+        self.observer.report(step, f"produced {count} record{'s' if count != 1 else ''} to {topic} ({where})")
+
+    def _record(self, args: dict[str, Any], index: int) -> ProducerRecord:
+        self._counter += 1
+        key: str | None = args.get("key")
+        pattern = args.get("keys")
+        if pattern and pattern != "none":
+            if pattern == "seq":
+                key = f"key-{index}"
+            elif pattern.startswith("random:"):
+                key = f"key-{self._random.randrange(int(pattern.split(':')[1]))}"
+            else:
+                choices = pattern.split(",")
+                key = choices[index % len(choices)]
+        template = args.get("value", "record {n}")
+        value = template.replace("{i}", str(index)).replace("{n}", str(self._counter)) \
+                        .replace("{key}", key or "null")
+        return ProducerRecord(key.encode() if key is not None else None, value.encode())
+
+    async def _do_consumer(self, step: Step) -> None:
+        a = step.args
+        name = a["name"]
+        if name in self.consumers:
+            raise self._fail(step, f"consumer '{name}' is already running (stop it first)")
+        start = a.get("from", "latest")
+        group = a.get("group")
+        consumer = Consumer(self.cluster, group_id=group, client_id=name,
+                            auto_offset_reset=start if start in ("earliest", "latest") else "earliest",
+                            enable_auto_commit=a.get("auto-commit", "true") == "true",
+                            **({"partition_assignment_strategy": a["assignor"]} if "assignor" in a else {}))
+        topics = a["topic"].split(",")
+        for topic in topics:
+            await self.cluster.logs.partition_count(topic)  # UnknownTopicOrPartition if missing
+        if group:
+            consumer.subscribe(topics)
+        else:
+            counts = {t: await self.cluster.logs.partition_count(t) for t in topics}
+            wanted = a.get("partitions")
+            tps = [TopicPartition(t, p) for t in topics for p in range(counts[t])
+                   if wanted is None or p in wanted]
+            if wanted and len(tps) != len(wanted) * len(topics):
+                raise self._fail(step, f"consumer: partitions {wanted} do not all exist")
+            consumer.assign(tps)
+            for tp in tps:
+                if start not in ("earliest", "latest"):
+                    consumer.seek(tp, int(start))
+                # Fix the starting position now, so records produced by the next step count.
+                await consumer.position(tp)
+        entry = ScenarioConsumer(name, consumer, group)
+        entry.task = asyncio.create_task(self._poll_loop(entry), name=f"scenario-consumer-{name}")
+        self.consumers[name] = entry
+        await self.observer.consumer_started(name, consumer)
+        self.observer.report(step, f"consumer {name} started" + (f" in group {group}" if group else ""))
+
+    async def _poll_loop(self, entry: ScenarioConsumer) -> None:
+        while True:
+            try:
+                records = await entry.consumer.poll(timeout_ms=100)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # shown by wait/expect; the loop keeps trying
+                entry.error = f"{type(exc).__name__}: {exc}"
+                await asyncio.sleep(0.05)
+                continue
+            entry.error = None
+            entry.read += len(records)
+            entry.records.extend(records)
+            del entry.records[:-1000]
+
+    def _consumer(self, step: Step, name: str) -> ScenarioConsumer:
+        entry = self.consumers.get(name)
+        if entry is None:
+            raise self._fail(step, f"no running consumer named '{name}' (start it with: consumer {name} topic=...)")
+        return entry
+
+    async def _do_stop_consumer(self, step: Step) -> None:
+        entry = self._consumer(step, step.args["name"])
+        await self._stop(entry, leave=True)
+        self.observer.report(step, f"consumer {entry.name} stopped (read {entry.read})")
+
+    async def _do_kill_consumer(self, step: Step) -> None:
+        entry = self._consumer(step, step.args["name"])
+        await self._stop(entry, leave=False)
+        self.observer.report(step, f"consumer {entry.name} killed: no more heartbeats, its session will expire")
+
+    async def _stop(self, entry: ScenarioConsumer, *, leave: bool) -> None:
+        if entry.task is not None:
+            entry.task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await entry.task
+        if leave:
+            with contextlib.suppress(KafkaError):
+                await entry.consumer.close()
+        del self.consumers[entry.name]
+        await self.observer.consumer_stopped(entry.name)
+
+    async def stop_consumers(self) -> None:
+        """Stop every scenario consumer (at the end of a run)."""
+        for entry in list(self.consumers.values()):
+            await self._stop(entry, leave=True)
+
+    async def _do_commit(self, step: Step) -> None:
+        entry = self._consumer(step, step.args["name"])
+        await entry.consumer.commit()
+        self.observer.report(step, f"consumer {entry.name} committed its positions")
+
+    async def _do_seek(self, step: Step) -> None:
+        entry = self._consumer(step, step.args["name"])
+        to = step.args.get("to", "beginning")
+        consumer = entry.consumer
+        if to == "beginning":
+            await consumer.seek_to_beginning()
+        elif to == "end":
+            await consumer.seek_to_end()
+        else:
+            for tp in consumer.assignment():
+                consumer.seek(tp, int(to))
+        self.observer.report(step, f"consumer {entry.name} moved to {to}")
+
+    async def _do_stop_broker(self, step: Step) -> None:
+        await self.cluster.controller.stop_broker(step.args["broker"])
+
+    async def _do_start_broker(self, step: Step) -> None:
+        await self.cluster.controller.start_broker(step.args["broker"])
+
+    async def _do_replication_delay(self, step: Step) -> None:
+        await self.cluster.controller.set_replication_delay(step.args["duration"])
+
+    async def _do_elect_preferred(self, step: Step) -> None:
+        await self.cluster.controller.elect_preferred_leaders()
+
+    async def _do_advance(self, step: Step) -> None:
+        total = step.args["duration"]
+        members = [c for c in self.consumers.values() if c.group]
+        slices = 1 if not members else max(1, -(-total // HEARTBEAT_SLICE_MS))
+        if slices > MAX_SLICES:
+            raise self._fail(step, "advance: stop the group consumers before moving the clock this far "
+                                   f"(at most {MAX_SLICES * HEARTBEAT_SLICE_MS // 1000}s while they run)")
+        left = total
+        for _ in range(slices):
+            chunk = min(left, HEARTBEAT_SLICE_MS) if members else left
+            self.clock.advance(chunk)
+            left -= chunk
+            for entry in members:
+                consumer = entry.consumer
+                with contextlib.suppress(KafkaError):
+                    await self.cluster.groups.heartbeat(entry.group, consumer.generation, consumer.member_id)
+        self.observer.report(step, f"clock moved forward {step.text.split()[1]}")
+        await self._background_work(step)
+
+    async def _do_clean(self, step: Step) -> None:
+        await self._background_work(step)
+
+    async def _background_work(self, step: Step) -> None:
+        """What the brokers do as time passes: expire sessions, replicate, apply retention."""
+        expired = await self.cluster.groups.expire_members()
+        for member in expired:
+            self.observer.report(step, f"session timeout: member {self._member_name(member)} expired")
+        fetcher = getattr(self.cluster, "replicas", None)
+        if fetcher is not None:
+            await fetcher.run_once()
+        report = await self.cluster.cleaner.run_once()
+        for line in _cleaner_lines(report):
+            self.observer.report(step, line)
+
+    def _member_name(self, member_id: str) -> str:
+        for entry in self.consumers.values():
+            if entry.consumer.member_id == member_id:
+                return entry.name
+        return member_id.split("-")[0] if "-" in member_id else member_id
+
+    async def _do_wait(self, step: Step) -> None:
+        condition = step.condition
+        assert condition is not None
+        deadline = time.monotonic() + step.args.get("timeout", DEFAULT_WAIT_MS) / 1000
+        while True:
+            actual = await self.probe(step, condition)
+            if _holds(actual, condition):
+                self.observer.report(step, f"ok: {condition} (now {actual})")
+                return
+            if time.monotonic() >= deadline:
+                raise self._fail(step, f"wait: '{condition}' did not hold in time (last value: {actual})")
+            await asyncio.sleep(0.02)
+
+    async def _do_expect(self, step: Step) -> None:
+        condition = step.condition
+        assert condition is not None
+        actual = await self.probe(step, condition)
+        if _holds(actual, condition):
+            self.observer.report(step, f"ok: {condition}")
+        else:
+            message = f"expected {condition}, got {actual}"
+            self.failures.append(f"{self.scenario.source}:{step.line}: {message}")
+            self.observer.report(step, f"FAIL {message}")
+
+    # -- probes -----------------------------------------------------------------------
+    async def probe(self, step: Step, condition: Condition) -> str:
+        """The current value of a condition's quantity, as text."""
+        q, target = condition.quantity, condition.target
+        if q in ("leader", "isr", "replicas", "high-watermark", "end-offset", "log-start", "leader-epoch"):
+            topic, partition = _topic_partition(step, target, self.scenario.source)
+            part = await self._partition(step, topic, partition)
+            return {
+                "leader": str(part.leader), "isr": ",".join(map(str, part.isr)),
+                "replicas": ",".join(map(str, part.replicas)), "high-watermark": str(part.high_watermark),
+                "end-offset": str(part.log_end_offset), "log-start": str(part.log_start_offset),
+                "leader-epoch": str(part.leader_epoch)}[q]
+        if q in ("records", "partitions"):
+            desc = await self.cluster.topics.describe_topic(target)
+            return str(desc.record_count if q == "records" else desc.partition_count)
+        if q == "partition-of":
+            from broker_core.partitioner import partition_for_key
+            topic, _, key = target.partition(":")
+            return str(partition_for_key(key.encode(), await self.cluster.logs.partition_count(topic)))
+        if q == "read":
+            return str(self._consumer(step, target).read)
+        if q == "position":
+            name, _, tp_text = target.partition("/")
+            topic, partition = _topic_partition(step, tp_text, self.scenario.source)
+            return str(await self._consumer(step, name).consumer.position(TopicPartition(topic, partition)))
+        if q == "assignment":
+            tps = sorted(self._consumer(step, target).consumer.assignment())
+            return ",".join(str(tp) for tp in tps) or "none"
+        if q in ("lag", "committed"):
+            group, _, tp_text = target.partition("/")
+            rows = await self.cluster.groups.group_lag(group)
+            if tp_text:
+                topic, partition = _topic_partition(step, tp_text, self.scenario.source)
+                rows = [r for r in rows if (r.topic, r.partition) == (topic, partition)]
+                if not rows:
+                    return "none"
+            if q == "committed":
+                return str(rows[0].committed) if rows[0].committed is not None else "none"
+            return str(sum(r.lag or 0 for r in rows))
+        if q in ("generation", "members", "state"):
+            desc = await self.cluster.groups.describe_group(target)
+            return {"generation": str(desc.generation), "members": str(len(desc.members)), "state": desc.state}[q]
+        brokers = await self.cluster.controller.brokers()
+        if q == "controller":
+            return str(next((b.broker_id for b in brokers if b.is_controller), -1))
+        if q == "live-brokers":
+            return str(sum(1 for b in brokers if b.alive))
+        if q == "topics":
+            return str(len(await self.cluster.topics.list_topics()))
+        raise self._fail(step, f"unknown quantity '{q}'")
+
+    async def _partition(self, step: Step, topic: str, partition: int) -> Any:
+        desc = await self.cluster.topics.describe_topic(topic)
+        if not 0 <= partition < desc.partition_count:
+            raise self._fail(step, f"topic '{topic}' has no partition {partition}")
+        return desc.partitions[partition]
+
+    async def state_lines(self) -> list[str]:
+        """A compact picture of every topic's partitions, for the transcript."""
+        lines = []
+        for desc in await self.cluster.topics.describe_topics():
+            parts = " ".join(
+                f"p{p.partition}[leader {p.leader if p.leader >= 0 else 'none'} isr {','.join(map(str, p.isr)) or '-'}"
+                f" log {p.log_start_offset}..{p.log_end_offset} hw {p.high_watermark}]"
+                for p in desc.partitions)
+            lines.append(f"state {desc.name}: {parts}")
+        return lines
+
+
+def _topic_partition(step: Step, text: str, source: str) -> tuple[str, int]:
+    topic, sep, number = text.rpartition("-")
+    if not sep or not number.isdigit() or not topic:
+        raise ScenarioError(source, step.line, f"'{text}' is not TOPIC-PARTITION (e.g. orders-0)")
+    return topic, int(number)
+
+
+def _holds(actual: str, condition: Condition) -> bool:
+    op, expected = condition.op, condition.value
+    if op in ("==", "!="):
+        same = actual == expected
+        return same if op == "==" else not same
+    try:
+        a, b = float(actual), float(expected)
+    except ValueError:
+        return False
+    return {">=": a >= b, "<=": a <= b, ">": a > b, "<": a < b}[op]
+
+
+def _cleaner_lines(report: Any) -> list[str]:
+    lines = getattr(report, "lines", None)
+    if callable(lines):
+        return list(lines())
+    return [str(item) for item in (getattr(report, "entries", None) or [])]

@@ -1,0 +1,43 @@
+"""The headless observer: a scenario run printed as a plain-text transcript."""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from broker_core import Consumer
+
+from .script import Step
+
+
+class TranscriptObserver:
+    """Writes each step, its narration and the resulting state as lines of text.
+
+    Times are scenario-clock times since the start, so two runs of the same scenario
+    print the same transcript.
+    """
+
+    def __init__(self, write: Callable[[str], None]) -> None:
+        self._write = write
+
+    def step_started(self, step: Step, at_ms: int) -> None:
+        """Print the step as written, with its line number and scenario time."""
+        if step.verb == "say":
+            return
+        self._write(f"[{at_ms / 1000:>9.3f}s] {step.line:>3}  {step.text}")
+
+    def narrate(self, step: Step, text: str) -> None:
+        """Print narration, set off from the steps."""
+        self._write(f"{'':>16}» {text}")
+
+    def report(self, step: Step, line: str) -> None:
+        """Print one result line under its step."""
+        self._write(f"{'':>16}  {line}")
+
+    async def consumer_started(self, name: str, consumer: Consumer) -> None:
+        """Nothing to show headless."""
+
+    async def consumer_stopped(self, name: str) -> None:
+        """Nothing to show headless."""
+
+    async def pace(self, seconds: float) -> None:
+        """Headless runs do not wait."""
