@@ -1,7 +1,7 @@
 """A producer in its own OS process, driven by the multi-process, crash and feed tests.
 
     python tests/proc_producer.py DATA TOPIC --count N [--partition P] [--prefix S]
-        [--create-topic PARTITIONS] [--wait-go] [--print-acks] [--batch-records K] [--pause-ms MS]
+        [--create-topic PARTITIONS] [--wait-go] [--print-acks] [--batch-records K] [--sync [--pause-ms MS]]
 
 Record ``i`` carries the content ``record_content(prefix, i)`` so a test can rebuild
 exactly what was sent from the index printed. With ``--print-acks`` every acknowledged
@@ -44,6 +44,7 @@ async def produce(args: argparse.Namespace) -> None:
             await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)
         # Room for about batch_records records of this size in one batch.
         batch_size = args.batch_records * (RECORD_OVERHEAD + 80) if args.batch_records else 16_384
+        args.batch_records = args.batch_records or 100
         async with Producer(cluster, linger_ms=args.linger_ms, batch_size=batch_size) as producer:
             i = 0
             while args.count == 0 or i < args.count:
@@ -52,9 +53,9 @@ async def produce(args: argparse.Namespace) -> None:
                 if args.print_acks:
                     future.add_done_callback(_printer(i))
                 i += 1
-                if args.pause_ms and args.batch_records and i % args.batch_records == 0:
-                    # An application that waits for each batch and then works a little, leaving
-                    # the file free for other writers between transactions.
+                if args.sync and i % args.batch_records == 0:
+                    # An application that waits for each batch (and may then work a little,
+                    # leaving the file free for other writers between transactions).
                     await producer.flush()
                     await asyncio.sleep(args.pause_ms / 1000)
                 elif i % 50 == 0:
@@ -114,7 +115,8 @@ def main() -> None:
     parser.add_argument("--print-acks", action="store_true")
     parser.add_argument("--batch-records", type=int, default=0)
     parser.add_argument("--linger-ms", type=float, default=5.0)
-    parser.add_argument("--pause-ms", type=float, default=0.0)
+    parser.add_argument("--sync", action="store_true", help="wait for each batch before the next")
+    parser.add_argument("--pause-ms", type=float, default=0.0, help="with --sync: pause after each batch")
     asyncio.run(produce(parser.parse_args()))
 
 

@@ -23,7 +23,7 @@ def _start_producer(data: Path, prefix: str) -> subprocess.Popen[str]:
     # that does some work between sends) lets the other writer in, so the two really interleave.
     return subprocess.Popen(
         [sys.executable, str(HELPER), str(data), "shared", "--partition", "0", "--count", str(PER_PROCESS),
-         "--prefix", prefix, "--wait-go", "--batch-records", "25", "--linger-ms", "1", "--pause-ms", "2"],
+         "--prefix", prefix, "--wait-go", "--batch-records", "25", "--linger-ms", "1", "--sync", "--pause-ms", "2"],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
