@@ -13,6 +13,7 @@ import contextlib
 import json
 import os
 import sqlite3
+import urllib.parse
 import uuid
 from pathlib import Path
 from typing import Any, AsyncIterator, Iterable
@@ -65,7 +66,19 @@ SCHEMA: tuple[str, ...] = (
         log_end_offset INTEGER NOT NULL DEFAULT 0,
         in_isr INTEGER NOT NULL DEFAULT 1,
         caught_up_at INTEGER NOT NULL DEFAULT 0,
+        -- a stopped replica whose log differs from the leader's from this offset on
+        -- (-1: it does not); it truncates there when its broker starts again
+        diverged_at INTEGER NOT NULL DEFAULT -1,
         PRIMARY KEY(topic_id, partition, broker_id)
+    ) WITHOUT ROWID""",
+    # With a replication delay, the time each batch reached its leader: followers copy
+    # a batch only once the delay has passed since then. Empty with no delay.
+    """CREATE TABLE pending_replication(
+        topic_id INTEGER NOT NULL,
+        partition INTEGER NOT NULL,
+        base_offset INTEGER NOT NULL,
+        appended_at INTEGER NOT NULL,
+        PRIMARY KEY(topic_id, partition, base_offset)
     ) WITHOUT ROWID""",
     """CREATE TABLE records(
         topic_id INTEGER NOT NULL,
@@ -138,8 +151,11 @@ def _kplay_meta(path: Path) -> dict[str, str] | None:
     """
     if not path.exists() or path.stat().st_size == 0:
         return None
+    # A file no process has open has no -wal beside it: probe it as immutable, which creates
+    # no -wal/-shm, so a refused file is left exactly as it was, side files included.
+    flags = "mode=ro" if path.with_name(path.name + "-wal").exists() else "mode=ro&immutable=1"
     try:
-        probe = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        probe = sqlite3.connect(f"file:{urllib.parse.quote(str(path))}?{flags}", uri=True)
     except sqlite3.Error as exc:
         raise StorageError(f"{path}: cannot open ({exc})") from None
     try:

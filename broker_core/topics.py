@@ -209,7 +209,7 @@ class TopicAdmin:
         """Incrementally change a topic's config (``kafka-configs --alter``): set keys, delete keys."""
         now = self._clock.now_ms()
         parsed = validate_topic_config(set_ or {})
-        validate_topic_config({key: effective_config({})[key] for key in delete})
+        validate_topic_config({key: effective_config({}).get(key) for key in delete})
         async with self._storage.write() as conn:
             row = await _topic_row(conn, name)
             config = json.loads(row[4])
