@@ -206,6 +206,24 @@ class FencedLeaderEpoch(KafkaError):
     name, code, retriable = "FENCED_LEADER_EPOCH", 74, True
 
 
+class PreferredLeaderNotAvailable(KafkaError):
+    """The preferred leader (first replica) is not alive or not in the ISR."""
+
+    name, code, retriable = "PREFERRED_LEADER_NOT_AVAILABLE", 80, True
+
+
+class EligibleLeadersNotAvailable(KafkaError):
+    """No live replica can become the partition's leader."""
+
+    name, code, retriable = "ELIGIBLE_LEADERS_NOT_AVAILABLE", 83, True
+
+
+class ElectionNotNeeded(KafkaError):
+    """The partition already has the leader the election would choose."""
+
+    name, code, retriable = "ELECTION_NOT_NEEDED", 84, True
+
+
 class StorageError(KafkaError):
     """The data file cannot be used (not a kplay database, or a newer schema)."""
 

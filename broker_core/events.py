@@ -164,6 +164,7 @@ class ControllerChanged(Event):
 
     controller: int = -1
     epoch: int = 0
+    previous: int = -1
 
 
 @event("leader_elected")
@@ -189,6 +190,7 @@ class IsrChanged(Event):
     partition: int = 0
     isr: list[int] = field(default_factory=list)
     high_watermark: int = 0
+    reason: str = ""
 
 
 @event("replica_progress")
@@ -204,12 +206,17 @@ class ReplicaProgress(Event):
 @event("log_truncated")
 @dataclass(frozen=True)
 class LogTruncated(Event):
-    """Records at and above ``end_offset`` were removed (an unclean or lagging leader took over)."""
+    """Records at and above ``end_offset`` were removed (an unclean or lagging leader took over).
+
+    ``broker`` is -1 when the partition's log itself lost them, else the one broker whose
+    replica truncated its diverged log when it started again.
+    """
 
     topic: str = ""
     partition: int = 0
     end_offset: int = 0
     removed: int = 0
+    broker: int = -1
 
 
 @dataclass(frozen=True)
