@@ -1,0 +1,233 @@
+"""``PartitionLog``: one partition's records, browsable from the oldest kept to the newest.
+
+The log is virtual: one line per offset between the log start offset and the high
+watermark, but only the pages of records on screen are read from the data file, and
+only a few pages are kept, so a partition with a million records opens as fast as one
+with ten and holds the same memory. Offsets that compaction removed show as gaps.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from rich.text import Text
+from textual import work
+from textual.binding import Binding, BindingType
+from textual.cache import LRUCache
+from textual.geometry import Size
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+
+from broker_core import Cluster
+from broker_core.errors import KafkaError
+
+from .safe_text import printable
+
+CSS_FILE = Path(__file__).with_suffix(".tcss")
+
+#: Offsets read from the data file in one go.
+PAGE_SIZE = 256
+#: Pages kept in memory: the window a person can scroll through without a read.
+PAGES_KEPT = 12
+#: Characters of a key and of a value drawn on a line.
+KEY_CHARS = 24
+VALUE_CHARS = 240
+#: The core's default fetch byte budget (``PartitionLogs.read(max_bytes=...)``).
+FETCH_MAX_BYTES = 52_428_800
+
+
+@dataclass(frozen=True, slots=True)
+class LogLine:
+    """One offset of the partition as drawn: ``key`` and ``value`` already made printable."""
+
+    offset: int
+    key: str
+    value: str
+    present: bool = True
+
+
+class PartitionLog(ScrollView, can_focus=True):
+    """Scrolls through one partition's records, reading only the pages in view.
+
+    Call ``show(topic, partition, log_start, high_watermark)`` to open a partition; it
+    opens at the newest records and follows new ones while scrolled to the end.
+    """
+
+    COMPONENT_CLASSES = {
+        "partition-log--offset",
+        "partition-log--key",
+        "partition-log--value",
+        "partition-log--gap",
+        "partition-log--loading",
+    }
+
+    BINDINGS: list[BindingType] = [
+        Binding("j", "scroll_down", "Down", show=False, id="partition-log.down"),
+        Binding("k", "scroll_up", "Up", show=False, id="partition-log.up"),
+        Binding("g", "scroll_home", "Oldest", id="partition-log.oldest"),
+        Binding("G", "scroll_end", "Newest", id="partition-log.newest"),
+    ]
+
+    def __init__(self, cluster: Cluster, *, name: str | None = None, id: str | None = None,
+                 classes: str | None = None) -> None:
+        super().__init__(name=name, id=id, classes=classes)
+        self.cluster = cluster
+        self.topic: str | None = None
+        self.partition = 0
+        self.log_start = 0
+        self.high_watermark = 0
+        self._pages: LRUCache[int, list[LogLine]] = LRUCache(PAGES_KEPT)
+        self._loading: set[int] = set()
+        self._generation = 0  # bumped on every show(): late page reads of a previous partition are dropped
+
+    # -- what is shown ------------------------------------------------------------------
+    def show(self, topic: str, partition: int, log_start: int, high_watermark: int) -> None:
+        """Open ``topic``-``partition`` at its newest records."""
+        self.topic, self.partition = topic, partition
+        self._generation += 1
+        self._pages.clear()
+        self._loading.clear()
+        self.log_start, self.high_watermark = log_start, high_watermark
+        self.virtual_size = Size(0, self.line_count)
+        self.scroll_end(animate=False, immediate=True, x_axis=False)
+        # A log that was hidden has no size yet: scroll again once it has been laid out.
+        self.call_after_refresh(self.scroll_end, animate=False, immediate=True, x_axis=False)
+        self.refresh()
+
+    @property
+    def line_count(self) -> int:
+        """Offsets between the log start and the high watermark (one line each)."""
+        return max(0, self.high_watermark - self.log_start)
+
+    @property
+    def cached_records(self) -> int:
+        """How many records are held in memory now (bounded by ``PAGES_KEPT * PAGE_SIZE``)."""
+        return sum(len(self._pages.get(key) or ()) for key in list(self._pages.keys()))
+
+    def advance(self, log_start: int, high_watermark: int, *, truncated: bool = False) -> None:
+        """The partition moved: new records, retention, compaction or truncation.
+
+        Keeps following the newest records if the view was at the end.
+        """
+        at_end = self.is_vertical_scroll_end
+        if truncated or log_start != self.log_start:
+            self._pages.clear()
+        else:
+            # Only the page that held the old high watermark can have been partial.
+            self._pages.discard(self.high_watermark // PAGE_SIZE)
+        old_start = self.log_start
+        self.log_start, self.high_watermark = log_start, high_watermark
+        self.virtual_size = Size(0, self.line_count)
+        if at_end:
+            self.scroll_end(animate=False, immediate=True, x_axis=False)
+        elif log_start != old_start:
+            # Keep the same offsets on screen when retention moved the start.
+            self.scroll_to(y=max(0, self.scroll_y - (log_start - old_start)), animate=False, immediate=True)
+        self.refresh()
+
+    def invalidate(self) -> None:
+        """Forget every page (compaction rewrote the log): they are read again when drawn."""
+        self._pages.clear()
+        self.refresh()
+
+    def scroll_to_offset(self, offset: int) -> None:
+        """Put ``offset`` at the top of the view (clamped to what the log keeps)."""
+        offset = min(max(offset, self.log_start), max(self.log_start, self.high_watermark - 1))
+        self.scroll_to(y=offset - self.log_start, animate=False, immediate=True)
+
+    def action_scroll_home(self) -> None:
+        """Scroll to the oldest record kept."""
+        self.scroll_home(animate=False, immediate=True)
+
+    def action_scroll_end(self) -> None:
+        """Scroll to the newest record (and follow new ones)."""
+        self.scroll_end(animate=False, immediate=True, x_axis=False)
+
+    # -- drawing ------------------------------------------------------------------------
+    def render_line(self, y: int) -> Strip:
+        """Draw the line for offset ``log_start + scroll_y + y``, reading its page if needed."""
+        scroll_x, scroll_y = self.scroll_offset
+        width = self.size.width
+        row = scroll_y + y
+        base = self.rich_style
+        if self.topic is None or row >= self.line_count:
+            return Strip.blank(width, base)
+        offset = self.log_start + row
+        page_no = offset // PAGE_SIZE
+        page = self._pages.get(page_no)
+        if page is not None and (not page or offset > page[-1].offset):
+            # The page was read when the log ended before this offset: read it again.
+            self._pages.discard(page_no)
+            page = None
+        if page is None:
+            self._request_page(page_no)
+            text = Text(f"{offset:>10}  …", style=self.get_component_rich_style("partition-log--loading"))
+        else:
+            text = self._line_text(page, offset)
+        text.stylize(base)
+        strip = Strip(text.render(self.app.console), text.cell_len)
+        return strip.crop_extend(scroll_x, scroll_x + width, base)
+
+    def _line_text(self, page: list[LogLine], offset: int) -> Text:
+        # A page holds one line per offset from its first, gaps included.
+        index = offset - page[0].offset
+        line = page[index] if 0 <= index < len(page) else None
+        if line is None or not line.present:
+            return Text(f"{offset:>10}  (removed by compaction)",
+                        style=self.get_component_rich_style("partition-log--gap"))
+        return Text.assemble(
+            (f"{line.offset:>10}", self.get_component_rich_style("partition-log--offset")),
+            "  ",
+            (f"{line.key:<{min(KEY_CHARS, 12)}}", self.get_component_rich_style("partition-log--key")),
+            "  ",
+            (line.value, self.get_component_rich_style("partition-log--value")),
+            no_wrap=True,
+        )
+
+    def _request_page(self, page_no: int) -> None:
+        if page_no in self._loading:
+            return
+        self._loading.add(page_no)
+        self._load_page(page_no, self._generation)
+
+    @work(group="partition-log-pages")
+    async def _load_page(self, page_no: int, generation: int) -> None:
+        """Read one page of offsets and redraw the lines it covers."""
+        topic, partition = self.topic, self.partition
+        first = max(page_no * PAGE_SIZE, self.log_start)
+        last = min((page_no + 1) * PAGE_SIZE, self.high_watermark)
+        lines: list[LogLine] = []
+        try:
+            if topic is not None and first < last:
+                result = await self.cluster.logs.read(topic, partition, first, max_records=last - first)
+                by_offset = {r.offset: r for r in result.records}
+                known_end = min(last, result.high_watermark)
+                if result.records and _stopped_at_byte_limit(result.records):
+                    known_end = result.records[-1].offset + 1  # the rest is unread, not removed
+                for offset in range(first, known_end):
+                    record = by_offset.get(offset)
+                    if record is None:
+                        lines.append(LogLine(offset, "", "", present=False))
+                    else:
+                        lines.append(LogLine(offset, printable(record.key, KEY_CHARS),
+                                             printable(record.value, VALUE_CHARS)))
+        except KafkaError:
+            lines = []  # retention or a deletion overtook the read; the next event redraws
+        finally:
+            if generation == self._generation:
+                self._loading.discard(page_no)
+        if generation != self._generation or not lines:
+            return
+        self._pages.set(page_no, lines)
+        self.refresh()
+
+    def render_lines_as_text(self) -> list[str]:
+        """The visible lines as plain text (what a person reads on screen)."""
+        return [self.render_line(y).text for y in range(self.size.height)]
+
+
+def _stopped_at_byte_limit(records: list) -> bool:
+    """Whether a fetch stopped at its byte budget (so offsets after it are unread, not gaps)."""
+    size = sum((len(r.key) if r.key else 0) + (len(r.value) if r.value else 0) for r in records)
+    return size >= FETCH_MAX_BYTES

@@ -1,0 +1,539 @@
+"""``PartitionView``: the selected topic's partitions, each as a live strip of its log.
+
+Per partition it shows the leader and follower brokers (with ISR marks), the log start
+offset, the high watermark and log end offset, a strip of the latest offsets with their
+keys that grows as records arrive, and which group member owns the partition, with the
+group's committed offset as a marker under the strip. Enter opens the partition's whole
+log in a virtual ``PartitionLog``.
+
+Updates come only from the change feed: one worker reads each batch of events, updates
+what changed (the offsets of a partition, its latest records, owners) and redraws once.
+Only the partitions on screen have their latest records read, so a topic with many
+partitions or a partition with a million records costs the same to show.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from collections import deque
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Vertical
+from textual.geometry import Size
+from textual.reactive import reactive
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+from textual.widgets import Input, Static
+
+from broker_core import Cluster
+from broker_core.errors import KafkaError, UnknownTopicOrPartition
+from broker_core.events import (Event, LeaderElected, LogCompacted, LogTruncated, PartitionsAdded,
+                                RecordsAppended, Resync, SegmentDeleted, TopicCreated, TopicDeleted)
+from broker_core.topics import PartitionDescription, TopicDescription
+
+from .group_ownership import PartitionOwner, read_owners
+from .partition_log import PartitionLog
+from .safe_text import printable
+
+CSS_FILE = Path(__file__).with_suffix(".tcss")
+
+#: Latest records kept per partition on screen for its strip (enough for a wide terminal).
+STRIP_RECORDS = 48
+#: Characters of a key shown in a strip cell.
+STRIP_KEY_CHARS = 8
+#: Screen lines per partition: header, strip, committed-offset marker.
+LINES_PER_PARTITION = 3
+#: Shortest pause between two redraws: bursts of events are drawn once per frame.
+FRAME_S = 1 / 30
+
+FEED_KINDS = ("records", "topic_created", "topic_deleted", "topic_altered", "partitions_added",
+              "segment_deleted", "log_compacted", "log_truncated", "leader_elected", "isr_changed",
+              "replica_progress", "broker_state", "group_rebalanced", "group_state",
+              "offsets_committed", "resync")
+_GROUP_KINDS = {"group_rebalanced", "group_state", "offsets_committed"}
+#: Events that change a partition's shape (leader, ISR, start): the topic is described again.
+_DESCRIBE_KINDS = {"topic_created", "topic_altered", "partitions_added", "segment_deleted",
+                   "log_compacted", "log_truncated", "leader_elected", "isr_changed",
+                   "replica_progress", "broker_state"}
+
+
+@dataclass(frozen=True, slots=True)
+class StripCell:
+    """One record in a strip: its offset and its key, already printable."""
+
+    offset: int
+    key: str
+
+
+class PartitionStrips(ScrollView, can_focus=True):
+    """Draws every partition of a topic in three lines; only the lines on screen are drawn."""
+
+    COMPONENT_CLASSES = {
+        "partition-strips--label",
+        "partition-strips--cursor",
+        "partition-strips--dim",
+        "partition-strips--offset",
+        "partition-strips--key",
+        "partition-strips--isr",
+        "partition-strips--out-of-sync",
+        "partition-strips--leader",
+        "partition-strips--marker",
+        "partition-strips--owner",
+    }
+
+    BINDINGS: list[BindingType] = [
+        Binding("j", "cursor_down", "Next partition", show=False, id="partition-view.next"),
+        Binding("k", "cursor_up", "Previous partition", show=False, id="partition-view.previous"),
+        Binding("down", "cursor_down", "Next partition", show=False, id="partition-view.next-arrow"),
+        Binding("up", "cursor_up", "Previous partition", show=False, id="partition-view.previous-arrow"),
+        Binding("g", "cursor_first", "First partition", show=False, id="partition-view.first"),
+        Binding("G", "cursor_last", "Last partition", show=False, id="partition-view.last"),
+    ]
+
+    cursor: reactive[int] = reactive(0)
+
+    def __init__(self, view: "PartitionView", *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self._view = view
+
+    @property
+    def partition_count(self) -> int:
+        """Partitions drawn."""
+        return len(self._view.partitions)
+
+    def sync_size(self) -> None:
+        """Match the virtual height to the number of partitions."""
+        self.virtual_size = Size(0, self.partition_count * LINES_PER_PARTITION)
+        if self.cursor >= self.partition_count:
+            self.cursor = max(0, self.partition_count - 1)
+        self.refresh()
+
+    def visible_partitions(self) -> range:
+        """Partitions with at least one line on screen."""
+        first = int(self.scroll_y) // LINES_PER_PARTITION
+        last = (int(self.scroll_y) + max(1, self.size.height)) // LINES_PER_PARTITION + 1
+        return range(first, min(last, self.partition_count))
+
+    def watch_scroll_y(self, old_value: float, new_value: float) -> None:
+        super().watch_scroll_y(old_value, new_value)
+        if round(old_value) != round(new_value):
+            self._view.request_tails(self.visible_partitions())
+
+    def watch_cursor(self, old: int, new: int) -> None:
+        self.scroll_to_region_of(new)
+        self.refresh()
+
+    def scroll_to_region_of(self, partition: int) -> None:
+        """Scroll so the partition under the cursor is on screen."""
+        top = partition * LINES_PER_PARTITION
+        if top < self.scroll_y:
+            self.scroll_to(y=top, animate=False, immediate=True)
+        elif top + LINES_PER_PARTITION > self.scroll_y + self.size.height:
+            self.scroll_to(y=top + LINES_PER_PARTITION - self.size.height, animate=False, immediate=True)
+
+    def action_cursor_down(self) -> None:
+        """Select the next partition."""
+        self.cursor = min(self.cursor + 1, max(0, self.partition_count - 1))
+
+    def action_cursor_up(self) -> None:
+        """Select the previous partition."""
+        self.cursor = max(self.cursor - 1, 0)
+
+    def action_cursor_first(self) -> None:
+        """Select partition 0."""
+        self.cursor = 0
+
+    def action_cursor_last(self) -> None:
+        """Select the last partition."""
+        self.cursor = max(0, self.partition_count - 1)
+
+    def render_line(self, y: int) -> Strip:
+        """Draw one of the three lines of one partition."""
+        width = self.size.width
+        row = int(self.scroll_y) + y
+        index, part = divmod(row, LINES_PER_PARTITION)
+        base = self.rich_style
+        if index >= self.partition_count:
+            return Strip.blank(width, base)
+        description = self._view.partitions[index]
+        if part == 0:
+            text = self._header(description, selected=index == self.cursor and self.has_focus)
+        elif part == 1:
+            text, _ = self._strip(description, width)
+        else:
+            text = self._marker(description, width)
+        text.stylize(base)
+        text.truncate(width, overflow="ellipsis")
+        return Strip(text.render(self.app.console), text.cell_len).extend_cell_length(width, base)
+
+    def _style(self, name: str):  # -> rich Style
+        return self.get_component_rich_style(f"partition-strips--{name}")
+
+    def _header(self, p: PartitionDescription, *, selected: bool) -> Text:
+        text = Text(no_wrap=True)
+        text.append(f"{'▶' if selected else ' '} P{p.partition:<3}",
+                    self._style("cursor" if selected else "label"))
+        leader = f"leader {p.leader}" if p.leader >= 0 else "OFFLINE"
+        text.append(f" {leader} ", self._style("leader"))
+        text.append(" replicas ", self._style("dim"))
+        for broker in p.replicas:
+            in_sync = broker in p.isr
+            text.append(f"{broker}{'●' if in_sync else '○'} ", self._style("isr" if in_sync else "out-of-sync"))
+        text.append(" start ", self._style("dim"))
+        text.append(f"{p.log_start_offset:,}")
+        text.append("  HW ", self._style("dim"))
+        text.append(f"{p.high_watermark:,}")
+        text.append("  LEO ", self._style("dim"))
+        text.append(f"{p.log_end_offset:,}")
+        owner = self._view.owners.get(p.partition)
+        if owner is not None:
+            text.append("  ◆ ", self._style("owner"))
+            text.append(printable(owner.group, 24), self._style("owner"))
+            text.append("/", self._style("dim"))
+            text.append(printable(owner.member, 32), self._style("owner"))
+        return text
+
+    def _strip(self, p: PartitionDescription, width: int) -> tuple[Text, dict[int, int]]:
+        """The latest cells that fit ``width``, newest at the right; and where each offset starts."""
+        cells = self._view.tails.get(p.partition)
+        text = Text(no_wrap=True)
+        positions: dict[int, int] = {}
+        if p.high_watermark <= p.log_start_offset:
+            text.append("      (empty log)", self._style("dim"))
+            return text, positions
+        if cells is None:
+            text.append("      …", self._style("dim"))
+            return text, positions
+        budget = width - 8
+        chosen: list[StripCell] = []
+        used = 0
+        for cell in reversed(cells):
+            cost = len(str(cell.offset)) + 1 + len(cell.key) + 3
+            if used + cost > budget:
+                break
+            chosen.append(cell)
+            used += cost
+        chosen.reverse()
+        older = bool(cells) and (not chosen or chosen[0].offset > p.log_start_offset)
+        text.append("   … " if older else "     ", self._style("dim"))
+        for cell in chosen:
+            positions[cell.offset] = text.cell_len
+            text.append(str(cell.offset), self._style("offset"))
+            text.append(":", self._style("dim"))
+            text.append(cell.key, self._style("key"))
+            text.append(" │ ", self._style("dim"))
+        positions[p.high_watermark] = text.cell_len
+        text.append("▌", self._style("marker"))
+        return text, positions
+
+    def _marker(self, p: PartitionDescription, width: int) -> Text:
+        owner = self._view.owners.get(p.partition)
+        text = Text(no_wrap=True)
+        if owner is None or owner.committed is None:
+            if owner is not None:
+                text.append("     no committed offset yet", self._style("dim"))
+            return text
+        _, positions = self._strip(p, width)
+        lag = max(0, p.high_watermark - owner.committed)
+        label = f"committed {owner.committed:,}  lag {lag:,}"
+        column = positions.get(owner.committed)
+        if column is None:
+            arrow = "◀ " if positions and owner.committed < min(positions) else "  "
+            text.append(f"     {arrow}{label}", self._style("marker"))
+            return text
+        text.append(" " * column)
+        text.append(f"▲ {label}", self._style("marker"))
+        return text
+
+
+class PartitionView(Vertical):
+    """The partitions of ``topic`` with live strips, offsets, replicas and owners.
+
+    Set ``topic`` (a reactive) to show a topic, ``None`` to show nothing. Enter (or ``o``)
+    opens the selected partition's full log, ``/`` jumps to an offset in it, Escape
+    closes it.
+    """
+
+    BINDINGS: list[BindingType] = [
+        Binding("enter", "open_partition", "Open log", id="partition-view.open"),
+        Binding("o", "open_partition", "Open log", show=False, id="partition-view.open-o"),
+        Binding("slash", "seek_offset", "Go to offset", id="partition-view.seek"),
+        Binding("escape", "close_partition", "Close log", id="partition-view.close"),
+    ]
+
+    topic: reactive[str | None] = reactive(None)
+
+    def __init__(self, cluster: Cluster, *, name: str | None = None, id: str | None = None,
+                 classes: str | None = None) -> None:
+        super().__init__(name=name, id=id, classes=classes)
+        self.cluster = cluster
+        self.description: TopicDescription | None = None
+        self.partitions: list[PartitionDescription] = []
+        self.tails: dict[int, deque[StripCell]] = {}
+        self.owners: dict[int, PartitionOwner] = {}
+        self.open_partition: int | None = None
+        self._wanted_tails: set[int] = set()
+        self._tail_wakeup = asyncio.Event()
+        self._status = ""
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="partition-view-title", markup=False)
+        yield PartitionStrips(self, id="partition-view-strips")
+        seek = Input(placeholder="offset, then Enter", id="partition-view-seek", type="integer")
+        seek.display = False
+        yield seek
+        log = PartitionLog(self.cluster, id="partition-view-log")
+        log.display = False
+        yield log
+
+    @property
+    def strips(self) -> PartitionStrips:
+        """The widget drawing the partitions."""
+        return self.query_one(PartitionStrips)
+
+    @property
+    def log(self) -> PartitionLog:
+        """The open partition's full log (hidden until a partition is opened)."""
+        return self.query_one(PartitionLog)
+
+    def on_mount(self) -> None:
+        self._draw_title()
+        self._follow_feed()
+        self._read_tails()
+
+    # -- topic --------------------------------------------------------------------------
+    def watch_topic(self, old: str | None, new: str | None) -> None:
+        if old != new:
+            self.tails.clear()
+            self.owners.clear()
+            self.close_log()
+        self._load_topic()
+
+    @work(exclusive=True, group="partition-view-load")
+    async def _load_topic(self) -> None:
+        """Describe the topic and read its owners; strips then read their latest records."""
+        await self._describe()
+        await self._reload_owners()
+        self.strips.sync_size()
+        self.request_tails(self.strips.visible_partitions(), force=True)
+
+    async def _describe(self) -> None:
+        topic = self.topic
+        if topic is None:
+            self.description, self.partitions, self._status = None, [], "no topic selected"
+        else:
+            try:
+                self.description = await self.cluster.topics.describe_topic(topic)
+                self.partitions = list(self.description.partitions)
+                self._status = ""
+            except UnknownTopicOrPartition:
+                self.description, self.partitions = None, []
+                self._status = f"topic {printable(topic, 60)} does not exist"
+        self._draw_title()
+        if self.open_partition is not None:
+            self._advance_log(truncated=False)
+
+    async def _reload_owners(self) -> None:
+        topic = self.topic
+        self.owners = await read_owners(self.cluster, topic) if topic is not None else {}
+
+    def _draw_title(self) -> None:
+        title = self.query_one("#partition-view-title", Static)
+        text = Text(no_wrap=True)
+        if self.description is None:
+            text.append(self._status or "no topic selected", "italic")
+        else:
+            d = self.description
+            text.append(printable(d.name, 80), "bold")
+            text.append(f"  {d.partition_count} partition{'s' if d.partition_count != 1 else ''}"
+                        f" · RF {d.replication_factor} · {d.record_count:,} records")
+            if self.open_partition is not None:
+                text.append(f"  ·  log of partition {self.open_partition}", "bold")
+        title.update(text)
+
+    # -- latest records per partition ---------------------------------------------------
+    def request_tails(self, partitions: Iterable[int], *, force: bool = False) -> None:
+        """Ask for the latest records of these partitions (only those on screen are read)."""
+        visible = set(self.strips.visible_partitions())
+        wanted = {p for p in partitions if p in visible and (force or p not in self.tails)}
+        # Strips that scrolled out of view are forgotten: memory follows the screen.
+        for gone in [p for p in self.tails if p not in visible]:
+            del self.tails[gone]
+        if wanted:
+            self._wanted_tails |= wanted
+            self._tail_wakeup.set()
+
+    @work(group="partition-view-tails")
+    async def _read_tails(self) -> None:
+        """Read the latest records of requested partitions, once per frame at most."""
+        while True:
+            await self._tail_wakeup.wait()
+            self._tail_wakeup.clear()
+            wanted, self._wanted_tails = self._wanted_tails, set()
+            topic = self.topic
+            by_number = {p.partition: p for p in self.partitions}
+            for number in sorted(wanted):
+                p = by_number.get(number)
+                if topic is None or p is None:
+                    continue
+                start = max(p.log_start_offset, p.high_watermark - STRIP_RECORDS)
+                try:
+                    result = await self.cluster.logs.read(topic, number, start, max_records=STRIP_RECORDS)
+                except KafkaError:
+                    continue  # retention or deletion got there first; the next event retries
+                if topic != self.topic:
+                    break
+                self.tails[number] = deque(
+                    (StripCell(r.offset, printable(r.key, STRIP_KEY_CHARS)) for r in result.records),
+                    maxlen=STRIP_RECORDS)
+            self.strips.refresh()
+            await asyncio.sleep(FRAME_S)
+
+    # -- the change feed ----------------------------------------------------------------
+    @work(group="partition-view-feed")
+    async def _follow_feed(self) -> None:
+        """Apply each batch of feed events, then redraw once."""
+        await self.cluster.start_feed()
+        sub = self.cluster.feed.subscribe(*FEED_KINDS)
+        try:
+            while True:
+                first = await sub.get()
+                await self.apply_events([first, *sub.get_nowait()])
+                await asyncio.sleep(FRAME_S)  # let more events gather: one redraw per frame
+        finally:
+            sub.close()
+
+    async def apply_events(self, batch: list[Event]) -> None:
+        """Update from a batch of events: offsets in place, a describe only when the shape changed."""
+        topic = self.topic
+        if topic is None:
+            return
+        describe = owners = False
+        grown: set[int] = set()
+        truncated = False
+        for event in batch:
+            if isinstance(event, Resync):
+                describe = owners = True
+                grown.update(range(len(self.partitions)))
+                truncated = True
+                continue
+            if event.kind in _GROUP_KINDS:
+                owners = True
+                continue
+            if getattr(event, "topic", topic) != topic:
+                continue
+            if isinstance(event, RecordsAppended):
+                self._set_offsets(event.partition, event.end_offset, event.high_watermark)
+                grown.add(event.partition)
+            elif isinstance(event, TopicDeleted):
+                self.description, self.partitions, self._status = None, [], f"topic {printable(topic, 60)} was deleted"
+                self.tails.clear()
+                self.owners.clear()
+                self.close_log()
+                self._draw_title()
+                self.strips.sync_size()
+                return
+            elif event.kind in _DESCRIBE_KINDS:
+                describe = True
+                if isinstance(event, (LogTruncated, LogCompacted, SegmentDeleted, LeaderElected)):
+                    grown.add(event.partition)
+                    truncated = truncated or isinstance(event, (LogTruncated, LogCompacted))
+                if isinstance(event, (PartitionsAdded, TopicCreated)):
+                    grown.update(range(len(self.partitions), getattr(event, "partitions", 0)))
+        if describe:
+            await self._describe()
+            self.strips.sync_size()
+        if owners:
+            await self._reload_owners()
+        if grown:
+            self.request_tails(grown, force=True)
+            if self.open_partition in grown:
+                self._advance_log(truncated=truncated)
+        if grown or describe or owners:
+            self._draw_title()
+            self.strips.refresh()
+
+    def _set_offsets(self, partition: int, end_offset: int, high_watermark: int) -> None:
+        if 0 <= partition < len(self.partitions):
+            p = self.partitions[partition]
+            self.partitions[partition] = dataclasses.replace(
+                p, log_end_offset=max(end_offset, p.log_end_offset),
+                high_watermark=max(high_watermark, p.high_watermark))
+            if self.description is not None:
+                self.description = dataclasses.replace(self.description, partitions=tuple(self.partitions))
+
+    # -- the open partition's log -------------------------------------------------------
+    def action_open_partition(self) -> None:
+        """Open the selected partition's full log below the strips."""
+        if not self.partitions:
+            return
+        self.open_log(self.strips.cursor)
+
+    def open_log(self, partition: int) -> None:
+        """Show ``partition``'s whole log (virtual: only the lines on screen are read)."""
+        p = self.partitions[partition]
+        self.open_partition = partition
+        log = self.log
+        log.display = True
+        self.add_class("-log-open")
+        assert self.topic is not None
+        log.show(self.topic, partition, p.log_start_offset, p.high_watermark)
+        log.focus()
+        self._draw_title()
+
+    def close_log(self) -> None:
+        """Hide the partition log and go back to the strips."""
+        if self.open_partition is None:
+            return
+        self.open_partition = None
+        self.log.display = False
+        self.remove_class("-log-open")
+        self.query_one("#partition-view-seek", Input).display = False
+        self.strips.focus()
+        self._draw_title()
+
+    def action_close_partition(self) -> None:
+        """Close the open log (or the offset prompt)."""
+        seek = self.query_one("#partition-view-seek", Input)
+        if seek.display:
+            seek.display = False
+            self.log.focus() if self.open_partition is not None else self.strips.focus()
+            return
+        self.close_log()
+
+    def action_seek_offset(self) -> None:
+        """Ask for an offset and jump there in the selected partition's log."""
+        if not self.partitions:
+            return
+        if self.open_partition is None:
+            self.open_log(self.strips.cursor)
+        seek = self.query_one("#partition-view-seek", Input)
+        seek.value = ""
+        seek.display = True
+        seek.focus()
+
+    @on(Input.Submitted, "#partition-view-seek")
+    def _seek_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        seek = event.input
+        seek.display = False
+        try:
+            offset = int(event.value)
+        except ValueError:
+            self.notify("An offset is a whole number.", severity="warning")
+            return
+        self.log.scroll_to_offset(offset)
+        self.log.focus()
+
+    def _advance_log(self, *, truncated: bool) -> None:
+        if self.open_partition is None or self.open_partition >= len(self.partitions):
+            return
+        p = self.partitions[self.open_partition]
+        self.log.advance(p.log_start_offset, p.high_watermark, truncated=truncated)
