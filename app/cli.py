@@ -7,6 +7,7 @@ typer app through ``register(app)``; this module only wires them together.
 from __future__ import annotations
 
 import importlib
+import sys
 from pathlib import Path
 from typing import Optional
 
@@ -15,7 +16,7 @@ import typer
 from broker_core.storage import default_data_path
 
 #: Modules under app.commands, each with ``register(app: typer.Typer) -> None``.
-COMMAND_MODULES: tuple[str, ...] = ()
+COMMAND_MODULES: tuple[str, ...] = ("topics", "console_producer")
 
 app = typer.Typer(
     name="kplay",
@@ -45,5 +46,17 @@ for _module in COMMAND_MODULES:
 
 
 def main() -> None:
-    """Console-script entry point."""
-    app()
+    """Console-script entry point: a usage error is one line on stderr, never a box or a traceback."""
+    try:
+        code = app(prog_name="kplay", standalone_mode=False)
+    except typer.TyperException as error:  # typer's own usage errors: unknown flag, bad integer, ...
+        where = getattr(getattr(error, "ctx", None), "command_path", "kplay")
+        sys.stderr.write(f"{where}: {error.format_message()} (see '{where} --help')\n")
+        code = getattr(error, "exit_code", 2)
+    except typer.Abort:
+        code = 1
+    sys.exit(code if isinstance(code, int) else 0)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,97 @@
+"""One run of a tool: which data file it opens, its event loop, and its failures as one line.
+
+Every tool body runs inside ``one_line_errors``: a refused flag (``UsageProblem``), a
+Kafka error from the core, an unusable data file or an OS error becomes a single line on
+stderr and exit status 1, never a traceback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import sqlite3
+import sys
+from pathlib import Path
+from typing import Annotated, Awaitable, Callable, Iterator, Optional, TypeVar
+
+import typer
+
+from broker_core import Cluster
+from broker_core.errors import KafkaError, StorageError
+
+from .output import print_error
+
+T = TypeVar("T")
+
+
+class UsageProblem(Exception):
+    """A flag, a combination of flags or a value the tool refuses; the text is Kafka's."""
+
+
+def data_path(ctx: typer.Context, data: Path | None) -> Path:
+    """The data file: the tool's ``--data``, else ``kplay --data``, else KPLAY_DATA or the default."""
+    from app.cli import resolve_data_path  # late: app.cli imports this package
+
+    if data is None and isinstance(ctx.obj, dict):
+        data = ctx.obj.get("data")
+    return resolve_data_path(data)
+
+
+@contextlib.contextmanager
+def one_line_errors(kafka_prefix: str = "") -> Iterator[None]:
+    """Turn every expected failure inside the block into one stderr line and exit status 1.
+
+    ``kafka_prefix`` is what the Kafka tool puts before a broker error, for example
+    ``"Error while executing topic command : "`` for kafka-topics.
+    """
+    try:
+        yield
+    except UsageProblem as problem:
+        print_error(str(problem))
+        raise typer.Exit(1) from None
+    except StorageError as error:
+        print_error(f"Error: {error}")
+        raise typer.Exit(1) from None
+    except KafkaError as error:
+        print_error(f"{kafka_prefix}{error}")
+        raise typer.Exit(1) from None
+    except sqlite3.Error as error:
+        print_error(f"Error: the data file could not be used: {error}")
+        raise typer.Exit(1) from None
+    except BrokenPipeError:
+        # The reader of our stdout went away (``kplay topics --list | head -1``): stop quietly.
+        with contextlib.suppress(OSError, ValueError):
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+        raise typer.Exit(1) from None
+    except OSError as error:
+        where = f": {error.filename}" if error.filename else ""
+        print_error(f"Error: {error.strerror or error}{where}")
+        raise typer.Exit(1) from None
+
+
+def run_on_cluster(ctx: typer.Context, data: Path | None, tool: Callable[[Cluster], Awaitable[T]]) -> T:
+    """Open the data file, run ``tool(cluster)`` in a fresh event loop, close, return its result."""
+    path = data_path(ctx, data)
+
+    async def session() -> T:
+        cluster = await Cluster.open(path)
+        try:
+            return await tool(cluster)
+        finally:
+            await cluster.close()
+
+    return asyncio.run(session())
+
+
+# Options every tool accepts. The connection flags are ignored (kplay's cluster is the data
+# file) but accepted, so a command copied from a Kafka tutorial runs unchanged.
+DataOption = Annotated[Optional[Path], typer.Option(
+    "--data", metavar="PATH", help="Data file (default: $KPLAY_DATA or the user data directory).")]
+BootstrapServerOption = Annotated[Optional[str], typer.Option(
+    "--bootstrap-server", metavar="SERVER", help="Ignored: kplay's cluster is the data file.")]
+BrokerListOption = Annotated[Optional[str], typer.Option(
+    "--broker-list", metavar="BROKERS", help="Ignored: kplay's cluster is the data file.")]
+CommandConfigOption = Annotated[Optional[str], typer.Option(
+    "--command-config", metavar="FILE", help="Ignored: kplay needs no client configuration.")]
