@@ -1,0 +1,93 @@
+"""The change feed: writes from another OS process arrive as events, with no explicit refresh."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from broker_core import Cluster, ProducerRecord
+from broker_core.events import Event, RecordsAppended, Subscription, TopicCreated
+
+HELPER = Path(__file__).with_name("proc_producer.py")
+
+
+async def _collect_until(subscription: Subscription, done, timeout_s: float) -> list[Event]:  # type: ignore[no-untyped-def]
+    """Events from ``subscription`` until ``done(event)`` is true; fails after ``timeout_s``."""
+    events: list[Event] = []
+
+    async def collect() -> None:
+        while True:
+            event = await subscription.get()
+            events.append(event)
+            if done(event):
+                return
+
+    try:
+        await asyncio.wait_for(collect(), timeout_s)
+    except asyncio.TimeoutError:
+        raise AssertionError(f"no final event within {timeout_s}s; got {events[-5:]}") from None
+    return events
+
+
+@pytest.mark.slow
+async def test_writes_from_another_process_arrive_as_events(cluster: Cluster, data_path: Path) -> None:
+    await cluster.start_feed()
+    subscription = cluster.feed.subscribe()
+    count = 300
+    started_ms = time.time() * 1000
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, str(HELPER), str(data_path), "remote", "--create-topic", "3", "--partition", "1",
+        "--count", str(count), "--batch-records", "20", "--sync",
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        events = await _collect_until(
+            subscription, lambda e: isinstance(e, RecordsAppended) and e.end_offset == count, timeout_s=60)
+    finally:
+        out, err = await proc.communicate()
+    assert proc.returncode == 0, err.decode()
+
+    assert [e.seq for e in events] == sorted(e.seq for e in events)
+    created = [e for e in events if isinstance(e, TopicCreated)]
+    assert [(e.topic, e.partitions, e.replication_factor) for e in created] == [("remote", 3, 1)]
+    appended = [e for e in events if isinstance(e, RecordsAppended)]
+    assert events.index(created[0]) < events.index(appended[0])
+    assert {(e.topic, e.partition) for e in appended} == {("remote", 1)}
+    ends = [e.end_offset for e in appended]
+    assert ends == sorted(set(ends)) and ends[-1] == count
+    # --sync with 20-record batches: one transaction, hence one event, per batch.
+    assert len(appended) == count // 20
+    assert all(e.high_watermark == e.end_offset for e in appended)  # replication factor 1
+    # ``at`` is the writer's clock: the other process's wall time at the commit.
+    assert all(started_ms - 1000 <= e.at <= time.time() * 1000 + 1000 for e in events)
+    # And what the events announce is really there to read.
+    fetched = await cluster.logs.read("remote", 1, 0, max_records=count)
+    assert [r.offset for r in fetched.records] == list(range(count))
+
+
+async def test_writes_from_this_process_arrive_as_the_same_events(cluster: Cluster) -> None:
+    await cluster.start_feed()
+    subscription = cluster.feed.subscribe()
+    await cluster.topics.create_topic("local", partitions=2, replication_factor=2)
+    await cluster.logs.append("local", 0, [ProducerRecord(b"k", b"v")] * 5)
+    events = await _collect_until(subscription, lambda e: isinstance(e, RecordsAppended), timeout_s=10)
+    assert [type(e) for e in events] == [TopicCreated, RecordsAppended]
+    assert (events[0].topic, events[0].partitions, events[0].replication_factor) == ("local", 2, 2)  # type: ignore[attr-defined]
+    assert (events[1].topic, events[1].partition, events[1].end_offset, events[1].high_watermark) == (  # type: ignore[attr-defined]
+        "local", 0, 5, 5)
+
+
+async def test_a_subscription_for_some_kinds_gets_only_those(cluster: Cluster) -> None:
+    await cluster.start_feed()
+    only_topics = cluster.feed.subscribe(TopicCreated.kind)
+    everything = cluster.feed.subscribe()
+    await cluster.topics.create_topic("a")
+    await cluster.logs.append("a", 0, [ProducerRecord(None, b"v")])
+    await cluster.topics.create_topic("b")
+    await _collect_until(everything, lambda e: isinstance(e, TopicCreated) and e.topic == "b", timeout_s=10)
+    got = await _collect_until(only_topics, lambda e: isinstance(e, TopicCreated) and e.topic == "b", timeout_s=10)
+    assert [(type(e), e.topic) for e in got] == [(TopicCreated, "a"), (TopicCreated, "b")]  # type: ignore[attr-defined]
