@@ -16,7 +16,7 @@ import typer
 from broker_core.storage import default_data_path
 
 #: Modules under app.commands, each with ``register(app: typer.Typer) -> None``.
-COMMAND_MODULES: tuple[str, ...] = ("topics", "console_producer")
+COMMAND_MODULES: tuple[str, ...] = ("topics", "console_producer", "console_consumer", "perf")
 
 app = typer.Typer(
     name="kplay",
@@ -38,7 +38,9 @@ def playground(ctx: typer.Context,
     """Open the playground when no tool is named."""
     ctx.obj = {"data": data}
     if ctx.invoked_subcommand is None:
-        typer.echo(ctx.get_help())
+        from .tui import run_playground  # imported late: the command-line tools need no Textual
+
+        raise typer.Exit(run_playground(resolve_data_path(data)))
 
 
 for _module in COMMAND_MODULES:

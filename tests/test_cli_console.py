@@ -1,0 +1,136 @@
+"""``kplay console-producer`` and ``console-consumer`` in separate processes, as in a tutorial."""
+
+from __future__ import annotations
+
+import signal
+
+import pytest
+
+from broker_core.partitioner import partition_for_key
+from cli_harness import LiveTool, create_topics, kplay
+
+
+def test_seed_tutorial_consumer_shows_what_the_producer_typed_in_order(data_path):
+    created = kplay(data_path, "topics", "--create", "--topic", "topic-test", "--partitions", "1",
+                    "--replication-factor", "1", "--bootstrap-server", "localhost:9092")
+    assert created.returncode == 0, created.stderr
+    assert "Topic: topic-test\t" in kplay(data_path, "topics", "--describe", "--topic", "topic-test").stdout
+
+    consumer = LiveTool(data_path, "console-consumer", "--topic", "topic-test", "--from-beginning",
+                        "--bootstrap-server", "localhost:9092")
+    try:
+        typed = ["This is my first event", "This is my second event", "  spaces and\ttabs kept  "]
+        produced = kplay(data_path, "console-producer", "--topic", "topic-test",
+                         "--bootstrap-server", "localhost:9092", input="\n".join(typed) + "\n")
+        assert produced.returncode == 0, produced.stderr
+        assert consumer.read_lines(3) == typed
+        code, stderr = consumer.stop(signal.SIGINT)
+    finally:
+        consumer.kill()
+    assert code == 0
+    assert stderr == ["Processed a total of 3 messages"]
+
+
+def test_consumer_follows_records_produced_after_it_started_and_stops_on_sigterm(data_path):
+    create_topics(data_path, {"live": 2})
+    # Every record goes to partition 0: its key hashes there, as Kafka's partitioner hashes it.
+    key = next(k for k in (f"k{i}" for i in range(100)) if partition_for_key(k.encode(), 2) == 0)
+    produce = ["console-producer", "--topic", "live", "--property", "parse.key=true", "--property", "key.separator=:"]
+    kplay(data_path, *produce, input=f"{key}:old\n")
+    consumer = LiveTool(data_path, "console-consumer", "--topic", "live", "--partition", "0", "--offset", "1")
+    try:
+        for round_ in range(2):
+            kplay(data_path, *produce, input=f"{key}:new-{round_}\n")
+            assert consumer.read_lines(1) == [f"new-{round_}"]
+        code, stderr = consumer.stop(signal.SIGTERM)
+    finally:
+        consumer.kill()
+    assert code == 0 and stderr == ["Processed a total of 2 messages"]
+
+
+def test_keyed_production_with_parse_key_lands_where_kafka_would_put_it(data_path):
+    create_topics(data_path, {"keyed": 3})
+    lines = ["alice:1", "bob:2", "alice:3", "carol:4", "bob:5"]
+    produced = kplay(data_path, "console-producer", "--topic", "keyed", "--property", "parse.key=true",
+                     "--property", "key.separator=:", input="\n".join(lines) + "\n")
+    assert produced.returncode == 0, produced.stderr
+    consumed = kplay(data_path, "console-consumer", "--topic", "keyed", "--from-beginning", "--max-messages", "5",
+                     "--property", "print.key=true", "--property", "print.partition=true",
+                     "--property", "key.separator=|")
+    assert consumed.returncode == 0, consumed.stderr
+    rows = [line.split("|") for line in consumed.stdout.splitlines()]
+    assert sorted((key, value) for _, key, value in rows) == sorted(tuple(line.split(":")) for line in lines)
+    for partition, key, _ in rows:
+        assert partition == f"Partition:{partition_for_key(key.encode(), 3)}"
+    per_partition = {}
+    for partition, key, value in rows:
+        per_partition.setdefault(partition, []).append(int(value))
+    assert all(values == sorted(values) for values in per_partition.values())  # order kept per partition
+
+
+def test_a_refused_record_is_one_error_line_and_the_others_still_go(data_path):
+    create_topics(data_path, {"t": 1})
+    oversized = "x" * 1_100_000
+    produced = kplay(data_path, "console-producer", "--topic", "t", "--property", "parse.key=true",
+                     input=f"k\tfirst\nno separator here\nk\t{oversized}\nk\tlast\n")
+    assert produced.returncode == 1
+    assert "Traceback" not in produced.stderr
+    errors = produced.stderr.splitlines()
+    assert len(errors) == 2
+    assert errors[0] == "ERROR No key separator found on line number 2: 'no separator here'"
+    assert errors[1].startswith("ERROR Error when sending message to topic t with key: 1 bytes, "
+                                "value: 1100000 bytes with error: RecordTooLargeException: ")
+    consumed = kplay(data_path, "console-consumer", "--topic", "t", "--from-beginning", "--timeout-ms", "500")
+    assert consumed.stdout.splitlines() == ["first", "last"]
+
+
+def test_values_print_as_text_with_bad_bytes_escaped_and_missing_keys_as_null(data_path):
+    create_topics(data_path, {"bytes": 1})
+    kplay(data_path, "console-producer", "--topic", "bytes", input=b"caf\xc3\xa9\nbad \xff\xfe end\n")
+    consumed = kplay(data_path, "console-consumer", "--topic", "bytes", "--from-beginning", "--max-messages", "2",
+                     "--property", "print.key=true", "--property", "print.offset=true")
+    assert consumed.stdout.splitlines() == ["Offset:0\tnull\tcafé", "Offset:1\tnull\tbad \\xff\\xfe end"]
+
+
+def test_partition_and_offset_start_reading_exactly_there(data_path):
+    create_topics(data_path, {"t": 1})
+    kplay(data_path, "console-producer", "--topic", "t", input="".join(f"m{i}\n" for i in range(10)))
+    consumed = kplay(data_path, "console-consumer", "--topic", "t", "--partition", "0", "--offset", "7",
+                     "--max-messages", "3")
+    assert consumed.stdout.splitlines() == ["m7", "m8", "m9"]
+    assert consumed.stderr.splitlines() == ["Processed a total of 3 messages"]
+
+
+def test_timeout_ms_ends_an_idle_consumer_with_kafkas_message(data_path):
+    create_topics(data_path, {"quiet": 1})
+    consumed = kplay(data_path, "console-consumer", "--topic", "quiet", "--timeout-ms", "200")
+    assert consumed.returncode == 0
+    assert consumed.stderr.splitlines() == [
+        "ERROR Error processing message, terminating consumer process: TimeoutException",
+        "Processed a total of 0 messages"]
+
+
+@pytest.mark.parametrize(("tool", "args", "expected"), [
+    ("console-producer", ["--topic", "missing"], "Topic 'missing' does not exist"),
+    ("console-producer", [], 'Missing required argument "[topic]"'),
+    ("console-producer", ["--topic", "t", "--request-required-acks", "2"],
+     "Invalid value 2 for configuration acks: String must be one of: all, -1, 0, 1"),
+    ("console-producer", ["--topic", "t", "--producer-property", "linger.ms=soon"],
+     "Invalid value soon for configuration linger.ms"),
+    ("console-consumer", ["--topic", "missing"], "Topic 'missing' does not exist"),
+    ("console-consumer", ["--topic", "t", "--offset", "3"], "The partition is required when offset is specified."),
+    ("console-consumer", ["--topic", "t", "--partition", "0", "--offset", "soon"],
+     "The provided offset value 'soon' is incorrect."),
+    ("console-consumer", ["--topic", "t", "--partition", "0", "--group", "g"],
+     "Options group and partition cannot be specified together."),
+    ("console-consumer", ["--topic", "t", "--partition", "5"], "Partition 5 of topic 't' does not exist"),
+    ("console-consumer", ["--topic", "t", "--from-beginning", "--consumer-property", "auto.offset.reset=latest"],
+     "Can't simultaneously specify --from-beginning and 'auto.offset.reset=latest'"),
+])
+def test_each_console_mistake_is_one_line_and_a_failure_status(data_path, tool, args, expected):
+    create_topics(data_path, {"t": 1})
+    result = kplay(data_path, tool, *args, input="")
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr
+    assert len(result.stderr.splitlines()) == 1, result.stderr
+    assert expected in result.stderr
