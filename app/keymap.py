@@ -1,0 +1,68 @@
+"""User key remapping: a TOML file mapping binding ids to keys, applied with ``App.set_keymap``.
+
+    # ~/.config/kplay/keys.toml  (KPLAY_KEYS names another file)
+    [keys]
+    "topic.new" = "c"                 # one key
+    "help" = "question_mark,f1"       # or several, comma-separated
+
+Every binding in the playground has a stable id (the help screen lists them), so a
+remapping survives new releases. Keys use Textual's names: "j", "G", "f1", "question_mark",
+"ctrl+x", "delete", ...
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+
+#: Environment variable naming the key file instead of the default location.
+KEYS_ENV = "KPLAY_KEYS"
+
+
+class KeymapError(ValueError):
+    """The key file cannot be used; the message names the file and the problem in one line."""
+
+
+def default_keymap_path() -> Path:
+    """``$KPLAY_KEYS``, else ``keys.toml`` in the user's config directory for kplay."""
+    env = os.environ.get(KEYS_ENV)
+    if env:
+        return Path(env).expanduser()
+    import platformdirs
+
+    return Path(platformdirs.user_config_dir("kplay")) / "keys.toml"
+
+
+def parse_keymap(text: str, source: str = "keys.toml") -> dict[str, str]:
+    """Binding id -> keys from the TOML ``text``; raises ``KeymapError`` naming ``source``."""
+    try:
+        document = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        raise KeymapError(f"{source}: not valid TOML ({error})") from None
+    table = document.get("keys", {})
+    if not isinstance(table, dict):
+        raise KeymapError(f"{source}: [keys] must be a table of binding id = \"key\"")
+    unexpected = sorted(k for k in document if k != "keys")
+    if unexpected:
+        raise KeymapError(f"{source}: unknown section {unexpected[0]!r}; put remappings under [keys]")
+    keymap: dict[str, str] = {}
+    for binding_id, keys in table.items():
+        if isinstance(keys, list) and all(isinstance(k, str) for k in keys):
+            keys = ",".join(keys)
+        if not isinstance(keys, str) or not keys.strip():
+            raise KeymapError(f"{source}: keys for {binding_id!r} must be a non-empty string, like \"c\"")
+        keymap[binding_id] = ",".join(part.strip() for part in keys.split(",") if part.strip())
+    return keymap
+
+
+def load_keymap(path: Path | None = None) -> dict[str, str]:
+    """The remappings in ``path`` (the default key file when None); empty if the file does not exist."""
+    path = path or default_keymap_path()
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return {}
+    except (OSError, UnicodeDecodeError) as error:
+        raise KeymapError(f"{path}: cannot be read ({error})") from None
+    return parse_keymap(text, str(path))

@@ -1,0 +1,1 @@
+"""Screens of the playground TUI: the main screen and its dialogs."""

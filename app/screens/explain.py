@@ -1,0 +1,163 @@
+""""Explain": a few sentences on the Kafka concept the focused pane shows.
+
+A learner looking at a high watermark or a generation id should be one key away from
+knowing what it is. Each pane maps to the concepts it displays; each concept is two or
+three sentences, in Kafka's own terms, so the words carry over to real Kafka.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar, Iterable
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import VerticalScroll
+from textual.dom import DOMNode
+from textual.screen import ModalScreen
+from textual.widgets import Static
+
+
+@dataclass(frozen=True)
+class Concept:
+    """One Kafka concept: a title and two or three sentences."""
+
+    title: str
+    text: str
+
+
+CONCEPTS: dict[str, Concept] = {c.title.lower().replace(" ", "_"): c for c in (
+    Concept("Topic",
+            "A topic is a named stream of records, split into partitions. Producers append records to it "
+            "and consumers read them; reading removes nothing. Records leave only when retention "
+            "(retention.ms, retention.bytes) or compaction removes them."),
+    Concept("Replication factor",
+            "The replication factor is how many brokers keep a replica of each partition: one leader and "
+            "the rest followers. With a replication factor of 3 a partition survives two brokers failing, "
+            "provided a replica that has the records becomes the leader."),
+    Concept("Partition",
+            "A partition is an ordered, append-only log: each record gets the next offset (0, 1, 2, ...), "
+            "and offsets are never reused, except after an unclean leader election truncates the log. "
+            "Records with the same key always go to the same partition, so their order is kept; "
+            "there is no order across partitions."),
+    Concept("Log start offset",
+            "The log start offset is the first offset the partition still keeps. Retention deletes whole "
+            "segments, so it jumps forward a segment at a time; a consumer positioned before it is reset "
+            "by auto.offset.reset."),
+    Concept("High watermark",
+            "The high watermark is the offset up to which every in-sync replica has copied the partition. "
+            "Consumers only read below it, so they never see a record that a leader failure could still "
+            "take away. The log end offset, the offset the next record gets, can be ahead of it."),
+    Concept("ISR",
+            "The ISR (in-sync replicas) are the replicas caught up with the leader. A follower whose broker "
+            "stops, or that lags for longer than replica.lag.time.max.ms, leaves the ISR and rejoins once "
+            "it has caught up. A new leader is elected from the ISR, and acks=all waits for every ISR member "
+            "(and needs at least min.insync.replicas of them)."),
+    Concept("Leader",
+            "Each partition has one leader replica that takes all writes and serves reads; the followers "
+            "copy from it. When the leader's broker stops, the controller elects a new leader from the ISR, "
+            "preferring the first replica listed, and bumps the leader epoch."),
+    Concept("Producer",
+            "A producer appends records to a topic. A keyed record goes to partition murmur2(key) % "
+            "partitions, as Kafka's Java client computes it, so one key always lands in one partition; "
+            "records without a key are spread by sticky partitioning. acks=0 does not wait, acks=1 waits "
+            "for the leader, acks=all for every in-sync replica."),
+    Concept("Consumer position",
+            "A consumer reads each assigned partition from its position: the offset of the next record it "
+            "will be given, which moves forward as it polls. Its committed offset is the position it saved "
+            "for its group; after a restart or a rebalance, reading resumes from there."),
+    Concept("Lag",
+            "Lag is how far a consumer group is behind on a partition: the log end (high watermark) minus "
+            "the group's committed offset. Lag that keeps growing means the consumers cannot keep up with "
+            "the producers; adding members (up to the number of partitions) spreads the work."),
+    Concept("Consumer group",
+            "Consumers that share a group id divide the topic's partitions between them, so each partition "
+            "is read by exactly one member of the group. Members beyond the number of partitions stay idle, "
+            "and two groups each read the whole topic independently."),
+    Concept("Generation",
+            "Every rebalance starts a new generation of the group, and the generation id counts them. A "
+            "member still on an older generation is refused with ILLEGAL_GENERATION and must rejoin, so two "
+            "members never own the same partition at once."),
+    Concept("Rebalance",
+            "When a member joins, leaves or misses its session timeout, the group coordinator rebalances: "
+            "members rejoin, the group leader computes a new assignment with the assignor (range by default), "
+            "and each member receives its partitions. Adding a second member visibly takes partitions from "
+            "the first."),
+    Concept("Broker",
+            "A broker is one Kafka server; it stores replicas of partitions and leads some of them. Stopping "
+            "a broker moves the leadership of its partitions to in-sync followers on other brokers, and its "
+            "replicas leave the ISR until it is started again and catches up."),
+    Concept("Controller",
+            "One broker is the controller, the role ZooKeeper or the KRaft quorum plays in real Kafka: it "
+            "notices brokers failing and elects new partition leaders. If the controller itself stops, "
+            "another live broker takes over and the controller epoch goes up."),
+    Concept("Change feed",
+            "The event log tells what the cluster reports: topics created, rebalances, leader elections, "
+            "segments deleted by retention. It comes from the same change feed that keeps every pane live, "
+            "including writes made by kplay commands in other terminals."),
+    Concept("Partitions count",
+            "More partitions let more members of one consumer group read in parallel. The count can grow "
+            "later but never shrink, and growing it changes which partition a key maps to."),
+    Concept("Retention",
+            "cleanup.policy=delete removes whole old segments once they are older than retention.ms (or the "
+            "partition is larger than retention.bytes); cleanup.policy=compact keeps only the latest record "
+            "for each key and removes tombstones later."),
+)}
+
+#: Which concepts each pane shows, by the pane's class name (the first match up the focus chain wins).
+PANE_CONCEPTS: dict[str, tuple[str, ...]] = {
+    "TopicFormScreen": ("partitions_count", "replication_factor", "retention"),
+    "TopicList": ("topic", "replication_factor"),
+    "PartitionView": ("partition", "high_watermark", "isr"),
+    "PartitionLog": ("partition", "log_start_offset", "high_watermark"),
+    "ProducerBox": ("producer",),
+    "ConsumerView": ("consumer_position", "lag"),
+    "ConsumerDeck": ("consumer_position", "lag"),
+    "GroupPanel": ("consumer_group", "generation", "lag"),
+    "BrokerList": ("broker", "controller", "leader"),
+    "EventLog": ("change_feed",),
+    "WelcomePanel": ("topic", "partition"),
+}
+#: What "explain" shows when no pane has the focus.
+DEFAULT_CONCEPTS = ("topic", "partition")
+
+
+def concepts_for(node: DOMNode | None) -> tuple[str, list[Concept]]:
+    """The pane that ``node`` is in (its class name) and the concepts that pane shows."""
+    for ancestor in (node.ancestors_with_self if node is not None else []):
+        for cls in type(ancestor).__mro__:
+            names = PANE_CONCEPTS.get(cls.__name__)
+            if names is not None:
+                return cls.__name__, [CONCEPTS[name] for name in names]
+    return "", [CONCEPTS[name] for name in DEFAULT_CONCEPTS]
+
+
+class ExplainScreen(ModalScreen[None]):
+    """A popup with the concepts of one pane; any of escape, enter or the explain key closes it."""
+
+    CSS_PATH = "explain.tcss"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape,enter,q,i", "close", "Close", id="explain.close"),
+    ]
+
+    def __init__(self, pane_title: str, concepts: Iterable[Concept]) -> None:
+        super().__init__()
+        self.pane_title = pane_title
+        self.concepts = list(concepts)
+
+    def compose(self) -> ComposeResult:
+        text = Text()
+        if self.pane_title:
+            text.append(f"What this pane shows: {self.pane_title}\n\n", style="dim")
+        for index, concept in enumerate(self.concepts):
+            if index:
+                text.append("\n\n")
+            text.append(concept.title + "\n", style="bold")
+            text.append(concept.text)
+        with VerticalScroll(id="explain"):
+            yield Static(text, id="explain-text")
+
+    def action_close(self) -> None:
+        """Close the explanation."""
+        self.dismiss(None)

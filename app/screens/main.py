@@ -1,0 +1,165 @@
+"""The main screen: topics, partitions, producer, consumers, groups, brokers and events at once.
+
+Layout (160 x 45): the top row holds the topic list with the brokers under it, the selected
+topic's partitions (or the welcome panel on an empty cluster) and the group panel; the
+middle row the producer box and the event log; the bottom row the consumer views, side by
+side across the whole width. Each pane follows the change feed itself; this screen only
+wires selections between them and opens the dialogs.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
+from textual.widget import Widget
+from textual.widgets import Footer, Header, Static
+
+from broker_core import Cluster
+from broker_core.errors import KafkaError
+from widgets import broker_list, event_log, partition_view, topic_list, welcome
+from widgets.broker_list import BrokerList
+from widgets.event_log import EventLog
+from widgets.partition_view import PartitionView
+from widgets.topic_list import TopicList
+from widgets.welcome import WelcomePanel
+
+from .confirm_delete import ConfirmDeleteScreen
+from .explain import ExplainScreen, concepts_for
+from .topic_form import TopicFormScreen
+
+#: Pane name -> (widget id, border title), in the order of the focus keys 1..7.
+PANES: dict[str, tuple[str, str]] = {
+    "topics": ("topics", "Topics"),
+    "partitions": ("partitions", "Partitions"),
+    "producer": ("producer", "Producer"),
+    "consumers": ("consumers", "Consumers"),
+    "groups": ("groups", "Groups"),
+    "brokers": ("brokers", "Brokers"),
+    "events": ("events", "Events"),
+}
+
+
+class MainScreen(Screen[None]):
+    """Every pane of the playground on one screen, wired together."""
+
+    CSS_PATH = ["main.tcss", topic_list.CSS_FILE, broker_list.CSS_FILE, event_log.CSS_FILE,
+                welcome.CSS_FILE, partition_view.CSS_FILE]
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("n", "new_topic", "New topic", id="topic.new"),
+        Binding("i", "explain", "Explain", id="explain"),
+        *[Binding(str(number), f"focus_pane('{pane}')", f"Focus {title.lower()}", show=False,
+                  id=f"focus.{pane}")
+          for number, (pane, (_, title)) in enumerate(PANES.items(), start=1)],
+    ]
+
+    def __init__(self, cluster: Cluster) -> None:
+        super().__init__()
+        self.cluster = cluster
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with Horizontal(id="top-row"):
+            with Vertical(id="left-column"):
+                yield TopicList(self.cluster, id="topics")
+                yield BrokerList(self.cluster, id="brokers")
+            yield WelcomePanel(self.cluster, self._welcome_keys(), id="welcome")
+            yield PartitionView(self.cluster, id="partitions")
+            yield Static("Consumer groups appear here.", id="groups", classes="placeholder")
+        with Horizontal(id="middle-row"):
+            yield Static("Producer box.", id="producer", classes="placeholder")
+            yield EventLog(self.cluster, id="events")
+        yield Static("Consumer views appear here.", id="consumers", classes="placeholder")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.sub_title = str(self.cluster.path)
+        for widget_id, title in PANES.values():
+            pane = self.query_one(f"#{widget_id}")
+            if not pane.border_title:
+                pane.border_title = title
+        self.query_one("#partitions").display = False
+        self.query_one(TopicList).table.focus()
+
+    def _welcome_keys(self) -> dict[str, str]:
+        keymap = getattr(self.app, "keymap", {}) or {}
+        shown = {}
+        for step, binding_id, default in (("new_topic", "topic.new", "n"), ("explain", "explain", "i"),
+                                          ("help", "help", "question_mark"), ("palette", "command-palette", "colon")):
+            key = keymap.get(binding_id, default).split(",")[0].strip()
+            shown[step] = self.app.get_key_display(Binding(key, ""))
+        return shown
+
+    # -- wiring between panes -----------------------------------------------------------------
+    @on(TopicList.Selected)
+    def _topic_selected(self, event: TopicList.Selected) -> None:
+        self.query_one(PartitionView).topic = event.topic
+        for pane_id in ("#producer",):
+            pane = self.query_one(pane_id)
+            if hasattr(pane, "topic"):
+                pane.topic = event.topic  # type: ignore[attr-defined]
+
+    @on(TopicList.CountChanged)
+    def _topic_count_changed(self, event: TopicList.CountChanged) -> None:
+        empty = event.count == 0
+        self.query_one(WelcomePanel).display = empty
+        self.query_one(PartitionView).display = not empty
+        # The welcome text needs the width; groups mean nothing before there is a topic.
+        self.query_one("#groups").display = not empty
+
+    @on(TopicList.DeleteRequested)
+    def _delete_requested(self, event: TopicList.DeleteRequested) -> None:
+        row = self.query_one(TopicList).rows.get(event.topic)
+        records = row.records if row is not None else 0
+
+        def answered(confirmed: bool | None) -> None:
+            if confirmed:
+                self._delete_topic(event.topic)
+
+        self.app.push_screen(ConfirmDeleteScreen(event.topic, records), answered)
+
+    @work(group="main-delete-topic")
+    async def _delete_topic(self, topic: str) -> None:
+        try:
+            await self.cluster.topics.delete_topic(topic)
+        except KafkaError as error:
+            self.notify(f"{error.name}: {error}", severity="error", markup=False)
+
+    # -- actions ------------------------------------------------------------------------------
+    @work(exclusive=True, group="main-new-topic")
+    async def action_new_topic(self) -> None:
+        """Open the topic creation form."""
+        live = len(await self.cluster.topics.live_brokers())
+        created = await self.app.push_screen_wait(TopicFormScreen(self.cluster, live))
+        if created:
+            self.query_one(TopicList).select_when_shown(created)
+            self.notify(f"Topic {created} created.", markup=False)
+
+    def action_explain(self) -> None:
+        """Explain the Kafka concepts shown by the focused pane."""
+        pane, concepts = concepts_for(self.focused)
+        node = self.focused
+        title = ""
+        while node is not None and node is not self:
+            if getattr(node, "border_title", None):
+                title = str(node.border_title)
+                break
+            node = node.parent  # type: ignore[assignment]
+        self.app.push_screen(ExplainScreen(title or pane, concepts))
+
+    def action_focus_pane(self, pane: str) -> None:
+        """Move the focus into ``pane`` (topics, partitions, producer, consumers, groups, brokers, events)."""
+        widget_id, _ = PANES[pane]
+        target = self.query_one(f"#{widget_id}", Widget)
+        if target.focusable:
+            target.focus()
+            return
+        for widget in self.focus_chain:
+            if target in widget.ancestors:
+                widget.focus()
+                return
+        self.notify(f"The {pane} pane has nothing to focus yet.", severity="warning")

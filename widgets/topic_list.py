@@ -1,0 +1,347 @@
+"""The topic list: every topic with its partitions, replication factor, records and produce rate.
+
+Counts follow the change feed: a ``RecordsAppended`` event carries the partition's new end
+offset and high watermark, so appends update the list without reading the data file; only
+events that change a topic's shape (created, deleted, partitions added, segments deleted,
+truncations, a resync) re-describe the topics they name.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from collections import deque
+from dataclasses import dataclass, field
+from typing import ClassVar, Iterable
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Vertical
+from textual.message import Message
+from textual.widgets import DataTable, Label, Sparkline
+
+from broker_core import Cluster
+from broker_core.errors import UnknownTopicOrPartition
+from broker_core.events import (Event, LogCompacted, LogTruncated, PartitionsAdded, RecordsAppended,
+                                ReplicaProgress, IsrChanged, SegmentDeleted, TopicCreated,
+                                TopicDeleted)
+from broker_core.topics import TopicDescription
+
+from .safe_text import printable
+
+#: This widget's stylesheet, for the screen's CSS_PATH.
+CSS_FILE = Path(__file__).with_suffix(".tcss")
+
+#: Seconds of produce-rate history kept per topic (one sparkline bar per second).
+RATE_WINDOW_S = 30
+#: Width of the small per-row trend drawn in the table.
+TREND_WIDTH = 10
+#: Widest topic name drawn before it is cut (names may be 249 characters long).
+NAME_WIDTH = 16
+_BARS = " ▁▂▃▄▅▆▇█"
+
+#: Feed kinds the list follows.
+FOLLOWED_KINDS = ("records", "replica_progress", "isr_changed", "topic_created", "topic_deleted",
+                  "partitions_added", "segment_deleted", "log_compacted", "log_truncated",
+                  "resync")
+
+
+class RateHistory:
+    """Records appended per second over the last ``RATE_WINDOW_S`` seconds, by the writer's clock."""
+
+    def __init__(self, window_s: int = RATE_WINDOW_S) -> None:
+        self.window_s = window_s
+        self._buckets: dict[int, int] = {}
+
+    def add(self, at_ms: int, count: int) -> None:
+        """Count ``count`` records appended at ``at_ms``."""
+        if count > 0:
+            second = at_ms // 1000
+            self._buckets[second] = self._buckets.get(second, 0) + count
+
+    def series(self, now_ms: int) -> list[int]:
+        """Counts for each of the last ``window_s`` seconds, oldest first, ending with this second."""
+        now_s = now_ms // 1000
+        for second in [s for s in self._buckets if s <= now_s - self.window_s]:
+            del self._buckets[second]
+        return [self._buckets.get(now_s - back, 0) for back in range(self.window_s - 1, -1, -1)]
+
+    def per_second(self, now_ms: int) -> int:
+        """Records appended in the last complete second."""
+        return self._buckets.get(now_ms // 1000 - 1, 0)
+
+
+def trend(series: list[int], width: int = TREND_WIDTH) -> str:
+    """A one-line bar chart of the last ``width`` values, scaled to the largest."""
+    values = series[-width:]
+    top = max(values, default=0)
+    if top <= 0:
+        return " " * len(values)
+    return "".join(_BARS[0] if v <= 0 else _BARS[max(1, round(v / top * (len(_BARS) - 1)))]
+                   for v in values)
+
+
+@dataclass
+class TopicRow:
+    """What the list knows about one topic."""
+
+    name: str
+    partitions: int
+    replication_factor: int
+    log_start: dict[int, int] = field(default_factory=dict)
+    high_watermark: dict[int, int] = field(default_factory=dict)
+    end_offset: dict[int, int] = field(default_factory=dict)
+    rate: RateHistory = field(default_factory=RateHistory)
+
+    @classmethod
+    def from_description(cls, topic: TopicDescription, rate: RateHistory | None = None) -> "TopicRow":
+        """A row built from a fresh description (keeping ``rate`` history if given)."""
+        return cls(topic.name, topic.partition_count, topic.replication_factor,
+                   {p.partition: p.log_start_offset for p in topic.partitions},
+                   {p.partition: p.high_watermark for p in topic.partitions},
+                   {p.partition: p.log_end_offset for p in topic.partitions},
+                   rate or RateHistory())
+
+    @property
+    def records(self) -> int:
+        """Records readable now: high watermark minus log start, summed over partitions."""
+        return sum(max(0, hw - self.log_start.get(p, 0)) for p, hw in self.high_watermark.items())
+
+
+class TopicList(Vertical):
+    """Topics with partitions, replication factor, records and a live produce-rate sparkline.
+
+    Posts ``TopicList.Selected`` when the highlighted topic changes and
+    ``TopicList.DeleteRequested`` when the user asks to delete one.
+    """
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("j", "cursor_down", "Down", show=False, id="topic-list.down"),
+        Binding("k", "cursor_up", "Up", show=False, id="topic-list.up"),
+        Binding("g", "first", "First topic", show=False, id="topic-list.first"),
+        Binding("G", "last", "Last topic", show=False, id="topic-list.last"),
+        Binding("d", "delete_topic", "Delete topic", id="topic-list.delete"),
+    ]
+
+    @dataclass
+    class Selected(Message):
+        """The highlighted topic changed (None when there is no topic)."""
+
+        topic: str | None
+
+    @dataclass
+    class CountChanged(Message):
+        """The number of topics changed (also posted once when the list first loads)."""
+
+        count: int
+
+    @dataclass
+    class DeleteRequested(Message):
+        """The user asked to delete ``topic`` (the screen asks for confirmation)."""
+
+        topic: str
+
+    def __init__(self, cluster: Cluster, *, id: str | None = None, classes: str | None = None) -> None:
+        super().__init__(id=id, classes=classes)
+        self.cluster = cluster
+        self.rows: dict[str, TopicRow] = {}
+        self.loaded = False
+        self._selected: str | None = None
+        self._order: list[str] = []
+        self._count: int | None = None
+        self._wanted: str | None = None
+
+    def compose(self) -> ComposeResult:
+        table: DataTable[Text] = DataTable(id="topic-table", cursor_type="row", zebra_stripes=False)
+        table.add_column("Topic", key="name", width=NAME_WIDTH)
+        table.add_column("P", key="partitions")
+        table.add_column("RF", key="rf")
+        table.add_column("Records", key="records", width=8)
+        table.add_column("/s", key="rate", width=5)
+        table.add_column("Trend", key="trend", width=TREND_WIDTH)
+        yield table
+        yield Label(Text("no topic selected"), id="topic-rate-label", markup=False)
+        yield Sparkline([0] * RATE_WINDOW_S, id="topic-rate-sparkline")
+
+    @property
+    def table(self) -> DataTable:
+        """The table of topics."""
+        return self.query_one("#topic-table", DataTable)
+
+    @property
+    def selected(self) -> str | None:
+        """The highlighted topic, if any."""
+        return self._selected
+
+    def on_mount(self) -> None:
+        self.border_title = "Topics"
+        self.run_worker(self._follow_feed(), name="topic-list-feed", group="topic-list", exclusive=True)
+        self.set_interval(1.0, self._tick_rates, name="topic-list-rates")
+
+    async def _follow_feed(self) -> None:
+        feed = await self.cluster.start_feed()
+        sub = feed.subscribe(*FOLLOWED_KINDS)
+        try:
+            # Subscribed before the first read, so nothing committed in between is missed.
+            await self.reload()
+            while True:
+                first = await sub.get()
+                await self.apply([first, *sub.get_nowait()])
+        finally:
+            sub.close()
+
+    async def reload(self, names: Iterable[str] | None = None) -> None:
+        """Re-describe ``names`` (every topic when None) and redraw."""
+        if names is None:
+            described = await self.cluster.topics.describe_topics()
+            old = self.rows
+            self.rows = {t.name: TopicRow.from_description(t, old[t.name].rate if t.name in old else None)
+                         for t in described}
+        else:
+            for name in set(names):
+                try:
+                    topic = await self.cluster.topics.describe_topic(name)
+                except UnknownTopicOrPartition:
+                    self.rows.pop(name, None)
+                    continue
+                previous = self.rows.get(name)
+                self.rows[name] = TopicRow.from_description(topic, previous.rate if previous else None)
+        self.loaded = True
+        self._redraw()
+
+    async def apply(self, events: list[Event]) -> None:
+        """Fold one batch of feed events into the list, then redraw once."""
+        stale: set[str] = set()
+        reload_all = False
+        for ev in events:
+            if isinstance(ev, RecordsAppended):
+                row = self.rows.get(ev.topic)
+                if row is None:
+                    stale.add(ev.topic)
+                    continue
+                before = row.end_offset.get(ev.partition, 0)
+                row.rate.add(ev.at, max(0, ev.end_offset - before))
+                row.end_offset[ev.partition] = max(before, ev.end_offset)
+                row.high_watermark[ev.partition] = ev.high_watermark
+            elif isinstance(ev, (ReplicaProgress, IsrChanged)):
+                row = self.rows.get(ev.topic)
+                if row is not None:
+                    row.high_watermark[ev.partition] = ev.high_watermark
+            elif isinstance(ev, TopicDeleted):
+                self.rows.pop(ev.topic, None)
+                stale.discard(ev.topic)
+            elif isinstance(ev, (TopicCreated, PartitionsAdded, SegmentDeleted, LogCompacted, LogTruncated)):
+                stale.add(ev.topic)
+            elif ev.kind == "resync":
+                reload_all = True
+        if reload_all:
+            await self.reload()
+        elif stale:
+            await self.reload(stale)
+        else:
+            self._redraw()
+
+    def _cells(self, row: TopicRow, now_ms: int) -> list[Text]:
+        series = row.rate.series(now_ms)
+        return [Text(printable(row.name, NAME_WIDTH)), Text(str(row.partitions), justify="right"),
+                Text(str(row.replication_factor), justify="right"),
+                Text(f"{row.records:,}", justify="right"),
+                Text(f"{row.rate.per_second(now_ms):,}", justify="right"),
+                Text(trend(series), style="green")]
+
+    def _redraw(self) -> None:
+        table = self.table
+        now_ms = self.cluster.clock.now_ms()
+        order = sorted(self.rows)
+        if order != self._order:
+            keep = self._selected
+            table.clear()
+            for name in order:
+                table.add_row(*self._cells(self.rows[name], now_ms), key=name)
+            self._order = order
+            if self._wanted in self.rows:
+                keep, self._wanted = self._wanted, None
+            if keep in self.rows:
+                table.move_cursor(row=order.index(keep), animate=False)
+            self._set_selected(order[table.cursor_row] if order else None)
+        else:
+            columns = ["name", "partitions", "rf", "records", "rate", "trend"]
+            for name in order:
+                for column, cell in zip(columns, self._cells(self.rows[name], now_ms)):
+                    if column != "name":
+                        table.update_cell(name, column, cell)
+        self._draw_sparkline(now_ms)
+        self.border_subtitle = f"{len(order)} topic{'s' if len(order) != 1 else ''}"
+        if len(order) != self._count:
+            self._count = len(order)
+            self.post_message(self.CountChanged(len(order)))
+
+    def _draw_sparkline(self, now_ms: int) -> None:
+        label = self.query_one("#topic-rate-label", Label)
+        sparkline = self.query_one("#topic-rate-sparkline", Sparkline)
+        row = self.rows.get(self._selected or "")
+        if row is None:
+            label.update(Text("no topic selected"))
+            sparkline.data = [0] * RATE_WINDOW_S
+            return
+        series = row.rate.series(now_ms)
+        label.update(Text(f"{printable(row.name, 40)}: {row.rate.per_second(now_ms):,} records/s "
+                          f"(last {RATE_WINDOW_S} s)"))
+        sparkline.data = [float(v) for v in series]
+
+    def _tick_rates(self) -> None:
+        # Only shifts the in-memory rate window with the clock; nothing is read from the file.
+        if self.rows:
+            self._redraw()
+
+    def _set_selected(self, topic: str | None) -> None:
+        if topic != self._selected:
+            self._selected = topic
+            self.post_message(self.Selected(topic))
+            self._draw_sparkline(self.cluster.clock.now_ms())
+
+    @on(DataTable.RowHighlighted, "#topic-table")
+    def _row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        event.stop()
+        key = event.row_key.value if event.row_key is not None else None
+        self._set_selected(key if key in self.rows else None)
+
+    def select(self, topic: str) -> bool:
+        """Highlight ``topic``; False if the list does not show it (yet)."""
+        if topic not in self._order:
+            return False
+        self.table.move_cursor(row=self._order.index(topic), animate=False)
+        self._set_selected(topic)
+        return True
+
+    def select_when_shown(self, topic: str) -> None:
+        """Highlight ``topic`` now, or as soon as the change feed brings it into the list."""
+        if not self.select(topic):
+            self._wanted = topic
+
+    def action_cursor_down(self) -> None:
+        """Highlight the next topic."""
+        self.table.action_cursor_down()
+
+    def action_cursor_up(self) -> None:
+        """Highlight the previous topic."""
+        self.table.action_cursor_up()
+
+    def action_first(self) -> None:
+        """Highlight the first topic."""
+        if self._order:
+            self.select(self._order[0])
+
+    def action_last(self) -> None:
+        """Highlight the last topic."""
+        if self._order:
+            self.select(self._order[-1])
+
+    def action_delete_topic(self) -> None:
+        """Ask to delete the highlighted topic."""
+        if self._selected is not None:
+            self.post_message(self.DeleteRequested(self._selected))
+        else:
+            self.notify("No topic to delete.", severity="warning")
