@@ -14,6 +14,7 @@ from types import TracebackType
 from .clock import Clock, SystemClock
 from .controller import Controller
 from .events import ChangeFeed
+from .groups import GroupCoordinator
 from .log import PartitionLogs
 from .storage import Storage
 from .topics import TopicAdmin
@@ -34,6 +35,7 @@ class Cluster:
         self.logs = PartitionLogs(storage, clock)
         self.controller = Controller(storage, clock)
         self.feed = ChangeFeed(storage.path)
+        self.groups = GroupCoordinator(storage, clock, self.feed)
         storage.after_commit.append(self.feed.wake)
 
     @classmethod

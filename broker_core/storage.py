@@ -111,6 +111,9 @@ SCHEMA: tuple[str, ...] = (
         rebalance_deadline INTEGER NOT NULL DEFAULT 0,
         next_member_seq INTEGER NOT NULL DEFAULT 0
     ) WITHOUT ROWID""",
+    # protocols: JSON [[name, metadata hex], ...] in the member's order of preference;
+    # join_seq orders members as they joined (the first is the leader); awaiting_join and
+    # awaiting_sync mark a member blocked in JoinGroup / SyncGroup (kept alive meanwhile).
     """CREATE TABLE group_members(
         group_id TEXT NOT NULL,
         member_id TEXT NOT NULL,
@@ -120,7 +123,9 @@ SCHEMA: tuple[str, ...] = (
         rebalance_timeout_ms INTEGER NOT NULL,
         last_heartbeat INTEGER NOT NULL,
         protocols TEXT NOT NULL DEFAULT '[]',
-        joined_generation INTEGER NOT NULL DEFAULT -1,
+        join_seq INTEGER NOT NULL DEFAULT 0,
+        awaiting_join INTEGER NOT NULL DEFAULT 0,
+        awaiting_sync INTEGER NOT NULL DEFAULT 0,
         assignment BLOB,
         PRIMARY KEY(group_id, member_id)
     ) WITHOUT ROWID""",

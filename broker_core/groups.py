@@ -1,0 +1,883 @@
+"""``GroupCoordinator``: Kafka's classic consumer-group protocol over the data file.
+
+Members join, sync, heartbeat and leave exactly as with a real broker's coordinator:
+
+* a join or a leave moves the group to ``PreparingRebalance``; the join phase ends when
+  every known member has rejoined or the rebalance timeout (the longest
+  ``max.poll.interval.ms`` of the members) has passed, and members that did not rejoin
+  are removed;
+* the generation then goes up and the group waits in ``CompletingRebalance`` for the
+  leader (the first member to join, kept while it stays) to send, in SyncGroup, the
+  assignment it computed in the client; everyone else receives their share;
+* a member whose last heartbeat is older than its session timeout is removed, which
+  triggers a rebalance. Members blocked in a join or waiting for the leader's sync are
+  kept alive, as Kafka's coordinator keeps members with a request in purgatory.
+
+Nothing lives in memory: every change is one ``BEGIN IMMEDIATE`` transaction, so
+members in different processes share a group through the data file. Timers are lazy:
+whoever next touches a group (any call here, or ``expire_members()``) applies the
+session timeouts and rebalance deadlines that have passed on the injectable clock, so
+the member of a process that died expires without any daemon. Calls that must wait for
+other members (a join waiting for the rest, a follower's sync waiting for the leader)
+wait on the change feed and re-check in short slices.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any, Awaitable, Callable, Iterable, Mapping, TypeVar
+
+import aiosqlite
+
+from .clock import Clock
+from .consumer_protocol import ConsumerProtocolError, decode_assignment
+from .errors import (GroupIdNotFound, IllegalGeneration, InconsistentGroupProtocol, InvalidGroupId,
+                     InvalidSessionTimeout, KafkaError, NonEmptyGroup, RebalanceInProgress,
+                     UnknownMemberId, UnknownTopicOrPartition)
+from .events import ChangeFeed, Event
+from .records import TopicPartition
+from .storage import Storage, record_change
+
+EMPTY = "Empty"
+PREPARING_REBALANCE = "PreparingRebalance"
+COMPLETING_REBALANCE = "CompletingRebalance"
+STABLE = "Stable"
+DEAD = "Dead"
+#: Kafka's group states, as ``kafka-consumer-groups --describe --state`` prints them.
+GROUP_STATES = (EMPTY, PREPARING_REBALANCE, COMPLETING_REBALANCE, STABLE, DEAD)
+
+#: Broker defaults of ``group.min.session.timeout.ms`` and ``group.max.session.timeout.ms``.
+GROUP_MIN_SESSION_TIMEOUT_MS = 6_000
+GROUP_MAX_SESSION_TIMEOUT_MS = 1_800_000
+#: How long a blocked join or sync waits for a change before re-checking the group anyway
+#: (deadlines move with the clock, which writes nothing to the feed).
+RECHECK_INTERVAL_S = 0.1
+#: The generation and member id of a standalone (``assign()``) consumer committing offsets.
+NO_GENERATION = -1
+NO_MEMBER_ID = ""
+
+_T = TypeVar("_T")
+
+
+@dataclass(frozen=True)
+class JoinGroupResult:
+    """The JoinGroup response: the new generation, and for the leader every member's metadata."""
+
+    generation: int
+    protocol_name: str | None
+    leader_id: str
+    member_id: str
+    members: list[tuple[str, bytes]] = field(default_factory=list)
+
+    @property
+    def is_leader(self) -> bool:
+        """Whether the member that joined must compute the assignment."""
+        return self.leader_id == self.member_id
+
+
+@dataclass(frozen=True)
+class GroupListing:
+    """One group as ``kafka-consumer-groups --list --state`` shows it."""
+
+    group_id: str
+    state: str
+    protocol_type: str
+
+
+@dataclass(frozen=True)
+class MemberDescription:
+    """One member of a group and the partitions it was assigned (empty while rebalancing)."""
+
+    member_id: str
+    client_id: str
+    host: str
+    assignment: list[TopicPartition] = field(default_factory=list)
+    session_timeout_ms: int = 0
+    last_heartbeat: int = 0
+
+
+@dataclass(frozen=True)
+class GroupDescription:
+    """A group as DescribeGroups reports it; an unknown group is described as ``Dead``."""
+
+    group_id: str
+    state: str
+    protocol_type: str
+    protocol: str
+    generation: int
+    leader: str
+    members: list[MemberDescription] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class PartitionLag:
+    """One row of ``kafka-consumer-groups --describe``: a partition's committed offset and lag.
+
+    ``log_end_offset`` is the high watermark (what a consumer can read up to); it and
+    ``lag`` are None when unknown. ``member_id``, ``client_id`` and ``host`` are None for a
+    partition no member is assigned (Kafka prints ``-``).
+    """
+
+    topic: str
+    partition: int
+    committed: int | None
+    log_end_offset: int | None
+    lag: int | None
+    member_id: str | None
+    client_id: str | None
+    host: str | None
+
+
+# --- the group as the coordinator sees it: a small state machine ---------------------------
+
+@dataclass
+class _Member:
+    member_id: str
+    client_id: str
+    host: str
+    session_timeout_ms: int
+    rebalance_timeout_ms: int
+    protocols: list[tuple[str, bytes]]
+    last_heartbeat: int
+    join_seq: int
+    awaiting_join: bool = False
+    awaiting_sync: bool = False
+    assignment: bytes | None = None
+
+    def matches(self, protocols: list[tuple[str, bytes]]) -> bool:
+        return [(n, bytes(m)) for n, m in protocols] == [(n, bytes(m)) for n, m in self.protocols]
+
+    def metadata(self, protocol: str) -> bytes:
+        return next(m for n, m in self.protocols if n == protocol)
+
+
+class _Group:
+    """One group's metadata, loaded inside a transaction, changed by Kafka's rules, saved back."""
+
+    def __init__(self, group_id: str) -> None:
+        self.group_id = group_id
+        self.exists = False
+        self.deleted = False
+        self.state = EMPTY
+        self.protocol_type = ""
+        self.protocol_name: str | None = None
+        self.generation = 0
+        self.leader_id: str | None = None
+        self.rebalance_deadline = 0
+        self.next_member_seq = 0
+        self.members: dict[str, _Member] = {}
+        self.events: list[tuple[str, dict[str, Any]]] = []
+        self.expired: list[str] = []
+        self.dirty = False
+
+    # -- queries ---------------------------------------------------------------------------
+    def _candidate_protocols(self) -> set[str]:
+        names: set[str] | None = None
+        for member in self.members.values():
+            mine = {name for name, _ in member.protocols}
+            names = mine if names is None else names & mine
+        return names or set()
+
+    def supports(self, protocol_type: str, protocols: list[tuple[str, bytes]]) -> bool:
+        """Kafka's ``supportsProtocols``: any first member, then only compatible ones."""
+        if not self.members:
+            return bool(protocol_type) and bool(protocols)
+        return protocol_type == self.protocol_type and bool(
+            {name for name, _ in protocols} & self._candidate_protocols())
+
+    def _select_protocol(self) -> str:
+        # Every member votes for its most preferred protocol that all members support.
+        candidates = self._candidate_protocols()
+        votes: Counter[str] = Counter()
+        for member in self.members.values():
+            votes[next(name for name, _ in member.protocols if name in candidates)] += 1
+        leader = self.members.get(self.leader_id or "") or next(iter(self.members.values()))
+        preference = [name for name, _ in leader.protocols]
+        return max(votes, key=lambda name: (votes[name], -preference.index(name)))
+
+    def join_result(self, member_id: str) -> JoinGroupResult:
+        leader = self.leader_id or ""
+        members = []
+        if member_id == leader and self.protocol_name is not None:
+            members = [(m.member_id, m.metadata(self.protocol_name)) for m in self.members.values()]
+        return JoinGroupResult(self.generation, self.protocol_name, leader, member_id, members)
+
+    def assignment_payload(self) -> dict[str, list[list[Any]]]:
+        return {m.member_id: [[tp.topic, tp.partition] for tp in self.decoded_assignment(m)]
+                for m in self.members.values()}
+
+    def decoded_assignment(self, member: _Member) -> list[TopicPartition]:
+        if self.protocol_type != "consumer" or not member.assignment:
+            return []
+        try:
+            return sorted(decode_assignment(member.assignment).partitions)
+        except ConsumerProtocolError:
+            return []  # a foreign client's private format: nothing we can show
+
+    # -- changes ---------------------------------------------------------------------------
+    def _touch(self) -> None:
+        self.dirty = True
+        self.exists = True
+
+    def _transition(self, state: str, reason: str) -> None:
+        self.state = state
+        self._touch()
+        self.events.append(("group_state", {"group": self.group_id, "state": state, "reason": reason}))
+
+    def heartbeat(self, member: _Member, now: int) -> None:
+        member.last_heartbeat = now
+        self._touch()
+
+    def add_member(self, member_id: str, client_id: str, host: str, session_timeout_ms: int,
+                   rebalance_timeout_ms: int, protocol_type: str, protocols: list[tuple[str, bytes]],
+                   now: int) -> _Member:
+        if not self.members:
+            self.protocol_type = protocol_type
+        member = _Member(member_id, client_id, host, session_timeout_ms, rebalance_timeout_ms,
+                         protocols, now, self.next_member_seq, awaiting_join=True)
+        self.next_member_seq += 1
+        self.members[member_id] = member
+        if self.leader_id is None:
+            self.leader_id = member_id
+        self._touch()
+        return member
+
+    def update_member(self, member: _Member, session_timeout_ms: int, rebalance_timeout_ms: int,
+                      protocols: list[tuple[str, bytes]], now: int) -> None:
+        member.protocols = protocols
+        member.session_timeout_ms = session_timeout_ms
+        member.rebalance_timeout_ms = rebalance_timeout_ms
+        member.awaiting_join = True
+        member.last_heartbeat = now
+        self._touch()
+
+    def remove_member(self, member_id: str) -> None:
+        del self.members[member_id]
+        if self.leader_id == member_id:
+            self.leader_id = next(iter(self.members), None)
+        self._touch()
+
+    def maybe_prepare_rebalance(self, now: int, reason: str) -> None:
+        if self.state in (STABLE, COMPLETING_REBALANCE, EMPTY):
+            self._prepare_rebalance(now, reason)
+        self.try_complete_join(now)
+
+    def _prepare_rebalance(self, now: int, reason: str) -> None:
+        for member in self.members.values():
+            # Followers waiting for the leader's assignment must rejoin instead.
+            member.assignment = None
+            member.awaiting_sync = False
+        timeout = max((m.rebalance_timeout_ms for m in self.members.values()), default=0)
+        self.rebalance_deadline = now + timeout
+        self._transition(PREPARING_REBALANCE, reason)
+
+    def try_complete_join(self, now: int) -> None:
+        """End the join phase if every member has rejoined or the rebalance timeout has passed."""
+        if self.state != PREPARING_REBALANCE:
+            return
+        if not all(m.awaiting_join for m in self.members.values()) and now < self.rebalance_deadline:
+            return
+        dropped = [m for m in self.members.values() if not m.awaiting_join]
+        for member in dropped:
+            self.remove_member(member.member_id)
+            self.expired.append(member.member_id)
+        self.generation += 1
+        if not self.members:
+            self.protocol_name = None
+            self.leader_id = None
+            self._transition(EMPTY, f"generation {self.generation} has no members"
+                             + (f" (removed {', '.join(m.member_id for m in dropped)}: did not rejoin"
+                                " within the rebalance timeout)" if dropped else ""))
+            self.events.append(("group_rebalanced", {
+                "group": self.group_id, "generation": self.generation, "protocol": "",
+                "leader": "", "assignment": {}}))
+            return
+        self.protocol_name = self._select_protocol()
+        if self.leader_id not in self.members:
+            self.leader_id = next(iter(self.members))
+        for member in self.members.values():
+            member.awaiting_join = False
+            member.awaiting_sync = False
+            member.assignment = None
+            member.last_heartbeat = now
+        reason = f"generation {self.generation} formed with {len(self.members)} member(s)"
+        if dropped:
+            reason += (f"; removed {', '.join(m.member_id for m in dropped)}:"
+                       " did not rejoin within the rebalance timeout")
+        self._transition(COMPLETING_REBALANCE, reason)
+
+    def complete_sync(self, assignments: Mapping[str, bytes], now: int) -> None:
+        """The leader's SyncGroup: store every member's assignment and become Stable."""
+        for member in self.members.values():
+            member.assignment = bytes(assignments.get(member.member_id) or b"")
+            if member.awaiting_sync or member.member_id == self.leader_id:
+                member.last_heartbeat = now
+            member.awaiting_sync = False
+        self._transition(STABLE, f"leader {self.leader_id} sent the assignment for generation {self.generation}")
+        self.events.append(("group_rebalanced", {
+            "group": self.group_id, "generation": self.generation, "protocol": self.protocol_name or "",
+            "leader": self.leader_id or "", "assignment": self.assignment_payload()}))
+
+    def _keeps_alive(self, member: _Member) -> bool:
+        # A member with a request in purgatory (a join or a follower's sync) is not expired.
+        return ((self.state == PREPARING_REBALANCE and member.awaiting_join)
+                or (self.state == COMPLETING_REBALANCE and member.awaiting_sync))
+
+    def maintain(self, now: int) -> None:
+        """Apply every timer that has passed: session timeouts, then the rebalance deadline."""
+        expired = [m for m in self.members.values()
+                   if not self._keeps_alive(m) and now >= m.last_heartbeat + m.session_timeout_ms]
+        for member in expired:
+            self.remove_member(member.member_id)
+            self.expired.append(member.member_id)
+        if expired:
+            names = ", ".join(m.member_id for m in expired)
+            self.maybe_prepare_rebalance(now, f"removing member {names} on heartbeat expiration")
+        self.try_complete_join(now)
+
+    def leave(self, member_id: str, now: int) -> None:
+        self.remove_member(member_id)
+        self.maybe_prepare_rebalance(now, f"removing member {member_id} on LeaveGroup")
+
+
+# --- persistence ------------------------------------------------------------------------------
+
+async def _load_group(conn: aiosqlite.Connection, group_id: str) -> _Group:
+    group = _Group(group_id)
+    rows = await conn.execute_fetchall(
+        "SELECT state, protocol_type, protocol_name, generation, leader_id, rebalance_deadline,"
+        " next_member_seq FROM groups WHERE group_id=?", (group_id,))
+    if not rows:
+        return group
+    (group.state, group.protocol_type, group.protocol_name, group.generation, group.leader_id,
+     group.rebalance_deadline, group.next_member_seq) = rows[0]
+    group.exists = True
+    for row in await conn.execute_fetchall(
+            "SELECT member_id, client_id, host, session_timeout_ms, rebalance_timeout_ms, protocols,"
+            " last_heartbeat, join_seq, awaiting_join, awaiting_sync, assignment FROM group_members"
+            " WHERE group_id=? ORDER BY join_seq", (group_id,)):
+        protocols = [(name, bytes.fromhex(meta)) for name, meta in json.loads(row[5])]
+        group.members[row[0]] = _Member(row[0], row[1], row[2], row[3], row[4], protocols, row[6], row[7],
+                                        bool(row[8]), bool(row[9]), row[10])
+    return group
+
+
+async def _save_group(conn: aiosqlite.Connection, group: _Group, now: int) -> None:
+    if group.deleted:
+        for table in ("group_members", "committed_offsets", "groups"):
+            await conn.execute(f"DELETE FROM {table} WHERE group_id=?", (group.group_id,))
+    elif group.dirty:
+        await conn.execute(
+            "INSERT INTO groups(group_id, state, protocol_type, protocol_name, generation, leader_id,"
+            " rebalance_deadline, next_member_seq) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+            " ON CONFLICT(group_id) DO UPDATE SET state=excluded.state, protocol_type=excluded.protocol_type,"
+            " protocol_name=excluded.protocol_name, generation=excluded.generation,"
+            " leader_id=excluded.leader_id, rebalance_deadline=excluded.rebalance_deadline,"
+            " next_member_seq=excluded.next_member_seq",
+            (group.group_id, group.state, group.protocol_type, group.protocol_name, group.generation,
+             group.leader_id, group.rebalance_deadline, group.next_member_seq))
+        await conn.execute("DELETE FROM group_members WHERE group_id=?", (group.group_id,))
+        await conn.executemany(
+            "INSERT INTO group_members(group_id, member_id, client_id, host, session_timeout_ms,"
+            " rebalance_timeout_ms, protocols, last_heartbeat, join_seq, awaiting_join, awaiting_sync,"
+            " assignment) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [(group.group_id, m.member_id, m.client_id, m.host, m.session_timeout_ms, m.rebalance_timeout_ms,
+              json.dumps([[name, bytes(meta).hex()] for name, meta in m.protocols]), m.last_heartbeat,
+              m.join_seq, int(m.awaiting_join), int(m.awaiting_sync), m.assignment)
+             for m in group.members.values()])
+    for kind, payload in group.events:
+        await record_change(conn, now, kind, payload)
+
+
+# --- the coordinator ------------------------------------------------------------------------
+
+class _Wait:
+    """An operation's answer meaning "not yet: wait for the group to change and ask again"."""
+
+
+_WAIT = _Wait()
+
+
+class GroupCoordinator:
+    """Kafka's group coordinator (classic protocol) and offset manager over the data file.
+
+    ``feed`` is the cluster's change feed: blocking calls wait on it (starting it if
+    needed) for other members' moves, including moves made by other processes.
+    """
+
+    def __init__(self, storage: Storage, clock: Clock, feed: ChangeFeed, *,
+                 min_session_timeout_ms: int = GROUP_MIN_SESSION_TIMEOUT_MS,
+                 max_session_timeout_ms: int = GROUP_MAX_SESSION_TIMEOUT_MS) -> None:
+        self._storage = storage
+        self._clock = clock
+        self._feed = feed
+        self.min_session_timeout_ms = min_session_timeout_ms
+        self.max_session_timeout_ms = max_session_timeout_ms
+
+    # -- transactions -----------------------------------------------------------------------
+    async def _update(self, group_id: str, operation: Callable[[_Group, int], _T]) -> _T:
+        """Run ``operation`` on the group (after its due timers) in one write transaction.
+
+        A KafkaError from ``operation`` is raised after the timers' effects are committed,
+        as a broker answers an error while still expiring members.
+        """
+        now = self._clock.now_ms()
+        error: KafkaError | None = None
+        result: Any = None
+        async with self._storage.write() as conn:
+            group = await _load_group(conn, group_id)
+            group.maintain(now)
+            try:
+                result = operation(group, now)
+            except KafkaError as exc:
+                error = exc
+            await _save_group(conn, group, now)
+        if error is not None:
+            raise error
+        return result
+
+    async def _inspect(self, group_id: str, operation: Callable[[_Group, int], _T]) -> _T:
+        """Like ``_update``, but read-only unless a timer or ``operation`` changes something.
+
+        Blocked calls re-check the group often; most checks change nothing, and those stay
+        off the writer lock other processes need.
+        """
+        now = self._clock.now_ms()
+        async with self._storage.snapshot() as conn:
+            group = await _load_group(conn, group_id)
+        group.maintain(now)
+        try:
+            result = operation(group, now)
+        except KafkaError:
+            if group.dirty:
+                return await self._update(group_id, operation)
+            raise
+        if group.dirty:
+            return await self._update(group_id, operation)
+        return result
+
+    async def _await_group(self, group_id: str, check: Callable[[_Group, int], Any]) -> Any:
+        """Re-run ``check`` whenever the group changes (or every re-check slice) until it answers."""
+        if not self._feed.running:
+            await self._feed.start()
+        events = self._feed.subscribe("group_state", "group_rebalanced")
+        try:
+            while True:
+                result = await self._inspect(group_id, check)
+                if result is not _WAIT:
+                    return result
+                await _next_group_event(events.get, group_id, RECHECK_INTERVAL_S)
+        finally:
+            events.close()
+
+    # -- membership -------------------------------------------------------------------------
+    async def join_group(self, group_id: str, member_id: str, *, client_id: str, host: str,
+                         session_timeout_ms: int, rebalance_timeout_ms: int,
+                         protocol_type: str, protocols: list[tuple[str, bytes]],
+                         on_member_id: Callable[[str], None] | None = None) -> JoinGroupResult:
+        """JoinGroup: become (or stay) a member; returns once the join phase has completed.
+
+        ``member_id`` is "" for a new member (it gets ``client_id-<uuid>``, as in Kafka);
+        ``on_member_id`` is told the id as soon as the member exists, before the wait, so
+        a caller cancelled while waiting can still leave. Raises InvalidGroupId,
+        InvalidSessionTimeout, InconsistentGroupProtocol or UnknownMemberId (a member id
+        the group no longer knows: rejoin with "").
+        """
+        if not group_id:
+            raise InvalidGroupId("The configured groupId is invalid: it must not be empty.")
+        if not self.min_session_timeout_ms <= session_timeout_ms <= self.max_session_timeout_ms:
+            raise InvalidSessionTimeout(
+                f"The session timeout {session_timeout_ms} ms is not within the range allowed by the broker"
+                f" (group.min.session.timeout.ms={self.min_session_timeout_ms},"
+                f" group.max.session.timeout.ms={self.max_session_timeout_ms}).")
+        protocols = [(str(name), bytes(meta)) for name, meta in protocols]
+        if not protocol_type or not protocols:
+            raise InconsistentGroupProtocol(
+                "The group member's supported protocols are incompatible with those of existing members"
+                " or first group member tried to join with empty protocol type or empty protocol list.")
+
+        def join(group: _Group, now: int) -> JoinGroupResult | tuple[str, int]:
+            if not member_id:
+                if not group.supports(protocol_type, protocols):
+                    raise _inconsistent(group_id)
+                new_id = f"{client_id}-{uuid.uuid4()}"
+                group.add_member(new_id, client_id, host, session_timeout_ms, rebalance_timeout_ms,
+                                 protocol_type, protocols, now)
+                start = group.generation
+                group.maybe_prepare_rebalance(now, f"Adding new member {new_id} with group instance id None")
+                return _join_answer(group, new_id, start)
+            member = group.members.get(member_id)
+            if member is None:
+                raise _unknown_member(group_id, member_id)
+            if not group.supports(protocol_type, protocols):
+                raise _inconsistent(group_id)
+            start = group.generation
+            if group.state == PREPARING_REBALANCE:
+                group.update_member(member, session_timeout_ms, rebalance_timeout_ms, protocols, now)
+                group.try_complete_join(now)
+            elif group.state == COMPLETING_REBALANCE and member.matches(protocols):
+                return group.join_result(member_id)  # it missed the response: same answer again
+            elif group.state == STABLE and member_id != group.leader_id and member.matches(protocols):
+                return group.join_result(member_id)
+            else:
+                # Changed metadata, or the leader rejoining (it may have seen topics change).
+                group.update_member(member, session_timeout_ms, rebalance_timeout_ms, protocols, now)
+                group.maybe_prepare_rebalance(now, f"Updating metadata for member {member_id} during {group.state}"
+                                              if member_id != group.leader_id else
+                                              f"Leader {member_id} re-joining group during {group.state}")
+            return _join_answer(group, member_id, start)
+
+        answer = await self._update(group_id, join)
+        if on_member_id is not None:
+            on_member_id(answer.member_id if isinstance(answer, JoinGroupResult) else answer[0])
+        if isinstance(answer, JoinGroupResult):
+            return answer
+        joined_id, start = answer
+
+        def joined(group: _Group, now: int) -> JoinGroupResult | _Wait:
+            member = group.members.get(joined_id)
+            if member is None:
+                raise _unknown_member(group_id, joined_id)
+            if group.state == PREPARING_REBALANCE:
+                if not member.awaiting_join:
+                    # A newer rebalance began before we saw our answer: we are still joining.
+                    member.awaiting_join = True
+                    group._touch()
+                    group.try_complete_join(now)
+                return _WAIT
+            if group.generation > start and group.state in (COMPLETING_REBALANCE, STABLE):
+                return group.join_result(joined_id)
+            return _WAIT
+
+        return await self._await_group(group_id, joined)
+
+    async def sync_group(self, group_id: str, generation: int, member_id: str,
+                         assignments: Mapping[str, bytes] | None) -> bytes:
+        """SyncGroup: the leader sends everyone's assignment; every member gets its own.
+
+        A follower waits here until the leader has synced. Raises UnknownMemberId,
+        IllegalGeneration, or RebalanceInProgress (another rebalance began: rejoin).
+        """
+        def sync(first: bool) -> Callable[[_Group, int], bytes | _Wait]:
+            def apply(group: _Group, now: int) -> bytes | _Wait:
+                member = group.members.get(member_id)
+                if member is None:
+                    raise _unknown_member(group_id, member_id)
+                if generation != group.generation:
+                    raise _illegal_generation(group_id, generation, group.generation)
+                if group.state == PREPARING_REBALANCE:
+                    raise _rebalancing(group_id)
+                if group.state == STABLE:
+                    if first:
+                        group.heartbeat(member, now)
+                    return member.assignment or b""
+                if member_id == group.leader_id:
+                    group.complete_sync(assignments or {}, now)
+                    return member.assignment or b""
+                if not member.awaiting_sync:
+                    member.awaiting_sync = True
+                    group._touch()
+                return _WAIT
+            return apply
+
+        answer = await self._update(group_id, sync(True))
+        if not isinstance(answer, _Wait):
+            return answer
+        return await self._await_group(group_id, sync(False))
+
+    async def heartbeat(self, group_id: str, generation: int, member_id: str) -> None:
+        """Heartbeat: keep the member's session alive.
+
+        Raises RebalanceInProgress while the group rebalances (the member must rejoin),
+        IllegalGeneration for another generation and UnknownMemberId for a member the
+        group does not know (for example one whose session expired).
+        """
+        def beat(group: _Group, now: int) -> None:
+            member = group.members.get(member_id)
+            if member is None or group.state == EMPTY:
+                raise _unknown_member(group_id, member_id)
+            if generation != group.generation:
+                raise _illegal_generation(group_id, generation, group.generation)
+            group.heartbeat(member, now)
+            if group.state == PREPARING_REBALANCE:
+                raise _rebalancing(group_id)
+
+        await self._update(group_id, beat)
+
+    async def leave_group(self, group_id: str, member_id: str) -> None:
+        """LeaveGroup: remove the member at once, which triggers a rebalance."""
+        def leave(group: _Group, now: int) -> None:
+            if member_id not in group.members:
+                raise _unknown_member(group_id, member_id)
+            group.leave(member_id, now)
+
+        await self._update(group_id, leave)
+
+    async def expire_members(self) -> list[str]:
+        """Remove every member, in every group, whose session timed out or that failed to
+        rejoin in time; returns their ids. (Any call on a group does this for that group.)"""
+        removed: list[str] = []
+        for group_id in await self._group_ids(with_members=True):
+            def collect(group: _Group, now: int) -> list[str]:
+                return list(group.expired)
+            removed.extend(await self._inspect(group_id, collect))
+        return removed
+
+    # -- offsets ----------------------------------------------------------------------------
+    async def commit_offsets(self, group_id: str, generation: int, member_id: str,
+                             offsets: Mapping[TopicPartition, int], metadata: str = "") -> None:
+        """OffsetCommit: store the group's next offset to read for each partition.
+
+        A group member commits with its generation and member id; a standalone consumer
+        (``assign()``) commits with generation -1 and member id "", which Kafka accepts only
+        while the group has no members. Raises UnknownTopicOrPartition, UnknownMemberId,
+        IllegalGeneration (a commit from an older generation) or RebalanceInProgress.
+        """
+        if not group_id:
+            raise InvalidGroupId("The configured groupId is invalid: it must not be empty.")
+        entries = {TopicPartition(*tp): int(offset) for tp, offset in offsets.items()}
+        for tp, offset in entries.items():
+            if offset < 0:
+                raise ValueError(f"cannot commit a negative offset ({offset}) for {tp}")
+        partitions = await self._partition_counts({tp.topic for tp in entries})
+
+        def commit(group: _Group, now: int) -> dict[TopicPartition, int]:
+            _check_partitions(entries, partitions)
+            standalone = generation < 0 and member_id == NO_MEMBER_ID
+            if not group.exists and not standalone:
+                raise _illegal_generation(group_id, generation, None)
+            if standalone:
+                if group.members:
+                    raise UnknownMemberId(
+                        f"The coordinator is not aware of this member: group '{group_id}' has active members,"
+                        " so only its members can commit offsets.")
+                group._touch()  # a group only storing offsets exists, Empty, with no protocol type
+                return entries
+            member = group.members.get(member_id)
+            if member is None:
+                raise _unknown_member(group_id, member_id)
+            if generation != group.generation:
+                raise _illegal_generation(group_id, generation, group.generation)
+            if group.state == COMPLETING_REBALANCE:
+                raise _rebalancing(group_id)
+            # Stable, or PreparingRebalance (the member learns of it from its next heartbeat).
+            group.heartbeat(member, now)
+            return entries
+
+        await self._commit(group_id, commit, metadata)
+
+    async def _commit(self, group_id: str, operation: Callable[[_Group, int], dict[TopicPartition, int]],
+                      metadata: str) -> None:
+        now = self._clock.now_ms()
+        error: KafkaError | None = None
+        async with self._storage.write() as conn:
+            group = await _load_group(conn, group_id)
+            group.maintain(now)
+            try:
+                entries = operation(group, now)
+            except KafkaError as exc:
+                error, entries = exc, {}
+            await _save_group(conn, group, now)
+            if entries:
+                await conn.executemany(
+                    "INSERT INTO committed_offsets(group_id, topic, partition, committed_offset, metadata,"
+                    " commit_timestamp) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(group_id, topic, partition)"
+                    " DO UPDATE SET committed_offset=excluded.committed_offset, metadata=excluded.metadata,"
+                    " commit_timestamp=excluded.commit_timestamp",
+                    [(group_id, tp.topic, tp.partition, offset, metadata, now)
+                     for tp, offset in sorted(entries.items())])
+                await record_change(conn, now, "offsets_committed", {
+                    "group": group_id,
+                    "offsets": [[tp.topic, tp.partition, offset] for tp, offset in sorted(entries.items())]})
+        if error is not None:
+            raise error
+
+    async def fetch_offsets(self, group_id: str,
+                            partitions: Iterable[TopicPartition] | None = None) -> dict[TopicPartition, int]:
+        """OffsetFetch: the group's committed offsets (for ``partitions``, or all of them).
+
+        Partitions without a committed offset are left out.
+        """
+        rows = await self._storage.fetchall(
+            "SELECT topic, partition, committed_offset FROM committed_offsets WHERE group_id=?"
+            " ORDER BY topic, partition", (group_id,))
+        committed = {TopicPartition(topic, partition): offset for topic, partition, offset in rows}
+        if partitions is None:
+            return committed
+        wanted = [TopicPartition(*tp) for tp in partitions]
+        return {tp: committed[tp] for tp in wanted if tp in committed}
+
+    async def reset_offsets(self, group_id: str, offsets: Mapping[TopicPartition, int]) -> None:
+        """Set committed offsets as ``kafka-consumer-groups --reset-offsets --execute`` does.
+
+        Only an inactive group (Empty, or one that does not exist yet) may be reset;
+        otherwise NonEmptyGroup with Kafka's words.
+        """
+        if not group_id:
+            raise InvalidGroupId("The configured groupId is invalid: it must not be empty.")
+        entries = {TopicPartition(*tp): int(offset) for tp, offset in offsets.items()}
+        for tp, offset in entries.items():
+            if offset < 0:
+                raise ValueError(f"cannot reset {tp} to a negative offset ({offset})")
+        partitions = await self._partition_counts({tp.topic for tp in entries})
+
+        def reset(group: _Group, now: int) -> dict[TopicPartition, int]:
+            if group.state not in (EMPTY, DEAD):
+                raise NonEmptyGroup(f"Assignments can only be reset if the group '{group_id}' is inactive,"
+                                    f" but the current state is {group.state}.")
+            _check_partitions(entries, partitions)
+            group._touch()
+            return entries
+
+        await self._commit(group_id, reset, "")
+
+    # -- administration ---------------------------------------------------------------------
+    async def list_groups(self) -> list[GroupListing]:
+        """ListGroups: every group, with its state and protocol type, by group id."""
+        listings = []
+        for group_id in await self._group_ids(with_members=False):
+            def overview(group: _Group, now: int) -> GroupListing | None:
+                return GroupListing(group.group_id, group.state, group.protocol_type) if group.exists else None
+            listing = await self._inspect(group_id, overview)
+            if listing is not None:
+                listings.append(listing)
+        return listings
+
+    async def describe_group(self, group_id: str) -> GroupDescription:
+        """DescribeGroups: state, protocol, generation, leader and members with their assignment.
+
+        As in Kafka, the protocol and assignments are only reported while the group is
+        Stable, and a group that does not exist is described as ``Dead`` with no members.
+        """
+        def describe(group: _Group, now: int) -> GroupDescription:
+            if not group.exists:
+                return GroupDescription(group_id, DEAD, "", "", NO_GENERATION, "", [])
+            stable = group.state == STABLE
+            members = [MemberDescription(m.member_id, m.client_id, m.host,
+                                         group.decoded_assignment(m) if stable else [],
+                                         m.session_timeout_ms, m.last_heartbeat)
+                       for m in group.members.values()]
+            return GroupDescription(group_id, group.state, group.protocol_type,
+                                    (group.protocol_name or "") if stable else "", group.generation,
+                                    group.leader_id or "", members)
+
+        return await self._inspect(group_id, describe)
+
+    async def group_lag(self, group_id: str) -> list[PartitionLag]:
+        """What ``kafka-consumer-groups --describe`` prints: one row per partition that is
+        committed or assigned, with lag = high watermark - committed offset.
+
+        Raises GroupIdNotFound for a group that does not exist.
+        """
+        description = await self.describe_group(group_id)
+        if description.state == DEAD:
+            raise GroupIdNotFound(f"Consumer group '{group_id}' does not exist.")
+        committed = await self.fetch_offsets(group_id)
+        owners = {tp: member for member in description.members for tp in member.assignment}
+        wanted = sorted(set(committed) | set(owners))
+        ends = await self._high_watermarks({tp.topic for tp in wanted})
+        rows = []
+        for tp in wanted:
+            offset = committed.get(tp)
+            end = ends.get(tp)
+            owner = owners.get(tp)
+            rows.append(PartitionLag(
+                tp.topic, tp.partition, offset, end,
+                None if offset is None or end is None else max(end - offset, 0),
+                owner.member_id if owner else None, owner.client_id if owner else None,
+                owner.host if owner else None))
+        return rows
+
+    async def delete_group(self, group_id: str) -> None:
+        """DeleteGroups: remove an Empty group and its committed offsets.
+
+        Raises GroupIdNotFound if it does not exist and NonEmptyGroup if it has members.
+        """
+        def delete(group: _Group, now: int) -> None:
+            if not group.exists:
+                raise GroupIdNotFound(f"The group id does not exist: '{group_id}'.")
+            if group.state != EMPTY:
+                raise NonEmptyGroup(f"The group is not empty: '{group_id}' is {group.state}.")
+            group.deleted = True
+            group.events.append(("group_state", {"group": group_id, "state": DEAD, "reason": "group deleted"}))
+
+        await self._update(group_id, delete)
+
+    # -- helpers ----------------------------------------------------------------------------
+    async def _group_ids(self, *, with_members: bool) -> list[str]:
+        if with_members:
+            rows = await self._storage.fetchall("SELECT DISTINCT group_id FROM group_members ORDER BY group_id")
+        else:
+            rows = await self._storage.fetchall("SELECT group_id FROM groups ORDER BY group_id")
+        return [row[0] for row in rows]
+
+    async def _partition_counts(self, topics: set[str]) -> dict[str, int]:
+        if not topics:
+            return {}
+        marks = ",".join("?" * len(topics))
+        rows = await self._storage.fetchall(f"SELECT name, partitions FROM topics WHERE name IN ({marks})",
+                                            sorted(topics))
+        return {name: count for name, count in rows}
+
+    async def _high_watermarks(self, topics: set[str]) -> dict[TopicPartition, int]:
+        if not topics:
+            return {}
+        marks = ",".join("?" * len(topics))
+        rows = await self._storage.fetchall(
+            "SELECT t.name, p.partition, p.high_watermark FROM partitions p JOIN topics t ON t.id = p.topic_id"
+            f" WHERE t.name IN ({marks})", sorted(topics))
+        return {TopicPartition(name, partition): hw for name, partition, hw in rows}
+
+
+def _join_answer(group: _Group, member_id: str, start: int) -> JoinGroupResult | tuple[str, int]:
+    """The join result if this very transaction completed the join phase, else what to wait for."""
+    if group.state in (COMPLETING_REBALANCE, STABLE) and group.generation > start and member_id in group.members:
+        return group.join_result(member_id)
+    return member_id, start
+
+
+def _check_partitions(entries: Mapping[TopicPartition, int], partitions: Mapping[str, int]) -> None:
+    for tp in entries:
+        count = partitions.get(tp.topic)
+        if count is None:
+            raise UnknownTopicOrPartition(f"Topic '{tp.topic}' does not exist")
+        if not 0 <= tp.partition < count:
+            raise UnknownTopicOrPartition(f"Partition {tp.partition} of topic '{tp.topic}' does not exist")
+
+
+async def _next_group_event(get: Callable[[], Awaitable[Event]], group_id: str, timeout_s: float) -> None:
+    """Wait for an event about ``group_id``, at most ``timeout_s``."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_s
+    while (remaining := deadline - loop.time()) > 0:
+        try:
+            event = await asyncio.wait_for(get(), remaining)
+        except asyncio.TimeoutError:
+            return
+        if getattr(event, "group", group_id) == group_id:
+            return
+
+
+def _unknown_member(group_id: str, member_id: str) -> UnknownMemberId:
+    return UnknownMemberId(f"The coordinator is not aware of this member: '{member_id}' is not a member"
+                           f" of group '{group_id}'.")
+
+
+def _illegal_generation(group_id: str, generation: int, current: int | None) -> IllegalGeneration:
+    now = "it does not exist" if current is None else f"its generation is {current}"
+    return IllegalGeneration(f"Specified group generation id is not valid: {generation} for group"
+                             f" '{group_id}' ({now}).")
+
+
+def _rebalancing(group_id: str) -> RebalanceInProgress:
+    return RebalanceInProgress(f"The group is rebalancing, so a rejoin is needed (group '{group_id}').")
+
+
+def _inconsistent(group_id: str) -> InconsistentGroupProtocol:
+    return InconsistentGroupProtocol(
+        f"The group member's supported protocols are incompatible with those of existing members of"
+        f" group '{group_id}'.")
