@@ -1,0 +1,512 @@
+"""``ConsumerView``: one live consumer, standalone on chosen partitions or a group member.
+
+The view owns a ``broker_core.Consumer`` and polls it in a worker, exactly as an
+application's poll loop would. Records are kept in a bounded window (the newest
+``WINDOW`` of them) and drawn once per frame however fast they arrive. Above the records
+it shows, per assigned partition, the consumer's position, the group's committed offset
+and the lag; for a group member also the group, member id, generation and assignment,
+and a note whenever a rebalance changes the assignment.
+
+Keys: ``p`` pause/resume, ``b`` seek to beginning, ``e`` seek to end, ``c`` commit now,
+``j``/``k``/``g``/``G`` scroll the records.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import itertools
+from collections import deque
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Vertical
+from textual.geometry import Size
+from textual.message import Message
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+from textual.widgets import Static
+
+from broker_core import Cluster, Consumer, TopicPartition
+from broker_core.errors import KafkaError
+from broker_core.events import OffsetsCommitted, RecordsAppended, Resync
+from broker_core.records import ConsumerRecord
+
+from .safe_text import printable
+
+CSS_FILE = Path(__file__).with_suffix(".tcss")
+
+#: Records a view keeps (and can scroll back through); older ones are dropped.
+WINDOW = 500
+#: Bytes of a key and of a value kept per record in the window (enough to fill a line).
+KEPT_KEY_BYTES = 64
+KEPT_VALUE_BYTES = 512
+#: Shortest pause between two redraws: arrivals are drawn once per frame.
+FRAME_S = 1 / 30
+#: How long one poll waits for records before doing its periodic work again.
+POLL_TIMEOUT_MS = 250
+#: Partition lines shown in the stats block before "+N more".
+STATS_LINES = 6
+
+_names = itertools.count(1)
+
+
+@dataclass(frozen=True, slots=True)
+class WindowRecord:
+    """A consumed record as the window keeps it: cut to what a line can show."""
+
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+
+
+@dataclass(frozen=True, slots=True)
+class PartitionStats:
+    """Where one assigned partition stands for this consumer."""
+
+    partition: TopicPartition
+    position: int | None
+    committed: int | None
+    high_watermark: int | None
+    paused: bool
+
+    @property
+    def lag(self) -> int | None:
+        """High watermark minus committed offset (minus position when nothing is committed)."""
+        if self.high_watermark is None:
+            return None
+        base = self.committed if self.committed is not None else self.position
+        return None if base is None else max(0, self.high_watermark - base)
+
+
+class RecordWindow(ScrollView, can_focus=True):
+    """The consumed records, newest at the bottom, kept to a bounded window."""
+
+    COMPONENT_CLASSES = {"record-window--position", "record-window--key", "record-window--value",
+                         "record-window--note"}
+
+    BINDINGS: list[BindingType] = [
+        Binding("j", "scroll_down", "Down", show=False, id="consumer-view.down"),
+        Binding("k", "scroll_up", "Up", show=False, id="consumer-view.up"),
+        Binding("g", "scroll_top", "Oldest", show=False, id="consumer-view.top"),
+        Binding("G", "scroll_bottom", "Newest", show=False, id="consumer-view.bottom"),
+    ]
+
+    def __init__(self, *, window: int = WINDOW, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.records: deque[WindowRecord | str] = deque(maxlen=window)
+
+    def extend(self, items: Sequence[WindowRecord | str]) -> None:
+        """Add records (or note lines) at the bottom; follow them if scrolled to the end."""
+        at_end = self.is_vertical_scroll_end or self.max_scroll_y == 0
+        overflow = max(0, len(self.records) + len(items) - (self.records.maxlen or 0))
+        self.records.extend(items)
+        self.virtual_size = Size(0, len(self.records))
+        if at_end:
+            self.scroll_end(animate=False, immediate=True, x_axis=False)
+            # The new height is only known after layout: follow the end once it is.
+            self.call_after_refresh(self.scroll_end, animate=False, immediate=True, x_axis=False)
+        elif overflow:
+            # Keep the same records on screen while older ones drop off the top.
+            self.scroll_to(y=max(0, self.scroll_y - overflow), animate=False, immediate=True)
+        self.refresh()
+
+    def action_scroll_top(self) -> None:
+        """Scroll to the oldest record kept."""
+        self.scroll_home(animate=False, immediate=True)
+
+    def action_scroll_bottom(self) -> None:
+        """Scroll to the newest record."""
+        self.scroll_end(animate=False, immediate=True, x_axis=False)
+
+    def render_line(self, y: int) -> Strip:
+        """Draw the record at window row ``scroll_y + y``."""
+        width = self.size.width
+        row = int(self.scroll_y) + y
+        base = self.rich_style
+        if row >= len(self.records):
+            return Strip.blank(width, base)
+        item = self.records[row]
+        if isinstance(item, str):
+            text = Text(item, style=self.get_component_rich_style("record-window--note"), no_wrap=True)
+        else:
+            text = Text(no_wrap=True)
+            text.append(f"{item.partition}:{item.offset}",
+                        self.get_component_rich_style("record-window--position"))
+            text.append(" ")
+            text.append(printable(item.key, 12), self.get_component_rich_style("record-window--key"))
+            text.append(" ")
+            text.append(printable(item.value, max(1, width)), self.get_component_rich_style("record-window--value"))
+        text.stylize(base)
+        text.truncate(width, overflow="ellipsis")
+        return Strip(text.render(self.app.console), text.cell_len).extend_cell_length(width, base)
+
+    def lines_as_text(self) -> list[str]:
+        """Every line in the window as plain text (for tests and the perf tool)."""
+        return [self.render_line(y - int(self.scroll_y)).text for y in range(len(self.records))]
+
+
+class ConsumerView(Vertical, can_focus=False):
+    """A live consumer: its records, positions, committed offsets and lag.
+
+    ``partitions=None`` means every partition of ``topic``. With ``group`` the consumer
+    subscribes to ``topic`` as a member of that group and the coordinator assigns its
+    partitions; without, it is assigned ``partitions`` directly (a standalone consumer).
+    """
+
+    BINDINGS: list[BindingType] = [
+        Binding("p", "toggle_pause", "Pause/resume", id="consumer-view.pause"),
+        Binding("b", "seek_beginning", "Seek start", id="consumer-view.seek-beginning"),
+        Binding("e", "seek_end", "Seek end", id="consumer-view.seek-end"),
+        Binding("c", "commit", "Commit", id="consumer-view.commit"),
+    ]
+
+    class Rebalanced(Message):
+        """This view's group member got a new assignment."""
+
+        def __init__(self, view: "ConsumerView", generation: int | None,
+                     assignment: frozenset[TopicPartition]) -> None:
+            super().__init__()
+            self.view = view
+            self.generation = generation
+            self.assignment = assignment
+
+    def __init__(self, cluster: Cluster, topic: str, *, partitions: Sequence[int] | None = None,
+                 group: str | None = None, from_beginning: bool = True, label: str | None = None,
+                 window: int = WINDOW, name: str | None = None, id: str | None = None,
+                 classes: str | None = None) -> None:
+        super().__init__(name=name, id=id, classes=classes)
+        self.cluster = cluster
+        self.topic = topic
+        self.group = group
+        self.requested_partitions = list(partitions) if partitions is not None else None
+        self.label = label or f"consumer-{next(_names)}"
+        self.consumer = Consumer(cluster, group_id=group, client_id=self.label,
+                                 auto_offset_reset="earliest" if from_beginning else "latest")
+        self.paused = False
+        self.stats: list[PartitionStats] = []
+        self.generation: int | None = None
+        self.assignment: frozenset[TopicPartition] = frozenset()
+        self.consumed = 0
+        self.note = ""
+        self.error: str | None = None
+        self._window_size = window
+        self._pending: list[WindowRecord | str] = []
+        self._high_watermarks: dict[TopicPartition, int] = {}
+        self._committed: dict[TopicPartition, int | None] = {}
+        self._committed_stale = True
+        self._render_scheduled = False
+        self._stopping = False
+        self._polling = False
+        self._stopped = asyncio.Event()
+        self._action_lock = asyncio.Lock()
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="consumer-view-title", classes="consumer-view-title", markup=False)
+        yield Static(classes="consumer-view-stats", markup=False)
+        yield RecordWindow(window=self._window_size, id=None)
+        yield Static(classes="consumer-view-status", markup=False)
+
+    @property
+    def window(self) -> RecordWindow:
+        """The records pane."""
+        return self.query_one(RecordWindow)
+
+    @property
+    def is_group_member(self) -> bool:
+        """Whether this consumer belongs to a consumer group."""
+        return self.group is not None
+
+    def on_mount(self) -> None:
+        self.border_title = self.label
+        self._draw()
+        self._consume()
+        self._follow_feed()
+
+    # -- consuming ----------------------------------------------------------------------
+    async def _start(self) -> None:
+        if self.group is not None:
+            self.consumer.subscribe([self.topic])  # type: ignore[attr-defined]
+        else:
+            count = await self.cluster.logs.partition_count(self.topic)
+            wanted = self.requested_partitions if self.requested_partitions is not None else range(count)
+            missing = [p for p in wanted if not 0 <= p < count]
+            if missing:
+                raise ValueError(f"Topic {self.topic!r} has partitions 0-{count - 1}; "
+                                 f"there is no partition {missing[0]}.")
+            self.consumer.assign([TopicPartition(self.topic, p) for p in wanted])
+
+    @work(group="consumer-view-poll")
+    async def _consume(self) -> None:
+        """The poll loop: what an application's consumer thread does, on the event loop."""
+        self._polling = True
+        try:
+            try:
+                await self._start()
+            except (KafkaError, ValueError) as error:
+                self._fail(error)
+                return
+            while not self._stopping:
+                try:
+                    async with self._action_lock:
+                        records = await self.consumer.poll(timeout_ms=POLL_TIMEOUT_MS)
+                except KafkaError as error:
+                    self._fail(error)
+                    if self._stopping:
+                        break
+                    await asyncio.sleep(POLL_TIMEOUT_MS / 1000)  # the coordinator said no: try again
+                    continue
+                self.error = None
+                self._note_assignment()
+                if records:
+                    self._take(records)
+                async with self._action_lock:
+                    await self._collect_stats()
+                self._schedule_draw()
+                await asyncio.sleep(0)  # let input through between polls of a busy topic
+        finally:
+            self._stopped.set()
+
+    def _take(self, records: list[ConsumerRecord]) -> None:
+        self.consumed += len(records)
+        # Only the newest ``window`` records can ever be shown: skip the rest of a big poll.
+        for record in records[-self._window_size:]:
+            self._pending.append(WindowRecord(
+                record.partition, record.offset,
+                record.key[:KEPT_KEY_BYTES] if record.key is not None else None,
+                record.value[:KEPT_VALUE_BYTES] if record.value is not None else None))
+        if len(self._pending) > self._window_size:
+            del self._pending[:-self._window_size]
+
+    def _note_assignment(self) -> None:
+        assignment = frozenset(self.consumer.assignment())
+        generation = _generation_of(self.consumer)
+        if assignment == self.assignment and generation == self.generation:
+            return
+        previous = self.assignment
+        self.assignment, self.generation = assignment, generation
+        self._committed_stale = True
+        if self.group is not None:
+            names = ", ".join(f"p{tp.partition}" for tp in sorted(assignment)) or "nothing"
+            was = ", ".join(f"p{tp.partition}" for tp in sorted(previous)) or "nothing"
+            self.note = f"rebalanced: generation {generation}, assigned {names} (was {was})"
+            self._pending.append(f"── {self.note} ──")
+            self.post_message(self.Rebalanced(self, generation, assignment))
+
+    def _fail(self, error: Exception) -> None:
+        if isinstance(error, KafkaError):
+            self.error = f"{error.name} ({error.code}): {error}"
+        else:
+            self.error = str(error)
+        self._schedule_draw()
+
+    async def stop(self) -> None:
+        """Stop polling and close the consumer (a group member leaves its group)."""
+        self._stopping = True
+        if self._polling and not self._stopped.is_set():
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._stopped.wait(), POLL_TIMEOUT_MS / 1000 * 8)
+        with contextlib.suppress(KafkaError):
+            await self.consumer.close()
+
+    async def _on_unmount(self) -> None:
+        self._stopping = True
+
+    # -- the change feed: high watermarks and commits between polls ---------------------
+    @work(group="consumer-view-feed")
+    async def _follow_feed(self) -> None:
+        await self.cluster.start_feed()
+        sub = self.cluster.feed.subscribe("records", "offsets_committed", "group_rebalanced",
+                                          "log_truncated", "segment_deleted", "resync")
+        try:
+            while True:
+                first = await sub.get()
+                for event in [first, *sub.get_nowait()]:
+                    if isinstance(event, RecordsAppended) and event.topic == self.topic:
+                        tp = TopicPartition(event.topic, event.partition)
+                        self._high_watermarks[tp] = max(self._high_watermarks.get(tp, 0), event.high_watermark)
+                    elif isinstance(event, OffsetsCommitted) and event.group == self.group:
+                        self._committed_stale = True
+                    elif isinstance(event, Resync) or getattr(event, "group", None) == self.group:
+                        self._committed_stale = True
+                self._schedule_draw()
+                await asyncio.sleep(FRAME_S)
+        finally:
+            sub.close()
+
+    # -- drawing, once per frame ---------------------------------------------------------
+    def _schedule_draw(self) -> None:
+        if not self._render_scheduled and self.is_mounted:
+            self._render_scheduled = True
+            self.set_timer(FRAME_S, self._refresh_all)
+
+    async def _refresh_all(self) -> None:
+        self._render_scheduled = False
+        if not self.is_mounted:
+            return
+        if self._pending:
+            items, self._pending = self._pending, []
+            self.window.extend(items)
+        self.stats = [dataclasses.replace(s, high_watermark=max(
+            s.high_watermark or 0, self._high_watermarks.get(s.partition, 0))) for s in self.stats]
+        self._draw()
+
+    async def _collect_stats(self) -> None:
+        """Positions, committed offsets and high watermarks, read by the poll loop's own task
+        (a consumer is used by one task at a time, as a Kafka consumer by one thread)."""
+        stats = []
+        refresh_committed = self._committed_stale and self.group is not None
+        self._committed_stale = False
+        paused = self.consumer.paused()
+        for tp in sorted(self.consumer.assignment()):
+            try:
+                position: int | None = await self.consumer.position(tp)
+            except (KafkaError, ValueError):
+                position = None
+            if refresh_committed:
+                with contextlib.suppress(KafkaError):
+                    self._committed[tp] = await self.consumer.committed(tp)
+            high_watermark = max(self._high_watermarks.get(tp, 0), self.consumer.high_watermark(tp) or 0)
+            stats.append(PartitionStats(tp, position, self._committed.get(tp), high_watermark, tp in paused))
+        self.stats = stats
+
+    def _draw(self) -> None:
+        title = Text(no_wrap=True)
+        if self.group is not None:
+            title.append("group ", "dim")
+            title.append(printable(self.group, 30), "bold")
+            member = getattr(self.consumer, "member_id", None)
+            if member:
+                title.append("  member ", "dim")
+                title.append(printable(str(member), 40))
+            title.append("  gen ", "dim")
+            title.append("—" if self.generation is None or self.generation < 0 else str(self.generation), "bold")
+        else:
+            title.append("standalone ", "dim")
+            title.append(printable(self.topic, 40), "bold")
+            title.append("  assign()", "dim")
+        assigned = ", ".join(str(tp.partition) for tp in sorted(self.assignment))
+        title.append("\n")
+        title.append(f"{printable(self.topic, 40)} [{assigned or '—'}]" if self.group is not None
+                     else f"partitions [{assigned or '—'}]")
+        if self.paused:
+            title.append("  ⏸ paused", "bold yellow")
+        self.query_one(".consumer-view-title", Static).update(title)
+
+        stats = Text(no_wrap=True)
+        for i, s in enumerate(self.stats[:STATS_LINES]):
+            if i:
+                stats.append("\n")
+            stats.append(f"p{s.partition.partition:<3}", "bold")
+            stats.append(" pos ", "dim")
+            stats.append("—" if s.position is None else f"{s.position:,}")
+            stats.append(" cmt ", "dim")
+            stats.append("—" if s.committed is None else f"{s.committed:,}")
+            stats.append(" lag ", "dim")
+            lag = s.lag
+            stats.append("—" if lag is None else f"{lag:,}", "bold red" if lag else "green")
+        if len(self.stats) > STATS_LINES:
+            stats.append(f"\n+{len(self.stats) - STATS_LINES} more partitions", "dim")
+        if not self.stats:
+            stats.append("no partitions assigned" + (" (idle member)" if self.group else ""), "dim")
+        self.query_one(".consumer-view-stats", Static).update(stats)
+
+        status = Text(no_wrap=True)
+        if self.error:
+            status.append("✗ ", "bold red")
+            status.append(printable(self.error, 200), "red")
+        else:
+            status.append(f"{self.consumed:,} consumed", "dim")
+            if self.note:
+                status.append("  ")
+                status.append(printable(self.note, 120), "yellow")
+        self.query_one(".consumer-view-status", Static).update(status)
+
+    @property
+    def text(self) -> str:
+        """What the view shows, as plain text (title, stats, records, status)."""
+        parts = [self.query_one(".consumer-view-title", Static).content,
+                 self.query_one(".consumer-view-stats", Static).content]
+        lines = [p.plain if isinstance(p, Text) else str(p) for p in parts]
+        lines.extend(self.window.lines_as_text())
+        status = self.query_one(".consumer-view-status", Static).content
+        lines.append(status.plain if isinstance(status, Text) else str(status))
+        return "\n".join(lines)
+
+    # -- actions ------------------------------------------------------------------------
+    def action_toggle_pause(self) -> None:
+        """Pause fetching (the position stays) or resume it."""
+        if not self.assignment and not self.consumer.assignment():
+            return
+        if self.paused:
+            self.consumer.resume()
+            self.paused = False
+            self.note = "resumed"
+        else:
+            self.consumer.pause()
+            self.paused = True
+            self.note = "paused: position kept, nothing fetched"
+        self._schedule_draw()
+
+    def action_seek_beginning(self) -> None:
+        """Move every assigned partition to its log start offset."""
+        self._seek(beginning=True)
+
+    def action_seek_end(self) -> None:
+        """Move every assigned partition to its high watermark (only new records follow)."""
+        self._seek(beginning=False)
+
+    @work(group="consumer-view-action")
+    async def _seek(self, *, beginning: bool) -> None:
+        async with self._action_lock:
+            if not self.consumer.assignment():
+                return
+            try:
+                if beginning:
+                    await self.consumer.seek_to_beginning()
+                else:
+                    await self.consumer.seek_to_end()
+            except (KafkaError, ValueError) as error:
+                self._fail(error)
+                return
+            await self._collect_stats()
+        self.note = "seeked to the beginning" if beginning else "seeked to the end"
+        self._pending.append(f"── {self.note} ──")
+        self._schedule_draw()
+
+    def action_commit(self) -> None:
+        """Commit the current positions for the group now."""
+        self._commit()
+
+    @work(group="consumer-view-action")
+    async def _commit(self) -> None:
+        if self.group is None:
+            self.note = "a standalone consumer has no group: nothing to commit to"
+            self._schedule_draw()
+            return
+        async with self._action_lock:
+            try:
+                await self.consumer.commit()
+            except (KafkaError, NotImplementedError) as error:
+                self._fail(error if isinstance(error, KafkaError) else KafkaError(str(error)))
+                return
+            self._committed_stale = True
+            await self._collect_stats()
+        self.note = "committed"
+        self._schedule_draw()
+
+
+def _generation_of(consumer: Consumer) -> int | None:
+    generation = getattr(consumer, "generation", None)
+    if callable(generation):
+        generation = generation()
+    if generation is None:
+        return None
+    return getattr(generation, "generation_id", generation)  # type: ignore[return-value]
