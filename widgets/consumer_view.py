@@ -233,7 +233,9 @@ class ConsumerView(Vertical, can_focus=False):
     # -- consuming ----------------------------------------------------------------------
     async def _start(self) -> None:
         if self.group is not None:
-            self.consumer.subscribe([self.topic])  # type: ignore[attr-defined]
+            await self.cluster.logs.partition_count(self.topic)  # an unknown topic is an error here
+            self.consumer.rebalance_listeners.append(self._on_rebalance)
+            self.consumer.subscribe([self.topic])
         else:
             count = await self.cluster.logs.partition_count(self.topic)
             wanted = self.requested_partitions if self.requested_partitions is not None else range(count)
@@ -285,19 +287,30 @@ class ConsumerView(Vertical, can_focus=False):
         if len(self._pending) > self._window_size:
             del self._pending[:-self._window_size]
 
+    def _on_rebalance(self, revoked: set[TopicPartition], assigned: set[TopicPartition]) -> None:
+        """The consumer's rebalance listener: say which partitions moved."""
+        if revoked:
+            self._pending.append(f"── revoked {_partition_list(revoked)} ──")
+        if assigned:
+            self._pending.append(f"── assigned {_partition_list(assigned)} ──")
+        self._schedule_draw()
+
     def _note_assignment(self) -> None:
+        if self.group is not None and self.consumer.rebalancing:
+            if self.note != "rebalancing…":
+                self.note = "rebalancing…"
+            return
         assignment = frozenset(self.consumer.assignment())
-        generation = _generation_of(self.consumer)
+        generation = self.consumer.generation if self.group is not None else None
         if assignment == self.assignment and generation == self.generation:
             return
         previous = self.assignment
         self.assignment, self.generation = assignment, generation
         self._committed_stale = True
         if self.group is not None:
-            names = ", ".join(f"p{tp.partition}" for tp in sorted(assignment)) or "nothing"
-            was = ", ".join(f"p{tp.partition}" for tp in sorted(previous)) or "nothing"
-            self.note = f"rebalanced: generation {generation}, assigned {names} (was {was})"
-            self._pending.append(f"── {self.note} ──")
+            self.note = (f"rebalanced: generation {generation}, now {_partition_list(assignment)}"
+                         f" (was {_partition_list(previous)})")
+            self._pending.append(f"── generation {generation}: {_partition_list(assignment)} ──")
             self.post_message(self.Rebalanced(self, generation, assignment))
 
     def _fail(self, error: Exception) -> None:
@@ -382,12 +395,12 @@ class ConsumerView(Vertical, can_focus=False):
         if self.group is not None:
             title.append("group ", "dim")
             title.append(printable(self.group, 30), "bold")
-            member = getattr(self.consumer, "member_id", None)
-            if member:
-                title.append("  member ", "dim")
-                title.append(printable(str(member), 40))
             title.append("  gen ", "dim")
             title.append("—" if self.generation is None or self.generation < 0 else str(self.generation), "bold")
+            member = self.consumer.member_id
+            if member:
+                title.append("  member ", "dim")
+                title.append(printable(member, 40))
         else:
             title.append("standalone ", "dim")
             title.append(printable(self.topic, 40), "bold")
@@ -494,8 +507,8 @@ class ConsumerView(Vertical, can_focus=False):
         async with self._action_lock:
             try:
                 await self.consumer.commit()
-            except (KafkaError, NotImplementedError) as error:
-                self._fail(error if isinstance(error, KafkaError) else KafkaError(str(error)))
+            except KafkaError as error:
+                self._fail(error)
                 return
             self._committed_stale = True
             await self._collect_stats()
@@ -503,10 +516,6 @@ class ConsumerView(Vertical, can_focus=False):
         self._schedule_draw()
 
 
-def _generation_of(consumer: Consumer) -> int | None:
-    generation = getattr(consumer, "generation", None)
-    if callable(generation):
-        generation = generation()
-    if generation is None:
-        return None
-    return getattr(generation, "generation_id", generation)  # type: ignore[return-value]
+def _partition_list(partitions: set[TopicPartition] | frozenset[TopicPartition]) -> str:
+    """``p0, p2`` (or ``nothing``)."""
+    return ", ".join(f"p{tp.partition}" for tp in sorted(partitions)) or "nothing"

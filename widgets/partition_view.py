@@ -197,7 +197,7 @@ class PartitionStrips(ScrollView, can_focus=True):
             text.append("  ◆ ", self._style("owner"))
             text.append(printable(owner.group, 24), self._style("owner"))
             text.append("/", self._style("dim"))
-            text.append(printable(owner.member, 32), self._style("owner"))
+            text.append(printable(owner.member, 32) if owner.member else "no member", self._style("owner"))
         return text
 
     def _strip(self, p: PartitionDescription, width: int) -> tuple[Text, dict[int, int]]:
