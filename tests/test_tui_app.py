@@ -62,7 +62,9 @@ async def test_welcome_panel_on_empty_cluster_gives_way_to_the_first_topic(clust
         await wait_until(pilot, lambda: app.screen.query_one(TopicList).loaded, "topic list loaded")
         assert welcome.display
         text = widget_text(welcome)
-        assert "create a topic" in text and "console-producer" in text
+        assert "create a topic" in text
+        # The command may be folded over two lines on a narrow pane.
+        assert "console-producer--topicorders" in "".join(text.replace("│", "").split())
         await cluster.topics.create_topic("first", partitions=1, replication_factor=1)
         await wait_until(pilot, lambda: not welcome.display, "welcome panel hidden")
         assert app.screen.query_one("#partitions").display

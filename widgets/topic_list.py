@@ -39,7 +39,7 @@ RATE_WINDOW_S = 30
 #: Width of the small per-row trend drawn in the table.
 TREND_WIDTH = 10
 #: Widest topic name drawn before it is cut (names may be 249 characters long).
-NAME_WIDTH = 16
+NAME_WIDTH = 14
 _BARS = " ▁▂▃▄▅▆▇█"
 
 #: Feed kinds the list follows.

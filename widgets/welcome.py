@@ -8,7 +8,6 @@ import shlex
 from typing import Mapping
 
 from rich.console import Group, RenderableType
-from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
 from textual.widgets import Static
@@ -41,11 +40,11 @@ class WelcomePanel(Static):
         steps.add_column(justify="right", no_wrap=True)
         steps.add_column()
         for key, what in (
-            (keys.get("new_topic", "n"), "create a topic (try 3 partitions, replication factor 2)"),
-            ("", "then type a value in the producer box and press enter to send it"),
-            (keys.get("explain", "i"), "explain the pane you are in: what a partition, the ISR, lag is"),
+            (keys.get("new_topic", "n"), "create a topic (try 3 partitions, replication factor 2),"),
+            ("", "then type a value in the producer box and press enter"),
+            (keys.get("explain", "i"), "explain the pane you are in: a partition, the ISR, lag..."),
             (keys.get("help", "?"), "list every key"),
-            (keys.get("palette", ":"), "search every action by name"),
+            (keys.get("palette", ":"), "find any action by name"),
         ):
             steps.add_row(Text(f" {key} ", style="bold reverse") if key else Text(""), Text(what))
         commands = Table.grid(padding=(0, 0, 0, 2))
@@ -54,16 +53,13 @@ class WelcomePanel(Static):
                      f"kplay --data {data} console-consumer --topic orders --from-beginning"):
             commands.add_row(Text(printable(line, 300), style="italic"))
         return Group(
-            Text("Welcome to kplay, a Kafka playground", style="bold"),
+            Text("Welcome to kplay, a Kafka playground. No topic yet; try:", style="bold"),
             Text(""),
-            Text("This cluster has no topic yet. Things to try:"),
+            steps,
             Text(""),
-            Padding(steps, (0, 0, 0, 2)),
-            Text(""),
-            Text.assemble("Guided lessons: ", ("kplay demo", "italic"), " lists them, ",
+            Text.assemble("Lessons: ", ("kplay demo", "italic"), " lists them, ",
                           ("kplay demo first-steps", "italic"), " plays the first."),
             Text(""),
-            Text("In a second terminal, produce and watch it arrive here:"),
-            Text(""),
+            Text("From a second terminal, produce and watch it arrive:"),
             commands,
         )

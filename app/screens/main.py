@@ -1,9 +1,8 @@
 """The main screen: topics, partitions, producer, consumers, groups, brokers and events at once.
 
-Layout (160 x 45): the top row holds the topic list with the brokers under it, the selected
-topic's partitions (or the welcome panel on an empty cluster) and the group panel; the
-middle row the producer box and the event log; the bottom row the consumer views, side by
-side across the whole width. Each pane follows the change feed itself; this screen only
+Layout (160 x 45): the top row holds the topic list, the selected topic's partitions (or
+the welcome panel on an empty cluster) and the group panel above the brokers; then the
+producer box, the consumer views side by side across the whole width, and the event log. Each pane follows the change feed itself; this screen only
 wires selections between them and opens the dialogs.
 """
 
@@ -21,10 +20,13 @@ from textual.widgets import Footer, Header, Static
 
 from broker_core import Cluster
 from broker_core.errors import KafkaError
-from widgets import broker_list, event_log, partition_view, topic_list, welcome
+from widgets import (broker_list, consumer_deck, consumer_view, event_log, partition_log, partition_view,
+                     producer_box, topic_list, welcome)
 from widgets.broker_list import BrokerList
+from widgets.consumer_deck import ConsumerDeck
 from widgets.event_log import EventLog
 from widgets.partition_view import PartitionView
+from widgets.producer_box import ProducerBox
 from widgets.topic_list import TopicList
 from widgets.welcome import WelcomePanel
 
@@ -47,8 +49,8 @@ PANES: dict[str, tuple[str, str]] = {
 class MainScreen(Screen[None]):
     """Every pane of the playground on one screen, wired together."""
 
-    CSS_PATH = ["main.tcss", topic_list.CSS_FILE, broker_list.CSS_FILE, event_log.CSS_FILE,
-                welcome.CSS_FILE, partition_view.CSS_FILE]
+    CSS_PATH = ["main.tcss", topic_list.CSS_FILE, broker_list.CSS_FILE, event_log.CSS_FILE, welcome.CSS_FILE,
+                partition_log.CSS_FILE, partition_view.CSS_FILE, producer_box.CSS_FILE, consumer_deck.CSS_FILE, consumer_view.CSS_FILE]
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("n", "new_topic", "New topic", id="topic.new"),
         Binding("i", "explain", "Explain", id="explain"),
@@ -64,16 +66,15 @@ class MainScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         yield Header()
         with Horizontal(id="top-row"):
-            with Vertical(id="left-column"):
-                yield TopicList(self.cluster, id="topics")
-                yield BrokerList(self.cluster, id="brokers")
+            yield TopicList(self.cluster, id="topics")
             yield WelcomePanel(self.cluster, self._welcome_keys(), id="welcome")
             yield PartitionView(self.cluster, id="partitions")
-            yield Static("Consumer groups appear here.", id="groups", classes="placeholder")
-        with Horizontal(id="middle-row"):
-            yield Static("Producer box.", id="producer", classes="placeholder")
-            yield EventLog(self.cluster, id="events")
-        yield Static("Consumer views appear here.", id="consumers", classes="placeholder")
+            with Vertical(id="right-column"):
+                yield Static("Consumer groups appear here.", id="groups", classes="placeholder")
+                yield BrokerList(self.cluster, id="brokers")
+        yield ProducerBox(self.cluster, id="producer")
+        yield ConsumerDeck(self.cluster, id="consumers")
+        yield EventLog(self.cluster, id="events")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -98,18 +99,15 @@ class MainScreen(Screen[None]):
     @on(TopicList.Selected)
     def _topic_selected(self, event: TopicList.Selected) -> None:
         self.query_one(PartitionView).topic = event.topic
-        for pane_id in ("#producer",):
-            pane = self.query_one(pane_id)
-            if hasattr(pane, "topic"):
-                pane.topic = event.topic  # type: ignore[attr-defined]
+        self.query_one(ProducerBox).topic = event.topic
+        self.query_one(ConsumerDeck).topic = event.topic
 
     @on(TopicList.CountChanged)
     def _topic_count_changed(self, event: TopicList.CountChanged) -> None:
         empty = event.count == 0
         self.query_one(WelcomePanel).display = empty
         self.query_one(PartitionView).display = not empty
-        # The welcome text needs the width; groups mean nothing before there is a topic.
-        self.query_one("#groups").display = not empty
+        self.set_class(empty, "-empty")
 
     @on(TopicList.DeleteRequested)
     def _delete_requested(self, event: TopicList.DeleteRequested) -> None:
