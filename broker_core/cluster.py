@@ -16,6 +16,7 @@ from .controller import Controller
 from .events import ChangeFeed
 from .groups import GroupCoordinator
 from .log import PartitionLogs
+from .retention import LogCleaner
 from .storage import Storage
 from .topics import TopicAdmin
 
@@ -24,7 +25,8 @@ class Cluster:
     """A kplay cluster: the data file opened by this process, with its services.
 
     ``topics`` administers topics, ``logs`` appends and reads records, ``controller``
-    knows the brokers, and ``feed`` publishes every change (started on first use).
+    knows the brokers, ``feed`` publishes every change (started on first use), and
+    ``cleaner`` applies retention and compaction (``run_once()``, or ``start()`` it).
     """
 
     def __init__(self, storage: Storage, clock: Clock) -> None:
@@ -36,6 +38,7 @@ class Cluster:
         self.controller = Controller(storage, clock)
         self.feed = ChangeFeed(storage.path)
         self.groups = GroupCoordinator(storage, clock, self.feed)
+        self.cleaner = LogCleaner(storage, clock)
         storage.after_commit.append(self.feed.wake)
 
     @classmethod
@@ -56,7 +59,8 @@ class Cluster:
         return self.feed
 
     async def close(self) -> None:
-        """Stop the feed and close the data file."""
+        """Stop the feed and the cleaner, and close the data file."""
+        await self.cleaner.stop()
         await self.feed.stop()
         await self.storage.close()
 

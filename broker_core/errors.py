@@ -224,6 +224,12 @@ class ElectionNotNeeded(KafkaError):
     name, code, retriable = "ELECTION_NOT_NEEDED", 84, True
 
 
+class InvalidRecord(KafkaError):
+    """The broker refused a record (for example one without a key on a compacted topic)."""
+
+    name, code = "INVALID_RECORD", 87
+
+
 class StorageError(KafkaError):
     """The data file cannot be used (not a kplay database, or a newer schema)."""
 

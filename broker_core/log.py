@@ -16,7 +16,7 @@ import aiosqlite
 
 from .clock import Clock
 from .config import effective_config
-from .errors import (InvalidRequiredAcks, KafkaError, LeaderNotAvailable, NotEnoughReplicas,
+from .errors import (InvalidRecord, InvalidRequiredAcks, KafkaError, LeaderNotAvailable, NotEnoughReplicas,
                      OffsetOutOfRange, RecordTooLarge, UnknownTopicOrPartition)
 from .records import (BATCH_OVERHEAD, AppendResult, ConsumerRecord, FetchResult, ProducerRecord,
                       decode_headers, encode_headers)
@@ -104,6 +104,7 @@ class PartitionLogs:
                 f"requirement of {config['min.insync.replicas']} for partition {topic}-{partition}")
         max_bytes = config["max.message.bytes"]
         log_append_time = config["message.timestamp.type"] == "LogAppendTime"
+        compacted = "compact" in config["cleanup.policy"].split(",")
         rows = []
         timestamps = []
         batch_bytes = 0
@@ -114,6 +115,9 @@ class PartitionLogs:
                 raise RecordTooLarge(
                     f"The message is {size + BATCH_OVERHEAD} bytes when serialized which is larger than "
                     f"the maximum message size the server accepts ({max_bytes}) for topic '{topic}'")
+            if compacted and record.key is None:
+                raise InvalidRecord("Compacted topic cannot accept message without key in topic partition "
+                                    f"{topic}-{partition}.")
             ts = now if log_append_time or record.timestamp is None else record.timestamp
             timestamps.append(ts)
             max_ts = max(max_ts, ts)

@@ -101,6 +101,23 @@ SCHEMA: tuple[str, ...] = (
         max_timestamp INTEGER NOT NULL DEFAULT -1,
         PRIMARY KEY(topic_id, partition, base_offset)
     ) WITHOUT ROWID""",
+    # The log cleaner's progress (Kafka's cleaner-offset-checkpoint): a compacted
+    # partition's offsets below first_dirty_offset have been compacted.
+    """CREATE TABLE cleaner_checkpoints(
+        topic_id INTEGER NOT NULL,
+        partition INTEGER NOT NULL,
+        first_dirty_offset INTEGER NOT NULL,
+        PRIMARY KEY(topic_id, partition)
+    ) WITHOUT ROWID""",
+    # A tombstone's delete horizon (KIP-534): set by the first compaction that keeps it,
+    # delete.retention.ms later; a pass after that time drops the tombstone.
+    """CREATE TABLE tombstone_horizons(
+        topic_id INTEGER NOT NULL,
+        partition INTEGER NOT NULL,
+        offset INTEGER NOT NULL,
+        delete_horizon_ms INTEGER NOT NULL,
+        PRIMARY KEY(topic_id, partition, offset)
+    ) WITHOUT ROWID""",
     """CREATE TABLE groups(
         group_id TEXT PRIMARY KEY,
         state TEXT NOT NULL,
@@ -314,6 +331,13 @@ async def record_change(conn: aiosqlite.Connection, at: int, kind: str, payload:
     """Append one entry to the change feed inside the caller's write transaction."""
     await conn.execute("INSERT INTO changes(at, kind, payload) VALUES (?, ?, ?)",
                        (at, kind, json.dumps(payload, separators=(",", ":"))))
+
+
+async def record_changes(conn: aiosqlite.Connection, at: int, kind: str,
+                         payloads: Iterable[dict[str, Any]]) -> None:
+    """Append several entries of one kind in one call (one thread hop, not one per entry)."""
+    await conn.executemany("INSERT INTO changes(at, kind, payload) VALUES (?, ?, ?)",
+                           [(at, kind, json.dumps(payload, separators=(",", ":"))) for payload in payloads])
 
 
 def default_data_path() -> Path:

@@ -1,0 +1,653 @@
+"""Retention and compaction: Kafka's log cleaner over the data file.
+
+Records leave a partition only here, and only the ways Kafka lets them go:
+
+* ``cleanup.policy=delete`` (Kafka's ``UnifiedLog.deleteOldSegments``): whole segments,
+  oldest first, while the segment's largest record timestamp is more than
+  ``retention.ms`` old, or while the log without that segment is still at least
+  ``retention.bytes``; never a segment that reaches above the high watermark. The log
+  start offset then jumps to the next remaining segment's base offset. As in Kafka, a
+  non-empty active segment whose records have *all* expired goes too: a new, empty
+  active segment is rolled at the log end offset first, so a partition nobody writes
+  to empties once retention has passed. An active segment still receiving records
+  within retention is never deleted (its largest timestamp is recent).
+* ``cleanup.policy=compact`` (Kafka's ``LogCleaner``): in the closed segments below the
+  high watermark, only the newest record per key is kept; offsets never change, so a
+  compacted log has gaps that consumers simply skip. A tombstone (null value) is kept
+  until ``delete.retention.ms`` after the pass that first kept it (KIP-534's delete
+  horizon), then a later pass drops it. ``min.compaction.lag.ms`` keeps recent
+  segments out of reach, and a log is cleaned only once its dirty (not yet compacted)
+  share exceeds ``min.cleanable.dirty.ratio`` or its oldest dirty record is older than
+  ``max.compaction.lag.ms``. Small cleaned segments are merged up to ``segment.bytes``.
+* ``compact,delete``: both, compaction first.
+
+Every change to one partition happens in one write transaction, which also appends the
+change-feed entries (``segment_deleted``, ``log_compacted``) that the UI listens to.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import aiosqlite
+
+from .clock import Clock
+from .config import effective_config
+from .records import decode_headers, record_size
+from .storage import Storage, record_change, record_changes
+
+logger = logging.getLogger(__name__)
+
+#: How often the background task runs. Kafka's ``log.retention.check.interval.ms`` is
+#: 5 minutes; a playground wants to see retention happen within seconds.
+DEFAULT_INTERVAL_S = 5.0
+#: The change feed's log (the ``changes`` table) keeps this many newest entries.
+CHANGES_KEPT = 100_000
+#: Most distinct keys one compaction pass maps, like Kafka's ``log.cleaner.dedupe.buffer.size``:
+#: a dirty section with more keys is compacted over several passes, whole segments at a time.
+OFFSET_MAP_MAX_KEYS = 250_000
+#: Rows fetched per round trip while scanning a partition's records.
+SCAN_CHUNK = 5_000
+
+#: Why a segment was deleted (the ``reason`` of a ``segment_deleted`` event), after Kafka's
+#: ``SegmentDeletionReason`` classes RetentionMsBreach, RetentionSizeBreach, StartOffsetBreach.
+RETENTION_MS_BREACH = "retention.ms breach"
+RETENTION_SIZE_BREACH = "retention.bytes breach"
+START_OFFSET_BREACH = "log start offset breach"
+
+
+@dataclass(frozen=True)
+class LogSegment:
+    """One segment of a partition's log, covering offsets ``[base_offset, next_offset)``."""
+
+    base_offset: int
+    next_offset: int
+    size_bytes: int
+    created_at: int
+    max_timestamp: int
+
+    def largest_timestamp(self) -> int:
+        """Kafka's ``LogSegment.largestTimestamp``: the newest record's timestamp, or, for a
+        segment that holds none, when the segment was created."""
+        return self.max_timestamp if self.max_timestamp >= 0 else self.created_at
+
+
+@dataclass(frozen=True)
+class DeletedSegment:
+    """A segment retention deleted, and why (one of the ``*_BREACH`` reasons)."""
+
+    base_offset: int
+    next_offset: int
+    size_bytes: int
+    reason: str
+
+
+@dataclass(frozen=True)
+class PartitionCleanup:
+    """What one run of the cleaner did to one partition."""
+
+    topic: str
+    partition: int
+    log_start_offset: int
+    deleted_segments: tuple[DeletedSegment, ...] = ()
+    #: Records compaction removed: superseded values, expired tombstones, keyless records.
+    records_removed: int = 0
+    #: Of ``records_removed``, the tombstones dropped after their delete horizon.
+    tombstones_removed: int = 0
+    #: Whether this run compacted the partition (even if it found nothing to remove).
+    compacted: bool = False
+
+
+@dataclass(frozen=True)
+class CleanerReport:
+    """The outcome of ``LogCleaner.run_once``: one entry per partition that changed."""
+
+    partitions: tuple[PartitionCleanup, ...] = ()
+    #: Old change-feed entries removed from the ``changes`` table.
+    changes_pruned: int = 0
+
+    @property
+    def segments_deleted(self) -> int:
+        """Segments deleted by retention, over all partitions."""
+        return sum(len(p.deleted_segments) for p in self.partitions)
+
+    @property
+    def records_removed(self) -> int:
+        """Records removed by compaction, over all partitions."""
+        return sum(p.records_removed for p in self.partitions)
+
+    def partition(self, topic: str, partition: int) -> PartitionCleanup | None:
+        """The entry for ``topic``-``partition``, or None if the run left it unchanged."""
+        for entry in self.partitions:
+            if entry.topic == topic and entry.partition == partition:
+                return entry
+        return None
+
+    def lines(self) -> list[str]:
+        """What changed, in plain words, one line per partition and kind of change."""
+        out = []
+        for entry in self.partitions:
+            name = f"{entry.topic}-{entry.partition}"
+            if entry.records_removed:
+                tombstones = (f", {_count(entry.tombstones_removed, 'expired tombstone')} among them"
+                              if entry.tombstones_removed else "")
+                out.append(f"{name}: compaction removed {_count(entry.records_removed, 'record')}{tombstones}")
+            if entry.deleted_segments:
+                first, last = entry.deleted_segments[0], entry.deleted_segments[-1]
+                reasons = ", ".join(dict.fromkeys(d.reason for d in entry.deleted_segments))
+                out.append(f"{name}: deleted {_count(len(entry.deleted_segments), 'segment')} "
+                           f"(offsets {first.base_offset}..{last.next_offset - 1}, {reasons}); "
+                           f"log start offset is now {entry.log_start_offset}")
+        return out
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
+@dataclass
+class _PartitionLog:
+    """A partition's offsets, segments and cleaner checkpoint, as read in one transaction."""
+
+    topic_id: int
+    topic: str
+    partition: int
+    log_start: int
+    log_end: int
+    high_watermark: int
+    segments: list[LogSegment]
+    checkpoint: int | None  # first dirty offset recorded by the last compaction
+
+
+@dataclass(frozen=True)
+class _CleanableRange:
+    """Kafka's ``LogCleanerManager.cleanableOffsets`` and ``LogToClean`` for one log."""
+
+    first_dirty: int
+    dirty: tuple[LogSegment, ...]  # closed segments the next pass maps, oldest first
+    clean_bytes: int
+    cleanable_bytes: int
+
+    @property
+    def ratio(self) -> float:
+        """Share of the cleanable log that is dirty (``cleanableRatio``)."""
+        total = self.clean_bytes + self.cleanable_bytes
+        return self.cleanable_bytes / total if total else 0.0
+
+
+@dataclass
+class _Compaction:
+    """What a compaction pass decided, before it is written."""
+
+    end_offset: int
+    removed: list[int] = field(default_factory=list)
+    tombstones_removed: int = 0
+    new_horizons: list[tuple[int, int]] = field(default_factory=list)
+    dropped_horizons: list[int] = field(default_factory=list)
+    replaced: list[tuple[list[LogSegment], LogSegment]] = field(default_factory=list)
+
+
+class LogCleaner:
+    """Applies retention and compaction to every partition, on demand or in the background.
+
+    ``run_once()`` does one full pass and reports what changed; ``start()`` runs it every
+    ``interval_s`` seconds until ``stop()``. Time comes from the cluster's clock, so a
+    test or scenario that advances a ``ManualClock`` by a week sees a week of retention.
+    """
+
+    def __init__(self, storage: Storage, clock: Clock, *, changes_kept: int = CHANGES_KEPT) -> None:
+        self._storage = storage
+        self._clock = clock
+        self._changes_kept = changes_kept
+        self._lock = asyncio.Lock()
+        self._task: asyncio.Task[None] | None = None
+        #: The report of the last background run, and the error of the last failed one.
+        self.last_report: CleanerReport | None = None
+        self.last_error: BaseException | None = None
+
+    # -- background task -------------------------------------------------------------
+    async def start(self, interval_s: float = DEFAULT_INTERVAL_S) -> None:
+        """Run ``run_once`` now and then every ``interval_s`` seconds (idempotent)."""
+        if interval_s <= 0:
+            raise ValueError(f"the cleaner's interval must be positive, not {interval_s}")
+        if self._task is not None and not self._task.done():
+            return
+        self._task = asyncio.create_task(self._run(interval_s), name="kplay-log-cleaner")
+
+    async def stop(self) -> None:
+        """Stop the background task (a pass in progress is rolled back)."""
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    @property
+    def running(self) -> bool:
+        """Whether the background task is running."""
+        return self._task is not None and not self._task.done()
+
+    async def _run(self, interval_s: float) -> None:
+        while True:
+            try:
+                self.last_report = await self.run_once()
+            except Exception as exc:  # keep cleaning: a busy or odd file must not end the task
+                self.last_error = exc
+                logger.warning("log cleaner pass failed: %s", exc)
+            await asyncio.sleep(interval_s)
+
+    # -- one pass --------------------------------------------------------------------
+    async def run_once(self) -> CleanerReport:
+        """Apply retention and compaction to every partition once; report what changed."""
+        async with self._lock:
+            now = self._clock.now_ms()
+            results = []
+            for topic_id, topic, partition, config in await self._candidates(now):
+                result = await self._clean_partition(topic_id, topic, partition, config, now)
+                if result is not None:
+                    results.append(result)
+            await self._forget_deleted_topics()
+            pruned = await self._prune_changes()
+        results.sort(key=lambda r: (r.topic, r.partition))
+        return CleanerReport(tuple(results), pruned)
+
+    async def segments(self, topic: str, partition: int) -> list[LogSegment]:
+        """The segments of ``topic``-``partition``, oldest first (the last one is active)."""
+        rows = await self._storage.fetchall(
+            "SELECT s.base_offset, s.next_offset, s.size_bytes, s.created_at, s.max_timestamp"
+            " FROM segments s JOIN topics t ON t.id=s.topic_id WHERE t.name=? AND s.partition=?"
+            " ORDER BY s.base_offset", (topic, partition))
+        return [LogSegment(*row) for row in rows]
+
+    async def _candidates(self, now: int) -> list[tuple[int, str, int, dict[str, Any]]]:
+        """Partitions that may have work, judged cheaply from their oldest segment.
+
+        Retention always starts at the oldest segment, so if that one cannot go, nothing
+        can; compacted partitions are looked at in detail later (from a read snapshot).
+        """
+        async with self._storage.snapshot() as conn:
+            topics = await conn.execute_fetchall("SELECT id, name, config FROM topics")
+            # With one min() aggregate, SQLite takes the bare columns from the oldest segment.
+            oldest = await conn.execute_fetchall(
+                "SELECT topic_id, partition, min(base_offset), next_offset, size_bytes, created_at,"
+                " max_timestamp, sum(size_bytes), count(*) FROM segments GROUP BY topic_id, partition")
+            offsets = await conn.execute_fetchall(
+                "SELECT topic_id, partition, log_start_offset, log_end_offset, high_watermark FROM partitions")
+        configs = {tid: (name, effective_config(json.loads(raw))) for tid, name, raw in topics}
+        states = {(tid, p): (start, leo, hw) for tid, p, start, leo, hw in offsets}
+        found = []
+        for tid, p, base, next_offset, size, created, max_ts, total, count in oldest:
+            if tid not in configs or (tid, p) not in states:
+                continue
+            name, config = configs[tid]
+            start, leo, hw = states[(tid, p)]
+            first = LogSegment(base, next_offset, size, created, max_ts)
+            policy = cleanup_policies(config)
+            upper = first.next_offset if count > 1 else leo
+            deletable = hw >= upper and not (count == 1 and size == 0)
+            maybe = (count > 1 and first.next_offset <= start) or ("compact" in policy and count > 1)
+            if "delete" in policy and deletable:
+                retention_bytes, retention_ms = config["retention.bytes"], config["retention.ms"]
+                maybe = maybe or (retention_bytes >= 0 and total - size >= retention_bytes)
+                maybe = maybe or (retention_ms >= 0 and now - first.largest_timestamp() > retention_ms)
+            if maybe:
+                found.append((tid, name, p, config))
+        return found
+
+    async def _clean_partition(self, topic_id: int, topic: str, partition: int,
+                               config: dict[str, Any], now: int) -> PartitionCleanup | None:
+        policy = cleanup_policies(config)
+        # Decide from a read snapshot first, so a partition with nothing to do costs no write.
+        async with self._storage.snapshot() as conn:
+            log = await _load_partition(conn, topic_id, topic, partition)
+            if log is None:
+                return None
+            compact = "compact" in policy and await _should_compact(conn, log, config, now)
+        if not compact and not _plan_deletions(log, config, now)[0]:
+            return None
+        async with self._storage.write() as conn:
+            # Reread the config too: alter_config may have run since the candidates were listed.
+            row = await (await conn.execute("SELECT config FROM topics WHERE id=?", (topic_id,))).fetchone()
+            log = await _load_partition(conn, topic_id, topic, partition)
+            if row is None or log is None:
+                return None
+            config = effective_config(json.loads(row[0]))
+            policy = cleanup_policies(config)
+            compaction = None
+            if "compact" in policy and await _should_compact(conn, log, config, now):
+                compaction = await _plan_compaction(conn, log, config, now)
+                await _write_compaction(conn, log, compaction, now)
+                log.segments = _apply_replacements(log.segments, compaction.replaced)
+            deleted, remaining = _plan_deletions(log, config, now)
+            log_start = max(log.log_start, remaining[0].base_offset) if deleted else log.log_start
+            if deleted:
+                await _write_deletions(conn, log, deleted, remaining, log_start, now)
+            if compaction is None and not deleted:
+                return None
+        return PartitionCleanup(
+            topic, partition, log_start,
+            tuple(DeletedSegment(s.base_offset, s.next_offset, s.size_bytes, reason) for s, reason in deleted),
+            len(compaction.removed) if compaction else 0,
+            compaction.tombstones_removed if compaction else 0,
+            compaction is not None)
+
+    async def _forget_deleted_topics(self) -> None:
+        """Drop cleaner state of topics that no longer exist (topic ids are never reused)."""
+        stale = await self._storage.fetchone(
+            "SELECT 1 WHERE EXISTS (SELECT 1 FROM cleaner_checkpoints WHERE topic_id NOT IN (SELECT id FROM topics))"
+            " OR EXISTS (SELECT 1 FROM tombstone_horizons WHERE topic_id NOT IN (SELECT id FROM topics))")
+        if stale is None:
+            return
+        async with self._storage.write() as conn:
+            for table in ("cleaner_checkpoints", "tombstone_horizons"):
+                await conn.execute(f"DELETE FROM {table} WHERE topic_id NOT IN (SELECT id FROM topics)")
+
+    async def _prune_changes(self) -> int:
+        """Keep the newest ``changes_kept`` change-feed entries; a reader that falls further
+        behind gets a ``Resync`` from the feed."""
+        row = await self._storage.fetchone("SELECT min(seq), max(seq) FROM changes")
+        if row is None or row[0] is None or row[1] - row[0] + 1 <= self._changes_kept:
+            return 0
+        async with self._storage.write() as conn:
+            cursor = await conn.execute("DELETE FROM changes WHERE seq <= ?", (row[1] - self._changes_kept,))
+            return cursor.rowcount
+
+
+def cleanup_policies(config: dict[str, Any]) -> frozenset[str]:
+    """The topic's ``cleanup.policy`` as a set: {"delete"}, {"compact"} or both."""
+    return frozenset(part.strip() for part in str(config["cleanup.policy"]).split(",") if part.strip())
+
+
+def _plan_deletions(log: _PartitionLog, config: dict[str, Any],
+                   now: int) -> tuple[list[tuple[LogSegment, str]], list[LogSegment]]:
+    """Kafka's ``UnifiedLog.deleteOldSegments`` on a copy of the segment list.
+
+    Returns the segments to delete with their reasons, and the segments that remain
+    (with a new empty active segment at the log end if every segment goes). Segments
+    below the log start offset go under any policy; retention only under ``delete``.
+    """
+    remaining = list(log.segments)
+    deleted: list[tuple[LogSegment, str]] = []
+
+    def delete_while(predicate: Callable[[LogSegment, LogSegment | None], bool], reason: str) -> None:
+        # LocalLog.deletableSegments: a prefix of the log, each segment wholly below the
+        # high watermark, never an empty active segment.
+        nonlocal remaining
+        count = 0
+        for i, segment in enumerate(remaining):
+            following = remaining[i + 1] if i + 1 < len(remaining) else None
+            upper = following.base_offset if following is not None else log.log_end
+            if log.high_watermark < upper or not predicate(segment, following):
+                break
+            if following is None and segment.size_bytes == 0:
+                break
+            count += 1
+        if not count:
+            return
+        deleted.extend((segment, reason) for segment in remaining[:count])
+        remaining = remaining[count:]
+        if not remaining:
+            # A log always has a segment: Kafka rolls a new active one before deleting the last.
+            remaining = [LogSegment(log.log_end, log.log_end, 0, now, -1)]
+
+    delete_while(lambda s, following: following is not None and following.base_offset <= log.log_start,
+                 START_OFFSET_BREACH)
+    if "delete" in cleanup_policies(config):
+        retention_bytes = config["retention.bytes"]
+        size = sum(s.size_bytes for s in remaining)
+        if retention_bytes >= 0 and size >= retention_bytes:
+            excess = size - retention_bytes
+
+            def size_breached(segment: LogSegment, following: LogSegment | None) -> bool:
+                nonlocal excess
+                if excess - segment.size_bytes >= 0:
+                    excess -= segment.size_bytes
+                    return True
+                return False
+
+            delete_while(size_breached, RETENTION_SIZE_BREACH)
+        retention_ms = config["retention.ms"]
+        if retention_ms >= 0:
+            delete_while(lambda s, following: now - s.largest_timestamp() > retention_ms, RETENTION_MS_BREACH)
+    return deleted, remaining
+
+
+def _cleanable_range(log: _PartitionLog, config: dict[str, Any], now: int) -> _CleanableRange:
+    """Where compaction may work: from the first dirty offset up to the first segment it
+    must not touch (the active one, the one holding the high watermark, or the first one
+    younger than ``min.compaction.lag.ms``)."""
+    segments = log.segments
+    checkpoint = log.checkpoint if log.checkpoint is not None else log.log_start
+    # A checkpoint retention overtook, or one past a truncated log end, starts over at the log start.
+    first_dirty = checkpoint if log.log_start <= checkpoint <= log.log_end else log.log_start
+    limits = [log.high_watermark, segments[-1].base_offset]
+    lag = config["min.compaction.lag.ms"]
+    if lag > 0:
+        for segment in segments[:-1]:
+            if segment.next_offset > first_dirty and segment.largest_timestamp() > now - lag:
+                limits.append(segment.base_offset)
+                break
+    first_uncleanable = max(first_dirty, min(limits))
+    # Only whole segments are cleaned: stop at the segment holding the first uncleanable offset.
+    uncleanable_base = max((s.base_offset for s in segments if s.base_offset <= first_uncleanable),
+                           default=segments[0].base_offset)
+    low = min(first_dirty, uncleanable_base)
+    dirty = tuple(s for s in segments[:-1] if s.base_offset < uncleanable_base and s.next_offset > low)
+    clean_bytes = sum(s.size_bytes for s in segments if s.base_offset < first_dirty)
+    return _CleanableRange(first_dirty, dirty, clean_bytes, sum(s.size_bytes for s in dirty))
+
+
+async def _should_compact(conn: aiosqlite.Connection, log: _PartitionLog, config: dict[str, Any],
+                          now: int) -> bool:
+    """Kafka's choice of a log to clean: dirty ratio above ``min.cleanable.dirty.ratio``, or
+    dirty records older than ``max.compaction.lag.ms``."""
+    span = _cleanable_range(log, config, now)
+    if not span.dirty or span.cleanable_bytes + span.clean_bytes == 0:
+        return False
+    if span.ratio > config["min.cleanable.dirty.ratio"]:
+        return True
+    max_lag = config["max.compaction.lag.ms"]
+    if max_lag >= now:
+        return False
+    # The earliest first-record timestamp of the dirty segments (Kafka's first batch timestamps).
+    row = await (await conn.execute(
+        "SELECT min(r.timestamp) FROM segments s JOIN records r ON r.topic_id=s.topic_id"
+        " AND r.partition=s.partition AND r.offset=s.base_offset WHERE s.topic_id=? AND s.partition=?"
+        " AND s.base_offset>=? AND s.base_offset<? AND r.timestamp>0",
+        (log.topic_id, log.partition, span.dirty[0].base_offset, span.dirty[-1].next_offset))).fetchone()
+    return row is not None and row[0] is not None and row[0] < now - max_lag
+
+
+async def _plan_compaction(conn: aiosqlite.Connection, log: _PartitionLog, config: dict[str, Any],
+                           now: int) -> _Compaction:
+    """One pass of Kafka's ``Cleaner.doClean``: map the dirty section's keys to their latest
+    offsets, then keep, from the log start up to the end of the mapped section, only the
+    record holding each key's latest offset (and tombstones not yet past their horizon)."""
+    span = _cleanable_range(log, config, now)
+    tid, part = log.topic_id, log.partition
+    latest: dict[bytes, int] = {}
+    end_offset = span.first_dirty
+    boundaries = iter(span.dirty)
+    current = next(boundaries)
+    full = False
+    cursor = await conn.execute(
+        "SELECT offset, key FROM records WHERE topic_id=? AND partition=? AND offset>=? AND offset<?"
+        " ORDER BY offset", (tid, part, span.first_dirty, span.dirty[-1].next_offset))
+    while not full:
+        rows = await cursor.fetchmany(SCAN_CHUNK)
+        if not rows:
+            break
+        for offset, key in rows:
+            while offset >= current.next_offset:
+                # A whole segment is mapped; stop here if the map is full (like a full dedupe buffer).
+                end_offset = current.next_offset
+                if len(latest) >= OFFSET_MAP_MAX_KEYS:
+                    full = True
+                    break
+                current = next(boundaries)
+            if full:
+                break
+            if key is not None:
+                latest[key] = offset
+    await cursor.close()
+    if not full:
+        end_offset = span.dirty[-1].next_offset
+
+    cleaned = [s for s in log.segments[:-1] if s.base_offset < end_offset]
+    plan = _Compaction(end_offset)
+    horizons = dict(await conn.execute_fetchall(
+        "SELECT offset, delete_horizon_ms FROM tombstone_horizons WHERE topic_id=? AND partition=? AND offset<?",
+        (tid, part, end_offset)))
+    delete_retention = config["delete.retention.ms"]
+    kept_size = {s.base_offset: 0 for s in cleaned}
+    kept_max_ts = {s.base_offset: -1 for s in cleaned}
+    segment_iter = iter(cleaned)
+    segment = next(segment_iter)
+    cursor = await conn.execute(
+        "SELECT offset, timestamp, key, value IS NULL, coalesce(length(value), 0), headers FROM records"
+        " WHERE topic_id=? AND partition=? AND offset<? ORDER BY offset", (tid, part, end_offset))
+    while rows := await cursor.fetchmany(SCAN_CHUNK):
+        for offset, timestamp, key, tombstone, value_len, headers in rows:
+            while offset >= segment.next_offset:
+                segment = next(segment_iter)
+            if key is None:
+                keep = False  # a keyless record has no place in a compacted log (Kafka drops it)
+            elif offset < latest.get(key, offset):
+                keep = False  # superseded by a newer record with the same key
+            elif tombstone:
+                horizon = horizons.get(offset)
+                keep = horizon is None or now < horizon
+                if horizon is None:
+                    plan.new_horizons.append((offset, now + delete_retention))
+                elif not keep:
+                    plan.tombstones_removed += 1
+            else:
+                keep = True
+            if keep:
+                kept_size[segment.base_offset] += record_size(key, None, decode_headers(headers)) + value_len
+                kept_max_ts[segment.base_offset] = max(kept_max_ts[segment.base_offset], timestamp)
+            else:
+                plan.removed.append(offset)
+                if offset in horizons:
+                    plan.dropped_horizons.append(offset)
+    await cursor.close()
+
+    for group in _group_segments_by_size(cleaned, config["segment.bytes"]):
+        size = sum(kept_size[s.base_offset] for s in group)
+        max_ts = max(kept_max_ts[s.base_offset] for s in group)
+        if max_ts < 0:  # nothing left: keep the time it last held a record, as Kafka keeps lastModified
+            max_ts = max(s.max_timestamp for s in group)
+        replacement = LogSegment(group[0].base_offset, group[-1].next_offset, size, group[0].created_at, max_ts)
+        if len(group) > 1 or replacement != group[0]:
+            plan.replaced.append((group, replacement))
+    return plan
+
+
+def _group_segments_by_size(segments: list[LogSegment], max_size: int) -> list[list[LogSegment]]:
+    """Kafka's ``Cleaner.groupSegmentsBySize``: consecutive segments whose sizes add up to at
+    most ``segment.bytes`` are cleaned into one, so compaction does not leave a trail of
+    tiny segments."""
+    groups: list[list[LogSegment]] = []
+    group_size = 0
+    for segment in segments:
+        if groups and group_size + segment.size_bytes <= max_size:
+            groups[-1].append(segment)
+            group_size += segment.size_bytes
+        else:
+            groups.append([segment])
+            group_size = segment.size_bytes
+    return groups
+
+
+def _apply_replacements(segments: list[LogSegment],
+                        replaced: list[tuple[list[LogSegment], LogSegment]]) -> list[LogSegment]:
+    gone = {s.base_offset for group, _ in replaced for s in group}
+    added = [replacement for _, replacement in replaced]
+    return sorted([s for s in segments if s.base_offset not in gone] + added, key=lambda s: s.base_offset)
+
+
+async def _write_compaction(conn: aiosqlite.Connection, log: _PartitionLog, plan: _Compaction,
+                            now: int) -> None:
+    tid, part = log.topic_id, log.partition
+    await conn.executemany("DELETE FROM records WHERE topic_id=? AND partition=? AND offset=?",
+                           [(tid, part, offset) for offset in plan.removed])
+    await conn.executemany("DELETE FROM tombstone_horizons WHERE topic_id=? AND partition=? AND offset=?",
+                           [(tid, part, offset) for offset in plan.dropped_horizons])
+    await conn.executemany(
+        "INSERT OR REPLACE INTO tombstone_horizons(topic_id, partition, offset, delete_horizon_ms)"
+        " VALUES (?, ?, ?, ?)", [(tid, part, offset, horizon) for offset, horizon in plan.new_horizons])
+    for group, replacement in plan.replaced:
+        await conn.executemany("DELETE FROM segments WHERE topic_id=? AND partition=? AND base_offset=?",
+                               [(tid, part, s.base_offset) for s in group])
+        await conn.execute(
+            "INSERT INTO segments(topic_id, partition, base_offset, next_offset, size_bytes, created_at,"
+            " max_timestamp) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (tid, part, replacement.base_offset, replacement.next_offset, replacement.size_bytes,
+             replacement.created_at, replacement.max_timestamp))
+    await conn.execute(
+        "INSERT OR REPLACE INTO cleaner_checkpoints(topic_id, partition, first_dirty_offset) VALUES (?, ?, ?)",
+        (tid, part, plan.end_offset))
+    if plan.removed or plan.replaced:
+        await record_change(conn, now, "log_compacted",
+                            {"topic": log.topic, "partition": part, "removed": len(plan.removed)})
+
+
+async def _write_deletions(conn: aiosqlite.Connection, log: _PartitionLog,
+                           deleted: list[tuple[LogSegment, str]], remaining: list[LogSegment],
+                           log_start: int, now: int) -> None:
+    tid, part = log.topic_id, log.partition
+    first_kept = remaining[0]
+    if first_kept not in log.segments:
+        # Every segment expired: this is the active segment rolled before the old ones went.
+        await conn.execute(
+            "INSERT INTO segments(topic_id, partition, base_offset, next_offset, created_at) VALUES (?, ?, ?, ?, ?)",
+            (tid, part, log.log_end, log.log_end, now))
+    end = deleted[-1][0].next_offset
+    await conn.execute("DELETE FROM records WHERE topic_id=? AND partition=? AND offset<?", (tid, part, end))
+    await conn.execute("DELETE FROM tombstone_horizons WHERE topic_id=? AND partition=? AND offset<?",
+                       (tid, part, end))
+    await conn.execute("DELETE FROM segments WHERE topic_id=? AND partition=? AND base_offset<?",
+                       (tid, part, first_kept.base_offset))
+    await conn.execute("UPDATE partitions SET log_start_offset=? WHERE topic_id=? AND partition=?",
+                       (log_start, tid, part))
+    await record_changes(conn, now, "segment_deleted", [
+        {"topic": log.topic, "partition": part, "base_offset": segment.base_offset,
+         "next_offset": segment.next_offset, "log_start_offset": log_start, "reason": reason}
+        for segment, reason in deleted])
+
+
+async def _load_partition(conn: aiosqlite.Connection, topic_id: int, topic: str,
+                          partition: int) -> _PartitionLog | None:
+    state = await (await conn.execute(
+        "SELECT log_start_offset, log_end_offset, high_watermark FROM partitions WHERE topic_id=? AND partition=?",
+        (topic_id, partition))).fetchone()
+    segments = [LogSegment(*row) for row in await conn.execute_fetchall(
+        "SELECT base_offset, next_offset, size_bytes, created_at, max_timestamp FROM segments"
+        " WHERE topic_id=? AND partition=? ORDER BY base_offset", (topic_id, partition))]
+    if state is None or not segments:
+        return None
+    checkpoint = await (await conn.execute(
+        "SELECT first_dirty_offset FROM cleaner_checkpoints WHERE topic_id=? AND partition=?",
+        (topic_id, partition))).fetchone()
+    return _PartitionLog(topic_id, topic, partition, state[0], state[1], state[2], segments,
+                         checkpoint[0] if checkpoint else None)
+
+
+async def truncate_cleaner_state(conn: aiosqlite.Connection, topic_id: int, partition: int,
+                                 end_offset: int) -> None:
+    """Forget compaction state at and above ``end_offset`` when a log is truncated there.
+
+    Kafka's ``LogCleanerManager.maybeTruncateCheckpoint``: call it in the transaction that
+    truncates the partition, so offsets reused by new records start dirty and a new
+    tombstone never inherits an old one's delete horizon.
+    """
+    await conn.execute(
+        "UPDATE cleaner_checkpoints SET first_dirty_offset=min(first_dirty_offset, ?)"
+        " WHERE topic_id=? AND partition=?", (end_offset, topic_id, partition))
+    await conn.execute("DELETE FROM tombstone_horizons WHERE topic_id=? AND partition=? AND offset>=?",
+                       (topic_id, partition, end_offset))
