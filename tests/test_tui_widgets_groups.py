@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from textual.app import App, ComposeResult
-from textual.containers import Vertical
+from textual.containers import Horizontal, Vertical
 
 from broker_core import Cluster, Producer, TopicPartition
-from tui_widget_harness import wait_for, screen_text
-from widgets import consumer_deck, consumer_view, partition_log, partition_view
+from tui_widget_harness import screen_styles_have_link, screen_text, wait_for
+from widgets import consumer_deck, consumer_view, group_panel, partition_log, partition_view
 from widgets.consumer_deck import ConsumerDeck
+from widgets.group_panel import GroupPanel
 from widgets.partition_view import PartitionView
 
 
@@ -43,8 +44,9 @@ async def test_adding_a_second_member_rebalances_the_first(cluster: Cluster) -> 
         first = deck.views[0]
         await wait_for(pilot, lambda: partitions(first) == {0, 1, 2, 3}, "the first member owning everything")
         generation = first.generation
-        assert "group billing" in first.text and f"gen {generation}" in first.text
-        assert "orders [0, 1, 2, 3]" in first.text
+        await wait_for(pilot, lambda: f"gen {generation}" in first.text and "orders [0, 1, 2, 3]" in first.text,
+                       "the assignment on screen")
+        assert "group billing" in first.text
         # A second member joins from the keyboard: the first visibly gives up half.
         deck.focus()
         await pilot.press("a")
@@ -55,9 +57,9 @@ async def test_adding_a_second_member_rebalances_the_first(cluster: Cluster) -> 
         second = deck.views[1]
         await wait_for(pilot, lambda: partitions(first) == {0, 1} and partitions(second) == {2, 3},
                        "the range assignment split in two")
-        await wait_for(pilot, lambda: "orders [0, 1]" in first.text, "the new assignment on screen")
+        await wait_for(pilot, lambda: "orders [0, 1]" in first.text and f"gen {first.generation}" in first.text,
+                       "the new assignment on screen")
         assert first.generation > generation
-        assert f"gen {first.generation}" in first.text
         assert "rebalanced" in first.text and "revoked p0, p1, p2, p3" in first.text
         # The partition view names each partition's owner.
         app.query_one(PartitionView).topic = "orders"
@@ -90,3 +92,64 @@ async def test_commit_now_shows_committed_offset_and_lag(cluster: Cluster) -> No
         async with Producer(cluster) as producer:
             await producer.send("pay", b"v5", b"k")
         await wait_for(pilot, lambda: "committed 5  lag 1" in screen_text(app), "the marker lagging")
+
+
+class PanelApp(App):
+    """A consumer deck beside a group panel."""
+
+    CSS_PATH = [consumer_view.CSS_FILE, consumer_deck.CSS_FILE, group_panel.CSS_FILE]
+
+    def __init__(self, cluster: Cluster) -> None:
+        super().__init__()
+        self.cluster = cluster
+
+    def compose(self) -> ComposeResult:
+        with Horizontal():
+            yield ConsumerDeck(self.cluster)
+            yield GroupPanel(self.cluster)
+
+
+async def test_group_panel_shows_members_generation_assignment_and_lag(cluster: Cluster) -> None:
+    await cluster.topics.create_topic("orders", partitions=2)
+    async with Producer(cluster) as producer:
+        for i in range(6):
+            await producer.send("orders", f"v{i}".encode(), partition=i % 2)
+    app = PanelApp(cluster)
+    async with app.run_test(size=(160, 45)) as pilot:
+        panel = app.query_one(GroupPanel)
+        await wait_for(pilot, lambda: "No consumer groups yet" in screen_text(app), "the empty panel")
+        deck = app.query_one(ConsumerDeck)
+        first = await deck.add_consumer("orders", group="audit", label="auditor-a")
+        await wait_for(pilot, lambda: first.consumed == 6, "the first member's records")
+        first.window.focus()
+        await pilot.press("c")
+        await wait_for(pilot, lambda: any(row.committed == 3 for s in panel.groups for row in s.lag),
+                       "the commit in the panel")
+        text = screen_text(app)
+        assert "audit" in text and "Stable" in text and "generation 1" in text
+        assert "auditor-a" in text and "orders-0, orders-1" in text
+        second = await deck.add_consumer("orders", group="audit", label="auditor-b")
+        await wait_for(pilot, lambda: bool(panel.groups) and panel.groups[0].description.generation == 2
+                       and panel.groups[0].description.state == "Stable", "the rebalance in the panel")
+        await wait_for(pilot, lambda: "generation 2" in screen_text(app) and "auditor-b" in screen_text(app),
+                       "generation 2 on screen")
+        members = {m.client_id: [tp.partition for tp in m.assignment] for m in panel.groups[0].description.members}
+        assert members == {"auditor-a": [0], "auditor-b": [1]}
+        # New records raise the lag without anyone committing.
+        async with Producer(cluster) as producer:
+            await producer.send("orders", b"late", partition=0)
+        await wait_for(pilot, lambda: any(row.partition == 0 and row.lag == 1 for row in panel.groups[0].lag),
+                       "lag on partition 0")
+        assert second.generation == 2
+
+
+async def test_group_panel_shows_hostile_group_and_client_names_literally(cluster: Cluster) -> None:
+    await cluster.topics.create_topic("t", partitions=1)
+    app = PanelApp(cluster)
+    async with app.run_test(size=(160, 45)) as pilot:
+        deck = app.query_one(ConsumerDeck)
+        view = await deck.add_consumer("t", group="[bold red]x[/]", label="[link=http://e]y[/link]")
+        await wait_for(pilot, lambda: view.generation == 1, "the member")
+        await wait_for(pilot, lambda: "[bold red]x[/]" in screen_text(app)
+                       and "[link=http://e]y[/link]" in screen_text(app), "the names, literally")
+        assert not screen_styles_have_link(app)

@@ -225,7 +225,7 @@ class ConsumerView(Vertical, can_focus=False):
         return self.group is not None
 
     def on_mount(self) -> None:
-        self.border_title = self.label
+        self.border_title = Text(printable(self.label, 40))  # a Text: a title string would be read as markup
         self._draw()
         self._consume()
         self._follow_feed()

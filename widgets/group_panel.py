@@ -1,0 +1,170 @@
+"""``GroupPanel``: every consumer group with its members, assignment, generation and lag.
+
+What ``kafka-consumer-groups --describe --members`` and ``--describe`` print, live: per
+group its state, generation, assignor and leader; per member its client id and
+partitions; per partition the committed offset, the log end (high watermark) and the lag.
+It redraws on group events at once and, while records flow, at most a few times a second
+(lag changes with every record; reading it per record would be wasted work).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from rich import box
+from rich.console import Group, RenderableType
+from rich.table import Table
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import VerticalScroll
+from textual.widgets import Static
+
+from broker_core import Cluster
+from broker_core.errors import KafkaError
+from broker_core.groups import GroupDescription, PartitionLag
+
+from .safe_text import printable
+
+CSS_FILE = Path(__file__).with_suffix(".tcss")
+
+#: Groups drawn at most (the rest are counted).
+MAX_GROUPS = 20
+#: Partition rows drawn per group at most.
+MAX_LAG_ROWS = 64
+#: Shortest pause between two redraws caused by group events (one per frame).
+FRAME_S = 1 / 30
+#: Shortest pause between two redraws caused only by records (lag), which arrive constantly.
+LAG_REFRESH_S = 0.25
+
+FEED_KINDS = ("group_rebalanced", "group_state", "offsets_committed", "records", "topic_deleted",
+              "log_truncated", "segment_deleted", "resync")
+
+
+@dataclass(frozen=True)
+class GroupSnapshot:
+    """One group as last read: its description and its per-partition lag rows."""
+
+    description: GroupDescription
+    lag: list[PartitionLag] = field(default_factory=list)
+
+
+class GroupPanel(VerticalScroll, can_focus=True):
+    """Consumer groups: members and their partitions, generation, per-partition lag."""
+
+    BINDINGS: list[BindingType] = [
+        Binding("j", "scroll_down", "Down", show=False, id="group-panel.down"),
+        Binding("k", "scroll_up", "Up", show=False, id="group-panel.up"),
+        Binding("g", "scroll_home", "Top", show=False, id="group-panel.top"),
+        Binding("G", "scroll_end", "Bottom", show=False, id="group-panel.bottom"),
+    ]
+
+    def __init__(self, cluster: Cluster, *, name: str | None = None, id: str | None = None,
+                 classes: str | None = None) -> None:
+        super().__init__(name=name, id=id, classes=classes)
+        self.cluster = cluster
+        self.groups: list[GroupSnapshot] = []
+        self.hidden_groups = 0
+
+    def compose(self) -> ComposeResult:
+        yield Static(Text("No consumer groups yet.", style="italic"), id="group-panel-body", markup=False)
+
+    def on_mount(self) -> None:
+        self.border_title = "Consumer groups"
+        self._follow_feed()
+
+    @work(group="group-panel-feed")
+    async def _follow_feed(self) -> None:
+        """Read the groups once, then again after each batch of relevant events."""
+        await self.cluster.start_feed()
+        sub = self.cluster.feed.subscribe(*FEED_KINDS)
+        try:
+            await self.reload()
+            last = time.monotonic()
+            while True:
+                first = await sub.get()
+                batch = [first, *sub.get_nowait()]
+                if all(event.kind == "records" for event in batch):
+                    # Only lag moved: wait out the lag interval, gathering whatever else comes.
+                    wait = LAG_REFRESH_S - (time.monotonic() - last)
+                    if wait > 0:
+                        await asyncio.sleep(wait)
+                        sub.get_nowait()
+                await self.reload()
+                last = time.monotonic()
+                await asyncio.sleep(FRAME_S)
+        finally:
+            sub.close()
+
+    async def reload(self) -> None:
+        """Read every group through the coordinator and redraw."""
+        snapshots: list[GroupSnapshot] = []
+        try:
+            listings = await self.cluster.groups.list_groups()
+        except KafkaError:
+            listings = []
+        self.hidden_groups = max(0, len(listings) - MAX_GROUPS)
+        for listing in listings[:MAX_GROUPS]:
+            try:
+                description = await self.cluster.groups.describe_group(listing.group_id)
+                lag = await self.cluster.groups.group_lag(listing.group_id)
+            except KafkaError:
+                continue  # deleted between the calls
+            snapshots.append(GroupSnapshot(description, lag))
+        self.groups = snapshots
+        self.query_one("#group-panel-body", Static).update(self._render_groups())
+
+    def _render_groups(self) -> RenderableType:
+        if not self.groups:
+            return Text("No consumer groups yet. Add a consumer with a group name to create one.",
+                        style="italic")
+        parts: list[RenderableType] = []
+        for snapshot in self.groups:
+            parts.extend(_render_group(snapshot))
+        if self.hidden_groups:
+            parts.append(Text(f"+{self.hidden_groups} more groups", style="dim"))
+        return Group(*parts)
+
+
+def _render_group(snapshot: GroupSnapshot) -> list[RenderableType]:
+    d = snapshot.description
+    heading = Text(no_wrap=True, overflow="ellipsis")
+    heading.append(printable(d.group_id, 40), "bold")
+    heading.append(f"  {d.state}", "bold green" if d.state == "Stable" else "bold yellow")
+    heading.append("  generation ", "dim")
+    heading.append(str(d.generation), "bold")
+    if d.protocol:
+        heading.append("  assignor ", "dim")
+        heading.append(printable(d.protocol, 30))
+    heading.append(f"  {len(d.members)} member{'s' if len(d.members) != 1 else ''}", "dim")
+
+    members = Table(box=box.SIMPLE_HEAD, expand=True, show_edge=False, pad_edge=False)
+    members.add_column(Text("member"), ratio=3, no_wrap=True, overflow="ellipsis")
+    members.add_column(Text("client"), ratio=2, no_wrap=True, overflow="ellipsis")
+    members.add_column(Text("partitions"), ratio=3, overflow="fold")
+    for member in sorted(d.members, key=lambda m: m.member_id):
+        leader = " ★" if member.member_id == d.leader else ""
+        members.add_row(Text(printable(member.member_id, 60) + leader), Text(printable(member.client_id, 40)),
+                        Text(", ".join(f"{printable(tp.topic, 30)}-{tp.partition}"
+                                       for tp in sorted(member.assignment)) or "—"))
+
+    lags = Table(box=box.SIMPLE_HEAD, expand=True, show_edge=False, pad_edge=False)
+    for column in ("topic", "partition", "committed", "log end", "lag", "owner"):
+        lags.add_column(Text(column), justify="right" if column in ("partition", "committed", "log end", "lag")
+                        else "left", no_wrap=True, overflow="ellipsis")
+    for row in snapshot.lag[:MAX_LAG_ROWS]:
+        lag = row.lag
+        lags.add_row(Text(printable(row.topic, 40)), Text(str(row.partition)),
+                     Text("-" if row.committed is None else f"{row.committed:,}"),
+                     Text("-" if row.log_end_offset is None else f"{row.log_end_offset:,}"),
+                     Text("-" if lag is None else f"{lag:,}", style="bold red" if lag else "green"),
+                     Text(printable(row.client_id, 40) if row.client_id else "-"))
+    parts: list[RenderableType] = [heading, members, lags]
+    if len(snapshot.lag) > MAX_LAG_ROWS:
+        parts.append(Text(f"+{len(snapshot.lag) - MAX_LAG_ROWS} more partitions", style="dim"))
+    parts.append(Text(""))
+    return parts
