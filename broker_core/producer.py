@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Sequence
 from .errors import KafkaError, UnknownTopicOrPartition
 from .log import BatchRequest, parse_acks
 from .partitioner import StickyPartitioner
-from .records import BATCH_OVERHEAD, ProducerRecord, RecordMetadata
+from .records import BATCH_OVERHEAD, ProducerRecord, RecordMetadata, record_size
 
 if TYPE_CHECKING:
     from .cluster import Cluster
@@ -107,24 +107,32 @@ class Producer:
         """
         if self._closed:
             raise RuntimeError("Cannot send after the producer is closed.")
-        count = await self.partitions_for(topic)
+        # This runs once per record: the metadata cache is read inline (no coroutine call)
+        # and the record's size computed once, since per-record costs bound throughput.
+        now = time.monotonic()
+        cached = self._metadata.get(topic)
+        if cached is not None and now - cached[1] < METADATA_MAX_AGE_S:
+            count = cached[0]
+        else:
+            count = await self.partitions_for(topic)
         if partition is None:
             partition = self._partitioner.partition(topic, key, count)
         elif not 0 <= partition < count:
             raise UnknownTopicOrPartition(
                 f"Partition {partition} of topic '{topic}' with partition count {count} is not present in metadata")
-        record = ProducerRecord(key, value, tuple(headers), timestamp)
+        headers = tuple(headers) if headers else ()
+        record = ProducerRecord(key, value, headers, timestamp)
         while self._buffered > self.buffer_memory:
             self._drained.clear()
             await self._drained.wait()
         future: asyncio.Future[RecordMetadata] = asyncio.get_running_loop().create_future()
-        size = record.size_in_bytes()
+        size = record_size(key, value, headers)
         batch = self._open.get((topic, partition))
         if batch is not None and batch.size + size > self.batch_size and batch.records:
             self._close_batch(batch, count)
             batch = None
         if batch is None:
-            batch = _Batch(topic, partition, time.monotonic())
+            batch = _Batch(topic, partition, now)
             self._open[(topic, partition)] = batch
         batch.records.append(record)
         batch.futures.append(future)
@@ -132,7 +140,8 @@ class Producer:
         self._buffered += size
         if batch.size >= self.batch_size:
             self._close_batch(batch, count)
-        self._ensure_sender()
+        if self._sender is None or self._sender.done():
+            self._ensure_sender()
         self._wakeup.set()
         if self.acks == 0:
             # acks=0: no acknowledgement, so nothing to wait for and no offset to report.
