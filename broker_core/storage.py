@@ -291,13 +291,14 @@ class Storage:
     async def write(self) -> AsyncIterator[aiosqlite.Connection]:
         """A write transaction (``BEGIN IMMEDIATE``); commits on success, rolls back on error."""
         async with self._write_lock:
-            await self._writer.execute("BEGIN IMMEDIATE")
+            await _begin(self._writer, "BEGIN IMMEDIATE")
             try:
                 yield self._writer
             except BaseException:
-                await self._writer.execute("ROLLBACK")
+                await _end_abandoned_transaction(self._writer)
                 raise
-            await self._writer.execute("COMMIT")
+            # Shielded: a caller cancelled now must not leave the commit half-done.
+            await asyncio.shield(self._writer.execute("COMMIT"))
         for callback in self.after_commit:
             callback()
 
@@ -305,11 +306,11 @@ class Storage:
     async def snapshot(self) -> AsyncIterator[aiosqlite.Connection]:
         """A read transaction: every query inside sees the same committed state."""
         async with self._read_lock:
-            await self._reader.execute("BEGIN")
+            await _begin(self._reader, "BEGIN")
             try:
                 yield self._reader
             finally:
-                await self._reader.execute("COMMIT")
+                await _end_abandoned_transaction(self._reader)
 
     async def fetchall(self, sql: str, params: Iterable[Any] = ()) -> list[sqlite3.Row | tuple]:
         """Run one read-only query on committed data."""
@@ -325,6 +326,34 @@ class Storage:
         """Close both connections."""
         await self._reader.close()
         await self._writer.close()
+
+
+async def _begin(conn: aiosqlite.Connection, statement: str) -> None:
+    """Start a transaction, even if the caller is cancelled meanwhile.
+
+    aiosqlite runs statements in its own thread, one after another: a BEGIN whose
+    awaiting coroutine is cancelled still runs. Left alone it would leave a transaction
+    open on the shared connection and every later BEGIN would fail, so wait for it and
+    roll it back before letting the cancellation through.
+    """
+    begin = asyncio.ensure_future(conn.execute(statement))
+    try:
+        await asyncio.shield(begin)
+    except asyncio.CancelledError:
+        with contextlib.suppress(Exception):
+            await begin
+        await _end_abandoned_transaction(conn)
+        raise
+
+
+async def _end_abandoned_transaction(conn: aiosqlite.Connection) -> None:
+    """Roll back the transaction still open on ``conn`` (after an error or a cancellation).
+
+    Statements queued before it (a cancelled caller's) still run first, in order.
+    """
+    if conn.in_transaction:
+        with contextlib.suppress(sqlite3.OperationalError):  # it may have ended meanwhile
+            await asyncio.shield(conn.execute("ROLLBACK"))
 
 
 async def record_change(conn: aiosqlite.Connection, at: int, kind: str, payload: dict[str, Any]) -> None:
