@@ -630,8 +630,10 @@ async def feed_perf(cluster: Cluster, topic: str, commits: int, interval_ms: flo
             tick.advance(len(arrivals) - seen)
             seen = len(arrivals)
         collector.cancel()
-    _, err = await writer.communicate()
-    await reader
+    await reader  # the writer's stdout, to its end
+    assert writer.stderr is not None
+    err = await writer.stderr.read()
+    await writer.wait()
     if writer.returncode != 0:
         raise UsageProblem(f"the writer process failed: {err.decode().strip().splitlines()[-1:]}")
     latencies = [(arrivals[end] - at) * 1000 for end, at in commit_times.items() if end in arrivals]
