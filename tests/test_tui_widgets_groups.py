@@ -126,12 +126,12 @@ async def test_group_panel_shows_members_generation_assignment_and_lag(cluster: 
         await wait_for(pilot, lambda: any(row.committed == 3 for s in panel.groups for row in s.lag),
                        "the commit in the panel")
         text = screen_text(app)
-        assert "audit" in text and "Stable" in text and "generation 1" in text
-        assert "auditor-a" in text and "orders-0, orders-1" in text
+        assert "audit" in text and "Stable" in text and "gen 1" in text
+        assert "auditor-a → orders-0, orders-1" in text
         second = await deck.add_consumer("orders", group="audit", label="auditor-b")
         await wait_for(pilot, lambda: bool(panel.groups) and panel.groups[0].description.generation == 2
                        and panel.groups[0].description.state == "Stable", "the rebalance in the panel")
-        await wait_for(pilot, lambda: "generation 2" in screen_text(app) and "auditor-b" in screen_text(app),
+        await wait_for(pilot, lambda: "gen 2" in screen_text(app) and "auditor-b → orders-1" in screen_text(app),
                        "generation 2 on screen")
         members = {m.client_id: [tp.partition for tp in m.assignment] for m in panel.groups[0].description.members}
         assert members == {"auditor-a": [0], "auditor-b": [1]}

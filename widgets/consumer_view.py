@@ -288,12 +288,13 @@ class ConsumerView(Vertical, can_focus=False):
             del self._pending[:-self._window_size]
 
     def _on_rebalance(self, revoked: set[TopicPartition], assigned: set[TopicPartition]) -> None:
-        """The consumer's rebalance listener: say which partitions moved."""
+        """The consumer's rebalance listener: say which partitions were taken away.
+
+        What it was given is said once the generation is known (``_note_assignment``).
+        """
         if revoked:
             self._pending.append(f"── revoked {_partition_list(revoked)} ──")
-        if assigned:
-            self._pending.append(f"── assigned {_partition_list(assigned)} ──")
-        self._schedule_draw()
+            self._schedule_draw()
 
     def _note_assignment(self) -> None:
         if self.group is not None and self.consumer.rebalancing:

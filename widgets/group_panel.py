@@ -14,9 +14,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from rich import box
 from rich.console import Group, RenderableType
-from rich.table import Table
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
@@ -131,39 +129,42 @@ class GroupPanel(VerticalScroll, can_focus=True):
 
 
 def _render_group(snapshot: GroupSnapshot) -> list[RenderableType]:
+    """A heading, one line per member (★ the leader) and one per partition; fits a narrow pane."""
     d = snapshot.description
     heading = Text(no_wrap=True, overflow="ellipsis")
     heading.append(printable(d.group_id, 40), "bold")
     heading.append(f"  {d.state}", "bold green" if d.state == "Stable" else "bold yellow")
-    heading.append("  generation ", "dim")
+    heading.append("  gen ", "dim")
     heading.append(str(d.generation), "bold")
     if d.protocol:
-        heading.append("  assignor ", "dim")
-        heading.append(printable(d.protocol, 30))
-    heading.append(f"  {len(d.members)} member{'s' if len(d.members) != 1 else ''}", "dim")
+        heading.append(f"  {printable(d.protocol, 30)}", "dim")
+    parts: list[RenderableType] = [heading]
 
-    members = Table(box=box.SIMPLE_HEAD, expand=True, show_edge=False, pad_edge=False)
-    members.add_column(Text("member"), ratio=3, no_wrap=True, overflow="ellipsis")
-    members.add_column(Text("client"), ratio=2, no_wrap=True, overflow="ellipsis")
-    members.add_column(Text("partitions"), ratio=3, overflow="fold")
-    for member in sorted(d.members, key=lambda m: m.member_id):
-        leader = " ★" if member.member_id == d.leader else ""
-        members.add_row(Text(printable(member.member_id, 60) + leader), Text(printable(member.client_id, 40)),
-                        Text(", ".join(f"{printable(tp.topic, 30)}-{tp.partition}"
-                                       for tp in sorted(member.assignment)) or "—"))
+    for member in sorted(d.members, key=lambda m: (m.client_id, m.member_id)):
+        line = Text(no_wrap=True, overflow="ellipsis")
+        line.append(" ★ " if member.member_id == d.leader else "   ", "yellow")
+        line.append(printable(member.client_id or member.member_id, 30), "bold")
+        line.append(" → ", "dim")
+        line.append(", ".join(f"{printable(tp.topic, 30)}-{tp.partition}" for tp in sorted(member.assignment))
+                    or ("(rebalancing)" if d.state != "Stable" else "(idle: no partition)"))
+        parts.append(line)
+    if not d.members:
+        parts.append(Text("   no members (offsets are kept)", style="dim"))
 
-    lags = Table(box=box.SIMPLE_HEAD, expand=True, show_edge=False, pad_edge=False)
-    for column in ("topic", "partition", "committed", "log end", "lag", "owner"):
-        lags.add_column(Text(column), justify="right" if column in ("partition", "committed", "log end", "lag")
-                        else "left", no_wrap=True, overflow="ellipsis")
     for row in snapshot.lag[:MAX_LAG_ROWS]:
+        # One short line per partition (the pane may be narrow): committed / end and lag.
         lag = row.lag
-        lags.add_row(Text(printable(row.topic, 40)), Text(str(row.partition)),
-                     Text("-" if row.committed is None else f"{row.committed:,}"),
-                     Text("-" if row.log_end_offset is None else f"{row.log_end_offset:,}"),
-                     Text("-" if lag is None else f"{lag:,}", style="bold red" if lag else "green"),
-                     Text(printable(row.client_id, 40) if row.client_id else "-"))
-    parts: list[RenderableType] = [heading, members, lags]
+        line = Text(no_wrap=True, overflow="ellipsis")
+        line.append(f"   {printable(row.topic, 30)}-{row.partition}", "bold")
+        line.append("  cmt ", "dim")
+        line.append("-" if row.committed is None else f"{row.committed:,}")
+        line.append("  end ", "dim")
+        line.append("-" if row.log_end_offset is None else f"{row.log_end_offset:,}")
+        line.append("  lag ", "dim")
+        line.append("-" if lag is None else f"{lag:,}", "bold red" if lag else "green")
+        if row.client_id:
+            line.append(f"  {printable(row.client_id, 30)}", "dim")
+        parts.append(line)
     if len(snapshot.lag) > MAX_LAG_ROWS:
         parts.append(Text(f"+{len(snapshot.lag) - MAX_LAG_ROWS} more partitions", style="dim"))
     parts.append(Text(""))

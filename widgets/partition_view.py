@@ -47,7 +47,7 @@ CSS_FILE = Path(__file__).with_suffix(".tcss")
 #: Latest records kept per partition on screen for its strip (enough for a wide terminal).
 STRIP_RECORDS = 48
 #: Characters of a key shown in a strip cell.
-STRIP_KEY_CHARS = 8
+STRIP_KEY_CHARS = 12
 #: Screen lines per partition: header, strip, committed-offset marker.
 LINES_PER_PARTITION = 3
 #: Shortest pause between two redraws: bursts of events are drawn once per frame.
@@ -192,12 +192,6 @@ class PartitionStrips(ScrollView, can_focus=True):
         text.append(f"{p.high_watermark:,}")
         text.append("  LEO ", self._style("dim"))
         text.append(f"{p.log_end_offset:,}")
-        owner = self._view.owners.get(p.partition)
-        if owner is not None:
-            text.append("  ◆ ", self._style("owner"))
-            text.append(printable(owner.group, 24), self._style("owner"))
-            text.append("/", self._style("dim"))
-            text.append(printable(owner.member, 32) if owner.member else "no member", self._style("owner"))
         return text
 
     def _strip(self, p: PartitionDescription, width: int) -> tuple[Text, dict[int, int]]:
@@ -234,22 +228,37 @@ class PartitionStrips(ScrollView, can_focus=True):
         return text, positions
 
     def _marker(self, p: PartitionDescription, width: int) -> Text:
+        """The owner, with a ▲ under the group's committed offset when that is on the strip."""
         owner = self._view.owners.get(p.partition)
         text = Text(no_wrap=True)
-        if owner is None or owner.committed is None:
-            if owner is not None:
-                text.append("     no committed offset yet", self._style("dim"))
+        if owner is None:
             return text
-        _, positions = self._strip(p, width)
+        label = Text(no_wrap=True)
+        label.append(printable(owner.group, 24), self._style("owner"))
+        label.append("/", self._style("dim"))
+        label.append(printable(owner.member, 32) if owner.member else "no member", self._style("owner"))
+        if owner.committed is None:
+            text.append("     ◆ ", self._style("owner"))
+            text.append_text(label)
+            text.append("  no committed offset yet", self._style("dim"))
+            return text
         lag = max(0, p.high_watermark - owner.committed)
-        label = f"committed {owner.committed:,}  lag {lag:,}"
+        label.append(f"  committed {owner.committed:,}  lag {lag:,}", self._style("marker"))
+        _, positions = self._strip(p, width)
         column = positions.get(owner.committed)
         if column is None:
-            arrow = "◀ " if positions and owner.committed < min(positions) else "  "
-            text.append(f"     {arrow}{label}", self._style("marker"))
-            return text
-        text.append(" " * column)
-        text.append(f"▲ {label}", self._style("marker"))
+            older = bool(positions) and owner.committed < min(positions)
+            text.append("     ◀ " if older else "     ◆ ", self._style("marker"))
+            text.append_text(label)
+        elif column + 2 + label.cell_len <= width:
+            text.append(" " * column)
+            text.append("▲ ", self._style("marker"))
+            text.append_text(label)
+        else:
+            # Near the right edge: the label goes to the left of the arrow.
+            text.append(" " * max(0, column - label.cell_len - 1))
+            text.append_text(label)
+            text.append(" ▲", self._style("marker"))
         return text
 
 
