@@ -122,7 +122,8 @@ class ScenarioRunner:
         except (ValueError, LookupError) as exc:
             raise ScenarioError(self.scenario.source, step.line, f"{step.verb} failed: {exc}") from None
         if step.verb in STATE_CHANGING:
-            for line in await self.state_lines():
+            topic = step.args.get("name") if step.verb.endswith("-topic") else step.args.get("topic")
+            for line in await self.state_lines(topic):
                 self.observer.report(step, line)
 
     def _fail(self, step: Step, message: str) -> ScenarioError:
@@ -218,7 +219,8 @@ class ScenarioRunner:
         template = args.get("value", "record {n}")
         value = template.replace("{i}", str(index)).replace("{n}", str(self._counter)) \
                         .replace("{key}", key or "null")
-        return ProducerRecord(key.encode() if key is not None else None, value.encode())
+        payload = None if args.get("tombstone") == "true" else value.encode()
+        return ProducerRecord(key.encode() if key is not None else None, payload)
 
     async def _do_consumer(self, step: Step) -> None:
         a = step.args
@@ -417,6 +419,10 @@ class ScenarioRunner:
             return str(partition_for_key(key.encode(), await self.cluster.logs.partition_count(topic)))
         if q == "read":
             return str(self._consumer(step, target).read)
+        if q == "keys":
+            seen = {r.key.decode(errors="backslashreplace") for r in self._consumer(step, target).records
+                    if r.key is not None}
+            return ",".join(sorted(seen)) or "none"
         if q == "position":
             name, _, tp_text = target.partition("/")
             topic, partition = _topic_partition(step, tp_text, self.scenario.source)
@@ -453,10 +459,12 @@ class ScenarioRunner:
             raise self._fail(step, f"topic '{topic}' has no partition {partition}")
         return desc.partitions[partition]
 
-    async def state_lines(self) -> list[str]:
-        """A compact picture of every topic's partitions, for the transcript."""
+    async def state_lines(self, topic: str | None = None) -> list[str]:
+        """A compact picture of ``topic``'s partitions (every topic's when None), for the transcript."""
         lines = []
         for desc in await self.cluster.topics.describe_topics():
+            if topic is not None and desc.name != topic:
+                continue
             parts = " ".join(
                 f"p{p.partition}[leader {p.leader if p.leader >= 0 else 'none'} isr {','.join(map(str, p.isr)) or '-'}"
                 f" log {p.log_start_offset}..{p.log_end_offset} hw {p.high_watermark}]"

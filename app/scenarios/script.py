@@ -134,7 +134,8 @@ STEP_SPECS: dict[str, StepSpec] = {
     "delete-topic": StepSpec(("name",), summary="delete a topic"),
     "produce": StepSpec(("topic",), {
         "key": str, "value": str, "partition": _non_negative, "acks": _acks, "count": _positive,
-        "keys": _keys, "rate": parse_rate, "expect-error": str}, summary="produce one or N records"),
+        "keys": _keys, "rate": parse_rate, "expect-error": str, "tombstone": _choice("true", "false")},
+        summary="produce one or N records (tombstone=true: a null value, deleting its key)"),
     "consumer": StepSpec(("name",), {
         "topic": str, "partitions": _int_list, "group": str, "from": _from,
         "assignor": _choice("range", "roundrobin", "sticky", "cooperative-sticky"),
@@ -174,7 +175,7 @@ class Condition:
 QUANTITIES: dict[str, str] = {
     "leader": "T-P", "isr": "T-P", "replicas": "T-P", "high-watermark": "T-P", "end-offset": "T-P",
     "log-start": "T-P", "leader-epoch": "T-P", "records": "TOPIC", "partitions": "TOPIC",
-    "partition-of": "TOPIC:KEY", "read": "CONSUMER", "position": "CONSUMER/T-P",
+    "partition-of": "TOPIC:KEY", "read": "CONSUMER", "keys": "CONSUMER", "position": "CONSUMER/T-P",
     "assignment": "CONSUMER", "lag": "GROUP or GROUP/T-P", "committed": "GROUP/T-P",
     "generation": "GROUP", "members": "GROUP", "state": "GROUP", "controller": "",
     "live-brokers": "", "topics": "",
