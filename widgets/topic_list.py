@@ -37,9 +37,9 @@ CSS_FILE = Path(__file__).with_suffix(".tcss")
 #: Seconds of produce-rate history kept per topic (one sparkline bar per second).
 RATE_WINDOW_S = 30
 #: Width of the small per-row trend drawn in the table.
-TREND_WIDTH = 10
+TREND_WIDTH = 8
 #: Widest topic name drawn before it is cut (names may be 249 characters long).
-NAME_WIDTH = 14
+NAME_WIDTH = 12
 _BARS = " ▁▂▃▄▅▆▇█"
 
 #: Feed kinds the list follows.

@@ -16,15 +16,16 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widget import Widget
-from textual.widgets import Footer, Header, Static
+from textual.widgets import Footer, Header
 
 from broker_core import Cluster
 from broker_core.errors import KafkaError
-from widgets import (broker_list, consumer_deck, consumer_view, event_log, partition_log, partition_view,
-                     producer_box, topic_list, welcome)
+from widgets import (broker_list, consumer_deck, consumer_view, event_log, group_panel, partition_log,
+                     partition_view, producer_box, topic_list, welcome)
 from widgets.broker_list import BrokerList
 from widgets.consumer_deck import ConsumerDeck
 from widgets.event_log import EventLog
+from widgets.group_panel import GroupPanel
 from widgets.partition_view import PartitionView
 from widgets.producer_box import ProducerBox
 from widgets.topic_list import TopicList
@@ -50,7 +51,8 @@ class MainScreen(Screen[None]):
     """Every pane of the playground on one screen, wired together."""
 
     CSS_PATH = ["main.tcss", topic_list.CSS_FILE, broker_list.CSS_FILE, event_log.CSS_FILE, welcome.CSS_FILE,
-                partition_log.CSS_FILE, partition_view.CSS_FILE, producer_box.CSS_FILE, consumer_deck.CSS_FILE, consumer_view.CSS_FILE]
+                partition_log.CSS_FILE, partition_view.CSS_FILE, producer_box.CSS_FILE, consumer_deck.CSS_FILE,
+                consumer_view.CSS_FILE, group_panel.CSS_FILE]
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("n", "new_topic", "New topic", id="topic.new"),
         Binding("i", "explain", "Explain", id="explain"),
@@ -70,7 +72,7 @@ class MainScreen(Screen[None]):
             yield WelcomePanel(self.cluster, self._welcome_keys(), id="welcome")
             yield PartitionView(self.cluster, id="partitions")
             with Vertical(id="right-column"):
-                yield Static("Consumer groups appear here.", id="groups", classes="placeholder")
+                yield GroupPanel(self.cluster, id="groups")
                 yield BrokerList(self.cluster, id="brokers")
         yield ProducerBox(self.cluster, id="producer")
         yield ConsumerDeck(self.cluster, id="consumers")

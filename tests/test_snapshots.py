@@ -1,0 +1,104 @@
+"""SVG snapshots of the playground in fixed states (``pytest --snapshot-update`` to accept changes).
+
+Each state is built on a fresh data file with a manual clock, in UTC, from a relative data
+path (the path is drawn on screen), and the screenshot is taken once the screen has stopped
+changing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+from app.screens.topic_form import TopicFormScreen
+from app.tui import PlaygroundApp
+from broker_core import Cluster, ManualClock, Producer
+from test_tui_app_support import wait_until
+from widgets.broker_list import BrokerList
+from widgets.partition_view import PartitionView
+from widgets.topic_list import TopicList
+
+SIZE = (160, 45)
+EPOCH_MS = 1_767_225_600_000  # 2026-01-01T00:00:00Z
+
+
+@pytest.fixture
+def fixed_place(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A relative data path in an empty directory, with local time set to UTC."""
+    monkeypatch.chdir(tmp_path)
+    old_tz = os.environ.get("TZ")
+    os.environ["TZ"] = "UTC"
+    time.tzset()
+    try:
+        yield Path("cluster.db")
+    finally:
+        if old_tz is None:
+            os.environ.pop("TZ", None)
+        else:
+            os.environ["TZ"] = old_tz
+        time.tzset()
+
+
+async def _fill(path: Path) -> None:
+    async with await Cluster.open(path, clock=ManualClock(EPOCH_MS)) as cluster:
+        await cluster.topics.create_topic("orders", partitions=3, replication_factor=2)
+        await cluster.topics.create_topic("payments", partitions=2, replication_factor=3,
+                                          config={"retention.ms": 3_600_000})
+        async with Producer(cluster) as producer:
+            for i in range(30):
+                await producer.send("orders", f"order {i}".encode(), key=f"customer-{i % 6}".encode())
+            for i in range(5):
+                await producer.send("payments", f"payment {i}".encode(), key=f"p{i}".encode())
+
+
+async def _steady(pilot) -> None:
+    """Wait until the screen is drawn the same three times in a row."""
+    app = pilot.app
+    await wait_until(pilot, lambda: app.screen.query(TopicList) and app.screen.query_one(TopicList).loaded
+                     and app.screen.query_one(BrokerList).loaded, "main screen loaded")
+    frames: list[str] = []
+    deadline = time.monotonic() + 10
+    while len(frames) < 3 or len(set(frames[-3:])) > 1:
+        if time.monotonic() > deadline:
+            raise AssertionError("the screen kept changing")
+        await pilot.pause(0.1)
+        frames.append(app.export_screenshot())
+
+
+def _app(path: Path) -> PlaygroundApp:
+    return PlaygroundApp(data_path=path, clock=ManualClock(EPOCH_MS), keymap={})
+
+
+def test_empty_cluster_shows_welcome(snap_compare, fixed_place):
+    assert snap_compare(_app(fixed_place), terminal_size=SIZE, run_before=_steady)
+
+
+def test_topics_with_records(snap_compare, fixed_place):
+    asyncio.run(_fill(fixed_place))
+
+    async def ready(pilot) -> None:
+        app = pilot.app
+        await wait_until(pilot, lambda: app.screen.query(PartitionView)
+                         and len(app.screen.query_one(PartitionView).tails) == 3, "partition strips")
+        await _steady(pilot)
+
+    assert snap_compare(_app(fixed_place), terminal_size=SIZE, run_before=ready)
+
+
+def test_topic_form_with_inline_error(snap_compare, fixed_place):
+    asyncio.run(_fill(fixed_place))
+
+    async def typed(pilot) -> None:
+        app = pilot.app
+        await _steady(pilot)
+        await pilot.press("n")
+        await wait_until(pilot, lambda: isinstance(app.screen, TopicFormScreen), "topic form")
+        await pilot.press(*"new topic")
+        await pilot.pause()
+
+    assert snap_compare(_app(fixed_place), terminal_size=SIZE, run_before=typed)
