@@ -8,8 +8,9 @@ in-sync replica has reached.
 
 from __future__ import annotations
 
+import asyncio
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Sequence
 
 import aiosqlite
@@ -17,13 +18,20 @@ import aiosqlite
 from .clock import Clock
 from .config import effective_config
 from .errors import (InvalidRecord, InvalidRequiredAcks, KafkaError, LeaderNotAvailable, NotEnoughReplicas,
-                     OffsetOutOfRange, RecordTooLarge, UnknownTopicOrPartition)
+                     NotEnoughReplicasAfterAppend, NotLeaderOrFollower, OffsetOutOfRange, RecordTooLarge,
+                     RequestTimedOut, UnknownTopicOrPartition)
 from .records import (BATCH_OVERHEAD, AppendResult, ConsumerRecord, FetchResult, ProducerRecord,
-                      decode_headers, encode_headers)
+                      decode_headers, encode_headers, record_size)
+from .replication import (PartitionState, ReplicaFetcher, ReplicationSettings, catch_up, load_partitions,
+                          read_settings, record_follower_step, save_partition)
 from .storage import Storage, record_change
 
 EARLIEST = -2
 LATEST = -1
+#: The producer's request.timeout.ms: how long acks=all waits for the in-sync replicas.
+REQUEST_TIMEOUT_MS = 30_000
+#: How often a producer waiting for acks=all looks again (real seconds; the clock may be manual).
+ACKS_POLL_S = 0.02
 
 
 @dataclass(frozen=True)
@@ -64,12 +72,16 @@ class PartitionLogs:
         """Append several batches in one transaction, as one produce request does.
 
         Each batch succeeds or fails on its own (a full produce response carries an
-        error per partition); a failed batch writes nothing.
+        error per partition); a failed batch writes nothing. With acks=all the call
+        returns once every in-sync replica has the batch (at once without a replication
+        delay), as Kafka's produce purgatory does.
         """
         required = parse_acks(acks)
         now = self._clock.now_ms()
         results: list[AppendResult | KafkaError] = []
+        epochs: dict[int, int] = {}
         async with self._storage.write() as conn:
+            settings = await read_settings(conn)
             topics: dict[str, tuple[int, int, dict] | None] = {}
             for batch in batches:
                 if batch.topic not in topics:
@@ -80,13 +92,71 @@ class PartitionLogs:
                         raise UnknownTopicOrPartition(
                             f"Topic '{batch.topic}' does not exist" if meta is None else
                             f"Partition {batch.partition} of topic '{batch.topic}' does not exist")
-                    results.append(await self._append_one(conn, meta[0], meta[2], batch, required, now))
+                    result = await self._append_one(conn, meta[0], meta[2], batch, required, now, settings)
+                    if required == -1 and result.high_watermark <= result.last_offset:
+                        epochs[len(results)] = (await (await conn.execute(
+                            "SELECT leader_epoch FROM partitions WHERE topic_id=? AND partition=?",
+                            (meta[0], batch.partition))).fetchone())[0]
+                    results.append(result)
                 except KafkaError as error:
                     results.append(error)
+        if epochs:
+            await self._await_in_sync_replicas(results, epochs)
         return results
 
+    async def _await_in_sync_replicas(self, results: list[AppendResult | KafkaError],
+                                      epochs: dict[int, int]) -> None:
+        """Wait until the high watermark passes each acks=all batch (Kafka's DelayedProduce).
+
+        Runs replication steps while it waits. A batch whose partition changed leader
+        meanwhile fails with NotLeaderOrFollower; one that is replicated to fewer in-sync
+        replicas than ``min.insync.replicas`` with NotEnoughReplicasAfterAppend; one still
+        waiting after ``REQUEST_TIMEOUT_MS`` on the clock with RequestTimedOut.
+        """
+        fetcher = ReplicaFetcher(self._storage, self._clock)
+        deadline = self._clock.now_ms() + REQUEST_TIMEOUT_MS
+        while True:
+            await fetcher.run_once()
+            for index in list(epochs):
+                result = results[index]
+                assert isinstance(result, AppendResult)
+                tp = f"{result.topic}-{result.partition}"
+                row = await self._storage.fetchone(
+                    "SELECT p.leader_epoch, p.high_watermark, t.config, (SELECT count(*) FROM replicas r"
+                    " WHERE r.topic_id=p.topic_id AND r.partition=p.partition AND r.in_isr=1)"
+                    " FROM partitions p JOIN topics t ON t.id=p.topic_id WHERE t.name=? AND p.partition=?",
+                    (result.topic, result.partition))
+                if row is None:
+                    results[index] = UnknownTopicOrPartition(f"Topic '{result.topic}' does not exist")
+                elif row[0] != epochs[index]:
+                    results[index] = NotLeaderOrFollower(
+                        f"This server is not the leader for that topic-partition: the leader of {tp} changed "
+                        f"(leader epoch {epochs[index]} -> {row[0]}) before every in-sync replica had "
+                        f"offset {result.last_offset}")
+                elif row[1] > result.last_offset:
+                    min_isr = effective_config(json.loads(row[2]))["min.insync.replicas"]
+                    results[index] = replace(result, high_watermark=row[1]) if row[3] >= min_isr else \
+                        NotEnoughReplicasAfterAppend(
+                            f"Messages are written to the log, but to fewer in-sync replicas than required: "
+                            f"the ISR of {tp} has {row[3]} replica(s), min.insync.replicas is {min_isr}")
+                else:
+                    continue
+                del epochs[index]
+            if not epochs:
+                return
+            if self._clock.now_ms() >= deadline:
+                for index in epochs:
+                    result = results[index]
+                    assert isinstance(result, AppendResult)
+                    results[index] = RequestTimedOut(
+                        f"The request timed out: after {REQUEST_TIMEOUT_MS} ms not every in-sync replica of "
+                        f"{result.topic}-{result.partition} had offset {result.last_offset}")
+                return
+            await asyncio.sleep(ACKS_POLL_S)
+
     async def _append_one(self, conn: aiosqlite.Connection, topic_id: int, config: dict,
-                          batch: BatchRequest, acks: int, now: int) -> AppendResult:
+                          batch: BatchRequest, acks: int, now: int,
+                          settings: ReplicationSettings = ReplicationSettings()) -> AppendResult:
         topic, partition = batch.topic, batch.partition
         state = await (await conn.execute(
             "SELECT leader, log_start_offset, log_end_offset FROM partitions"
@@ -94,10 +164,20 @@ class PartitionLogs:
         leader, log_start, leo = state
         if leader < 0:
             raise LeaderNotAvailable(f"Partition {topic}-{partition} has no leader (offline)")
-        isr_alive = (await (await conn.execute(
-            "SELECT count(*) FROM replicas r JOIN brokers b ON b.id=r.broker_id"
-            " WHERE r.topic_id=? AND r.partition=? AND r.in_isr=1 AND b.alive=1",
-            (topic_id, partition))).fetchone())[0]
+        isr_alive, out_of_sync_alive = await (await conn.execute(
+            "SELECT coalesce(sum(r.in_isr=1), 0), coalesce(sum(r.in_isr=0), 0) FROM replicas r"
+            " JOIN brokers b ON b.id=r.broker_id WHERE r.topic_id=? AND r.partition=? AND b.alive=1",
+            (topic_id, partition))).fetchone()
+        lagging: PartitionState | None = None
+        if settings.replication_delay_ms > 0 or out_of_sync_alive:
+            # Followers lag: bring them and the ISR up to now first, so that acks=all is
+            # judged against the ISR as it is, not as it was when someone last looked.
+            lagging = (await load_partitions(conn, "p.topic_id=? AND p.partition=?", (topic_id, partition)))[0]
+            step = catch_up(lagging, now, settings)
+            if step.changed:
+                await save_partition(conn, lagging)
+                await record_follower_step(conn, now, lagging, step)
+            isr_alive = sum(1 for r in lagging.replicas if r.in_isr and r.alive)
         if acks == -1 and isr_alive < config["min.insync.replicas"]:
             raise NotEnoughReplicas(
                 f"The size of the current ISR {isr_alive} is insufficient to satisfy the min.isr "
@@ -136,7 +216,7 @@ class PartitionLogs:
             " WHERE topic_id=? AND partition=? AND base_offset=(SELECT max(base_offset) FROM segments"
             " WHERE topic_id=? AND partition=?)",
             (new_leo, batch_bytes, max_ts, topic_id, partition, topic_id, partition))
-        hw = await self._replicate(conn, topic_id, partition, leader, new_leo, now)
+        hw = await self._replicate(conn, topic_id, partition, leader, new_leo, now, settings, lagging)
         await record_change(conn, now, "records", {
             "topic": topic, "partition": partition, "end_offset": new_leo, "high_watermark": hw})
         return AppendResult(topic, partition, leo, new_leo - 1, tuple(timestamps), log_start, hw)
@@ -154,12 +234,27 @@ class PartitionLogs:
                 " VALUES (?, ?, ?, ?, ?)", (topic_id, partition, leo, leo, now))
 
     async def _replicate(self, conn: aiosqlite.Connection, topic_id: int, partition: int,
-                         leader: int, new_leo: int, now: int) -> int:
+                         leader: int, new_leo: int, now: int, settings: ReplicationSettings,
+                         lagging: PartitionState | None) -> int:
         """Advance replicas after an append and return the new high watermark.
 
-        Every in-sync follower on a live broker copies the batch at once; the leader's
-        own replica always has it. High watermark = min log end offset over the ISR.
+        ``lagging`` is None on the fast path (no replication delay, every live follower
+        in sync): every follower on a live broker copies the batch at once. Otherwise the
+        batch is queued for followers and a catch-up step runs. The leader's own replica
+        always has it. High watermark = min log end offset over the ISR.
         """
+        if lagging is not None:
+            base = lagging.log_end_offset
+            lagging.log_end_offset = new_leo
+            if settings.replication_delay_ms > 0:
+                await conn.execute(
+                    "INSERT OR REPLACE INTO pending_replication(topic_id, partition, base_offset, appended_at)"
+                    " VALUES (?, ?, ?, ?)", (topic_id, partition, base, now))
+                lagging.pending.append((base, now))
+            step = catch_up(lagging, now, settings)
+            await save_partition(conn, lagging)
+            await record_follower_step(conn, now, lagging, step, progress_event=False)
+            return lagging.high_watermark
         await conn.execute(
             "UPDATE replicas SET log_end_offset=?, caught_up_at=? WHERE topic_id=? AND partition=?"
             " AND (broker_id=? OR (in_isr=1 AND broker_id IN (SELECT id FROM brokers WHERE alive=1)))",
@@ -240,6 +335,46 @@ class PartitionLogs:
         if meta is None:
             raise UnknownTopicOrPartition(f"Topic '{topic}' does not exist")
         return meta
+
+
+async def truncate_log(conn: aiosqlite.Connection, topic_id: int, partition: int, end_offset: int,
+                       now: int) -> None:
+    """Remove every record at and above ``end_offset`` (Kafka's ``Log.truncateTo``).
+
+    Runs inside the caller's write transaction; the caller updates the partition's
+    offsets. Segments above the new end go, the one holding it ends there; a new end
+    below the first segment leaves one empty segment starting at it. Later appends
+    reuse the removed offsets.
+    """
+    removed = await conn.execute_fetchall(
+        "SELECT offset, key, value, headers FROM records WHERE topic_id=? AND partition=? AND offset>=?",
+        (topic_id, partition, end_offset))
+    await conn.execute("DELETE FROM records WHERE topic_id=? AND partition=? AND offset>=?",
+                       (topic_id, partition, end_offset))
+    await conn.execute("DELETE FROM pending_replication WHERE topic_id=? AND partition=? AND base_offset>=?",
+                       (topic_id, partition, end_offset))
+    bases = [row[0] for row in await conn.execute_fetchall(
+        "SELECT base_offset FROM segments WHERE topic_id=? AND partition=? ORDER BY base_offset",
+        (topic_id, partition))]
+    if not bases or end_offset < bases[0]:
+        await conn.execute("DELETE FROM segments WHERE topic_id=? AND partition=?", (topic_id, partition))
+        await conn.execute(
+            "INSERT INTO segments(topic_id, partition, base_offset, next_offset, created_at) VALUES (?, ?, ?, ?, ?)",
+            (topic_id, partition, end_offset, end_offset, now))
+        return
+    await conn.execute("DELETE FROM segments WHERE topic_id=? AND partition=? AND base_offset>?",
+                       (topic_id, partition, end_offset))
+    kept = max(b for b in bases if b <= end_offset)
+    next_base = min((b for b in bases if b > kept), default=None)
+    # Only the removed records of the kept segment count against its size; the others
+    # left with their segments.
+    lost_bytes = sum(record_size(key, value, decode_headers(headers))
+                     for offset, key, value, headers in removed if next_base is None or offset < next_base)
+    await conn.execute(
+        "UPDATE segments SET next_offset=?, size_bytes=max(0, size_bytes-?), max_timestamp=coalesce("
+        "(SELECT max(timestamp) FROM records WHERE topic_id=? AND partition=? AND offset>=? AND offset<?), -1)"
+        " WHERE topic_id=? AND partition=? AND base_offset=?",
+        (end_offset, lost_bytes, topic_id, partition, kept, end_offset, topic_id, partition, kept))
 
 
 async def _topic_meta(conn: aiosqlite.Connection, topic: str) -> tuple[int, int, dict] | None:
