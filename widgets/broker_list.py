@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
+import asyncio
 from dataclasses import dataclass
+from pathlib import Path
 from typing import ClassVar
 
 from rich.text import Text
@@ -21,6 +21,8 @@ from broker_core.errors import KafkaError
 
 #: This widget's stylesheet, for the screen's CSS_PATH.
 CSS_FILE = Path(__file__).with_suffix(".tcss")
+#: Shortest pause between two redraws: a burst of events is drawn once per frame.
+FRAME_S = 1 / 30
 
 #: Feed kinds that change what the pane shows.
 FOLLOWED_KINDS = ("broker_state", "controller_changed", "leader_elected", "topic_created",
@@ -81,6 +83,7 @@ class BrokerList(Vertical):
                 await sub.get()
                 sub.get_nowait()  # the whole batch is answered by one re-read
                 await self.reload()
+                await asyncio.sleep(FRAME_S)
         finally:
             sub.close()
 

@@ -7,9 +7,9 @@ writes each batch of events with one ``Log.write_lines`` call (PERF.md).
 
 from __future__ import annotations
 
-from pathlib import Path
-
+import asyncio
 import time
+from pathlib import Path
 from typing import ClassVar
 
 from textual.binding import Binding, BindingType
@@ -27,6 +27,8 @@ from .safe_text import printable
 
 #: This widget's stylesheet, for the screen's CSS_PATH.
 CSS_FILE = Path(__file__).with_suffix(".tcss")
+#: Shortest pause between two redraws: a burst of events is drawn once per frame.
+FRAME_S = 1 / 30
 
 #: Lines kept; older ones scroll away.
 MAX_LINES = 2000
@@ -141,6 +143,7 @@ class EventLog(Log):
             while True:
                 first = await sub.get()
                 self.tell([first, *sub.get_nowait()])
+                await asyncio.sleep(FRAME_S)  # let the next events gather: one write per frame
         finally:
             sub.close()
 

@@ -8,10 +8,9 @@ truncations, a resync) re-describe the topics they name.
 
 from __future__ import annotations
 
-from pathlib import Path
-
-from collections import deque
+import asyncio
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import ClassVar, Iterable
 
 from rich.text import Text
@@ -33,6 +32,8 @@ from .safe_text import printable
 
 #: This widget's stylesheet, for the screen's CSS_PATH.
 CSS_FILE = Path(__file__).with_suffix(".tcss")
+#: Shortest pause between two redraws: a burst of events is drawn once per frame.
+FRAME_S = 1 / 30
 
 #: Seconds of produce-rate history kept per topic (one sparkline bar per second).
 RATE_WINDOW_S = 30
@@ -189,6 +190,7 @@ class TopicList(Vertical):
             while True:
                 first = await sub.get()
                 await self.apply([first, *sub.get_nowait()])
+                await asyncio.sleep(FRAME_S)  # let the next events gather: one redraw per frame
         finally:
             sub.close()
 

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import shlex
+from pathlib import Path
 from typing import Mapping
 
 from rich.console import Group, RenderableType
