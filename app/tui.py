@@ -34,6 +34,8 @@ class PlaygroundApp(App[None]):
     Pass an open ``cluster`` (the caller closes it), or a ``data_path`` (and optionally a
     ``clock``) for the app to open and close itself. ``keymap`` (binding id -> keys)
     overrides reading ``keymap_path`` (default: ``$KPLAY_KEYS`` or the user's config dir).
+    With ``replicate`` (the default) the app runs the replica fetcher, so lagging
+    followers catch up while it is open.
     """
 
     TITLE = "kplay"
@@ -46,8 +48,9 @@ class PlaygroundApp(App[None]):
 
     def __init__(self, cluster: Cluster | None = None, *, data_path: Path | str | None = None,
                  clock: Clock | None = None, keymap: dict[str, str] | None = None,
-                 keymap_path: Path | None = None) -> None:
+                 keymap_path: Path | None = None, replicate: bool = True) -> None:
         super().__init__()
+        self._replicate = replicate
         if cluster is None and data_path is None:
             raise ValueError("PlaygroundApp needs an open cluster or a data path")
         self.cluster: Cluster | None = cluster
@@ -71,6 +74,10 @@ class PlaygroundApp(App[None]):
             assert self._data_path is not None
             self.cluster = await Cluster.open(self._data_path, clock=self._clock)
         await self.cluster.start_feed()
+        if self._replicate:
+            # Followers copy from leaders in the background, as Kafka's replica fetchers do.
+            self.run_worker(self.cluster.controller.fetcher.run(), name="replica-fetcher",
+                            group="replication", exclusive=True)
         self.set_keymap(self.keymap)
         await self.push_screen(MainScreen(self.cluster))
         if self._keymap_error:

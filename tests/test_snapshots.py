@@ -78,16 +78,17 @@ def test_empty_cluster_shows_welcome(snap_compare, fixed_place):
     assert snap_compare(_app(fixed_place), terminal_size=SIZE, run_before=_steady)
 
 
+async def _strips_ready(pilot) -> None:
+    """Wait until the selected topic's three partition strips are read and the screen settled."""
+    app = pilot.app
+    await wait_until(pilot, lambda: app.screen.query(PartitionView)
+                     and len(app.screen.query_one(PartitionView).tails) == 3, "partition strips")
+    await _steady(pilot)
+
+
 def test_topics_with_records(snap_compare, fixed_place):
     asyncio.run(_fill(fixed_place))
-
-    async def ready(pilot) -> None:
-        app = pilot.app
-        await wait_until(pilot, lambda: app.screen.query(PartitionView)
-                         and len(app.screen.query_one(PartitionView).tails) == 3, "partition strips")
-        await _steady(pilot)
-
-    assert snap_compare(_app(fixed_place), terminal_size=SIZE, run_before=ready)
+    assert snap_compare(_app(fixed_place), terminal_size=SIZE, run_before=_strips_ready)
 
 
 def test_topic_form_with_inline_error(snap_compare, fixed_place):
@@ -95,7 +96,7 @@ def test_topic_form_with_inline_error(snap_compare, fixed_place):
 
     async def typed(pilot) -> None:
         app = pilot.app
-        await _steady(pilot)
+        await _strips_ready(pilot)
         await pilot.press("n")
         await wait_until(pilot, lambda: isinstance(app.screen, TopicFormScreen), "topic form")
         await pilot.press(*"new topic")

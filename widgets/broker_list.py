@@ -133,12 +133,11 @@ class BrokerList(Vertical):
 
     async def _set_alive(self, broker: int, alive: bool) -> None:
         controller = self.cluster.controller
-        change = getattr(controller, "start_broker" if alive else "stop_broker", None)
-        if change is None:
-            self.notify("Stopping and starting brokers is not available in this build yet.",
-                        severity="warning")
-            return
         try:
-            await change(broker)
+            change = await (controller.start_broker(broker) if alive else controller.stop_broker(broker))
         except KafkaError as error:
             self.notify(f"Broker {broker}: {error}", severity="error", markup=False)
+            return
+        # The pane itself follows the feed; the notification says what the change caused.
+        self.notify("\n".join(change.lines()), title="Brokers", markup=False,
+                    severity="information" if change.changed else "warning")

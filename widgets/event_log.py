@@ -88,19 +88,26 @@ def narrate(ev: Event) -> str | None:
     if isinstance(ev, ControllerChanged):
         if ev.controller < 0:
             return f"No broker is alive to be the controller (epoch {ev.epoch})"
-        return f"Broker {ev.controller} is now the controller (epoch {ev.epoch})"
+        was = f"was broker {ev.previous}, " if ev.previous >= 0 and ev.previous != ev.controller else ""
+        return f"Broker {ev.controller} is now the controller ({was}epoch {ev.epoch})"
     if isinstance(ev, LeaderElected):
         where = f"Partition {_name(ev.topic)}-{ev.partition}"
         if ev.leader < 0:
             return f"{where} is offline: no in-sync replica is alive to lead it"
         previous = "none" if ev.previous < 0 else str(ev.previous)
-        return f"{where}: leader {previous} -> {ev.leader}, epoch {ev.leader_epoch}, ISR {_isr(ev.isr)}"
+        why = f" ({_name(ev.reason)})" if ev.reason else ""
+        return f"{where}: leader {previous} -> {ev.leader}, epoch {ev.leader_epoch}, ISR {_isr(ev.isr)}{why}"
     if isinstance(ev, IsrChanged):
+        why = f" ({_name(ev.reason)})" if ev.reason else ""
         return (f"Partition {_name(ev.topic)}-{ev.partition}: ISR now {_isr(ev.isr)}, "
-                f"high watermark {ev.high_watermark}")
+                f"high watermark {ev.high_watermark}{why}")
     if isinstance(ev, LogTruncated):
+        records = f"{ev.removed} record{'s' if ev.removed != 1 else ''}"
+        if ev.broker >= 0:
+            return (f"Broker {ev.broker}'s replica of {_name(ev.topic)}-{ev.partition} truncated its diverged "
+                    f"log at offset {ev.end_offset} ({records} the new leader never had)")
         return (f"Partition {_name(ev.topic)}-{ev.partition} truncated at offset {ev.end_offset}: "
-                f"{ev.removed} record{'s' if ev.removed != 1 else ''} that were never replicated are gone")
+                f"{records} that were never replicated are gone")
     if isinstance(ev, Resync):
         return f"Missed some events ({_name(ev.reason)}); views re-read the data file"
     if isinstance(ev, UnknownEvent):

@@ -257,6 +257,10 @@ class TopicList(Vertical):
         table = self.table
         now_ms = self.cluster.clock.now_ms()
         order = sorted(self.rows)
+        if len(order) != self._count:
+            # Posted before Selected, so the screen can show the panes a selection fills first.
+            self._count = len(order)
+            self.post_message(self.CountChanged(len(order)))
         if order != self._order:
             keep = self._selected
             table.clear()
@@ -276,9 +280,6 @@ class TopicList(Vertical):
                         table.update_cell(name, column, cell)
         self._draw_sparkline(now_ms)
         self.border_subtitle = f"{len(order)} topic{'s' if len(order) != 1 else ''}"
-        if len(order) != self._count:
-            self._count = len(order)
-            self.post_message(self.CountChanged(len(order)))
 
     def _draw_sparkline(self, now_ms: int) -> None:
         label = self.query_one("#topic-rate-label", Label)

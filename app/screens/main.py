@@ -85,7 +85,8 @@ class MainScreen(Screen[None]):
             pane = self.query_one(f"#{widget_id}")
             if not pane.border_title:
                 pane.border_title = title
-        self.query_one("#partitions").display = False
+        # The welcome panel shows only once the topic list knows the cluster is empty.
+        self.query_one(WelcomePanel).display = False
         self.query_one(TopicList).table.focus()
 
     def _welcome_keys(self) -> dict[str, str]:
