@@ -17,6 +17,7 @@ from .events import ChangeFeed
 from .groups import GroupCoordinator
 from .log import PartitionLogs
 from .retention import LogCleaner
+from .schema_registry import SchemaRegistry
 from .storage import Storage
 from .topics import TopicAdmin
 
@@ -39,6 +40,7 @@ class Cluster:
         self.feed = ChangeFeed(storage.path)
         self.groups = GroupCoordinator(storage, clock, self.feed)
         self.cleaner = LogCleaner(storage, clock)
+        self.schemas = SchemaRegistry(storage, clock)
         storage.after_commit.append(self.feed.wake)
 
     @classmethod

@@ -219,6 +219,35 @@ class LogTruncated(Event):
     broker: int = -1
 
 
+@event("schema_registered")
+@dataclass(frozen=True)
+class SchemaRegistered(Event):
+    """The Schema Registry registered a new version of ``subject`` with global id ``schema_id``."""
+
+    subject: str = ""
+    version: int = 0
+    schema_id: int = 0
+
+
+@event("schema_deleted")
+@dataclass(frozen=True)
+class SchemaDeleted(Event):
+    """Versions of a subject were deleted (soft, or ``permanent``)."""
+
+    subject: str = ""
+    versions: list[int] = field(default_factory=list)
+    permanent: bool = False
+
+
+@event("compatibility_changed")
+@dataclass(frozen=True)
+class CompatibilityChanged(Event):
+    """A compatibility level was set ("" subject: the global level; "" level: the subject's was removed)."""
+
+    subject: str = ""
+    level: str = ""
+
+
 @dataclass(frozen=True)
 class Resync(Event):
     """The subscriber missed events (it fell too far behind): reread what it shows."""

@@ -27,6 +27,32 @@ SCHEMA_VERSION = 1
 #: How long a writer waits for another process's transaction before giving up.
 BUSY_TIMEOUT_MS = 60_000
 
+#: The Schema Registry's tables. ``IF NOT EXISTS``: the registry also creates them in a data
+#: file made before it existed (additive; the schema version stays the same).
+SCHEMA_REGISTRY_TABLES: tuple[str, ...] = (
+    # Each distinct schema once, under its global id (the same text under two subjects: one id).
+    """CREATE TABLE IF NOT EXISTS schemas(
+        id INTEGER PRIMARY KEY,
+        schema_type TEXT NOT NULL,
+        schema TEXT NOT NULL,
+        UNIQUE(schema_type, schema)
+    )""",
+    # A subject's versions; a soft-deleted version stays (deleted = 1) until deleted permanently.
+    """CREATE TABLE IF NOT EXISTS subject_versions(
+        subject TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        schema_id INTEGER NOT NULL,
+        deleted INTEGER NOT NULL DEFAULT 0,
+        registered_at INTEGER NOT NULL,
+        PRIMARY KEY(subject, version)
+    ) WITHOUT ROWID""",
+    # Compatibility levels: subject '' is the global level, any other a subject's own.
+    """CREATE TABLE IF NOT EXISTS compatibility_levels(
+        subject TEXT PRIMARY KEY,
+        level TEXT NOT NULL
+    ) WITHOUT ROWID""",
+)
+
 SCHEMA: tuple[str, ...] = (
     """CREATE TABLE meta(
         key TEXT PRIMARY KEY,
@@ -162,6 +188,7 @@ SCHEMA: tuple[str, ...] = (
         kind TEXT NOT NULL,
         payload TEXT NOT NULL
     )""",
+    *SCHEMA_REGISTRY_TABLES,
 )
 
 
