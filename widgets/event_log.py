@@ -179,6 +179,10 @@ class EventLog(Log):
         if self._pending_records:
             self._schedule_summary()
 
+    def note(self, text: str) -> None:
+        """Write one line that did not come from the feed (a lesson's narration, say), stamped now."""
+        self.write_line(f"{self._time(self.cluster.clock.now_ms())}  {printable(text, 1000)}")
+
     def _schedule_summary(self) -> None:
         due = self._last_summary + RECORDS_SUMMARY_INTERVAL_S - time.monotonic()
         if due <= 0:
