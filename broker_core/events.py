@@ -337,6 +337,9 @@ class ChangeFeed:
         self._changed = asyncio.Condition()
         self.last_seq = 0
         self._data_version = -1
+        # Python 3.11's wait_for swallows a cancel that lands as its inner wait completes
+        # (a wake() just before stop()), so _run also checks this flag.
+        self._stopping = False
 
     async def start(self) -> None:
         """Begin publishing; only changes committed from now on are reported."""
@@ -350,10 +353,12 @@ class ChangeFeed:
     async def stop(self) -> None:
         """Stop polling and close the connection."""
         if self._task is not None:
+            self._stopping = True
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
+            self._stopping = False
         if self._conn is not None:
             self._conn.close()
             self._conn = None
@@ -383,7 +388,7 @@ class ChangeFeed:
                 return False
 
     async def _run(self) -> None:
-        while True:
+        while not self._stopping:
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self._interval)
             self._wake.clear()
