@@ -62,21 +62,30 @@ def print_table(headers: Sequence[str], rows: Sequence[Sequence[str]], *, title:
     """Draw a table on the terminal with rich (only call this when stdout is a terminal).
 
     Cells are shown as text, never as rich markup, since names and ids come from users.
+    Columns are never cut: a table wider than the terminal is drawn at its full width.
     """
+    import shutil
+
     from rich.console import Console
     from rich.table import Table
     from rich.text import Text
 
-    table = Table(*headers, title=title, title_justify="left", header_style="bold cyan",
-                  box=None, pad_edge=False, padding=(0, 2, 0, 0))
+    gap = 2
+    widths = [max([len(str(header)), *(len(str(row[i])) for row in rows)]) for i, header in enumerate(headers)]
+    needed = sum(widths) + gap * (len(widths) - 1)
+    table = Table(title=title, title_justify="left", header_style="bold cyan", box=None, pad_edge=False,
+                  padding=(0, gap, 0, 0), collapse_padding=True)
+    for header in headers:
+        table.add_column(header, no_wrap=True)
     for row in rows:
         table.add_row(*(Text(str(cell)) for cell in row))
-    Console(highlight=False).print(table)
+    width = max(shutil.get_terminal_size().columns, needed + gap)
+    Console(highlight=False, width=width).print(table)
 
 
 def print_heading(text: str) -> None:
-    """A bold line on the terminal (only call this when stdout is a terminal)."""
+    """A bold line on the terminal (only call this when stdout is a terminal); tabs become gaps."""
     from rich.console import Console
     from rich.text import Text
 
-    Console(highlight=False).print(Text(text, style="bold"))
+    Console(highlight=False).print(Text(text.replace("\t", "  "), style="bold"), soft_wrap=True)
