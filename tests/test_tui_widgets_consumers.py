@@ -85,9 +85,8 @@ async def test_pause_resume_seek_and_bounded_window(cluster: Cluster) -> None:
     async with app.run_test(size=(160, 45)) as pilot:
         deck = app.query_one(ConsumerDeck)
         view = await deck.add_consumer("flow")
-        small = await deck.add_consumer("flow", label="small")
-        small.window.records = type(small.window.records)(maxlen=20)  # a tiny window to fill quickly
-        await wait_for(pilot, lambda: view.consumed == 50 and small.consumed == 50, "the backlog")
+        small = await deck.add_consumer("flow", label="small", window=20)  # a tiny window, quickly full
+        await wait_for(pilot, lambda: view.consumed == 50 and "0:49 k v49" in small.text, "the backlog")
         assert len(small.window.records) == 20 and "0:49 k v49" in small.text and "0:29 " not in small.text
         view.window.focus()
         await pilot.press("p")

@@ -23,7 +23,7 @@ from textual.widgets import Input, Label, Select, Static
 from broker_core import Cluster
 from broker_core.errors import KafkaError
 
-from .consumer_view import ConsumerView, RecordWindow
+from .consumer_view import WINDOW, ConsumerView, RecordWindow
 from .safe_text import printable
 
 CSS_FILE = Path(__file__).with_suffix(".tcss")
@@ -156,8 +156,9 @@ class ConsumerDeck(Vertical, can_focus=True):
 
     async def add_consumer(self, topic: str, *, group: str | None = None,
                            partitions: Sequence[int] | None = None, from_beginning: bool = True,
-                           label: str | None = None) -> ConsumerView:
-        """Add a consumer view; raises UnknownTopicOrPartition or ValueError for bad input."""
+                           label: str | None = None, window: int = WINDOW) -> ConsumerView:
+        """Add a consumer view keeping the newest ``window`` records; raises
+        UnknownTopicOrPartition or ValueError for bad input."""
         if len(self.views) >= MAX_VIEWS:
             raise ValueError(f"A deck holds at most {MAX_VIEWS} consumers; remove one first (x).")
         count = await self.cluster.logs.partition_count(topic)
@@ -167,7 +168,7 @@ class ConsumerDeck(Vertical, can_focus=True):
                 raise ValueError(f"Topic {printable(topic, 40)} has partitions 0-{count - 1}; "
                                  f"there is no partition {missing[0]}.")
         view = ConsumerView(self.cluster, topic, partitions=partitions, group=group,
-                            from_beginning=from_beginning, label=label)
+                            from_beginning=from_beginning, label=label, window=window)
         empty = self.query("#consumer-deck-empty")
         if empty:
             await empty.remove()

@@ -22,10 +22,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
+from rich.style import Style
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
+from textual.cache import LRUCache
 from textual.containers import Vertical
 from textual.geometry import Size
 from textual.message import Message
@@ -48,7 +50,7 @@ WINDOW = 500
 KEPT_KEY_BYTES = 64
 KEPT_VALUE_BYTES = 512
 #: Shortest pause between two redraws: arrivals are drawn once per frame.
-FRAME_S = 1 / 30
+FRAME_S = 1 / 20
 #: How long one poll waits for records before doing its periodic work again.
 POLL_TIMEOUT_MS = 250
 #: Partition lines shown in the stats block before "+N more".
@@ -76,13 +78,16 @@ class PartitionStats:
     committed: int | None
     high_watermark: int | None
     paused: bool
+    in_group: bool = False
 
     @property
     def lag(self) -> int | None:
-        """High watermark minus committed offset (minus position when nothing is committed)."""
+        """For a group member, high watermark minus the group's committed offset (unknown
+        until something is committed, as ``kafka-consumer-groups`` shows ``-``); for a
+        standalone consumer, which commits nothing, high watermark minus its position."""
         if self.high_watermark is None:
             return None
-        base = self.committed if self.committed is not None else self.position
+        base = self.committed if self.in_group else self.position
         return None if base is None else max(0, self.high_watermark - base)
 
 
@@ -102,6 +107,12 @@ class RecordWindow(ScrollView, can_focus=True):
     def __init__(self, *, window: int = WINDOW, id: str | None = None) -> None:
         super().__init__(id=id)
         self.records: deque[WindowRecord | str] = deque(maxlen=window)
+        # Drawn lines by what they show: while records scroll past, each is drawn once.
+        self._lines: LRUCache[tuple, Strip] = LRUCache(256)
+
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._lines.clear()
 
     def extend(self, items: Sequence[WindowRecord | str]) -> None:
         """Add records (or note lines) at the bottom; follow them if scrolled to the end."""
@@ -134,6 +145,14 @@ class RecordWindow(ScrollView, can_focus=True):
         if row >= len(self.records):
             return Strip.blank(width, base)
         item = self.records[row]
+        key = (item, width, base)
+        strip = self._lines.get(key)
+        if strip is None:
+            strip = self._draw(item, width, base)
+            self._lines.set(key, strip)
+        return strip
+
+    def _draw(self, item: WindowRecord | str, width: int, base: Style) -> Strip:
         if isinstance(item, str):
             text = Text(item, style=self.get_component_rich_style("record-window--note"), no_wrap=True)
         else:
@@ -388,7 +407,8 @@ class ConsumerView(Vertical, can_focus=False):
                 with contextlib.suppress(KafkaError):
                     self._committed[tp] = await self.consumer.committed(tp)
             high_watermark = max(self._high_watermarks.get(tp, 0), self.consumer.high_watermark(tp) or 0)
-            stats.append(PartitionStats(tp, position, self._committed.get(tp), high_watermark, tp in paused))
+            stats.append(PartitionStats(tp, position, self._committed.get(tp), high_watermark, tp in paused,
+                                        self.group is not None))
         self.stats = stats
 
     def _draw(self) -> None:
@@ -412,7 +432,7 @@ class ConsumerView(Vertical, can_focus=False):
                      else f"partitions [{assigned or '—'}]")
         if self.paused:
             title.append("  ⏸ paused", "bold yellow")
-        self.query_one(".consumer-view-title", Static).update(title)
+        _set_text(self.query_one(".consumer-view-title", Static), title)
 
         stats = Text(no_wrap=True)
         for i, s in enumerate(self.stats[:STATS_LINES]):
@@ -430,7 +450,7 @@ class ConsumerView(Vertical, can_focus=False):
             stats.append(f"\n+{len(self.stats) - STATS_LINES} more partitions", "dim")
         if not self.stats:
             stats.append("no partitions assigned" + (" (idle member)" if self.group else ""), "dim")
-        self.query_one(".consumer-view-stats", Static).update(stats)
+        _set_text(self.query_one(".consumer-view-stats", Static), stats)
 
         status = Text(no_wrap=True)
         if self.error:
@@ -441,7 +461,7 @@ class ConsumerView(Vertical, can_focus=False):
             if self.note:
                 status.append("  ")
                 status.append(printable(self.note, 120), "yellow")
-        self.query_one(".consumer-view-status", Static).update(status)
+        _set_text(self.query_one(".consumer-view-status", Static), status)
 
     @property
     def text(self) -> str:
@@ -515,6 +535,16 @@ class ConsumerView(Vertical, can_focus=False):
             await self._collect_stats()
         self.note = "committed"
         self._schedule_draw()
+
+
+def _set_text(static: Static, text: Text) -> None:
+    """Update ``static`` only if its text changed, and lay the screen out again only if its
+    height did: a relayout every frame is what makes a busy screen slow to answer keys."""
+    current = static.content
+    if isinstance(current, Text) and current == text:
+        return
+    same_height = isinstance(current, Text) and current.plain.count("\n") == text.plain.count("\n")
+    static.update(text, layout=not same_height)
 
 
 def _partition_list(partitions: set[TopicPartition] | frozenset[TopicPartition]) -> str:

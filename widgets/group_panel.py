@@ -67,6 +67,7 @@ class GroupPanel(VerticalScroll, can_focus=True):
         self.cluster = cluster
         self.groups: list[GroupSnapshot] = []
         self.hidden_groups = 0
+        self._shape: list[tuple[str, int, int]] | None = None
 
     def compose(self) -> ComposeResult:
         yield Static(Text("No consumer groups yet.", style="italic"), id="group-panel-body", markup=False)
@@ -114,7 +115,11 @@ class GroupPanel(VerticalScroll, can_focus=True):
                 continue  # deleted between the calls
             snapshots.append(GroupSnapshot(description, lag))
         self.groups = snapshots
-        self.query_one("#group-panel-body", Static).update(self._render_groups())
+        body = self.query_one("#group-panel-body", Static)
+        shape = [(s.description.group_id, len(s.description.members), len(s.lag)) for s in snapshots]
+        # Lay out again only when the number of lines can have changed (not for new lag figures).
+        body.update(self._render_groups(), layout=shape != self._shape)
+        self._shape = shape
 
     def _render_groups(self) -> RenderableType:
         if not self.groups:

@@ -21,10 +21,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable
 
+from rich.style import Style
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
+from textual.cache import LRUCache
 from textual.containers import Vertical
 from textual.geometry import Size
 from textual.reactive import reactive
@@ -51,7 +53,7 @@ STRIP_KEY_CHARS = 12
 #: Screen lines per partition: header, strip, committed-offset marker.
 LINES_PER_PARTITION = 3
 #: Shortest pause between two redraws: bursts of events are drawn once per frame.
-FRAME_S = 1 / 30
+FRAME_S = 1 / 20
 
 FEED_KINDS = ("records", "topic_created", "topic_deleted", "topic_altered", "partitions_added",
               "segment_deleted", "log_compacted", "log_truncated", "leader_elected", "isr_changed",
@@ -102,6 +104,14 @@ class PartitionStrips(ScrollView, can_focus=True):
     def __init__(self, view: "PartitionView", *, id: str | None = None) -> None:
         super().__init__(id=id)
         self._view = view
+        self._styles: dict[str, Style] = {}
+        # Drawn lines by what they show: a busy partition redraws, the others come from here.
+        self._lines: LRUCache[tuple, Strip] = LRUCache(256)
+
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._styles.clear()
+        self._lines.clear()
 
     @property
     def partition_count(self) -> int:
@@ -163,18 +173,29 @@ class PartitionStrips(ScrollView, can_focus=True):
         if index >= self.partition_count:
             return Strip.blank(width, base)
         description = self._view.partitions[index]
-        if part == 0:
-            text = self._header(description, selected=index == self.cursor and self.has_focus)
-        elif part == 1:
-            text, _ = self._strip(description, width)
-        else:
-            text = self._marker(description, width)
-        text.stylize(base)
-        text.truncate(width, overflow="ellipsis")
-        return Strip(text.render(self.app.console), text.cell_len).extend_cell_length(width, base)
+        selected = index == self.cursor and self.has_focus
+        cells = self._view.tails.get(description.partition)
+        shown = (cells[-1].offset, len(cells)) if cells else None
+        key = (part, description, selected, shown, self._view.owners.get(description.partition), width, base)
+        strip = self._lines.get(key)
+        if strip is None:
+            if part == 0:
+                text = self._header(description, selected=selected)
+            elif part == 1:
+                text, _ = self._strip(description, width)
+            else:
+                text = self._marker(description, width)
+            text.stylize(base)
+            text.truncate(width, overflow="ellipsis")
+            strip = Strip(text.render(self.app.console), text.cell_len).extend_cell_length(width, base)
+            self._lines.set(key, strip)
+        return strip
 
-    def _style(self, name: str):  # -> rich Style
-        return self.get_component_rich_style(f"partition-strips--{name}")
+    def _style(self, name: str) -> Style:
+        style = self._styles.get(name)
+        if style is None:
+            style = self._styles[name] = self.get_component_rich_style(f"partition-strips--{name}")
+        return style
 
     def _header(self, p: PartitionDescription, *, selected: bool) -> Text:
         text = Text(no_wrap=True)
@@ -365,7 +386,8 @@ class PartitionView(Vertical):
                         f" · RF {d.replication_factor} · {d.record_count:,} records")
             if self.open_partition is not None:
                 text.append(f"  ·  log of partition {self.open_partition}", "bold")
-        title.update(text)
+        if title.content != text:
+            title.update(text, layout=False)  # one line, always: no relayout
 
     # -- latest records per partition ---------------------------------------------------
     def request_tails(self, partitions: Iterable[int], *, force: bool = False) -> None:
