@@ -850,15 +850,22 @@ def _check_partitions(entries: Mapping[TopicPartition, int], partitions: Mapping
 
 
 async def _next_group_event(get: Callable[[], Awaitable[Event]], group_id: str, timeout_s: float) -> None:
-    """Wait for an event about ``group_id``, at most ``timeout_s``."""
+    """Wait for an event about ``group_id``, at most ``timeout_s``.
+
+    Uses ``asyncio.wait`` rather than ``wait_for``: Python 3.11's ``wait_for`` can swallow a
+    cancel that races the event's arrival, and a consumer closing mid-join cancels this wait.
+    """
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout_s
     while (remaining := deadline - loop.time()) > 0:
+        getter = asyncio.ensure_future(get())
         try:
-            event = await asyncio.wait_for(get(), remaining)
-        except asyncio.TimeoutError:
+            done, _ = await asyncio.wait({getter}, timeout=remaining)
+        finally:
+            getter.cancel()
+        if not done:
             return
-        if getattr(event, "group", group_id) == group_id:
+        if getattr(getter.result(), "group", group_id) == group_id:
             return
 
 
