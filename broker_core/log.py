@@ -22,8 +22,8 @@ from .errors import (InvalidRecord, InvalidRequiredAcks, KafkaError, LeaderNotAv
                      RequestTimedOut, UnknownTopicOrPartition)
 from .records import (BATCH_OVERHEAD, AppendResult, ConsumerRecord, FetchResult, ProducerRecord,
                       decode_headers, encode_headers, record_size)
-from .replication import (PartitionState, ReplicaFetcher, ReplicationSettings, catch_up, load_partitions,
-                          read_settings, record_follower_step, save_partition)
+from .replication import (REPLICATION_DELAY_KEY, PartitionState, ReplicaFetcher, ReplicationSettings, catch_up,
+                          load_partitions, read_settings, record_follower_step, save_partition)
 from .storage import Storage, record_change
 
 EARLIEST = -2
@@ -50,6 +50,11 @@ def parse_acks(acks: int | str) -> int:
     if acks in (0, 1, "0", "1"):
         return int(acks)
     raise InvalidRequiredAcks(f"Invalid acks: {acks} (expected 0, 1, -1 or all)")
+
+
+#: A subquery counting partition ``p``'s replicas (``r``, on brokers ``b``) that match a condition.
+_COUNT_REPLICAS = ("(SELECT count(*) FROM replicas r JOIN brokers b ON b.id=r.broker_id"
+                   " WHERE r.topic_id=p.topic_id AND r.partition=p.partition AND {})")
 
 
 class PartitionLogs:
@@ -81,7 +86,6 @@ class PartitionLogs:
         results: list[AppendResult | KafkaError] = []
         epochs: dict[int, int] = {}
         async with self._storage.write() as conn:
-            settings = await read_settings(conn)
             topics: dict[str, tuple[int, int, dict] | None] = {}
             for batch in batches:
                 if batch.topic not in topics:
@@ -92,7 +96,7 @@ class PartitionLogs:
                         raise UnknownTopicOrPartition(
                             f"Topic '{batch.topic}' does not exist" if meta is None else
                             f"Partition {batch.partition} of topic '{batch.topic}' does not exist")
-                    result = await self._append_one(conn, meta[0], meta[2], batch, required, now, settings)
+                    result = await self._append_one(conn, meta[0], meta[2], batch, required, now)
                     if required == -1 and result.high_watermark <= result.last_offset:
                         epochs[len(results)] = (await (await conn.execute(
                             "SELECT leader_epoch FROM partitions WHERE topic_id=? AND partition=?",
@@ -155,23 +159,23 @@ class PartitionLogs:
             await asyncio.sleep(ACKS_POLL_S)
 
     async def _append_one(self, conn: aiosqlite.Connection, topic_id: int, config: dict,
-                          batch: BatchRequest, acks: int, now: int,
-                          settings: ReplicationSettings = ReplicationSettings()) -> AppendResult:
+                          batch: BatchRequest, acks: int, now: int) -> AppendResult:
         topic, partition = batch.topic, batch.partition
+        # One statement (one thread hop) for the partition, its ISR and the replication delay.
         state = await (await conn.execute(
-            "SELECT leader, log_start_offset, log_end_offset FROM partitions"
-            " WHERE topic_id=? AND partition=?", (topic_id, partition))).fetchone()
-        leader, log_start, leo = state
+            f"SELECT p.leader, p.log_start_offset, p.log_end_offset, {_COUNT_REPLICAS.format('r.in_isr=1')},"
+            f" {_COUNT_REPLICAS.format('r.in_isr=1 AND b.alive=1')}, {_COUNT_REPLICAS.format('r.in_isr=0 AND b.alive=1')},"
+            " (SELECT value FROM meta WHERE key=?) FROM partitions p WHERE p.topic_id=? AND p.partition=?",
+            (REPLICATION_DELAY_KEY, topic_id, partition))).fetchone()
+        leader, log_start, leo, isr_size, isr_alive, out_of_sync_alive, delay = state
         if leader < 0:
             raise LeaderNotAvailable(f"Partition {topic}-{partition} has no leader (offline)")
-        isr_alive, out_of_sync_alive = await (await conn.execute(
-            "SELECT coalesce(sum(r.in_isr=1), 0), coalesce(sum(r.in_isr=0), 0) FROM replicas r"
-            " JOIN brokers b ON b.id=r.broker_id WHERE r.topic_id=? AND r.partition=? AND b.alive=1",
-            (topic_id, partition))).fetchone()
         lagging: PartitionState | None = None
-        if settings.replication_delay_ms > 0 or out_of_sync_alive:
+        settings: ReplicationSettings | None = None
+        if int(delay or 0) > 0 or out_of_sync_alive or isr_alive < isr_size:
             # Followers lag: bring them and the ISR up to now first, so that acks=all is
             # judged against the ISR as it is, not as it was when someone last looked.
+            settings = await read_settings(conn)
             lagging = (await load_partitions(conn, "p.topic_id=? AND p.partition=?", (topic_id, partition)))[0]
             step = catch_up(lagging, now, settings)
             if step.changed:
@@ -216,7 +220,7 @@ class PartitionLogs:
             " WHERE topic_id=? AND partition=? AND base_offset=(SELECT max(base_offset) FROM segments"
             " WHERE topic_id=? AND partition=?)",
             (new_leo, batch_bytes, max_ts, topic_id, partition, topic_id, partition))
-        hw = await self._replicate(conn, topic_id, partition, leader, new_leo, now, settings, lagging)
+        hw = await self._replicate(conn, topic_id, partition, leader, new_leo, now, lagging, settings)
         await record_change(conn, now, "records", {
             "topic": topic, "partition": partition, "end_offset": new_leo, "high_watermark": hw})
         return AppendResult(topic, partition, leo, new_leo - 1, tuple(timestamps), log_start, hw)
@@ -234,16 +238,18 @@ class PartitionLogs:
                 " VALUES (?, ?, ?, ?, ?)", (topic_id, partition, leo, leo, now))
 
     async def _replicate(self, conn: aiosqlite.Connection, topic_id: int, partition: int,
-                         leader: int, new_leo: int, now: int, settings: ReplicationSettings,
-                         lagging: PartitionState | None) -> int:
+                         leader: int, new_leo: int, now: int, lagging: PartitionState | None,
+                         settings: ReplicationSettings | None) -> int:
         """Advance replicas after an append and return the new high watermark.
 
-        ``lagging`` is None on the fast path (no replication delay, every live follower
-        in sync): every follower on a live broker copies the batch at once. Otherwise the
-        batch is queued for followers and a catch-up step runs. The leader's own replica
-        always has it. High watermark = min log end offset over the ISR.
+        ``lagging`` is None on the fast path (no replication delay, every in-sync replica
+        alive, every live follower in sync): every follower on a live broker copies the
+        batch at once, so the high watermark is the new log end. Otherwise the batch is
+        queued for followers and a catch-up step runs. High watermark = min log end
+        offset over the ISR.
         """
         if lagging is not None:
+            assert settings is not None
             base = lagging.log_end_offset
             lagging.log_end_offset = new_leo
             if settings.replication_delay_ms > 0:
@@ -259,14 +265,9 @@ class PartitionLogs:
             "UPDATE replicas SET log_end_offset=?, caught_up_at=? WHERE topic_id=? AND partition=?"
             " AND (broker_id=? OR (in_isr=1 AND broker_id IN (SELECT id FROM brokers WHERE alive=1)))",
             (new_leo, now, topic_id, partition, leader))
-        hw = (await (await conn.execute(
-            "SELECT min(log_end_offset) FROM replicas WHERE topic_id=? AND partition=? AND in_isr=1",
-            (topic_id, partition))).fetchone())[0]
-        hw = new_leo if hw is None else hw
-        await conn.execute(
-            "UPDATE partitions SET log_end_offset=?, high_watermark=max(high_watermark, ?)"
-            " WHERE topic_id=? AND partition=?", (new_leo, hw, topic_id, partition))
-        return hw
+        await conn.execute("UPDATE partitions SET log_end_offset=?, high_watermark=? WHERE topic_id=? AND partition=?",
+                           (new_leo, new_leo, topic_id, partition))
+        return new_leo
 
     async def read(self, topic: str, partition: int, offset: int, *, max_records: int = 500,
                    max_bytes: int = 52_428_800) -> FetchResult:
