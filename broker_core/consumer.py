@@ -35,7 +35,7 @@ from .errors import (IllegalGeneration, InvalidGroupId, KafkaError, OffsetOutOfR
 from .events import Resync
 from .groups import JoinGroupResult
 from .log import EARLIEST, LATEST
-from .records import ConsumerRecord, TopicPartition
+from .records import ConsumerRecord, FetchResult, TopicPartition
 
 if TYPE_CHECKING:
     from .cluster import Cluster
@@ -368,20 +368,29 @@ class Consumer:
             budget = self.max_poll_records - len(out)
             if budget <= 0:
                 break
-            if tp not in self._positions:
-                await self._reset_position(tp, use_committed=True)
             try:
-                result = await self._cluster.logs.read(tp.topic, tp.partition, self._positions[tp],
-                                                       max_records=budget)
-            except OffsetOutOfRange:
-                await self._reset_position(tp, use_committed=False)
-                result = await self._cluster.logs.read(tp.topic, tp.partition, self._positions[tp],
-                                                       max_records=budget)
+                result = await self._fetch_partition(tp, budget)
+            except KafkaError as error:
+                if not error.retriable:
+                    raise
+                # Kafka's fetcher retries these (an offline leader, a topic deleted before the
+                # group rebalanced) on the next fetch instead of failing poll().
+                self._check_metadata = True
+                continue
             self._high_watermarks[tp] = result.high_watermark
             if result.records:
                 out.extend(result.records)
                 self._positions[tp] = result.records[-1].offset + 1
         return out
+
+    async def _fetch_partition(self, tp: TopicPartition, budget: int) -> FetchResult:
+        if tp not in self._positions:
+            await self._reset_position(tp, use_committed=True)
+        try:
+            return await self._cluster.logs.read(tp.topic, tp.partition, self._positions[tp], max_records=budget)
+        except OffsetOutOfRange:
+            await self._reset_position(tp, use_committed=False)
+            return await self._cluster.logs.read(tp.topic, tp.partition, self._positions[tp], max_records=budget)
 
     # -- committing ---------------------------------------------------------------------
     async def commit(self, offsets: Mapping[TopicPartition, int] | None = None) -> None:

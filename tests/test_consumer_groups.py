@@ -200,3 +200,18 @@ async def test_group_features_need_a_group_id_and_consistent_settings(cluster: C
     both = Consumer(cluster, group_id="g", partition_assignment_strategy="range,cooperative-sticky")
     assert both.rebalance_protocol == "eager"  # cooperative only when every assignor is
     await grouped.close()
+
+
+async def test_an_offline_partition_does_not_fail_poll_and_is_read_once_it_is_back(cluster: Cluster) -> None:
+    await make_topic(cluster)
+    await produce(cluster, 2)
+    leader = (await cluster.topics.describe_topic("events")).partitions[0].leader
+    await cluster.controller.stop_broker(leader)  # replication factor 1: events-0 goes offline
+    assert (await cluster.topics.describe_topic("events")).partitions[0].leader == -1
+    consumer = Consumer(cluster, group_id="g", auto_offset_reset="earliest")
+    consumer.subscribe(["events"])
+    values = await poll_until(consumer, 2)
+    assert sorted(values) == ["p1-0", "p1-1"]
+    await cluster.controller.start_broker(leader)
+    assert sorted(await poll_until(consumer, 2)) == ["p0-0", "p0-1"]
+    await consumer.close()
