@@ -611,6 +611,8 @@ class Consumer:
         if revoked and self.enable_auto_commit:
             await self._commit_quietly({tp: off for tp, off in self._consumed_offsets().items() if tp in revoked})
         self._set_assignment(new)
+        for tp in added:  # another member may have committed it since we last did
+            self._committed_by_us.pop(tp, None)
         self._last_assignment = (sorted(new), generation)
         if revoked:
             # Cooperative: what we gave up goes to its new owner in a follow-up rebalance.

@@ -787,7 +787,8 @@ class GroupCoordinator:
             owner = owners.get(tp)
             rows.append(PartitionLag(
                 tp.topic, tp.partition, offset, end,
-                None if offset is None or end is None else max(end - offset, 0),
+                # Not clamped: after a truncation Kafka's tool shows a negative lag too.
+                None if offset is None or end is None else end - offset,
                 owner.member_id if owner else None, owner.client_id if owner else None,
                 owner.host if owner else None))
         return rows
