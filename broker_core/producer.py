@@ -27,6 +27,9 @@ if TYPE_CHECKING:
 
 #: How long a topic's partition count is trusted before it is read again.
 METADATA_MAX_AGE_S = 1.0
+#: Builds a NamedTuple from a ready tuple, skipping its keyword-handling ``__new__``: about
+#: 3x cheaper, which counts on paths that run once per record.
+_new_tuple = tuple.__new__
 
 
 @dataclass
@@ -121,7 +124,7 @@ class Producer:
             raise UnknownTopicOrPartition(
                 f"Partition {partition} of topic '{topic}' with partition count {count} is not present in metadata")
         headers = tuple(headers) if headers else ()
-        record = ProducerRecord(key, value, headers, timestamp)
+        record = _new_tuple(ProducerRecord, (key, value, headers, timestamp))
         while self._buffered > self.buffer_memory:
             self._drained.clear()
             await self._drained.wait()
@@ -131,6 +134,7 @@ class Producer:
         if batch is not None and batch.size + size > self.batch_size and batch.records:
             self._close_batch(batch, count)
             batch = None
+        wake = batch is None
         if batch is None:
             batch = _Batch(topic, partition, now)
             self._open[(topic, partition)] = batch
@@ -140,9 +144,10 @@ class Producer:
         self._buffered += size
         if batch.size >= self.batch_size:
             self._close_batch(batch, count)
-        if self._sender is None or self._sender.done():
+            wake = True
+        if wake:  # the sender only needs to look again when a batch opened or became ready
             self._ensure_sender()
-        self._wakeup.set()
+            self._wakeup.set()
         if self.acks == 0:
             # acks=0: no acknowledgement, so nothing to wait for and no offset to report.
             ack = asyncio.get_running_loop().create_future()
@@ -238,10 +243,11 @@ class Producer:
                             future.exception()  # acks=0 reports nothing; mark it retrieved
                 continue
             self.records_sent += len(batch.records)
-            for i, future in enumerate(batch.futures):
-                if not future.done():
-                    future.set_result(RecordMetadata(batch.topic, batch.partition,
-                                                     result.base_offset + i, result.timestamps[i]))
+            topic, partition, offset = batch.topic, batch.partition, result.base_offset
+            for future, timestamp in zip(batch.futures, result.timestamps):
+                if not future.done():  # the caller may have cancelled it
+                    future.set_result(_new_tuple(RecordMetadata, (topic, partition, offset, timestamp)))
+                offset += 1
 
     @property
     def pending(self) -> int:
