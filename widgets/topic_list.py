@@ -9,6 +9,7 @@ truncations, a resync) re-describe the topics they name.
 from __future__ import annotations
 
 import asyncio
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar, Iterable
@@ -19,6 +20,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.message import Message
+from textual.timer import Timer
 from textual.widgets import DataTable, Label, Sparkline
 
 from broker_core import Cluster
@@ -42,6 +44,11 @@ TREND_WIDTH = 8
 #: Widest topic name drawn before it is cut (names may be 249 characters long).
 NAME_WIDTH = 12
 _BARS = " ▁▂▃▄▅▆▇█"
+
+#: Longest a count change waits to be drawn (counts redraw at most this often).
+COUNTS_REFRESH_S = 0.25
+#: The table's column keys, in order.
+COLUMNS = ("name", "partitions", "rf", "records", "rate", "trend")
 
 #: Feed kinds the list follows.
 FOLLOWED_KINDS = ("records", "replica_progress", "isr_changed", "topic_created", "topic_deleted",
@@ -153,6 +160,10 @@ class TopicList(Vertical):
         self._order: list[str] = []
         self._count: int | None = None
         self._wanted: str | None = None
+        self._shown: dict[tuple[str, str], Text] = {}
+        self._sparkline_shown: tuple[str, list[float]] | None = None
+        self._last_redraw = 0.0
+        self._redraw_timer: Timer | None = None
 
     def compose(self) -> ComposeResult:
         table: DataTable[Text] = DataTable(id="topic-table", cursor_type="row", zebra_stripes=False)
@@ -243,7 +254,18 @@ class TopicList(Vertical):
         elif stale:
             await self.reload(stale)
         else:
+            self._redraw_soon()
+
+    def _redraw_soon(self) -> None:
+        """Redraw counts at most every ``COUNTS_REFRESH_S``: a person reads numbers a few times a second,
+        and redrawing the table for every frame of a 10,000 records/s flood costs key latency."""
+        if self._redraw_timer is not None:
+            return
+        wait = self._last_redraw + COUNTS_REFRESH_S - time.monotonic()
+        if wait <= 0:
             self._redraw()
+        else:
+            self._redraw_timer = self.set_timer(wait, self._redraw, name="topic-list-redraw")
 
     def _cells(self, row: TopicRow, now_ms: int) -> list[Text]:
         series = row.rate.series(now_ms)
@@ -254,6 +276,10 @@ class TopicList(Vertical):
                 Text(trend(series), style="green")]
 
     def _redraw(self) -> None:
+        if self._redraw_timer is not None:
+            self._redraw_timer.stop()
+            self._redraw_timer = None
+        self._last_redraw = time.monotonic()
         table = self.table
         now_ms = self.cluster.clock.now_ms()
         order = sorted(self.rows)
@@ -264,8 +290,11 @@ class TopicList(Vertical):
         if order != self._order:
             keep = self._selected
             table.clear()
+            self._shown.clear()
             for name in order:
-                table.add_row(*self._cells(self.rows[name], now_ms), key=name)
+                cells = self._cells(self.rows[name], now_ms)
+                table.add_row(*cells, key=name)
+                self._shown.update({(name, column): cell for column, cell in zip(COLUMNS, cells)})
             self._order = order
             if self._wanted in self.rows:
                 keep, self._wanted = self._wanted, None
@@ -273,10 +302,10 @@ class TopicList(Vertical):
                 table.move_cursor(row=order.index(keep), animate=False)
             self._set_selected(order[table.cursor_row] if order else None)
         else:
-            columns = ["name", "partitions", "rf", "records", "rate", "trend"]
             for name in order:
-                for column, cell in zip(columns, self._cells(self.rows[name], now_ms)):
-                    if column != "name":
+                for column, cell in zip(COLUMNS, self._cells(self.rows[name], now_ms)):
+                    if self._shown.get((name, column)) != cell:  # only cells that changed are redrawn
+                        self._shown[(name, column)] = cell
                         table.update_cell(name, column, cell)
         self._draw_sparkline(now_ms)
         self.border_subtitle = f"{len(order)} topic{'s' if len(order) != 1 else ''}"
@@ -286,13 +315,17 @@ class TopicList(Vertical):
         sparkline = self.query_one("#topic-rate-sparkline", Sparkline)
         row = self.rows.get(self._selected or "")
         if row is None:
+            self._sparkline_shown = None
             label.update(Text("no topic selected"))
             sparkline.data = [0] * RATE_WINDOW_S
             return
-        series = row.rate.series(now_ms)
-        label.update(Text(f"{printable(row.name, 40)}: {row.rate.per_second(now_ms):,} records/s "
-                          f"(last {RATE_WINDOW_S} s)"))
-        sparkline.data = [float(v) for v in series]
+        series = [float(v) for v in row.rate.series(now_ms)]
+        caption = (f"{printable(row.name, 40)}: {row.rate.per_second(now_ms):,} records/s "
+                   f"(last {RATE_WINDOW_S} s)")
+        if (caption, series) != self._sparkline_shown:
+            self._sparkline_shown = (caption, series)
+            label.update(Text(caption))
+            sparkline.data = series
 
     def _tick_rates(self) -> None:
         # Only shifts the in-memory rate window with the clock; nothing is read from the file.
