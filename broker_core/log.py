@@ -28,6 +28,8 @@ from .storage import Storage, record_change
 
 EARLIEST = -2
 LATEST = -1
+#: Builds a NamedTuple record from a ready tuple (about 3x cheaper than calling the class).
+_new_tuple = tuple.__new__
 #: The producer's request.timeout.ms: how long acks=all waits for the in-sync replicas.
 REQUEST_TIMEOUT_MS = 30_000
 #: How often a producer waiting for acks=all looks again (real seconds; the clock may be manual).
@@ -189,27 +191,28 @@ class PartitionLogs:
         max_bytes = config["max.message.bytes"]
         log_append_time = config["message.timestamp.type"] == "LogAppendTime"
         compacted = "compact" in config["cleanup.policy"].split(",")
-        rows = []
-        timestamps = []
-        batch_bytes = 0
-        max_ts = -1
-        for i, record in enumerate(batch.records):
-            size = record.size_in_bytes()
-            if size + BATCH_OVERHEAD > max_bytes:
-                raise RecordTooLarge(
-                    f"The message is {size + BATCH_OVERHEAD} bytes when serialized which is larger than "
-                    f"the maximum message size the server accepts ({max_bytes}) for topic '{topic}'")
-            if compacted and record.key is None:
-                raise InvalidRecord("Compacted topic cannot accept message without key in topic partition "
-                                    f"{topic}-{partition}.")
-            ts = now if log_append_time or record.timestamp is None else record.timestamp
-            timestamps.append(ts)
-            max_ts = max(max_ts, ts)
-            batch_bytes += size
-            rows.append((topic_id, partition, leo + i, ts, record.key, record.value,
-                         encode_headers(record.headers)))
-        if not rows:
+        # Per-record work runs as whole-batch comprehensions: this is the produce hot path,
+        # and an explicit loop with its branches cost about twice as much per record.
+        records = batch.records
+        if not records:
             return AppendResult(topic, partition, leo, leo - 1, (), log_start, leo)
+        sizes = [record_size(r.key, r.value, r.headers) for r in records]
+        if max(sizes) + BATCH_OVERHEAD > max_bytes:
+            size = next(size for size in sizes if size + BATCH_OVERHEAD > max_bytes)
+            raise RecordTooLarge(
+                f"The message is {size + BATCH_OVERHEAD} bytes when serialized which is larger than "
+                f"the maximum message size the server accepts ({max_bytes}) for topic '{topic}'")
+        if compacted and any(r.key is None for r in records):
+            raise InvalidRecord("Compacted topic cannot accept message without key in topic partition "
+                                f"{topic}-{partition}.")
+        if log_append_time:
+            timestamps = [now] * len(records)
+        else:
+            timestamps = [now if r.timestamp is None else r.timestamp for r in records]
+        max_ts = max(timestamps)
+        batch_bytes = sum(sizes)
+        rows = [(topic_id, partition, offset, ts, r.key, r.value, encode_headers(r.headers) if r.headers else None)
+                for offset, ts, r in zip(range(leo, leo + len(records)), timestamps, records)]
         await self._roll_if_needed(conn, topic_id, partition, config, leo, batch_bytes, now)
         await conn.executemany(
             "INSERT INTO records(topic_id, partition, offset, timestamp, key, value, headers)"
@@ -275,14 +278,17 @@ class PartitionLogs:
 
         Raises OffsetOutOfRange below the log start or above the log end, as a Kafka fetch does.
         """
-        meta = await self._topic(topic)
-        topic_id = meta[0]
-        state = await self._storage.fetchone(
-            "SELECT log_start_offset, log_end_offset, high_watermark, leader FROM partitions"
-            " WHERE topic_id=? AND partition=?", (topic_id, partition))
-        if state is None:
+        # The topic and the partition's offsets in one statement: every hop to the database
+        # thread costs about as much as reading a hundred records.
+        found = await self._storage.fetchone(
+            "SELECT t.id, t.config, p.log_start_offset, p.log_end_offset, p.high_watermark, p.leader"
+            " FROM topics t LEFT JOIN partitions p ON p.topic_id=t.id AND p.partition=? WHERE t.name=?",
+            (partition, topic))
+        if found is None:
+            raise UnknownTopicOrPartition(f"Topic '{topic}' does not exist")
+        topic_id, config, start, leo, hw, leader = found
+        if leader is None:
             raise UnknownTopicOrPartition(f"Partition {partition} of topic '{topic}' does not exist")
-        start, leo, hw, leader = state
         if leader < 0:
             raise LeaderNotAvailable(f"Partition {topic}-{partition} has no leader (offline)")
         if offset < start or offset > leo:
@@ -291,15 +297,18 @@ class PartitionLogs:
                 f" (log start {start}, log end {leo})")
         records: list[ConsumerRecord] = []
         if offset < hw and max_records > 0:
-            ts_type = "LogAppendTime" if meta[2]["message.timestamp.type"] == "LogAppendTime" else "CreateTime"
+            ts_type = effective_config(json.loads(config))["message.timestamp.type"]
+            ts_type = "LogAppendTime" if ts_type == "LogAppendTime" else "CreateTime"
             rows = await self._storage.fetchall(
                 "SELECT offset, timestamp, key, value, headers FROM records WHERE topic_id=? AND partition=?"
                 " AND offset>=? AND offset<? ORDER BY offset LIMIT ?",
                 (topic_id, partition, offset, hw, max_records))
             budget = max_bytes
+            append = records.append
             for off, ts, key, value, headers in rows:
-                records.append(ConsumerRecord(topic, partition, off, ts, key, value,
-                                              decode_headers(headers), ts_type))
+                # tuple.__new__ skips the NamedTuple's keyword handling: this runs per record read.
+                append(_new_tuple(ConsumerRecord, (topic, partition, off, ts, key, value,
+                                                   decode_headers(headers) if headers else (), ts_type)))
                 budget -= (len(key) if key else 0) + (len(value) if value else 0)
                 if budget <= 0:  # like Kafka, always return at least one record
                     break
