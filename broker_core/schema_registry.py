@@ -128,6 +128,23 @@ class CompatibilityReport:
         return body
 
 
+@dataclass(frozen=True)
+class SubjectSummary:
+    """A subject at a glance: its versions as (version, schema id), oldest first, and its own level.
+
+    ``level`` is None when the subject follows the global level.
+    """
+
+    subject: str
+    versions: tuple[tuple[int, int], ...]
+    level: str | None = None
+
+    @property
+    def latest(self) -> tuple[int, int] | None:
+        """The newest (version, schema id), or None when none is listed."""
+        return self.versions[-1] if self.versions else None
+
+
 class SchemaRegistry:
     """Confluent's Schema Registry (Avro) kept in the data file; ``cluster.schemas``.
 
@@ -213,6 +230,26 @@ class SchemaRegistry:
             "SELECT DISTINCT subject FROM subject_versions WHERE (? OR deleted = 0) AND substr(subject, 1, ?) = ? "
             "ORDER BY subject", (int(deleted), len(prefix), prefix))
         return [row[0] for row in rows]
+
+    async def describe_subjects(self, deleted: bool = False, limit: int | None = None) -> list[SubjectSummary]:
+        """Every subject with its versions and ids and its own level, in two queries (for views).
+
+        ``limit`` keeps the first subjects by name only.
+        """
+        await self._ensure_tables()
+        async with self._storage.snapshot() as conn:
+            rows = await conn.execute_fetchall(
+                "SELECT subject, version, schema_id FROM subject_versions WHERE (? OR deleted = 0) "
+                "ORDER BY subject, version", (int(deleted),))
+            levels = dict(await conn.execute_fetchall(
+                "SELECT subject, level FROM compatibility_levels WHERE subject != ?", (_GLOBAL,)))
+        grouped: dict[str, list[tuple[int, int]]] = {}
+        for subject, version, schema_id in rows:
+            if subject not in grouped and limit is not None and len(grouped) >= limit:
+                break
+            grouped.setdefault(subject, []).append((int(version), int(schema_id)))
+        return [SubjectSummary(subject, tuple(versions), levels.get(subject))
+                for subject, versions in grouped.items()]
 
     async def get_versions(self, subject: str, deleted: bool = False) -> list[int]:
         """The subject's version numbers, ascending; ``SubjectNotFound`` (40401) if it has none."""
