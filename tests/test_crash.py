@@ -15,7 +15,7 @@ from broker_core import Cluster, ProducerRecord
 from proc_producer import OutputLines, record_content
 
 HELPER = Path(__file__).with_name("proc_producer.py")
-ACKS_BEFORE_KILL = 3_000
+ACKS_BEFORE_KILL = 1_500
 
 pytestmark = pytest.mark.slow
 
