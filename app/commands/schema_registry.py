@@ -25,8 +25,7 @@ import typer
 
 from broker_core import Cluster
 from broker_core.schema_registry import SchemaRegistry
-from broker_core.schema_registry_errors import (IncompatibleSchema, SchemaRegistryError,
-                                                SubjectCompatibilityNotConfigured)
+from broker_core.schema_registry_errors import IncompatibleSchema, SchemaRegistryError
 from widgets.safe_text import printable
 
 from .invocation import DataOption, UsageProblem, one_line_errors, run_on_cluster
@@ -167,24 +166,16 @@ async def _run(registry: SchemaRegistry, action: str, *, versions: Optional[str]
 
 async def list_subjects(registry: SchemaRegistry, deleted: bool, terminal: bool) -> None:
     """``--subjects``: one per line; on a terminal a table with versions, latest id and level."""
-    names = await registry.get_subjects(deleted=deleted)
     if not terminal:
-        print_lines(names)
+        print_lines(await registry.get_subjects(deleted=deleted))
         return
+    summaries = await registry.describe_subjects(deleted=deleted)
     print_heading(f"Global compatibility level: {await registry.get_compatibility()}")
     rows = []
-    for name in names:
-        numbers = await registry.get_versions(name, deleted=deleted)
-        try:
-            latest = await registry.get_latest_version(name)
-            latest_text = f"{latest.version} (id {latest.schema_id})"
-        except SchemaRegistryError:
-            latest_text = "deleted"
-        try:
-            level = await registry.get_compatibility(name)
-        except SubjectCompatibilityNotConfigured:
-            level = "(global)"
-        rows.append([printable(name), ",".join(map(str, numbers)), latest_text, level])
+    for summary in summaries:
+        latest = summary.latest
+        rows.append([printable(summary.subject), ",".join(str(version) for version, _ in summary.versions),
+                     "-" if latest is None else f"{latest[0]} (id {latest[1]})", summary.level or "(global)"])
     if rows:
         print_table(["Subject", "Versions", "Latest", "Compatibility"], rows)
     else:
