@@ -20,7 +20,7 @@ import signal
 import sys
 import time
 from dataclasses import dataclass
-from typing import Annotated, Optional
+from typing import Annotated, Any, Optional
 
 import typer
 
@@ -129,6 +129,7 @@ class ConsumeRequest:
     max_messages: Optional[int]
     timeout_ms: Optional[int]
     record_format: RecordFormat
+    consumer_options: dict[str, Any]  # further Consumer keyword arguments from --consumer-property
 
 
 def console_consumer(
@@ -216,7 +217,29 @@ def check_arguments(*, topic: Optional[str], from_beginning: bool, group: Option
     return ConsumeRequest(
         topic, chosen_group, partition, start, reset, auto_commit, config.get("client.id", CLIENT_ID),
         max_messages, timeout_ms if timeout_ms is not None and timeout_ms >= 0 else None,
-        RecordFormat.from_properties(formatter, escape_controls=stdout_is_terminal()))
+        RecordFormat.from_properties(formatter, escape_controls=stdout_is_terminal()),
+        consumer_options(config))
+
+
+#: Consumer configs kplay's Consumer takes, by Kafka name.
+NUMERIC_CONFIGS = {"session.timeout.ms": "session_timeout_ms", "heartbeat.interval.ms": "heartbeat_interval_ms",
+                   "max.poll.interval.ms": "max_poll_interval_ms", "max.poll.records": "max_poll_records",
+                   "auto.commit.interval.ms": "auto_commit_interval_ms"}
+
+
+def consumer_options(config: dict[str, str]) -> dict[str, Any]:
+    """``--consumer-property`` values for the Consumer (others are accepted and ignored, as Kafka warns)."""
+    options: dict[str, Any] = {}
+    for key, argument in NUMERIC_CONFIGS.items():
+        if key in config:
+            try:
+                options[argument] = int(config[key].strip())
+            except ValueError:
+                raise UsageProblem(f"Invalid value {config[key]} for configuration {key}: "
+                                   "Not a number of type INT") from None
+    if "partition.assignment.strategy" in config:
+        options["partition_assignment_strategy"] = config["partition.assignment.strategy"]
+    return options
 
 
 def parse_offset(text: str) -> int:
@@ -239,9 +262,12 @@ def parse_offset(text: str) -> int:
 async def consume(cluster: Cluster, request: ConsumeRequest) -> int:
     """Print records until a signal, ``--max-messages`` or ``--timeout-ms``; return the exit status."""
     partitions = await cluster.logs.partition_count(request.topic)  # unknown topic: one error line
-    consumer = Consumer(cluster, group_id=request.group, client_id=request.client_id,
-                        auto_offset_reset=request.auto_offset_reset,
-                        enable_auto_commit=request.enable_auto_commit)
+    try:
+        consumer = Consumer(cluster, group_id=request.group, client_id=request.client_id,
+                            auto_offset_reset=request.auto_offset_reset,
+                            enable_auto_commit=request.enable_auto_commit, **request.consumer_options)
+    except ValueError as problem:  # a consumer config the client refuses, in Kafka's words
+        raise UsageProblem(str(problem)) from None
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -281,10 +307,7 @@ async def start_reading(consumer: Consumer, request: ConsumeRequest, partitions:
             consumer.seek(tp, request.offset)
         return
     if request.group is not None:
-        subscribe = getattr(consumer, "subscribe", None)
-        if subscribe is None:
-            raise UsageProblem("--group needs consumer groups, which this kplay does not have yet")
-        subscribe([request.topic])
+        consumer.subscribe([request.topic])
         return
     consumer.assign([TopicPartition(request.topic, p) for p in range(partitions)])
     # Resolve "latest" at start-up: a record produced after the consumer started is shown
@@ -302,6 +325,7 @@ async def print_records(cluster: Cluster, consumer: Consumer, request: ConsumeRe
     idle_since = time.monotonic()
     next_refresh = idle_since + PARTITION_REFRESH_S
     standalone_all = request.group is None and request.partition is None
+    poll_limit = consumer.max_poll_records
     while not stop.is_set() and (request.max_messages is None or processed < request.max_messages):
         slice_ms = POLL_SLICE_MS
         if request.timeout_ms is not None:
@@ -311,7 +335,8 @@ async def print_records(cluster: Cluster, consumer: Consumer, request: ConsumeRe
                 break
             slice_ms = max(1, min(slice_ms, int(left)))
         if request.max_messages is not None:
-            consumer.max_poll_records = max(1, min(500, request.max_messages - processed))
+            # Never fetch past --max-messages: a group member commits what it fetched.
+            consumer.max_poll_records = max(1, min(poll_limit, request.max_messages - processed))
         records = await consumer.poll(timeout_ms=slice_ms)
         if records:
             try:

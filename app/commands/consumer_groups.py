@@ -86,7 +86,7 @@ def consumer_groups(
     execute: Annotated[bool, typer.Option("--execute", help="Write the new offsets.")] = False,
     timeout: Annotated[Optional[int], typer.Option("--timeout", help="Accepted; kplay answers at once.")] = None,
     states_after_flag: Annotated[Optional[list[str]], typer.Argument(
-        hidden=True, help="The states after --list --state.")] = None,
+        metavar="STATES", hidden=True, help="The states after --list --state.")] = None,
     bootstrap_server: BootstrapServerOption = None,
     command_config: CommandConfigOption = None,
     data: DataOption = None,

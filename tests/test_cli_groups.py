@@ -1,0 +1,202 @@
+"""Consumer groups from the command line: console consumers sharing a topic, and
+``kplay consumer-groups`` describing, resetting and deleting, each in its own process."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import time
+
+import pytest
+
+from broker_core import Cluster
+from broker_core.partitioner import partition_for_key
+from cli_harness import LiveTool, create_topics, kplay
+
+COLUMNS = ["GROUP", "TOPIC", "PARTITION", "CURRENT-OFFSET", "LOG-END-OFFSET", "LAG", "CONSUMER-ID", "HOST",
+           "CLIENT-ID"]
+
+
+def wait_for_group(data_path, group: str, members: int, timeout_s: float = 60.0):
+    """Poll the group through the core until it is Stable with ``members`` members; return it."""
+    async def describe():
+        cluster = await Cluster.open(data_path)
+        try:
+            return await cluster.groups.describe_group(group)
+        finally:
+            await cluster.close()
+
+    deadline = time.monotonic() + timeout_s
+    while True:
+        description = asyncio.run(describe())
+        if description.state == "Stable" and len(description.members) == members:
+            return description
+        assert time.monotonic() < deadline, f"group {group} never became stable with {members} members"
+        time.sleep(0.1)  # a poll interval between two reads of the group, not a wait for a result
+
+
+def describe_rows(data_path, group: str) -> list[dict[str, str]]:
+    result = kplay(data_path, "consumer-groups", "--describe", "--group", group, "--bootstrap-server", "x:9092")
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0] == "" and lines[1].split() == COLUMNS
+    return [dict(zip(COLUMNS, line.split())) for line in lines[2:]]
+
+
+def keys_for_each_partition(count: int) -> list[str]:
+    """One key per partition, chosen with Kafka's partitioner."""
+    found: dict[int, str] = {}
+    for i in range(1000):
+        found.setdefault(partition_for_key(f"key-{i}".encode(), count), f"key-{i}")
+        if len(found) == count:
+            return [found[p] for p in range(count)]
+    raise AssertionError("no key for some partition")
+
+
+def produce_keyed(data_path, topic: str, lines: list[str]) -> None:
+    result = kplay(data_path, "console-producer", "--topic", topic, "--property", "parse.key=true",
+                   "--property", "key.separator=:", input="".join(line + "\n" for line in lines))
+    assert result.returncode == 0, result.stderr
+
+
+def test_two_console_consumers_in_one_group_split_a_two_partition_topic(data_path):
+    create_topics(data_path, {"split": 2})
+    consumers = [LiveTool(data_path, "console-consumer", "--topic", "split", "--group", "pair", "--from-beginning",
+                          "--property", "print.partition=true", "--property", "print.key=true")
+                 for _ in range(2)]
+    try:
+        description = wait_for_group(data_path, "pair", members=2)
+        assert sorted(len(m.assignment) for m in description.members) == [1, 1]
+        key0, key1 = keys_for_each_partition(2)
+        produce_keyed(data_path, "split", [f"{key0}:a0", f"{key1}:b0", f"{key0}:a1", f"{key1}:b1"])
+        seen = [consumer.read_lines(2) for consumer in consumers]
+        results = [consumer.stop(signal.SIGINT) for consumer in consumers]
+    finally:
+        for consumer in consumers:
+            consumer.kill()
+    partitions = [{line.split("\t")[0] for line in lines} for lines in seen]
+    assert sorted(map(sorted, partitions)) == [["Partition:0"], ["Partition:1"]]  # one partition each
+    assert sorted(line.split("\t", 1)[1] for lines in seen for line in lines) == sorted(
+        [f"{key0}\ta0", f"{key0}\ta1", f"{key1}\tb0", f"{key1}\tb1"])
+    for lines in seen:  # each member sees its partition in order
+        assert [line.split("\t")[2] for line in lines] in (["a0", "a1"], ["b0", "b1"])
+    assert [code for code, _ in results] == [0, 0]
+    assert all(stderr == ["Processed a total of 2 messages"] for _, stderr in results)
+    # Leaving commits what each member read: the whole topic, no lag.
+    rows = describe_rows(data_path, "pair")
+    assert [(r["PARTITION"], r["CURRENT-OFFSET"], r["LOG-END-OFFSET"], r["LAG"]) for r in rows] == \
+        [("0", "2", "2", "0"), ("1", "2", "2", "0")]
+
+
+def test_describe_shows_committed_offsets_log_end_and_lag_and_the_live_member(data_path):
+    create_topics(data_path, {"orders": 1})
+    kplay(data_path, "console-producer", "--topic", "orders", input="".join(f"o{i}\n" for i in range(10)))
+    read = kplay(data_path, "console-consumer", "--topic", "orders", "--group", "billing", "--from-beginning",
+                 "--max-messages", "4")
+    assert read.stdout.splitlines() == ["o0", "o1", "o2", "o3"]
+
+    rows = describe_rows(data_path, "billing")
+    assert rows == [{"GROUP": "billing", "TOPIC": "orders", "PARTITION": "0", "CURRENT-OFFSET": "4",
+                     "LOG-END-OFFSET": "10", "LAG": "6", "CONSUMER-ID": "-", "HOST": "-", "CLIENT-ID": "-"}]
+    empty = kplay(data_path, "consumer-groups", "--describe", "--group", "billing")
+    assert empty.stderr == "Consumer group 'billing' has no active members.\n"
+
+    member = LiveTool(data_path, "console-consumer", "--topic", "orders", "--group", "billing")
+    try:
+        assert member.read_lines(6) == [f"o{i}" for i in range(4, 10)]  # resumes at the committed offset
+        (live,) = describe_rows(data_path, "billing")
+        assert live["CLIENT-ID"] == "console-consumer" and live["CONSUMER-ID"].startswith("console-consumer-")
+        state = kplay(data_path, "consumer-groups", "--describe", "--group", "billing", "--state").stdout.splitlines()
+        assert state[1].split()[:2] == ["GROUP", "COORDINATOR"] and state[2].split()[-2:] == ["Stable", "1"]
+        members = kplay(data_path, "consumer-groups", "--describe", "--group", "billing", "--members")
+        assert members.stdout.splitlines()[2].split()[-1] == "1"  # #PARTITIONS
+        listed = kplay(data_path, "consumer-groups", "--list", "--state").stdout.splitlines()
+        assert [line.split() for line in listed] == [["GROUP", "STATE"], ["billing", "Stable"]]
+        busy = kplay(data_path, "consumer-groups", "--reset-offsets", "--group", "billing", "--topic", "orders",
+                     "--to-earliest", "--execute")
+        assert busy.returncode != 0
+        assert busy.stderr.splitlines() == ["Error: Assignments can only be reset if the group 'billing' is "
+                                            "inactive, but the current state is Stable."]
+    finally:
+        member.stop()
+        member.kill()
+
+
+def test_reset_offsets_dry_run_changes_nothing_and_execute_moves_the_group(data_path):
+    create_topics(data_path, {"t": 2})
+    key0, key1 = keys_for_each_partition(2)
+    produce_keyed(data_path, "t", [f"{key0}:{i}" for i in range(6)] + [f"{key1}:{i}" for i in range(4)])
+    kplay(data_path, "console-consumer", "--topic", "t", "--group", "g", "--from-beginning", "--max-messages", "10")
+    assert [r["CURRENT-OFFSET"] for r in describe_rows(data_path, "g")] == ["6", "4"]
+
+    dry = kplay(data_path, "consumer-groups", "--reset-offsets", "--group", "g", "--topic", "t", "--to-earliest",
+                "--dry-run")
+    assert dry.returncode == 0, dry.stderr
+    assert [line.split() for line in dry.stdout.splitlines()] == [
+        [], ["GROUP", "TOPIC", "PARTITION", "NEW-OFFSET"], ["g", "t", "0", "0"], ["g", "t", "1", "0"]]
+    assert [r["CURRENT-OFFSET"] for r in describe_rows(data_path, "g")] == ["6", "4"]
+
+    def reset(*scenario: str) -> list[str]:
+        result = kplay(data_path, "consumer-groups", "--reset-offsets", "--group", "g", "--topic", "t",
+                       *scenario, "--execute")
+        assert result.returncode == 0, result.stderr
+        return [r["CURRENT-OFFSET"] for r in describe_rows(data_path, "g")]
+
+    assert reset("--to-earliest") == ["0", "0"]
+    assert reset("--to-offset", "3") == ["3", "3"]
+    assert reset("--shift-by", "2") == ["5", "4"]  # partition 1 ends at 4: clamped, as Kafka does
+    assert reset("--to-latest") == ["6", "4"]
+    assert reset("--to-datetime", "2000-01-01T00:00:00.000") == ["0", "0"]
+    only_one = kplay(data_path, "consumer-groups", "--reset-offsets", "--group", "g", "--topic", "t:1",
+                     "--to-offset", "2", "--execute")
+    assert only_one.returncode == 0
+    assert [(r["CURRENT-OFFSET"], r["LAG"]) for r in describe_rows(data_path, "g")] == [("0", "6"), ("2", "2")]
+
+
+def test_delete_removes_an_empty_group(data_path):
+    create_topics(data_path, {"t": 1})
+    kplay(data_path, "console-producer", "--topic", "t", input="x\n")
+    kplay(data_path, "console-consumer", "--topic", "t", "--group", "old", "--from-beginning", "--max-messages", "1")
+    assert kplay(data_path, "consumer-groups", "--list").stdout == "old\n"
+    deleted = kplay(data_path, "consumer-groups", "--delete", "--group", "old")
+    assert deleted.stdout == "Deletion of requested consumer groups ('old') was successful.\n"
+    assert kplay(data_path, "consumer-groups", "--list").stdout == ""
+
+
+@pytest.fixture(scope="module")
+def groups_data(tmp_path_factory):
+    """A data file with topic t and an empty group g: every mistake below leaves it unchanged."""
+    path = tmp_path_factory.mktemp("groups") / "cluster.db"
+    create_topics(path, {"t": 1})
+    kplay(path, "consumer-groups", "--reset-offsets", "--group", "g", "--topic", "t", "--to-earliest", "--execute")
+    return path
+
+
+@pytest.mark.parametrize(("args", "expected"), [
+    (["--describe"], "Option [describe] takes one of these options: [all-groups], [group]"),
+    (["--list", "--describe", "--group", "g"], "Command must include exactly one action"),
+    (["--describe", "--group", "nobody"], "Error: Consumer group 'nobody' does not exist."),
+    (["--describe", "--group", "g", "--members", "--state"], "Option [describe] takes at most one of these options"),
+    (["--reset-offsets", "--group", "g", "--topic", "t", "--execute"],
+     "Option [reset-offsets] requires one of the following scenarios"),
+    (["--reset-offsets", "--group", "g", "--to-earliest", "--execute"],
+     "One of the reset scopes should be defined: --all-topics, --topic."),
+    (["--reset-offsets", "--group", "g", "--topic", "t", "--to-earliest", "--to-latest"],
+     'Option "[to-earliest]" can\'t be used with option "[to-latest]"'),
+    (["--reset-offsets", "--group", "g", "--topic", "t", "--to-earliest", "--dry-run", "--execute"],
+     "Option [reset-offsets] only accepts one of [execute] and [dry-run]"),
+    (["--reset-offsets", "--group", "g", "--topic", "t:9", "--to-earliest", "--execute"],
+     'Error: Executing consumer group command failed due to The partitions "t-9" do not exist'),
+    (["--reset-offsets", "--group", "g", "--topic", "t", "--to-datetime", "yesterday", "--execute"],
+     "Error parsing timestamp. It does not contain a 'T' according to ISO8601 format"),
+    (["--reset-offsets", "--group", "g", "--topic", "t", "--to-offset", "soon", "--execute"],
+     "Invalid value for '--to-offset'"),
+    (["--delete", "--group", "nobody"], "could not be deleted due to: GroupIdNotFoundException"),
+    (["--list", "--state", "Sleeping"], "Invalid state list 'Sleeping'. Valid states are:"),
+])
+def test_each_consumer_groups_mistake_is_one_line_and_a_failure_status(groups_data, args, expected):
+    result = kplay(groups_data, "consumer-groups", *args)
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr
+    assert len(result.stderr.splitlines()) == 1, result.stderr
+    assert expected in result.stderr
