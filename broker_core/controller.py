@@ -239,7 +239,7 @@ class Controller:
                     await record_follower_step(conn, now, state, step)
                 results[tp] = await _run_election(conn, now, state, election_type)
                 if results[tp] is None:
-                    catch_up(state, now, settings)
+                    await record_follower_step(conn, now, state, catch_up(state, now, settings))
                 await save_partition(conn, state)
         if partitions is None:
             results = {tp: error for tp, error in results.items() if not isinstance(error, ElectionNotNeeded)}
