@@ -24,6 +24,7 @@ from .records import (BATCH_OVERHEAD, AppendResult, ConsumerRecord, FetchResult,
                       decode_headers, encode_headers, record_size)
 from .replication import (REPLICATION_DELAY_KEY, PartitionState, ReplicaFetcher, ReplicationSettings, catch_up,
                           load_partitions, read_settings, record_follower_step, save_partition)
+from .retention import truncate_cleaner_state
 from .storage import Storage, record_change
 
 EARLIEST = -2
@@ -363,6 +364,7 @@ async def truncate_log(conn: aiosqlite.Connection, topic_id: int, partition: int
                        (topic_id, partition, end_offset))
     await conn.execute("DELETE FROM pending_replication WHERE topic_id=? AND partition=? AND base_offset>=?",
                        (topic_id, partition, end_offset))
+    await truncate_cleaner_state(conn, topic_id, partition, end_offset)
     bases = [row[0] for row in await conn.execute_fetchall(
         "SELECT base_offset FROM segments WHERE topic_id=? AND partition=? ORDER BY base_offset",
         (topic_id, partition))]

@@ -225,7 +225,8 @@ class TopicAdmin:
         now = self._clock.now_ms()
         async with self._storage.write() as conn:
             topic_id = (await _topic_row(conn, name))[0]
-            for table in ("records", "segments", "replicas", "partitions"):
+            for table in ("records", "segments", "replicas", "pending_replication", "cleaner_checkpoints",
+                          "tombstone_horizons", "partitions"):
                 await conn.execute(f"DELETE FROM {table} WHERE topic_id=?", (topic_id,))
             await conn.execute("DELETE FROM committed_offsets WHERE topic=?", (name,))
             await conn.execute("DELETE FROM topics WHERE id=?", (topic_id,))
