@@ -13,7 +13,7 @@ import contextlib
 import random
 import time
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Awaitable, Protocol, TypeVar
 
 from broker_core import Cluster, Consumer, ManualClock, TopicPartition
 from broker_core.errors import KafkaError
@@ -29,6 +29,10 @@ DEFAULT_WAIT_MS = 10_000
 #: every live member heartbeating in between, so that only stopped members expire.
 HEARTBEAT_SLICE_MS = 10_000
 MAX_SLICES = 5_000
+#: While a produce waits for acknowledgements the scenario clock moves in these steps.
+ACK_WAIT_STEP_MS = 100
+ACK_WAIT_LIMIT_MS = 60_000
+_T = TypeVar("_T")
 STATE_CHANGING = {"create-topic", "alter-topic", "delete-topic", "produce", "stop-broker",
                   "start-broker", "advance", "clean", "elect-preferred", "commit"}
 
@@ -175,15 +179,16 @@ class ScenarioRunner:
                 await self.observer.pace(1 / rate)
                 self.clock.advance(max(1, int(1000 / rate)))
                 stamped = ProducerRecord(record.key, record.value, (), self.clock.now_ms())
-                results += await self.cluster.logs.append_batches([BatchRequest(topic, partition, [stamped])], acks)
+                results += await self._while_time_passes(
+                    self.cluster.logs.append_batches([BatchRequest(topic, partition, [stamped])], acks))
                 if record.key is None:
                     self._partitioner.on_new_batch(topic, partitions, partition)
         else:
             by_partition: dict[int, list[ProducerRecord]] = {}
             for record, partition in zip(records, targets):
                 by_partition.setdefault(partition, []).append(record)
-            results = await self.cluster.logs.append_batches(
-                [BatchRequest(topic, p, rs) for p, rs in sorted(by_partition.items())], acks)
+            results = await self._while_time_passes(self.cluster.logs.append_batches(
+                [BatchRequest(topic, p, rs) for p, rs in sorted(by_partition.items())], acks))
             for partition in by_partition:
                 self._partitioner.on_new_batch(topic, partitions, partition)
         errors = [r for r in results if isinstance(r, KafkaError)]
@@ -203,6 +208,26 @@ class ScenarioRunner:
             spread[r.partition] = spread.get(r.partition, 0) + (r.last_offset - r.base_offset + 1)
         where = ", ".join(f"p{p}: {n}" for p, n in sorted(spread.items()))
         self.observer.report(step, f"produced {count} record{'s' if count != 1 else ''} to {topic} ({where})")
+
+    async def _while_time_passes(self, work: Awaitable[_T]) -> _T:
+        """Await ``work`` while the scenario clock moves on, as real time would.
+
+        acks=all waits until the followers have copied the batch, which with a
+        replication delay only happens once the clock has moved past it.
+        """
+        task = asyncio.ensure_future(work)
+        waited = 0
+        while True:
+            done, _ = await asyncio.wait({task}, timeout=0.01)
+            if done:
+                return task.result()
+            if waited >= ACK_WAIT_LIMIT_MS:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+                raise ValueError(f"no acknowledgement after {ACK_WAIT_LIMIT_MS // 1000}s of scenario time")
+            self.clock.advance(ACK_WAIT_STEP_MS)
+            waited += ACK_WAIT_STEP_MS
 
     def _record(self, args: dict[str, Any], index: int) -> ProducerRecord:
         self._counter += 1
@@ -323,16 +348,22 @@ class ScenarioRunner:
         self.observer.report(step, f"consumer {entry.name} moved to {to}")
 
     async def _do_stop_broker(self, step: Step) -> None:
-        await self.cluster.controller.stop_broker(step.args["broker"])
+        change = await self.cluster.controller.stop_broker(step.args["broker"])
+        for line in change.lines():
+            self.observer.report(step, line)
 
     async def _do_start_broker(self, step: Step) -> None:
-        await self.cluster.controller.start_broker(step.args["broker"])
+        change = await self.cluster.controller.start_broker(step.args["broker"])
+        for line in change.lines():
+            self.observer.report(step, line)
 
     async def _do_replication_delay(self, step: Step) -> None:
         await self.cluster.controller.set_replication_delay(step.args["duration"])
 
     async def _do_elect_preferred(self, step: Step) -> None:
-        await self.cluster.controller.elect_preferred_leaders()
+        results = await self.cluster.controller.elect_preferred_leaders()
+        moved = sorted(str(tp) for tp, error in results.items() if error is None)
+        self.observer.report(step, f"preferred leaders elected for: {', '.join(moved) or 'no partition'}")
 
     async def _do_advance(self, step: Step) -> None:
         total = step.args["duration"]
@@ -361,9 +392,7 @@ class ScenarioRunner:
         expired = await self.cluster.groups.expire_members()
         for member in expired:
             self.observer.report(step, f"session timeout: member {self._member_name(member)} expired")
-        fetcher = getattr(self.cluster, "replicas", None)
-        if fetcher is not None:
-            await fetcher.run_once()
+        await self.cluster.controller.fetcher.run_once()
         report = await self.cluster.cleaner.run_once()
         for line in _cleaner_lines(report):
             self.observer.report(step, line)
