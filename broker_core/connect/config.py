@@ -253,4 +253,4 @@ def _check_combinations(kind: str, values: dict[str, Any]) -> list[str]:
 def _refuse(errors: list[str]) -> None:
     raise ConnectorConfigInvalid(
         f"Connector configuration is invalid and contains the following {len(errors)} error(s): "
-        + " ".join(errors))
+        + "; ".join(errors))

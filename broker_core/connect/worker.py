@@ -555,6 +555,8 @@ class ConnectWorker:
     async def _stop_tasks(self, running: _Running, task_ids: list[int] | None = None) -> None:
         ids = list(running.tasks) if task_ids is None else [i for i in task_ids if i in running.tasks]
         tasks = [running.tasks.pop(i) for i in ids]
+        for task_id in ids:
+            running.task_objects.pop(task_id, None)
         for task in tasks:
             task.cancel()
         for task in tasks:
