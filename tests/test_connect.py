@@ -290,7 +290,8 @@ async def test_bad_sink_configs_are_refused_naming_the_key(worker: ConnectWorker
     assert named in str(refused.value)
 
 
-async def test_a_connector_name_can_be_taken_only_once(worker: ConnectWorker) -> None:
+async def test_a_connector_name_can_be_taken_only_once(cluster: Cluster) -> None:
+    worker = ConnectWorker(cluster)  # the API alone: no worker runs the connectors here
     await worker.create_connector(source_config("src", "jdbc:sqlite:x.db"))
     with pytest.raises(Exception, match="Connector src already exists"):
         await worker.create_connector(source_config("src", "jdbc:sqlite:y.db"))

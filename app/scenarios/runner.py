@@ -95,6 +95,7 @@ class ScenarioRunner:
         self._random = random.Random(scenario.seed)
         self._partitioner = StickyPartitioner(seed=scenario.seed)
         self._start_ms = clock.now_ms()
+        self.connect: Any = None  # a ConnectWorker, started by the first connector step
         self._counter = 0
 
     def elapsed_ms(self) -> int:
@@ -111,6 +112,7 @@ class ScenarioRunner:
                 count += 1
         finally:
             await self.stop_consumers()
+            await self.stop_connect()
         return RunResult(not self.failures, list(self.failures), count)
 
     async def run_step(self, step: Step) -> None:
@@ -329,6 +331,65 @@ class ScenarioRunner:
         for entry in list(self.consumers.values()):
             await self._stop(entry, leave=True)
 
+    # -- Kafka Connect: databases live beside the data file; one worker runs the connectors --
+    def _worker(self) -> Any:
+        from broker_core.connect import ConnectWorker
+        if self.connect is None:
+            self.connect = ConnectWorker(self.cluster, worker_id="scenario", base_dir=self.cluster.path.parent,
+                                         heartbeat_interval_ms=200)
+        return self.connect
+
+    async def stop_connect(self) -> None:
+        """Stop the scenario's Connect worker (at the end of a run)."""
+        if self.connect is not None:
+            await self.connect.stop()
+
+    async def _do_generator(self, step: Step) -> None:
+        from broker_core.connect import DataGenerator
+        a = step.args
+        from sqlalchemy.exc import SQLAlchemyError
+        generator = DataGenerator(a["db"], a["table"], base_dir=self.cluster.path.parent)
+        try:
+            for _ in range(a["count"] if "rate" in a else 1):
+                if "rate" in a:
+                    await self.observer.pace(1 / a["rate"])
+                await asyncio.to_thread(generator.insert, 1 if "rate" in a else a["count"])
+        except SQLAlchemyError as exc:
+            raise ValueError(f"the database refused: {str(exc).splitlines()[0]}") from None
+        finally:
+            generator.close()
+        self.observer.report(step, f"generator inserted {a['count']} rows into {a['table']} (last id {generator.last_id})")
+
+    async def _do_create_connector(self, step: Step) -> None:
+        import json
+        from pathlib import Path
+        config = dict(step.args.get("config", {}))
+        if "file" in step.args:
+            path = Path(self.scenario.source).parent / step.args["file"]
+            body = json.loads(path.read_text(encoding="utf-8"))
+            config = {**(body["config"] if isinstance(body.get("config"), dict) else body), **config}
+        worker = self._worker()
+        info = await worker.create_connector(config, step.args["name"])
+        await worker.start()
+        self.observer.report(step, f"{info.type} connector {info.name} created")
+
+    async def _connector_action(self, step: Step, action: str, done: str) -> None:
+        await getattr(self._worker(), action)(step.args["name"])
+        self.observer.report(step, f"connector {step.args['name']} {done}")
+
+    async def _do_pause_connector(self, step: Step) -> None:
+        await self._connector_action(step, "pause_connector", "pause requested")
+
+    async def _do_resume_connector(self, step: Step) -> None:
+        await self._connector_action(step, "resume_connector", "resume requested")
+
+    async def _do_restart_connector(self, step: Step) -> None:
+        await self._worker().restart_connector(step.args["name"], include_tasks=True)
+        self.observer.report(step, f"connector {step.args['name']} restart requested")
+
+    async def _do_delete_connector(self, step: Step) -> None:
+        await self._connector_action(step, "delete_connector", "deleted")
+
     async def _do_commit(self, step: Step) -> None:
         entry = self._consumer(step, step.args["name"])
         await entry.consumer.commit()
@@ -473,6 +534,18 @@ class ScenarioRunner:
         if q in ("generation", "members", "state"):
             desc = await self.cluster.groups.describe_group(target)
             return {"generation": str(desc.generation), "members": str(len(desc.members)), "state": desc.state}[q]
+        if q == "rows":
+            from broker_core.connect.databases import open_engine
+            from broker_core.connect.worker import count_table_rows
+            db, _, table = target.rpartition("/")
+            engine = open_engine(db, base_dir=self.cluster.path.parent)
+            try:
+                count = await asyncio.to_thread(count_table_rows, engine, table)
+            finally:
+                engine.dispose()
+            return "none" if count is None else str(count)
+        if q == "connector":
+            return (await self._worker().connector_status(target)).state
         brokers = await self.cluster.controller.brokers()
         if q == "controller":
             return str(next((b.broker_id for b in brokers if b.is_controller), -1))

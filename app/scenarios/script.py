@@ -121,6 +121,7 @@ class StepSpec:
     positional: tuple[str, ...] = ()
     options: dict[str, Callable[[str], Any]] = field(default_factory=dict)
     config_options: bool = False  # accepts Kafka topic configs as key=value (keys with a dot)
+    free_options: bool = False  # every other key=value goes to "config" (a connector's config)
     rest_is_text: bool = False
     summary: str = ""
 
@@ -154,6 +155,14 @@ STEP_SPECS: dict[str, StepSpec] = {
                      summary="wait until a condition holds"),
     "expect": StepSpec(("condition",), rest_is_text=True, summary="check a value; fail the scenario if wrong"),
     "pause": StepSpec(("duration",), summary="give the viewer time (no effect headless)"),
+    "generator": StepSpec(("table",), {"db": str, "count": _positive, "rate": parse_rate},
+                          summary="insert N iris rows into a source table (db=URL or a file by the data file)"),
+    "create-connector": StepSpec(("name",), {"file": str}, free_options=True,
+                                 summary="create a Kafka Connect connector from key=value pairs or file=JSON"),
+    "pause-connector": StepSpec(("name",), summary="pause a connector"),
+    "resume-connector": StepSpec(("name",), summary="resume a paused connector"),
+    "restart-connector": StepSpec(("name",), summary="restart a connector and its tasks"),
+    "delete-connector": StepSpec(("name",), summary="delete a connector (its offsets stay)"),
 }
 
 
@@ -178,7 +187,7 @@ QUANTITIES: dict[str, str] = {
     "partition-of": "TOPIC:KEY", "read": "CONSUMER", "keys": "CONSUMER", "position": "CONSUMER/T-P",
     "assignment": "CONSUMER", "lag": "GROUP or GROUP/T-P", "committed": "GROUP/T-P",
     "generation": "GROUP", "members": "GROUP", "state": "GROUP", "controller": "",
-    "live-brokers": "", "topics": "",
+    "live-brokers": "", "topics": "", "rows": "DB/TABLE", "connector": "NAME",
 }
 
 
@@ -283,7 +292,7 @@ def _parse_step(source: str, number: int, line: str) -> Step:
     config: dict[str, str] = {}
     for option in options:
         key, _, value = option.partition("=")
-        if spec.config_options and "." in key:
+        if (spec.config_options and "." in key) or (spec.free_options and key not in spec.options):
             config[key] = value
             continue
         convert = spec.options.get(key)
@@ -329,6 +338,10 @@ def _parse_text_step(source: str, number: int, line: str, verb: str, spec: StepS
 
 
 def _check_combinations(source: str, number: int, verb: str, args: dict[str, Any]) -> None:
+    if verb == "generator" and ("db" not in args or "count" not in args):
+        raise ScenarioError(source, number, "generator: needs db=URL and count=N")
+    if verb == "create-connector" and "file" not in args and "config" not in args:
+        raise ScenarioError(source, number, "create-connector: give file=CONFIG.json or the config as key=value pairs")
     if verb == "produce":
         if "count" in args and "key" in args:
             raise ScenarioError(source, number, "produce: use keys=... (a pattern) with count=, not key=")
