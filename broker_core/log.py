@@ -164,12 +164,13 @@ class PartitionLogs:
     async def _append_one(self, conn: aiosqlite.Connection, topic_id: int, config: dict,
                           batch: BatchRequest, acks: int, now: int) -> AppendResult:
         topic, partition = batch.topic, batch.partition
-        # One statement (one thread hop) for the partition, its ISR and the replication delay.
-        state = await (await conn.execute(
+        # One statement (one thread hop) for the partition, its ISR and the replication delay;
+        # execute_fetchall, since execute() and then fetchone() would be two hops.
+        (state,) = await conn.execute_fetchall(
             f"SELECT p.leader, p.log_start_offset, p.log_end_offset, {_COUNT_REPLICAS.format('r.in_isr=1')},"
             f" {_COUNT_REPLICAS.format('r.in_isr=1 AND b.alive=1')}, {_COUNT_REPLICAS.format('r.in_isr=0 AND b.alive=1')},"
             " (SELECT value FROM meta WHERE key=?) FROM partitions p WHERE p.topic_id=? AND p.partition=?",
-            (REPLICATION_DELAY_KEY, topic_id, partition))).fetchone()
+            (REPLICATION_DELAY_KEY, topic_id, partition))
         leader, log_start, leo, isr_size, isr_alive, out_of_sync_alive, delay = state
         if leader < 0:
             raise LeaderNotAvailable(f"Partition {topic}-{partition} has no leader (offline)")
@@ -233,9 +234,9 @@ class PartitionLogs:
                               config: dict, leo: int, incoming: int, now: int) -> None:
         # Kafka rolls before appending a batch that would overflow the active segment, or
         # when the active segment is older than segment.ms; an empty segment never rolls.
-        base, size, created = await (await conn.execute(
+        ((base, size, created),) = await conn.execute_fetchall(
             "SELECT base_offset, size_bytes, created_at FROM segments WHERE topic_id=? AND partition=?"
-            " ORDER BY base_offset DESC LIMIT 1", (topic_id, partition))).fetchone()
+            " ORDER BY base_offset DESC LIMIT 1", (topic_id, partition))
         if size > 0 and (size + incoming > config["segment.bytes"] or now - created >= config["segment.ms"]):
             await conn.execute(
                 "INSERT INTO segments(topic_id, partition, base_offset, next_offset, created_at)"
@@ -390,10 +391,10 @@ async def truncate_log(conn: aiosqlite.Connection, topic_id: int, partition: int
 
 
 async def _topic_meta(conn: aiosqlite.Connection, topic: str) -> tuple[int, int, dict] | None:
-    row = await (await conn.execute(
-        "SELECT id, partitions, config FROM topics WHERE name=?", (topic,))).fetchone()
-    if row is None:
+    rows = await conn.execute_fetchall("SELECT id, partitions, config FROM topics WHERE name=?", (topic,))
+    if not rows:
         return None
+    row = rows[0]
     return row[0], row[1], effective_config(json.loads(row[2]))
 
 
