@@ -108,20 +108,22 @@ class WindowReporter:
         self._record_bytes = record_bytes
         self._start = time.perf_counter()
         self._count = 0
-        self._latencies: list[float] = []
+        self._total_ms = 0.0
+        self._max_ms = 0.0
 
-    def record(self, latency_ms: float) -> None:
-        """Count one acknowledged record; print a window line when the interval has passed."""
-        self._count += 1
-        self._latencies.append(latency_ms)
+    def record(self, latencies_ms: Sequence[float]) -> None:
+        """Count acknowledged records; print a window line when the interval has passed."""
+        self._count += len(latencies_ms)
+        self._total_ms += sum(latencies_ms)
+        self._max_ms = max(self._max_ms, max(latencies_ms, default=0.0))
         now = time.perf_counter()
-        if now - self._start >= REPORTING_INTERVAL_S:
+        if now - self._start >= REPORTING_INTERVAL_S and self._count:
             elapsed = now - self._start
             print(f"{self._count} records sent, {self._count / elapsed:.1f} records/sec "
                   f"({self._count * self._record_bytes / MB / elapsed:.2f} MB/sec), "
-                  f"{sum(self._latencies) / len(self._latencies):.1f} ms avg latency, "
-                  f"{max(self._latencies):.1f} ms max latency.", flush=True)
-            self._start, self._count, self._latencies = now, 0, []
+                  f"{self._total_ms / self._count:.1f} ms avg latency, "
+                  f"{self._max_ms:.1f} ms max latency.", flush=True)
+            self._start, self._count, self._total_ms, self._max_ms = now, 0, 0.0, 0.0
 
 
 @contextlib.contextmanager
@@ -235,10 +237,9 @@ async def produce_with_core(cluster: Cluster, settings: ProducerPerfSettings, ti
                 failures.append(future.exception() or asyncio.CancelledError())
                 return
             now = perf_counter()
-            for sent in sent_at:
-                latency = (now - sent) * 1000
-                run.latencies_ms.append(latency)
-                reporter.record(latency)
+            latencies = [(now - sent) * 1000 for sent in sent_at]
+            run.latencies_ms.extend(latencies)
+            reporter.record(latencies)
         return done
 
     throttle = Throttle(settings.throughput)
