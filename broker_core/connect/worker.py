@@ -106,7 +106,8 @@ class ConnectorStateInfo:
 
 @dataclass(frozen=True)
 class ConnectorOverview:
-    """One line of a connectors view: state, records moved, offsets and table sizes."""
+    """One connector in a view: state, records moved, offsets, table sizes (``trace``: the
+    connector's, else the first failed task's)."""
 
     name: str
     type: str
@@ -117,6 +118,7 @@ class ConnectorOverview:
     tables: tuple[tuple[str, int | None], ...]
     worker_id: str
     trace: str | None = None
+    topics: tuple[str, ...] = ()
 
 
 @dataclass
@@ -301,11 +303,14 @@ class ConnectWorker:
                 continue
             if config.connector_type == "source":
                 records, offsets, tables = await self._source_figures(config, state)
+                topics = tuple(config["topic.prefix"] + split_table_name(t)[1] for t, _ in tables)
             else:
                 records, offsets, tables = await self._sink_figures(config)
+                topics = tuple(config["topics"])
+            trace = status.trace or next((t.trace for t in status.tasks if t.trace), None)
             out.append(ConnectorOverview(name, config.connector_type, status.state,
                                          tuple(t.state for t in status.tasks), records, offsets, tables,
-                                         status.worker_id, status.trace))
+                                         status.worker_id, trace, topics))
         return out
 
     async def _source_figures(self, config: ConnectorConfig, state: ConfigState) -> tuple[int, tuple[str, ...], tuple]:
