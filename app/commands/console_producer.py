@@ -38,6 +38,10 @@ from .properties import bool_property, parse_properties
 READ_CHUNK = 1 << 20
 #: Lines sent between two yields to the event loop, so SQLite works while Python parses.
 YIELD_EVERY = 2000
+#: Records sent but not yet acknowledged before reading waits for the oldest. The producer's
+#: buffer.memory counts record bytes, but a queued record costs a few hundred bytes of Python
+#: objects, so without this bound a long pipe would hold the whole input in memory.
+MAX_UNACKNOWLEDGED = 50_000
 #: kafka-console-producer's defaults: --timeout (linger.ms) 1000, --batch-size 16384, acks -1.
 DEFAULT_LINGER_MS = 1000
 DEFAULT_BATCH_SIZE = 16_384
@@ -271,6 +275,7 @@ class RecordSender:
                         self._report(error, None, value)
                 # Let the sender hand full batches to the database thread while we go on.
                 await asyncio.sleep(0)
+                await self._bound_unacknowledged()
             self._line_number += len(lines)
         else:
             for line in lines:
@@ -287,7 +292,15 @@ class RecordSender:
                     self._report(error, key, value)
                 if self._sync:
                     await self._producer.flush()
+                elif len(pending) > MAX_UNACKNOWLEDGED:
+                    await self._bound_unacknowledged()
         self.report_done()
+
+    async def _bound_unacknowledged(self) -> None:
+        self.report_done()
+        while len(self._pending) > MAX_UNACKNOWLEDGED:
+            await asyncio.wait([self._pending[0][0]])
+            self.report_done()
 
     def report_done(self) -> None:
         """Print the error of every finished send at the head of the queue."""
