@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import os
 import random
 import sqlite3
 import statistics
@@ -110,6 +111,7 @@ class WindowReporter:
         self._count = 0
         self._total_ms = 0.0
         self._max_ms = 0.0
+        self._stdout_gone = False
 
     def record(self, latencies_ms: Sequence[float]) -> None:
         """Count acknowledged records; print a window line when the interval has passed."""
@@ -117,12 +119,18 @@ class WindowReporter:
         self._total_ms += sum(latencies_ms)
         self._max_ms = max(self._max_ms, max(latencies_ms, default=0.0))
         now = time.perf_counter()
-        if now - self._start >= REPORTING_INTERVAL_S and self._count:
+        if now - self._start >= REPORTING_INTERVAL_S and self._count and not self._stdout_gone:
             elapsed = now - self._start
-            print(f"{self._count} records sent, {self._count / elapsed:.1f} records/sec "
-                  f"({self._count * self._record_bytes / MB / elapsed:.2f} MB/sec), "
-                  f"{self._total_ms / self._count:.1f} ms avg latency, "
-                  f"{self._max_ms:.1f} ms max latency.", flush=True)
+            try:
+                print(f"{self._count} records sent, {self._count / elapsed:.1f} records/sec "
+                      f"({self._count * self._record_bytes / MB / elapsed:.2f} MB/sec), "
+                      f"{self._total_ms / self._count:.1f} ms avg latency, "
+                      f"{self._max_ms:.1f} ms max latency.", flush=True)
+            except BrokenPipeError:
+                # Whoever read our output went away (``| head -1``): finish the run quietly.
+                self._stdout_gone = True
+                with contextlib.suppress(OSError, ValueError):
+                    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
             self._start, self._count, self._total_ms, self._max_ms = now, 0, 0.0, 0.0
 
 
@@ -413,7 +421,7 @@ def producer_perf_test(
                 return await producer_perf(cluster, settings, compare_raw, repeat)
 
         lines = asyncio.run(session())
-    print("\n".join(lines), flush=True)
+        print("\n".join(lines), flush=True)
 
 
 # -- consumer -----------------------------------------------------------------------------
@@ -570,7 +578,7 @@ def consumer_perf_test(
                 return await consumer_perf(cluster, topic, messages, timeout, max_poll_records, compare_raw, repeat)
 
         lines = asyncio.run(session())
-    print("\n".join(lines), flush=True)
+        print("\n".join(lines), flush=True)
 
 
 # -- change feed --------------------------------------------------------------------------
@@ -681,7 +689,7 @@ def feed_perf_test(
                 return await feed_perf(cluster, topic, commits, interval_ms, idle_seconds)
 
         lines = asyncio.run(session())
-    print("\n".join(lines), flush=True)
+        print("\n".join(lines), flush=True)
 
 
 def register(app: typer.Typer) -> None:
