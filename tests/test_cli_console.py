@@ -134,3 +134,62 @@ def test_each_console_mistake_is_one_line_and_a_failure_status(data_path, tool, 
     assert "Traceback" not in result.stderr
     assert len(result.stderr.splitlines()) == 1, result.stderr
     assert expected in result.stderr
+
+
+def _run_on_terminal(args: list[str], *, stdin_terminal: bool, feed: bytes = b"", timeout_s: float = 30.0):
+    """Run kplay with stdin (or stdout) on a pseudo-terminal; return (status, stdout bytes)."""
+    import os
+    import pty
+    import subprocess
+    import time
+
+    from cli_harness import KPLAY, ROOT
+
+    controller, terminal = pty.openpty()
+    try:
+        if stdin_terminal:
+            proc = subprocess.Popen([*KPLAY, *args], stdin=terminal, stdout=subprocess.PIPE,
+                                    stderr=subprocess.PIPE, cwd=ROOT)
+            os.write(controller, feed)
+            out, _ = proc.communicate(timeout=timeout_s)
+            return proc.returncode, out
+        proc = subprocess.Popen([*KPLAY, *args], stdin=subprocess.DEVNULL, stdout=terminal,
+                                stderr=subprocess.PIPE, cwd=ROOT)
+        os.close(terminal)
+        terminal = -1
+        chunks = []
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            try:
+                chunk = os.read(controller, 65536)
+            except OSError:  # the terminal closed: the tool exited
+                break
+            if not chunk:
+                break
+            chunks.append(chunk)
+        return proc.wait(timeout_s), b"".join(chunks)
+    finally:
+        os.close(controller)
+        if terminal >= 0:
+            os.close(terminal)
+
+
+def test_a_terminal_on_stdin_gets_kafkas_prompt_and_each_line_is_sent(data_path):
+    create_topics(data_path, {"typed": 1})
+    # Canonical terminal input: two lines, then Ctrl-D (end of input) on an empty line.
+    code, out = _run_on_terminal(["console-producer", "--topic", "typed", "--data", str(data_path)],
+                                 stdin_terminal=True, feed=b"first line\nsecond line\n\x04")
+    assert code == 0
+    assert out.startswith(b">") and out.count(b">") >= 2
+    consumed = kplay(data_path, "console-consumer", "--topic", "typed", "--from-beginning", "--max-messages", "2")
+    assert consumed.stdout.splitlines() == ["first line", "second line"]
+
+
+def test_on_a_terminal_record_bytes_cannot_drive_the_terminal(data_path):
+    create_topics(data_path, {"hostile": 1})
+    kplay(data_path, "console-producer", "--topic", "hostile", input=b"\x1b]0;pwned\x07 title\n")
+    code, out = _run_on_terminal(["console-consumer", "--topic", "hostile", "--from-beginning", "--max-messages", "1",
+                                  "--data", str(data_path)], stdin_terminal=False)
+    assert code == 0
+    assert b"\x1b" not in out and b"\x07" not in out
+    assert b"\\x1b]0;pwned\\x07 title" in out
