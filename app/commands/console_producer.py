@@ -137,7 +137,7 @@ class LineFormat:
                 raise ValueError(f"Header keys should not be equal to the null marker "
                                  f"'{self.null_marker.decode()}' as they can't be null")
             headers.append((name.decode("utf-8", "replace"), None if value == self.null_marker else value))
-        return headers  # type: ignore[return-value]
+        return headers  # type: ignore[return-value]  # a null.marker header value is None, as in Kafka
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ import typer
 
 from broker_core import Cluster, TopicPartition
 from broker_core.errors import GroupIdNotFound, NonEmptyGroup, UnknownTopicOrPartition
+from broker_core.groups import GroupDescription, PartitionLag
 from broker_core.log import EARLIEST, LATEST
 
 from .invocation import (BootstrapServerOption, CommandConfigOption, DataOption, UsageProblem,
@@ -230,7 +231,7 @@ def _cell(value: object) -> str:
     return MISSING if value is None or value == "" else str(value)
 
 
-def _print_offsets(group: str, rows: list, description) -> None:  # type: ignore[no-untyped-def]
+def _print_offsets(group: str, rows: list[PartitionLag], description: GroupDescription) -> None:
     # Kafka lists the partitions of the member with most partitions first, then the
     # others, then committed partitions no member owns.
     assigned = {m.member_id: len(m.assignment) for m in description.members}
@@ -262,7 +263,7 @@ def _assignment_text(assignment: Iterable[TopicPartition]) -> str:
     return ";".join(f"{topic}:{','.join(str(p) for p in sorted(parts))}" for topic, parts in sorted(by_topic.items()))
 
 
-def _print_members(description, verbose: bool) -> None:  # type: ignore[no-untyped-def]
+def _print_members(description: GroupDescription, verbose: bool) -> None:
     members = description.members
     headers = ["GROUP", "CONSUMER-ID", "HOST", "CLIENT-ID", "#PARTITIONS"] + (["ASSIGNMENT"] if verbose else [])
     table = [[description.group_id, m.member_id, m.host, m.client_id, str(len(m.assignment))]
@@ -293,7 +294,7 @@ def coordinator_of(group: str, brokers: Sequence[int]) -> int:
     return sorted(brokers)[partition % len(brokers)] if brokers else -1
 
 
-def _print_state(description, live_brokers: Sequence[int]) -> None:  # type: ignore[no-untyped-def]
+def _print_state(description: GroupDescription, live_brokers: Sequence[int]) -> None:
     broker = coordinator_of(description.group_id, live_brokers)
     coordinator = f"localhost:{9092 + broker}  ({broker})"
     headers = ["GROUP", "COORDINATOR (ID)", "ASSIGNMENT-STRATEGY", "STATE", "#MEMBERS"]
