@@ -1,0 +1,43 @@
+"""Request handlers, one module per group of APIs, and the table from API key to handler.
+
+Every handler takes the ``RequestContext`` and the request decoded by kafka-python's
+generated class, calls the broker core, and returns the response object (or None when
+Kafka sends no response). No Kafka semantics live here: they are the core's.
+"""
+
+from __future__ import annotations
+
+from ..api_versions import ApiKey
+from .admin import handle_create_partitions, handle_create_topics, handle_delete_topics, handle_describe_configs
+from .context import CloseConnection, Handler, RequestContext, WireError
+from .fetch import handle_fetch, handle_list_offsets
+from .groups import (handle_delete_groups, handle_describe_groups, handle_heartbeat, handle_join_group,
+                     handle_leave_group, handle_list_groups, handle_sync_group)
+from .metadata import api_versions_body, handle_api_versions, handle_find_coordinator, handle_metadata
+from .offsets import handle_offset_commit, handle_offset_fetch
+from .produce import handle_init_producer_id, handle_produce
+
+HANDLERS: dict[int, Handler] = {
+    ApiKey.PRODUCE: handle_produce,
+    ApiKey.FETCH: handle_fetch,
+    ApiKey.LIST_OFFSETS: handle_list_offsets,
+    ApiKey.METADATA: handle_metadata,
+    ApiKey.OFFSET_COMMIT: handle_offset_commit,
+    ApiKey.OFFSET_FETCH: handle_offset_fetch,
+    ApiKey.FIND_COORDINATOR: handle_find_coordinator,
+    ApiKey.JOIN_GROUP: handle_join_group,
+    ApiKey.HEARTBEAT: handle_heartbeat,
+    ApiKey.LEAVE_GROUP: handle_leave_group,
+    ApiKey.SYNC_GROUP: handle_sync_group,
+    ApiKey.DESCRIBE_GROUPS: handle_describe_groups,
+    ApiKey.LIST_GROUPS: handle_list_groups,
+    ApiKey.API_VERSIONS: handle_api_versions,
+    ApiKey.CREATE_TOPICS: handle_create_topics,
+    ApiKey.DELETE_TOPICS: handle_delete_topics,
+    ApiKey.INIT_PRODUCER_ID: handle_init_producer_id,
+    ApiKey.DESCRIBE_CONFIGS: handle_describe_configs,
+    ApiKey.CREATE_PARTITIONS: handle_create_partitions,
+    ApiKey.DELETE_GROUPS: handle_delete_groups,
+}
+
+__all__ = ["HANDLERS", "CloseConnection", "Handler", "RequestContext", "WireError", "api_versions_body"]

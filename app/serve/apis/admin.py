@@ -1,0 +1,169 @@
+"""The admin APIs: CreateTopics, DeleteTopics, CreatePartitions and DescribeConfigs.
+
+Each topic in a request succeeds or fails on its own, with the core's error and words.
+kplay places replicas itself, so a request that names replica assignments is refused.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kafka.protocol.admin import (CreatePartitionsResponse, CreateTopicsResponse, DeleteTopicsResponse,
+                                  DescribeConfigsResponse)
+
+from broker_core.config import TOPIC_CONFIGS, effective_config
+from broker_core.errors import InvalidPartitions, InvalidRequest, KafkaError, TopicAlreadyExists
+from broker_core.topics import validate_new_topic
+
+from .context import RequestContext, WireError, error_code, error_message
+
+#: CreateTopics' "use the broker's default" for partitions and replication factor.
+BROKER_DEFAULT = -1
+#: DescribeConfigs resource types (``ConfigResource.Type``).
+TOPIC_RESOURCE = 2
+BROKER_RESOURCE = 4
+#: ``DescribeConfigsResponse.ConfigSource``.
+DYNAMIC_TOPIC_CONFIG = 1
+STATIC_BROKER_CONFIG = 4
+DEFAULT_CONFIG = 5
+#: ``ConfigDef.Type`` as DescribeConfigs v3 reports it.
+CONFIG_TYPES = {"bool": 1, "string": 2, "int": 3, "long": 5, "double": 6, "list": 7}
+
+Result = DescribeConfigsResponse.DescribeConfigsResult
+Entry = Result.DescribeConfigsResourceResult
+Synonym = Entry.DescribeConfigsSynonym
+
+
+def _manual_assignment() -> InvalidRequest:
+    return InvalidRequest("kplay places replicas itself: replica assignments in the request are not supported")
+
+
+async def handle_create_topics(ctx: RequestContext, request) -> CreateTopicsResponse:
+    """CreateTopics: each topic with its partitions, replication factor and configs (or the broker's defaults)."""
+    settings = ctx.server.settings
+    results = []
+    for topic in request.topics:
+        code, message = WireError.NONE, None
+        try:
+            if topic.assignments:
+                raise _manual_assignment()
+            partitions = settings.num_partitions if topic.num_partitions == BROKER_DEFAULT else topic.num_partitions
+            replication = (settings.default_replication_factor if topic.replication_factor == BROKER_DEFAULT
+                           else topic.replication_factor)
+            config = {entry.name: entry.value for entry in topic.configs or ()}
+            if request.validate_only:
+                live = await ctx.cluster.topics.live_brokers()
+                validate_new_topic(topic.name, partitions, replication, len(live), config)
+                if topic.name in await ctx.cluster.topics.list_topics():
+                    raise TopicAlreadyExists(f"Topic '{topic.name}' already exists.")
+            else:
+                await ctx.cluster.topics.create_topic(topic.name, partitions, replication, config)
+        except KafkaError as error:
+            code, message = error_code(error), error_message(error)
+        results.append(CreateTopicsResponse.CreatableTopicResult(name=topic.name, error_code=code,
+                                                                 error_message=message))
+    return CreateTopicsResponse(version=ctx.version, throttle_time_ms=0, topics=results)
+
+
+async def handle_delete_topics(ctx: RequestContext, request) -> DeleteTopicsResponse:
+    """DeleteTopics: each topic with its records and the groups' offsets for it."""
+    results = []
+    for name in request.topic_names:
+        code = WireError.NONE
+        try:
+            await ctx.cluster.topics.delete_topic(name)
+            ctx.server.producers.forget_topic(name)
+        except KafkaError as error:
+            code = error_code(error)
+        results.append(DeleteTopicsResponse.DeletableTopicResult(name=name, error_code=code))
+    return DeleteTopicsResponse(version=ctx.version, throttle_time_ms=0, responses=results)
+
+
+async def handle_create_partitions(ctx: RequestContext, request) -> CreatePartitionsResponse:
+    """CreatePartitions: grow topics to a new partition count (never shrink)."""
+    results = []
+    for topic in request.topics:
+        code, message = WireError.NONE, None
+        try:
+            if topic.assignments:
+                raise _manual_assignment()
+            if request.validate_only:
+                current = (await ctx.cluster.topics.describe_topic(topic.name)).partition_count
+                if topic.count < current:
+                    raise InvalidPartitions(f"Topic currently has {current} partitions, which is higher than "
+                                            f"the requested {topic.count}.")
+                if topic.count == current:
+                    raise InvalidPartitions(f"Topic already has {current} partitions.")
+            else:
+                await ctx.cluster.topics.create_partitions(topic.name, topic.count)
+        except KafkaError as error:
+            code, message = error_code(error), error_message(error)
+        results.append(CreatePartitionsResponse.CreatePartitionsTopicResult(name=topic.name, error_code=code,
+                                                                            error_message=message))
+    return CreatePartitionsResponse(version=ctx.version, throttle_time_ms=0, results=results)
+
+
+async def handle_describe_configs(ctx: RequestContext, request) -> DescribeConfigsResponse:
+    """DescribeConfigs: a topic's configuration (overrides and defaults), or a broker's."""
+    results = []
+    for resource in request.resources:
+        keys = set(resource.configuration_keys) if resource.configuration_keys is not None else None
+        try:
+            if resource.resource_type == TOPIC_RESOURCE:
+                entries = await _topic_entries(ctx, resource.resource_name, request.include_synonyms)
+            elif resource.resource_type == BROKER_RESOURCE:
+                entries = _broker_entries(ctx, resource.resource_name)
+            else:
+                raise InvalidRequest(f"kplay describes the configs of topics and brokers, not of resource type "
+                                     f"{resource.resource_type}")
+        except KafkaError as error:
+            results.append(Result(error_code=error_code(error), error_message=error_message(error),
+                                  resource_type=resource.resource_type, resource_name=resource.resource_name,
+                                  configs=[]))
+            continue
+        results.append(Result(error_code=WireError.NONE, error_message=None, resource_type=resource.resource_type,
+                              resource_name=resource.resource_name,
+                              configs=[entry for entry in entries if keys is None or entry.name in keys]))
+    return DescribeConfigsResponse(version=ctx.version, throttle_time_ms=0, results=results)
+
+
+async def _topic_entries(ctx: RequestContext, name: str, synonyms: bool) -> list:
+    description = await ctx.cluster.topics.describe_topic(name)
+    defaults = effective_config({})
+    entries = []
+    for key, value in sorted(description.effective_config().items()):
+        spec = TOPIC_CONFIGS[key]
+        overridden = key in description.config
+        source = DYNAMIC_TOPIC_CONFIG if overridden else DEFAULT_CONFIG
+        listed = []
+        if synonyms:
+            if overridden:
+                listed.append(Synonym(name=key, value=_text(value), source=DYNAMIC_TOPIC_CONFIG))
+            listed.append(Synonym(name=key, value=_text(defaults[key]), source=DEFAULT_CONFIG))
+        entries.append(Entry(name=key, value=_text(value), read_only=False, config_source=source,
+                             is_sensitive=False, synonyms=listed, config_type=CONFIG_TYPES.get(spec.kind, 0),
+                             documentation=spec.doc))
+    return entries
+
+
+def _broker_entries(ctx: RequestContext, resource_name: str) -> list:
+    try:
+        broker_id = int(resource_name)
+    except ValueError:
+        raise InvalidRequest(f"Broker id must be an integer, not '{resource_name}'") from None
+    if broker_id not in ctx.server.broker_ids:
+        raise InvalidRequest(f"Broker {broker_id} is not part of this cluster")
+    entries = []
+    for key, value, kind, doc, changed in ctx.server.broker_config(broker_id):
+        entries.append(Entry(name=key, value=_text(value), read_only=True,
+                             config_source=STATIC_BROKER_CONFIG if changed else DEFAULT_CONFIG,
+                             is_sensitive=False, synonyms=[], config_type=CONFIG_TYPES.get(kind, 0),
+                             documentation=doc))
+    return entries
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+

@@ -1,0 +1,186 @@
+"""Fetch and ListOffsets: records and offsets out, read from each partition's leader.
+
+A Fetch with nothing to return yet is held (Kafka's fetch purgatory) until records
+arrive on one of its partitions or ``max_wait_ms`` passes; the change feed says when
+records arrive, from this process or another. There are no transactions in kplay, so
+the last stable offset is the high watermark and read_committed reads what
+read_uncommitted reads.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+
+from kafka.protocol.consumer import FetchResponse, ListOffsetsResponse
+
+from broker_core.errors import FencedLeaderEpoch, KafkaError, OffsetOutOfRange
+from broker_core.log import EARLIEST, LATEST
+from broker_core.topics import PartitionDescription
+
+from ..record_batches import encode_fetched_records
+from .context import RequestContext, WireError, error_code
+
+TopicData = FetchResponse.FetchableTopicResponse
+PartitionData = TopicData.PartitionData
+OffsetsTopic = ListOffsetsResponse.ListOffsetsTopicResponse
+OffsetsPartition = OffsetsTopic.ListOffsetsPartitionResponse
+#: Kafka's INVALID_HIGH_WATERMARK etc.: what an error partition carries instead of offsets.
+UNKNOWN_OFFSET = -1
+#: A client's "I do not know the leader epoch" (current_leader_epoch before Fetch v9).
+NO_EPOCH = -1
+#: Records read from the core per partition per fetch, at most (bytes limit the rest).
+MAX_RECORDS_PER_PARTITION = 10_000
+
+
+class UnknownLeaderEpoch(KafkaError):
+    """The client knows a newer leader epoch than this broker does (its metadata is ahead)."""
+
+    name, code, retriable = "UNKNOWN_LEADER_EPOCH", 75, True
+
+
+def _check_epoch(requested: int, partition: PartitionDescription) -> None:
+    if requested == NO_EPOCH or requested == partition.leader_epoch:
+        return
+    if requested < partition.leader_epoch:
+        raise FencedLeaderEpoch(f"The leader epoch in the request ({requested}) is older than the broker's "
+                                f"({partition.leader_epoch})")
+    raise UnknownLeaderEpoch(f"The leader epoch in the request ({requested}) is newer than the broker's "
+                             f"({partition.leader_epoch})")
+
+
+@dataclass
+class _Wanted:
+    topic: str
+    partition: int
+    offset: int
+    max_bytes: int
+    epoch: int
+
+
+@dataclass
+class _Read:
+    """What one pass over the requested partitions found."""
+
+    parts: dict[str, list] = field(default_factory=dict)
+    bytes_read: int = 0
+    errors: int = 0
+
+
+async def handle_fetch(ctx: RequestContext, request) -> FetchResponse:
+    """Fetch: records from each requested offset up to the high watermark, held until
+    ``min_bytes`` are there or ``max_wait_ms`` has passed."""
+    wanted = [_Wanted(topic.topic, p.partition, p.fetch_offset, p.partition_max_bytes,
+                      p.current_leader_epoch if ctx.version >= 9 else NO_EPOCH)
+              for topic in request.topics for p in topic.partitions]
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + max(0, request.max_wait_ms) / 1000
+    feed = ctx.cluster.feed
+    # Subscribe before the first read, so that records appended in between are not missed.
+    arrivals = feed.subscribe("records", "leader_elected", "topic_deleted") if wanted else None
+    try:
+        while True:
+            found = await _read(ctx, wanted, request.max_bytes)
+            remaining = deadline - loop.time()
+            if found.bytes_read >= max(1, request.min_bytes) or found.errors or remaining <= 0 or arrivals is None:
+                break
+            if not await _arrival(arrivals, {(w.topic, w.partition) for w in wanted}, remaining):
+                found = await _read(ctx, wanted, request.max_bytes)
+                break
+    finally:
+        if arrivals is not None:
+            arrivals.close()
+    return FetchResponse(version=ctx.version, throttle_time_ms=0, error_code=WireError.NONE, session_id=0,
+                         responses=[TopicData(topic=name, partitions=parts) for name, parts in found.parts.items()])
+
+
+async def _arrival(arrivals, partitions: set[tuple[str, int]], timeout_s: float) -> bool:
+    """Wait until an event concerns one of ``partitions``; False when ``timeout_s`` passed first."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_s
+    while (remaining := deadline - loop.time()) > 0:
+        getter = asyncio.ensure_future(arrivals.get())
+        try:
+            done, _ = await asyncio.wait({getter}, timeout=remaining)
+        finally:
+            getter.cancel()
+        if not done:
+            return False
+        event = getter.result()
+        if event.kind == "resync" or (getattr(event, "topic", ""), getattr(event, "partition", -1)) in partitions \
+                or (event.kind == "topic_deleted" and any(event.topic == t for t, _ in partitions)):
+            return True
+    return False
+
+
+async def _read(ctx: RequestContext, wanted: list[_Wanted], max_bytes: int) -> _Read:
+    found = _Read()
+    budget = max_bytes if max_bytes > 0 else 2**31 - 1
+    for want in wanted:
+        part = await _read_partition(ctx, want, budget)
+        found.parts.setdefault(want.topic, []).append(part)
+        if part.error_code != WireError.NONE:
+            found.errors += 1
+        size = len(part.records or b"")
+        found.bytes_read += size
+        budget -= size
+    return found
+
+
+async def _read_partition(ctx: RequestContext, want: _Wanted, budget: int) -> PartitionData:
+    try:
+        partition = await ctx.server.leadership.led_by(ctx.broker_id, want.topic, want.partition)
+        _check_epoch(want.epoch, partition)
+        if budget <= 0:
+            # The response is full: this partition's records wait for the next fetch.
+            result = await ctx.cluster.logs.read(want.topic, want.partition, want.offset, max_records=0)
+            records = b""
+        else:
+            result = await ctx.cluster.logs.read(want.topic, want.partition, want.offset,
+                                                 max_records=MAX_RECORDS_PER_PARTITION,
+                                                 max_bytes=max(1, min(want.max_bytes, budget)))
+            records = encode_fetched_records(result.records, partition.leader_epoch)
+    except KafkaError as error:
+        # librdkafka cannot parse a null record set: an error partition carries empty records.
+        return PartitionData(partition_index=want.partition, error_code=error_code(error),
+                             high_watermark=UNKNOWN_OFFSET, last_stable_offset=UNKNOWN_OFFSET,
+                             log_start_offset=UNKNOWN_OFFSET, aborted_transactions=None,
+                             preferred_read_replica=-1, records=b"")
+    return PartitionData(partition_index=want.partition, error_code=WireError.NONE,
+                         high_watermark=result.high_watermark, last_stable_offset=result.high_watermark,
+                         log_start_offset=result.log_start_offset, aborted_transactions=None,
+                         preferred_read_replica=-1, records=records)
+
+
+async def handle_list_offsets(ctx: RequestContext, request) -> ListOffsetsResponse:
+    """ListOffsets: the earliest (-2) or latest (-1) offset of each partition, or the first
+    offset whose timestamp is at least the one asked (-1 when there is none)."""
+    topics = []
+    for topic in request.topics:
+        parts = []
+        for p in topic.partitions:
+            epoch = p.current_leader_epoch if ctx.version >= 4 else NO_EPOCH
+            try:
+                partition = await ctx.server.leadership.led_by(ctx.broker_id, topic.name, p.partition_index)
+                _check_epoch(epoch, partition)
+                offset = await ctx.cluster.logs.list_offset(topic.name, p.partition_index, p.timestamp)
+                timestamp = UNKNOWN_OFFSET
+                if offset is not None and p.timestamp not in (EARLIEST, LATEST):
+                    timestamp = await _timestamp_at(ctx, topic.name, p.partition_index, offset)
+                parts.append(OffsetsPartition(
+                    partition_index=p.partition_index, error_code=WireError.NONE, timestamp=timestamp,
+                    offset=UNKNOWN_OFFSET if offset is None else offset, leader_epoch=partition.leader_epoch))
+            except KafkaError as error:
+                parts.append(OffsetsPartition(partition_index=p.partition_index, error_code=error_code(error),
+                                              timestamp=UNKNOWN_OFFSET, offset=UNKNOWN_OFFSET,
+                                              leader_epoch=NO_EPOCH))
+        topics.append(OffsetsTopic(name=topic.name, partitions=parts))
+    return ListOffsetsResponse(version=ctx.version, throttle_time_ms=0, topics=topics)
+
+
+async def _timestamp_at(ctx: RequestContext, topic: str, partition: int, offset: int) -> int:
+    try:
+        result = await ctx.cluster.logs.read(topic, partition, offset, max_records=1)
+    except OffsetOutOfRange:
+        return UNKNOWN_OFFSET
+    return result.records[0].timestamp if result.records else UNKNOWN_OFFSET

@@ -1,0 +1,87 @@
+"""OffsetCommit and OffsetFetch: a group's committed positions, kept by the core."""
+
+from __future__ import annotations
+
+from kafka.protocol.consumer import OffsetCommitResponse, OffsetFetchResponse
+
+from broker_core.errors import InvalidRequest, KafkaError, UnknownTopicOrPartition
+from broker_core.records import TopicPartition
+
+from .context import RequestContext, WireError, error_code
+from .groups import check_coordinator
+
+CommitTopic = OffsetCommitResponse.OffsetCommitResponseTopic
+CommitPartition = CommitTopic.OffsetCommitResponsePartition
+FetchTopic = OffsetFetchResponse.OffsetFetchResponseTopic
+FetchPartition = FetchTopic.OffsetFetchResponsePartition
+#: What OffsetFetch answers for a partition without a committed offset.
+NO_OFFSET = -1
+NO_EPOCH = -1
+
+
+async def handle_offset_commit(ctx: RequestContext, request) -> OffsetCommitResponse:
+    """OffsetCommit: store the next offset to read for each partition.
+
+    The core commits a request's offsets together; when one partition does not exist
+    (or has a negative offset), the others are committed one by one so that only those
+    fail, as each partition has its own error in Kafka's response.
+    """
+    group_id = request.group_id
+    generation = request.generation_id_or_member_epoch
+    entries = {TopicPartition(topic.name, p.partition_index): (p.committed_offset, p.committed_metadata or "")
+               for topic in request.topics for p in topic.partitions}
+    codes: dict[TopicPartition, int] = {}
+    try:
+        check_coordinator(ctx, group_id)
+        await _commit(ctx, group_id, generation, request.member_id, entries)
+    except (UnknownTopicOrPartition, InvalidRequest):
+        for tp, entry in entries.items():
+            try:
+                await _commit(ctx, group_id, generation, request.member_id, {tp: entry})
+            except KafkaError as error:
+                codes[tp] = error_code(error)
+    except KafkaError as error:
+        codes = {tp: error_code(error) for tp in entries}
+    by_topic: dict[str, list] = {}
+    for tp in entries:
+        by_topic.setdefault(tp.topic, []).append(
+            CommitPartition(partition_index=tp.partition, error_code=codes.get(tp, WireError.NONE)))
+    return OffsetCommitResponse(version=ctx.version, throttle_time_ms=0,
+                                topics=[CommitTopic(name=name, partitions=parts) for name, parts in by_topic.items()])
+
+
+async def _commit(ctx: RequestContext, group_id: str, generation: int, member_id: str,
+                  entries: dict[TopicPartition, tuple[int, str]]) -> None:
+    if any(offset < 0 for offset, _ in entries.values()):
+        raise InvalidRequest("kplay cannot store a negative committed offset")
+    # The core keeps one metadata string per commit; a request's partitions share the first one.
+    metadata = next((meta for _, meta in entries.values() if meta), "")
+    await ctx.cluster.groups.commit_offsets(group_id, generation, member_id,
+                                            {tp: offset for tp, (offset, _) in entries.items()}, metadata)
+
+
+async def handle_offset_fetch(ctx: RequestContext, request) -> OffsetFetchResponse:
+    """OffsetFetch: committed offsets of the partitions asked (all of the group's when topics is null)."""
+    try:
+        check_coordinator(ctx, request.group_id)
+        if request.topics is None:
+            committed = await ctx.cluster.groups.fetch_offsets(request.group_id)
+            wanted = list(committed)
+        else:
+            wanted = [TopicPartition(topic.name, index) for topic in request.topics
+                      for index in topic.partition_indexes]
+            committed = await ctx.cluster.groups.fetch_offsets(request.group_id, wanted)
+    except KafkaError as error:
+        code = error_code(error)
+        topics = [FetchTopic(name=topic.name, partitions=[
+            FetchPartition(partition_index=index, committed_offset=NO_OFFSET, committed_leader_epoch=NO_EPOCH,
+                           metadata="", error_code=code) for index in topic.partition_indexes])
+            for topic in request.topics or ()]
+        return OffsetFetchResponse(version=ctx.version, throttle_time_ms=0, topics=topics, error_code=code)
+    by_topic: dict[str, list] = {}
+    for tp in wanted:
+        by_topic.setdefault(tp.topic, []).append(FetchPartition(
+            partition_index=tp.partition, committed_offset=committed.get(tp, NO_OFFSET),
+            committed_leader_epoch=NO_EPOCH, metadata="", error_code=WireError.NONE))
+    return OffsetFetchResponse(version=ctx.version, throttle_time_ms=0, error_code=WireError.NONE,
+                               topics=[FetchTopic(name=name, partitions=parts) for name, parts in by_topic.items()])

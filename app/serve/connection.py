@@ -1,0 +1,120 @@
+"""One client's connection to one broker's listener: frames in, responses out, in order.
+
+Kafka's framing is a 4-byte big-endian size, then the request: a header (API key,
+version, correlation id, client id) and the body. Requests on a connection are
+answered one at a time in the order they came, as a Kafka broker mutes a channel until
+its response is sent. Whatever one client does wrong (a size above
+``socket.request.max.bytes``, an unknown API key or version, bytes that do not decode,
+a disconnect half-way through) closes that client's connection and nothing else, as
+Kafka's SocketServer does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import struct
+from typing import TYPE_CHECKING
+
+from .api_versions import SUPPORTED_APIS, ApiKey, api_name
+from .apis import HANDLERS, CloseConnection, RequestContext, WireError, api_versions_body
+
+if TYPE_CHECKING:
+    from .kafka_server import KafkaServer
+
+log = logging.getLogger("kplay.serve")
+
+_SIZE = struct.Struct(">i")
+_HEADER_START = struct.Struct(">hhi")
+#: The smallest request header: API key, version, correlation id and a null client id.
+MIN_REQUEST_BYTES = 10
+
+
+class ProtocolViolation(Exception):
+    """The client sent something Kafka would close the connection over."""
+
+
+class ClientConnection:
+    """Serves one accepted connection until the client leaves or breaks the protocol."""
+
+    def __init__(self, server: "KafkaServer", broker_id: int, reader: asyncio.StreamReader,
+                 writer: asyncio.StreamWriter) -> None:
+        self.server = server
+        self.broker_id = broker_id
+        self._reader = reader
+        self._writer = writer
+        peer = writer.get_extra_info("peername")
+        self.client_host = peer[0] if isinstance(peer, tuple) else str(peer or "")
+        self.peer = f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else str(peer)
+
+    async def run(self) -> None:
+        """Read, answer and write requests until the connection ends."""
+        try:
+            while True:
+                frame = await self._read_frame()
+                if frame is None:
+                    return
+                response = await self._answer(frame)
+                if response is not None:
+                    self._writer.write(response)
+                    await self._writer.drain()
+        except ProtocolViolation as violation:
+            log.warning("broker %d: closing connection from %s: %s", self.broker_id, self.peer, violation)
+        except CloseConnection as reason:
+            log.info("broker %d: closing connection from %s: %s", self.broker_id, self.peer, reason)
+        except (asyncio.IncompleteReadError, ConnectionError, OSError):
+            pass  # the client went away, perhaps half-way through a request
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # a bug in kplay: this client is dropped, the server goes on
+            log.exception("broker %d: unexpected error serving %s; closing its connection", self.broker_id, self.peer)
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        """Drop the connection at once (a stopped broker drops its clients mid-request)."""
+        transport = self._writer.transport
+        if not transport.is_closing():
+            transport.abort()
+
+    async def _read_frame(self) -> bytes | None:
+        try:
+            prefix = await self._reader.readexactly(_SIZE.size)
+        except asyncio.IncompleteReadError as partial:
+            if partial.partial:
+                raise
+            return None  # a clean close between requests
+        size = _SIZE.unpack(prefix)[0]
+        limit = self.server.settings.socket_request_max_bytes
+        if size > limit:
+            raise ProtocolViolation(f"request of {size} bytes is larger than socket.request.max.bytes ({limit})")
+        if size < MIN_REQUEST_BYTES:
+            raise ProtocolViolation(f"request size {size} is smaller than a request header")
+        return await self._reader.readexactly(size)
+
+    async def _answer(self, frame: bytes) -> bytes | bytearray | None:
+        api_key, version, correlation_id = _HEADER_START.unpack_from(frame)
+        spec = SUPPORTED_APIS.get(api_key)
+        if api_key == ApiKey.API_VERSIONS and spec is not None and version > spec.max_version:
+            # A client newer than this broker: answer UNSUPPORTED_VERSION with the table in a
+            # v0 body, which every client can read; it then retries with a version listed.
+            body = api_versions_body(0, WireError.UNSUPPORTED_VERSION)
+            body.with_header(correlation_id=correlation_id)
+            return body.encode(header=True, framed=True)
+        if spec is None:
+            raise ProtocolViolation(f"unknown API key {api_key}")
+        if not spec.supports(version):
+            raise ProtocolViolation(f"{api_name(api_key)} version {version} is not supported "
+                                    f"(versions {spec.min_version}-{spec.max_version} are)")
+        try:
+            request = spec.request.decode(frame, version=version, header=True)
+        except Exception as error:  # the generated decoders raise many kinds on bad bytes
+            raise ProtocolViolation(f"malformed {api_name(api_key)} v{version} request: {error!r}") from None
+        header = request.header
+        context = RequestContext(self.server, self.broker_id, api_key, version, correlation_id,
+                                 header.client_id or "", self.client_host)
+        response = await HANDLERS[api_key](context, request)
+        if response is None:
+            return None
+        response.with_header(correlation_id=correlation_id)
+        return response.encode(header=True, framed=True)

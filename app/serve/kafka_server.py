@@ -1,0 +1,253 @@
+"""``KafkaServer``: Kafka's wire protocol in front of the data file, one listener per broker.
+
+Each simulated broker gets its own TCP listener (127.0.0.1:9092, 9093, 9094 for brokers
+0, 1, 2 by default), so the Metadata a client receives names real leaders at real
+addresses. Stopping a broker (from the TUI, ``kplay brokers --stop`` in another terminal,
+or anything else that writes to the data file) reaches the server through the change
+feed: that broker's listener closes and its connections drop, as a crashed broker's
+would; clients refresh their metadata and continue on the new leaders. Starting it
+opens the listener again on the same port.
+
+    async with KafkaServer(cluster, port=9092) as server:
+        print(server.advertised_endpoints())
+        await asyncio.Event().wait()
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import logging
+import socket
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any, Mapping
+
+from broker_core import Cluster
+from broker_core.config import MESSAGE_MAX_BYTES_DEFAULT
+from broker_core.events import Event, LogTruncated, TopicDeleted
+from broker_core.groups import GROUP_MAX_SESSION_TIMEOUT_MS, GROUP_MIN_SESSION_TIMEOUT_MS
+
+from .apis.metadata import offsets_partition_for
+from .connection import ClientConnection
+from .leadership import LeadershipView
+from .producer_state import ProducerStateTable
+
+log = logging.getLogger("kplay.serve")
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 9092
+#: Kafka's ``socket.request.max.bytes`` default: a larger request closes the connection.
+SOCKET_REQUEST_MAX_BYTES = 104_857_600
+#: Addresses that mean "every interface": clients cannot connect to them, so the
+#: listeners advertise the machine's host name instead.
+WILDCARD_HOSTS = ("0.0.0.0", "::", "")
+#: Feed events after which the cached partition leaders may be wrong.
+LEADERSHIP_EVENTS = ("leader_elected", "topic_created", "topic_deleted", "partitions_added", "broker_state",
+                     "log_truncated", "resync")
+
+
+@dataclass(frozen=True)
+class BrokerSettings:
+    """The broker-level configs the listeners apply, with Kafka's names and defaults."""
+
+    auto_create_topics_enable: bool = True
+    num_partitions: int = 1
+    default_replication_factor: int = 1
+    socket_request_max_bytes: int = SOCKET_REQUEST_MAX_BYTES
+
+
+class KafkaServer:
+    """Listeners for every broker of ``cluster``, answering Kafka's protocol.
+
+    ``port`` is broker 0's port; broker N listens on ``port + N``. ``ports`` maps broker
+    ids to ports instead (0: any free port, chosen once and kept across a stop and start).
+    """
+
+    def __init__(self, cluster: Cluster, *, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT,
+                 ports: Mapping[int, int] | None = None, settings: BrokerSettings | None = None) -> None:
+        self.cluster = cluster
+        self.host = host
+        self.advertised_host = socket.gethostname() if host in WILDCARD_HOSTS else host
+        self.settings = settings or BrokerSettings()
+        self.leadership = LeadershipView(cluster)
+        self.producers = ProducerStateTable()
+        self.broker_ids: list[int] = []
+        self._base_port = port
+        self._ports: dict[int, int] = dict(ports or {})
+        self._listeners: dict[int, asyncio.Server] = {}
+        self._connections: dict[int, set[ClientConnection]] = {}
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._watcher: asyncio.Task[None] | None = None
+
+    # -- life cycle ------------------------------------------------------------------------
+    async def start(self) -> None:
+        """Open a listener for every running broker and follow broker changes from then on.
+
+        Raises OSError when a port cannot be bound (for example, already in use).
+        """
+        await self.cluster.start_feed()
+        # Subscribe before reading the brokers, so that no change between the two is missed.
+        events = self.cluster.feed.subscribe(*LEADERSHIP_EVENTS)
+        try:
+            brokers = await self.cluster.controller.brokers()
+            self.broker_ids = [b.broker_id for b in brokers]
+            for broker in brokers:
+                self._ports.setdefault(broker.broker_id, self._base_port + broker.broker_id if self._base_port else 0)
+            for broker in brokers:
+                if broker.alive:
+                    await self._open(broker.broker_id)
+        except BaseException:
+            events.close()
+            await self.close()
+            raise
+        self._watcher = asyncio.create_task(self._follow(events), name="kplay-serve-brokers")
+
+    async def close(self) -> None:
+        """Close every listener and connection."""
+        if self._watcher is not None:
+            self._watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._watcher
+            self._watcher = None
+        for broker_id in list(self._listeners):
+            self._close_listener(broker_id)
+        tasks = list(self._tasks)
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def __aenter__(self) -> "KafkaServer":
+        await self.start()
+        return self
+
+    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                        tb: TracebackType | None) -> None:
+        await self.close()
+
+    # -- what the handlers ask ------------------------------------------------------------
+    def live_brokers(self) -> set[int]:
+        """Brokers whose listener is open (the running ones)."""
+        return set(self._listeners)
+
+    def advertised_endpoints(self) -> dict[int, tuple[str, int]]:
+        """Broker id -> (host, port) that clients should connect to, for running brokers."""
+        return {broker_id: (self.advertised_host, self._ports[broker_id]) for broker_id in sorted(self._listeners)}
+
+    def coordinator_for(self, group_id: str) -> int | None:
+        """The broker that coordinates ``group_id``, or None while every broker is stopped.
+
+        As in Kafka, a group belongs to one ``__consumer_offsets`` partition (by its id's
+        hash) and so to that partition's leader: here the partition's preferred broker,
+        or the next running one after it while it is stopped.
+        """
+        live = self._listeners
+        if not live or not self.broker_ids:
+            return None
+        index = offsets_partition_for(group_id) % len(self.broker_ids)
+        for step in range(len(self.broker_ids)):
+            candidate = self.broker_ids[(index + step) % len(self.broker_ids)]
+            if candidate in live:
+                return candidate
+        return None
+
+    def broker_config(self, broker_id: int) -> list[tuple[str, Any, str, str, bool]]:
+        """Broker ``broker_id``'s configs as (name, value, type, doc, set-by-kplay-serve) rows."""
+        defaults = BrokerSettings()
+        s = self.settings
+        listener = f"PLAINTEXT://{self.host}:{self._ports.get(broker_id, 0)}"
+        advertised = f"PLAINTEXT://{self.advertised_host}:{self._ports.get(broker_id, 0)}"
+        return [
+            ("broker.id", broker_id, "int", "The broker's id.", True),
+            ("listeners", listener, "string", "Where this broker listens.", True),
+            ("advertised.listeners", advertised, "string", "Where clients are told to connect.", True),
+            ("auto.create.topics.enable", s.auto_create_topics_enable, "bool",
+             "Create a topic that Metadata asks for and that does not exist.",
+             s.auto_create_topics_enable != defaults.auto_create_topics_enable),
+            ("num.partitions", s.num_partitions, "int", "Partitions of an auto-created topic.",
+             s.num_partitions != defaults.num_partitions),
+            ("default.replication.factor", s.default_replication_factor, "int",
+             "Replication factor of an auto-created topic.",
+             s.default_replication_factor != defaults.default_replication_factor),
+            ("socket.request.max.bytes", s.socket_request_max_bytes, "int",
+             "Largest request accepted; a larger one closes the connection.",
+             s.socket_request_max_bytes != defaults.socket_request_max_bytes),
+            ("message.max.bytes", MESSAGE_MAX_BYTES_DEFAULT, "int", "Largest record batch accepted.", False),
+            ("group.min.session.timeout.ms", GROUP_MIN_SESSION_TIMEOUT_MS, "int",
+             "Smallest session timeout a group member may ask for.", False),
+            ("group.max.session.timeout.ms", GROUP_MAX_SESSION_TIMEOUT_MS, "int",
+             "Largest session timeout a group member may ask for.", False),
+        ]
+
+    # -- listeners ------------------------------------------------------------------------
+    async def _open(self, broker_id: int) -> None:
+        if broker_id in self._listeners:
+            return
+        server = await asyncio.start_server(functools.partial(self._accept, broker_id), self.host,
+                                            self._ports[broker_id], reuse_address=True)
+        # With port 0 the system chose one: keep it, so the broker comes back at the same address.
+        self._ports[broker_id] = server.sockets[0].getsockname()[1]
+        self._listeners[broker_id] = server
+        self._connections.setdefault(broker_id, set())
+        log.info("broker %d listening on %s:%d", broker_id, self.host, self._ports[broker_id])
+
+    def _close_listener(self, broker_id: int) -> None:
+        server = self._listeners.pop(broker_id, None)
+        if server is None:
+            return
+        server.close()
+        for connection in list(self._connections.get(broker_id, ())):
+            connection.close()
+        log.info("broker %d stopped listening", broker_id)
+
+    async def _accept(self, broker_id: int, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if broker_id not in self._listeners:  # accepted just as the broker stopped
+            writer.transport.abort()
+            return
+        connection = ClientConnection(self, broker_id, reader, writer)
+        task = asyncio.current_task()
+        assert task is not None
+        self._tasks.add(task)
+        self._connections[broker_id].add(connection)
+        try:
+            await connection.run()
+        finally:
+            self._connections[broker_id].discard(connection)
+            self._tasks.discard(task)
+
+    # -- following the cluster ------------------------------------------------------------
+    async def _follow(self, events: Any) -> None:
+        try:
+            while True:
+                batch = [await events.get(), *events.get_nowait()]
+                self.leadership.invalidate()
+                for event in batch:
+                    await self._apply(event)
+        finally:
+            events.close()
+
+    async def _apply(self, event: Event) -> None:
+        try:
+            if event.kind == "broker_state":
+                if getattr(event, "alive"):
+                    await self._open(getattr(event, "broker"))
+                else:
+                    self._close_listener(getattr(event, "broker"))
+            elif event.kind == "resync":
+                await self._reconcile()
+            elif isinstance(event, LogTruncated):
+                self.producers.truncated(event.topic, event.partition, event.end_offset)
+            elif isinstance(event, TopicDeleted):
+                self.producers.forget_topic(event.topic)
+        except OSError as error:
+            log.error("broker %s could not listen again: %s", getattr(event, "broker", "?"), error)
+
+    async def _reconcile(self) -> None:
+        """After missed events: make the listeners match the brokers' states again."""
+        for broker in await self.cluster.controller.brokers():
+            if broker.alive:
+                await self._open(broker.broker_id)
+            else:
+                self._close_listener(broker.broker_id)
