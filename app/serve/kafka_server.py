@@ -61,15 +61,19 @@ class BrokerSettings:
 class KafkaServer:
     """Listeners for every broker of ``cluster``, answering Kafka's protocol.
 
-    ``port`` is broker 0's port; broker N listens on ``port + N``. ``ports`` maps broker
-    ids to ports instead (0: any free port, chosen once and kept across a stop and start).
+    ``port`` is broker 0's port; broker N listens on ``port + N`` (``port`` 0: any free
+    ports). ``ports`` maps broker ids to ports instead (0: any free port). A port chosen by
+    the system is kept across a broker's stop and start. ``advertised_host`` is what
+    Metadata tells clients (Kafka's ``advertised.listeners``), by default ``host``.
     """
 
     def __init__(self, cluster: Cluster, *, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT,
-                 ports: Mapping[int, int] | None = None, settings: BrokerSettings | None = None) -> None:
+                 ports: Mapping[int, int] | None = None, advertised_host: str | None = None,
+                 settings: BrokerSettings | None = None) -> None:
         self.cluster = cluster
         self.host = host
-        self.advertised_host = socket.gethostname() if host in WILDCARD_HOSTS else host
+        # Kafka's advertised.listeners: a wildcard address is no place to connect to.
+        self.advertised_host = advertised_host or (socket.gethostname() if host in WILDCARD_HOSTS else host)
         self.settings = settings or BrokerSettings()
         self.leadership = LeadershipView(cluster)
         self.producers = ProducerStateTable()
@@ -185,8 +189,12 @@ class KafkaServer:
     async def _open(self, broker_id: int) -> None:
         if broker_id in self._listeners:
             return
-        server = await asyncio.start_server(functools.partial(self._accept, broker_id), self.host,
-                                            self._ports[broker_id], reuse_address=True)
+        try:
+            server = await asyncio.start_server(functools.partial(self._accept, broker_id), self.host or None,
+                                                self._ports[broker_id], reuse_address=True)
+        except OSError as error:
+            raise OSError(error.errno, f"Cannot serve Kafka broker {broker_id} on {self.host}:{self._ports[broker_id]}: "
+                                       f"{error.strerror or error}") from None
         # With port 0 the system chose one: keep it, so the broker comes back at the same address.
         self._ports[broker_id] = server.sockets[0].getsockname()[1]
         self._listeners[broker_id] = server

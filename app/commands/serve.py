@@ -1,0 +1,165 @@
+"""``kplay serve``: the playground's data file behind Kafka's protocol and the REST APIs.
+
+    kplay serve                                  # 127.0.0.1:9092-9094, :8081, :8083
+    kplay serve --port 19092 --data lesson.db
+    kplay serve --host 0.0.0.0                   # every interface: prints a warning
+
+Real client libraries (kafka-python, confluent-kafka, aiokafka, kcat, Java clients) connect
+to ``127.0.0.1:9092``; each simulated broker has its own listener (broker N on port +N),
+so stopping a broker (``kplay brokers --stop 1`` in another terminal, or the TUI) closes
+its listener and clients move to the new leaders. The Schema Registry and Kafka Connect
+REST APIs run next to it. Everything shares the one data file, so the TUI in another
+terminal shows what real clients do.
+
+``kplay serve-perf-test`` measures real clients' throughput against these listeners next
+to the in-process API, in one run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib.util
+import ipaddress
+import logging
+import signal
+import sys
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+
+from broker_core import Cluster
+
+from .invocation import DataOption, UsageProblem, data_path, one_line_errors
+from .output import print_error, print_lines
+
+#: Loopback: reachable from this machine only. (The same as ``app.serve.DEFAULT_HOST``, which
+#: is not imported here so that other tools start without loading the protocol classes.)
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_SCHEMA_REGISTRY_PORT = 8081
+DEFAULT_CONNECT_PORT = 8083
+HOST_HELP = ("Address to listen on (default 127.0.0.1, this machine only). Another address lets other "
+             "machines read and write the playground, without authentication.")
+
+
+def serve(
+    ctx: typer.Context,
+    host: Annotated[Optional[str], typer.Option("--host", metavar="HOST", help=HOST_HELP)] = None,
+    port: Annotated[int, typer.Option(
+        "--port", metavar="PORT", help="Broker 0's Kafka port; broker N listens on PORT+N (0: any free ports).")] = 9092,
+    schema_registry_port: Annotated[int, typer.Option(
+        "--schema-registry-port", metavar="PORT", help="The Schema Registry REST API's port.")
+    ] = DEFAULT_SCHEMA_REGISTRY_PORT,
+    connect_port: Annotated[int, typer.Option(
+        "--connect-port", metavar="PORT", help="The Kafka Connect REST API's port.")] = DEFAULT_CONNECT_PORT,
+    advertised_host: Annotated[Optional[str], typer.Option(
+        "--advertised-host", metavar="HOST",
+        help="Host name Metadata gives clients (Kafka's advertised.listeners; default: the --host "
+             "address, or this machine's name when listening on every interface).")] = None,
+    data: DataOption = None,
+) -> None:
+    """Serve the playground to real Kafka clients, Schema Registry and Connect clients until Ctrl+C."""
+    with one_line_errors("Error: "):
+        for name, value in (("--port", port), ("--schema-registry-port", schema_registry_port),
+                            ("--connect-port", connect_port)):
+            if not 0 <= value <= 65535:
+                raise UsageProblem(f"{name} must be between 0 and 65535, not {value}")
+        bind = host if host is not None else DEFAULT_HOST
+        if not is_loopback(bind):
+            print_error(f"Warning: listening on {bind or 'every interface'}: anyone who can reach it can read and "
+                        "write this playground (kplay serve has no authentication)")
+        path = data_path(ctx, data)
+        _log_to_stderr()
+        asyncio.run(run_servers(path, host=bind, port=port, schema_registry_port=schema_registry_port,
+                                connect_port=connect_port, advertised_host=advertised_host))
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` names this machine only (127.0.0.0/8, ::1 or localhost)."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+async def run_servers(path: Path, *, host: str, port: int, schema_registry_port: int, connect_port: int,
+                      advertised_host: str | None = None, stop: asyncio.Event | None = None) -> None:
+    """Open the data file, serve until ``stop`` is set (or SIGINT/SIGTERM), then close everything."""
+    from app.serve import KafkaServer
+
+    stop = stop or asyncio.Event()
+    cluster = await Cluster.open(path)
+    try:
+        kafka = KafkaServer(cluster, host=host, port=port, advertised_host=advertised_host)
+        await kafka.start()
+        rest: Any = None
+        try:
+            if rest_available():
+                from app.serve.rest import start_rest
+
+                rest = await start_rest(cluster, host=host, schema_registry_port=schema_registry_port,
+                                        connect_port=connect_port, base_dir=Path.cwd())
+            print_lines(startup_lines(path, kafka, rest))
+            with _stop_on_signals(stop):
+                await stop.wait()
+        finally:
+            if rest is not None:
+                await rest.stop()
+            await kafka.close()
+    finally:
+        await cluster.close()
+    print_lines(["kplay serve stopped."])
+
+
+def rest_available() -> bool:
+    """Whether the Schema Registry and Connect REST half (``app.serve.rest``) is part of this kplay."""
+    return importlib.util.find_spec("app.serve.rest") is not None
+
+
+def startup_lines(path: Path, kafka: Any, rest: Any) -> list[str]:
+    """What ``kplay serve`` prints once it listens: where each service is."""
+    endpoints = kafka.advertised_endpoints()
+    lines = [f"kplay serve: data file {path}"]
+    for broker_id in kafka.broker_ids:
+        where = f"{endpoints[broker_id][0]}:{endpoints[broker_id][1]}" if broker_id in endpoints else "stopped"
+        lines.append(f"Kafka broker {broker_id}: {where}")
+    lines.append("bootstrap.servers=" + ",".join(f"{h}:{p}" for h, p in endpoints.values()))
+    if rest is not None:
+        lines.append(f"Schema Registry: {rest.schema_registry_url}")
+        lines.append(f"Kafka Connect: {rest.connect_url}")
+    lines.append("Press Ctrl+C to stop.")
+    return lines
+
+
+@contextlib.contextmanager
+def _stop_on_signals(stop: asyncio.Event) -> Any:
+    loop = asyncio.get_running_loop()
+    installed = []
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+            loop.add_signal_handler(signum, stop.set)
+            installed.append(signum)
+    try:
+        yield
+    finally:
+        for signum in installed:
+            loop.remove_signal_handler(signum)
+
+
+def _log_to_stderr() -> None:
+    """Brokers starting and stopping, and clients dropped for protocol errors, as lines on stderr."""
+    logger = logging.getLogger("kplay.serve")
+    if not logger.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("kplay serve: %(message)s"))
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+        logger.propagate = False
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``kplay serve`` (and ``kplay serve-perf-test``) to the app."""
+    app.command("serve")(serve)
