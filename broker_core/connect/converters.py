@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import base64
+import functools
 import json
 import re
 from dataclasses import dataclass
@@ -231,6 +232,7 @@ _AVRO_PRIMITIVE = {"int8": "int", "int16": "int", "int32": "int", "int64": "long
 _AVRO_LOGICAL = {TIMESTAMP: "timestamp-millis", DATE: "date", TIME: "time-millis"}
 
 
+@functools.lru_cache(maxsize=4096)
 def avro_name(name: str) -> str:
     """An Avro-legal record name (letters, digits, underscores; not starting with a digit)."""
     clean = re.sub(r"[^A-Za-z0-9_]", "_", name) or "ConnectDefault"

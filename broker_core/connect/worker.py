@@ -455,9 +455,14 @@ class ConnectWorker:
 
     async def _reconcile(self) -> None:
         """Make what runs here match the configs: claim, start, reconfigure, pause, stop."""
+        held = await leases(self.cluster)
+        now = self.cluster.clock.now_ms()
         for name, raw in self._state.connectors.items():
             running = self._running.get(name)
             if running is None:
+                lease = held.get(name)
+                if lease is not None and lease.worker_id != self.worker_id and lease.live(now):
+                    continue  # another worker runs it: no write transaction needed to learn that
                 generation = await self._leases.claim(name)
                 if generation is not None:
                     await self._start_connector(name, raw, generation)
