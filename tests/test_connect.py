@@ -358,3 +358,15 @@ async def test_two_workers_never_run_one_connector_and_the_other_takes_over(clus
     finally:
         await one.stop()
         await two.stop()
+
+
+async def test_fewer_tasks_after_a_config_change_leave_no_stale_task(cluster: Cluster, worker: ConnectWorker,
+                                                                      sqlite_db: Database) -> None:
+    await insert(sqlite_db, 3)
+    await insert(sqlite_db, 3, table="other")
+    both = source_config("src", sqlite_db.url, table="iris_data,other", **{"tasks.max": "2"})
+    await worker.create_connector(both)
+    await wait_until(lambda: _state_is(worker, "src", ("RUNNING", ("RUNNING", "RUNNING"))), "two tasks")
+    await worker.put_connector_config("src", source_config("src", sqlite_db.url))
+    await wait_until(lambda: _state_is(worker, "src", ("RUNNING", ("RUNNING",))), "one task")
+    assert (await worker.connector_info("src")).tasks == [0]

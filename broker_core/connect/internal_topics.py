@@ -168,7 +168,12 @@ class ConfigState:
                 self.target_states[name] = value.get("state.v2", value.get("state", "STARTED"))
             return name, None
         if key.startswith("commit-") and value is not None:
-            return key[len("commit-"):], None
+            # The commit record says how many task configs are current (later ones are stale).
+            name = key[len("commit-"):]
+            count = int(value.get("tasks", 0))
+            tasks = self.task_configs.get(name, [])[:count]
+            self.task_configs[name] = tasks + [{} for _ in range(count - len(tasks))]
+            return name, None
         if key.startswith("task-") and value is not None:
             name, _, number = key[len("task-"):].rpartition("-")
             if number.isdigit():
