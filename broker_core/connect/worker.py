@@ -25,10 +25,11 @@ import asyncio
 import contextlib
 import os
 import socket
+import sqlite3
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import TYPE_CHECKING, Any, AsyncIterator, Mapping
 
 import sqlalchemy
 
@@ -167,6 +168,8 @@ class ConnectWorker:
         self._engines: dict[tuple[str, str, str], sqlalchemy.Engine] = {}
         self._lock = asyncio.Lock()
         self._lost: set[str] = set()
+        #: The last error a worker round survived (None if none): for diagnosing a stuck worker.
+        self.last_error: str | None = None
 
     # -- the REST-shaped API -------------------------------------------------------------------
     async def list_connectors(self) -> list[str]:
@@ -413,7 +416,7 @@ class ConnectWorker:
         beating = asyncio.create_task(self._heartbeats(), name=f"kplay-connect-heartbeat-{self.worker_id}")
         try:
             while True:
-                async with self._lock:
+                async with self._lock, self._surviving():
                     await self._drop_lost()
                     await self._reconcile()
                 deadline = loop.time() + self.heartbeat_interval_ms / 1000
@@ -425,7 +428,7 @@ class ConnectWorker:
                     batch = [first, *events.get_nowait()]
                     if any(isinstance(e, Resync) or (isinstance(e, RecordsAppended) and e.topic == CONFIG_TOPIC)
                            for e in batch):
-                        async with self._lock:
+                        async with self._lock, self._surviving():
                             self._state, changes = await self._configs.read(self._state)
                             await self._reconcile()
                             for _, request in changes:
@@ -441,10 +444,19 @@ class ConnectWorker:
         """Renew this worker's leases every heartbeat interval; note the ones lost."""
         while True:
             names = list(self._running)
-            with contextlib.suppress(KafkaError):
+            async with self._surviving():
                 held = await self._leases.renew(names)
                 self._lost.update(n for n in names if n not in held and n in self._running)
             await asyncio.sleep(self.heartbeat_interval_ms / 1000)
+
+    @contextlib.asynccontextmanager
+    async def _surviving(self) -> AsyncIterator[None]:
+        """Keep the worker alive through a failed round (a busy data file, an offline partition):
+        the error is kept in ``last_error`` and the next round tries again."""
+        try:
+            yield
+        except (KafkaError, sqlite3.Error, OSError) as exc:
+            self.last_error = error_trace(exc)
 
     async def _drop_lost(self) -> None:
         """Stop the connectors another worker has taken over (their leases lapsed)."""
