@@ -17,16 +17,18 @@ from dataclasses import dataclass, field
 from types import TracebackType
 from typing import TYPE_CHECKING, Sequence
 
-from .errors import KafkaError, UnknownTopicOrPartition
+from .errors import InvalidRecord, KafkaError, RecordTooLarge, UnknownTopicOrPartition
 from .log import BatchRequest, parse_acks
 from .partitioner import StickyPartitioner
-from .records import BATCH_OVERHEAD, ProducerRecord, RecordMetadata, record_size
+from .records import BATCH_OVERHEAD, AppendResult, ProducerRecord, RecordMetadata, record_size
 
 if TYPE_CHECKING:
     from .cluster import Cluster
 
 #: How long a topic's partition count is trusted before it is read again.
 METADATA_MAX_AGE_S = 1.0
+#: Errors about one record that refuse its whole request before anything is written.
+_RECORD_ERRORS = (RecordTooLarge, InvalidRecord)
 #: Builds a NamedTuple from a ready tuple, skipping its keyword-handling ``__new__``: about
 #: 3x cheaper, which counts on paths that run once per record.
 _new_tuple = tuple.__new__
@@ -225,29 +227,57 @@ class Producer:
             self._drained.set()
 
     async def _send_batches(self, batches: list[_Batch]) -> None:
-        requests = [BatchRequest(b.topic, b.partition, b.records) for b in batches]
-        try:
-            results = await self._cluster.logs.append_batches(requests, self.acks)
-        except Exception as exc:  # the data file itself failed: every record in flight fails
-            results = [exc] * len(batches)  # type: ignore[list-item]
-        self.transactions += 1
-        for batch, result in zip(batches, results):
-            self._buffered -= batch.size - BATCH_OVERHEAD
-            if isinstance(result, BaseException):
-                if isinstance(result, UnknownTopicOrPartition):
-                    self._metadata.pop(batch.topic, None)
-                for future in batch.futures:
-                    if not future.done():
-                        future.set_exception(result)
-                        if self.acks == 0:
-                            future.exception()  # acks=0 reports nothing; mark it retrieved
+        # Every request costs the log several thread hops whatever its size, so the ready
+        # batches of one partition go as one request: a backlog of small batches sent one
+        # request each cost far more than their records (the default 16 KB batches ran at a
+        # third of the speed of 1000-record ones).
+        groups: dict[tuple[str, int], list[_Batch]] = {}
+        for batch in batches:
+            groups.setdefault((batch.topic, batch.partition), []).append(batch)
+        requests = [BatchRequest(topic, partition, group[0].records if len(group) == 1 else
+                                 [record for batch in group for record in batch.records])
+                    for (topic, partition), group in groups.items()]
+        results = await self._append(requests)
+        for group, result in zip(groups.values(), results):
+            if len(group) > 1 and isinstance(result, _RECORD_ERRORS):
+                # One record refused the merged request, and nothing of it was written:
+                # resend its batches separately so that, as in Kafka, only that batch fails.
+                for batch, own in zip(group, await self._append(
+                        [BatchRequest(b.topic, b.partition, b.records) for b in group])):
+                    self._complete(batch, own, 0)
                 continue
-            self.records_sent += len(batch.records)
-            topic, partition, offset = batch.topic, batch.partition, result.base_offset
-            for future, timestamp in zip(batch.futures, result.timestamps):
-                if not future.done():  # the caller may have cancelled it
-                    future.set_result(_new_tuple(RecordMetadata, (topic, partition, offset, timestamp)))
-                offset += 1
+            start = 0
+            for batch in group:
+                self._complete(batch, result, start)
+                start += len(batch.records)
+
+    async def _append(self, requests: list[BatchRequest]) -> list[AppendResult | BaseException]:
+        try:
+            results: list[AppendResult | BaseException] = list(
+                await self._cluster.logs.append_batches(requests, self.acks))
+        except Exception as exc:  # the data file itself failed: every record in flight fails
+            results = [exc] * len(requests)
+        self.transactions += 1
+        return results
+
+    def _complete(self, batch: _Batch, result: AppendResult | BaseException, start: int) -> None:
+        """Resolve ``batch``'s futures from ``result``, where its records start at index ``start``."""
+        self._buffered -= batch.size - BATCH_OVERHEAD
+        if isinstance(result, BaseException):
+            if isinstance(result, UnknownTopicOrPartition):
+                self._metadata.pop(batch.topic, None)
+            for future in batch.futures:
+                if not future.done():
+                    future.set_exception(result)
+                    if self.acks == 0:
+                        future.exception()  # acks=0 reports nothing; mark it retrieved
+            return
+        self.records_sent += len(batch.records)
+        topic, partition, offset = batch.topic, batch.partition, result.base_offset + start
+        for future, timestamp in zip(batch.futures, result.timestamps[start:start + len(batch.records)]):
+            if not future.done():  # the caller may have cancelled it
+                future.set_result(_new_tuple(RecordMetadata, (topic, partition, offset, timestamp)))
+            offset += 1
 
     @property
     def pending(self) -> int:

@@ -192,3 +192,22 @@ async def test_newer_schema_error_says_to_upgrade(data_path: Path) -> None:
     await _newer_schema(data_path)
     with pytest.raises(StorageError, match="newer kplay.*schema version 999"):
         await Cluster.open(data_path)
+
+
+async def test_a_record_too_large_fails_only_its_own_batch(cluster: Cluster) -> None:
+    await cluster.topics.create_topic("small", partitions=1, config={"max.message.bytes": "1000"})
+    # Batches of about five small records; linger never fires, so flush() hands the producer
+    # three ready batches for one partition at once: small, too large, small.
+    async with Producer(cluster, linger_ms=60_000, batch_size=200) as producer:
+        first = [await producer.send("small", f"a{i}".encode()) for i in range(5)]
+        too_large = await producer.send("small", b"x" * 2000)
+        last = [await producer.send("small", f"b{i}".encode()) for i in range(5)]
+        await producer.flush()
+        # The three went out together, were refused together, then went again one by one.
+        assert producer.transactions == 2
+    with pytest.raises(RecordTooLarge):
+        await too_large
+    assert [(await f).offset for f in first + last] == list(range(10))
+    fetched = await cluster.logs.read("small", 0, 0)
+    assert [r.value for r in fetched.records] == [f"a{i}".encode() for i in range(5)] + [
+        f"b{i}".encode() for i in range(5)]
