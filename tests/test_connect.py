@@ -370,3 +370,20 @@ async def test_fewer_tasks_after_a_config_change_leave_no_stale_task(cluster: Cl
     await worker.put_connector_config("src", source_config("src", sqlite_db.url))
     await wait_until(lambda: _state_is(worker, "src", ("RUNNING", ("RUNNING",))), "one task")
     assert (await worker.connector_info("src")).tasks == [0]
+
+
+async def test_an_offline_partition_is_waited_out_not_failed(cluster: Cluster, worker: ConnectWorker,
+                                                             sqlite_db: Database) -> None:
+    await insert(sqlite_db, 5)
+    await worker.create_connector(source_config("src", sqlite_db.url))
+    await worker.create_connector(sink_config("sink", sqlite_db.url, TOPIC))
+    await wait_until(lambda: _equal_count(sqlite_db, "iris_copy", 5), "5 rows copied")
+    leader = (await cluster.topics.describe_topic(TOPIC)).partitions[0].leader
+    await cluster.controller.stop_broker(leader)  # the topic has one replica: now it has no leader
+    await insert(sqlite_db, 5)
+    await wait_until(lambda: worker.task_stats("src")[0].retries > 0, "the source to retry")
+    assert await connector_state(worker, "src") == ("RUNNING", ("RUNNING",))
+    await cluster.controller.start_broker(leader)
+    await wait_until(lambda: _equal_count(sqlite_db, "iris_copy", 10), "the rows after the broker is back")
+    assert await topic_ids(cluster, TOPIC) == list(range(1, 11))
+    assert await connector_state(worker, "sink") == ("RUNNING", ("RUNNING",))

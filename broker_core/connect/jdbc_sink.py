@@ -21,7 +21,7 @@ import sqlalchemy
 from sqlalchemy.schema import CreateColumn
 
 from ..consumer import Consumer
-from ..errors import UnknownTopicOrPartition
+from ..errors import KafkaError, UnknownTopicOrPartition
 from ..records import ConsumerRecord, TopicPartition
 from .config import KAFKA_PK_FIELDS, ConnectorConfig
 from .converters import ConnectData, converter_for
@@ -265,7 +265,14 @@ class JdbcSinkTask:
             if not self._consumer.assignment():
                 await self.cluster.feed.wait_for_change(POLL_TIMEOUT_MS / 1000)
                 continue
-            records = await self._consumer.poll(timeout_ms=POLL_TIMEOUT_MS)
+            try:
+                records = await self._consumer.poll(timeout_ms=POLL_TIMEOUT_MS)
+            except KafkaError as error:
+                if not error.retriable:
+                    raise
+                self.stats.retries += 1  # e.g. a partition without a leader: wait for one, as a consumer does
+                await self.cluster.feed.wait_for_change(POLL_TIMEOUT_MS / 1000)
+                continue
             if records:
                 await self.put(records)
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Awaitable, Callable
@@ -42,6 +43,12 @@ from .internal_topics import OffsetStore
 if TYPE_CHECKING:
     from ..cluster import Cluster
 
+#: Kafka's producer delivery.timeout.ms: how long a batch is retried before the task fails.
+DELIVERY_TIMEOUT_S = 120.0
+#: Kafka's retry.backoff.ms, doubled per retry up to retry.backoff.max.ms.
+RETRY_BACKOFF_S = 0.1
+MAX_RETRY_BACKOFF_S = 1.0
+
 
 class LeaseLost(ConnectError):
     """Another worker took the connector over: this task must stop without publishing."""
@@ -54,6 +61,8 @@ class TaskStats:
     records: int = 0
     offsets: dict[str, Any] = field(default_factory=dict)
     last_poll_ms: int = 0
+    #: Retriable errors waited out (an offline partition, too few in-sync replicas).
+    retries: int = 0
 
 
 async def connect_with_retries(engine: sqlalchemy.Engine, attempts: int, backoff_ms: int) -> None:
@@ -302,24 +311,43 @@ class JdbcSourceTask:
         self._partitioner.on_new_batch(topic, partitions, partition)
         previous = dict(querier.offset) if querier.offset else None
         offset = querier.advance(rows)
-        batches = [BatchRequest(topic, partition, records)]
-        if offset is not None:
-            batches.append(await self._offsets.batch(self.config.name, querier.partition, offset, now))
-        results = await self.cluster.logs.append_batches(batches, "all")
-        data_error = results[0] if isinstance(results[0], KafkaError) else None
-        offset_error = next((r for r in results[1:] if isinstance(r, KafkaError)), None)
-        if data_error is not None:
-            if offset is not None and offset_error is None:
-                # The offset moved past rows that were not written: put it back before failing.
-                rewind = await self._offsets.batch(self.config.name, querier.partition, previous, now)
-                await self.cluster.logs.append_batches([rewind], "all")
-            raise data_error
+        data = BatchRequest(topic, partition, records)
+        offset_batch = (await self._offsets.batch(self.config.name, querier.partition, offset, now)
+                        if offset is not None else None)
+        await self._append_with_retries(data, offset_batch, querier, previous)
         self.stats.records += len(records)
         if offset is not None:
             querier.offset = offset
             self.stats.offsets[querier.table_name] = dict(offset)
-        if offset_error is not None:
-            raise offset_error
+
+    async def _append_with_retries(self, data: BatchRequest, offset: BatchRequest | None,
+                                   querier: TableQuerier, previous: dict[str, Any] | None) -> None:
+        """Append the rows and their offset in one transaction, retrying retriable errors
+        (an offline partition, too few in-sync replicas) for up to ``DELIVERY_TIMEOUT_S``, as
+        Kafka's producer does; another error, or running out of time, fails the task."""
+        deadline = time.monotonic() + DELIVERY_TIMEOUT_S
+        backoff = RETRY_BACKOFF_S
+        pending = [data] if offset is None else [data, offset]
+        while True:
+            results = await self.cluster.logs.append_batches(pending, "all")
+            error = next((r for r in results if isinstance(r, KafkaError)), None)
+            if error is None:
+                return
+            if pending[0] is data:
+                if not isinstance(results[0], KafkaError):
+                    pending = [offset] if offset is not None else []  # the rows are in: only the offset is left
+                    if not pending:
+                        return
+                elif offset is not None and not isinstance(results[1], KafkaError):
+                    # The offset moved past rows that were not written: put it back first.
+                    rewind = await self._offsets.batch(self.config.name, querier.partition, previous,
+                                                       self.cluster.clock.now_ms())
+                    await self.cluster.logs.append_batches([rewind], "all")
+            if not error.retriable or time.monotonic() + backoff > deadline:
+                raise error
+            self.stats.retries += 1
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, MAX_RETRY_BACKOFF_S)
 
     async def _ensure_topic(self, topic: str) -> int:
         try:
