@@ -70,7 +70,6 @@ def serve(
             print_error(f"Warning: listening on {bind or 'every interface'}: anyone who can reach it can read and "
                         "write this playground (kplay serve has no authentication)")
         path = data_path(ctx, data)
-        _log_to_stderr()
         asyncio.run(run_servers(path, host=bind, port=port, schema_registry_port=schema_registry_port,
                                 connect_port=connect_port, advertised_host=advertised_host))
 
@@ -103,6 +102,7 @@ async def run_servers(path: Path, *, host: str, port: int, schema_registry_port:
                 rest = await start_rest(cluster, host=host, schema_registry_port=schema_registry_port,
                                         connect_port=connect_port, base_dir=Path.cwd())
             print_lines(startup_lines(path, kafka, rest))
+            _log_to_stderr()
             with _stop_on_signals(stop):
                 await stop.wait()
         finally:

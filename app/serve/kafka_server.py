@@ -19,6 +19,7 @@ import asyncio
 import contextlib
 import functools
 import logging
+import os
 import socket
 from dataclasses import dataclass
 from types import TracebackType
@@ -194,7 +195,7 @@ class KafkaServer:
                                                 self._ports[broker_id], reuse_address=True)
         except OSError as error:
             raise OSError(error.errno, f"Cannot serve Kafka broker {broker_id} on {self.host}:{self._ports[broker_id]}: "
-                                       f"{error.strerror or error}") from None
+                                       f"{os.strerror(error.errno) if error.errno else error}") from None
         # With port 0 the system chose one: keep it, so the broker comes back at the same address.
         self._ports[broker_id] = server.sockets[0].getsockname()[1]
         self._listeners[broker_id] = server
