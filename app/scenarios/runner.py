@@ -469,7 +469,10 @@ class ScenarioRunner:
         assert condition is not None
         deadline = time.monotonic() + step.args.get("timeout", DEFAULT_WAIT_MS) / 1000
         while True:
-            actual = await self.probe(step, condition)
+            try:
+                actual = await self.probe(step, condition)
+            except KafkaError as exc:  # e.g. the topic does not exist yet: keep waiting
+                actual = f"{type(exc).__name__}: {exc}"
             if _holds(actual, condition):
                 self.observer.report(step, f"ok: {condition} (now {actual})")
                 return
