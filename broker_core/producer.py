@@ -49,18 +49,20 @@ class Producer:
 
     ``acks``: 0 (fire and forget: the future resolves at once with offset -1 and errors
     are not reported), 1 (the leader appended it) or "all" (every in-sync replica has
-    it; Kafka's default). ``linger_ms`` and ``batch_size`` control batching as in Kafka.
+    it; Kafka's default). ``linger_ms`` and ``batch_size`` control batching as in Kafka;
+    ``max_request_size`` (Kafka's ``max.request.size``) bounds what one transaction carries.
     """
 
     def __init__(self, cluster: "Cluster", *, acks: int | str = "all", linger_ms: float = 5.0,
                  batch_size: int = 16_384, buffer_memory: int = 32 * 1024 * 1024,
                  partitioner: StickyPartitioner | None = None, client_id: str = "kplay-producer",
-                 auto_create_topics: bool = False) -> None:
+                 auto_create_topics: bool = False, max_request_size: int = 1_048_576) -> None:
         self._cluster = cluster
         self.acks = parse_acks(acks)
         self.linger_s = max(0.0, linger_ms) / 1000
         self.batch_size = batch_size
         self.buffer_memory = buffer_memory
+        self.max_request_size = max_request_size
         self.client_id = client_id
         self.auto_create_topics = auto_create_topics
         self._partitioner = partitioner or StickyPartitioner()
@@ -213,11 +215,21 @@ class Producer:
                     with contextlib.suppress(asyncio.TimeoutError):
                         await asyncio.wait_for(self._wakeup.wait(), delay)
                     continue
-            batches = list(self._ready)
-            self._ready.clear()
+            # One request carries at most max_request_size bytes (always at least one batch),
+            # so a backlog goes as several transactions and the write lock is never held for
+            # long: another process's writer waits one bounded transaction, not the backlog.
+            batches = []
+            size = 0
+            while self._ready and (not batches or size + self._ready[0].size <= self.max_request_size):
+                batch = self._ready.popleft()
+                batches.append(batch)
+                size += batch.size
             now = time.monotonic()
             for key, batch in list(self._open.items()):
+                if batches and size + batch.size > self.max_request_size:
+                    break
                 if self._flushing or now - batch.created >= self.linger_s:
+                    size += batch.size
                     del self._open[key]
                     batches.append(batch)
                     self._partitioner.on_new_batch(batch.topic, self._metadata.get(batch.topic, (1, 0))[0],

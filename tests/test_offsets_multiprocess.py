@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from broker_core import Cluster
+from broker_core import Cluster, Producer
 from proc_producer import OutputLines, record_content
 
 HELPER = Path(__file__).with_name("proc_producer.py")
@@ -80,3 +80,16 @@ async def test_two_processes_appending_to_one_partition_get_dense_offsets(data_p
     owners = [r.key.split(b"-")[0] for r in records]  # type: ignore[union-attr]
     switches = sum(1 for x, y in zip(owners, owners[1:]) if x != y)
     assert switches > 2
+
+
+async def test_a_backlog_larger_than_one_request_goes_in_several_transactions_with_dense_offsets(
+        cluster: Cluster) -> None:
+    await cluster.topics.create_topic("backlog", partitions=1)
+    # Batches of about 4 records, requests of at most about 3 batches: 60 records need 5+ requests.
+    async with Producer(cluster, linger_ms=60_000, batch_size=150, max_request_size=450) as producer:
+        futures = [await producer.send("backlog", f"v{i:02d}".encode()) for i in range(60)]
+        await producer.flush()
+        assert producer.transactions >= 5
+    assert [(await f).offset for f in futures] == list(range(60))
+    fetched = await cluster.logs.read("backlog", 0, 0)
+    assert [r.value for r in fetched.records] == [f"v{i:02d}".encode() for i in range(60)]
