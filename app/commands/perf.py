@@ -236,7 +236,7 @@ async def produce_with_core(cluster: Cluster, settings: ProducerPerfSettings, ti
     """
     value = payload(settings.record_size)
     size = record_size(None, value)
-    run = Run("kplay", bytes=settings.num_records * settings.record_size)
+    run = Run("kplay")
     reporter = WindowReporter(settings.record_size)
     failures: list[BaseException] = []
     perf_counter = time.perf_counter
@@ -298,6 +298,7 @@ async def produce_with_core(cluster: Cluster, settings: ProducerPerfSettings, ti
         run.elapsed_s = perf_counter() - start
     await asyncio.sleep(0)  # let the last acknowledgement callbacks run
     run.records = producer.records_sent
+    run.bytes = run.records * settings.record_size
     run.transactions = producer.transactions
     run.failed = settings.num_records - run.records
     if failures:
