@@ -41,6 +41,7 @@ from broker_core.events import OffsetsCommitted, RecordsAppended, Resync
 from broker_core.records import ConsumerRecord
 
 from .safe_text import printable
+from .styled_line import StyledLine
 
 CSS_FILE = Path(__file__).with_suffix(".tcss")
 
@@ -50,7 +51,7 @@ WINDOW = 500
 KEPT_KEY_BYTES = 64
 KEPT_VALUE_BYTES = 512
 #: Shortest pause between two redraws: arrivals are drawn once per frame.
-FRAME_S = 1 / 20
+FRAME_S = 1 / 10
 #: How long one poll waits for records before doing its periodic work again.
 POLL_TIMEOUT_MS = 250
 #: Partition lines shown in the stats block before "+N more".
@@ -153,19 +154,16 @@ class RecordWindow(ScrollView, can_focus=True):
         return strip
 
     def _draw(self, item: WindowRecord | str, width: int, base: Style) -> Strip:
+        style = self.get_component_rich_style
         if isinstance(item, str):
-            text = Text(item, style=self.get_component_rich_style("record-window--note"), no_wrap=True)
+            line = StyledLine(item, style("record-window--note"))
         else:
-            text = Text(no_wrap=True)
-            text.append(f"{item.partition}:{item.offset}",
-                        self.get_component_rich_style("record-window--position"))
-            text.append(" ")
-            text.append(printable(item.key, 12), self.get_component_rich_style("record-window--key"))
-            text.append(" ")
-            text.append(printable(item.value, max(1, width)), self.get_component_rich_style("record-window--value"))
-        text.stylize(base)
-        text.truncate(width, overflow="ellipsis")
-        return Strip(text.render(self.app.console), text.cell_len).extend_cell_length(width, base)
+            line = StyledLine(f"{item.partition}:{item.offset}", style("record-window--position"))
+            line.append(" ")
+            line.append(printable(item.key, 12), style("record-window--key"))
+            line.append(" ")
+            line.append(printable(item.value, max(1, width)), style("record-window--value"))
+        return line.to_strip(width, base)
 
     def lines_as_text(self) -> list[str]:
         """Every line in the window as plain text (for tests and the perf tool)."""
@@ -217,7 +215,7 @@ class ConsumerView(Vertical, can_focus=False):
         self.note = ""
         self.error: str | None = None
         self._window_size = window
-        self._pending: list[WindowRecord | str] = []
+        self._pending: list[ConsumerRecord | str] = []
         self._high_watermarks: dict[TopicPartition, int] = {}
         self._committed: dict[TopicPartition, int | None] = {}
         self._committed_stale = True
@@ -297,12 +295,9 @@ class ConsumerView(Vertical, can_focus=False):
 
     def _take(self, records: list[ConsumerRecord]) -> None:
         self.consumed += len(records)
-        # Only the newest ``window`` records can ever be shown: skip the rest of a big poll.
-        for record in records[-self._window_size:]:
-            self._pending.append(WindowRecord(
-                record.partition, record.offset,
-                record.key[:KEPT_KEY_BYTES] if record.key is not None else None,
-                record.value[:KEPT_VALUE_BYTES] if record.value is not None else None))
+        # Only the newest ``window`` records can ever be shown: the rest of a busy frame is
+        # dropped here, and records are cut down to a line only when the frame is drawn.
+        self._pending.extend(records[-self._window_size:])
         if len(self._pending) > self._window_size:
             del self._pending[:-self._window_size]
 
@@ -386,7 +381,7 @@ class ConsumerView(Vertical, can_focus=False):
             return
         if self._pending:
             items, self._pending = self._pending, []
-            self.window.extend(items)
+            self.window.extend([_window_record(item) for item in items])
         self.stats = [dataclasses.replace(s, high_watermark=max(
             s.high_watermark or 0, self._high_watermarks.get(s.partition, 0))) for s in self.stats]
         self._draw()
@@ -535,6 +530,15 @@ class ConsumerView(Vertical, can_focus=False):
             await self._collect_stats()
         self.note = "committed"
         self._schedule_draw()
+
+
+def _window_record(item: ConsumerRecord | str) -> WindowRecord | str:
+    """A consumed record cut to what a line can show (note lines pass through)."""
+    if isinstance(item, str):
+        return item
+    return WindowRecord(item.partition, item.offset,
+                        item.key[:KEPT_KEY_BYTES] if item.key is not None else None,
+                        item.value[:KEPT_VALUE_BYTES] if item.value is not None else None)
 
 
 def _set_text(static: Static, text: Text) -> None:

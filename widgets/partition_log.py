@@ -11,7 +11,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from rich.text import Text
 from textual import work
 from textual.binding import Binding, BindingType
 from textual.cache import LRUCache
@@ -23,6 +22,7 @@ from broker_core import Cluster
 from broker_core.errors import KafkaError
 
 from .safe_text import printable
+from .styled_line import StyledLine
 
 CSS_FILE = Path(__file__).with_suffix(".tcss")
 
@@ -162,28 +162,24 @@ class PartitionLog(ScrollView, can_focus=True):
             page = None
         if page is None:
             self._request_page(page_no)
-            text = Text(f"{offset:>10}  …", style=self.get_component_rich_style("partition-log--loading"))
+            line = StyledLine(f"{offset:>10}  …", self.get_component_rich_style("partition-log--loading"))
         else:
-            text = self._line_text(page, offset)
-        text.stylize(base)
-        strip = Strip(text.render(self.app.console), text.cell_len)
-        return strip.crop_extend(scroll_x, scroll_x + width, base)
+            line = self._line(page, offset)
+        return line.to_strip(scroll_x + width, base).crop(scroll_x, scroll_x + width)
 
-    def _line_text(self, page: list[LogLine], offset: int) -> Text:
+    def _line(self, page: list[LogLine], offset: int) -> StyledLine:
+        style = self.get_component_rich_style
         # A page holds one line per offset from its first, gaps included.
         index = offset - page[0].offset
         line = page[index] if 0 <= index < len(page) else None
         if line is None or not line.present:
-            return Text(f"{offset:>10}  (removed by compaction)",
-                        style=self.get_component_rich_style("partition-log--gap"))
-        return Text.assemble(
-            (f"{line.offset:>10}", self.get_component_rich_style("partition-log--offset")),
-            "  ",
-            (f"{line.key:<{min(KEY_CHARS, 12)}}", self.get_component_rich_style("partition-log--key")),
-            "  ",
-            (line.value, self.get_component_rich_style("partition-log--value")),
-            no_wrap=True,
-        )
+            return StyledLine(f"{offset:>10}  (removed by compaction)", style("partition-log--gap"))
+        drawn = StyledLine(f"{line.offset:>10}", style("partition-log--offset"))
+        drawn.append("  ")
+        drawn.append(f"{line.key:<{min(KEY_CHARS, 12)}}", style("partition-log--key"))
+        drawn.append("  ")
+        drawn.append(line.value, style("partition-log--value"))
+        return drawn
 
     def _request_page(self, page_no: int) -> None:
         if page_no in self._loading:

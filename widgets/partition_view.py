@@ -43,6 +43,7 @@ from broker_core.topics import PartitionDescription, TopicDescription
 from .group_ownership import PartitionOwner, read_owners
 from .partition_log import PartitionLog
 from .safe_text import printable
+from .styled_line import StyledLine
 
 CSS_FILE = Path(__file__).with_suffix(".tcss")
 
@@ -53,7 +54,7 @@ STRIP_KEY_CHARS = 12
 #: Screen lines per partition: header, strip, committed-offset marker.
 LINES_PER_PARTITION = 3
 #: Shortest pause between two redraws: bursts of events are drawn once per frame.
-FRAME_S = 1 / 20
+FRAME_S = 1 / 10
 
 FEED_KINDS = ("records", "topic_created", "topic_deleted", "topic_altered", "partitions_added",
               "segment_deleted", "log_compacted", "log_truncated", "leader_elected", "isr_changed",
@@ -185,9 +186,7 @@ class PartitionStrips(ScrollView, can_focus=True):
                 text, _ = self._strip(description, width)
             else:
                 text = self._marker(description, width)
-            text.stylize(base)
-            text.truncate(width, overflow="ellipsis")
-            strip = Strip(text.render(self.app.console), text.cell_len).extend_cell_length(width, base)
+            strip = text.to_strip(width, base)
             self._lines.set(key, strip)
         return strip
 
@@ -197,8 +196,8 @@ class PartitionStrips(ScrollView, can_focus=True):
             style = self._styles[name] = self.get_component_rich_style(f"partition-strips--{name}")
         return style
 
-    def _header(self, p: PartitionDescription, *, selected: bool) -> Text:
-        text = Text(no_wrap=True)
+    def _header(self, p: PartitionDescription, *, selected: bool) -> StyledLine:
+        text = StyledLine()
         text.append(f"{'▶' if selected else ' '} P{p.partition:<3}",
                     self._style("cursor" if selected else "label"))
         leader = f"leader {p.leader}" if p.leader >= 0 else "OFFLINE"
@@ -215,10 +214,10 @@ class PartitionStrips(ScrollView, can_focus=True):
         text.append(f"{p.log_end_offset:,}")
         return text
 
-    def _strip(self, p: PartitionDescription, width: int) -> tuple[Text, dict[int, int]]:
+    def _strip(self, p: PartitionDescription, width: int) -> tuple[StyledLine, dict[int, int]]:
         """The latest cells that fit ``width``, newest at the right; and where each offset starts."""
         cells = self._view.tails.get(p.partition)
-        text = Text(no_wrap=True)
+        text = StyledLine()
         positions: dict[int, int] = {}
         if p.high_watermark <= p.log_start_offset:
             text.append("      (empty log)", self._style("dim"))
@@ -248,19 +247,19 @@ class PartitionStrips(ScrollView, can_focus=True):
         text.append("▌", self._style("marker"))
         return text, positions
 
-    def _marker(self, p: PartitionDescription, width: int) -> Text:
+    def _marker(self, p: PartitionDescription, width: int) -> StyledLine:
         """The owner, with a ▲ under the group's committed offset when that is on the strip."""
         owner = self._view.owners.get(p.partition)
-        text = Text(no_wrap=True)
+        text = StyledLine()
         if owner is None:
             return text
-        label = Text(no_wrap=True)
+        label = StyledLine()
         label.append(printable(owner.group, 24), self._style("owner"))
         label.append("/", self._style("dim"))
         label.append(printable(owner.member, 32) if owner.member else "no member", self._style("owner"))
         if owner.committed is None:
             text.append("     ◆ ", self._style("owner"))
-            text.append_text(label)
+            text.extend(label)
             text.append("  no committed offset yet", self._style("dim"))
             return text
         lag = max(0, p.high_watermark - owner.committed)
@@ -270,15 +269,15 @@ class PartitionStrips(ScrollView, can_focus=True):
         if column is None:
             older = bool(positions) and owner.committed < min(positions)
             text.append("     ◀ " if older else "     ◆ ", self._style("marker"))
-            text.append_text(label)
+            text.extend(label)
         elif column + 2 + label.cell_len <= width:
             text.append(" " * column)
             text.append("▲ ", self._style("marker"))
-            text.append_text(label)
+            text.extend(label)
         else:
             # Near the right edge: the label goes to the left of the arrow.
             text.append(" " * max(0, column - label.cell_len - 1))
-            text.append_text(label)
+            text.extend(label)
             text.append(" ▲", self._style("marker"))
         return text
 
