@@ -16,7 +16,7 @@ import typer
 from broker_core.storage import default_data_path
 
 #: Modules under app.commands, each with ``register(app: typer.Typer) -> None``.
-COMMAND_MODULES: tuple[str, ...] = ("topics", "console_producer", "console_consumer", "perf", "consumer_groups", "demo", "brokers", "schema_registry", "connect", "serve")
+COMMAND_MODULES: tuple[str, ...] = ("topics", "console_producer", "console_consumer", "perf", "consumer_groups", "demo", "brokers", "schema_registry", "connect", "serve", "tui_perf")
 
 app = typer.Typer(
     name="kplay",
