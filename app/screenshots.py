@@ -2,7 +2,9 @@
 
 Drives the playground with Textual's Pilot at 160 x 45 on a fresh data file and a manual
 clock, and saves SVGs of the main screen with traffic, the topic creation form, and a
-consumer group rebalancing as a second member joins.
+consumer group rebalancing as a second member joins. Then it plays every built-in lesson
+(``kplay demo NAME``) one step at a time and saves ``demo-NAME.svg`` right after the step
+named in ``KEY_MOMENTS``: the moment the lesson is about.
 """
 
 from __future__ import annotations
@@ -19,8 +21,13 @@ from textual.pilot import Pilot
 
 from broker_core import Cluster, ManualClock, Producer
 from widgets.consumer_deck import ConsumerDeck
+from widgets.narration import NarrationPane
 from widgets.topic_list import TopicList
 
+from .commands.demo import open_scenario_cluster
+from .scenarios.library import builtin_scenarios
+from .scenarios.playback import INSTANT, Playback
+from .scenarios.script import Scenario, Step
 from .screens.topic_form import TopicFormScreen
 from .tui import PlaygroundApp
 
@@ -29,10 +36,22 @@ SIZE = (160, 45)
 EPOCH_MS = 1_767_225_600_000
 #: Longest wait for the screen to show what a step expects.
 DEADLINE_S = 15.0
+#: Built-in lesson -> the start of the step after which its screenshot is taken.
+KEY_MOMENTS: dict[str, str] = {
+    "first-steps": "say The consumer printed what was typed",
+    "partitions-and-keys": "say alice's three orders sit one after another",
+    "consumer-groups": "expect assignment cat == payments-3",
+    "offsets-and-replay": "wait read reader == 20",
+    "broker-failure": "expect isr orders-0 == 1,2",
+    "acks-and-data-loss": "expect end-offset payments-0 == 0",
+    "retention-and-compaction": "expect records clicks == 3",
+}
+#: Lesson playing time (wait steps) allowed before a screenshot fails.
+LESSON_DEADLINE_S = 60.0
 
 
-async def _until(pilot: Pilot, condition: Callable[[], object], what: str) -> None:
-    end = time.monotonic() + DEADLINE_S
+async def _until(pilot: Pilot, condition: Callable[[], object], what: str, deadline_s: float = DEADLINE_S) -> None:
+    end = time.monotonic() + deadline_s
     while not condition():
         if time.monotonic() > end:
             raise RuntimeError(f"screenshots: timed out waiting for {what}")
@@ -106,6 +125,54 @@ async def take(directory: Path) -> list[Path]:
     return saved
 
 
+def key_moment(name: str, scenario: Scenario) -> Step:
+    """The step of built-in lesson ``name`` after which its screenshot is taken: the one
+    ``KEY_MOMENTS`` names, else the lesson's last narration (its conclusion)."""
+    wanted = KEY_MOMENTS.get(name)
+    if wanted is None:
+        print(f"screenshots: no key moment for the lesson {name!r} in KEY_MOMENTS; "
+              "taking it at its last narration", file=sys.stderr)
+        return [step for step in scenario.steps if step.verb == "say"][-1]
+    for step in scenario.steps:
+        if step.text.startswith(wanted):
+            return step
+    raise RuntimeError(f"screenshots: lesson {name!r} has no step starting {wanted!r} (KEY_MOMENTS)")
+
+
+async def take_lessons(directory: Path) -> list[Path]:
+    """Play every built-in lesson up to its key moment and save ``demo-NAME.svg`` there."""
+    directory = directory.resolve()
+    directory.mkdir(parents=True, exist_ok=True)
+    saved = []
+    with tempfile.TemporaryDirectory(prefix="kplay-lesson-screenshots-") as scratch:
+        for builtin in builtin_scenarios():
+            scenario = builtin.parse()
+            moment = key_moment(builtin.name, scenario)
+            cluster, _, _ = await open_scenario_cluster(scenario, Path(scratch) / f"{builtin.name}.db")
+            try:
+                # Paused and instant: the lesson moves only when told to, one step at a time.
+                playback = Playback(INSTANT, paused=True)
+                app = PlaygroundApp(cluster, keymap={}, demo=scenario, playback=playback)
+                async with app.run_test(size=SIZE) as pilot:
+                    pane = app.screen.query_one(NarrationPane)
+                    while True:
+                        await _until(pilot, lambda: playback.holding or pane.state in ("finished", "failed"),
+                                     f"lesson {builtin.name} to finish a step", LESSON_DEADLINE_S)
+                        if pane.state == "failed":
+                            raise RuntimeError(f"screenshots: lesson {builtin.name} stopped: {pane.error}")
+                        if pane.current_line == moment.line:
+                            break
+                        playback.step()
+                    await pilot.pause(0.6)  # the consumer views and partitions catch up with the step
+                    saved.append(_save(app, directory, f"demo-{builtin.name}.svg"))
+                    playback.resume()
+                    await _until(pilot, lambda: pane.state in ("finished", "failed"), f"lesson {builtin.name}'s end",
+                                 LESSON_DEADLINE_S)
+            finally:
+                await cluster.close()
+    return saved
+
+
 def _save(app: PlaygroundApp, directory: Path, name: str) -> Path:
     path = directory / name
     app.save_screenshot(filename=name, path=str(directory))
@@ -119,6 +186,8 @@ def main(argv: list[str] | None = None) -> int:
         print("usage: python -m app.screenshots DIR", file=sys.stderr)
         return 2
     for path in asyncio.run(take(Path(args[0]))):
+        print(path)
+    for path in asyncio.run(take_lessons(Path(args[0]))):
         print(path)
     return 0
 

@@ -5,7 +5,7 @@
 
 The app takes an open ``Cluster`` (tests, scenario players) or a data path and a clock,
 starts the change feed, applies the user's key remapping and shows the main screen.
-``run_demo`` plays a lesson (``kplay demo NAME``) in it, narrating in the event log.
+``run_demo`` plays a lesson (``kplay demo NAME``) in it, with the narration pane on top.
 """
 
 from __future__ import annotations
@@ -19,15 +19,14 @@ from textual.app import App
 from textual.binding import Binding, BindingType
 from textual.widget import Widget
 
-from broker_core import Cluster, Consumer, ManualClock
+from broker_core import Cluster
 from broker_core.clock import Clock
 from broker_core.errors import KafkaError
-from widgets.event_log import EventLog
 
 from .commands_palette import PlaygroundCommands, bound_actions, help_sections
 from .keymap import KeymapError, default_keymap_path, load_keymap
-from .scenarios.runner import ScenarioRunner
-from .scenarios.script import Scenario, ScenarioError, Step
+from .scenarios.playback import Playback
+from .scenarios.script import Scenario
 from .screens.help import HelpScreen
 from .screens.main import MainScreen
 
@@ -40,7 +39,8 @@ class PlaygroundApp(App[None]):
     overrides reading ``keymap_path`` (default: ``$KPLAY_KEYS`` or the user's config dir).
     With ``replicate`` (the default) the app runs the replica fetcher, so lagging
     followers catch up while it is open. ``demo`` plays a scenario (a lesson) on the
-    cluster, which must then use a ``ManualClock``.
+    cluster, which must then use a ``ManualClock``, under ``playback`` (its pause, step and
+    speed controls; default: playing at 1x).
     """
 
     TITLE = "kplay"
@@ -54,10 +54,11 @@ class PlaygroundApp(App[None]):
     def __init__(self, cluster: Cluster | None = None, *, data_path: Path | str | None = None,
                  clock: Clock | None = None, keymap: dict[str, str] | None = None,
                  keymap_path: Path | None = None, replicate: bool = True,
-                 demo: Scenario | None = None) -> None:
+                 demo: Scenario | None = None, playback: Playback | None = None) -> None:
         super().__init__()
         self._replicate = replicate
         self._demo = demo
+        self._playback = playback
         if cluster is None and data_path is None:
             raise ValueError("PlaygroundApp needs an open cluster or a data path")
         self.cluster: Cluster | None = cluster
@@ -86,36 +87,15 @@ class PlaygroundApp(App[None]):
             self.run_worker(self.cluster.controller.fetcher.run(), name="replica-fetcher",
                             group="replication", exclusive=True)
         self.set_keymap(self.keymap)
-        await self.push_screen(MainScreen(self.cluster))
+        await self.push_screen(MainScreen(self.cluster, lesson=self._demo, playback=self._playback))
         if self._keymap_error:
             self.notify(f"{self._keymap_error}; using the default keys", severity="error",
                         timeout=10, markup=False)
         self._warn_unknown_binding_ids()
-        if self._demo is not None:
-            self.run_worker(self._play_demo(self._demo), name="demo", group="demo", exclusive=True)
 
     async def on_unmount(self) -> None:
         if self._owns_cluster and self.cluster is not None:
             await self.cluster.close()
-
-    async def _play_demo(self, scenario: Scenario) -> None:
-        assert self.cluster is not None
-        clock = self.cluster.clock
-        if not isinstance(clock, ManualClock):
-            self.notify("A lesson needs a cluster on a manual clock.", severity="error")
-            return
-        self.sub_title = scenario.title
-        try:
-            result = await ScenarioRunner(self.cluster, clock, scenario, PlaygroundObserver(self)).run()
-        except ScenarioError as error:
-            self.notify(str(error), title="Lesson stopped", severity="error", timeout=30, markup=False)
-            return
-        if result.passed:
-            self.notify(f"{scenario.title}: done, {result.steps_run} steps. The playground is yours.",
-                        title="Lesson", timeout=15, markup=False)
-        else:
-            self.notify("; ".join(result.failures), title="Lesson: expectations failed",
-                        severity="warning", timeout=30, markup=False)
 
     def _warn_unknown_binding_ids(self) -> None:
         known = known_binding_ids()
@@ -130,47 +110,6 @@ class PlaygroundApp(App[None]):
             return
         screen = self.screen
         self.push_screen(HelpScreen(help_sections(bound_actions(screen, self.keymap)), self.keymap_path))
-
-
-class PlaygroundObserver:
-    """Shows a scenario playing in the playground: steps, narration and results in the event log.
-
-    Implements the scenario runner's ``ScenarioObserver``; the panes show the effects
-    themselves, through the change feed, as for any other client.
-    """
-
-    def __init__(self, app: "PlaygroundApp") -> None:
-        self._app = app
-
-    def _log(self, text: str) -> None:
-        # The main screen's log, even while a dialog is open on top of it.
-        for screen in self._app.screen_stack:
-            for log in screen.query(EventLog):
-                log.note(text)
-
-    def step_started(self, step: Step, at_ms: int) -> None:
-        """Log the step as written."""
-        if step.verb != "say":
-            self._log(f"lesson {at_ms / 1000:.1f}s: {step.text}")
-
-    def narrate(self, step: Step, text: str) -> None:
-        """Log the narration and show it as a notification."""
-        self._log(f"» {text}")
-        self._app.notify(text, title="Lesson", timeout=8, markup=False)
-
-    def report(self, step: Step, line: str) -> None:
-        """Log one result line."""
-        self._log(f"  {line}")
-
-    async def consumer_started(self, name: str, consumer: Consumer) -> None:
-        """The lesson's consumers show in the group panel and partition strips."""
-
-    async def consumer_stopped(self, name: str) -> None:
-        """Nothing to take down: the lesson's consumers have no view of their own."""
-
-    async def pace(self, seconds: float) -> None:
-        """Give the person watching the pause the lesson asks for."""
-        await asyncio.sleep(seconds)
 
 
 def known_binding_ids() -> set[str]:

@@ -262,6 +262,11 @@ class Consumer:
             await self._reset_position(tp, use_committed=True)
         return self._positions[tp]
 
+    def known_position(self, tp: TopicPartition | tuple[str, int]) -> int | None:
+        """``tp``'s position if this consumer already has one, else None, without looking one
+        up: for a view that watches a consumer another task polls (``position()`` would set it)."""
+        return self._positions.get(TopicPartition(*tp))
+
     def high_watermark(self, tp: TopicPartition) -> int | None:
         """The high watermark seen by the last fetch of ``tp`` (None before one)."""
         return self._high_watermarks.get(tp)

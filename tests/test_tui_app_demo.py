@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from app.scenarios.playback import INSTANT, Playback
 from app.scenarios.script import parse
 from app.tui import PlaygroundApp
 from broker_core import Cluster, ManualClock
@@ -29,7 +30,7 @@ say Three records, kept until retention removes them.
 async def test_lesson_narrates_in_the_event_log_and_fills_the_panes(data_path: Path):
     cluster = await Cluster.open(data_path, clock=ManualClock(1_767_225_600_000))
     try:
-        app = PlaygroundApp(cluster, keymap={}, demo=parse(LESSON, "tiny.kplay"))
+        app = PlaygroundApp(cluster, keymap={}, demo=parse(LESSON, "tiny.kplay"), playback=Playback(INSTANT))
         async with app.run_test(size=SIZE) as pilot:
             log = app.screen.query_one(EventLog)
             topics = app.screen.query_one(TopicList)

@@ -20,9 +20,10 @@ from textual.containers import Horizontal, HorizontalScroll, Vertical
 from textual.reactive import reactive
 from textual.widgets import Input, Label, Select, Static
 
-from broker_core import Cluster
+from broker_core import Cluster, Consumer
 from broker_core.errors import KafkaError
 
+from .adopted_consumer_view import AdoptedConsumerView, RecordsRead
 from .consumer_view import WINDOW, ConsumerView, RecordWindow
 from .safe_text import printable
 
@@ -174,6 +175,30 @@ class ConsumerDeck(Vertical, can_focus=True):
             await empty.remove()
         await self.query_one("#consumer-deck-views").mount(view)
         return view
+
+    async def adopt(self, name: str, consumer: Consumer, records: RecordsRead) -> ConsumerView:
+        """Show ``consumer``, which someone else (a lesson) created and polls, as a view
+        labelled ``name``; ``records()`` gives how many records the owner has read and the
+        newest of them. The view never polls or closes the consumer."""
+        if len(self.views) >= MAX_VIEWS:
+            raise ValueError(f"A deck holds at most {MAX_VIEWS} consumers; {printable(name, 40)} is not shown.")
+        view = AdoptedConsumerView(self.cluster, consumer, records, label=name)
+        empty = self.query("#consumer-deck-empty")
+        if empty:
+            await empty.remove()
+        await self.query_one("#consumer-deck-views").mount(view)
+        return view
+
+    async def release(self, name: str) -> None:
+        """Take away the adopted view labelled ``name`` (its owner stopped the consumer),
+        leaving the focus where it is."""
+        for view in self.views:
+            if isinstance(view, AdoptedConsumerView) and view.label == name:
+                await view.stop()
+                await view.remove()
+        if not self.views and not self.query("#consumer-deck-empty"):
+            await self.query_one("#consumer-deck-views").mount(
+                Static(Text("No consumers. Press a to add one."), id="consumer-deck-empty", markup=False))
 
     # -- removing -----------------------------------------------------------------------
     def action_remove_consumer(self) -> None:

@@ -3,7 +3,8 @@
 Layout (160 x 45): the top row holds the topic list, the selected topic's partitions (or
 the welcome panel on an empty cluster) and the group panel above the brokers; then the
 producer box, the consumer views side by side across the whole width, and the event log. Each pane follows the change feed itself; this screen only
-wires selections between them and opens the dialogs.
+wires selections between them and opens the dialogs. A lesson (``kplay demo NAME``) adds its
+narration pane on top and plays there, with space, n, + and - as its keys.
 """
 
 from __future__ import annotations
@@ -20,17 +21,21 @@ from textual.widgets import Footer, Header
 
 from broker_core import Cluster
 from broker_core.errors import KafkaError
-from widgets import (broker_list, consumer_deck, consumer_view, event_log, group_panel, partition_log,
+from widgets import (broker_list, consumer_deck, consumer_view, event_log, group_panel, narration, partition_log,
                      partition_view, producer_box, topic_list, welcome)
 from widgets.broker_list import BrokerList
 from widgets.consumer_deck import ConsumerDeck
 from widgets.event_log import EventLog
 from widgets.group_panel import GroupPanel
+from widgets.narration import NarrationPane
 from widgets.partition_view import PartitionView
 from widgets.producer_box import ProducerBox
 from widgets.topic_list import TopicList
 from widgets.welcome import WelcomePanel
 
+from ..scenarios.playback import Playback
+from ..scenarios.script import Scenario
+from ..scenarios.tui_observer import lesson_steps, play_lesson
 from .confirm_delete import ConfirmDeleteScreen
 from .explain import ExplainScreen, concepts_for
 from .topic_form import TopicFormScreen
@@ -52,21 +57,37 @@ class MainScreen(Screen[None]):
 
     CSS_PATH = ["main.tcss", topic_list.CSS_FILE, broker_list.CSS_FILE, event_log.CSS_FILE, welcome.CSS_FILE,
                 partition_log.CSS_FILE, partition_view.CSS_FILE, producer_box.CSS_FILE, consumer_deck.CSS_FILE,
-                consumer_view.CSS_FILE, group_panel.CSS_FILE]
+                consumer_view.CSS_FILE, group_panel.CSS_FILE, narration.CSS_FILE]
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("n", "new_topic", "New topic", id="topic.new"),
         Binding("i", "explain", "Explain", id="explain"),
         *[Binding(str(number), f"focus_pane('{pane}')", f"Focus {title.lower()}", show=False,
                   id=f"focus.{pane}")
           for number, (pane, (_, title)) in enumerate(PANES.items(), start=1)],
+        # A lesson's controls (kplay demo): only while one plays; n steps instead of making a topic.
+        Binding("space", "lesson_pause", "Pause/resume", id="lesson.pause"),
+        Binding("n", "lesson_step", "Step", id="lesson.step"),
+        Binding("plus", "lesson_faster", "Faster", id="lesson.faster"),
+        Binding("minus", "lesson_slower", "Slower", id="lesson.slower"),
     ]
 
-    def __init__(self, cluster: Cluster) -> None:
+    #: Actions that exist only while a lesson plays.
+    LESSON_ACTIONS = frozenset({"lesson_pause", "lesson_step", "lesson_faster", "lesson_slower"})
+
+    def __init__(self, cluster: Cluster, *, lesson: Scenario | None = None,
+                 playback: Playback | None = None) -> None:
         super().__init__()
         self.cluster = cluster
+        #: The scenario played as a lesson on this screen (``kplay demo NAME``), if any.
+        self.lesson = lesson
+        self.playback = playback or Playback()
+        #: True from the lesson's start until it finishes or stops.
+        self.lesson_running = lesson is not None
 
     def compose(self) -> ComposeResult:
         yield Header()
+        if self.lesson is not None:
+            yield NarrationPane(self.lesson.title, lesson_steps(self.lesson), id="narration")
         with Horizontal(id="top-row"):
             yield TopicList(self.cluster, id="topics")
             yield WelcomePanel(self.cluster, self._welcome_keys(), id="welcome")
@@ -88,6 +109,12 @@ class MainScreen(Screen[None]):
         # The welcome panel shows only once the topic list knows the cluster is empty.
         self.query_one(WelcomePanel).display = False
         self.query_one(TopicList).table.focus()
+        if self.lesson is not None:
+            self.sub_title = self.lesson.title
+            self.add_class("-lesson")
+            self.playback.on_change = self._show_playback
+            self._show_playback()
+            self._play_lesson()
 
     def _welcome_keys(self) -> dict[str, str]:
         keymap = getattr(self.app, "keymap", {}) or {}
@@ -129,6 +156,55 @@ class MainScreen(Screen[None]):
             await self.cluster.topics.delete_topic(topic)
         except KafkaError as error:
             self.notify(f"{error.name}: {error}", severity="error", markup=False)
+
+    # -- the lesson -----------------------------------------------------------------------------
+    @work(exclusive=True, group="lesson")
+    async def _play_lesson(self) -> None:
+        assert self.lesson is not None
+        pane = self.query_one(NarrationPane)
+        result = await play_lesson(self.cluster, self.lesson, self.playback, pane,
+                                   self.query_one(ConsumerDeck), self.query_one(EventLog), self.query_one(TopicList))
+        self.lesson_running = False
+        self.remove_class("-lesson")
+        self.refresh_bindings()
+        if result is None:
+            self.notify("The lesson stopped: see the lesson pane.", title="Lesson", severity="error", timeout=10)
+        elif result.passed:
+            self.notify(f"{self.lesson.title}: done, {result.steps_run} steps. The playground is yours.",
+                        title="Lesson", timeout=15, markup=False)
+        else:
+            self.notify("; ".join(result.failures), title="Lesson: expectations failed",
+                        severity="warning", timeout=30, markup=False)
+
+    def _show_playback(self) -> None:
+        if self.is_mounted and self.lesson is not None:
+            playback = self.playback
+            state = "holding" if playback.holding else playback.state
+            self.query_one(NarrationPane).show_playback(state, playback.speed)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """The lesson's keys only while a lesson plays; n makes a topic only when none does."""
+        if action in self.LESSON_ACTIONS:
+            return self.lesson_running
+        if action == "new_topic":
+            return not self.lesson_running
+        return True
+
+    def action_lesson_pause(self) -> None:
+        """Pause the lesson before its next step, or play on."""
+        self.playback.toggle_pause()
+
+    def action_lesson_step(self) -> None:
+        """Run exactly one step of the paused lesson (while playing: pause after this step)."""
+        self.playback.step()
+
+    def action_lesson_faster(self) -> None:
+        """Play the lesson faster (up to 8x)."""
+        self.playback.faster()
+
+    def action_lesson_slower(self) -> None:
+        """Play the lesson slower (down to 0.25x)."""
+        self.playback.slower()
 
     # -- actions ------------------------------------------------------------------------------
     @work(exclusive=True, group="main-new-topic")

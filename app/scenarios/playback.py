@@ -1,0 +1,199 @@
+"""Playing a scenario to a person: pause/resume, one step at a time, and speed.
+
+``Playback`` holds the controls and does every wait of a played lesson: before each step
+(``gate``), inside a step when the runner paces records (``pace``) and after a step, so
+the viewer can read what happened (``linger``). ``play`` runs a ``ScenarioRunner`` step
+by step under a ``Playback``. Only asyncio here: the TUI binds keys to the controls.
+
+Speeds go from 0.25x to 8x; ``INSTANT`` (tests, screenshots) never waits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import time
+from typing import Callable
+
+from .runner import RunResult, ScenarioRunner
+from .script import Step
+
+#: The speeds the + and - keys step through.
+SPEEDS: tuple[float, ...] = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0)
+#: A speed that never waits (tests and screenshots play lessons this way).
+INSTANT = math.inf
+#: Reading speed at 1x: a ``say`` step stays alone on screen for its length divided by this.
+READING_CHARS_PER_S = 18.0
+#: Shortest time a narration stays alone on screen at 1x.
+MIN_READING_S = 2.0
+#: Pause after any other step at 1x, so a viewer can follow each one.
+STEP_BEAT_S = 0.6
+#: Longest real wait (at 1x) for one pace of scenario time: a producer at rate=1/m would
+#: otherwise take a real minute per record. An explicit ``pause`` step is not capped.
+MAX_PACE_S = 1.0
+
+
+def reading_time(step: Step) -> float:
+    """Seconds (at 1x) to leave ``step``'s outcome on screen before the next step."""
+    if step.verb == "say":
+        return max(MIN_READING_S, len(step.args["text"]) / READING_CHARS_PER_S)
+    return STEP_BEAT_S
+
+
+class Playback:
+    """The controls of a played scenario, and the waits they govern.
+
+    ``paused`` holds the lesson before its next step (and inside a step that paces
+    records); ``step()`` lets exactly one step run while paused; ``speed`` scales every
+    wait. ``on_change`` is called after any control changes (the TUI redraws its state).
+    """
+
+    def __init__(self, speed: float = 1.0, *, paused: bool = False) -> None:
+        if not speed > 0:
+            raise ValueError(f"speed must be above zero, not {speed}")
+        self.speed = speed
+        self.paused = paused
+        self.on_change: Callable[[], None] | None = None
+        #: True while the lesson is held before its next step (waiting for resume or step).
+        self.holding = False
+        self._steps_granted = 0
+        self._manual_step = False
+        self._changed = asyncio.Event()
+
+    @property
+    def state(self) -> str:
+        """``playing`` or ``paused``."""
+        return "paused" if self.paused else "playing"
+
+    # -- controls -------------------------------------------------------------------------
+    def toggle_pause(self) -> None:
+        """Pause before the next step, or play on."""
+        self.paused = not self.paused
+        self._steps_granted = 0
+        self._signal()
+
+    def pause(self) -> None:
+        """Hold before the next step."""
+        if not self.paused:
+            self.toggle_pause()
+
+    def resume(self) -> None:
+        """Play on."""
+        if self.paused:
+            self.toggle_pause()
+
+    def step(self) -> None:
+        """Run exactly one more step, then hold (while playing: pause after the current step)."""
+        if self.paused:
+            self._steps_granted += 1
+            self._signal()
+        else:
+            self.pause()
+
+    def faster(self) -> None:
+        """The next speed up (at most 8x)."""
+        self._set_speed(next((s for s in SPEEDS if s > self.speed), self.speed))
+
+    def slower(self) -> None:
+        """The next speed down (at least 0.25x)."""
+        self._set_speed(next((s for s in reversed(SPEEDS) if s < self.speed), min(self.speed, SPEEDS[-1])))
+
+    def _set_speed(self, speed: float) -> None:
+        if speed != self.speed:
+            self.speed = speed
+            self._signal()
+
+    def _signal(self) -> None:
+        # Wake every wait so it looks at the controls again, then re-arm.
+        self._changed.set()
+        self._changed = asyncio.Event()
+        if self.on_change is not None:
+            self.on_change()
+
+    # -- waits ------------------------------------------------------------------------------
+    async def gate(self) -> None:
+        """Return when the next step may run: at once while playing, else on resume or step."""
+        self.holding = self.paused and not self._steps_granted
+        if self.holding and self.on_change is not None:
+            self.on_change()
+        while self.paused and not self._steps_granted:
+            await self._changed.wait()
+        if self.holding:
+            self.holding = False
+            if self.on_change is not None:
+                self.on_change()
+        if self.paused:
+            self._steps_granted -= 1
+            self._manual_step = True
+
+    def step_done(self) -> None:
+        """The step the gate let through has finished."""
+        self._manual_step = False
+
+    async def pace(self, seconds: float, *, capped: bool = True) -> None:
+        """Let ``seconds`` of scenario time pass for the viewer, inside a step.
+
+        Real time is ``seconds / speed`` (at most ``MAX_PACE_S / speed`` when ``capped``),
+        re-scaled when the speed changes. Pausing holds here until resume or step (a step
+        pressed here finishes the current step).
+        """
+        left = min(seconds, MAX_PACE_S) if capped else seconds
+        while left > 0 and self.speed != INSTANT:
+            if self.paused and not self._manual_step:
+                if self._steps_granted:
+                    self._steps_granted -= 1
+                    self._manual_step = True
+                    continue
+                await self._changed.wait()
+                continue
+            speed, started = self.speed, time.monotonic()
+            if await self._wait_change(left / speed):
+                left -= (time.monotonic() - started) * speed
+            else:
+                return
+
+    async def linger(self, seconds: float) -> None:
+        """Leave a finished step on screen for ``seconds`` (at 1x) before the next; pausing or
+        stepping ends the wait (the gate holds then)."""
+        if self._manual_step or self.paused:
+            return
+        left = seconds
+        while left > 0 and self.speed != INSTANT and not self.paused:
+            speed, started = self.speed, time.monotonic()
+            if await self._wait_change(left / speed):
+                left -= (time.monotonic() - started) * speed
+            else:
+                return
+
+    async def _wait_change(self, timeout: float) -> bool:
+        """Wait ``timeout`` seconds; True if a control changed first."""
+        try:
+            await asyncio.wait_for(self._changed.wait(), timeout)
+        except asyncio.TimeoutError:
+            return False
+        return True
+
+
+async def play(runner: ScenarioRunner, playback: Playback,
+               on_step_done: Callable[[Step], None] | None = None) -> RunResult:
+    """Run ``runner``'s scenario one step at a time under ``playback``'s controls.
+
+    Like ``ScenarioRunner.run``: a failed ``expect`` is recorded and the lesson goes on;
+    any other failing step raises its ``ScenarioError``. Scenario consumers are stopped at
+    the end either way.
+    """
+    count = 0
+    try:
+        for step in runner.scenario.steps:
+            await playback.gate()
+            try:
+                await runner.run_step(step)
+            finally:
+                playback.step_done()
+            count += 1
+            if on_step_done is not None:
+                on_step_done(step)
+            await playback.linger(reading_time(step))
+    finally:
+        await runner.stop_consumers()
+    return RunResult(not runner.failures, list(runner.failures), count)
