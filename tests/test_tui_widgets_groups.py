@@ -153,3 +153,15 @@ async def test_group_panel_shows_hostile_group_and_client_names_literally(cluste
         await wait_for(pilot, lambda: "[bold red]x[/]" in screen_text(app)
                        and "[link=http://e]y[/link]" in screen_text(app), "the names, literally")
         assert not screen_styles_have_link(app)
+
+
+async def test_closing_the_app_makes_its_members_leave_the_group(cluster: Cluster) -> None:
+    await cluster.topics.create_topic("t", partitions=2)
+    app = PanelApp(cluster)
+    async with app.run_test(size=(160, 45)) as pilot:
+        view = await app.query_one(ConsumerDeck).add_consumer("t", group="leavers")
+        await wait_for(pilot, lambda: view.generation == 1, "the member")
+        assert len((await cluster.groups.describe_group("leavers")).members) == 1
+    # No waiting for a 45 s session timeout: the member left when its view went away.
+    description = await cluster.groups.describe_group("leavers")
+    assert description.members == [] and description.state == "Empty"

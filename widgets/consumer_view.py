@@ -345,7 +345,11 @@ class ConsumerView(Vertical, can_focus=False):
             await self.consumer.close()
 
     async def _on_unmount(self) -> None:
+        # The app is closing (or the view was removed without ``stop``): a group member
+        # leaves now rather than after its session timeout.
         self._stopping = True
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self.consumer.close(), POLL_TIMEOUT_MS / 1000 * 8)
 
     # -- the change feed: high watermarks and commits between polls ---------------------
     @work(group="consumer-view-feed")

@@ -219,7 +219,7 @@ def format_report(load: LoadFigures, opened: OpenFigures | None, key_interval_ms
     lines = []
     lat = load.latencies_ms
     lines.append(f"load: {load.offered_rate:,} records/s offered, {load.achieved_rate:,.0f} records/s appended,"
-                 f" {load.consumed / load.seconds if load.seconds else 0:,.0f} records/s drawn by a consumer view,"
+                 f" {load.consumed / load.seconds if load.seconds else 0:,.0f} records/s read by a consumer view,"
                  f" over {load.seconds:.1f} s")
     if lat:
         lines.append(f"key-to-handler latency: {len(lat)} keys every {key_interval_ms:g} ms,"
