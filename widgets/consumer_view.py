@@ -322,6 +322,8 @@ class ConsumerView(Vertical, can_focus=False):
         previous = self.assignment
         self.assignment, self.generation = assignment, generation
         self._committed_stale = True
+        if self.paused and assignment:
+            self.consumer.pause()  # a paused view stays paused on the partitions a rebalance gives it
         if self.group is not None:
             self.note = (f"rebalanced: generation {generation}, now {_partition_list(assignment)}"
                          f" (was {_partition_list(previous)})")
