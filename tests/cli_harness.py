@@ -78,6 +78,10 @@ class LiveTool:
             lines.append(line)
         return lines
 
+    def stderr_so_far(self) -> list[str]:
+        """The stderr lines written until now (for failure messages)."""
+        return list(self._stderr)
+
     def stop(self, signum: int = signal.SIGINT, timeout_s: float = 30.0) -> tuple[int, list[str]]:
         """Send ``signum``, wait for the exit; return the exit status and every stderr line."""
         if self.proc.poll() is None:

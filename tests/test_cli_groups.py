@@ -17,7 +17,7 @@ COLUMNS = ["GROUP", "TOPIC", "PARTITION", "CURRENT-OFFSET", "LOG-END-OFFSET", "L
            "CLIENT-ID"]
 
 
-def wait_for_group(data_path, group: str, members: int, timeout_s: float = 60.0):
+def wait_for_group(data_path, group: str, members: int, timeout_s: float = 60.0, tools=()):
     """Poll the group through the core until it is Stable with ``members`` members; return it."""
     async def describe():
         cluster = await Cluster.open(data_path)
@@ -31,7 +31,10 @@ def wait_for_group(data_path, group: str, members: int, timeout_s: float = 60.0)
         description = asyncio.run(describe())
         if description.state == "Stable" and len(description.members) == members:
             return description
-        assert time.monotonic() < deadline, f"group {group} never became stable with {members} members"
+        assert time.monotonic() < deadline, (
+            f"group {group} never became stable with {members} members: {description}; "
+            f"stderr of the tools: {[tool.stderr_so_far() for tool in tools]}; "
+            f"exit status: {[tool.proc.poll() for tool in tools]}")
         time.sleep(0.1)  # a poll interval between two reads of the group, not a wait for a result
 
 
@@ -65,7 +68,7 @@ def test_two_console_consumers_in_one_group_split_a_two_partition_topic(data_pat
                           "--property", "print.partition=true", "--property", "print.key=true")
                  for _ in range(2)]
     try:
-        description = wait_for_group(data_path, "pair", members=2)
+        description = wait_for_group(data_path, "pair", members=2, tools=consumers)
         assert sorted(len(m.assignment) for m in description.members) == [1, 1]
         key0, key1 = keys_for_each_partition(2)
         produce_keyed(data_path, "split", [f"{key0}:a0", f"{key1}:b0", f"{key0}:a1", f"{key1}:b1"])
