@@ -144,7 +144,7 @@ class ConnectApi:
         """``PUT /connectors/{name}/config`` with a flat config: 201 if created, 200 if updated."""
         name = request.path_params["name"]
         config = await _json_body(request, dict, "Map<String, String>")
-        info, created = await self.worker.put_connector_config(config, name)
+        info, created = await self.worker.put_connector_config(name, config)
         if created:
             return _json(info.to_json(), 201, {"Location": f"/connectors/{name}"})
         return _json(info.to_json())
@@ -195,7 +195,10 @@ class ConnectApi:
         """
         name = request.path_params["name"]
         include_tasks, only_failed = _flag(request, "includeTasks"), _flag(request, "onlyFailed")
-        status = await self.worker.connector_status(name)
+        try:  # the states before the restart decide what it restarts
+            status = await self.worker.connector_status(name)
+        except ConnectorNotFound:
+            raise ConnectorNotFound(f"Connector {name} not found") from None
         await self.worker.restart_connector(name, include_tasks=include_tasks, only_failed=only_failed)
         if not include_tasks and not only_failed:
             return Response(status_code=204)
