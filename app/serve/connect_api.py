@@ -112,8 +112,9 @@ class ConnectApi:
         body = await _json_body(request, dict, "CreateConnectorRequest")
         unknown = [key for key in body if key not in _CREATE_FIELDS]
         if unknown:
-            raise ConnectRestError(500, f'Unrecognized field "{unknown[0]}" in the request body '
-                                        f"(known fields: {', '.join(_CREATE_FIELDS)})")
+            raise ConnectRestError(500, f'Unrecognized field "{unknown[0]}" in the request body: POST /connectors '
+                                        'takes {"name": ..., "config": {...}} (a flat config goes to '
+                                        "PUT /connectors/NAME/config)")
         raw_name = body.get("name")
         if raw_name is not None and not isinstance(raw_name, str):
             raise ConnectRestError(500, '"name" must be a string')
