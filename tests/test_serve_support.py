@@ -242,7 +242,19 @@ class KafkaPythonKit(ClientKit):
                                  session_timeout_ms=SESSION_TIMEOUT_MS, heartbeat_interval_ms=HEARTBEAT_INTERVAL_MS,
                                  fetch_max_wait_ms=100, metadata_max_age_ms=5_000, retry_backoff_ms=50,
                                  request_timeout_ms=20_000)
+        wait_for_partitions(consumer, topic)
         return _KafkaPythonConsumer(consumer)
+
+
+def wait_for_partitions(consumer: Any, topic: str) -> None:
+    """Let a kafka-python consumer learn the topic's partitions before its first poll.
+
+    kafka-python 3.0.12 loses a rebalance that a metadata change starts (the first join
+    happened before the topic's partitions were known) when ``poll()`` times out during
+    it: the member stays in the group with no partitions and never fetches. Knowing the
+    partitions at the first join avoids that second rebalance.
+    """
+    wait_for(lambda: consumer.partitions_for_topic(topic), f"kafka-python to know the partitions of {topic}")
 
 
 class _KafkaPythonConsumer(ConsumerHandle):
