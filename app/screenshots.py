@@ -45,6 +45,7 @@ KEY_MOMENTS: dict[str, str] = {
     "broker-failure": "expect isr orders-0 == 1,2",
     "acks-and-data-loss": "expect end-offset payments-0 == 0",
     "retention-and-compaction": "expect records clicks == 3",
+    "connect-pipeline": "expect rows target.db/iris_data == 180",
 }
 #: Lesson playing time (wait steps) allowed before a screenshot fails.
 LESSON_DEADLINE_S = 60.0

@@ -2,8 +2,9 @@
 
 ``Playback`` holds the controls and does every wait of a played lesson: before each step
 (``gate``), inside a step when the runner paces records (``pace``) and after a step, so
-the viewer can read what happened (``linger``). ``play`` runs a ``ScenarioRunner`` step
-by step under a ``Playback``. Only asyncio here: the TUI binds keys to the controls.
+the viewer can read what happened (``linger``). ``PlayedRunner`` is a ``ScenarioRunner``
+that runs each step under a ``Playback``. Only asyncio here: the TUI binds keys to the
+controls.
 
 Speeds go from 0.25x to 8x; ``INSTANT`` (tests, screenshots) never waits.
 """
@@ -15,8 +16,10 @@ import math
 import time
 from typing import Callable
 
-from .runner import RunResult, ScenarioRunner
-from .script import Step
+from broker_core import Cluster, ManualClock
+
+from .runner import ScenarioObserver, ScenarioRunner
+from .script import Scenario, Step
 
 #: The speeds the + and - keys step through.
 SPEEDS: tuple[float, ...] = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0)
@@ -174,26 +177,28 @@ class Playback:
         return True
 
 
-async def play(runner: ScenarioRunner, playback: Playback,
-               on_step_done: Callable[[Step], None] | None = None) -> RunResult:
-    """Run ``runner``'s scenario one step at a time under ``playback``'s controls.
+class PlayedRunner(ScenarioRunner):
+    """A ``ScenarioRunner`` that plays to a person: before each step it waits for
+    ``playback``'s gate, after it for the viewer to read (``reading_time``).
 
-    Like ``ScenarioRunner.run``: a failed ``expect`` is recorded and the lesson goes on;
-    any other failing step raises its ``ScenarioError``. Scenario consumers are stopped at
-    the end either way.
+    ``run()`` is the runner's own, so a played lesson ends (consumers and connectors
+    stopped, failed expectations collected) exactly as a headless one does.
+    ``on_step_done`` is called after each step that finished.
     """
-    count = 0
-    try:
-        for step in runner.scenario.steps:
-            await playback.gate()
-            try:
-                await runner.run_step(step)
-            finally:
-                playback.step_done()
-            count += 1
-            if on_step_done is not None:
-                on_step_done(step)
-            await playback.linger(reading_time(step))
-    finally:
-        await runner.stop_consumers()
-    return RunResult(not runner.failures, list(runner.failures), count)
+
+    def __init__(self, cluster: Cluster, clock: ManualClock, scenario: Scenario, observer: ScenarioObserver,
+                 playback: Playback, on_step_done: Callable[[Step], None] | None = None) -> None:
+        super().__init__(cluster, clock, scenario, observer)
+        self.playback = playback
+        self.on_step_done = on_step_done
+
+    async def run_step(self, step: Step) -> None:
+        """Wait for the gate, run ``step``, then leave it on screen for its reading time."""
+        await self.playback.gate()
+        try:
+            await super().run_step(step)
+        finally:
+            self.playback.step_done()
+        if self.on_step_done is not None:
+            self.on_step_done(step)
+        await self.playback.linger(reading_time(step))

@@ -20,7 +20,7 @@ from widgets.event_log import EventLog
 from widgets.narration import LessonStep, NarrationPane
 from widgets.topic_list import TopicList
 
-from .playback import Playback, play
+from .playback import Playback, PlayedRunner
 from .runner import RunResult, ScenarioConsumer, ScenarioRunner
 from .script import Scenario, ScenarioError, Step
 
@@ -114,10 +114,10 @@ async def play_lesson(cluster: Cluster, scenario: Scenario, playback: Playback, 
                   "(kplay demo opens one); this cluster runs on real time.")
         return None
     observer = TuiScenarioObserver(pane, deck, log, playback, topics)
-    runner = ScenarioRunner(cluster, clock, scenario, observer)
+    runner = PlayedRunner(cluster, clock, scenario, observer, playback, observer.step_done)
     observer.runner = runner
     try:
-        result = await play(runner, playback, observer.step_done)
+        result = await runner.run()
     except ScenarioError as error:
         pane.fail(str(error), error.line)
         observer.note(f"lesson stopped: {error}")
