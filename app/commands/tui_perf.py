@@ -14,11 +14,15 @@ Two measurements on a fresh data file in a temporary directory:
 2. Opening a big partition. A partition of ``--open-records`` records is selected, then its
    log opened: the time until its newest records are on screen, and how much memory the
    process gained (resident set size) and how many records the views hold.
+
+The machine's load average is printed with the figures: on a shared machine other
+processes' CPU use shows up as latency.
 """
 
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 import statistics
 import subprocess
@@ -98,8 +102,14 @@ async def _until(pilot, condition: Callable[[], bool], what: str, timeout_s: flo
 
 
 async def run_benchmark(data: Path, *, rate: int, seconds: float, key_interval_ms: float,
-                        open_records: int, say: Callable[[str], None]) -> tuple[LoadFigures, OpenFigures | None]:
-    """Both measurements on the data file ``data`` (which must not exist yet)."""
+                        open_records: int, say: Callable[[str], None],
+                        freeze_gc: bool = False) -> tuple[LoadFigures, OpenFigures | None]:
+    """Both measurements on the data file ``data`` (which must not exist yet).
+
+    ``freeze_gc`` moves every object alive once the screen is up out of the garbage
+    collector's reach (``gc.freeze()``), as an app may do after start-up: a full
+    collection then scans only newer objects instead of the whole UI.
+    """
     from app.tui import PlaygroundApp  # late: the TUI is only needed by this tool
     from widgets.consumer_deck import ConsumerDeck
     from widgets.partition_view import PartitionStrips, PartitionView
@@ -122,6 +132,8 @@ async def run_benchmark(data: Path, *, rate: int, seconds: float, key_interval_m
             strips = screen.query_one(PartitionStrips)
             strips.focus()
             await pilot.pause()
+            if freeze_gc:
+                gc.freeze()
 
             # The probe: the handler of the key we send, timed from the driver to the action.
             sent_at: list[float] = []
@@ -245,6 +257,8 @@ def tui_perf_test(
     key_interval_ms: Annotated[float, typer.Option("--key-interval-ms", help="Time between two keys.")] = 50.0,
     open_records: Annotated[int, typer.Option("--open-records",
                                               help="Records in the partition opened (0 skips it).")] = 1_000_000,
+    freeze_gc: Annotated[bool, typer.Option("--freeze-gc/--no-freeze-gc",
+                                            help="gc.freeze() once the screen is up (what the app could do).")] = False,
 ) -> None:
     """Measure the playground under load: key latency at --rate records/s, and opening a big partition."""
     with one_line_errors():
@@ -253,9 +267,11 @@ def tui_perf_test(
         with tempfile.TemporaryDirectory(prefix="kplay-tui-perf-") as tmp:
             load, opened = asyncio.run(run_benchmark(
                 Path(tmp) / "perf.db", rate=rate, seconds=seconds, key_interval_ms=key_interval_ms,
-                open_records=open_records, say=lambda line: typer.echo(line, err=True)))
+                open_records=open_records, say=lambda line: typer.echo(line, err=True), freeze_gc=freeze_gc))
         for line in format_report(load, opened, key_interval_ms):
             typer.echo(line)
+        typer.echo(f"garbage collector: {'frozen after start-up (gc.freeze)' if freeze_gc else 'as the app leaves it'};"
+                   f" {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at the end")
 
 
 async def produce_at_rate(data: Path, topic: str, rate: int, seconds: float) -> int:
