@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import struct
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .api_versions import SUPPORTED_APIS, ApiKey, api_name
 from .apis import HANDLERS, CloseConnection, RequestContext, WireError, api_versions_body
@@ -110,6 +110,10 @@ class ClientConnection:
             request = spec.request.decode(frame, version=version, header=True)
         except Exception as error:  # the generated decoders raise many kinds on bad bytes
             raise ProtocolViolation(f"malformed {api_name(api_key)} v{version} request: {error!r}") from None
+        null = _null_field(request, request._struct, version)
+        if null is not None:
+            raise ProtocolViolation(f"malformed {api_name(api_key)} v{version} request: {null} is null, "
+                                    "which this version does not allow")
         header = request.header
         context = RequestContext(self.server, self.broker_id, api_key, version, correlation_id,
                                  header.client_id or "", self.client_host)
@@ -118,3 +122,29 @@ class ClientConnection:
             return None
         response.with_header(correlation_id=correlation_id)
         return response.encode(header=True, framed=True)
+
+
+def _null_field(message: Any, struct: Any, version: int) -> str | None:
+    """The first field that is null where the schema says it cannot be, else None.
+
+    kafka-python decodes a negative length as None whether or not the field is nullable;
+    Kafka's own parser refuses it, and so does this server, before a handler sees it.
+    """
+    for field in struct._fields:
+        if not field.for_version_q(version) or field.tagged_field_q(version):
+            continue
+        value = getattr(message, field.name)
+        if value is None:
+            if not field.nullable_for_version_q(version) and not isinstance(field.default, (int, float, bool)):
+                return field.name
+            continue
+        if field.is_struct_array():
+            for item in value:
+                found = _null_field(item, field, version)
+                if found is not None:
+                    return f"{field.name}.{found}"
+        elif field.is_struct():
+            found = _null_field(value, field, version)
+            if found is not None:
+                return f"{field.name}.{found}"
+    return None
