@@ -1,0 +1,108 @@
+"""``kplay serve`` as a user runs it: a process that listens until Ctrl+C.
+
+A real client produces and consumes through it; ``kplay brokers --stop`` in another
+process closes that broker's listener (the serve process follows the data file) and
+``--start`` opens it again; Ctrl+C ends it cleanly. Refusals are one line: a port in
+use, a port out of range, and a warning before listening beyond this machine.
+"""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+from cli_harness import LiveTool, create_topics, kplay
+from test_serve_support import KITS, Sent, wait_for
+
+
+@pytest.fixture
+def serving(data_path: Path) -> Iterator[tuple[LiveTool, dict[int, tuple[str, int]]]]:
+    """``kplay serve`` on free ports, with where each broker listens (from its own output)."""
+    create_topics(data_path, {"cli_orders": 3}, replication_factor=3)
+    tool = LiveTool(data_path, "serve", "--port", "0", "--schema-registry-port", "0", "--connect-port", "0")
+    try:
+        lines = []
+        while not lines or lines[-1] != "Press Ctrl+C to stop.":
+            more = tool.read_lines(1, timeout_s=60)
+            assert more, f"kplay serve did not start: {lines} {tool.stderr_so_far()}"
+            lines.extend(more)
+        brokers = {}
+        for line in lines:
+            if line.startswith("Kafka broker "):
+                name, address = line.removeprefix("Kafka broker ").split(": ")
+                host, port = address.rsplit(":", 1)
+                brokers[int(name)] = (host, int(port))
+        assert sorted(brokers) == [0, 1, 2]
+        assert any(line.startswith("bootstrap.servers=127.0.0.1:") for line in lines)
+        yield tool, brokers
+    finally:
+        tool.kill()
+
+
+def refuses_connections(address: tuple[str, int]) -> bool:
+    try:
+        socket.create_connection(address, timeout=2).close()
+    except ConnectionRefusedError:
+        return True
+    return False
+
+
+def test_serve_answers_real_clients_follows_broker_changes_and_stops_on_ctrl_c(
+        data_path: Path, serving: tuple[LiveTool, dict[int, tuple[str, int]]]) -> None:
+    tool, brokers = serving
+    bootstrap = ",".join(f"{host}:{port}" for host, port in brokers.values())
+    kit = KITS["kafka-python"](bootstrap)
+    placed = kit.produce("cli_orders", [Sent(f"k{i}".encode(), f"v{i}".encode()) for i in range(9)])
+    assert len(placed) == 9
+    assert "cli_orders" in kplay(data_path, "topics", "--list").stdout
+
+    stopped = kplay(data_path, "brokers", "--stop", "1")
+    assert stopped.returncode == 0, stopped.stderr
+    wait_for(lambda: refuses_connections(brokers[1]), "broker 1's listener to close")
+    # The other brokers lead broker 1's partitions now; clients carry on.
+    kit.produce("cli_orders", [Sent(b"after", b"the stop")])
+    consumer = kit.consumer("cli_orders")
+    try:
+        got: list = []
+        wait_for(lambda: len(got) >= 10, "every record", step=lambda: got.extend(consumer.poll(0.2)))
+    finally:
+        consumer.close()
+
+    assert kplay(data_path, "brokers", "--start", "1").returncode == 0
+    wait_for(lambda: not refuses_connections(brokers[1]), "broker 1's listener to open again")
+
+    code, stderr = tool.stop()
+    assert code == 0, stderr
+    assert "kplay serve: broker 1 stopped listening" in stderr
+    assert any(line.startswith("kplay serve: broker 1 listening on 127.0.0.1:") for line in stderr)
+    assert not any("Traceback" in line for line in stderr)
+
+
+def test_a_port_in_use_is_one_line(data_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = kplay(data_path, "serve", "--port", str(port), "--schema-registry-port", "0", "--connect-port", "0")
+    assert result.returncode == 1
+    assert result.stderr.strip() == f"Error: Cannot serve Kafka broker 0 on 127.0.0.1:{port}: Address already in use"
+
+
+def test_a_port_out_of_range_is_refused(data_path: Path) -> None:
+    result = kplay(data_path, "serve", "--port", "70000")
+    assert result.returncode == 1
+    assert result.stderr.strip() == "--port must be between 0 and 65535, not 70000"
+
+
+def test_listening_beyond_this_machine_needs_host_and_warns(data_path: Path) -> None:
+    # 192.0.2.1 is TEST-NET-1, on no interface here: the bind fails after the warning.
+    result = kplay(data_path, "serve", "--host", "192.0.2.1", "--port", "0", "--schema-registry-port", "0",
+                   "--connect-port", "0")
+    lines = result.stderr.strip().splitlines()
+    assert lines[0].startswith("Warning: listening on 192.0.2.1: anyone who can reach it can read and write")
+    assert result.returncode == 1
+    assert lines[1].startswith("Error: Cannot serve")
+    assert len(lines) == 2
