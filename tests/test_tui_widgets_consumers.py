@@ -129,6 +129,13 @@ async def test_add_form_refuses_bad_input_clearly(cluster: Cluster) -> None:
         deck.query_one("#consumer-deck-partitions").value = "one"
         await pilot.press("enter")
         await wait_for(pilot, lambda: "Partitions are numbers" in deck.message, "a bad partition list")
+        # A topic named like markup is echoed literally in the error.
+        deck.query_one("#consumer-deck-partitions").value = ""
+        deck.query_one("#consumer-deck-topic").value = "[link=http://e]y[/link]"
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: "'[link=http://e]y[/link]' does not exist" in screen_text(app),
+                       "the markup-looking name, literally")
+        assert not screen_styles_have_link(app)
         assert deck.views == []
         await pilot.press("escape")
         assert not deck.query_one("#consumer-deck-form").display
