@@ -258,3 +258,23 @@ async def test_a_lesson_needs_a_manual_clock(data_path: Path):
             assert pane.state == "failed" and "manual clock" in (pane.error or "")
     finally:
         await cluster.close()
+
+
+async def test_quitting_in_the_middle_of_a_lesson_ends_it_cleanly(data_path: Path):
+    scenario = parse(CONSUMING, "consuming.kplay")
+    cluster, _, _ = await open_scenario_cluster(scenario, data_path)
+    try:
+        playback = Playback(INSTANT, paused=True)
+        app = PlaygroundApp(cluster, keymap={}, demo=scenario, playback=playback)
+        async with app.run_test(size=SIZE) as pilot:
+            deck = app.screen.query_one(ConsumerDeck)
+            for _ in range(2):  # create-topic, consumer watcher
+                await wait_until(pilot, lambda: playback.holding, "the lesson holding")
+                playback.step()
+            await wait_until(pilot, lambda: playback.holding and len(deck.views) == 1, "the lesson's consumer")
+            await pilot.press("q")
+        # Leaving ran the lesson's clean-up (its consumer stopped, its view taken away) without an error.
+        assert app.return_code in (0, None)
+        assert not deck.views
+    finally:
+        await cluster.close()

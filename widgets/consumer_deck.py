@@ -196,8 +196,9 @@ class ConsumerDeck(Vertical, can_focus=True):
             if isinstance(view, AdoptedConsumerView) and view.label == name:
                 await view.stop()
                 await view.remove()
-        if not self.views and not self.query("#consumer-deck-empty"):
-            await self.query_one("#consumer-deck-views").mount(
+        views = self.query_one("#consumer-deck-views")
+        if not self.views and not self.query("#consumer-deck-empty") and views.is_attached:  # not while closing
+            await views.mount(
                 Static(Text("No consumers. Press a to add one."), id="consumer-deck-empty", markup=False))
 
     # -- removing -----------------------------------------------------------------------

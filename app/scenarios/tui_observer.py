@@ -82,7 +82,7 @@ class TuiScenarioObserver:
     async def consumer_started(self, name: str, consumer: Consumer) -> None:
         """Show the lesson's new consumer as a view in the consumer deck."""
         entry = self.runner.consumers.get(name) if self.runner is not None else None
-        if entry is None:
+        if entry is None or not self.deck.is_attached:  # the app is closing
             return
         try:
             await self.deck.adopt(name, consumer, _records_of(entry))
