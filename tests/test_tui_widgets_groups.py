@@ -165,3 +165,21 @@ async def test_closing_the_app_makes_its_members_leave_the_group(cluster: Cluste
     # No waiting for a 45 s session timeout: the member left when its view went away.
     description = await cluster.groups.describe_group("leavers")
     assert description.members == [] and description.state == "Empty"
+
+
+async def test_a_view_of_a_consumer_owned_elsewhere_never_closes_it(cluster: Cluster) -> None:
+    from broker_core import Consumer
+
+    await cluster.topics.create_topic("lesson", partitions=1)
+    owned = Consumer(cluster, group_id="lessons", client_id="lesson-consumer")
+    owned.subscribe(["lesson"])
+    await owned.poll(100)
+    app = PanelApp(cluster)
+    async with app.run_test(size=(160, 45)) as pilot:
+        deck = app.query_one(ConsumerDeck)
+        await deck.adopt("lesson-view", owned, lambda: (0, []))
+        await wait_for(pilot, lambda: len(deck.views) == 1, "the adopted view")
+    # The app closed with the view on screen: the lesson's consumer is still a member.
+    assert len((await cluster.groups.describe_group("lessons")).members) == 1
+    await owned.close()
+    assert (await cluster.groups.describe_group("lessons")).members == []

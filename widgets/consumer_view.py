@@ -207,6 +207,8 @@ class ConsumerView(Vertical, can_focus=False):
         self.label = label or f"consumer-{next(_names)}"
         self.consumer = Consumer(cluster, group_id=group, client_id=self.label,
                                  auto_offset_reset="earliest" if from_beginning else "latest")
+        # The consumer this view made (a subclass may show one owned elsewhere instead).
+        self._own_consumer = self.consumer
         self.paused = False
         self.stats: list[PartitionStats] = []
         self.generation: int | None = None
@@ -348,10 +350,12 @@ class ConsumerView(Vertical, can_focus=False):
 
     async def _on_unmount(self) -> None:
         # The app is closing (or the view was removed without ``stop``): a group member
-        # leaves now rather than after its session timeout.
+        # of this view's own leaves now rather than after its session timeout. A consumer
+        # owned elsewhere is left to its owner.
         self._stopping = True
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(self.consumer.close(), POLL_TIMEOUT_MS / 1000 * 8)
+        if self.consumer is self._own_consumer:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self.consumer.close(), POLL_TIMEOUT_MS / 1000 * 8)
 
     # -- the change feed: high watermarks and commits between polls ---------------------
     @work(group="consumer-view-feed")
