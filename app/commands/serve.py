@@ -24,6 +24,7 @@ import ipaddress
 import logging
 import signal
 import sys
+import tempfile
 from pathlib import Path
 from typing import Annotated, Any, Optional
 
@@ -57,6 +58,8 @@ def serve(
         "--advertised-host", metavar="HOST",
         help="Host name Metadata gives clients (Kafka's advertised.listeners; default: the --host "
              "address, or this machine's name when listening on every interface).")] = None,
+    kafka_only: Annotated[bool, typer.Option(
+        "--kafka-only", help="Serve only Kafka's protocol: no Schema Registry or Connect REST API.")] = False,
     data: DataOption = None,
 ) -> None:
     """Serve the playground to real Kafka clients, Schema Registry and Connect clients until Ctrl+C."""
@@ -71,7 +74,7 @@ def serve(
                         "write this playground (kplay serve has no authentication)")
         path = data_path(ctx, data)
         asyncio.run(run_servers(path, host=bind, port=port, schema_registry_port=schema_registry_port,
-                                connect_port=connect_port, advertised_host=advertised_host))
+                                connect_port=connect_port, advertised_host=advertised_host, rest=not kafka_only))
 
 
 def is_loopback(host: str) -> bool:
@@ -85,8 +88,12 @@ def is_loopback(host: str) -> bool:
 
 
 async def run_servers(path: Path, *, host: str, port: int, schema_registry_port: int, connect_port: int,
-                      advertised_host: str | None = None, stop: asyncio.Event | None = None) -> None:
-    """Open the data file, serve until ``stop`` is set (or SIGINT/SIGTERM), then close everything."""
+                      advertised_host: str | None = None, rest: bool = True,
+                      stop: asyncio.Event | None = None) -> None:
+    """Open the data file, serve until ``stop`` is set (or SIGINT/SIGTERM), then close everything.
+
+    ``rest``: also the Schema Registry and Connect REST APIs, when this kplay has them.
+    """
     from app.serve import KafkaServer
 
     stop = stop or asyncio.Event()
@@ -94,20 +101,20 @@ async def run_servers(path: Path, *, host: str, port: int, schema_registry_port:
     try:
         kafka = KafkaServer(cluster, host=host, port=port, advertised_host=advertised_host)
         await kafka.start()
-        rest: Any = None
+        servers: Any = None
         try:
-            if rest_available():
+            if rest and rest_available():
                 from app.serve.rest import start_rest
 
-                rest = await start_rest(cluster, host=host, schema_registry_port=schema_registry_port,
-                                        connect_port=connect_port, base_dir=Path.cwd())
-            print_lines(startup_lines(path, kafka, rest))
+                servers = await start_rest(cluster, host=host, schema_registry_port=schema_registry_port,
+                                           connect_port=connect_port, base_dir=Path.cwd())
+            print_lines(startup_lines(path, kafka, servers))
             _log_to_stderr()
             with _stop_on_signals(stop):
                 await stop.wait()
         finally:
-            if rest is not None:
-                await rest.stop()
+            if servers is not None:
+                await servers.stop()
             await kafka.close()
     finally:
         await cluster.close()
@@ -160,6 +167,54 @@ def _log_to_stderr() -> None:
         logger.propagate = False
 
 
+def serve_perf_test(
+    num_records: Annotated[int, typer.Option("--num-records", metavar="N", help="Records each run produces.")
+                           ] = 50_000,
+    record_size: Annotated[int, typer.Option("--record-size", metavar="BYTES", help="Bytes of each record's value.")
+                           ] = 100,
+    partitions: Annotated[int, typer.Option("--partitions", metavar="N", help="Partitions of each run's topic.")] = 1,
+    acks: Annotated[str, typer.Option("--acks", metavar="ACKS", help="0, 1 or all.")] = "all",
+    clients: Annotated[str, typer.Option(
+        "--clients", metavar="LIST", help="Comma-separated: kafka-python, confluent-kafka.")
+    ] = "kafka-python,confluent-kafka",
+) -> None:
+    """Throughput of real Kafka clients through kplay serve, next to the in-process API (one run, fresh data file)."""
+    from app.serve.throughput import CLIENTS, BenchmarkSettings, run_benchmark
+
+    with one_line_errors("Error: "):
+        chosen = [name.strip() for name in clients.split(",") if name.strip()]
+        unknown = [name for name in chosen if name not in CLIENTS]
+        if unknown:
+            raise UsageProblem(f"Unknown client {unknown[0]!r}: choose from {', '.join(CLIENTS)}")
+        if num_records < 1 or record_size < 0 or partitions < 1:
+            raise UsageProblem("--num-records and --partitions must be at least 1, --record-size at least 0")
+        if acks not in ("0", "1", "all", "-1"):
+            raise UsageProblem(f"Invalid acks: {acks} (expected 0, 1, -1 or all)")
+        settings = BenchmarkSettings(num_records, record_size, partitions, "all" if acks == "-1" else acks)
+        with tempfile.TemporaryDirectory(prefix="kplay-serve-perf-") as directory:
+            results = run_benchmark(Path(directory), settings, chosen)
+        print_lines(benchmark_lines(settings, results))
+
+
+def benchmark_lines(settings: Any, results: list[Any]) -> list[str]:
+    """The results as a table: produce and consume throughput per client."""
+    lines = [f"serve-perf-test: {settings.num_records} records of {settings.record_size} bytes, acks={settings.acks}, "
+             f"{settings.partitions} partition(s); kplay serve in its own process on 127.0.0.1",
+             f"{'':18}{'produce':>28}{'consume':>28}",
+             f"{'client':18}{'records/sec':>16}{'MB/sec':>12}{'records/sec':>16}{'MB/sec':>12}"]
+    for result in results:
+        if result.produce is None or result.consume is None:
+            lines.append(f"{result.client:18}{result.note}")
+            continue
+        lines.append(f"{result.client:18}{result.produce.records_per_sec:16.0f}{result.produce.mb_per_sec:12.2f}"
+                     f"{result.consume.records_per_sec:16.0f}{result.consume.mb_per_sec:12.2f}"
+                     + (f"  ({result.note})" if result.note else "")
+                     + ("" if result.consume.records == settings.num_records else
+                        f"  (read {result.consume.records} of {settings.num_records})"))
+    return lines
+
+
 def register(app: typer.Typer) -> None:
-    """Add ``kplay serve`` (and ``kplay serve-perf-test``) to the app."""
+    """Add ``kplay serve`` and ``kplay serve-perf-test`` to the app."""
     app.command("serve")(serve)
+    app.command("serve-perf-test")(serve_perf_test)
