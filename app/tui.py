@@ -126,14 +126,15 @@ def known_binding_ids() -> set[str]:
 
 def run_demo(scenario: Scenario, data: Path | None) -> None:
     """Play ``scenario`` in the playground (``kplay demo NAME``) on ``data`` or a fresh file."""
-    from .commands.demo import open_scenario_cluster
+    from .commands.demo import discard_scratch, open_scenario_cluster
 
     async def play() -> None:
-        cluster, _, _ = await open_scenario_cluster(scenario, data)
+        cluster, _, path = await open_scenario_cluster(scenario, data)
         try:
             await PlaygroundApp(cluster, demo=scenario).run_async()
         finally:
             await cluster.close()
+            discard_scratch(path, data)
 
     asyncio.run(play())
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -58,10 +59,16 @@ async def open_scenario_cluster(scenario: Scenario, data: Optional[Path]) -> tup
     return cluster, clock, path
 
 
+def discard_scratch(path: Path, data: Optional[Path]) -> None:
+    """Remove the temporary data file a scenario played on (a ``--data`` file is kept)."""
+    if data is None:
+        shutil.rmtree(path.parent, ignore_errors=True)
+
+
 async def play_headless(scenario: Scenario, data: Optional[Path], write=print) -> RunResult:  # type: ignore[no-untyped-def]
     """Run ``scenario`` without a screen, writing its transcript; failures make it not pass."""
     try:
-        cluster, clock, _ = await open_scenario_cluster(scenario, data)
+        cluster, clock, path = await open_scenario_cluster(scenario, data)
     except KafkaError as exc:
         write(f"Error: {exc}")
         return RunResult(False, [str(exc)], 0)
@@ -77,6 +84,7 @@ async def play_headless(scenario: Scenario, data: Optional[Path], write=print) -
         return RunResult(False, [str(exc)], 0)
     finally:
         await cluster.close()
+        discard_scratch(path, data)
     write("")
     if result.passed:
         write(f"PASSED: {result.steps_run} steps, every expectation held")
