@@ -106,3 +106,20 @@ def test_listening_beyond_this_machine_needs_host_and_warns(data_path: Path) -> 
     assert result.returncode == 1
     assert lines[1].startswith("Error: Cannot serve")
     assert len(lines) == 2
+
+
+def test_serve_perf_test_measures_clients_next_to_the_in_process_api(data_path: Path) -> None:
+    result = kplay(data_path, "serve-perf-test", "--num-records", "300", "--clients", "kafka-python", timeout=120)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith("serve-perf-test: 300 records of 100 bytes, acks=all")
+    rows = {line.split()[0]: line.split()[1:] for line in lines[3:]}
+    assert set(rows) == {"in-process", "kafka-python"}
+    assert all(float(figure) > 0 for figure in rows["kafka-python"][:4])
+    assert "read" not in result.stdout  # every run read back all it wrote
+
+
+def test_serve_perf_test_refuses_an_unknown_client(data_path: Path) -> None:
+    result = kplay(data_path, "serve-perf-test", "--clients", "kafka-java")
+    assert result.returncode == 1
+    assert result.stderr.strip() == "Unknown client 'kafka-java': choose from kafka-python, confluent-kafka"

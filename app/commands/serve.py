@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import importlib.util
 import ipaddress
 import logging
 import signal
@@ -35,8 +34,8 @@ from broker_core import Cluster
 from .invocation import DataOption, UsageProblem, data_path, one_line_errors
 from .output import print_error, print_lines
 
-#: Loopback: reachable from this machine only. (The same as ``app.serve.DEFAULT_HOST``, which
-#: is not imported here so that other tools start without loading the protocol classes.)
+#: Loopback: reachable from this machine only. (These are ``app.serve``'s defaults, not imported
+#: from there so that the other tools start without loading Kafka's protocol classes.)
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_SCHEMA_REGISTRY_PORT = 8081
 DEFAULT_CONNECT_PORT = 8083
@@ -94,51 +93,23 @@ async def run_servers(path: Path, *, host: str, port: int, schema_registry_port:
 
     ``rest``: also the Schema Registry and Connect REST APIs, when this kplay has them.
     """
-    from app.serve import KafkaServer
+    from app.serve.servers import start_servers
 
     stop = stop or asyncio.Event()
     cluster = await Cluster.open(path)
     try:
-        kafka = KafkaServer(cluster, host=host, port=port, advertised_host=advertised_host)
-        await kafka.start()
-        servers: Any = None
+        servers = await start_servers(cluster, host=host, port=port, schema_registry_port=schema_registry_port,
+                                      connect_port=connect_port, advertised_host=advertised_host, rest=rest)
         try:
-            if rest and rest_available():
-                from app.serve.rest import start_rest
-
-                servers = await start_rest(cluster, host=host, schema_registry_port=schema_registry_port,
-                                           connect_port=connect_port, base_dir=Path.cwd())
-            print_lines(startup_lines(path, kafka, servers))
+            print_lines([f"kplay serve: data file {path}", *servers.lines(), "Press Ctrl+C to stop."])
             _log_to_stderr()
             with _stop_on_signals(stop):
                 await stop.wait()
         finally:
-            if servers is not None:
-                await servers.stop()
-            await kafka.close()
+            await servers.stop()
     finally:
         await cluster.close()
     print_lines(["kplay serve stopped."])
-
-
-def rest_available() -> bool:
-    """Whether the Schema Registry and Connect REST half (``app.serve.rest``) is part of this kplay."""
-    return importlib.util.find_spec("app.serve.rest") is not None
-
-
-def startup_lines(path: Path, kafka: Any, rest: Any) -> list[str]:
-    """What ``kplay serve`` prints once it listens: where each service is."""
-    endpoints = kafka.advertised_endpoints()
-    lines = [f"kplay serve: data file {path}"]
-    for broker_id in kafka.broker_ids:
-        where = f"{endpoints[broker_id][0]}:{endpoints[broker_id][1]}" if broker_id in endpoints else "stopped"
-        lines.append(f"Kafka broker {broker_id}: {where}")
-    lines.append("bootstrap.servers=" + ",".join(f"{h}:{p}" for h, p in endpoints.values()))
-    if rest is not None:
-        lines.append(f"Schema Registry: {rest.schema_registry_url}")
-        lines.append(f"Kafka Connect: {rest.connect_url}")
-    lines.append("Press Ctrl+C to stop.")
-    return lines
 
 
 @contextlib.contextmanager
@@ -177,6 +148,10 @@ def serve_perf_test(
     clients: Annotated[str, typer.Option(
         "--clients", metavar="LIST", help="Comma-separated: kafka-python, confluent-kafka.")
     ] = "kafka-python,confluent-kafka",
+    data: Annotated[Optional[Path], typer.Option(
+        "--data", metavar="PATH",
+        help="The benchmark's data file, which must not exist yet (default: a temporary file, deleted after).")
+    ] = None,
 ) -> None:
     """Throughput of real Kafka clients through kplay serve, next to the in-process API (one run, fresh data file)."""
     from app.serve.throughput import CLIENTS, BenchmarkSettings, run_benchmark
@@ -191,8 +166,13 @@ def serve_perf_test(
         if acks not in ("0", "1", "all", "-1"):
             raise UsageProblem(f"Invalid acks: {acks} (expected 0, 1, -1 or all)")
         settings = BenchmarkSettings(num_records, record_size, partitions, "all" if acks == "-1" else acks)
-        with tempfile.TemporaryDirectory(prefix="kplay-serve-perf-") as directory:
-            results = run_benchmark(Path(directory), settings, chosen)
+        if data is not None:
+            if data.exists():
+                raise UsageProblem(f"Error: {data} exists: serve-perf-test measures on a new data file")
+            results = run_benchmark(data, settings, chosen)
+        else:
+            with tempfile.TemporaryDirectory(prefix="kplay-serve-perf-") as directory:
+                results = run_benchmark(Path(directory) / "serve-perf-test.db", settings, chosen)
         print_lines(benchmark_lines(settings, results))
 
 

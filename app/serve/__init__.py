@@ -3,9 +3,12 @@
 ``KafkaServer`` (``kafka_server.py``) opens one listener per simulated broker and answers
 Kafka's protocol with kafka-python's generated request and response classes; the
 handlers in ``apis/`` call the broker core and hold no Kafka semantics of their own. The
-APIs and versions advertised are data, in ``api_versions.py``.
+APIs and versions advertised are data, in ``api_versions.py``. ``start_servers``
+(``servers.py``) starts the listeners and the REST APIs together, for ``kplay serve`` and
+``kplay --serve``.
 """
 
 from .kafka_server import DEFAULT_HOST, DEFAULT_PORT, BrokerSettings, KafkaServer
+from .servers import RunningServers, start_servers
 
-__all__ = ["DEFAULT_HOST", "DEFAULT_PORT", "BrokerSettings", "KafkaServer"]
+__all__ = ["DEFAULT_HOST", "DEFAULT_PORT", "BrokerSettings", "KafkaServer", "RunningServers", "start_servers"]

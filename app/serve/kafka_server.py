@@ -252,6 +252,8 @@ class KafkaServer:
                 self.producers.forget_topic(event.topic)
         except OSError as error:
             log.error("broker %s could not listen again: %s", getattr(event, "broker", "?"), error)
+        except Exception:  # the listeners must keep following the cluster whatever one event did
+            log.exception("could not apply %s", event)
 
     async def _reconcile(self) -> None:
         """After missed events: make the listeners match the brokers' states again."""

@@ -220,9 +220,8 @@ RUNNERS: dict[str, Callable[[str, str, BenchmarkSettings], ClientResult]] = {
 }
 
 
-def run_benchmark(directory: Path, settings: BenchmarkSettings, clients: list[str]) -> list[ClientResult]:
-    """The in-process API, then each client through ``kplay serve``, on one data file in ``directory``."""
-    path = directory / "serve-perf-test.db"
+def run_benchmark(path: Path, settings: BenchmarkSettings, clients: list[str]) -> list[ClientResult]:
+    """The in-process API, then each client through ``kplay serve``, on one new data file at ``path``."""
     results = [asyncio.run(in_process(path, settings))]
     runnable = [c for c in clients if importlib.util.find_spec(CLIENTS[c]) is not None]
     with served(path) as bootstrap:
