@@ -25,16 +25,15 @@ import sys
 import time
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
 
 from broker_core import Cluster
-from broker_core.connect import ConnectWorker, DataGenerator
-from broker_core.connect.databases import ConnectionUrlError
-from broker_core.connect.generator import DEFAULT_TABLE, parse_rate
-from broker_core.connect.internal_topics import STATUS_TOPIC, CompactedTopic
 from broker_core.events import RecordsAppended, Resync
+
+if TYPE_CHECKING:  # the Connect modules load SQLAlchemy: only the commands that run them import them
+    from broker_core.connect import ConnectWorker, DataGenerator
 
 from .invocation import DataOption, UsageProblem, one_line_errors, run_on_cluster
 from .output import print_lines, stdout_is_terminal
@@ -85,6 +84,8 @@ def connect(
         name = status or config or pause or resume or restart or delete
 
         async def tool(cluster: Cluster) -> int:
+            from broker_core.connect import ConnectWorker
+
             connect_worker = ConnectWorker(cluster, base_dir=Path.cwd(), **settings)
             if action == "worker":
                 return await run_worker(cluster, connect_worker)
@@ -180,6 +181,8 @@ async def run_worker(cluster: Cluster, worker: ConnectWorker) -> int:
     stop = asyncio.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
+    from broker_core.connect.internal_topics import STATUS_TOPIC, CompactedTopic
+
     statuses = CompactedTopic(cluster, STATUS_TOPIC)
     try:
         await worker.start()
@@ -231,7 +234,7 @@ def _now() -> str:
 
 
 def generator(
-    table: Annotated[str, typer.Option("--table", help="Source table (created if missing).")] = DEFAULT_TABLE,
+    table: Annotated[str, typer.Option("--table", help="Source table (created if missing).")] = "iris_data",
     rate: Annotated[str, typer.Option("--rate", help="Rows per second or minute, e.g. 1/s or 600/m.")] = "1/s",
     db: Annotated[str, typer.Option("--db", metavar="URL",
                                     help="jdbc:sqlite:PATH, jdbc:postgresql://host:port/db, or a file path.")] = "",
@@ -246,6 +249,10 @@ def generator(
         if count is not None and count < 1:
             raise UsageProblem("--count must be at least 1")
         try:
+            from broker_core.connect import DataGenerator
+            from broker_core.connect.databases import ConnectionUrlError
+            from broker_core.connect.generator import parse_rate
+
             per_second = parse_rate(rate)
             source = DataGenerator(db, table, user=user, password=password, base_dir=Path.cwd())
         except (ValueError, ConnectionUrlError) as problem:
