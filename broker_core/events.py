@@ -274,6 +274,20 @@ def decode_event(seq: int, at: int, kind: str, payload: str) -> Event:
     return cls(seq=seq, at=at, **{k: v for k, v in data.items() if k in known})
 
 
+async def wait_for_event(event: asyncio.Event, timeout_s: float) -> bool:
+    """Wait until ``event`` is set or ``timeout_s`` passes; True if it was set.
+
+    Unlike ``asyncio.wait_for`` in Python 3.11, a cancellation that arrives just as the
+    event is set is never swallowed, so a task waiting here always stops when cancelled.
+    """
+    waiter = asyncio.ensure_future(event.wait())
+    try:
+        done, _ = await asyncio.wait({waiter}, timeout=timeout_s)
+    finally:
+        waiter.cancel()
+    return bool(done)
+
+
 class Subscription:
     """A bounded queue of events for one subscriber; iterate it with ``async for``."""
 
@@ -334,11 +348,10 @@ class ChangeFeed:
         self._task: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
         self._subscriptions: set[Subscription] = set()
-        self._changed = asyncio.Condition()
+        # Set (and replaced by a fresh one) whenever events are published.
+        self._published = asyncio.Event()
         self.last_seq = 0
         self._data_version = -1
-        # Python 3.11's wait_for swallows a cancel that lands as its inner wait completes
-        # (a wake() just before stop()), so _run also checks this flag.
         self._stopping = False
 
     async def start(self) -> None:
@@ -380,17 +393,11 @@ class ChangeFeed:
 
     async def wait_for_change(self, timeout_s: float) -> bool:
         """Wait until any new event is published or ``timeout_s`` passes; True if one was."""
-        async with self._changed:
-            try:
-                await asyncio.wait_for(self._changed.wait(), timeout_s)
-                return True
-            except asyncio.TimeoutError:
-                return False
+        return await wait_for_event(self._published, timeout_s)
 
     async def _run(self) -> None:
         while not self._stopping:
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self._interval)
+            await wait_for_event(self._wake, self._interval)
             self._wake.clear()
             try:
                 await self.poll_once()
@@ -423,8 +430,8 @@ class ChangeFeed:
                 break
             await asyncio.sleep(0)
         if published:
-            async with self._changed:
-                self._changed.notify_all()
+            published_event, self._published = self._published, asyncio.Event()
+            published_event.set()
         return published
 
     def _publish(self, item: Event) -> None:
