@@ -18,6 +18,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Sequence
 
 from .errors import InvalidRecord, KafkaError, RecordTooLarge, UnknownTopicOrPartition
+from .events import wait_for_event
 from .log import BatchRequest, parse_acks
 from .partitioner import StickyPartitioner
 from .records import BATCH_OVERHEAD, AppendResult, ProducerRecord, RecordMetadata, record_size
@@ -212,8 +213,7 @@ class Producer:
                 delay = oldest + self.linger_s - time.monotonic()
                 if delay > 0:
                     self._wakeup.clear()
-                    with contextlib.suppress(asyncio.TimeoutError):
-                        await asyncio.wait_for(self._wakeup.wait(), delay)
+                    await wait_for_event(self._wakeup, delay)
                     continue
             # One request carries at most max_request_size bytes (always at least one batch),
             # so a backlog goes as several transactions and the write lock is never held for
