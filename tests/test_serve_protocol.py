@@ -326,6 +326,33 @@ def test_fetch_waits_for_records_until_max_wait(served: ServedCluster) -> None:
     assert [(r.offset, r.key, r.value) for r in batch] == [(0, b"k", b"arrived")]
 
 
+def test_a_held_fetch_sees_records_once_the_followers_have_them(tmp_path: Path) -> None:
+    # With a replication delay, an acks=1 record is in the leader's log at once but readable
+    # only when the in-sync followers copied it: the server's replica fetcher moves them.
+    lagging = ServedCluster(tmp_path / "lagging.db").start()
+    try:
+        lagging.call(lagging.core.controller.set_replication_delay(300))
+        lagging.create_topic("p_lagging", partitions=1, replication_factor=3)
+        reader = leader_client(lagging, "p_lagging")
+        writer = leader_client(lagging, "p_lagging")
+        try:
+            reader.send(FetchRequest, 11, **fetch_request("p_lagging", 0, 0, max_wait_ms=20_000))
+            started = time.monotonic()
+            produced = produce(writer, "p_lagging", 0, produce_batch((b"k", b"replicated")), acks=1)
+            assert produced.responses[0].partition_responses[0].error_code == 0
+            response = reader.receive(FetchResponse, 11)
+            waited = time.monotonic() - started
+        finally:
+            reader.close()
+            writer.close()
+    finally:
+        lagging.stop()
+    partition = response.responses[0].partitions[0]
+    assert partition.high_watermark == 1
+    assert [r.value for b in MemoryRecords(partition.records) for r in b] == [b"replicated"]
+    assert 0.2 <= waited < 10
+
+
 def test_an_error_partition_carries_empty_records_not_null(served: ServedCluster) -> None:
     client = Client(served)
     try:

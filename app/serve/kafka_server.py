@@ -66,11 +66,13 @@ class KafkaServer:
     ports). ``ports`` maps broker ids to ports instead (0: any free port). A port chosen by
     the system is kept across a broker's stop and start. ``advertised_host`` is what
     Metadata tells clients (Kafka's ``advertised.listeners``), by default ``host``.
+    ``replicate`` runs the replica fetcher in the background, as the TUI does (a caller
+    that runs it already passes False).
     """
 
     def __init__(self, cluster: Cluster, *, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT,
                  ports: Mapping[int, int] | None = None, advertised_host: str | None = None,
-                 settings: BrokerSettings | None = None) -> None:
+                 settings: BrokerSettings | None = None, replicate: bool = True) -> None:
         self.cluster = cluster
         self.host = host
         # Kafka's advertised.listeners: a wildcard address is no place to connect to.
@@ -85,6 +87,8 @@ class KafkaServer:
         self._connections: dict[int, set[ClientConnection]] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         self._watcher: asyncio.Task[None] | None = None
+        self._replicate = replicate
+        self._fetcher: asyncio.Task[None] | None = None
 
     # -- life cycle ------------------------------------------------------------------------
     async def start(self) -> None:
@@ -108,14 +112,19 @@ class KafkaServer:
             await self.close()
             raise
         self._watcher = asyncio.create_task(self._follow(events), name="kplay-serve-brokers")
+        if self._replicate:
+            # The brokers' replica fetchers: followers copy from leaders in the background, so
+            # that with a replication delay the high watermark moves without a new produce.
+            self._fetcher = asyncio.create_task(self.cluster.controller.fetcher.run(), name="kplay-serve-fetcher")
 
     async def close(self) -> None:
         """Close every listener and connection."""
-        if self._watcher is not None:
-            self._watcher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._watcher
-            self._watcher = None
+        for task in (self._watcher, self._fetcher):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        self._watcher = self._fetcher = None
         for broker_id in list(self._listeners):
             self._close_listener(broker_id)
         tasks = list(self._tasks)

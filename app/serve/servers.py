@@ -64,14 +64,16 @@ class RunningServers:
 async def start_servers(cluster: Cluster, *, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT,
                         schema_registry_port: int = DEFAULT_SCHEMA_REGISTRY_PORT,
                         connect_port: int = DEFAULT_CONNECT_PORT, advertised_host: str | None = None,
-                        rest: bool = True, worker: Any = None, base_dir: Path | None = None) -> RunningServers:
+                        rest: bool = True, worker: Any = None, base_dir: Path | None = None,
+                        replicate: bool = True) -> RunningServers:
     """Start the Kafka listeners, then (``rest``, when this kplay has them) the REST APIs.
 
     ``worker``: a Connect worker the caller already runs (the TUI's), else the REST half
-    starts its own. Raises ``OSError`` naming the service and address when a port cannot
-    be bound; nothing is left running then.
+    starts its own. ``replicate``: run the replica fetcher (False when the caller, like
+    the TUI, runs it already). Raises ``OSError`` naming the service and address when a
+    port cannot be bound; nothing is left running then.
     """
-    kafka = KafkaServer(cluster, host=host, port=port, advertised_host=advertised_host)
+    kafka = KafkaServer(cluster, host=host, port=port, advertised_host=advertised_host, replicate=replicate)
     await kafka.start()
     servers = RunningServers(kafka)
     if rest and rest_available():

@@ -29,6 +29,9 @@ OffsetsPartition = OffsetsTopic.ListOffsetsPartitionResponse
 UNKNOWN_OFFSET = -1
 #: A client's "I do not know the leader epoch" (current_leader_epoch before Fetch v9).
 NO_EPOCH = -1
+#: Feed events after which a held Fetch looks again: records arrived, the high watermark
+#: moved (followers caught up), or the partition changed hands or went away.
+WAKE_EVENTS = ("records", "replica_progress", "isr_changed", "leader_elected", "topic_deleted")
 #: Records read from the core per partition per fetch, at most (bytes limit the rest).
 MAX_RECORDS_PER_PARTITION = 10_000
 
@@ -77,12 +80,12 @@ async def handle_fetch(ctx: RequestContext, request) -> FetchResponse:
     deadline = loop.time() + max(0, request.max_wait_ms) / 1000
     feed = ctx.cluster.feed
     # Subscribe before the first read, so that records appended in between are not missed.
-    arrivals = feed.subscribe("records", "leader_elected", "topic_deleted") if wanted else None
+    arrivals = feed.subscribe(*WAKE_EVENTS) if wanted else None
     try:
         while True:
             found = await _read(ctx, wanted, request.max_bytes)
             remaining = deadline - loop.time()
-            if found.bytes_read >= max(1, request.min_bytes) or found.errors or remaining <= 0 or arrivals is None:
+            if found.bytes_read >= request.min_bytes or found.errors or remaining <= 0 or arrivals is None:
                 break
             if not await _arrival(arrivals, {(w.topic, w.partition) for w in wanted}, remaining):
                 found = await _read(ctx, wanted, request.max_bytes)
@@ -107,7 +110,9 @@ async def _arrival(arrivals, partitions: set[tuple[str, int]], timeout_s: float)
         if not done:
             return False
         event = getter.result()
-        if event.kind == "resync" or (getattr(event, "topic", ""), getattr(event, "partition", -1)) in partitions \
+        if event.kind in ("resync", "replica_progress"):
+            return True  # no partition named: look again
+        if (getattr(event, "topic", ""), getattr(event, "partition", -1)) in partitions \
                 or (event.kind == "topic_deleted" and any(event.topic == t for t, _ in partitions)):
             return True
     return False
