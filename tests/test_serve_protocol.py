@@ -248,6 +248,21 @@ def test_a_corrupt_batch_is_refused_and_the_rest_of_the_request_written(served: 
     assert [r.value for r in served.log("p_corrupt", 1)] == [b"good"]
 
 
+def test_a_batch_above_max_message_bytes_is_message_too_large(served: ServedCluster) -> None:
+    served.create_topic("p_small", max_message_bytes=500)
+    client = leader_client(served, "p_small")
+    try:
+        small = produce(client, "p_small", 0, produce_batch((b"k", b"x" * 100)))
+        large = produce(client, "p_small", 0, produce_batch(*[(b"k", b"x" * 100)] * 5))
+    finally:
+        client.close()
+    assert small.responses[0].partition_responses[0].error_code == 0
+    refused = large.responses[0].partition_responses[0]
+    assert refused.error_code == 10  # MESSAGE_TOO_LARGE
+    assert "exceeds the maximum configured value of 500" in refused.error_message
+    assert len(served.log("p_small", 0)) == 1
+
+
 def test_an_idempotent_retry_is_answered_with_the_first_offset_and_not_written_twice(served: ServedCluster) -> None:
     served.create_topic("p_idempotent")
     client = leader_client(served, "p_idempotent")

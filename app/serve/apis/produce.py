@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from kafka.protocol.producer import InitProducerIdResponse, ProduceResponse
 
-from broker_core.errors import InvalidRequiredAcks, KafkaError
+from broker_core.errors import InvalidRequiredAcks, KafkaError, RecordTooLarge
 from broker_core.log import BatchRequest
 from broker_core.records import AppendResult
 
@@ -60,6 +60,7 @@ async def handle_produce(ctx: RequestContext, request) -> ProduceResponse | None
                 continue
             try:
                 await ctx.server.leadership.led_by(ctx.broker_id, outcome.topic, outcome.partition)
+                await _check_batch_size(ctx, outcome.topic, outcome.partition, partition_data.records)
                 batch = decode_produced_batch(partition_data.records)
             except KafkaError as error:
                 _fail(outcome, error)
@@ -86,6 +87,17 @@ async def handle_produce(ctx: RequestContext, request) -> ProduceResponse | None
             raise CloseConnection("an acks=0 produce failed")
         return None
     return _response(ctx, outcomes)
+
+
+async def _check_batch_size(ctx: RequestContext, topic: str, partition: int, records: bytes | None) -> None:
+    """Kafka limits the batch as sent (compressed, if it is) by the topic's ``max.message.bytes``."""
+    description = await ctx.server.leadership.topic(topic)
+    if description is None or records is None:
+        return
+    limit = description.effective_config()["max.message.bytes"]
+    if len(records) > limit:
+        raise RecordTooLarge(f"The record batch size in the append to {topic}-{partition} is {len(records)} bytes "
+                             f"which exceeds the maximum configured value of {limit}.")
 
 
 async def _succeed(ctx: RequestContext, outcome: _PartitionOutcome, result: AppendResult) -> None:
