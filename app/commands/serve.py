@@ -130,7 +130,7 @@ def _stop_on_signals(stop: asyncio.Event) -> Any:
 def _log_to_stderr() -> None:
     """Brokers starting and stopping, and clients dropped for protocol errors, as lines on stderr."""
     logger = logging.getLogger("kplay.serve")
-    if not logger.handlers:
+    if not any(isinstance(handler, logging.StreamHandler) for handler in logger.handlers):
         handler = logging.StreamHandler(sys.stderr)
         handler.setFormatter(logging.Formatter("kplay serve: %(message)s"))
         logger.addHandler(handler)

@@ -8,7 +8,13 @@ APIs and versions advertised are data, in ``api_versions.py``. ``start_servers``
 ``kplay --serve``.
 """
 
+import logging
+
 from .kafka_server import DEFAULT_HOST, DEFAULT_PORT, BrokerSettings, KafkaServer
 from .servers import RunningServers, start_servers
+
+# A library's log lines go nowhere until the program says where (kplay serve: stderr; the
+# TUI must not have them written over its screen).
+logging.getLogger("kplay.serve").addHandler(logging.NullHandler())
 
 __all__ = ["DEFAULT_HOST", "DEFAULT_PORT", "BrokerSettings", "KafkaServer", "RunningServers", "start_servers"]
