@@ -54,6 +54,15 @@ def test_producer_perf_test_with_kafkas_default_batching(data_path: Path) -> Non
     assert "acks=1" in produced.stdout
 
 
+def test_producer_perf_test_direct_append_measures_the_log_alone(data_path: Path) -> None:
+    produced = kplay(data_path, "producer-perf-test", "--topic", "perf", "--num-records", "250",
+                     "--record-size", "20", "--batch-size", "100", "--direct-append", "--compare-raw")
+    assert produced.returncode == 0, produced.stderr
+    assert KAFKA_PRODUCER_TOTAL.findall(produced.stdout) == ["250", "250"]
+    assert "3 transactions" in produced.stdout
+    assert "kplay log append vs raw sqlite3" in produced.stdout
+
+
 def test_feed_perf_test_reports_latency_and_idle_cost(data_path: Path) -> None:
     done = kplay(data_path, "feed-perf-test", "--commits", "10", "--interval-ms", "5", "--idle-seconds", "0.2")
     assert done.returncode == 0, done.stderr

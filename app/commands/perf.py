@@ -33,7 +33,7 @@ from typing import Annotated, Iterator, Optional, Sequence
 
 import typer
 
-from broker_core import Cluster, Consumer, Producer, TopicPartition
+from broker_core import Cluster, Consumer, Producer, ProducerRecord, TopicPartition
 from broker_core.errors import UnknownTopicOrPartition
 from broker_core.events import RecordsAppended
 from broker_core.log import EARLIEST, parse_acks
@@ -184,10 +184,11 @@ def comparison_lines(rounds: Sequence[tuple[Run, Run]], what: str) -> list[str]:
     ratio_line = f"  kplay / sqlite3 = {statistics.median(ratios):.2f}"
     if len(rounds) > 1:
         ratio_line += f" (rounds: {' '.join(f'{r:.2f}' for r in ratios)})"
+    label = rounds[0][0].label
     return [
-        f"{what}, {how}: kplay core vs raw sqlite3 (WAL, synchronous=NORMAL, WITHOUT ROWID table)",
-        f"  kplay    {core_rate:12.1f} records/sec ({core_mb:.2f} MB/sec)",
-        f"  sqlite3  {raw_rate:12.1f} records/sec ({raw_mb:.2f} MB/sec)",
+        f"{what}, {how}: {label} vs raw sqlite3 (WAL, synchronous=NORMAL, WITHOUT ROWID table)",
+        f"  {label:<18} {core_rate:12.1f} records/sec ({core_mb:.2f} MB/sec)",
+        f"  {'sqlite3':<18} {raw_rate:12.1f} records/sec ({raw_mb:.2f} MB/sec)",
         ratio_line,
     ]
 
@@ -207,6 +208,7 @@ class ProducerPerfSettings:
     linger_ms: float = 5.0
     batch_size_bytes: int = 16_384
     buffer_memory: int = 32 * 1024 * 1024
+    direct_append: bool = False  # the broker's log append alone, without the Producer client
 
 
 class Throttle:
@@ -236,7 +238,7 @@ async def produce_with_core(cluster: Cluster, settings: ProducerPerfSettings, ti
     """
     value = payload(settings.record_size)
     size = record_size(None, value)
-    run = Run("kplay")
+    run = Run("kplay Producer")
     reporter = WindowReporter(settings.record_size)
     failures: list[BaseException] = []
     perf_counter = time.perf_counter
@@ -306,6 +308,38 @@ async def produce_with_core(cluster: Cluster, settings: ProducerPerfSettings, ti
     return run
 
 
+async def append_directly(cluster: Cluster, settings: ProducerPerfSettings, tick: ProgressTick) -> Run:
+    """Append pre-built batches of ``batch_records`` records with ``cluster.logs.append``, one
+    transaction each: the broker side of produce alone, with no Producer client (no futures,
+    no accumulator), measured exactly as the raw baseline is."""
+    value = payload(settings.record_size)
+    batch_records = settings.batch_records or 1000
+    partitions = await cluster.logs.partition_count(settings.topic)
+    run = Run("kplay log append")
+    reporter = WindowReporter(settings.record_size)
+    throttle = Throttle(settings.throughput)
+    perf_counter = time.perf_counter
+    start = perf_counter()
+    batch_index = 0
+    while run.records < settings.num_records:
+        count = min(batch_records, settings.num_records - run.records)
+        batch_start = perf_counter()
+        records = [ProducerRecord(None, value)] * count
+        await cluster.logs.append(settings.topic, batch_index % partitions, records, acks=settings.acks)
+        latency = (perf_counter() - batch_start) * 1000
+        latencies = [latency] * count
+        run.latencies_ms.extend(latencies)
+        reporter.record(latencies)
+        run.records += count
+        run.transactions += 1
+        batch_index += 1
+        tick.advance(count)
+        await throttle.wait(run.records)
+    run.elapsed_s = perf_counter() - start
+    run.bytes = run.records * settings.record_size
+    return run
+
+
 def produce_with_raw_sqlite(directory: Path, settings: ProducerPerfSettings, batch_records: int,
                             partitions: int) -> Run:
     """The same inserts through plain sqlite3 into a scratch file with the same table shape."""
@@ -361,7 +395,10 @@ async def producer_perf(cluster: Cluster, settings: ProducerPerfSettings, compar
     per_txn = settings.batch_records or 1
     for _ in range(repeat):
         with progress_bar(f"producing to {settings.topic}", settings.num_records) as tick:
-            core = await produce_with_core(cluster, settings, tick)
+            if settings.direct_append:
+                core = await append_directly(cluster, settings, tick)
+            else:
+                core = await produce_with_core(cluster, settings, tick)
         lines.append(core.producer_line())
         if core.failed:
             lines.append(f"{core.failed} records failed, the first with {core.first_error}")
@@ -396,6 +433,9 @@ def producer_perf_test(
         "--compare-raw", help="Also time raw sqlite3 doing the same inserts in this run, and print the ratio.")] = False,
     repeat: Annotated[int, typer.Option(
         "--repeat", help="Run this many rounds (each kplay, then raw sqlite3) and report medians.")] = 1,
+    direct_append: Annotated[bool, typer.Option(
+        "--direct-append", help="Skip the Producer client: append pre-built batches of --batch-size records "
+                                "(default 1000) with the broker core's log append, to separate broker and client cost.")] = False,
     bootstrap_server: BootstrapServerOption = None,
     data: DataOption = None,
 ) -> None:
@@ -420,8 +460,10 @@ def producer_perf_test(
             buffer_memory = int(props.get("buffer.memory", str(32 * 1024 * 1024)))
         except ValueError as exc:
             raise UsageProblem(f"Invalid producer property: {exc}") from None
+        if direct_append and batch_size is None:
+            batch_size = 1000
         settings = ProducerPerfSettings(topic, num_records, record_size, batch_size, throughput, chosen_acks,
-                                        linger_ms, batch_bytes, buffer_memory)
+                                        linger_ms, batch_bytes, buffer_memory, direct_append)
         path = data_path(ctx, data)
 
         async def session() -> list[str]:
@@ -467,7 +509,7 @@ async def consume_with_core(cluster: Cluster, topic: str, messages: int, timeout
     consumer = Consumer(cluster, auto_offset_reset="earliest", max_poll_records=max_poll_records)
     consumer.assign([TopicPartition(topic, p) for p in range(partitions)])
     await consumer.seek_to_beginning()
-    run = ConsumeRun("kplay", started=time.time())
+    run = ConsumeRun("kplay Consumer", started=time.time())
     perf_counter = time.perf_counter
     start = last_data = perf_counter()
     while run.records < messages:
@@ -596,8 +638,6 @@ async def feed_writer(path: Path, topic: str, commits: int, interval_ms: float) 
     printing ``<end offset> <monotonic time>`` right after each commit returns."""
     rnd = random.Random()
     async with await Cluster.open(path) as cluster:
-        from broker_core import ProducerRecord
-
         record = [ProducerRecord(None, b"feed-perf-test")]
         for _ in range(commits):
             # Commits at random phases of the reader's poll interval, not in step with it.
