@@ -341,31 +341,62 @@ def test_fetch_waits_for_records_until_max_wait(served: ServedCluster) -> None:
     assert [(r.offset, r.key, r.value) for r in batch] == [(0, b"k", b"arrived")]
 
 
-def test_a_held_fetch_sees_records_once_the_followers_have_them(tmp_path: Path) -> None:
+@pytest.fixture
+def lagging(tmp_path: Path) -> Iterator[ServedCluster]:
+    """A served cluster of its own whose followers copy each batch 300 ms after the leader wrote it."""
+    cluster = ServedCluster(tmp_path / "lagging.db").start()
+    try:
+        cluster.call(cluster.core.controller.set_replication_delay(300))
+        cluster.create_topic("p_lagging", partitions=1, replication_factor=3)
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+def test_a_held_fetch_sees_records_once_the_followers_have_them(lagging: ServedCluster) -> None:
     # With a replication delay, an acks=1 record is in the leader's log at once but readable
     # only when the in-sync followers copied it: the server's replica fetcher moves them.
-    lagging = ServedCluster(tmp_path / "lagging.db").start()
+    reader = leader_client(lagging, "p_lagging")
+    writer = leader_client(lagging, "p_lagging")
     try:
-        lagging.call(lagging.core.controller.set_replication_delay(300))
-        lagging.create_topic("p_lagging", partitions=1, replication_factor=3)
-        reader = leader_client(lagging, "p_lagging")
-        writer = leader_client(lagging, "p_lagging")
-        try:
-            reader.send(FetchRequest, 11, **fetch_request("p_lagging", 0, 0, max_wait_ms=20_000))
-            started = time.monotonic()
-            produced = produce(writer, "p_lagging", 0, produce_batch((b"k", b"replicated")), acks=1)
-            assert produced.responses[0].partition_responses[0].error_code == 0
-            response = reader.receive(FetchResponse, 11)
-            waited = time.monotonic() - started
-        finally:
-            reader.close()
-            writer.close()
+        reader.send(FetchRequest, 11, **fetch_request("p_lagging", 0, 0, max_wait_ms=20_000))
+        started = time.monotonic()
+        produced = produce(writer, "p_lagging", 0, produce_batch((b"k", b"replicated")), acks=1)
+        assert produced.responses[0].partition_responses[0].error_code == 0
+        response = reader.receive(FetchResponse, 11)
+        waited = time.monotonic() - started
     finally:
-        lagging.stop()
+        reader.close()
+        writer.close()
     partition = response.responses[0].partitions[0]
     assert partition.high_watermark == 1
     assert [r.value for b in MemoryRecords(partition.records) for r in b] == [b"replicated"]
     assert 0.2 <= waited < 10
+
+
+def test_a_retry_sent_while_the_first_attempt_waits_for_acks_all_is_not_written_twice(
+        lagging: ServedCluster) -> None:
+    first, second = leader_client(lagging, "p_lagging"), leader_client(lagging, "p_lagging")
+    try:
+        ids = first.call(InitProducerIdRequest, InitProducerIdResponse, 1, transactional_id=None,
+                         transaction_timeout_ms=60_000)
+        batch = produce_batch((b"k", b"once"), producer_id=ids.producer_id, sequence=0)
+        part = ProduceRequest.TopicProduceData.PartitionProduceData(index=0, records=batch)
+        request = dict(transactional_id=None, acks=-1, timeout_ms=30_000,
+                       topic_data=[ProduceRequest.TopicProduceData(name="p_lagging", partition_data=[part])])
+        first.send(ProduceRequest, 8, **request)
+        # The first attempt waits for the followers (300 ms); the producer sends the batch again meanwhile.
+        wait_for(lambda: len(lagging.call(lagging.core.logs.read("p_lagging", 0, 0)).records) == 0
+                 and lagging.call(lagging.core.topics.describe_topic("p_lagging")).partitions[0].log_end_offset == 1,
+                 "the first attempt to be in the leader's log")
+        second.send(ProduceRequest, 8, **request)
+        answers = [client.receive(ProduceResponse, 8).responses[0].partition_responses[0]
+                   for client in (first, second)]
+    finally:
+        first.close()
+        second.close()
+    assert [(a.error_code, a.base_offset) for a in answers] == [(0, 0), (0, 0)]
+    assert [r.value for r in lagging.log("p_lagging", 0)] == [b"once"]
 
 
 def test_an_error_partition_carries_empty_records_not_null(served: ServedCluster) -> None:

@@ -10,6 +10,7 @@ from broker_core.errors import InvalidRequiredAcks, KafkaError, RecordTooLarge
 from broker_core.log import BatchRequest
 from broker_core.records import AppendResult
 
+from ..producer_state import BatchKey
 from ..record_batches import ProducedBatch, decode_produced_batch
 from .context import CloseConnection, RequestContext, WireError, error_code, error_message
 
@@ -49,8 +50,9 @@ async def handle_produce(ctx: RequestContext, request) -> ProduceResponse | None
     for the leader again.
     """
     acks = request.acks
+    producers = ctx.server.producers
     outcomes: list[_PartitionOutcome] = []
-    pending: list[tuple[_PartitionOutcome, ProducedBatch]] = []
+    pending: list[tuple[_PartitionOutcome, ProducedBatch, BatchKey]] = []
     for topic_data in request.topic_data:
         for partition_data in topic_data.partition_data:
             outcome = _PartitionOutcome(topic_data.name, partition_data.index)
@@ -65,28 +67,41 @@ async def handle_produce(ctx: RequestContext, request) -> ProduceResponse | None
             except KafkaError as error:
                 _fail(outcome, error)
                 continue
-            duplicate = ctx.server.producers.find_duplicate(
-                batch.producer_id, batch.producer_epoch, outcome.topic, outcome.partition,
-                batch.base_sequence, batch.last_sequence)
+            key = BatchKey(batch.producer_id, batch.producer_epoch, outcome.topic, outcome.partition,
+                           batch.base_sequence, batch.last_sequence)
+            duplicate = await producers.find_duplicate(key)
             if duplicate is not None:
                 outcome.base_offset = duplicate
                 continue
-            pending.append((outcome, batch))
+            pending.append((outcome, batch, key))
     if pending:
-        results = await ctx.cluster.logs.append_batches(
-            [BatchRequest(outcome.topic, outcome.partition, batch.records) for outcome, batch in pending], acks)
-        for (outcome, batch), result in zip(pending, results):
-            if isinstance(result, KafkaError):
-                _fail(outcome, result)
-                continue
-            await _succeed(ctx, outcome, result)
-            ctx.server.producers.record(batch.producer_id, batch.producer_epoch, outcome.topic, outcome.partition,
-                                        batch.base_sequence, batch.last_sequence, result.base_offset)
+        await _append(ctx, pending, acks)
     if acks == 0:
         if any(outcome.error != WireError.NONE for outcome in outcomes):
             raise CloseConnection("an acks=0 produce failed")
         return None
     return _response(ctx, outcomes)
+
+
+async def _append(ctx: RequestContext, pending: list[tuple[_PartitionOutcome, ProducedBatch, BatchKey]],
+                  acks: int) -> None:
+    """Append every accepted batch in one call; idempotent producers' retries wait for it."""
+    producers = ctx.server.producers
+    offsets: dict[BatchKey, int] = {}
+    for _, _, key in pending:
+        producers.begin(key)
+    try:
+        results = await ctx.cluster.logs.append_batches(
+            [BatchRequest(outcome.topic, outcome.partition, batch.records) for outcome, batch, _ in pending], acks)
+        for (outcome, _, key), result in zip(pending, results):
+            if isinstance(result, KafkaError):
+                _fail(outcome, result)
+                continue
+            await _succeed(ctx, outcome, result)
+            offsets[key] = result.base_offset
+    finally:
+        for _, _, key in pending:
+            producers.end(key, offsets.get(key))
 
 
 async def _check_batch_size(ctx: RequestContext, topic: str, partition: int, records: bytes | None) -> None:
