@@ -4,17 +4,15 @@ from __future__ import annotations
 
 from kafka.protocol.metadata import ApiVersionsResponse, FindCoordinatorResponse, MetadataResponse
 
-from broker_core.errors import (InvalidTopic, KafkaError, LeaderNotAvailable, TopicAlreadyExists,
-                                UnknownTopicOrPartition)
+from broker_core.errors import KafkaError, LeaderNotAvailable, TopicAlreadyExists, UnknownTopicOrPartition
 from broker_core.names import validate_topic_name
 from broker_core.topics import TopicDescription
 
 from ..api_versions import SUPPORTED_APIS
 from .context import RequestContext, WireError
 
-#: Kafka's FindCoordinator key types.
+#: FindCoordinator's key type for a group (1 would be a transactional id).
 GROUP_KEY_TYPE = 0
-TRANSACTION_KEY_TYPE = 1
 #: Kafka's ``offsets.topic.num.partitions``: a group's coordinator is the leader of one of
 #: these partitions of ``__consumer_offsets``, chosen by the group id's hash.
 OFFSETS_TOPIC_PARTITIONS = 50
@@ -72,9 +70,7 @@ async def handle_metadata(ctx: RequestContext, request) -> MetadataResponse:
                 code = LeaderNotAvailable.code
         except TopicAlreadyExists:
             code = LeaderNotAvailable.code  # created meanwhile by someone else: ask again
-        except InvalidTopic:
-            code = InvalidTopic.code
-        except KafkaError as error:
+        except KafkaError as error:  # InvalidTopic for an illegal name, or what creation refused
             code = error.code
         topics.append(Topic(error_code=code, name=name, is_internal=False, partitions=[]))
     brokers = [Broker(node_id=broker_id, host=host, port=port, rack=None)
