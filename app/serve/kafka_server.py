@@ -126,7 +126,7 @@ class KafkaServer:
                     await task
         self._watcher = self._fetcher = None
         for broker_id in list(self._listeners):
-            self._close_listener(broker_id)
+            self._close_listener(broker_id, stopped=False)
         tasks = list(self._tasks)
         for task in tasks:
             task.cancel()
@@ -211,14 +211,16 @@ class KafkaServer:
         self._connections.setdefault(broker_id, set())
         log.info("broker %d listening on %s:%d", broker_id, self.host, self._ports[broker_id])
 
-    def _close_listener(self, broker_id: int) -> None:
+    def _close_listener(self, broker_id: int, *, stopped: bool = True) -> None:
+        """Close a broker's listener and drop its clients (``stopped``: because the broker stopped)."""
         server = self._listeners.pop(broker_id, None)
         if server is None:
             return
         server.close()
         for connection in list(self._connections.get(broker_id, ())):
             connection.close()
-        log.info("broker %d stopped listening", broker_id)
+        if stopped:
+            log.info("broker %d stopped: its listener is closed", broker_id)
 
     async def _accept(self, broker_id: int, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         if broker_id not in self._listeners:  # accepted just as the broker stopped
