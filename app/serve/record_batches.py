@@ -31,6 +31,8 @@ _LEADER_EPOCH = struct.Struct(">i")
 _ATTRIBUTES = struct.Struct(">h")
 _CRC = struct.Struct(">I")
 _LARGEST_BATCH = 2**31 - 1
+#: Builds a NamedTuple from a ready tuple, skipping its keyword handling (as broker_core.log does).
+_new_record = tuple.__new__
 
 
 @dataclass(frozen=True)
@@ -81,9 +83,10 @@ def decode_produced_batch(data: bytes | None) -> ProducedBatch:
         if batch.is_control_batch or batch.is_transactional:
             raise InvalidRecord("kplay does not support transactions: control and transactional batches "
                                 "are refused")
-        records = [ProducerRecord(record.key, record.value,
-                                  tuple((name, value) for name, value in record.headers),
-                                  None if record.timestamp is None or record.timestamp < 0 else record.timestamp)
+        # Per record on the produce path: plain tuples, and no work for the usual empty headers.
+        records = [_new_record(ProducerRecord, (record.key, record.value,
+                                                tuple(record.headers) if record.headers else (),
+                                                stamp if (stamp := record.timestamp) is None or stamp >= 0 else None))
                    for record in batch]
     except (CorruptRecord, InvalidRecord):
         raise
@@ -120,7 +123,7 @@ def _build_batch(records: Sequence[ConsumerRecord], leader_epoch: int, *, log_ap
                                         batch_size=_LARGEST_BATCH)
     append = builder.append
     for record in records:
-        append(record.offset - base, record.timestamp, record.key, record.value, list(record.headers))
+        append(record.offset - base, record.timestamp, record.key, record.value, record.headers)
     buffer = builder.build()
     # The builder writes a producer's batch (base offset 0, epoch 0); the broker sets these,
     # and both lie outside the CRC.
