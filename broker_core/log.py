@@ -284,15 +284,27 @@ class PartitionLogs:
 
         Raises OffsetOutOfRange below the log start or above the log end, as a Kafka fetch does.
         """
-        # The topic and the partition's offsets in one statement: every hop to the database
-        # thread costs about as much as reading a hundred records.
-        found = await self._storage.fetchone(
-            "SELECT t.id, t.config, p.log_start_offset, p.log_end_offset, p.high_watermark, p.leader"
-            " FROM topics t LEFT JOIN partitions p ON p.topic_id=t.id AND p.partition=? WHERE t.name=?",
-            (partition, topic))
-        if found is None:
+        async def fetch(conn: aiosqlite.Connection) -> tuple[tuple, list]:
+            # The topic and the partition's offsets in one statement, then the records, in
+            # one round trip to the database thread and one consistent snapshot.
+            found = await conn.execute_fetchall(
+                "SELECT t.id, t.config, p.log_start_offset, p.log_end_offset, p.high_watermark, p.leader"
+                " FROM topics t LEFT JOIN partitions p ON p.topic_id=t.id AND p.partition=? WHERE t.name=?",
+                (partition, topic))
+            if not found or found[0][5] is None or found[0][5] < 0:
+                return (found[0] if found else ()), []
+            topic_id, _, start, leo, hw, _ = found[0]
+            if offset < start or offset > leo or offset >= hw or max_records <= 0:
+                return found[0], []
+            return found[0], await conn.execute_fetchall(
+                "SELECT offset, timestamp, key, value, headers FROM records WHERE topic_id=? AND partition=?"
+                " AND offset>=? AND offset<? ORDER BY offset LIMIT ?",
+                (topic_id, partition, offset, hw, max_records))
+
+        state, rows = await self._storage.read_in_one_hop(fetch)
+        if not state:
             raise UnknownTopicOrPartition(f"Topic '{topic}' does not exist")
-        topic_id, config, start, leo, hw, leader = found
+        topic_id, config, start, leo, hw, leader = state
         if leader is None:
             raise UnknownTopicOrPartition(f"Partition {partition} of topic '{topic}' does not exist")
         if leader < 0:
@@ -302,13 +314,9 @@ class PartitionLogs:
                 f"Fetch position {offset} is out of range for partition {topic}-{partition}"
                 f" (log start {start}, log end {leo})")
         records: list[ConsumerRecord] = []
-        if offset < hw and max_records > 0:
+        if rows:
             ts_type = effective_config(json.loads(config))["message.timestamp.type"]
             ts_type = "LogAppendTime" if ts_type == "LogAppendTime" else "CreateTime"
-            rows = await self._storage.fetchall(
-                "SELECT offset, timestamp, key, value, headers FROM records WHERE topic_id=? AND partition=?"
-                " AND offset>=? AND offset<? ORDER BY offset LIMIT ?",
-                (topic_id, partition, offset, hw, max_records))
             budget = max_bytes
             append = records.append
             for off, ts, key, value, headers in rows:

@@ -1,4 +1,4 @@
-"""A whole write transaction run on the database thread in one hop.
+"""A whole transaction run on the database thread in one hop.
 
 aiosqlite runs every statement on its own thread; each ``await conn.execute(...)`` is a
 round trip (a queue put, a thread wake-up, a loop wake-up): about 40 us of CPU and more of
@@ -70,9 +70,11 @@ class DirectConnection:
         return self._conn.execute(sql, parameters).fetchall()
 
 
-def run_transaction(conn: sqlite3.Connection, body: Callable[[Any], Awaitable[T]]) -> T:
-    """Run ``body`` as one ``BEGIN IMMEDIATE`` transaction on ``conn`` (call on its thread)."""
-    conn.execute("BEGIN IMMEDIATE")
+def run_transaction(conn: sqlite3.Connection, body: Callable[[Any], Awaitable[T]],
+                    begin: str = "BEGIN IMMEDIATE") -> T:
+    """Run ``body`` as one transaction on ``conn`` (call on its thread); ``begin`` is
+    ``BEGIN IMMEDIATE`` for a write, plain ``BEGIN`` for a consistent read."""
+    conn.execute(begin)
     try:
         coroutine = body(DirectConnection(conn))
         try:

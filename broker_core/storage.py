@@ -340,27 +340,24 @@ class Storage:
         ``single_hop``): for hot paths such as appends. ``body`` may await only ``conn``'s
         query methods. Falls back to ``write()`` if aiosqlite's internals ever change.
         """
-        submit = getattr(self._writer, "_execute", None)
-        try:
-            raw = self._writer._conn  # aiosqlite's own sqlite3 connection, used on its thread
-        except (AttributeError, ValueError):
-            submit = None
-        if submit is None:
+        if not _runs_functions(self._writer):
             async with self.write() as conn:
                 return await body(conn)
         async with self._write_lock:
-            job = asyncio.ensure_future(submit(run_transaction, raw, body))
-            try:
-                # Shielded: a caller cancelled now still waits for the transaction to end,
-                # so the lock is not released while the thread is inside it.
-                result = await asyncio.shield(job)
-            except asyncio.CancelledError:
-                with contextlib.suppress(Exception):
-                    await job
-                raise
+            result = await _run_on_thread(self._writer, body, "BEGIN IMMEDIATE")
         for callback in self.after_commit:
             callback()
         return result
+
+    async def read_in_one_hop(self, body: Callable[[aiosqlite.Connection], Awaitable[T]]) -> T:
+        """Run ``body(conn)`` as one read transaction (a consistent snapshot), whole, on the
+        reader's thread: ``snapshot()`` in one round trip. ``body`` may await only ``conn``'s
+        query methods."""
+        if not _runs_functions(self._reader):
+            async with self.snapshot() as conn:
+                return await body(conn)
+        async with self._read_lock:
+            return await _run_on_thread(self._reader, body, "BEGIN")
 
     @contextlib.asynccontextmanager
     async def snapshot(self) -> AsyncIterator[aiosqlite.Connection]:
@@ -386,6 +383,25 @@ class Storage:
         """Close both connections."""
         await self._reader.close()
         await self._writer.close()
+
+
+def _runs_functions(conn: aiosqlite.Connection) -> bool:
+    """Whether ``conn`` still has the aiosqlite internals the one-hop transactions use."""
+    return hasattr(conn, "_execute") and isinstance(getattr(conn, "_connection", None), sqlite3.Connection)
+
+
+async def _run_on_thread(conn: aiosqlite.Connection, body: Callable[[aiosqlite.Connection], Awaitable[T]],
+                         begin: str) -> T:
+    """Run ``body`` as one transaction on ``conn``'s own thread (``single_hop``)."""
+    job = asyncio.ensure_future(conn._execute(run_transaction, conn._conn, body, begin))
+    try:
+        # Shielded: a caller cancelled now still waits for the transaction to end, so the
+        # caller's lock is not released while the thread is inside it.
+        return await asyncio.shield(job)
+    except asyncio.CancelledError:
+        with contextlib.suppress(Exception):
+            await job
+        raise
 
 
 async def _begin(conn: aiosqlite.Connection, statement: str) -> None:
