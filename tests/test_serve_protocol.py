@@ -534,6 +534,32 @@ def test_a_client_vanishing_mid_request_harms_nobody(served: ServedCluster) -> N
     assert_server_healthy(served)
 
 
+def test_a_silent_or_stalled_connection_is_closed_after_connections_max_idle_ms(tmp_path: Path) -> None:
+    quiet = ServedCluster(tmp_path / "quiet.db", settings=BrokerSettings(connections_max_idle_ms=300)).start()
+    try:
+        silent, stalled = Client(quiet), Client(quiet)
+        try:
+            stalled.sock.sendall(struct.pack(">i", 50) + b"\x00\x03")  # a request that never completes
+            started = time.monotonic()
+            assert silent.closed_by_server() and stalled.closed_by_server()
+            assert time.monotonic() - started >= 0.2
+        finally:
+            silent.close()
+            stalled.close()
+        # A connection that keeps talking stays open well past the idle time.
+        busy = Client(quiet)
+        try:
+            started, correlation = time.monotonic(), 0
+            while time.monotonic() - started < 0.8:
+                correlation += 1
+                busy.sock.sendall(api_versions_v0(correlation))
+                assert read_frame(busy.sock) is not None
+        finally:
+            busy.close()
+    finally:
+        quiet.stop()
+
+
 def test_many_connections_at_once_are_all_answered(served: ServedCluster) -> None:
     count = 150
     sockets = [raw_connection(served, i % 3) for i in range(count)]

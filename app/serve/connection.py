@@ -5,8 +5,8 @@ version, correlation id, client id) and the body. Requests on a connection are
 answered one at a time in the order they came, as a Kafka broker mutes a channel until
 its response is sent. Whatever one client does wrong (a size above
 ``socket.request.max.bytes``, an unknown API key or version, bytes that do not decode,
-a disconnect half-way through) closes that client's connection and nothing else, as
-Kafka's SocketServer does.
+a disconnect half-way through, silence longer than ``connections.max.idle.ms``) closes
+that client's connection and nothing else, as Kafka's SocketServer does.
 """
 
 from __future__ import annotations
@@ -78,19 +78,26 @@ class ClientConnection:
             transport.abort()
 
     async def _read_frame(self) -> bytes | None:
+        idle_s = self.server.settings.connections_max_idle_ms / 1000
         try:
-            prefix = await self._reader.readexactly(_SIZE.size)
+            prefix = await asyncio.wait_for(self._reader.readexactly(_SIZE.size), idle_s)
         except asyncio.IncompleteReadError as partial:
             if partial.partial:
                 raise
             return None  # a clean close between requests
+        except asyncio.TimeoutError:
+            raise CloseConnection(f"idle for connections.max.idle.ms ({idle_s * 1000:.0f} ms)") from None
         size = _SIZE.unpack(prefix)[0]
         limit = self.server.settings.socket_request_max_bytes
         if size > limit:
             raise ProtocolViolation(f"request of {size} bytes is larger than socket.request.max.bytes ({limit})")
         if size < MIN_REQUEST_BYTES:
             raise ProtocolViolation(f"request size {size} is smaller than a request header")
-        return await self._reader.readexactly(size)
+        try:
+            return await asyncio.wait_for(self._reader.readexactly(size), idle_s)
+        except asyncio.TimeoutError:
+            raise CloseConnection(f"a request of {size} bytes stayed incomplete for connections.max.idle.ms "
+                                  f"({idle_s * 1000:.0f} ms)") from None
 
     async def _answer(self, frame: bytes) -> bytes | bytearray | None:
         api_key, version, correlation_id = _HEADER_START.unpack_from(frame)

@@ -41,6 +41,8 @@ DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 9092
 #: Kafka's ``socket.request.max.bytes`` default: a larger request closes the connection.
 SOCKET_REQUEST_MAX_BYTES = 104_857_600
+#: Kafka's ``connections.max.idle.ms`` default: a connection silent this long is closed.
+CONNECTIONS_MAX_IDLE_MS = 600_000
 #: Addresses that mean "every interface": clients cannot connect to them, so the
 #: listeners advertise the machine's host name instead.
 WILDCARD_HOSTS = ("0.0.0.0", "::", "")
@@ -57,6 +59,7 @@ class BrokerSettings:
     num_partitions: int = 1
     default_replication_factor: int = 1
     socket_request_max_bytes: int = SOCKET_REQUEST_MAX_BYTES
+    connections_max_idle_ms: int = CONNECTIONS_MAX_IDLE_MS
 
 
 class KafkaServer:
@@ -188,6 +191,9 @@ class KafkaServer:
             ("socket.request.max.bytes", s.socket_request_max_bytes, "int",
              "Largest request accepted; a larger one closes the connection.",
              s.socket_request_max_bytes != defaults.socket_request_max_bytes),
+            ("connections.max.idle.ms", s.connections_max_idle_ms, "long",
+             "A connection that sends nothing for this long is closed.",
+             s.connections_max_idle_ms != defaults.connections_max_idle_ms),
             ("message.max.bytes", MESSAGE_MAX_BYTES_DEFAULT, "int", "Largest record batch accepted.", False),
             ("group.min.session.timeout.ms", GROUP_MIN_SESSION_TIMEOUT_MS, "int",
              "Smallest session timeout a group member may ask for.", False),
