@@ -2,7 +2,8 @@
 ``kafka-consumer-perf-test``, plus ``feed-perf-test`` for the change feed.
 
     kplay producer-perf-test --topic perf --num-records 100000 --record-size 100 --batch-size 1000 --compare-raw
-    kplay consumer-perf-test --topic perf --messages 100000 --compare-raw
+    kplay producer-perf-test --topic perf --num-records 100000 --record-size 100 --direct-append --compare-raw
+    kplay consumer-perf-test --topic perf --messages 100000 --compare-raw --repeat 5
     kplay feed-perf-test --commits 300 --idle-seconds 10
 
 Results print in the shape of Kafka's tools (records/sec, MB/sec, latency avg, max and the
@@ -10,7 +11,9 @@ Results print in the shape of Kafka's tools (records/sec, MB/sec, latency avg, m
 Kafka's whole milliseconds because most of them are below one millisecond here.
 ``--compare-raw`` measures, in the same run, plain ``sqlite3`` doing the same inserts or
 selects on the same table shape (WITHOUT ROWID, WAL, synchronous=NORMAL, the same rows
-per transaction), so the cost of the broker core shows as one ratio on one machine.
+per transaction), so the cost of the broker core shows as one ratio on one machine;
+``--repeat N`` alternates the two N times and reports medians (this machine is noisy).
+``--direct-append`` times the broker's log append alone, without the Producer client.
 A progress bar is drawn on stderr when stderr is a terminal.
 """
 
