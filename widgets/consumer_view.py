@@ -5,7 +5,9 @@ application's poll loop would. Records are kept in a bounded window (the newest
 ``WINDOW`` of them) and drawn once per frame however fast they arrive. Above the records
 it shows, per assigned partition, the consumer's position, the group's committed offset
 and the lag; for a group member also the group, member id, generation and assignment,
-and a note whenever a rebalance changes the assignment.
+and a note whenever a rebalance changes the assignment. Values written by a Schema
+Registry serializer (Confluent's wire format) are drawn as JSON with their schema id and
+version (``SchemaValues``); every other value as escaped text.
 
 Keys: ``p`` pause/resume, ``b`` seek to beginning, ``e`` seek to end, ``c`` commit now,
 ``j``/``k``/``g``/``G`` scroll the records.
@@ -40,7 +42,9 @@ from broker_core.errors import KafkaError
 from broker_core.events import OffsetsCommitted, RecordsAppended, Resync
 from broker_core.records import ConsumerRecord
 
+from .member_ids import shorten_member_ids
 from .safe_text import printable
+from .schema_values import SchemaValues
 from .styled_line import StyledLine
 
 CSS_FILE = Path(__file__).with_suffix(".tcss")
@@ -50,6 +54,8 @@ WINDOW = 500
 #: Bytes of a key and of a value kept per record in the window (enough to fill a line).
 KEPT_KEY_BYTES = 64
 KEPT_VALUE_BYTES = 512
+#: A registry-encoded value up to this size is kept whole, so it can be decoded when drawn.
+KEPT_WIRE_BYTES = 4096
 #: Shortest pause between two redraws: arrivals are drawn once per frame.
 FRAME_S = 1 / 10
 #: How long one poll waits for records before doing its periodic work again.
@@ -68,6 +74,8 @@ class WindowRecord:
     offset: int
     key: bytes | None
     value: bytes | None
+    #: False when ``value`` was cut to ``KEPT_VALUE_BYTES`` (a cut datum is never decoded).
+    whole: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,7 +104,7 @@ class RecordWindow(ScrollView, can_focus=True):
     """The consumed records, newest at the bottom, kept to a bounded window."""
 
     COMPONENT_CLASSES = {"record-window--position", "record-window--key", "record-window--value",
-                         "record-window--note"}
+                         "record-window--schema", "record-window--note"}
 
     BINDINGS: list[BindingType] = [
         Binding("j", "scroll_down", "Down", show=False, id="consumer-view.down"),
@@ -105,15 +113,24 @@ class RecordWindow(ScrollView, can_focus=True):
         Binding("G", "scroll_bottom", "Newest", show=False, id="consumer-view.bottom"),
     ]
 
-    def __init__(self, *, window: int = WINDOW, id: str | None = None) -> None:
+    def __init__(self, *, window: int = WINDOW, values: SchemaValues | None = None, topic: str | None = None,
+                 id: str | None = None) -> None:
         super().__init__(id=id)
         self.records: deque[WindowRecord | str] = deque(maxlen=window)
+        #: Decodes registry-encoded values (None: every value is drawn as escaped text).
+        self.values = values
+        self.topic = topic
         # Drawn lines by what they show: while records scroll past, each is drawn once.
         self._lines: LRUCache[tuple, Strip] = LRUCache(256)
 
     def notify_style_update(self) -> None:
         super().notify_style_update()
         self._lines.clear()
+
+    def forget_drawn_lines(self) -> None:
+        """Draw every line again (a schema became readable: values drawn as text may decode now)."""
+        self._lines.clear()
+        self.refresh()
 
     def extend(self, items: Sequence[WindowRecord | str]) -> None:
         """Add records (or note lines) at the bottom; follow them if scrolled to the end."""
@@ -162,7 +179,13 @@ class RecordWindow(ScrollView, can_focus=True):
             line.append(" ")
             line.append(printable(item.key, 12), style("record-window--key"))
             line.append(" ")
-            line.append(printable(item.value, max(1, width)), style("record-window--value"))
+            shown = self.values.decode(item.value, self.topic) if self.values is not None and item.whole else None
+            if shown is None:
+                line.append(printable(item.value, max(1, width)), style("record-window--value"))
+            else:
+                line.append(shown.tag, style("record-window--schema"))
+                line.append(" ")
+                line.append(printable(shown.json, max(1, width)), style("record-window--value"))
         return line.to_strip(width, base)
 
     def lines_as_text(self) -> list[str]:
@@ -222,6 +245,7 @@ class ConsumerView(Vertical, can_focus=False):
         self._committed: dict[TopicPartition, int | None] = {}
         self._committed_stale = True
         self._render_scheduled = False
+        self._values = SchemaValues(cluster.schemas)
         self._stopping = False
         self._polling = False
         self._stopped = asyncio.Event()
@@ -230,7 +254,7 @@ class ConsumerView(Vertical, can_focus=False):
     def compose(self) -> ComposeResult:
         yield Static(id="consumer-view-title", classes="consumer-view-title", markup=False)
         yield Static(classes="consumer-view-stats", markup=False)
-        yield RecordWindow(window=self._window_size, id=None)
+        yield RecordWindow(window=self._window_size, values=self._values, topic=self.topic, id=None)
         yield Static(classes="consumer-view-status", markup=False)
 
     @property
@@ -386,15 +410,26 @@ class ConsumerView(Vertical, can_focus=False):
             self.set_timer(FRAME_S, self._refresh_all)
 
     async def _refresh_all(self) -> None:
-        self._render_scheduled = False
-        if not self.is_mounted:
-            return
-        if self._pending:
-            items, self._pending = self._pending, []
-            self.window.extend([_window_record(item) for item in items])
-        self.stats = [dataclasses.replace(s, high_watermark=max(
-            s.high_watermark or 0, self._high_watermarks.get(s.partition, 0))) for s in self.stats]
-        self._draw()
+        try:
+            if not self.is_mounted:
+                return
+            if self._pending:
+                items, self._pending = self._pending, []
+                # A schema id seen for the first time is read once (the frame waits for it, so
+                # lines keep their order); the records are decoded only when drawn.
+                wanted = self._values.wanted(item.value for item in items if not isinstance(item, str))
+                if wanted and await self._values.load(wanted) and self.is_mounted:
+                    self.window.forget_drawn_lines()
+                if not self.is_mounted:
+                    return
+                self.window.extend([_window_record(item) for item in items])
+            self.stats = [dataclasses.replace(s, high_watermark=max(
+                s.high_watermark or 0, self._high_watermarks.get(s.partition, 0))) for s in self.stats]
+            self._draw()
+        finally:
+            self._render_scheduled = False
+            if self._pending:
+                self._schedule_draw()  # arrived while a schema was being read
 
     async def _collect_stats(self) -> None:
         """Positions, committed offsets and high watermarks, read by the poll loop's own task
@@ -426,7 +461,7 @@ class ConsumerView(Vertical, can_focus=False):
             member = self.consumer.member_id
             if member:
                 title.append("  member ", "dim")
-                title.append(printable(member, 40))
+                title.append(printable(shorten_member_ids(member), 40))
         else:
             title.append("standalone ", "dim")
             title.append(printable(self.topic, 40), "bold")
@@ -546,9 +581,12 @@ def _window_record(item: ConsumerRecord | str) -> WindowRecord | str:
     """A consumed record cut to what a line can show (note lines pass through)."""
     if isinstance(item, str):
         return item
+    value = item.value
+    whole = value is None or len(value) <= KEPT_VALUE_BYTES or (
+        len(value) <= KEPT_WIRE_BYTES and value[0] == 0)  # maybe registry-encoded: keep it decodable
     return WindowRecord(item.partition, item.offset,
                         item.key[:KEPT_KEY_BYTES] if item.key is not None else None,
-                        item.value[:KEPT_VALUE_BYTES] if item.value is not None else None)
+                        value if whole or value is None else value[:KEPT_VALUE_BYTES], whole)
 
 
 def _set_text(static: Static, text: Text) -> None:

@@ -3,11 +3,16 @@
 Record appends are summarised (at most one line per second) because thousands arrive per
 second; everything else gets its own line. The log keeps a bounded number of lines and
 writes each batch of events with one ``Log.write_lines`` call (PERF.md).
+
+``EventLogHandler`` routes Python log records (the Kafka listeners', uvicorn's, asyncio's)
+here too, so nothing writes to the terminal the TUI draws on.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
+import threading
 import time
 from pathlib import Path
 from typing import ClassVar
@@ -23,6 +28,7 @@ from broker_core.events import (BrokerStateChanged, ControllerChanged, Event, Gr
                                 Resync, SegmentDeleted, TopicAltered, TopicCreated, TopicDeleted,
                                 UnknownEvent)
 
+from .member_ids import shorten_member_ids
 from .safe_text import printable
 
 #: This widget's stylesheet, for the screen's CSS_PATH.
@@ -41,6 +47,11 @@ NAME_LIMIT = 60
 def _name(value: object) -> str:
     # Group and member ids are any string a client chose: never let one draw markup or escapes.
     return printable(str(value), NAME_LIMIT)
+
+
+def _member(value: object) -> str:
+    # A member id's UUID would fill the line: the client id and 8 hex digits tell members apart.
+    return _name(shorten_member_ids(str(value)))
 
 
 def _partitions(pairs: list[list]) -> str:
@@ -65,13 +76,13 @@ def narrate(ev: Event) -> str | None:
         return f"Topic {_name(ev.topic)} config is now: {settings}"
     if isinstance(ev, GroupRebalanced):
         members = len(ev.assignment)
-        owned = "; ".join(f"{_name(member)} gets {_partitions(parts)}"
+        owned = "; ".join(f"{_member(member)} gets {_partitions(parts)}"
                           for member, parts in sorted(ev.assignment.items()))
         return (f"Group {_name(ev.group)} rebalanced: generation {ev.generation}, "
                 f"{members} member{'s' if members != 1 else ''} ({_name(ev.protocol) or 'no assignor'})"
                 + (f": {owned}" if owned else ""))
     if isinstance(ev, GroupStateChanged):
-        reason = f" ({_name(ev.reason)})" if ev.reason else ""
+        reason = f" ({_member(ev.reason)})" if ev.reason else ""
         return f"Group {_name(ev.group)} is now {_name(ev.state)}{reason}"
     if isinstance(ev, OffsetsCommitted):
         shown = ", ".join(f"{_name(t)}-{p} at {o}" for t, p, o, *_ in ev.offsets[:4])
@@ -181,7 +192,12 @@ class EventLog(Log):
 
     def note(self, text: str) -> None:
         """Write one line that did not come from the feed (a lesson's narration, say), stamped now."""
-        self.write_line(f"{self._time(self.cluster.clock.now_ms())}  {printable(text, 1000)}")
+        self.notes([text])
+
+    def notes(self, texts: list[str]) -> None:
+        """Write several such lines at once (one ``write_lines`` call), stamped now."""
+        stamp = self._time(self.cluster.clock.now_ms())
+        self.write_lines([f"{stamp}  {printable(text, 1000)}" for text in texts])
 
     def _schedule_summary(self) -> None:
         due = self._last_summary + RECORDS_SUMMARY_INTERVAL_S - time.monotonic()
@@ -206,3 +222,66 @@ class EventLog(Log):
     def action_clear_log(self) -> None:
         """Clear the lines shown (this forgets nothing in the cluster)."""
         self.clear()
+
+
+class EventLogHandler(logging.Handler):
+    """A ``logging.Handler`` that writes records to an ``EventLog``, one line each.
+
+    Records may come from any thread (a database call run with ``asyncio.to_thread``);
+    they are gathered and written on the app's event loop, at most ``MAX_PENDING`` lines
+    per write (a flood of records is counted, not drawn line by line).
+    """
+
+    #: Lines gathered between two writes at most; the rest are counted as dropped.
+    MAX_PENDING = 200
+
+    def __init__(self, log: EventLog, level: int = logging.NOTSET) -> None:
+        super().__init__(level)
+        self.log = log
+        self._loop = asyncio.get_running_loop()
+        self._pending: list[str] = []
+        self._dropped = 0
+        self._lock_pending = threading.Lock()
+        self._scheduled = False
+
+    def emit(self, record: logging.LogRecord) -> None:
+        """Queue one line for the event log: where it comes from, the message, the error's last line."""
+        try:
+            line = one_line(record)
+        except Exception:  # noqa: BLE001 - logging must never raise into the code that logs
+            self.handleError(record)
+            return
+        with self._lock_pending:
+            if len(self._pending) < self.MAX_PENDING:
+                self._pending.append(line)
+            else:
+                self._dropped += 1
+            if self._scheduled:
+                return
+            self._scheduled = True
+        try:
+            self._loop.call_soon_threadsafe(self._flush)
+        except RuntimeError:  # the loop has closed: the app is gone
+            pass
+
+    def _flush(self) -> None:
+        with self._lock_pending:
+            lines, self._pending = self._pending, []
+            dropped, self._dropped = self._dropped, 0
+            self._scheduled = False
+        if dropped:
+            lines.append(f"(and {dropped:,} more log records)")
+        if lines and self.log.is_mounted:
+            self.log.notes(lines)
+
+
+def one_line(record: logging.LogRecord) -> str:
+    """A log record as one line: ``uvicorn.error: message: ValueError: reason``."""
+    source = "kplay serve" if record.name.startswith("kplay.serve") else record.name
+    text = f"{source}: {record.getMessage()}"
+    if record.exc_info and record.exc_info[1] is not None:
+        error = record.exc_info[1]
+        text += f": {type(error).__name__}: {error}"
+    if record.levelno >= logging.WARNING:
+        text = f"{record.levelname.lower()}: {text}"
+    return " ".join(text.split())

@@ -3,7 +3,8 @@
 The log is virtual: one line per offset between the log start offset and the high
 watermark, but only the pages of records on screen are read from the data file, and
 only a few pages are kept, so a partition with a million records opens as fast as one
-with ten and holds the same memory. Offsets that compaction removed show as gaps.
+with ten and holds the same memory. Offsets that compaction removed show as gaps. Values
+written by a Schema Registry serializer are shown as JSON with their schema id and version.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from broker_core import Cluster
 from broker_core.errors import KafkaError
 
 from .safe_text import printable
+from .schema_values import SchemaValues
 from .styled_line import StyledLine
 
 CSS_FILE = Path(__file__).with_suffix(".tcss")
@@ -45,6 +47,8 @@ class LogLine:
     key: str
     value: str
     present: bool = True
+    #: ``id 3 v1`` when ``value`` is a registry-encoded value decoded to JSON, else "".
+    schema: str = ""
 
 
 class PartitionLog(ScrollView, can_focus=True):
@@ -58,6 +62,7 @@ class PartitionLog(ScrollView, can_focus=True):
         "partition-log--offset",
         "partition-log--key",
         "partition-log--value",
+        "partition-log--schema",
         "partition-log--gap",
         "partition-log--loading",
     }
@@ -80,6 +85,7 @@ class PartitionLog(ScrollView, can_focus=True):
         self._pages: LRUCache[int, list[LogLine]] = LRUCache(PAGES_KEPT)
         self._loading: set[int] = set()
         self._generation = 0  # bumped on every show(): late page reads of a previous partition are dropped
+        self._values = SchemaValues(cluster.schemas)
 
     # -- what is shown ------------------------------------------------------------------
     def show(self, topic: str, partition: int, log_start: int, high_watermark: int) -> None:
@@ -178,6 +184,9 @@ class PartitionLog(ScrollView, can_focus=True):
         drawn.append("  ")
         drawn.append(f"{line.key:<{min(KEY_CHARS, 12)}}", style("partition-log--key"))
         drawn.append("  ")
+        if line.schema:
+            drawn.append(line.schema, style("partition-log--schema"))
+            drawn.append(" ")
         drawn.append(line.value, style("partition-log--value"))
         return drawn
 
@@ -198,6 +207,8 @@ class PartitionLog(ScrollView, can_focus=True):
             if topic is not None and first < last:
                 result = await self.cluster.logs.read(topic, partition, first, max_records=last - first)
                 by_offset = {r.offset: r for r in result.records}
+                # Registry-encoded values are decoded once per page read, as JSON.
+                await self._values.load(self._values.wanted(r.value for r in result.records))
                 known_end = min(last, result.high_watermark)
                 if result.records and _stopped_at_byte_limit(result.records):
                     known_end = result.records[-1].offset + 1  # the rest is unread, not removed
@@ -206,8 +217,10 @@ class PartitionLog(ScrollView, can_focus=True):
                     if record is None:
                         lines.append(LogLine(offset, "", "", present=False))
                     else:
+                        shown = self._values.decode(record.value, topic)
                         lines.append(LogLine(offset, printable(record.key, KEY_CHARS),
-                                             printable(record.value, VALUE_CHARS)))
+                                             printable(record.value if shown is None else shown.json, VALUE_CHARS),
+                                             schema="" if shown is None else shown.tag))
         except KafkaError:
             lines = []  # retention or a deletion overtook the read; the next event redraws
         finally:

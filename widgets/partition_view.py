@@ -41,6 +41,7 @@ from broker_core.events import (Event, LeaderElected, LogCompacted, LogTruncated
 from broker_core.topics import PartitionDescription, TopicDescription
 
 from .group_ownership import PartitionOwner, read_owners
+from .member_ids import shorten_member_ids
 from .partition_log import PartitionLog
 from .safe_text import printable
 from .styled_line import StyledLine
@@ -256,7 +257,7 @@ class PartitionStrips(ScrollView, can_focus=True):
         label = StyledLine()
         label.append(printable(owner.group, 24), self._style("owner"))
         label.append("/", self._style("dim"))
-        label.append(printable(owner.member, 32) if owner.member else "no member", self._style("owner"))
+        label.append(printable(shorten_member_ids(owner.member), 32) if owner.member else "no member", self._style("owner"))
         if owner.committed is None:
             text.append("     ◆ ", self._style("owner"))
             text.extend(label)
