@@ -34,13 +34,56 @@ def resolve_data_path(data: Optional[Path]) -> Path:
 
 @app.callback(invoke_without_command=True)
 def playground(ctx: typer.Context,
-               data: Optional[Path] = typer.Option(None, "--data", help="Data file (default: $KPLAY_DATA or the user data dir).")) -> None:
+               data: Optional[Path] = typer.Option(None, "--data", help="Data file (default: $KPLAY_DATA or the user data dir)."),
+               serve: bool = typer.Option(False, "--serve", help="Also serve the playground to real Kafka, Schema Registry "
+                                          "and Connect clients, as `kplay serve` does, while it is open."),
+               host: Optional[str] = typer.Option(None, "--host", metavar="HOST", help="With --serve: the address to "
+                                                  "listen on (default 127.0.0.1, this machine only)."),
+               port: int = typer.Option(9092, "--port", metavar="PORT", help="With --serve: broker 0's Kafka port; "
+                                        "broker N listens on PORT+N (0: any free ports)."),
+               schema_registry_port: int = typer.Option(8081, "--schema-registry-port", metavar="PORT",
+                                                        help="With --serve: the Schema Registry REST API's port."),
+               connect_port: int = typer.Option(8083, "--connect-port", metavar="PORT",
+                                                help="With --serve: the Kafka Connect REST API's port."),
+               advertised_host: Optional[str] = typer.Option(None, "--advertised-host", metavar="HOST",
+                                                             help="With --serve: the host name Metadata gives clients."),
+               kafka_only: bool = typer.Option(False, "--kafka-only", help="With --serve: no REST APIs.")) -> None:
     """Open the playground when no tool is named."""
     ctx.obj = {"data": data}
-    if ctx.invoked_subcommand is None:
-        from .tui import run_playground  # imported late: the command-line tools need no Textual
+    serve_flags = {"--host": host is not None, "--port": port != 9092, "--schema-registry-port": schema_registry_port != 8081,
+                   "--connect-port": connect_port != 8083, "--advertised-host": advertised_host is not None,
+                   "--kafka-only": kafka_only}
+    misplaced = [flag for flag, given in serve_flags.items() if given]
+    if ctx.invoked_subcommand is not None:
+        if serve or misplaced:
+            where = "--serve" if serve else misplaced[0]
+            sys.stderr.write(f"kplay: {where} is an option of the playground itself ('kplay {where}'), "
+                             f"not of 'kplay {ctx.invoked_subcommand}'\n")
+            raise typer.Exit(2)
+        return
+    if misplaced and not serve:
+        sys.stderr.write(f"kplay: {misplaced[0]} needs --serve (see 'kplay --help')\n")
+        raise typer.Exit(2)
+    settings = None
+    if serve:
+        from .commands.serve import is_loopback  # the same rules as kplay serve
 
-        raise typer.Exit(run_playground(resolve_data_path(data)))
+        for name, value in (("--port", port), ("--schema-registry-port", schema_registry_port),
+                            ("--connect-port", connect_port)):
+            if not 0 <= value <= 65535:
+                sys.stderr.write(f"kplay: {name} must be between 0 and 65535, not {value}\n")
+                raise typer.Exit(2)
+        bind = host if host is not None else "127.0.0.1"
+        if not is_loopback(bind):
+            sys.stderr.write(f"kplay: warning: listening on {bind or 'every interface'}: anyone who can reach it can "
+                             "read and write this playground (kplay --serve has no authentication)\n")
+        from .tui import ServeSettings
+
+        settings = ServeSettings(host=bind, port=port, schema_registry_port=schema_registry_port,
+                                 connect_port=connect_port, advertised_host=advertised_host, kafka_only=kafka_only)
+    from .tui import run_playground  # imported late: the command-line tools need no Textual
+
+    raise typer.Exit(run_playground(resolve_data_path(data), serve=settings))
 
 
 for _module in COMMAND_MODULES:

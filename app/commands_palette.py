@@ -25,6 +25,7 @@ from widgets.safe_text import printable
 PANE_NAMES: dict[str, str] = {
     "PlaygroundApp": "Everywhere",
     "MainScreen": "Main screen",
+    "PipelineScreen": "Pipeline screen",
 }
 
 

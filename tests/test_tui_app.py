@@ -116,14 +116,14 @@ def test_kplay_without_arguments_opens_the_playground_on_the_data_file(monkeypat
     import app.tui
     from app.cli import app as cli
 
-    opened: list[Path] = []
-    monkeypatch.setattr(app.tui, "run_playground", lambda path: opened.append(path) or 0)
+    opened: list[tuple[Path, object]] = []
+    monkeypatch.setattr(app.tui, "run_playground", lambda path, serve=None: opened.append((path, serve)) or 0)
     monkeypatch.setenv("KPLAY_DATA", str(tmp_path / "env.db"))
     result = CliRunner().invoke(cli, [])
     assert result.exit_code == 0, result.output
     result = CliRunner().invoke(cli, ["--data", str(tmp_path / "flag.db")])
     assert result.exit_code == 0, result.output
-    assert opened == [tmp_path / "env.db", tmp_path / "flag.db"]
+    assert opened == [(tmp_path / "env.db", None), (tmp_path / "flag.db", None)]
 
 
 def test_unusable_data_file_is_one_line_error(tmp_path, capsys):

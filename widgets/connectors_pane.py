@@ -30,7 +30,7 @@ from textual.widgets import Static
 
 from broker_core import Cluster
 from broker_core.connect import ConnectorOverview, ConnectWorker
-from broker_core.connect.internal_topics import INTERNAL_TOPICS
+from broker_core.connect.internal_topics import CONFIG_TOPIC, INTERNAL_TOPICS
 from broker_core.errors import KafkaError
 from broker_core.events import Event, OffsetsCommitted, RecordsAppended, Resync
 
@@ -114,7 +114,11 @@ class ConnectorsPane(VerticalScroll, can_focus=True):
     async def reload(self) -> None:
         """Reread every connector and redraw."""
         try:
-            self.connectors = (await self.connect.describe_connectors())[:MAX_CONNECTORS + 1]
+            # Reading Connect's topics creates them; a cluster without connectors is left as it is.
+            if CONFIG_TOPIC in await self.cluster.topics.list_topics():
+                self.connectors = (await self.connect.describe_connectors())[:MAX_CONNECTORS + 1]
+            else:
+                self.connectors = []
         except KafkaError as error:
             self.note = f"cannot read the connectors: {error}"
         self._topics = set(INTERNAL_TOPICS) | {t for c in self.connectors for t in c.topics}

@@ -141,6 +141,9 @@ class SchemaPane(Vertical):
         listed = {VersionRef(s.subject, v, i) for s in subjects for v, i in s.versions}
         if self.shown is not None and self.shown in listed:
             self._show_schema(self.shown)  # its level or deleted mark may have changed
+        elif subjects and subjects[0].latest is not None:
+            # Until a version is chosen, the first subject's latest schema: something to read at once.
+            self._show_schema(VersionRef(subjects[0].subject, *subjects[0].latest))
         else:
             self.shown = None
             self._detail().update(Text(EMPTY_HINT if not subjects else "Move to a version to see its schema.",

@@ -4,7 +4,8 @@ Layout (160 x 45): the top row holds the topic list, the selected topic's partit
 the welcome panel on an empty cluster) and the group panel above the brokers; then the
 producer box, the consumer views side by side across the whole width, and the event log. Each pane follows the change feed itself; this screen only
 wires selections between them and opens the dialogs. A lesson (``kplay demo NAME``) adds its
-narration pane on top and plays there, with space, n, + and - as its keys.
+narration pane on top and plays there, with space, n, + and - as its keys. ``C`` opens the
+pipeline screen (connectors and schemas) on top; the main screen keeps following the feed.
 """
 
 from __future__ import annotations
@@ -61,6 +62,7 @@ class MainScreen(Screen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("n", "new_topic", "New topic", id="topic.new"),
         Binding("i", "explain", "Explain", id="explain"),
+        Binding("C", "show_pipeline", "Connect & schemas", id="pipeline.show"),
         *[Binding(str(number), f"focus_pane('{pane}')", f"Focus {title.lower()}", show=False,
                   id=f"focus.{pane}")
           for number, (pane, (_, title)) in enumerate(PANES.items(), start=1)],
@@ -75,9 +77,11 @@ class MainScreen(Screen[None]):
     LESSON_ACTIONS = frozenset({"lesson_pause", "lesson_step", "lesson_faster", "lesson_slower"})
 
     def __init__(self, cluster: Cluster, *, lesson: Scenario | None = None,
-                 playback: Playback | None = None) -> None:
+                 playback: Playback | None = None, serving: list[str] | None = None) -> None:
         super().__init__()
         self.cluster = cluster
+        #: Where ``kplay --serve`` listens, one line per service (None when not serving).
+        self.serving = serving
         #: The scenario played as a lesson on this screen (``kplay demo NAME``), if any.
         self.lesson = lesson
         self.playback = playback or Playback()
@@ -102,6 +106,12 @@ class MainScreen(Screen[None]):
 
     def on_mount(self) -> None:
         self.sub_title = str(self.cluster.path)
+        if self.serving:
+            # The addresses real clients need, always in sight (the event log lists them too).
+            bootstrap = next((line.split("=", 1)[1] for line in self.serving if line.startswith("bootstrap.servers=")), "")
+            rest = [line.replace("Kafka Connect:", "Connect").replace("Schema Registry:", "Schema Registry")
+                    for line in self.serving if line.startswith(("Schema Registry:", "Kafka Connect:"))]
+            self.sub_title = " · ".join([str(self.cluster.path), f"Kafka {bootstrap}", *rest])
         for widget_id, title in PANES.values():
             pane = self.query_one(f"#{widget_id}")
             if not pane.border_title:
@@ -215,6 +225,13 @@ class MainScreen(Screen[None]):
         if created:
             self.query_one(TopicList).select_when_shown(created)
             self.notify(f"Topic {created} created.", markup=False)
+
+    def action_show_pipeline(self) -> None:
+        """Show the connectors and the Schema Registry (the tutorial's database pipeline)."""
+        from .pipeline import PipelineScreen  # late: Kafka Connect loads SQLAlchemy
+
+        connect = getattr(self.app, "connect", None)
+        self.app.push_screen(PipelineScreen(self.cluster, connect=connect, serving=self.serving))
 
     def action_explain(self) -> None:
         """Explain the Kafka concepts shown by the focused pane."""
