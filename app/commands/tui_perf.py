@@ -22,7 +22,6 @@ processes' CPU use shows up as latency.
 from __future__ import annotations
 
 import asyncio
-import gc
 import os
 import statistics
 import subprocess
@@ -34,7 +33,6 @@ from pathlib import Path
 from typing import Annotated, Awaitable, Callable
 
 import typer
-from textual import events
 
 from broker_core import Cluster, Producer
 from broker_core.records import ProducerRecord
@@ -103,14 +101,16 @@ async def _until(pilot, condition: Callable[[], bool], what: str, timeout_s: flo
 
 async def run_benchmark(data: Path, *, rate: int, seconds: float, key_interval_ms: float,
                         open_records: int, say: Callable[[str], None],
-                        freeze_gc: bool = False) -> tuple[LoadFigures, OpenFigures | None]:
+                        freeze_gc: bool = True) -> tuple[LoadFigures, OpenFigures | None]:
     """Both measurements on the data file ``data`` (which must not exist yet).
 
-    ``freeze_gc`` moves every object alive once the screen is up out of the garbage
-    collector's reach (``gc.freeze()``), as an app may do after start-up: a full
-    collection then scans only newer objects instead of the whole UI.
+    ``freeze_gc`` is the app's own: it moves every object alive once the main screen is up
+    out of the garbage collector's reach (``gc.freeze()``), so a full collection scans only
+    newer objects instead of the whole UI; without it the collector sees everything.
     """
-    from app.tui import PlaygroundApp  # late: the TUI is only needed by this tool
+    from textual import events  # late, as the TUI: every other kplay command starts without Textual
+
+    from app.tui import PlaygroundApp
     from widgets.consumer_deck import ConsumerDeck
     from widgets.partition_view import PartitionStrips, PartitionView
 
@@ -119,7 +119,7 @@ async def run_benchmark(data: Path, *, rate: int, seconds: float, key_interval_m
         await cluster.topics.create_topic("perf", partitions=3, replication_factor=2)
         if open_records:
             await cluster.topics.create_topic("big", partitions=1)
-        app = PlaygroundApp(cluster, keymap={})
+        app = PlaygroundApp(cluster, keymap={}, freeze_gc=freeze_gc)
         async with app.run_test(size=(160, 45)) as pilot:
             screen = app.screen
             view = screen.query_one(PartitionView)
@@ -132,8 +132,6 @@ async def run_benchmark(data: Path, *, rate: int, seconds: float, key_interval_m
             strips = screen.query_one(PartitionStrips)
             strips.focus()
             await pilot.pause()
-            if freeze_gc:
-                gc.freeze()
 
             # The probe: the handler of the key we send, timed from the driver to the action.
             sent_at: list[float] = []
@@ -258,7 +256,8 @@ def tui_perf_test(
     open_records: Annotated[int, typer.Option("--open-records",
                                               help="Records in the partition opened (0 skips it).")] = 1_000_000,
     freeze_gc: Annotated[bool, typer.Option("--freeze-gc/--no-freeze-gc",
-                                            help="gc.freeze() once the screen is up (what the app could do).")] = False,
+                                            help="gc.freeze() once the screen is up, as the app does "
+                                                 "(--no-freeze-gc measures without it).")] = True,
 ) -> None:
     """Measure the playground under load: key latency at --rate records/s, and opening a big partition."""
     with one_line_errors():
@@ -270,7 +269,7 @@ def tui_perf_test(
                 open_records=open_records, say=lambda line: typer.echo(line, err=True), freeze_gc=freeze_gc))
         for line in format_report(load, opened, key_interval_ms):
             typer.echo(line)
-        typer.echo(f"garbage collector: {'frozen after start-up (gc.freeze)' if freeze_gc else 'as the app leaves it'};"
+        typer.echo(f"garbage collector: {'frozen after start-up (gc.freeze, as the app does)' if freeze_gc else 'not frozen'};"
                    f" {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at the end")
 
 
