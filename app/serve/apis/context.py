@@ -19,11 +19,8 @@ class WireError(IntEnum):
     NONE = 0
     UNKNOWN_SERVER_ERROR = -1
     LEADER_NOT_AVAILABLE = 5
-    NOT_LEADER_OR_FOLLOWER = 6
     COORDINATOR_NOT_AVAILABLE = 15
-    NOT_COORDINATOR = 16
     UNSUPPORTED_VERSION = 35
-    INVALID_REQUEST = 42
 
 
 class CloseConnection(Exception):
