@@ -508,11 +508,15 @@ class ConnectWorker:
             running.failed = True
             await self._put_status(running, None, FAILED, error_trace(exc))
             return
-        if self._state.target_states.get(name) == PAUSED:
-            running.task_configs = list(self._state.task_configs.get(name, []))
+        paused = self._state.target_states.get(name) == PAUSED
+        stored = list(self._state.task_configs.get(name, []))
+        if paused and stored:
+            running.task_configs = stored
             await self._pause(running)
             return
         try:
+            # Created paused (KIP-980 initial_state), the connector still generates its
+            # task configs, so its tasks exist and show PAUSED.
             running.task_configs = await self._task_configs(running.config)
         except Exception as exc:  # the connector itself failed to start (bad URL, ...)
             running.failed = True
@@ -522,6 +526,9 @@ class ConnectWorker:
         if running.task_configs != self._state.task_configs.get(name):
             await self._configs.put_task_configs(name, running.task_configs)
             self._state.task_configs[name] = list(running.task_configs)
+        if paused:
+            await self._pause(running)
+            return
         await self._put_status(running, None, RUNNING)
         for task_id in range(len(running.task_configs)):
             self._start_task(running, task_id)
