@@ -425,8 +425,8 @@ def producer_perf_test(
     record_size: Annotated[Optional[int], typer.Option("--record-size", help="Message size in bytes.")] = None,
     batch_size: Annotated[Optional[int], typer.Option(
         "--batch-size", metavar="RECORDS",
-        help="Records per produce transaction, one batch in flight (kplay's addition; default: Kafka's "
-             "producer batching, batch.size=16384 bytes, linger.ms=5).")] = None,
+        help="Records per produce transaction, one transaction in flight while the next batch fills "
+             "(kplay's addition; default: Kafka's producer batching, batch.size=16384 bytes, linger.ms=5).")] = None,
     throughput: Annotated[float, typer.Option(
         "--throughput", help="Throttle to about this many messages/sec; -1 for no limit.")] = -1,
     acks: Annotated[Optional[str], typer.Option("--acks", help="Producer acks: 0, 1, -1 or all (default all).")] = None,
