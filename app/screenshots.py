@@ -1,10 +1,16 @@
 """Regenerate the README's screenshots: ``python -m app.screenshots DIR`` (``make screenshots``).
 
 Drives the playground with Textual's Pilot at 160 x 45 on a fresh data file and a manual
-clock, and saves SVGs of the main screen with traffic, the topic creation form, and a
-consumer group rebalancing as a second member joins. Then it plays every built-in lesson
+clock, and saves SVGs of the main screen with traffic, the topic creation form, a
+consumer group rebalancing as a second member joins, and the pipeline screen with a JDBC
+source and sink connector moving rows (and a consumer view decoding their Avro values on
+the main screen). Then it plays every built-in lesson
 (``kplay demo NAME``) one step at a time and saves ``demo-NAME.svg`` right after the step
 named in ``KEY_MOMENTS``: the moment the lesson is about.
+
+Each SVG is marked ``xml:space="preserve"``: Textual draws a run of spaces as leading
+no-break spaces in a ``<text>`` element, which some renderers (librsvg, hence many image
+viewers and converters) drop, so "orders  3 partitions" would read "orders3 partitions".
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ from typing import Callable
 from textual.pilot import Pilot
 
 from broker_core import Cluster, ManualClock, Producer
+from widgets.connectors_pane import ConnectorsPane
 from widgets.consumer_deck import ConsumerDeck
 from widgets.narration import NarrationPane
 from widgets.topic_list import TopicList
@@ -28,6 +35,7 @@ from .commands.demo import open_scenario_cluster
 from .scenarios.library import builtin_scenarios
 from .scenarios.playback import INSTANT, Playback
 from .scenarios.script import Scenario, Step
+from .screens.pipeline import PipelineScreen
 from .screens.topic_form import TopicFormScreen
 from .tui import PlaygroundApp
 
@@ -40,7 +48,7 @@ DEADLINE_S = 15.0
 KEY_MOMENTS: dict[str, str] = {
     "first-steps": "say The consumer printed what was typed",
     "partitions-and-keys": "say alice's three orders sit one after another",
-    "consumer-groups": "expect assignment cat == payments-3",
+    "consumer-groups": "wait assignment cat == payments-3",
     "offsets-and-replay": "wait read reader == 20",
     "broker-failure": "expect isr orders-0 == 1,2",
     "acks-and-data-loss": "expect end-offset payments-0 == 0",
@@ -49,6 +57,22 @@ KEY_MOMENTS: dict[str, str] = {
 }
 #: Lesson playing time (wait steps) allowed before a screenshot fails.
 LESSON_DEADLINE_S = 60.0
+#: Rows in the pipeline screenshot's source table.
+PIPELINE_ROWS = 30
+
+
+def _connector_configs(url: str) -> list[dict[str, str]]:
+    """The tutorial's JDBC source and sink (Avro values through the registry), on one SQLite file."""
+    avro = {"value.converter": "io.confluent.connect.avro.AvroConverter",
+            "value.converter.schema.registry.url": "http://schema-registry:8081"}
+    return [
+        {"name": "jdbc-source", "connector.class": "io.confluent.connect.jdbc.JdbcSourceConnector",
+         "connection.url": url, "table.whitelist": "iris_data", "mode": "incrementing",
+         "incrementing.column.name": "id", "topic.prefix": "db-", "poll.interval.ms": "200", "tasks.max": "1", **avro},
+        {"name": "jdbc-sink", "connector.class": "io.confluent.connect.jdbc.JdbcSinkConnector",
+         "connection.url": url, "topics": "db-iris_data", "table.name.format": "iris_copy", "auto.create": "true",
+         "insert.mode": "upsert", "pk.mode": "record_value", "pk.fields": "id", "tasks.max": "1", **avro},
+    ]
 
 
 async def _until(pilot: Pilot, condition: Callable[[], object], what: str, deadline_s: float = DEADLINE_S) -> None:
@@ -120,9 +144,46 @@ async def take(directory: Path) -> list[Path]:
                 await pilot.press(*"shipments", "tab", "backspace", "6")
                 await pilot.pause(0.3)
                 saved.append(_save(app, directory, "topic-creation.svg"))
+                await pilot.press("escape")
+                await _until(pilot, lambda: not isinstance(app.screen, TopicFormScreen), "the main screen")
+                saved.extend(await _pipeline(app, pilot, cluster, directory))
         finally:
             await cluster.close()
             os.chdir(home)
+    return saved
+
+
+async def _pipeline(app: PlaygroundApp, pilot: Pilot, cluster: Cluster, directory: Path) -> list[Path]:
+    """Connectors created as ``kplay connect --create`` would, run by the playground's own worker:
+    their Avro values decoded in a consumer view, then the pipeline screen."""
+    from broker_core.connect import ConnectWorker, DataGenerator  # late: SQLAlchemy
+
+    generator = DataGenerator("jdbc:sqlite:pipeline.db", "iris_data")
+    try:
+        await asyncio.to_thread(generator.insert, PIPELINE_ROWS)
+    finally:
+        generator.close()
+    api = ConnectWorker(cluster)  # the API only: the app's worker runs them
+    for config in _connector_configs("jdbc:sqlite:pipeline.db"):
+        await api.create_connector(config)
+    topics = app.screen.query_one(TopicList)
+    await _until(pilot, lambda: "db-iris_data" in topics.rows, "the connector's topic")
+    topics.select("db-iris_data")
+    deck = app.screen.query_one(ConsumerDeck)
+    for view in list(deck.views):
+        await deck.remove_consumer(view)
+    reader = await deck.add_consumer("db-iris_data", label="iris reader")
+    await _until(pilot, lambda: reader.consumed >= PIPELINE_ROWS, "the Avro values", LESSON_DEADLINE_S)
+    await pilot.pause(0.5)
+    saved = [_save(app, directory, "avro-values.svg")]
+    await pilot.press("C")
+    await _until(pilot, lambda: isinstance(app.screen, PipelineScreen), "the pipeline screen")
+    pane = app.screen.query_one(ConnectorsPane)
+    await _until(pilot, lambda: any(c.name == "jdbc-sink" and (dict(c.tables).get("iris_copy") or 0) >= PIPELINE_ROWS
+                                    for c in pane.connectors), "the target table's rows", LESSON_DEADLINE_S)
+    await pilot.pause(0.5)
+    saved.append(_save(app, directory, "pipeline.svg"))
+    await pilot.press("C")
     return saved
 
 
@@ -176,7 +237,8 @@ async def take_lessons(directory: Path) -> list[Path]:
 
 def _save(app: PlaygroundApp, directory: Path, name: str) -> Path:
     path = directory / name
-    app.save_screenshot(filename=name, path=str(directory))
+    svg = app.export_screenshot()
+    path.write_text(svg.replace("<svg ", '<svg xml:space="preserve" ', 1), encoding="utf-8")
     return path
 
 

@@ -174,7 +174,9 @@ class PlaygroundApp(App[None]):
                 advertised_host=settings.advertised_host, rest=not settings.kafka_only, worker=worker,
                 base_dir=Path.cwd(), replicate=not self._replicate)
         except (OSError, RuntimeError, TimeoutError) as error:
-            self.failure = str(error) or type(error).__name__
+            # An OSError from the servers names the service and address in its strerror.
+            self.failure = (error.strerror if isinstance(error, OSError) and error.strerror else str(error)) \
+                or type(error).__name__
             self.exit(return_code=1)
             return False
         return True

@@ -126,6 +126,30 @@ def test_kplay_without_arguments_opens_the_playground_on_the_data_file(monkeypat
     assert opened == [(tmp_path / "env.db", None), (tmp_path / "flag.db", None)]
 
 
+def test_kplay_serve_flag_opens_the_playground_serving_with_the_flags_of_kplay_serve(monkeypatch, tmp_path):
+    import app.tui
+    from app.cli import app as cli
+    from app.tui import ServeSettings
+
+    opened: list[object] = []
+    monkeypatch.setattr(app.tui, "run_playground", lambda path, serve=None: opened.append(serve) or 0)
+    monkeypatch.setenv("KPLAY_DATA", str(tmp_path / "env.db"))
+    result = CliRunner().invoke(cli, ["--serve"])
+    assert result.exit_code == 0, result.output
+    result = CliRunner().invoke(cli, ["--serve", "--port", "19092", "--schema-registry-port", "18081",
+                                      "--connect-port", "18083", "--advertised-host", "kafka.local", "--kafka-only"])
+    assert result.exit_code == 0, result.output
+    assert opened == [ServeSettings(), ServeSettings(port=19092, schema_registry_port=18081, connect_port=18083,
+                                                     advertised_host="kafka.local", kafka_only=True)]
+    # Refused, each in one line, without opening anything.
+    for args, said in ((["--port", "19092"], "--port needs --serve"),
+                       (["--serve", "--connect-port", "70000"], "--connect-port must be between 0 and 65535"),
+                       (["--serve", "topics", "--list"], "--serve is an option of the playground itself")):
+        result = CliRunner().invoke(cli, args)
+        assert result.exit_code == 2 and said in result.output, (args, result.output)
+    assert len(opened) == 2
+
+
 def test_unusable_data_file_is_one_line_error(tmp_path, capsys):
     from app.tui import run_playground
 

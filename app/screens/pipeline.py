@@ -30,7 +30,7 @@ from widgets.schema_pane import SchemaPane
 from ..playground_connect import PlaygroundConnect
 
 #: How often the status line rereads the worker's state (in memory: no table is read).
-STATUS_INTERVAL_S = 1.0
+STATUS_INTERVAL_S = 0.5
 
 
 class PipelineScreen(Screen[None]):
