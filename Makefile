@@ -28,8 +28,16 @@ test-clients:
 test: $(STAMP) test-clients
 	$(BIN)/python -m pytest -n 2 -q
 
+# Benchmarks print figures (never pass/fail), on a scratch data file, not your playground.
 bench: $(STAMP)
-	$(BIN)/kplay producer-perf-test --topic bench --num-records 100000 --record-size 100 --compare-raw
+	@scratch=$$(mktemp -d) && \
+	for batch in 1 100 1000; do \
+		$(BIN)/kplay producer-perf-test --data $$scratch/bench.db --topic bench-$$batch --num-records 100000 \
+			--record-size 100 --batch-size $$batch --compare-raw --repeat 3 || exit 1; \
+	done && \
+	$(BIN)/kplay consumer-perf-test --data $$scratch/bench.db --topic bench-1000 --messages 100000 --compare-raw --repeat 3 && \
+	$(BIN)/kplay feed-perf-test --data $$scratch/bench.db && \
+	rm -rf $$scratch
 
 screenshots: $(STAMP)
 	$(BIN)/python -m app.screenshots screenshots
