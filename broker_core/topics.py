@@ -94,6 +94,17 @@ def validate_new_topic(name: str, partitions: int, replication_factor: int, live
     return validate_topic_config(config or {})
 
 
+def validate_partition_increase(current: int, total: int) -> None:
+    """Raise ``InvalidPartitions`` unless growing from ``current`` to ``total`` partitions is legal."""
+    if total < current:
+        raise InvalidPartitions(
+            f"Topic currently has {current} partitions, which is higher than the requested {total}.")
+    if total == current:
+        raise InvalidPartitions(f"Topic already has {current} partitions.")
+    if total > MAX_PARTITIONS:
+        raise InvalidPartitions(f"Number of partitions must be at most {MAX_PARTITIONS} in kplay.")
+
+
 class TopicAdmin:
     """Kafka's admin operations on topics, over the data file."""
 
@@ -185,13 +196,7 @@ class TopicAdmin:
         async with self._storage.write() as conn:
             row = await _topic_row(conn, name)
             topic_id, current, rf = row[0], row[2], row[3]
-            if total < current:
-                raise InvalidPartitions(
-                    f"Topic currently has {current} partitions, which is higher than the requested {total}.")
-            if total == current:
-                raise InvalidPartitions(f"Topic already has {current} partitions.")
-            if total > MAX_PARTITIONS:
-                raise InvalidPartitions(f"Number of partitions must be at most {MAX_PARTITIONS} in kplay.")
+            validate_partition_increase(current, total)
             live = [r[0] for r in await conn.execute_fetchall(
                 "SELECT id FROM brokers WHERE alive=1 ORDER BY id")]
             if rf > len(live):

@@ -12,8 +12,8 @@ from kafka.protocol.admin import (CreatePartitionsResponse, CreateTopicsResponse
                                   DescribeConfigsResponse)
 
 from broker_core.config import TOPIC_CONFIGS, effective_config
-from broker_core.errors import InvalidPartitions, InvalidRequest, KafkaError, TopicAlreadyExists
-from broker_core.topics import validate_new_topic
+from broker_core.errors import InvalidRequest, KafkaError, TopicAlreadyExists
+from broker_core.topics import validate_new_topic, validate_partition_increase
 
 from .context import RequestContext, WireError, error_code, error_message
 
@@ -89,11 +89,7 @@ async def handle_create_partitions(ctx: RequestContext, request) -> CreatePartit
                 raise _manual_assignment()
             if request.validate_only:
                 current = (await ctx.cluster.topics.describe_topic(topic.name)).partition_count
-                if topic.count < current:
-                    raise InvalidPartitions(f"Topic currently has {current} partitions, which is higher than "
-                                            f"the requested {topic.count}.")
-                if topic.count == current:
-                    raise InvalidPartitions(f"Topic already has {current} partitions.")
+                validate_partition_increase(current, topic.count)
             else:
                 await ctx.cluster.topics.create_partitions(topic.name, topic.count)
         except KafkaError as error:
