@@ -14,6 +14,7 @@ it is imported only when a worker is needed.
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -24,6 +25,8 @@ from broker_core.events import TopicCreated
 if TYPE_CHECKING:
     from broker_core.connect import ConnectWorker
 
+#: How long after a failed start (a busy data file, say) the worker tries again.
+RETRY_S = 5.0
 #: Connect's config topic (``broker_core.connect.internal_topics.CONFIG_TOPIC``; named here so
 #: waiting for it needs no SQLAlchemy).
 CONFIG_TOPIC = "connect-configs"
@@ -73,10 +76,18 @@ class PlaygroundConnect:
                     continue
         finally:
             sub.close()
-        self.state = "starting"
         worker = await self.make_worker()
-        await worker.start()
-        self.state = ""
+        while True:
+            self.state = "starting"
+            try:
+                await worker.start()
+            except (KafkaError, OSError, sqlite3.Error) as error:
+                # Never the end of the app: say why, and try again.
+                self.state = f"could not start ({error}); trying again in {RETRY_S:.0f} s"
+                await asyncio.sleep(RETRY_S)
+                continue
+            self.state = ""
+            return
 
     async def _config_topic_exists(self) -> bool:
         try:

@@ -149,7 +149,8 @@ class PlaygroundApp(App[None]):
                             "read and write this playground (no authentication).", severity="warning",
                             timeout=15, markup=False)
         if self.connect is not None:
-            self.run_worker(self.connect.run(), name="connect-worker", group="connect", exclusive=True)
+            self.run_worker(self.connect.run(), name="connect-worker", group="connect", exclusive=True,
+                            exit_on_error=False)
         if self._freeze_gc:
             # Everything alive now lives as long as the app: keep full collections from rescanning it.
             gc.freeze()

@@ -15,12 +15,16 @@ from typing import Iterator
 
 import pytest
 
+from app.screens.main import MainScreen
+from app.screens.pipeline import PipelineScreen
 from app.screens.topic_form import TopicFormScreen
 from app.tui import PlaygroundApp
 from broker_core import Cluster, ManualClock, Producer
 from test_tui_app_support import wait_until
 from widgets.broker_list import BrokerList
+from widgets.connectors_pane import ConnectorsPane
 from widgets.partition_view import PartitionView
+from widgets.schema_pane import SchemaPane
 from widgets.topic_list import TopicList
 
 SIZE = (160, 45)
@@ -103,3 +107,30 @@ def test_topic_form_with_inline_error(snap_compare, fixed_place):
         await pilot.pause()
 
     assert snap_compare(_app(fixed_place), terminal_size=SIZE, run_before=typed)
+
+
+def test_pipeline_screen_with_a_schema(snap_compare, fixed_place):
+    async def fill() -> None:
+        async with await Cluster.open(fixed_place, clock=ManualClock(EPOCH_MS)) as cluster:
+            schema = ('{"type": "record", "name": "iris", "fields": [{"name": "id", "type": "long"}, '
+                      '{"name": "species", "type": "string"}]}')
+            await cluster.schemas.register_schema("db-iris_data-value", schema)
+
+    asyncio.run(fill())
+
+    async def opened(pilot) -> None:
+        app = pilot.app
+        await wait_until(pilot, lambda: isinstance(app.screen, MainScreen), "the main screen")
+        await pilot.press("C")
+        await wait_until(pilot, lambda: isinstance(app.screen, PipelineScreen)
+                         and app.screen.query_one(SchemaPane).shown is not None
+                         and app.screen.query_one(ConnectorsPane).border_subtitle == "0 connectors", "the panes")
+        frames: list[str] = []
+        deadline = time.monotonic() + 10
+        while len(frames) < 3 or len(set(frames[-3:])) > 1:
+            if time.monotonic() > deadline:
+                raise AssertionError("the screen kept changing")
+            await pilot.pause(0.1)
+            frames.append(app.export_screenshot())
+
+    assert snap_compare(_app(fixed_place), terminal_size=SIZE, run_before=opened)

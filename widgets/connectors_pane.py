@@ -63,10 +63,12 @@ class ConnectorsPane(VerticalScroll, can_focus=True):
         Binding("r", "restart", "Restart", id="connectors-pane.restart"),
     ]
 
-    def __init__(self, cluster: Cluster, *, base_dir: Path | None = None, name: str | None = None,
-                 id: str | None = None, classes: str | None = None) -> None:
+    def __init__(self, cluster: Cluster, *, base_dir: Path | None = None, empty_hint: str = EMPTY_HINT,
+                 name: str | None = None, id: str | None = None, classes: str | None = None) -> None:
         super().__init__(name=name, id=id, classes=classes)
         self.cluster = cluster
+        #: What the pane says while there is no connector (where they come from, what runs them).
+        self.empty_hint = empty_hint
         #: The Connect API (not a running worker): reads configs, statuses, offsets and tables.
         self.connect = ConnectWorker(cluster, base_dir=base_dir)
         self.connectors: list[ConnectorOverview] = []
@@ -75,7 +77,7 @@ class ConnectorsPane(VerticalScroll, can_focus=True):
         self._topics: set[str] = set(INTERNAL_TOPICS)
 
     def compose(self) -> ComposeResult:
-        yield Static(Text(EMPTY_HINT, style="italic"), id="connectors-pane-body", markup=False)
+        yield Static(Text(self.empty_hint, style="italic"), id="connectors-pane-body", markup=False)
 
     def on_mount(self) -> None:
         self.border_title = "Connectors"
@@ -134,7 +136,7 @@ class ConnectorsPane(VerticalScroll, can_focus=True):
     def _render_connectors(self) -> RenderableType:
         parts: list[RenderableType] = []
         if not self.connectors:
-            parts.append(Text(EMPTY_HINT, style="italic"))
+            parts.append(Text(self.empty_hint, style="italic"))
         for index, connector in enumerate(self.connectors[:MAX_CONNECTORS]):
             parts.extend(render_connector(connector, selected=index == self.cursor and self.has_focus))
         if len(self.connectors) > MAX_CONNECTORS:

@@ -29,6 +29,10 @@ from widgets.schema_pane import SchemaPane
 
 from ..playground_connect import PlaygroundConnect
 
+#: The connectors pane's hint while the playground's own worker waits for connectors.
+EMPTY_HINT_WITH_WORKER = ("No connectors yet. Create one from another terminal with `kplay connect --create FILE.json` "
+                          "(or POST it to the Connect REST API of `kplay --serve`): the playground runs it, here. "
+                          "Or play the demo `connect-pipeline`.")
 #: How often the status line rereads the worker's state (in memory: no table is read).
 STATUS_INTERVAL_S = 0.5
 
@@ -57,7 +61,11 @@ class PipelineScreen(Screen[None]):
         yield Header()
         yield Static(id="pipeline-status", markup=False)
         with Horizontal(id="pipeline-panes"):
-            yield ConnectorsPane(self.cluster, base_dir=self.base_dir, id="connectors")
+            if self.connect is not None:
+                yield ConnectorsPane(self.cluster, base_dir=self.base_dir, empty_hint=EMPTY_HINT_WITH_WORKER,
+                                     id="connectors")
+            else:
+                yield ConnectorsPane(self.cluster, base_dir=self.base_dir, id="connectors")
             yield SchemaPane(self.cluster, id="schemas")
         yield Footer()
 
