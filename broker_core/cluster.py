@@ -26,8 +26,10 @@ class Cluster:
     """A kplay cluster: the data file opened by this process, with its services.
 
     ``topics`` administers topics, ``logs`` appends and reads records, ``controller``
-    knows the brokers, ``feed`` publishes every change (started on first use), and
-    ``cleaner`` applies retention and compaction (``run_once()``, or ``start()`` it).
+    stops and starts brokers and elects leaders, ``groups`` coordinates consumer groups
+    and their offsets, ``feed`` publishes every change (started on first use),
+    ``cleaner`` applies retention and compaction (``run_once()``, or ``start()`` it), and
+    ``schemas`` is the Schema Registry. Kafka Connect lives in ``broker_core.connect``.
     """
 
     def __init__(self, storage: Storage, clock: Clock) -> None:
