@@ -25,30 +25,19 @@ wait on the change feed and re-check in short slices.
 from __future__ import annotations
 
 import asyncio
-import json
 import uuid
-from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable, Iterable, Mapping, TypeVar
 
-import aiosqlite
-
 from .clock import Clock
-from .consumer_protocol import ConsumerProtocolError, decode_assignment
 from .errors import (GroupIdNotFound, IllegalGeneration, InconsistentGroupProtocol, InvalidGroupId,
                      InvalidSessionTimeout, KafkaError, NonEmptyGroup, RebalanceInProgress,
                      UnknownMemberId, UnknownTopicOrPartition)
 from .events import ChangeFeed, Event
+from .group_metadata import (COMPLETING_REBALANCE, DEAD, EMPTY, PREPARING_REBALANCE, STABLE, GroupMetadata,
+                             JoinGroupResult, load_group, save_group)
 from .records import TopicPartition
 from .storage import Storage, record_change
-
-EMPTY = "Empty"
-PREPARING_REBALANCE = "PreparingRebalance"
-COMPLETING_REBALANCE = "CompletingRebalance"
-STABLE = "Stable"
-DEAD = "Dead"
-#: Kafka's group states, as ``kafka-consumer-groups --describe --state`` prints them.
-GROUP_STATES = (EMPTY, PREPARING_REBALANCE, COMPLETING_REBALANCE, STABLE, DEAD)
 
 #: Broker defaults of ``group.min.session.timeout.ms`` and ``group.max.session.timeout.ms``.
 GROUP_MIN_SESSION_TIMEOUT_MS = 6_000
@@ -61,22 +50,6 @@ NO_GENERATION = -1
 NO_MEMBER_ID = ""
 
 _T = TypeVar("_T")
-
-
-@dataclass(frozen=True)
-class JoinGroupResult:
-    """The JoinGroup response: the new generation, and for the leader every member's metadata."""
-
-    generation: int
-    protocol_name: str | None
-    leader_id: str
-    member_id: str
-    members: list[tuple[str, bytes]] = field(default_factory=list)
-
-    @property
-    def is_leader(self) -> bool:
-        """Whether the member that joined must compute the assignment."""
-        return self.leader_id == self.member_id
 
 
 @dataclass(frozen=True)
@@ -132,267 +105,6 @@ class PartitionLag:
     host: str | None
 
 
-# --- the group as the coordinator sees it: a small state machine ---------------------------
-
-@dataclass
-class _Member:
-    member_id: str
-    client_id: str
-    host: str
-    session_timeout_ms: int
-    rebalance_timeout_ms: int
-    protocols: list[tuple[str, bytes]]
-    last_heartbeat: int
-    join_seq: int
-    awaiting_join: bool = False
-    awaiting_sync: bool = False
-    assignment: bytes | None = None
-
-    def matches(self, protocols: list[tuple[str, bytes]]) -> bool:
-        return [(n, bytes(m)) for n, m in protocols] == [(n, bytes(m)) for n, m in self.protocols]
-
-    def metadata(self, protocol: str) -> bytes:
-        return next(m for n, m in self.protocols if n == protocol)
-
-
-class _Group:
-    """One group's metadata, loaded inside a transaction, changed by Kafka's rules, saved back."""
-
-    def __init__(self, group_id: str) -> None:
-        self.group_id = group_id
-        self.exists = False
-        self.deleted = False
-        self.state = EMPTY
-        self.protocol_type = ""
-        self.protocol_name: str | None = None
-        self.generation = 0
-        self.leader_id: str | None = None
-        self.rebalance_deadline = 0
-        self.next_member_seq = 0
-        self.members: dict[str, _Member] = {}
-        self.events: list[tuple[str, dict[str, Any]]] = []
-        self.expired: list[str] = []
-        self.dirty = False
-
-    # -- queries ---------------------------------------------------------------------------
-    def _candidate_protocols(self) -> set[str]:
-        names: set[str] | None = None
-        for member in self.members.values():
-            mine = {name for name, _ in member.protocols}
-            names = mine if names is None else names & mine
-        return names or set()
-
-    def supports(self, protocol_type: str, protocols: list[tuple[str, bytes]]) -> bool:
-        """Kafka's ``supportsProtocols``: any first member, then only compatible ones."""
-        if not self.members:
-            return bool(protocol_type) and bool(protocols)
-        return protocol_type == self.protocol_type and bool(
-            {name for name, _ in protocols} & self._candidate_protocols())
-
-    def _select_protocol(self) -> str:
-        # Every member votes for its most preferred protocol that all members support.
-        candidates = self._candidate_protocols()
-        votes: Counter[str] = Counter()
-        for member in self.members.values():
-            votes[next(name for name, _ in member.protocols if name in candidates)] += 1
-        leader = self.members.get(self.leader_id or "") or next(iter(self.members.values()))
-        preference = [name for name, _ in leader.protocols]
-        return max(votes, key=lambda name: (votes[name], -preference.index(name)))
-
-    def join_result(self, member_id: str) -> JoinGroupResult:
-        leader = self.leader_id or ""
-        members = []
-        if member_id == leader and self.protocol_name is not None:
-            members = [(m.member_id, m.metadata(self.protocol_name)) for m in self.members.values()]
-        return JoinGroupResult(self.generation, self.protocol_name, leader, member_id, members)
-
-    def assignment_payload(self) -> dict[str, list[list[Any]]]:
-        return {m.member_id: [[tp.topic, tp.partition] for tp in self.decoded_assignment(m)]
-                for m in self.members.values()}
-
-    def decoded_assignment(self, member: _Member) -> list[TopicPartition]:
-        if self.protocol_type != "consumer" or not member.assignment:
-            return []
-        try:
-            return sorted(decode_assignment(member.assignment).partitions)
-        except ConsumerProtocolError:
-            return []  # a foreign client's private format: nothing we can show
-
-    # -- changes ---------------------------------------------------------------------------
-    def _touch(self) -> None:
-        self.dirty = True
-        self.exists = True
-
-    def _transition(self, state: str, reason: str) -> None:
-        self.state = state
-        self._touch()
-        self.events.append(("group_state", {"group": self.group_id, "state": state, "reason": reason}))
-
-    def heartbeat(self, member: _Member, now: int) -> None:
-        member.last_heartbeat = now
-        self._touch()
-
-    def add_member(self, member_id: str, client_id: str, host: str, session_timeout_ms: int,
-                   rebalance_timeout_ms: int, protocol_type: str, protocols: list[tuple[str, bytes]],
-                   now: int) -> _Member:
-        if not self.members:
-            self.protocol_type = protocol_type
-        member = _Member(member_id, client_id, host, session_timeout_ms, rebalance_timeout_ms,
-                         protocols, now, self.next_member_seq, awaiting_join=True)
-        self.next_member_seq += 1
-        self.members[member_id] = member
-        if self.leader_id is None:
-            self.leader_id = member_id
-        self._touch()
-        return member
-
-    def update_member(self, member: _Member, session_timeout_ms: int, rebalance_timeout_ms: int,
-                      protocols: list[tuple[str, bytes]], now: int) -> None:
-        member.protocols = protocols
-        member.session_timeout_ms = session_timeout_ms
-        member.rebalance_timeout_ms = rebalance_timeout_ms
-        member.awaiting_join = True
-        member.last_heartbeat = now
-        self._touch()
-
-    def remove_member(self, member_id: str) -> None:
-        del self.members[member_id]
-        if self.leader_id == member_id:
-            self.leader_id = next(iter(self.members), None)
-        self._touch()
-
-    def maybe_prepare_rebalance(self, now: int, reason: str) -> None:
-        if self.state in (STABLE, COMPLETING_REBALANCE, EMPTY):
-            self._prepare_rebalance(now, reason)
-        self.try_complete_join(now)
-
-    def _prepare_rebalance(self, now: int, reason: str) -> None:
-        for member in self.members.values():
-            # Followers waiting for the leader's assignment must rejoin instead.
-            member.assignment = None
-            member.awaiting_sync = False
-        timeout = max((m.rebalance_timeout_ms for m in self.members.values()), default=0)
-        self.rebalance_deadline = now + timeout
-        self._transition(PREPARING_REBALANCE, reason)
-
-    def try_complete_join(self, now: int) -> None:
-        """End the join phase if every member has rejoined or the rebalance timeout has passed."""
-        if self.state != PREPARING_REBALANCE:
-            return
-        if not all(m.awaiting_join for m in self.members.values()) and now < self.rebalance_deadline:
-            return
-        dropped = [m for m in self.members.values() if not m.awaiting_join]
-        for member in dropped:
-            self.remove_member(member.member_id)
-            self.expired.append(member.member_id)
-        self.generation += 1
-        if not self.members:
-            self.protocol_name = None
-            self.leader_id = None
-            self._transition(EMPTY, f"generation {self.generation} has no members"
-                             + (f" (removed {', '.join(m.member_id for m in dropped)}: did not rejoin"
-                                " within the rebalance timeout)" if dropped else ""))
-            self.events.append(("group_rebalanced", {
-                "group": self.group_id, "generation": self.generation, "protocol": "",
-                "leader": "", "assignment": {}}))
-            return
-        self.protocol_name = self._select_protocol()
-        if self.leader_id not in self.members:
-            self.leader_id = next(iter(self.members))
-        for member in self.members.values():
-            member.awaiting_join = False
-            member.awaiting_sync = False
-            member.assignment = None
-            member.last_heartbeat = now
-        reason = f"generation {self.generation} formed with {len(self.members)} member(s)"
-        if dropped:
-            reason += (f"; removed {', '.join(m.member_id for m in dropped)}:"
-                       " did not rejoin within the rebalance timeout")
-        self._transition(COMPLETING_REBALANCE, reason)
-
-    def complete_sync(self, assignments: Mapping[str, bytes], now: int) -> None:
-        """The leader's SyncGroup: store every member's assignment and become Stable."""
-        for member in self.members.values():
-            member.assignment = bytes(assignments.get(member.member_id) or b"")
-            if member.awaiting_sync or member.member_id == self.leader_id:
-                member.last_heartbeat = now
-            member.awaiting_sync = False
-        self._transition(STABLE, f"leader {self.leader_id} sent the assignment for generation {self.generation}")
-        self.events.append(("group_rebalanced", {
-            "group": self.group_id, "generation": self.generation, "protocol": self.protocol_name or "",
-            "leader": self.leader_id or "", "assignment": self.assignment_payload()}))
-
-    def _keeps_alive(self, member: _Member) -> bool:
-        # A member with a request in purgatory (a join or a follower's sync) is not expired.
-        return ((self.state == PREPARING_REBALANCE and member.awaiting_join)
-                or (self.state == COMPLETING_REBALANCE and member.awaiting_sync))
-
-    def maintain(self, now: int) -> None:
-        """Apply every timer that has passed: session timeouts, then the rebalance deadline."""
-        expired = [m for m in self.members.values()
-                   if not self._keeps_alive(m) and now >= m.last_heartbeat + m.session_timeout_ms]
-        for member in expired:
-            self.remove_member(member.member_id)
-            self.expired.append(member.member_id)
-        if expired:
-            names = ", ".join(m.member_id for m in expired)
-            self.maybe_prepare_rebalance(now, f"removing member {names} on heartbeat expiration")
-        self.try_complete_join(now)
-
-    def leave(self, member_id: str, now: int) -> None:
-        self.remove_member(member_id)
-        self.maybe_prepare_rebalance(now, f"removing member {member_id} on LeaveGroup")
-
-
-# --- persistence ------------------------------------------------------------------------------
-
-async def _load_group(conn: aiosqlite.Connection, group_id: str) -> _Group:
-    group = _Group(group_id)
-    rows = await conn.execute_fetchall(
-        "SELECT state, protocol_type, protocol_name, generation, leader_id, rebalance_deadline,"
-        " next_member_seq FROM groups WHERE group_id=?", (group_id,))
-    if not rows:
-        return group
-    (group.state, group.protocol_type, group.protocol_name, group.generation, group.leader_id,
-     group.rebalance_deadline, group.next_member_seq) = rows[0]
-    group.exists = True
-    for row in await conn.execute_fetchall(
-            "SELECT member_id, client_id, host, session_timeout_ms, rebalance_timeout_ms, protocols,"
-            " last_heartbeat, join_seq, awaiting_join, awaiting_sync, assignment FROM group_members"
-            " WHERE group_id=? ORDER BY join_seq", (group_id,)):
-        protocols = [(name, bytes.fromhex(meta)) for name, meta in json.loads(row[5])]
-        group.members[row[0]] = _Member(row[0], row[1], row[2], row[3], row[4], protocols, row[6], row[7],
-                                        bool(row[8]), bool(row[9]), row[10])
-    return group
-
-
-async def _save_group(conn: aiosqlite.Connection, group: _Group, now: int) -> None:
-    if group.deleted:
-        for table in ("group_members", "committed_offsets", "groups"):
-            await conn.execute(f"DELETE FROM {table} WHERE group_id=?", (group.group_id,))
-    elif group.dirty:
-        await conn.execute(
-            "INSERT INTO groups(group_id, state, protocol_type, protocol_name, generation, leader_id,"
-            " rebalance_deadline, next_member_seq) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
-            " ON CONFLICT(group_id) DO UPDATE SET state=excluded.state, protocol_type=excluded.protocol_type,"
-            " protocol_name=excluded.protocol_name, generation=excluded.generation,"
-            " leader_id=excluded.leader_id, rebalance_deadline=excluded.rebalance_deadline,"
-            " next_member_seq=excluded.next_member_seq",
-            (group.group_id, group.state, group.protocol_type, group.protocol_name, group.generation,
-             group.leader_id, group.rebalance_deadline, group.next_member_seq))
-        await conn.execute("DELETE FROM group_members WHERE group_id=?", (group.group_id,))
-        await conn.executemany(
-            "INSERT INTO group_members(group_id, member_id, client_id, host, session_timeout_ms,"
-            " rebalance_timeout_ms, protocols, last_heartbeat, join_seq, awaiting_join, awaiting_sync,"
-            " assignment) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [(group.group_id, m.member_id, m.client_id, m.host, m.session_timeout_ms, m.rebalance_timeout_ms,
-              json.dumps([[name, bytes(meta).hex()] for name, meta in m.protocols]), m.last_heartbeat,
-              m.join_seq, int(m.awaiting_join), int(m.awaiting_sync), m.assignment)
-             for m in group.members.values()])
-    for kind, payload in group.events:
-        await record_change(conn, now, kind, payload)
-
-
 # --- the coordinator ------------------------------------------------------------------------
 
 class _Wait:
@@ -419,7 +131,7 @@ class GroupCoordinator:
         self.max_session_timeout_ms = max_session_timeout_ms
 
     # -- transactions -----------------------------------------------------------------------
-    async def _update(self, group_id: str, operation: Callable[[_Group, int], _T]) -> _T:
+    async def _update(self, group_id: str, operation: Callable[[GroupMetadata, int], _T]) -> _T:
         """Run ``operation`` on the group (after its due timers) in one write transaction.
 
         A KafkaError from ``operation`` is raised after the timers' effects are committed,
@@ -429,18 +141,18 @@ class GroupCoordinator:
         error: KafkaError | None = None
         result: Any = None
         async with self._storage.write() as conn:
-            group = await _load_group(conn, group_id)
+            group = await load_group(conn, group_id)
             group.maintain(now)
             try:
                 result = operation(group, now)
             except KafkaError as exc:
                 error = exc
-            await _save_group(conn, group, now)
+            await save_group(conn, group, now)
         if error is not None:
             raise error
         return result
 
-    async def _inspect(self, group_id: str, operation: Callable[[_Group, int], _T]) -> _T:
+    async def _inspect(self, group_id: str, operation: Callable[[GroupMetadata, int], _T]) -> _T:
         """Like ``_update``, but read-only unless a timer or ``operation`` changes something.
 
         Blocked calls re-check the group often; most checks change nothing, and those stay
@@ -448,7 +160,7 @@ class GroupCoordinator:
         """
         now = self._clock.now_ms()
         async with self._storage.snapshot() as conn:
-            group = await _load_group(conn, group_id)
+            group = await load_group(conn, group_id)
         group.maintain(now)
         try:
             result = operation(group, now)
@@ -460,7 +172,7 @@ class GroupCoordinator:
             return await self._update(group_id, operation)
         return result
 
-    async def _await_group(self, group_id: str, check: Callable[[_Group, int], Any]) -> Any:
+    async def _await_group(self, group_id: str, check: Callable[[GroupMetadata, int], Any]) -> Any:
         """Re-run ``check`` whenever the group changes (or every re-check slice) until it answers."""
         if not self._feed.running:
             await self._feed.start()
@@ -500,7 +212,7 @@ class GroupCoordinator:
                 "The group member's supported protocols are incompatible with those of existing members"
                 " or first group member tried to join with empty protocol type or empty protocol list.")
 
-        def join(group: _Group, now: int) -> JoinGroupResult | tuple[str, int]:
+        def join(group: GroupMetadata, now: int) -> JoinGroupResult | tuple[str, int]:
             if not member_id:
                 if not group.supports(protocol_type, protocols):
                     raise _inconsistent(group_id)
@@ -538,7 +250,7 @@ class GroupCoordinator:
             return answer
         joined_id, start = answer
 
-        def joined(group: _Group, now: int) -> JoinGroupResult | _Wait:
+        def joined(group: GroupMetadata, now: int) -> JoinGroupResult | _Wait:
             member = group.members.get(joined_id)
             if member is None:
                 raise _unknown_member(group_id, joined_id)
@@ -562,8 +274,8 @@ class GroupCoordinator:
         A follower waits here until the leader has synced. Raises UnknownMemberId,
         IllegalGeneration, or RebalanceInProgress (another rebalance began: rejoin).
         """
-        def sync(first: bool) -> Callable[[_Group, int], bytes | _Wait]:
-            def apply(group: _Group, now: int) -> bytes | _Wait:
+        def sync(first: bool) -> Callable[[GroupMetadata, int], bytes | _Wait]:
+            def apply(group: GroupMetadata, now: int) -> bytes | _Wait:
                 member = group.members.get(member_id)
                 if member is None:
                     raise _unknown_member(group_id, member_id)
@@ -596,7 +308,7 @@ class GroupCoordinator:
         IllegalGeneration for another generation and UnknownMemberId for a member the
         group does not know (for example one whose session expired).
         """
-        def beat(group: _Group, now: int) -> None:
+        def beat(group: GroupMetadata, now: int) -> None:
             member = group.members.get(member_id)
             if member is None or group.state == EMPTY:
                 raise _unknown_member(group_id, member_id)
@@ -610,7 +322,7 @@ class GroupCoordinator:
 
     async def leave_group(self, group_id: str, member_id: str) -> None:
         """LeaveGroup: remove the member at once, which triggers a rebalance."""
-        def leave(group: _Group, now: int) -> None:
+        def leave(group: GroupMetadata, now: int) -> None:
             if member_id not in group.members:
                 raise _unknown_member(group_id, member_id)
             group.leave(member_id, now)
@@ -622,7 +334,7 @@ class GroupCoordinator:
         rejoin in time; returns their ids. (Any call on a group does this for that group.)"""
         removed: list[str] = []
         for group_id in await self._group_ids(with_members=True):
-            def collect(group: _Group, now: int) -> list[str]:
+            def collect(group: GroupMetadata, now: int) -> list[str]:
                 return list(group.expired)
             removed.extend(await self._inspect(group_id, collect))
         return removed
@@ -645,7 +357,7 @@ class GroupCoordinator:
                 raise ValueError(f"cannot commit a negative offset ({offset}) for {tp}")
         partitions = await self._partition_counts({tp.topic for tp in entries})
 
-        def commit(group: _Group, now: int) -> dict[TopicPartition, int]:
+        def commit(group: GroupMetadata, now: int) -> dict[TopicPartition, int]:
             _check_partitions(entries, partitions)
             standalone = generation < 0 and member_id == NO_MEMBER_ID
             if not group.exists and not standalone:
@@ -670,18 +382,18 @@ class GroupCoordinator:
 
         await self._commit(group_id, commit, metadata)
 
-    async def _commit(self, group_id: str, operation: Callable[[_Group, int], dict[TopicPartition, int]],
+    async def _commit(self, group_id: str, operation: Callable[[GroupMetadata, int], dict[TopicPartition, int]],
                       metadata: str) -> None:
         now = self._clock.now_ms()
         error: KafkaError | None = None
         async with self._storage.write() as conn:
-            group = await _load_group(conn, group_id)
+            group = await load_group(conn, group_id)
             group.maintain(now)
             try:
                 entries = operation(group, now)
             except KafkaError as exc:
                 error, entries = exc, {}
-            await _save_group(conn, group, now)
+            await save_group(conn, group, now)
             if entries:
                 await conn.executemany(
                     "INSERT INTO committed_offsets(group_id, topic, partition, committed_offset, metadata,"
@@ -725,7 +437,7 @@ class GroupCoordinator:
                 raise ValueError(f"cannot reset {tp} to a negative offset ({offset})")
         partitions = await self._partition_counts({tp.topic for tp in entries})
 
-        def reset(group: _Group, now: int) -> dict[TopicPartition, int]:
+        def reset(group: GroupMetadata, now: int) -> dict[TopicPartition, int]:
             if group.state not in (EMPTY, DEAD):
                 raise NonEmptyGroup(f"Assignments can only be reset if the group '{group_id}' is inactive,"
                                     f" but the current state is {group.state}.")
@@ -740,7 +452,7 @@ class GroupCoordinator:
         """ListGroups: every group, with its state and protocol type, by group id."""
         listings = []
         for group_id in await self._group_ids(with_members=False):
-            def overview(group: _Group, now: int) -> GroupListing | None:
+            def overview(group: GroupMetadata, now: int) -> GroupListing | None:
                 return GroupListing(group.group_id, group.state, group.protocol_type) if group.exists else None
             listing = await self._inspect(group_id, overview)
             if listing is not None:
@@ -753,7 +465,7 @@ class GroupCoordinator:
         As in Kafka, the protocol and assignments are only reported while the group is
         Stable, and a group that does not exist is described as ``Dead`` with no members.
         """
-        def describe(group: _Group, now: int) -> GroupDescription:
+        def describe(group: GroupMetadata, now: int) -> GroupDescription:
             if not group.exists:
                 return GroupDescription(group_id, DEAD, "", "", NO_GENERATION, "", [])
             stable = group.state == STABLE
@@ -798,7 +510,7 @@ class GroupCoordinator:
 
         Raises GroupIdNotFound if it does not exist and NonEmptyGroup if it has members.
         """
-        def delete(group: _Group, now: int) -> None:
+        def delete(group: GroupMetadata, now: int) -> None:
             if not group.exists:
                 raise GroupIdNotFound(f"The group id does not exist: '{group_id}'.")
             if group.state != EMPTY:
@@ -834,7 +546,7 @@ class GroupCoordinator:
         return {TopicPartition(name, partition): hw for name, partition, hw in rows}
 
 
-def _join_answer(group: _Group, member_id: str, start: int) -> JoinGroupResult | tuple[str, int]:
+def _join_answer(group: GroupMetadata, member_id: str, start: int) -> JoinGroupResult | tuple[str, int]:
     """The join result if this very transaction completed the join phase, else what to wait for."""
     if group.state in (COMPLETING_REBALANCE, STABLE) and group.generation > start and member_id in group.members:
         return group.join_result(member_id)
