@@ -421,11 +421,16 @@ class ConnectWorker:
                     await self._reconcile()
                 deadline = loop.time() + self.heartbeat_interval_ms / 1000
                 while (remaining := deadline - loop.time()) > 0:
+                    # asyncio.wait, not wait_for: Python 3.11's wait_for can swallow the
+                    # cancellation stop() sends, which left stop() waiting for ever.
+                    getting = asyncio.ensure_future(events.get())
                     try:
-                        first = await asyncio.wait_for(events.get(), remaining)
-                    except asyncio.TimeoutError:
+                        done, _ = await asyncio.wait({getting}, timeout=remaining)
+                    finally:
+                        getting.cancel()
+                    if not done:
                         break
-                    batch = [first, *events.get_nowait()]
+                    batch = [getting.result(), *events.get_nowait()]
                     if any(isinstance(e, Resync) or (isinstance(e, RecordsAppended) and e.topic == CONFIG_TOPIC)
                            for e in batch):
                         async with self._lock, self._surviving():
