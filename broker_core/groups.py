@@ -349,13 +349,7 @@ class GroupCoordinator:
         while the group has no members. Raises UnknownTopicOrPartition, UnknownMemberId,
         IllegalGeneration (a commit from an older generation) or RebalanceInProgress.
         """
-        if not group_id:
-            raise InvalidGroupId("The configured groupId is invalid: it must not be empty.")
-        entries = {TopicPartition(*tp): int(offset) for tp, offset in offsets.items()}
-        for tp, offset in entries.items():
-            if offset < 0:
-                raise ValueError(f"cannot commit a negative offset ({offset}) for {tp}")
-        partitions = await self._partition_counts({tp.topic for tp in entries})
+        entries, partitions = await self._offsets_to_write(group_id, offsets, "commit")
 
         def commit(group: GroupMetadata, now: int) -> dict[TopicPartition, int]:
             _check_partitions(entries, partitions)
@@ -423,19 +417,24 @@ class GroupCoordinator:
         wanted = [TopicPartition(*tp) for tp in partitions]
         return {tp: committed[tp] for tp in wanted if tp in committed}
 
+    async def _offsets_to_write(self, group_id: str, offsets: Mapping[TopicPartition, int],
+                                verb: str) -> tuple[dict[TopicPartition, int], dict[str, int]]:
+        """Check a commit's or reset's group id and offsets; return them with the topics' partition counts."""
+        if not group_id:
+            raise InvalidGroupId("The configured groupId is invalid: it must not be empty.")
+        entries = {TopicPartition(*tp): int(offset) for tp, offset in offsets.items()}
+        for tp, offset in entries.items():
+            if offset < 0:
+                raise ValueError(f"cannot {verb} {tp} to a negative offset ({offset})")
+        return entries, await self._partition_counts({tp.topic for tp in entries})
+
     async def reset_offsets(self, group_id: str, offsets: Mapping[TopicPartition, int]) -> None:
         """Set committed offsets as ``kafka-consumer-groups --reset-offsets --execute`` does.
 
         Only an inactive group (Empty, or one that does not exist yet) may be reset;
         otherwise NonEmptyGroup with Kafka's words.
         """
-        if not group_id:
-            raise InvalidGroupId("The configured groupId is invalid: it must not be empty.")
-        entries = {TopicPartition(*tp): int(offset) for tp, offset in offsets.items()}
-        for tp, offset in entries.items():
-            if offset < 0:
-                raise ValueError(f"cannot reset {tp} to a negative offset ({offset})")
-        partitions = await self._partition_counts({tp.topic for tp in entries})
+        entries, partitions = await self._offsets_to_write(group_id, offsets, "reset")
 
         def reset(group: GroupMetadata, now: int) -> dict[TopicPartition, int]:
             if group.state not in (EMPTY, DEAD):
