@@ -127,6 +127,10 @@ class PartitionLogs:
         fetcher = ReplicaFetcher(self._storage, self._clock)
         deadline = self._clock.now_ms() + REQUEST_TIMEOUT_MS
         while True:
+            # Read the clock before the replication step: a timeout is declared only after a
+            # step has run at that time, so an ISR shrink due by then (replica.lag.time.max.ms
+            # shorter than the timeout) always completes the wait first, as in Kafka.
+            timed_out = self._clock.now_ms() >= deadline
             await fetcher.run_once()
             for index in list(epochs):
                 result = results[index]
@@ -155,7 +159,7 @@ class PartitionLogs:
                 del epochs[index]
             if not epochs:
                 return
-            if self._clock.now_ms() >= deadline:
+            if timed_out:
                 for index in epochs:
                     result = results[index]
                     assert isinstance(result, AppendResult)
