@@ -12,11 +12,24 @@ from pathlib import Path
 from typing import Optional
 
 import typer
+import typer.core
 
 from broker_core.storage import default_data_path
 
 #: Modules under app.commands, each with ``register(app: typer.Typer) -> None``.
-COMMAND_MODULES: tuple[str, ...] = ("topics", "console_producer", "console_consumer", "perf", "consumer_groups", "demo", "brokers", "schema_registry", "connect", "serve", "tui_perf")
+COMMAND_MODULES: tuple[str, ...] = ("topics", "configs", "console_producer", "console_consumer", "perf", "consumer_groups", "demo", "brokers", "schema_registry", "connect", "serve", "tui_perf")
+
+def _hide_flag_types() -> None:
+    """Show no ``<bool>`` after a plain flag in ``--help`` (typer's rich help prints one; a flag takes no value)."""
+    original = typer.core.TyperOption.display_type_rich
+
+    def display_type_rich(self: typer.core.TyperOption, ctx: typer.Context) -> str | None:
+        return None if self.is_flag or self.count else original(self, ctx)
+
+    typer.core.TyperOption.display_type_rich = display_type_rich  # type: ignore[method-assign]
+
+
+_hide_flag_types()
 
 app = typer.Typer(
     name="kplay",

@@ -225,6 +225,17 @@ class TopicAdmin:
             await record_change(conn, now, "topic_altered", {"topic": name, "config": config})
         return await self.describe_topic(name)
 
+    async def replace_config(self, name: str, overrides: Mapping[str, Any], validate_only: bool = False) -> None:
+        """Make ``overrides`` the topic's whole config (AlterConfigs); every key and value is checked first."""
+        now = self._clock.now_ms()
+        parsed = validate_topic_config(overrides)
+        async with self._storage.write() as conn:
+            row = await _topic_row(conn, name)
+            if validate_only:
+                return
+            await conn.execute("UPDATE topics SET config=? WHERE id=?", (json.dumps(parsed), row[0]))
+            await record_change(conn, now, "topic_altered", {"topic": name, "config": parsed})
+
     async def delete_topic(self, name: str) -> None:
         """Delete a topic with all its records and its groups' committed offsets."""
         now = self._clock.now_ms()

@@ -71,6 +71,11 @@ def one_line_errors(kafka_prefix: str = "") -> Iterator[None]:
         raise typer.Exit(1) from None
 
 
+def note_removed_flag(flag: str, replacement: str) -> None:
+    """One stderr line for a flag Kafka 4.x removed that a tutorial still uses: it works, and says what replaced it."""
+    print_error(f"Note: {flag} was removed in Kafka 4.0; use {replacement} (kplay accepts {flag} and ignores it).")
+
+
 def run_on_cluster(ctx: typer.Context, data: Path | None, tool: Callable[[Cluster], Awaitable[T]]) -> T:
     """Open the data file, run ``tool(cluster)`` in a fresh event loop, close, return its result."""
     path = data_path(ctx, data)

@@ -14,7 +14,7 @@ import os
 import sys
 from typing import Sequence
 
-from broker_core.errors import KafkaError, StorageError, TopicAlreadyExists
+from broker_core.errors import InvalidConfig, KafkaError, StorageError, TopicAlreadyExists
 
 #: What Kafka prints for a missing column value (``ConsumerGroupCommand.MISSING_COLUMN_VALUE``).
 MISSING = "-"
@@ -46,6 +46,8 @@ def java_exception_name(error: KafkaError) -> str:
     """
     if isinstance(error, TopicAlreadyExists):
         return "TopicExistsException"
+    if isinstance(error, InvalidConfig):
+        return "InvalidConfigurationException"
     if isinstance(error, StorageError):
         return "KafkaStorageException"
     return f"{type(error).__name__}Exception"

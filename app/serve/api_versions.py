@@ -18,10 +18,11 @@ from dataclasses import dataclass
 from enum import IntEnum
 from typing import Any
 
-from kafka.protocol.admin import (CreatePartitionsRequest, CreatePartitionsResponse, CreateTopicsRequest,
+from kafka.protocol.admin import (AlterConfigsRequest, AlterConfigsResponse, CreatePartitionsRequest, CreatePartitionsResponse, CreateTopicsRequest,
                                   CreateTopicsResponse, DeleteGroupsRequest, DeleteGroupsResponse,
                                   DeleteTopicsRequest, DeleteTopicsResponse, DescribeConfigsRequest,
                                   DescribeConfigsResponse, DescribeGroupsRequest, DescribeGroupsResponse,
+                                  IncrementalAlterConfigsRequest, IncrementalAlterConfigsResponse,
                                   ListGroupsRequest, ListGroupsResponse)
 from kafka.protocol.consumer import (FetchRequest, FetchResponse, HeartbeatRequest, HeartbeatResponse,
                                      JoinGroupRequest, JoinGroupResponse, LeaveGroupRequest, LeaveGroupResponse,
@@ -55,8 +56,10 @@ class ApiKey(IntEnum):
     DELETE_TOPICS = 20
     INIT_PRODUCER_ID = 22
     DESCRIBE_CONFIGS = 32
+    ALTER_CONFIGS = 33
     CREATE_PARTITIONS = 37
     DELETE_GROUPS = 42
+    INCREMENTAL_ALTER_CONFIGS = 44
 
 
 @dataclass(frozen=True)
@@ -95,6 +98,8 @@ SUPPORTED_APIS: dict[int, ApiSpec] = {spec.key: spec for spec in (
     ApiSpec(ApiKey.DESCRIBE_CONFIGS, 1, 3, DescribeConfigsRequest, DescribeConfigsResponse),
     ApiSpec(ApiKey.CREATE_PARTITIONS, 0, 1, CreatePartitionsRequest, CreatePartitionsResponse),
     ApiSpec(ApiKey.DELETE_GROUPS, 0, 1, DeleteGroupsRequest, DeleteGroupsResponse),
+    ApiSpec(ApiKey.ALTER_CONFIGS, 0, 1, AlterConfigsRequest, AlterConfigsResponse),
+    ApiSpec(ApiKey.INCREMENTAL_ALTER_CONFIGS, 0, 0, IncrementalAlterConfigsRequest, IncrementalAlterConfigsResponse),
 )}
 
 

@@ -8,7 +8,8 @@ Kafka sends no response). No Kafka semantics live here: they are the core's.
 from __future__ import annotations
 
 from ..api_versions import ApiKey
-from .admin import handle_create_partitions, handle_create_topics, handle_delete_topics, handle_describe_configs
+from .admin import (handle_alter_configs, handle_create_partitions, handle_create_topics, handle_delete_topics,
+                    handle_describe_configs, handle_incremental_alter_configs)
 from .context import CloseConnection, Handler, RequestContext, WireError
 from .fetch import handle_fetch, handle_list_offsets
 from .groups import (handle_delete_groups, handle_describe_groups, handle_heartbeat, handle_join_group,
@@ -38,6 +39,8 @@ HANDLERS: dict[int, Handler] = {
     ApiKey.DESCRIBE_CONFIGS: handle_describe_configs,
     ApiKey.CREATE_PARTITIONS: handle_create_partitions,
     ApiKey.DELETE_GROUPS: handle_delete_groups,
+    ApiKey.ALTER_CONFIGS: handle_alter_configs,
+    ApiKey.INCREMENTAL_ALTER_CONFIGS: handle_incremental_alter_configs,
 }
 
 __all__ = ["HANDLERS", "CloseConnection", "Handler", "RequestContext", "WireError", "api_versions_body"]

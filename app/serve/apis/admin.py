@@ -1,4 +1,5 @@
-"""The admin APIs: CreateTopics, DeleteTopics, CreatePartitions and DescribeConfigs.
+"""The admin APIs: CreateTopics, DeleteTopics, CreatePartitions, DescribeConfigs, AlterConfigs and
+IncrementalAlterConfigs.
 
 Each topic in a request succeeds or fails on its own, with the core's error and words.
 kplay places replicas itself, so a request that names replica assignments is refused.
@@ -8,10 +9,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from kafka.protocol.admin import (CreatePartitionsResponse, CreateTopicsResponse, DeleteTopicsResponse,
-                                  DescribeConfigsResponse)
+from kafka.protocol.admin import (AlterConfigsResponse, CreatePartitionsResponse, CreateTopicsResponse,
+                                  DeleteTopicsResponse, DescribeConfigsResponse, IncrementalAlterConfigsResponse)
 
-from broker_core.config import TOPIC_CONFIGS, effective_config
+from broker_core.config import TOPIC_CONFIGS, apply_config_operations, describe_topic_config
 from broker_core.errors import InvalidRequest, KafkaError, TopicAlreadyExists
 from broker_core.topics import validate_new_topic, validate_partition_increase
 
@@ -26,6 +27,7 @@ BROKER_RESOURCE = 4
 DYNAMIC_TOPIC_CONFIG = 1
 STATIC_BROKER_CONFIG = 4
 DEFAULT_CONFIG = 5
+CONFIG_SOURCES = {"DYNAMIC_TOPIC_CONFIG": DYNAMIC_TOPIC_CONFIG, "DEFAULT_CONFIG": DEFAULT_CONFIG}
 #: ``ConfigDef.Type`` as DescribeConfigs v3 reports it.
 CONFIG_TYPES = {"bool": 1, "string": 2, "int": 3, "long": 5, "double": 6, "list": 7}
 
@@ -125,21 +127,57 @@ async def handle_describe_configs(ctx: RequestContext, request) -> DescribeConfi
 
 async def _topic_entries(ctx: RequestContext, name: str, synonyms: bool) -> list:
     description = await ctx.cluster.topics.describe_topic(name)
-    defaults = effective_config({})
     entries = []
-    for key, value in sorted(description.effective_config().items()):
-        spec = TOPIC_CONFIGS[key]
-        overridden = key in description.config
-        source = DYNAMIC_TOPIC_CONFIG if overridden else DEFAULT_CONFIG
-        listed = []
-        if synonyms:
-            if overridden:
-                listed.append(Synonym(name=key, value=_text(value), source=DYNAMIC_TOPIC_CONFIG))
-            listed.append(Synonym(name=key, value=_text(defaults[key]), source=DEFAULT_CONFIG))
-        entries.append(Entry(name=key, value=_text(value), read_only=False, config_source=source,
-                             is_sensitive=False, synonyms=listed, config_type=CONFIG_TYPES.get(spec.kind, 0),
-                             documentation=spec.doc))
+    for entry in describe_topic_config(description.config):
+        spec = TOPIC_CONFIGS[entry.name]
+        listed = [Synonym(name=synonym, value=value, source=CONFIG_SOURCES[source])
+                  for source, synonym, value in entry.synonyms] if synonyms else []
+        entries.append(Entry(name=entry.name, value=entry.value, read_only=False,
+                             config_source=CONFIG_SOURCES[entry.source], is_sensitive=False, synonyms=listed,
+                             config_type=CONFIG_TYPES.get(spec.kind, 0), documentation=spec.doc))
     return entries
+
+
+async def handle_alter_configs(ctx: RequestContext, request) -> AlterConfigsResponse:
+    """AlterConfigs (the legacy API): each topic's config becomes exactly the configs given."""
+    results = []
+    for resource in request.resources:
+        code, message = WireError.NONE, None
+        try:
+            _only_topics(resource.resource_type)
+            config = {entry.name: entry.value for entry in resource.configs or ()}
+            await ctx.cluster.topics.replace_config(resource.resource_name, config, request.validate_only)
+        except KafkaError as error:
+            code, message = error_code(error), error_message(error)
+        results.append(AlterConfigsResponse.AlterConfigsResourceResponse(
+            error_code=code, error_message=message, resource_type=resource.resource_type,
+            resource_name=resource.resource_name))
+    return AlterConfigsResponse(version=ctx.version, throttle_time_ms=0, responses=results)
+
+
+async def handle_incremental_alter_configs(ctx: RequestContext, request) -> IncrementalAlterConfigsResponse:
+    """IncrementalAlterConfigs: SET, DELETE, APPEND and SUBTRACT on a topic's configs, all or nothing."""
+    results = []
+    for resource in request.resources:
+        code, message = WireError.NONE, None
+        try:
+            _only_topics(resource.resource_type)
+            current = (await ctx.cluster.topics.describe_topic(resource.resource_name)).config
+            operations = [(entry.name, entry.config_operation, entry.value) for entry in resource.configs or ()]
+            await ctx.cluster.topics.replace_config(resource.resource_name,
+                                                    apply_config_operations(current, operations),
+                                                    request.validate_only)
+        except KafkaError as error:
+            code, message = error_code(error), error_message(error)
+        results.append(IncrementalAlterConfigsResponse.AlterConfigsResourceResponse(
+            error_code=code, error_message=message, resource_type=resource.resource_type,
+            resource_name=resource.resource_name))
+    return IncrementalAlterConfigsResponse(version=ctx.version, throttle_time_ms=0, responses=results)
+
+
+def _only_topics(resource_type: int) -> None:
+    if resource_type != TOPIC_RESOURCE:
+        raise InvalidRequest("kplay's broker configs are fixed: only topic configs can be altered")
 
 
 def _broker_entries(ctx: RequestContext, resource_name: str) -> list:
