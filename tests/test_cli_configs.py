@@ -140,3 +140,9 @@ def test_a_changed_retention_reaches_the_cleaner(data_path) -> None:
             await cluster.close()
 
     assert asyncio.run(clean()) > 0
+
+
+def test_help_shows_no_type_after_plain_flags(data_path) -> None:
+    shown = kplay(data_path, "topics", "--help").stdout
+    assert "--describe" in shown and "<int>" in shown  # valued options keep their type
+    assert "<bool>" not in shown
