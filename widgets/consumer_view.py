@@ -10,7 +10,8 @@ Registry serializer (Confluent's wire format) are drawn as JSON with their schem
 version (``SchemaValues``); every other value as escaped text.
 
 Keys: ``p`` pause/resume, ``b`` seek to beginning, ``e`` seek to end, ``c`` commit now,
-``j``/``k``/``g``/``G`` scroll the records.
+``j``/``k``/``g``/``G`` move the cursor through the records, Enter opens the one under it
+whole (posts ``RecordChosen``).
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ from broker_core.events import OffsetsCommitted, RecordsAppended, Resync
 from broker_core.records import ConsumerRecord
 
 from .member_ids import shorten_member_ids
+from .record_chosen import RecordChosen
 from .safe_text import printable
 from .schema_values import SchemaValues
 from .styled_line import StyledLine
@@ -104,13 +106,14 @@ class RecordWindow(ScrollView, can_focus=True):
     """The consumed records, newest at the bottom, kept to a bounded window."""
 
     COMPONENT_CLASSES = {"record-window--position", "record-window--key", "record-window--value",
-                         "record-window--schema", "record-window--note"}
+                         "record-window--schema", "record-window--note", "record-window--cursor"}
 
     BINDINGS: list[BindingType] = [
-        Binding("j", "scroll_down", "Down", show=False, id="consumer-view.down"),
-        Binding("k", "scroll_up", "Up", show=False, id="consumer-view.up"),
+        Binding("j,down", "cursor(1)", "Down", show=False, id="consumer-view.down"),
+        Binding("k,up", "cursor(-1)", "Up", show=False, id="consumer-view.up"),
         Binding("g", "scroll_top", "Oldest", show=False, id="consumer-view.top"),
         Binding("G", "scroll_bottom", "Newest", show=False, id="consumer-view.bottom"),
+        Binding("enter", "open_record", "Open record", id="consumer-view.open-record"),
     ]
 
     def __init__(self, *, window: int = WINDOW, values: SchemaValues | None = None, topic: str | None = None,
@@ -122,6 +125,8 @@ class RecordWindow(ScrollView, can_focus=True):
         self.topic = topic
         # Drawn lines by what they show: while records scroll past, each is drawn once.
         self._lines: LRUCache[tuple, Strip] = LRUCache(256)
+        #: The row under the cursor (None: the newest, following new records).
+        self.cursor: int | None = None
 
     def notify_style_update(self) -> None:
         super().notify_style_update()
@@ -137,6 +142,8 @@ class RecordWindow(ScrollView, can_focus=True):
         at_end = self.is_vertical_scroll_end or self.max_scroll_y == 0
         overflow = max(0, len(self.records) + len(items) - (self.records.maxlen or 0))
         self.records.extend(items)
+        if self.cursor is not None:
+            self.cursor = max(0, self.cursor - overflow)  # the same record stays under the cursor
         self.virtual_size = Size(0, len(self.records))
         if at_end:
             self.scroll_end(animate=False, immediate=True, x_axis=False)
@@ -147,13 +154,54 @@ class RecordWindow(ScrollView, can_focus=True):
             self.scroll_to(y=max(0, self.scroll_y - overflow), animate=False, immediate=True)
         self.refresh()
 
+    @property
+    def cursor_row(self) -> int | None:
+        """The row under the cursor (the newest when it follows), None when the window is empty."""
+        if not self.records:
+            return None
+        return len(self.records) - 1 if self.cursor is None else min(self.cursor, len(self.records) - 1)
+
+    def action_cursor(self, delta: int) -> None:
+        """Move the cursor ``delta`` rows, scrolling to keep it in view."""
+        row = self.cursor_row
+        if row is None:
+            return
+        row = min(max(row + delta, 0), len(self.records) - 1)
+        self.cursor = None if row == len(self.records) - 1 and delta > 0 else row
+        if row < self.scroll_y:
+            self.scroll_to(y=row, animate=False, immediate=True)
+        elif row >= self.scroll_y + self.size.height:
+            self.scroll_to(y=row - self.size.height + 1, animate=False, immediate=True)
+        self.refresh()
+
+    def on_focus(self) -> None:
+        self.refresh()  # the cursor shows only while focused
+
+    def on_blur(self) -> None:
+        self.refresh()
+
+    def action_open_record(self) -> None:
+        """Open the record under the cursor whole (the record view)."""
+        row = self.cursor_row
+        if row is None or self.topic is None:
+            return
+        item = self.records[row]
+        if isinstance(item, str):
+            self.notify("That line is a note, not a record.", severity="warning")
+            return
+        self.post_message(RecordChosen(self.topic, item.partition, item.offset))
+
     def action_scroll_top(self) -> None:
         """Scroll to the oldest record kept."""
+        self.cursor = 0
         self.scroll_home(animate=False, immediate=True)
+        self.refresh()
 
     def action_scroll_bottom(self) -> None:
         """Scroll to the newest record."""
+        self.cursor = None
         self.scroll_end(animate=False, immediate=True, x_axis=False)
+        self.refresh()
 
     def render_line(self, y: int) -> Strip:
         """Draw the record at window row ``scroll_y + y``."""
@@ -163,6 +211,8 @@ class RecordWindow(ScrollView, can_focus=True):
         if row >= len(self.records):
             return Strip.blank(width, base)
         item = self.records[row]
+        if row == self.cursor_row and self.has_focus:
+            base = base + self.get_component_rich_style("record-window--cursor")
         key = (item, width, base)
         strip = self._lines.get(key)
         if strip is None:

@@ -5,6 +5,7 @@ watermark, but only the pages of records on screen are read from the data file, 
 only a few pages are kept, so a partition with a million records opens as fast as one
 with ten and holds the same memory. Offsets that compaction removed show as gaps. Values
 written by a Schema Registry serializer are shown as JSON with their schema id and version.
+A cursor marks one offset (j/k move it); Enter posts ``RecordChosen`` to open it whole.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from textual.strip import Strip
 from broker_core import Cluster
 from broker_core.errors import KafkaError
 
+from .record_chosen import RecordChosen
 from .safe_text import printable
 from .schema_values import SchemaValues
 from .styled_line import StyledLine
@@ -65,13 +67,17 @@ class PartitionLog(ScrollView, can_focus=True):
         "partition-log--schema",
         "partition-log--gap",
         "partition-log--loading",
+        "partition-log--cursor",
     }
 
     BINDINGS: list[BindingType] = [
-        Binding("j", "scroll_down", "Down", show=False, id="partition-log.down"),
-        Binding("k", "scroll_up", "Up", show=False, id="partition-log.up"),
+        Binding("j,down", "cursor(1)", "Down", show=False, id="partition-log.down"),
+        Binding("k,up", "cursor(-1)", "Up", show=False, id="partition-log.up"),
+        Binding("pagedown", "cursor_page(1)", "Page down", show=False, id="partition-log.page-down"),
+        Binding("pageup", "cursor_page(-1)", "Page up", show=False, id="partition-log.page-up"),
         Binding("g", "scroll_home", "Oldest", id="partition-log.oldest"),
         Binding("G", "scroll_end", "Newest", id="partition-log.newest"),
+        Binding("enter", "open_record", "Open record", id="partition-log.open-record"),
     ]
 
     def __init__(self, cluster: Cluster, *, name: str | None = None, id: str | None = None,
@@ -86,6 +92,8 @@ class PartitionLog(ScrollView, can_focus=True):
         self._loading: set[int] = set()
         self._generation = 0  # bumped on every show(): late page reads of a previous partition are dropped
         self._values = SchemaValues(cluster.schemas)
+        #: The offset under the cursor (None: the newest, following new records).
+        self.cursor: int | None = None
 
     # -- what is shown ------------------------------------------------------------------
     def show(self, topic: str, partition: int, log_start: int, high_watermark: int) -> None:
@@ -95,6 +103,7 @@ class PartitionLog(ScrollView, can_focus=True):
         self._pages.clear()
         self._loading.clear()
         self.log_start, self.high_watermark = log_start, high_watermark
+        self.cursor = None
         self.virtual_size = Size(0, self.line_count)
         self.scroll_end(animate=False, immediate=True, x_axis=False)
         # A log that was hidden has no size yet: scroll again once it has been laid out.
@@ -140,15 +149,68 @@ class PartitionLog(ScrollView, can_focus=True):
     def scroll_to_offset(self, offset: int) -> None:
         """Put ``offset`` at the top of the view (clamped to what the log keeps)."""
         offset = min(max(offset, self.log_start), max(self.log_start, self.high_watermark - 1))
+        self.cursor = offset
         self.scroll_to(y=offset - self.log_start, animate=False, immediate=True)
+        self.refresh()
+
+    @property
+    def cursor_offset(self) -> int | None:
+        """The offset under the cursor (the newest when it follows), None for an empty log."""
+        if self.high_watermark <= self.log_start:
+            return None
+        if self.cursor is None:
+            return self.high_watermark - 1
+        return min(max(self.cursor, self.log_start), self.high_watermark - 1)
+
+    def action_cursor(self, delta: int) -> None:
+        """Move the cursor ``delta`` offsets, scrolling to keep it in view."""
+        current = self.cursor_offset
+        if current is None:
+            return
+        self.cursor = min(max(current + delta, self.log_start), self.high_watermark - 1)
+        if self.cursor == self.high_watermark - 1 and delta > 0:
+            self.cursor = None  # back at the newest: follow new records again
+        self._keep_cursor_in_view()
+        self.refresh()
+
+    def action_cursor_page(self, direction: int) -> None:
+        """Move the cursor a screen up or down."""
+        self.action_cursor(direction * max(1, self.size.height - 1))
+
+    def _keep_cursor_in_view(self) -> None:
+        offset = self.cursor_offset
+        if offset is None:
+            return
+        row = offset - self.log_start
+        if row < self.scroll_y:
+            self.scroll_to(y=row, animate=False, immediate=True)
+        elif row >= self.scroll_y + self.size.height:
+            self.scroll_to(y=row - self.size.height + 1, animate=False, immediate=True)
+
+    def on_focus(self) -> None:
+        self.refresh()  # the cursor shows only while focused
+
+    def on_blur(self) -> None:
+        self.refresh()
+
+    def action_open_record(self) -> None:
+        """Open the record under the cursor whole (the record view)."""
+        offset = self.cursor_offset
+        if self.topic is None or offset is None:
+            return
+        self.post_message(RecordChosen(self.topic, self.partition, offset))
 
     def action_scroll_home(self) -> None:
         """Scroll to the oldest record kept."""
+        self.cursor = self.log_start
         self.scroll_home(animate=False, immediate=True)
+        self.refresh()
 
     def action_scroll_end(self) -> None:
         """Scroll to the newest record (and follow new ones)."""
+        self.cursor = None
         self.scroll_end(animate=False, immediate=True, x_axis=False)
+        self.refresh()
 
     # -- drawing ------------------------------------------------------------------------
     def render_line(self, y: int) -> Strip:
@@ -171,6 +233,8 @@ class PartitionLog(ScrollView, can_focus=True):
             line = StyledLine(f"{offset:>10}  …", self.get_component_rich_style("partition-log--loading"))
         else:
             line = self._line(page, offset)
+        if offset == self.cursor_offset and self.has_focus:
+            base = base + self.get_component_rich_style("partition-log--cursor")
         return line.to_strip(scroll_x + width, base).crop(scroll_x, scroll_x + width)
 
     def _line(self, page: list[LogLine], offset: int) -> StyledLine:

@@ -560,8 +560,19 @@ class PartitionView(Vertical):
         except ValueError:
             self.notify("An offset is a whole number.", severity="warning")
             return
-        self.log.scroll_to_offset(offset)
-        self.log.focus()
+        log = self.log
+        if log.high_watermark <= log.log_start:
+            self.notify(f"The log is empty: there is no offset {offset:,} yet (the next record gets "
+                        f"{log.high_watermark:,}).", severity="warning", markup=False)
+        elif offset >= log.high_watermark:
+            self.notify(f"Offset {offset:,} is past the end of the log: the last record is at "
+                        f"{log.high_watermark - 1:,} (high watermark {log.high_watermark:,}).",
+                        severity="warning", markup=False)
+        elif offset < log.log_start:
+            self.notify(f"Offset {offset:,} is before the log start {log.log_start:,}: retention or "
+                        "a deletion removed it.", severity="warning", markup=False)
+        log.scroll_to_offset(offset)
+        log.focus()
 
     def _advance_log(self, *, truncated: bool) -> None:
         if self.open_partition is None or self.open_partition >= len(self.partitions):

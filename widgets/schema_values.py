@@ -52,6 +52,8 @@ class ShownValue:
     #: The version of the topic's ``-value`` subject holding the id (else of the first subject
     #: that does); None when every version holding it was deleted.
     version: int | None
+    #: The subject that ``version`` belongs to (None with it).
+    subject: str | None = None
 
     @property
     def tag(self) -> str:
@@ -104,8 +106,10 @@ class SchemaValues:
             learned = True
         return learned
 
-    def decode(self, data: bytes | None, topic: str | None = None) -> ShownValue | None:
-        """``data`` as JSON if it is exactly one datum of a loaded schema, else None."""
+    def decode(self, data: bytes | None, topic: str | None = None, *, is_key: bool = False) -> ShownValue | None:
+        """``data`` as JSON if it is exactly one datum of a loaded schema, else None.
+
+        ``is_key``: ``data`` is a record's key, so the topic's ``-key`` subject is preferred."""
         schema_id = schema_id_of(data)
         if schema_id is None:
             return None
@@ -121,7 +125,8 @@ class SchemaValues:
             text = value_to_json(value)
         except _DECODE_ERRORS:
             return None
-        return ShownValue(text, schema_id, _version_for(known.versions, topic))
+        subject, version = _version_for(known.versions, topic, is_key)
+        return ShownValue(text, schema_id, version, subject)
 
     @staticmethod
     def _trim(cache: dict) -> None:
@@ -129,13 +134,14 @@ class SchemaValues:
             cache.pop(next(iter(cache)))
 
 
-def _version_for(versions: tuple[tuple[str, int], ...], topic: str | None) -> int | None:
-    """The version under the topic's value subject, else the first subject's newest holding the id."""
+def _version_for(versions: tuple[tuple[str, int], ...], topic: str | None,
+                 is_key: bool = False) -> tuple[str | None, int | None]:
+    """(subject, version): the topic's own subject's newest version holding the id, else the first."""
     if not versions:
-        return None
+        return None, None
     if topic is not None:
-        subject = topic_subject(topic, False)
+        subject = topic_subject(topic, is_key)
         own = [version for name, version in versions if name == subject]
         if own:
-            return own[-1]
-    return versions[0][1]
+            return subject, own[-1]
+    return versions[0]

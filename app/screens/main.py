@@ -31,6 +31,7 @@ from widgets.group_panel import GroupPanel
 from widgets.narration import NarrationPane
 from widgets.partition_view import PartitionView
 from widgets.producer_box import ProducerBox
+from widgets.record_chosen import RecordChosen
 from widgets.topic_list import TopicList
 from widgets.welcome import WelcomePanel
 
@@ -39,6 +40,7 @@ from ..scenarios.script import Scenario
 from ..scenarios.tui_observer import lesson_steps, play_lesson
 from .confirm_delete import ConfirmDeleteScreen
 from .explain import ExplainScreen, concepts_for
+from .record_view import RecordViewScreen
 from .topic_form import TopicFormScreen
 
 #: Pane name -> (widget id, border title), in the order of the focus keys 1..7.
@@ -141,6 +143,10 @@ class MainScreen(Screen[None]):
         self.query_one(PartitionView).topic = event.topic
         self.query_one(ProducerBox).topic = event.topic
         self.query_one(ConsumerDeck).topic = event.topic
+
+    @on(RecordChosen)
+    def _record_chosen(self, event: RecordChosen) -> None:
+        self.app.push_screen(RecordViewScreen(self.cluster, event.topic, event.partition, event.offset))
 
     @on(TopicList.CountChanged)
     def _topic_count_changed(self, event: TopicList.CountChanged) -> None:
