@@ -37,6 +37,7 @@ bench: $(STAMP)
 	done && \
 	$(BIN)/kplay consumer-perf-test --data $$scratch/bench.db --topic bench-1000 --messages 100000 --compare-raw --repeat 3 && \
 	$(BIN)/kplay feed-perf-test --data $$scratch/bench.db && \
+	$(BIN)/kplay find-perf-test --records 1000000 && \
 	rm -rf $$scratch
 
 screenshots: $(STAMP)

@@ -166,3 +166,10 @@ async def test_enter_opens_the_record_under_the_cursor_in_the_log_and_in_a_consu
         await wait_for(pilot, lambda: isinstance(app.screen, RecordViewScreen) and app.screen.record is not None,
                        "the record view from the consumer")
         assert app.screen.record.offset == 3 and "value-3" in view_text(app)
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: not isinstance(app.screen, RecordViewScreen), "the main screen again")
+        # f finds records in the selected topic.
+        await pilot.press("f")
+        from app.screens.find_records import FindRecordsScreen
+        await wait_for(pilot, lambda: isinstance(app.screen, FindRecordsScreen), "the find screen")
+        assert app.screen.topic == "orders"

@@ -65,6 +65,7 @@ class MainScreen(Screen[None]):
         Binding("n", "new_topic", "New topic", id="topic.new"),
         Binding("i", "explain", "Explain", id="explain"),
         Binding("C", "show_pipeline", "Connect & schemas", id="pipeline.show"),
+        Binding("f", "find_records", "Find records", id="records.find"),
         *[Binding(str(number), f"focus_pane('{pane}')", f"Focus {title.lower()}", show=False,
                   id=f"focus.{pane}")
           for number, (pane, (_, title)) in enumerate(PANES.items(), start=1)],
@@ -231,6 +232,17 @@ class MainScreen(Screen[None]):
         if created:
             self.query_one(TopicList).select_when_shown(created)
             self.notify(f"Topic {created} created.", markup=False)
+
+    def action_find_records(self) -> None:
+        """Find records of the selected topic (in the selected partition, or all of them)."""
+        from .find_records import FindRecordsScreen
+
+        view = self.query_one(PartitionView)
+        if view.topic is None or not view.partitions:
+            self.notify("Select a topic first.", severity="warning")
+            return
+        partition = view.open_partition if view.open_partition is not None else view.strips.cursor
+        self.app.push_screen(FindRecordsScreen(self.cluster, view.topic, len(view.partitions), partition))
 
     def action_show_pipeline(self) -> None:
         """Show the connectors and the Schema Registry (the tutorial's database pipeline)."""

@@ -10,6 +10,7 @@ what shows is the record as stored, not what a view cut down to a line. It scrol
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import ClassVar
 
 from rich.text import Text
@@ -31,7 +32,7 @@ from widgets.schema_values import SchemaValues
 class RecordViewScreen(ModalScreen[None]):
     """Shows ``topic``-``partition`` at ``offset`` whole; Escape closes it."""
 
-    CSS_PATH = "record_view.tcss"
+    CSS_PATH = str(Path(__file__).with_suffix(".tcss"))  # absolute: subclasses elsewhere find it too
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape,q", "close", "Close", id="record-view.close"),
         Binding("y", "copy_value", "Copy value", id="record-view.copy-value"),
