@@ -123,7 +123,7 @@ async def test_find_screen_text_timestamp_offset_and_open_a_result(cluster: Clus
 async def test_a_long_scan_shows_progress_and_escape_cancels_it(cluster: Cluster) -> None:
     await cluster.topics.create_topic("orders", partitions=2)
     await cluster.logs.append("orders", 0, [ProducerRecord(None, b"x") for _ in range(20_000)], acks=1)
-    app = FindApp(cluster, chunk=10)
+    app = FindApp(cluster, chunk=1)  # 20,000 queries: the scan is still running when Escape arrives
     async with app.run_test(size=(80, 24)) as pilot:
         screen = app.screen
         assert isinstance(screen, FindRecordsScreen)
