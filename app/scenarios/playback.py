@@ -6,7 +6,9 @@ the viewer can read what happened (``linger``). ``PlayedRunner`` is a ``Scenario
 that runs each step under a ``Playback``. Only asyncio here: the TUI binds keys to the
 controls.
 
-Speeds go from 0.25x to 8x; ``INSTANT`` (tests, screenshots) never waits.
+Speeds go from 0.25x to 8x; ``INSTANT`` (tests, screenshots) never waits. ``time_scale``
+is how many real seconds a lesson second lasts (1 for a person; tests play at 1x with
+shorter seconds, so a lesson keeps its real-time pacing without taking minutes).
 """
 
 from __future__ import annotations
@@ -51,10 +53,13 @@ class Playback:
     wait. ``on_change`` is called after any control changes (the TUI redraws its state).
     """
 
-    def __init__(self, speed: float = 1.0, *, paused: bool = False) -> None:
+    def __init__(self, speed: float = 1.0, *, paused: bool = False, time_scale: float = 1.0) -> None:
         if not speed > 0:
             raise ValueError(f"speed must be above zero, not {speed}")
+        if not time_scale > 0:
+            raise ValueError(f"time_scale must be above zero, not {time_scale}")
         self.speed = speed
+        self.time_scale = time_scale
         self.paused = paused
         self.on_change: Callable[[], None] | None = None
         #: True while the lesson is held before its next step (waiting for resume or step).
@@ -149,9 +154,9 @@ class Playback:
                     continue
                 await self._changed.wait()
                 continue
-            speed, started = self.speed, time.monotonic()
+            speed, started = self.speed, self._now()
             if await self._wait_change(left / speed):
-                left -= (time.monotonic() - started) * speed
+                left -= (self._now() - started) * speed
             else:
                 return
 
@@ -162,16 +167,20 @@ class Playback:
             return
         left = seconds
         while left > 0 and self.speed != INSTANT and not self.paused:
-            speed, started = self.speed, time.monotonic()
+            speed, started = self.speed, self._now()
             if await self._wait_change(left / speed):
-                left -= (time.monotonic() - started) * speed
+                left -= (self._now() - started) * speed
             else:
                 return
 
+    def _now(self) -> float:
+        """Lesson seconds (real seconds divided by ``time_scale``)."""
+        return time.monotonic() / self.time_scale
+
     async def _wait_change(self, timeout: float) -> bool:
-        """Wait ``timeout`` seconds; True if a control changed first."""
+        """Wait ``timeout`` lesson seconds; True if a control changed first."""
         try:
-            await asyncio.wait_for(self._changed.wait(), timeout)
+            await asyncio.wait_for(self._changed.wait(), timeout * self.time_scale)
         except asyncio.TimeoutError:
             return False
         return True

@@ -13,7 +13,7 @@ import contextlib
 import random
 import time
 from dataclasses import dataclass, field
-from typing import Any, Awaitable, Protocol, TypeVar
+from typing import Any, Awaitable, Callable, Protocol, TypeVar
 
 from broker_core import Cluster, Consumer, ManualClock, TopicPartition
 from broker_core.errors import KafkaError
@@ -25,6 +25,15 @@ from .script import Condition, Scenario, ScenarioError, Step
 
 #: How long a ``wait`` step waits (real time) when it names no timeout.
 DEFAULT_WAIT_MS = 10_000
+#: Records a ``produce`` step builds and writes at a time: a step with a huge ``count=``
+#: streams in batches of this size instead of holding every record in memory (the idea of
+#: the producer's ``buffer.memory``).
+PRODUCE_CHUNK = 1_000
+#: Rows a ``generator`` step inserts per transaction, for the same reason.
+GENERATOR_CHUNK = 1_000
+#: Longest (real time) the runner waits for a consumer's poll loop to hold, or for a member
+#: to be registered by the coordinator, while it opens or closes a join window.
+JOIN_WINDOW_DEADLINE_S = 10.0
 #: Advancing time with group members running is done in slices no longer than this, with
 #: every live member heartbeating in between, so that only stopped members expire.
 HEARTBEAT_SLICE_MS = 10_000
@@ -59,9 +68,19 @@ class ScenarioObserver(Protocol):
         """Let ``seconds`` of scenario time pass for a viewer (headless: return at once)."""
 
 
+def _open_event() -> asyncio.Event:
+    event = asyncio.Event()
+    event.set()
+    return event
+
+
 @dataclass
 class ScenarioConsumer:
-    """A consumer the scenario started, polled by a background task."""
+    """A consumer the scenario started, polled by a background task.
+
+    ``polling`` is cleared to hold the poll loop between two polls (it then sets ``held``):
+    a held group member neither heartbeats nor rejoins, so it has not noticed a rebalance yet.
+    """
 
     name: str
     consumer: Consumer
@@ -70,6 +89,24 @@ class ScenarioConsumer:
     task: asyncio.Task[None] | None = None
     error: str | None = None
     records: list[Any] = field(default_factory=list)
+    polling: asyncio.Event = field(default_factory=_open_event)
+    held: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+@dataclass
+class JoinWindow:
+    """Consecutive ``consumer`` steps joining one group that already has running members.
+
+    In Kafka the running members learn of a rebalance only from their next heartbeat
+    (``heartbeat.interval.ms``, 3 s by default), and the join phase waits for every member
+    to rejoin, so members that join in quick succession share one rebalance. The runner
+    makes that the rule, whatever the pacing: the running members are held until every
+    new member of the window has joined, then rejoin together (one generation).
+    """
+
+    group: str
+    held: list[ScenarioConsumer]
+    joining: list[ScenarioConsumer] = field(default_factory=list)
 
 
 @dataclass
@@ -97,6 +134,8 @@ class ScenarioRunner:
         self._start_ms = clock.now_ms()
         self.connect: Any = None  # a ConnectWorker, started by the first connector step
         self._counter = 0
+        self._window: JoinWindow | None = None
+        self._next_step: Step | None = None
 
     def elapsed_ms(self) -> int:
         """Scenario time since the start."""
@@ -106,11 +145,14 @@ class ScenarioRunner:
         """Run every step; an ``expect`` that fails is recorded and the run goes on, any other
         failing step stops the run with a ``ScenarioError`` naming its line."""
         count = 0
+        steps = self.scenario.steps
         try:
-            for step in self.scenario.steps:
+            for index, step in enumerate(steps):
+                self._next_step = steps[index + 1] if index + 1 < len(steps) else None
                 await self.run_step(step)
                 count += 1
         finally:
+            self._release_window()
             await self.stop_consumers()
             await self.stop_connect()
         return RunResult(not self.failures, list(self.failures), count)
@@ -169,31 +211,21 @@ class ScenarioRunner:
         if "partition" in a and a["partition"] >= partitions:
             raise self._fail(step, f"produce: topic '{topic}' has no partition {a['partition']} "
                                    f"(it has {partitions})")
-        records = [self._record(a, i) for i in range(count)]
-        targets = [a["partition"] if "partition" in a else
-                   self._partitioner.partition(topic, r.key, partitions) for r in records]
         acks = a.get("acks", "all")
         expected_error = a.get("expect-error")
-        rate = a.get("rate")
-        results: list[Any] = []
-        if rate:
-            for record, partition in zip(records, targets):
-                await self.observer.pace(1 / rate)
-                self.clock.advance(max(1, int(1000 / rate)))
-                stamped = ProducerRecord(record.key, record.value, (), self.clock.now_ms())
-                results += await self._while_time_passes(
-                    self.cluster.logs.append_batches([BatchRequest(topic, partition, [stamped])], acks))
-                if record.key is None:
-                    self._partitioner.on_new_batch(topic, partitions, partition)
-        else:
-            by_partition: dict[int, list[ProducerRecord]] = {}
-            for record, partition in zip(records, targets):
-                by_partition.setdefault(partition, []).append(record)
-            results = await self._while_time_passes(self.cluster.logs.append_batches(
-                [BatchRequest(topic, p, rs) for p, rs in sorted(by_partition.items())], acks))
-            for partition in by_partition:
-                self._partitioner.on_new_batch(topic, partitions, partition)
-        errors = [r for r in results if isinstance(r, KafkaError)]
+        errors: list[KafkaError] = []
+        spread: dict[int, int] = {}
+        # Records are built and written PRODUCE_CHUNK at a time: memory stays bounded
+        # whatever count= says, and a failure stops the step where it happened.
+        for start in range(0, count, PRODUCE_CHUNK):
+            records = [self._record(a, i) for i in range(start, min(count, start + PRODUCE_CHUNK))]
+            results = await self._produce_chunk(topic, partitions, records, acks, a)
+            errors += [r for r in results if isinstance(r, KafkaError)]
+            for r in results:
+                if not isinstance(r, KafkaError):
+                    spread[r.partition] = spread.get(r.partition, 0) + (r.last_offset - r.base_offset + 1)
+            if errors:
+                break
         if expected_error:
             names = {type(e).__name__ for e in errors} | {e.name for e in errors}
             if expected_error not in names:
@@ -205,11 +237,35 @@ class ScenarioRunner:
             return
         if errors:
             raise errors[0]
-        spread: dict[int, int] = {}
-        for r in results:
-            spread[r.partition] = spread.get(r.partition, 0) + (r.last_offset - r.base_offset + 1)
         where = ", ".join(f"p{p}: {n}" for p, n in sorted(spread.items()))
         self.observer.report(step, f"produced {count} record{'s' if count != 1 else ''} to {topic} ({where})")
+
+    async def _produce_chunk(self, topic: str, partitions: int, records: list[ProducerRecord], acks: str,
+                             a: dict[str, Any]) -> list[Any]:
+        """Write ``records`` (one step's chunk): paced one by one with ``rate=``, else one batch
+        per partition; the append results (or KafkaErrors)."""
+        targets = [a["partition"] if "partition" in a else
+                   self._partitioner.partition(topic, r.key, partitions) for r in records]
+        rate = a.get("rate")
+        results: list[Any] = []
+        if rate:
+            for record, partition in zip(records, targets):
+                await self.observer.pace(1 / rate)
+                self.clock.advance(max(1, int(1000 / rate)))
+                stamped = ProducerRecord(record.key, record.value, (), self.clock.now_ms())
+                results += await self._while_time_passes(
+                    self.cluster.logs.append_batches([BatchRequest(topic, partition, [stamped])], acks))
+                if record.key is None:
+                    self._partitioner.on_new_batch(topic, partitions, partition)
+            return results
+        by_partition: dict[int, list[ProducerRecord]] = {}
+        for record, partition in zip(records, targets):
+            by_partition.setdefault(partition, []).append(record)
+        results = await self._while_time_passes(self.cluster.logs.append_batches(
+            [BatchRequest(topic, p, rs) for p, rs in sorted(by_partition.items())], acks))
+        for partition in by_partition:
+            self._partitioner.on_new_batch(topic, partitions, partition)
+        return results
 
     async def _while_time_passes(self, work: Awaitable[_T]) -> _T:
         """Await ``work`` while the scenario clock moves on, as real time would.
@@ -278,14 +334,53 @@ class ScenarioRunner:
                     consumer.seek(tp, int(start))
                 # Fix the starting position now, so records produced by the next step count.
                 await consumer.position(tp)
+        if group:
+            await self._open_window(group)
         entry = ScenarioConsumer(name, consumer, group)
         entry.task = asyncio.create_task(self._poll_loop(entry), name=f"scenario-consumer-{name}")
         self.consumers[name] = entry
+        if self._window is not None:
+            self._window.joining.append(entry)
+            following = self._next_step
+            if following is None or following.verb != "consumer" or following.args.get("group") != group:
+                await self._close_window()
         await self.observer.consumer_started(name, consumer)
         self.observer.report(step, f"consumer {name} started" + (f" in group {group}" if group else ""))
 
+    async def _open_window(self, group: str) -> None:
+        """Hold ``group``'s running members before a new member joins (see ``JoinWindow``)."""
+        if self._window is not None and self._window.group == group:
+            return
+        await self._close_window()
+        members = [c for c in self.consumers.values() if c.group == group]
+        if not members:
+            return  # nobody to hold: the first member's join completes at once
+        for entry in members:
+            entry.polling.clear()
+        await _until(lambda: all(e.held.is_set() or e.task is None or e.task.done() for e in members))
+        self._window = JoinWindow(group, members)
+
+    async def _close_window(self) -> None:
+        """Once every new member of the window is registered, let the held members rejoin."""
+        window = self._window
+        if window is None:
+            return
+        await _until(lambda: all(e.consumer.member_id or e.error or e.task is None or e.task.done()
+                                 for e in window.joining))
+        self._release_window()
+
+    def _release_window(self) -> None:
+        window, self._window = self._window, None
+        if window is not None:
+            for entry in window.held:
+                entry.polling.set()
+
     async def _poll_loop(self, entry: ScenarioConsumer) -> None:
         while True:
+            if not entry.polling.is_set():
+                entry.held.set()
+                await entry.polling.wait()
+                entry.held.clear()
             try:
                 records = await entry.consumer.poll(timeout_ms=100)
             except asyncio.CancelledError:
@@ -576,6 +671,13 @@ class ScenarioRunner:
                 for p in desc.partitions)
             lines.append(f"state {desc.name}: {parts}")
         return lines
+
+
+async def _until(condition: Callable[[], Any]) -> None:
+    """Poll ``condition`` until it holds or JOIN_WINDOW_DEADLINE_S (real time) has passed."""
+    deadline = time.monotonic() + JOIN_WINDOW_DEADLINE_S
+    while not condition() and time.monotonic() < deadline:
+        await asyncio.sleep(0.005)
 
 
 def _topic_partition(step: Step, text: str, source: str) -> tuple[str, int]:
