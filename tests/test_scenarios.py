@@ -69,15 +69,15 @@ def test_bad_scenario_files_are_refused_before_anything_runs(text: str, error: s
 
 async def test_a_failing_step_stops_the_run_and_leaves_the_data_as_before_it(tmp_path: Path):
     data = tmp_path / "d.db"
-    scenario = parse("create-topic t partitions=1\nproduce t count=3\nproduce t count=2 partition=5\n"
-                     "produce t count=1\n", "steps.kplay")
+    scenario = parse("create-topic t partitions=1 replication=3 min.insync.replicas=3\nproduce t count=3\n"
+                     "stop-broker 2\nproduce t count=2\nproduce t count=1\n", "steps.kplay")
     lines: list[str] = []
     result = await play_headless(scenario, data, lines.append)
     assert not result.passed
-    assert "steps.kplay:3: produce: topic 't' has no partition 5 (it has 1)" in result.failures[0]
+    assert result.failures[0].startswith("steps.kplay:4: produce failed: NotEnoughReplicas")
     async with await Cluster.open(data) as cluster:
         desc = await cluster.topics.describe_topic("t")
-    assert desc.partitions[0].log_end_offset == 3  # step 3 wrote nothing, step 4 never ran
+    assert desc.partitions[0].log_end_offset == 3  # step 4 wrote nothing, step 5 never ran
 
 
 def test_demo_lists_lessons_and_plays_one_headless_from_the_command_line(tmp_path: Path):

@@ -3,7 +3,8 @@
 A scenario is a header of ``key: value`` lines (``title``, ``description``, ``seed``,
 ``brokers``) followed by one step per line: a verb, positional words and ``key=value``
 options. ``#`` starts a comment line; quotes group words (``value="hello world"``).
-Everything is checked before anything runs, and every error names the file and line.
+Everything is checked before anything runs (each line, then what the steps do in order:
+see ``check``), every error names the file and line, and all of them are reported at once.
 
     title: Partitions and keys
     create-topic orders partitions=3 replication=2
@@ -20,19 +21,42 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from .check import split_topic_partition, static_problems
+
 DURATION = re.compile(r"^(\d+(?:\.\d+)?)(ms|s|m|h|d)$")
+#: Most records (or rows) one ``produce`` or ``generator`` step may write: a lesson shows a
+#: concept, and a typo such as count=100000000 should be refused before anything runs.
+MAX_COUNT = 1_000_000
+#: Longest ``timeout=`` of a ``wait`` step. A wait's timeout is real time (how long the
+#: runner waits for consumers and connectors to get there), not the lesson's clock.
+MAX_WAIT_MS = 10 * 60_000
 _UNITS_MS = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000}
 OPERATORS = ("==", "!=", ">=", "<=", ">", "<")
 
 
 class ScenarioError(Exception):
-    """A scenario file is wrong (or a step failed): ``file:line: what was expected``."""
+    """A scenario file is wrong (or a step failed): ``file:line: what was expected``.
+
+    ``errors`` lists every problem found (a file checked before it runs may have several;
+    the first one is this error's own ``line`` and ``message``); ``str()`` gives one line each.
+    """
 
     def __init__(self, source: str, line: int, message: str) -> None:
         super().__init__(f"{source}:{line}: {message}")
         self.source = source
         self.line = line
         self.message = message
+        self.errors: list[ScenarioError] = [self]
+
+    @classmethod
+    def of(cls, errors: list["ScenarioError"]) -> "ScenarioError":
+        """One error standing for ``errors`` (in line order), reporting them all."""
+        ordered = sorted(errors, key=lambda e: e.line)
+        first = ordered[0]
+        combined = cls(first.source, first.line, first.message)
+        combined.errors = ordered
+        combined.args = ("\n".join(f"{e.source}:{e.line}: {e.message}" for e in ordered),)
+        return combined
 
 
 def parse_duration(text: str) -> int:
@@ -72,6 +96,21 @@ def _positive(text: str) -> int:
     value = _int(text)
     if value < 1:
         raise ValueError(f"'{text}' must be at least 1")
+    return value
+
+
+def _count(text: str) -> int:
+    value = _positive(text)
+    if value > MAX_COUNT:
+        raise ValueError(f"'{text}' is more than a lesson writes in one step (at most {MAX_COUNT:,})")
+    return value
+
+
+def _wait_timeout(text: str) -> int:
+    value = parse_duration(text)
+    if value > MAX_WAIT_MS:
+        raise ValueError(f"'{text}' is too long: a wait's timeout is real time, at most {MAX_WAIT_MS // 60_000}m "
+                         "(move the lesson's clock with advance)")
     return value
 
 
@@ -134,7 +173,7 @@ STEP_SPECS: dict[str, StepSpec] = {
                             summary="add partitions or change configs"),
     "delete-topic": StepSpec(("name",), summary="delete a topic"),
     "produce": StepSpec(("topic",), {
-        "key": str, "value": str, "partition": _non_negative, "acks": _acks, "count": _positive,
+        "key": str, "value": str, "partition": _non_negative, "acks": _acks, "count": _count,
         "keys": _keys, "rate": parse_rate, "expect-error": str, "tombstone": _choice("true", "false")},
         summary="produce one or N records (tombstone=true: a null value, deleting its key)"),
     "consumer": StepSpec(("name",), {
@@ -151,11 +190,11 @@ STEP_SPECS: dict[str, StepSpec] = {
     "elect-preferred": StepSpec((), summary="move leadership back to preferred replicas"),
     "advance": StepSpec(("duration",), summary="move the clock forward (retention, timeouts)"),
     "clean": StepSpec((), summary="run retention and compaction now"),
-    "wait": StepSpec(("condition",), {"timeout": parse_duration}, rest_is_text=True,
+    "wait": StepSpec(("condition",), {"timeout": _wait_timeout}, rest_is_text=True,
                      summary="wait until a condition holds"),
     "expect": StepSpec(("condition",), rest_is_text=True, summary="check a value; fail the scenario if wrong"),
     "pause": StepSpec(("duration",), summary="give the viewer time (no effect headless)"),
-    "generator": StepSpec(("table",), {"db": str, "count": _positive, "rate": parse_rate},
+    "generator": StepSpec(("table",), {"db": str, "count": _count, "rate": parse_rate},
                           summary="insert N iris rows into a source table (db=URL or a file by the data file)"),
     "create-connector": StepSpec(("name",), {"file": str}, free_options=True,
                                  summary="create a Kafka Connect connector from key=value pairs or file=JSON"),
@@ -229,13 +268,39 @@ def parse_condition(source: str, line: int, text: str) -> Condition:
     needs = QUANTITIES[quantity]
     if bool(needs) != bool(target):
         raise ScenarioError(source, line, f"'{quantity}' takes {'a target ' + needs if needs else 'no target'}")
+    problem = _target_problem(needs, target)
+    if problem:
+        raise ScenarioError(source, line, f"'{quantity}' takes {needs}: {problem}")
     return Condition(quantity, target, words[op_at], words[op_at + 1])
 
 
-def parse(text: str, source: str = "<scenario>") -> Scenario:
-    """Parse a whole scenario; raises ``ScenarioError`` at the first problem."""
+def _target_problem(needs: str, target: str) -> str:
+    """What is wrong with ``target`` for a quantity that takes ``needs`` ("" if nothing)."""
+    if needs == "T-P" and split_topic_partition(target) is None:
+        return f"'{target}' is not TOPIC-PARTITION (e.g. orders-0)"
+    if needs in ("CONSUMER/T-P", "GROUP/T-P"):
+        name, _, tp = target.partition("/")
+        if not name or split_topic_partition(tp) is None:
+            return f"'{target}' is not {needs.split('/')[0]}/TOPIC-PARTITION (e.g. c1/orders-0)"
+    if needs == "GROUP or GROUP/T-P" and "/" in target:
+        name, _, tp = target.partition("/")
+        if not name or split_topic_partition(tp) is None:
+            return f"'{target}' is not GROUP/TOPIC-PARTITION (e.g. billing/orders-0)"
+    if needs == "TOPIC:KEY" and not target.partition(":")[0]:
+        return f"'{target}' is not TOPIC:KEY (e.g. orders:alice)"
+    if needs == "DB/TABLE" and not all(target.rpartition("/")[::2]):
+        return f"'{target}' is not DB/TABLE (e.g. source.db/iris_data)"
+    return ""
+
+
+def parse(text: str, source: str = "<scenario>", *, base_dir: Path | None = None) -> Scenario:
+    """Parse and check a whole scenario; raises one ``ScenarioError`` reporting every problem.
+
+    ``base_dir`` is where files the steps name are looked for (a user file's folder).
+    """
     header: dict[str, str] = {}
     steps: list[Step] = []
+    errors: list[ScenarioError] = []
     for number, raw in enumerate(text.splitlines(), start=1):
         line = raw.strip()
         if not line or line.startswith("#"):
@@ -243,21 +308,36 @@ def parse(text: str, source: str = "<scenario>") -> Scenario:
         head = re.match(r"^(title|description|seed|brokers):\s*(.*)$", line)
         if head:
             if steps:
-                raise ScenarioError(source, number, f"'{head.group(1)}:' belongs in the header, before the first step")
+                errors.append(ScenarioError(source, number, f"'{head.group(1)}:' belongs in the header, "
+                                                            "before the first step"))
             header[head.group(1)] = head.group(2)
             continue
-        steps.append(_parse_step(source, number, line))
-    if not steps:
-        raise ScenarioError(source, 1, "a scenario needs at least one step")
-    try:
-        seed = int(header.get("seed", "0"))
-        brokers = int(header.get("brokers", "3"))
-    except ValueError as exc:
-        raise ScenarioError(source, 1, f"header: {exc}") from None
-    if not 1 <= brokers <= 9:
-        raise ScenarioError(source, 1, "brokers: must be between 1 and 9")
-    return Scenario(source, header.get("title", Path(source).stem), header.get("description", ""),
-                    seed, brokers, tuple(steps))
+        try:
+            steps.append(_parse_step(source, number, line))
+        except ScenarioError as exc:
+            errors.append(exc)
+    if not steps and not errors:
+        errors.append(ScenarioError(source, 1, "a scenario needs at least one step"))
+    seed, brokers = 0, 3
+    for key in ("seed", "brokers"):
+        try:
+            value = int(header.get(key, str(seed if key == "seed" else brokers)))
+        except ValueError:
+            errors.append(ScenarioError(source, 1, f"header: {key}: '{header[key]}' is not a whole number"))
+            continue
+        if key == "seed":
+            seed = value
+        elif not 1 <= value <= 9:
+            errors.append(ScenarioError(source, 1, "brokers: must be between 1 and 9"))
+        else:
+            brokers = value
+    scenario = Scenario(source, header.get("title", Path(source).stem), header.get("description", ""),
+                        seed, brokers, tuple(steps))
+    errors += [ScenarioError(source, line, message)
+               for line, message in static_problems(scenario, base_dir=base_dir, complete=not errors)]
+    if errors:
+        raise ScenarioError.of(errors)
+    return scenario
 
 
 def parse_file(path: Path) -> Scenario:
@@ -266,7 +346,7 @@ def parse_file(path: Path) -> Scenario:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise ScenarioError(str(path), 0, f"cannot read the file ({exc})") from None
-    return parse(text, str(path))
+    return parse(text, str(path), base_dir=path.parent)
 
 
 def _parse_step(source: str, number: int, line: str) -> Step:
