@@ -1,8 +1,9 @@
 """``ProducerBox``: type a record and send it, or send a burst of N to watch partitioning.
 
 Fields: topic, key (empty = null key), value, partition (``auto`` lets Kafka's default
-partitioner choose), acks (0, 1, all). Enter in a field sends one record; the result
-line shows where it landed (partition and offset) or Kafka's error (RecordTooLarge,
+partitioner choose), acks (0, 1, all), headers (``name=value`` pairs separated by commas;
+a name alone is a header with a null value). Enter in a field sends one record; the result
+line shows where it landed (partition and offset) and the acks it used, or Kafka's error (RecordTooLarge,
 NotEnoughReplicas, an unknown partition, ...). Enter in the N field, or ``ctrl+n``,
 sends a burst of N records with keys taken round-robin from a small set (same key, same
 partition, every time), random keys, or no keys (sticky batches), and reports how many
@@ -26,7 +27,7 @@ from textual.widgets import Input, Label, Select, Static
 
 from broker_core import Cluster, Producer
 from broker_core.errors import KafkaError
-from broker_core.records import RecordMetadata
+from broker_core.records import Headers, RecordMetadata
 
 from .safe_text import printable
 
@@ -76,6 +77,8 @@ class ProducerBox(Vertical):
             yield Label("partition", classes="producer-label")
             yield Input(placeholder="auto", id="producer-partition", compact=True)
             yield Select(ACKS_CHOICES, value="all", allow_blank=False, id="producer-acks", compact=True)
+            yield Label("headers", classes="producer-label")
+            yield Input(placeholder="name=value, …", id="producer-headers", compact=True)
             yield Label("send N", classes="producer-label")
             yield Input(value="100", id="producer-count", type="integer", compact=True)
             yield Select(KEY_MODES, value="round-robin", allow_blank=False, id="producer-key-mode",
@@ -133,16 +136,21 @@ class ProducerBox(Vertical):
         except ValueError as error:
             self._show_error(str(error))
             return
+        try:
+            headers = parse_headers(self._field("headers"))
+        except ValueError as error:
+            self._show_error(str(error))
+            return
         key_text = self._field("key")
         key = key_text.encode() if key_text else None
         value = self._field("value").encode()
-        self._send_one(topic, key, value, partition, acks)
+        self._send_one(topic, key, value, partition, acks, headers)
 
     @work(group="producer-box-send")
     async def _send_one(self, topic: str, key: bytes | None, value: bytes, partition: int | None,
-                        acks: str) -> None:
+                        acks: str, headers: Headers = ()) -> None:
         try:
-            future = await self._producer(acks).send(topic, value, key, partition=partition)
+            future = await self._producer(acks).send(topic, value, key, partition=partition, headers=headers)
             await self._producer(acks).flush()
             metadata = await future
         except KafkaError as error:
@@ -155,8 +163,11 @@ class ProducerBox(Vertical):
         if metadata.offset >= 0:
             text.append(f" @ offset {metadata.offset:,}")
         else:
-            text.append("  (acks 0: sent, no offset is reported back)")
+            text.append("  (no offset is reported back)")
+        text.append(f"   acks {acks}", "bold")
         text.append(f"   key {printable(key, 30)}", "dim")
+        if headers:
+            text.append(f"   {len(headers)} header{'s' if len(headers) != 1 else ''}", "dim")
         self._show(text)
 
     def action_send_burst(self) -> None:
@@ -215,7 +226,7 @@ class ProducerBox(Vertical):
         sent = sum(spread.values())
         text = Text("✓ " if not errors else "✗ ", style="bold green" if not errors else "bold red")
         text.append(f"{sent:,} of {count:,} records to {printable(topic, 60)} in {elapsed:.2f} s"
-                    f" ({'keys ' + mode if mode != 'none' else 'no keys'}) →")
+                    f" (acks {acks}, {'keys ' + mode if mode != 'none' else 'no keys'}) →")
         for number in sorted(spread):
             text.append(f"  p{number}: ", "bold")
             text.append(f"{spread[number]:,}")
@@ -250,3 +261,20 @@ class ProducerBox(Vertical):
         """The result line as shown (plain text)."""
         renderable = self.query_one("#producer-result", Static).content
         return renderable.plain if isinstance(renderable, Text) else str(renderable)
+
+
+def parse_headers(text: str) -> Headers:
+    """``trace=abc, source=web`` as record headers; a name without ``=`` has a null value.
+
+    ValueError names the problem (an empty name). Names may repeat, as Kafka allows.
+    """
+    headers: list[tuple[str, bytes | None]] = []
+    for part in text.split(","):
+        if not part.strip():
+            continue
+        name, sep, value = part.partition("=")
+        name = name.strip()
+        if not name:
+            raise ValueError(f"A header needs a name before '=': {printable(part.strip(), 40)!r}.")
+        headers.append((name, value.strip().encode() if sep else None))
+    return tuple(headers)  # type: ignore[return-value]
