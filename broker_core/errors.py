@@ -236,6 +236,10 @@ class StorageError(KafkaError):
     name, code = "KAFKA_STORAGE_ERROR", 56
 
 
+class StorageClosed(StorageError):
+    """The data file was closed by this process (a background task outlived its cluster)."""
+
+
 ALL_ERRORS: tuple[type[KafkaError], ...] = tuple(
     cls for cls in list(globals().values())
     if isinstance(cls, type) and issubclass(cls, KafkaError)

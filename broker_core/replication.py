@@ -24,7 +24,6 @@ Kafka's rules, as in ``Partition.maybeShrinkIsr`` / ``maybeExpandIsr``:
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import sqlite3
 from dataclasses import dataclass, field
@@ -34,6 +33,7 @@ import aiosqlite
 
 from .clock import Clock
 from .config import effective_config
+from .errors import StorageClosed
 from .storage import Storage, record_change
 
 #: Cluster setting (meta key): how long a follower waits before copying a batch.
@@ -314,6 +314,10 @@ class ReplicaFetcher:
     async def run(self, interval_s: float = 0.1) -> None:
         """Run a step every ``interval_s`` seconds until cancelled."""
         while True:
-            with contextlib.suppress(sqlite3.OperationalError):
+            try:
                 await self.run_once()
+            except sqlite3.OperationalError:
+                pass
+            except StorageClosed:
+                return  # the cluster closed under us (an app tearing down): nothing left to do
             await asyncio.sleep(interval_s)

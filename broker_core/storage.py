@@ -13,14 +13,15 @@ import contextlib
 import json
 import os
 import sqlite3
+import stat
 import urllib.parse
 import uuid
 from pathlib import Path
-from typing import Any, AsyncIterator, Awaitable, Callable, Iterable, TypeVar
+from typing import Any, AsyncIterator, Awaitable, Callable, Iterable, Iterator, TypeVar
 
 import aiosqlite
 
-from .errors import StorageError
+from .errors import StorageClosed, StorageError
 from .single_hop import run_transaction
 
 T = TypeVar("T")
@@ -195,12 +196,61 @@ SCHEMA: tuple[str, ...] = (
 )
 
 
+#: Files up to this size get SQLite's ``quick_check`` when opened (about 4 ms per MB): a damaged
+#: small file is refused before anything writes to it. Larger files rely on SQLite noticing
+#: damage as it reads (``SQLITE_CORRUPT``), after which this process stops writing.
+QUICK_CHECK_MAX_BYTES = 16 * 1024 * 1024
+#: SQLite's result codes for a damaged file and for a file that is not a database.
+_SQLITE_CORRUPT = 11
+_SQLITE_NOTADB = 26
+#: The meta keys every kplay data file has.
+_REQUIRED_META = ("application", "schema_version", "cluster_id")
+
+
+def is_corruption(error: BaseException) -> bool:
+    """Whether ``error`` is SQLite saying the data file is damaged."""
+    if not isinstance(error, sqlite3.DatabaseError):
+        return False
+    code = getattr(error, "sqlite_errorcode", None)
+    if code is not None:
+        return code & 0xFF in (_SQLITE_CORRUPT, _SQLITE_NOTADB)
+    return "malformed" in str(error) or "not a database" in str(error)
+
+
+def damaged_file_error(path: Path, detail: object) -> StorageError:
+    """The error for a data file SQLite found damaged."""
+    return StorageError(f"{path} is damaged ({detail}); kplay will not write to it. Restore it from a copy, "
+                        f"or start a new data file")
+
+
+def _check_path(path: Path) -> None:
+    """Refuse a path that can never be a data file: a directory, a FIFO, a device, or a
+    file in a directory that does not exist (no directories are created: a typo in
+    ``--data`` or KPLAY_DATA must not silently give a new, empty cluster)."""
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        parent = path.parent
+        if not parent.is_dir():
+            what = "is not a directory" if parent.exists() else "does not exist"
+            raise StorageError(f"cannot create the data file {path}: the directory {parent} {what}") from None
+        return
+    except OSError as exc:
+        raise StorageError(f"{path}: cannot open ({exc.strerror or exc})") from None
+    if stat.S_ISDIR(mode):
+        raise StorageError(f"{path} is a directory, not a data file; name a file inside it, e.g. {path / 'cluster.db'}")
+    if not stat.S_ISREG(mode):
+        raise StorageError(f"{path} is not a regular file (a FIFO, socket or device); a data file must be a file")
+
+
 def _kplay_meta(path: Path) -> dict[str, str] | None:
     """Read the meta table of an existing file without writing to it.
 
-    Returns None for a file that is new (missing, empty, or an SQLite file with no
-    tables); raises ``StorageError`` for anything that is not a kplay database.
+    Returns None for a file that is new (missing, empty, or an SQLite file with nothing in
+    it); raises ``StorageError`` for anything that is not a kplay database, a damaged one,
+    or one whose meta table is incomplete.
     """
+    _check_path(path)
     if not path.exists() or path.stat().st_size == 0:
         return None
     # A file no process has open has no -wal beside it: probe it as immutable, which creates
@@ -211,25 +261,53 @@ def _kplay_meta(path: Path) -> dict[str, str] | None:
     except sqlite3.Error as exc:
         raise StorageError(f"{path}: cannot open ({exc})") from None
     try:
-        tables = {row[0] for row in probe.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-        if not tables:
+        objects = probe.execute("SELECT type, name FROM sqlite_master").fetchall()
+        if not objects:
             return None
+        tables = {name for kind, name in objects if kind == "table"}
         if "meta" not in tables:
-            raise StorageError(f"{path} is not a kplay data file (it has other tables); refusing to touch it")
+            raise StorageError(f"{path} is not a kplay data file (it holds other SQLite objects); "
+                               "refusing to touch it")
         meta = dict(probe.execute("SELECT key, value FROM meta").fetchall())
+        if meta.get("application") == APPLICATION and path.stat().st_size <= QUICK_CHECK_MAX_BYTES:
+            problems = [row[0] for row in probe.execute("PRAGMA quick_check(3)").fetchall()]
+            if problems != ["ok"]:
+                raise damaged_file_error(path, "; ".join(problems))
     except sqlite3.DatabaseError as exc:
+        if getattr(exc, "sqlite_errorcode", 0) & 0xFF == _SQLITE_CORRUPT:
+            raise damaged_file_error(path, exc) from None
         raise StorageError(f"{path} is not a kplay data file ({exc}); refusing to touch it") from None
     finally:
         probe.close()
+    return _validated_meta(path, meta)
+
+
+def _validated_meta(path: Path, meta: dict[str, str]) -> dict[str, str]:
+    """``meta`` if it is a complete kplay meta table this kplay can read, else StorageError."""
     if meta.get("application") != APPLICATION:
         raise StorageError(f"{path} is not a kplay data file; refusing to touch it")
-    version = int(meta.get("schema_version", "0"))
-    if version > SCHEMA_VERSION:
+    missing = [key for key in _REQUIRED_META if not meta.get(key)]
+    if missing:
+        raise StorageError(f"{path} is not a usable kplay data file: its meta table has no {missing[0]}")
+    version = meta["schema_version"]
+    if not version.isdigit():
+        raise StorageError(f"{path} is not a usable kplay data file: schema_version is {version!r}, not a number")
+    if int(version) > SCHEMA_VERSION:
         raise StorageError(
             f"{path} was written by a newer kplay (schema version {version}, this kplay reads "
             f"up to {SCHEMA_VERSION}); upgrade kplay to open it"
         )
     return meta
+
+
+def _open_error(path: Path, error: sqlite3.Error) -> StorageError:
+    """What a failed open means, in words (SQLite's own are often "disk I/O error")."""
+    if is_corruption(error):
+        return damaged_file_error(path, error)
+    if not os.access(path.parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        return StorageError(f"cannot write the data file {path}: permission denied (kplay needs to write the file "
+                            f"and, beside it, its -wal and -shm files) ({error})")
+    return StorageError(f"{path}: cannot open ({error})")
 
 
 def connect_raw(path: Path | str) -> sqlite3.Connection:
@@ -256,6 +334,9 @@ class Storage:
         self._write_lock = asyncio.Lock()
         self._read_lock = asyncio.Lock()
         self.cluster_id = meta["cluster_id"]
+        #: Set once SQLite reports the file damaged: from then on this process writes nothing.
+        self.damage: StorageError | None = None
+        self._closed = False
         self.after_commit: list[Any] = []  # callables run after every successful write
 
     @classmethod
@@ -270,24 +351,34 @@ class Storage:
         meta = _kplay_meta(path)
         if meta is None and brokers < 1:
             raise StorageError(f"a cluster needs at least 1 broker, not {brokers}")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        writer = await cls._connect(path)
+        # Every connection opened here is closed again if the open fails: an aiosqlite
+        # connection left open keeps its (non-daemon) thread alive, and the process with it.
+        opened: list[aiosqlite.Connection] = []
         try:
+            writer = await cls._connect(path, opened)
             if meta is None:
-                meta = await cls._create(writer, path, brokers, now_ms)
-            reader = await cls._connect(path)
-        except BaseException:
-            await writer.close()
+                meta = _validated_meta(path, await cls._create(writer, path, brokers, now_ms))
+            reader = await cls._connect(path, opened)
+        except BaseException as exc:
+            for conn in opened:
+                with contextlib.suppress(Exception):
+                    await conn.close()
+            if isinstance(exc, sqlite3.Error):
+                raise _open_error(path, exc) from None
             raise
         return cls(path, writer, reader, meta)
 
     @staticmethod
-    async def _connect(path: Path) -> aiosqlite.Connection:
+    async def _connect(path: Path, opened: list[aiosqlite.Connection]) -> aiosqlite.Connection:
         conn = await aiosqlite.connect(str(path), isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000)
+        opened.append(conn)
         await conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
         await conn.execute("PRAGMA journal_mode=WAL")
         # WAL + NORMAL survives a killed process (not a power cut) and is ~5x faster than FULL.
         await conn.execute("PRAGMA synchronous=NORMAL")
+        # Checks each b-tree cell's bounds as it is read: damage becomes SQLITE_CORRUPT (and
+        # this process stops writing) instead of a write through a bad page.
+        await conn.execute("PRAGMA cell_size_check=ON")
         return conn
 
     @staticmethod
@@ -295,9 +386,11 @@ class Storage:
         await conn.execute("BEGIN IMMEDIATE")
         try:
             # Another process may have created it while we waited for the lock.
-            existing = await (await conn.execute(
-                "SELECT 1 FROM sqlite_master WHERE name='meta'")).fetchone()
-            if existing is None:
+            objects = {row[0] for row in await conn.execute_fetchall("SELECT name FROM sqlite_master")}
+            if objects and "meta" not in objects:
+                raise StorageError(f"{path} is not a kplay data file (it holds other SQLite objects); "
+                                   "refusing to touch it")
+            if not objects:
                 for ddl in SCHEMA:
                     await conn.execute(ddl)
                 meta = {
@@ -313,22 +406,25 @@ class Storage:
                     [(i, now_ms) for i in range(brokers)])
             await conn.execute("COMMIT")
         except BaseException:
-            await conn.execute("ROLLBACK")
+            await _end_abandoned_transaction(conn)
             raise
         return dict(await (await conn.execute("SELECT key, value FROM meta")).fetchall())
 
     @contextlib.asynccontextmanager
     async def write(self) -> AsyncIterator[aiosqlite.Connection]:
         """A write transaction (``BEGIN IMMEDIATE``); commits on success, rolls back on error."""
+        self._refuse_if_damaged()
         async with self._write_lock:
-            await _begin(self._writer, "BEGIN IMMEDIATE")
-            try:
-                yield self._writer
-            except BaseException:
-                await _end_abandoned_transaction(self._writer)
-                raise
-            # Shielded: a caller cancelled now must not leave the commit half-done.
-            await asyncio.shield(self._writer.execute("COMMIT"))
+            self._refuse_if_closed()
+            with self._noticing_damage():
+                await _begin(self._writer, "BEGIN IMMEDIATE")
+                try:
+                    yield self._writer
+                except BaseException:
+                    await _end_abandoned_transaction(self._writer)
+                    raise
+                # Shielded: a caller cancelled now must not leave the commit half-done.
+                await asyncio.shield(self._writer.execute("COMMIT"))
         for callback in self.after_commit:
             callback()
 
@@ -343,11 +439,31 @@ class Storage:
         if not _runs_functions(self._writer):
             async with self.write() as conn:
                 return await body(conn)
+        self._refuse_if_damaged()
         async with self._write_lock:
-            result = await _run_on_thread(self._writer, body, "BEGIN IMMEDIATE")
+            self._refuse_if_closed()
+            with self._noticing_damage():
+                result = await _run_on_thread(self._writer, body, "BEGIN IMMEDIATE")
         for callback in self.after_commit:
             callback()
         return result
+
+    def _refuse_if_damaged(self) -> None:
+        self._refuse_if_closed()
+        if self.damage is not None:
+            raise self.damage
+
+    @contextlib.contextmanager
+    def _noticing_damage(self) -> Iterator[None]:
+        """Turn SQLite's "malformed" into a StorageError, and stop writing from then on."""
+        try:
+            yield
+        except sqlite3.DatabaseError as exc:
+            if not is_corruption(exc):
+                raise
+            if self.damage is None:
+                self.damage = damaged_file_error(self.path, exc)
+            raise self.damage from None
 
     async def read_in_one_hop(self, body: Callable[[aiosqlite.Connection], Awaitable[T]]) -> T:
         """Run ``body(conn)`` as one read transaction (a consistent snapshot), whole, on the
@@ -357,32 +473,53 @@ class Storage:
             async with self.snapshot() as conn:
                 return await body(conn)
         async with self._read_lock:
-            return await _run_on_thread(self._reader, body, "BEGIN")
+            self._refuse_if_closed()
+            with self._noticing_damage():
+                return await _run_on_thread(self._reader, body, "BEGIN")
 
     @contextlib.asynccontextmanager
     async def snapshot(self) -> AsyncIterator[aiosqlite.Connection]:
         """A read transaction: every query inside sees the same committed state."""
         async with self._read_lock:
-            await _begin(self._reader, "BEGIN")
-            try:
-                yield self._reader
-            finally:
-                await _end_abandoned_transaction(self._reader)
+            self._refuse_if_closed()
+            with self._noticing_damage():
+                await _begin(self._reader, "BEGIN")
+                try:
+                    yield self._reader
+                finally:
+                    await _end_abandoned_transaction(self._reader)
 
     async def fetchall(self, sql: str, params: Iterable[Any] = ()) -> list[sqlite3.Row | tuple]:
         """Run one read-only query on committed data."""
         async with self._read_lock:
-            return list(await self._reader.execute_fetchall(sql, tuple(params)))
+            self._refuse_if_closed()
+            with self._noticing_damage():
+                return list(await self._reader.execute_fetchall(sql, tuple(params)))
 
     async def fetchone(self, sql: str, params: Iterable[Any] = ()) -> tuple | None:
         """Run one read-only query on committed data and return its first row."""
         rows = await self.fetchall(sql, params)
         return rows[0] if rows else None
 
+    @property
+    def closed(self) -> bool:
+        """Whether ``close()`` was called: every later read or write raises ``StorageClosed``."""
+        return self._closed
+
+    def _refuse_if_closed(self) -> None:
+        if self._closed:
+            raise StorageClosed(f"{self.path} was closed by this process")
+
     async def close(self) -> None:
-        """Close both connections."""
-        await self._reader.close()
-        await self._writer.close()
+        """Close both connections, once the transactions in flight have ended."""
+        if self._closed:
+            return
+        self._closed = True
+        # Waiting for the locks lets a background task (the replica fetcher) mid-transaction
+        # finish it; anyone queued behind sees ``closed`` and stops.
+        async with self._write_lock, self._read_lock:
+            await self._reader.close()
+            await self._writer.close()
 
 
 def _runs_functions(conn: aiosqlite.Connection) -> bool:
@@ -452,4 +589,8 @@ def default_data_path() -> Path:
         return Path(env).expanduser()
     import platformdirs  # imported late: only the fronts need it
 
-    return Path(platformdirs.user_data_dir("kplay")) / "cluster.db"
+    # The default directory is created on first run; a directory named by the user never is
+    # (a typo there must be an error, not a new empty cluster).
+    directory = Path(platformdirs.user_data_dir("kplay"))
+    directory.mkdir(parents=True, exist_ok=True)
+    return directory / "cluster.db"

@@ -390,7 +390,10 @@ async def _new_offsets(cluster: Cluster, group: str, partitions: list[TopicParti
     if plan.scenario == "to-datetime":
         timestamp = parse_datetime(str(plan.value))
     elif plan.scenario == "by-duration":
-        timestamp = int((datetime.now(timezone.utc) - parse_duration(str(plan.value))).timestamp() * 1000)
+        # In milliseconds, as Kafka's Instant.minus(duration).toEpochMilli(): a duration reaching
+        # back before year 1 is a timestamp before every record, not a date out of range.
+        duration_ms = parse_duration(str(plan.value)) // timedelta(milliseconds=1)
+        timestamp = int(datetime.now(timezone.utc).timestamp() * 1000) - duration_ms
     for tp in partitions:
         start = await logs.list_offset(tp.topic, tp.partition, EARLIEST)
         end = await logs.list_offset(tp.topic, tp.partition, LATEST)
@@ -466,7 +469,10 @@ def parse_duration(text: str) -> timedelta:
     if not match or not any(match.groups()) or text.strip().upper().endswith("T"):
         raise UsageProblem(f"Text cannot be parsed to a Duration: {text}")
     days, hours, minutes, seconds = (float(g) if g else 0.0 for g in match.groups())
-    return timedelta(days=days, hours=hours, minutes=minutes, seconds=seconds)
+    try:
+        return timedelta(days=days, hours=hours, minutes=minutes, seconds=seconds)
+    except OverflowError:
+        raise UsageProblem(f"Text cannot be parsed to a Duration: {text}") from None
 
 
 def register(app: typer.Typer) -> None:

@@ -239,6 +239,10 @@ class KafkaServer:
         self._connections[broker_id].add(connection)
         try:
             await connection.run()
+        except asyncio.CancelledError:
+            # The server is stopping. Python 3.11's start_server callback calls exception() on
+            # a cancelled handler task, which raises and prints a traceback: end normally.
+            return
         finally:
             self._connections[broker_id].discard(connection)
             self._tasks.discard(task)
