@@ -149,21 +149,20 @@ def test_api_versions_v0_golden_bytes(served: ServedCluster) -> None:
         assert SUPPORTED_APIS[key].supports(version)
 
 
-def test_a_newer_clients_api_versions_gets_unsupported_version_with_the_table_in_a_v0_body(
+def test_a_newer_clients_api_versions_gets_unsupported_version_and_its_own_range_in_a_v0_body(
         served: ServedCluster) -> None:
     client = Client(served)
     try:
-        # ApiVersions v3 is flexible: request header v2 (client id, then an empty tag buffer), compact body.
-        body = struct.pack(">hhih", 18, 3, 5, len(CLIENT_ID)) + CLIENT_ID.encode() + b"\x00" + b"\x05kplay\x041.0\x00"
+        # ApiVersions v9 (newer than Kafka 4's v4): header v2, then a body this broker cannot know.
+        body = struct.pack(">hhih", 18, 9, 5, len(CLIENT_ID)) + CLIENT_ID.encode() + b"\x00" + b"\x06kplay\x041.0\x00"
         client.sock.sendall(struct.pack(">i", len(body)) + body)
         frame = read_frame(client.sock)
         assert frame is not None
-        response = ApiVersionsResponse.decode(frame, version=0, header=True)
-        assert response.header.correlation_id == 5
-        assert response.error_code == 35  # UNSUPPORTED_VERSION
-        assert {k.api_key: k.max_version for k in response.api_keys}[18] == 2
+        # As Kafka (KIP-511): error 35 and only ApiVersions' own range, in a v0 body.
+        assert frame == struct.pack(">ihi", 5, 35, 1) + struct.pack(">hhh", 18, 0, 4)
         # The connection stays open: the client retries with a version listed.
-        retried = client.call(ApiVersionsRequest, ApiVersionsResponse, 2)
+        retried = client.call(ApiVersionsRequest, ApiVersionsResponse, 4, client_software_name="kplay",
+                              client_software_version="1.0")
         assert retried.error_code == 0
     finally:
         client.close()

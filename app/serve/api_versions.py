@@ -1,25 +1,28 @@
 """The Kafka APIs ``kplay serve`` speaks, and the versions it advertises: data, not code.
 
 Each row names an API, the request and response classes kafka-python generates from
-Kafka's own JSON schemas, and the version range answered in ApiVersions. The ranges stop
-below each API's first *flexible* version (compact strings and tagged fields): the
-non-flexible versions are the ones every client here was checked against (kafka-python,
-aiokafka, confluent-kafka/librdkafka, kcat; see ``shared/WIRE.md``), and they also stop
-below the topic-id versions (Produce/Fetch 13+, OffsetCommit/OffsetFetch 10+) and below
-OffsetFetch 8, whose shape changes. The minimums are the oldest versions Kafka's schemas
-still describe (Produce 3 is the first to carry magic-2 record batches only).
+Kafka's own JSON schemas, and the version range answered in ApiVersions: the ranges Kafka
+4.0 answers, flexible versions (compact strings, tagged fields, request header v2)
+included, except where a version needs what kplay does not have. There are no topic ids
+in kplay, so the ranges stop below the versions that name topics by id only (Produce and
+Fetch 13+, OffsetCommit and OffsetFetch 10+); Metadata 12 and DeleteTopics 6, which
+*may* name a topic by id, answer such a topic UNKNOWN_TOPIC_ID. ListOffsets also answers
+v0, which Kafka 4.0 removed (KIP-896) but 3.x accepted and Burrow/sarama still send:
+kafka-python's schemas stop at v1, so v0 uses its legacy classes. ListOffsets stops at
+v6: v7+ add the max-timestamp (-3), local-log-start (-4) and tiered (-5) specs, which
+kplay's log does not answer yet.
 
 Widening a range is a one-line change here, plus a golden-bytes test for the new version.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import IntEnum
-from typing import Any
+from typing import Any, Mapping
 
-from kafka.protocol.admin import (AlterConfigsRequest, AlterConfigsResponse, CreatePartitionsRequest, CreatePartitionsResponse, CreateTopicsRequest,
-                                  CreateTopicsResponse, DeleteGroupsRequest, DeleteGroupsResponse,
+from kafka.protocol.admin import (AlterConfigsRequest, AlterConfigsResponse, CreatePartitionsRequest,
+                                  CreatePartitionsResponse, CreateTopicsRequest, CreateTopicsResponse, DeleteGroupsRequest, DeleteGroupsResponse,
                                   DeleteTopicsRequest, DeleteTopicsResponse, DescribeConfigsRequest,
                                   DescribeConfigsResponse, DescribeGroupsRequest, DescribeGroupsResponse,
                                   IncrementalAlterConfigsRequest, IncrementalAlterConfigsResponse,
@@ -28,11 +31,17 @@ from kafka.protocol.consumer import (FetchRequest, FetchResponse, HeartbeatReque
                                      JoinGroupRequest, JoinGroupResponse, LeaveGroupRequest, LeaveGroupResponse,
                                      ListOffsetsRequest, ListOffsetsResponse, OffsetCommitRequest,
                                      OffsetCommitResponse, OffsetFetchRequest, OffsetFetchResponse,
+                                     OffsetForLeaderEpochRequest, OffsetForLeaderEpochResponse,
                                      SyncGroupRequest, SyncGroupResponse)
 from kafka.protocol.metadata import (ApiVersionsRequest, ApiVersionsResponse, FindCoordinatorRequest,
                                      FindCoordinatorResponse, MetadataRequest, MetadataResponse)
+from kafka.protocol.old.list_offsets import ListOffsetsRequest_v0, ListOffsetsResponse_v0
 from kafka.protocol.producer import (InitProducerIdRequest, InitProducerIdResponse, ProduceRequest,
                                      ProduceResponse)
+from kafka.protocol.sasl import (SaslAuthenticateRequest, SaslAuthenticateResponse, SaslHandshakeRequest,
+                                 SaslHandshakeResponse)
+
+from .consumer_group_messages import ConsumerGroupHeartbeatRequest, ConsumerGroupHeartbeatResponse
 
 
 class ApiKey(IntEnum):
@@ -51,15 +60,19 @@ class ApiKey(IntEnum):
     SYNC_GROUP = 14
     DESCRIBE_GROUPS = 15
     LIST_GROUPS = 16
+    SASL_HANDSHAKE = 17
     API_VERSIONS = 18
     CREATE_TOPICS = 19
     DELETE_TOPICS = 20
     INIT_PRODUCER_ID = 22
+    OFFSET_FOR_LEADER_EPOCH = 23
     DESCRIBE_CONFIGS = 32
     ALTER_CONFIGS = 33
+    SASL_AUTHENTICATE = 36
     CREATE_PARTITIONS = 37
     DELETE_GROUPS = 42
     INCREMENTAL_ALTER_CONFIGS = 44
+    CONSUMER_GROUP_HEARTBEAT = 68
 
 
 @dataclass(frozen=True)
@@ -71,35 +84,51 @@ class ApiSpec:
     max_version: int
     request: Any
     response: Any
+    #: Versions kafka-python's generated classes do not describe: version -> (request, response)
+    #: classes from its legacy module or kplay's own (their ``decode`` takes no version).
+    hand_coded: Mapping[int, tuple[Any, Any]] = field(default_factory=dict)
 
     def supports(self, version: int) -> bool:
         """Whether ``version`` of this API is one kplay advertises (and so decodes)."""
         return self.min_version <= version <= self.max_version
 
+    def flexible(self, version: int) -> bool:
+        """Whether ``version`` is flexible (request header v2, compact fields, tagged fields)."""
+        return version not in self.hand_coded and self.request.flexible_version_q(version)
+
 
 SUPPORTED_APIS: dict[int, ApiSpec] = {spec.key: spec for spec in (
-    ApiSpec(ApiKey.PRODUCE, 3, 8, ProduceRequest, ProduceResponse),
-    ApiSpec(ApiKey.FETCH, 4, 11, FetchRequest, FetchResponse),
-    ApiSpec(ApiKey.LIST_OFFSETS, 1, 5, ListOffsetsRequest, ListOffsetsResponse),
-    ApiSpec(ApiKey.METADATA, 0, 8, MetadataRequest, MetadataResponse),
-    ApiSpec(ApiKey.OFFSET_COMMIT, 2, 7, OffsetCommitRequest, OffsetCommitResponse),
-    ApiSpec(ApiKey.OFFSET_FETCH, 1, 5, OffsetFetchRequest, OffsetFetchResponse),
-    ApiSpec(ApiKey.FIND_COORDINATOR, 0, 2, FindCoordinatorRequest, FindCoordinatorResponse),
-    ApiSpec(ApiKey.JOIN_GROUP, 0, 5, JoinGroupRequest, JoinGroupResponse),
-    ApiSpec(ApiKey.HEARTBEAT, 0, 3, HeartbeatRequest, HeartbeatResponse),
-    ApiSpec(ApiKey.LEAVE_GROUP, 0, 3, LeaveGroupRequest, LeaveGroupResponse),
-    ApiSpec(ApiKey.SYNC_GROUP, 0, 3, SyncGroupRequest, SyncGroupResponse),
-    ApiSpec(ApiKey.DESCRIBE_GROUPS, 0, 4, DescribeGroupsRequest, DescribeGroupsResponse),
-    ApiSpec(ApiKey.LIST_GROUPS, 0, 2, ListGroupsRequest, ListGroupsResponse),
-    ApiSpec(ApiKey.API_VERSIONS, 0, 2, ApiVersionsRequest, ApiVersionsResponse),
-    ApiSpec(ApiKey.CREATE_TOPICS, 2, 4, CreateTopicsRequest, CreateTopicsResponse),
-    ApiSpec(ApiKey.DELETE_TOPICS, 1, 3, DeleteTopicsRequest, DeleteTopicsResponse),
-    ApiSpec(ApiKey.INIT_PRODUCER_ID, 0, 1, InitProducerIdRequest, InitProducerIdResponse),
-    ApiSpec(ApiKey.DESCRIBE_CONFIGS, 1, 3, DescribeConfigsRequest, DescribeConfigsResponse),
-    ApiSpec(ApiKey.CREATE_PARTITIONS, 0, 1, CreatePartitionsRequest, CreatePartitionsResponse),
-    ApiSpec(ApiKey.DELETE_GROUPS, 0, 1, DeleteGroupsRequest, DeleteGroupsResponse),
-    ApiSpec(ApiKey.ALTER_CONFIGS, 0, 1, AlterConfigsRequest, AlterConfigsResponse),
-    ApiSpec(ApiKey.INCREMENTAL_ALTER_CONFIGS, 0, 0, IncrementalAlterConfigsRequest, IncrementalAlterConfigsResponse),
+    ApiSpec(ApiKey.PRODUCE, 3, 12, ProduceRequest, ProduceResponse),
+    ApiSpec(ApiKey.FETCH, 4, 12, FetchRequest, FetchResponse),
+    ApiSpec(ApiKey.LIST_OFFSETS, 0, 6, ListOffsetsRequest, ListOffsetsResponse,
+            hand_coded={0: (ListOffsetsRequest_v0, ListOffsetsResponse_v0)}),
+    ApiSpec(ApiKey.METADATA, 0, 13, MetadataRequest, MetadataResponse),
+    ApiSpec(ApiKey.OFFSET_COMMIT, 2, 9, OffsetCommitRequest, OffsetCommitResponse),
+    ApiSpec(ApiKey.OFFSET_FETCH, 1, 9, OffsetFetchRequest, OffsetFetchResponse),
+    ApiSpec(ApiKey.FIND_COORDINATOR, 0, 6, FindCoordinatorRequest, FindCoordinatorResponse),
+    ApiSpec(ApiKey.JOIN_GROUP, 0, 9, JoinGroupRequest, JoinGroupResponse),
+    ApiSpec(ApiKey.HEARTBEAT, 0, 4, HeartbeatRequest, HeartbeatResponse),
+    ApiSpec(ApiKey.LEAVE_GROUP, 0, 5, LeaveGroupRequest, LeaveGroupResponse),
+    ApiSpec(ApiKey.SYNC_GROUP, 0, 5, SyncGroupRequest, SyncGroupResponse),
+    ApiSpec(ApiKey.DESCRIBE_GROUPS, 0, 6, DescribeGroupsRequest, DescribeGroupsResponse),
+    ApiSpec(ApiKey.LIST_GROUPS, 0, 5, ListGroupsRequest, ListGroupsResponse),
+    ApiSpec(ApiKey.SASL_HANDSHAKE, 0, 1, SaslHandshakeRequest, SaslHandshakeResponse),
+    ApiSpec(ApiKey.API_VERSIONS, 0, 4, ApiVersionsRequest, ApiVersionsResponse),
+    ApiSpec(ApiKey.CREATE_TOPICS, 2, 7, CreateTopicsRequest, CreateTopicsResponse),
+    ApiSpec(ApiKey.DELETE_TOPICS, 1, 6, DeleteTopicsRequest, DeleteTopicsResponse),
+    ApiSpec(ApiKey.INIT_PRODUCER_ID, 0, 5, InitProducerIdRequest, InitProducerIdResponse),
+    ApiSpec(ApiKey.OFFSET_FOR_LEADER_EPOCH, 2, 4, OffsetForLeaderEpochRequest, OffsetForLeaderEpochResponse),
+    ApiSpec(ApiKey.DESCRIBE_CONFIGS, 1, 4, DescribeConfigsRequest, DescribeConfigsResponse),
+    ApiSpec(ApiKey.SASL_AUTHENTICATE, 0, 2, SaslAuthenticateRequest, SaslAuthenticateResponse),
+    ApiSpec(ApiKey.CREATE_PARTITIONS, 0, 3, CreatePartitionsRequest, CreatePartitionsResponse),
+    ApiSpec(ApiKey.DELETE_GROUPS, 0, 2, DeleteGroupsRequest, DeleteGroupsResponse),
+    ApiSpec(ApiKey.ALTER_CONFIGS, 0, 2, AlterConfigsRequest, AlterConfigsResponse),
+    ApiSpec(ApiKey.INCREMENTAL_ALTER_CONFIGS, 0, 1, IncrementalAlterConfigsRequest,
+            IncrementalAlterConfigsResponse),
+    # Listed so that a KIP-848 consumer is refused at once rather than waiting (see its handler).
+    ApiSpec(ApiKey.CONSUMER_GROUP_HEARTBEAT, 0, 1, ConsumerGroupHeartbeatRequest, ConsumerGroupHeartbeatResponse,
+            hand_coded={0: (ConsumerGroupHeartbeatRequest, ConsumerGroupHeartbeatResponse),
+                        1: (ConsumerGroupHeartbeatRequest, ConsumerGroupHeartbeatResponse)}),
 )}
 
 

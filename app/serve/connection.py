@@ -14,13 +14,15 @@ from __future__ import annotations
 import asyncio
 import logging
 import struct
-from typing import TYPE_CHECKING, Any
+from typing import Any
+
+from kafka.protocol.schemas.fields.codecs import UUID
 
 from .api_versions import SUPPORTED_APIS, ApiKey, api_name
 from .apis import HANDLERS, CloseConnection, RequestContext, WireError, api_versions_body
-
-if TYPE_CHECKING:
-    from .kafka_server import KafkaServer
+from .apis.context import ServerView
+from .authentication import SaslExchange
+from .sasl import SaslAuthenticationFailed
 
 log = logging.getLogger("kplay.serve")
 
@@ -37,7 +39,7 @@ class ProtocolViolation(Exception):
 class ClientConnection:
     """Serves one accepted connection until the client leaves or breaks the protocol."""
 
-    def __init__(self, server: "KafkaServer", broker_id: int, reader: asyncio.StreamReader,
+    def __init__(self, server: ServerView, broker_id: int, reader: asyncio.StreamReader,
                  writer: asyncio.StreamWriter) -> None:
         self.server = server
         self.broker_id = broker_id
@@ -46,6 +48,8 @@ class ClientConnection:
         peer = writer.get_extra_info("peername")
         self.client_host = peer[0] if isinstance(peer, tuple) else str(peer or "")
         self.peer = f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else str(peer)
+        self.sasl = SaslExchange(server.credentials)
+        self._close_after_response = False
 
     async def run(self) -> None:
         """Read, answer and write requests until the connection ends."""
@@ -54,10 +58,15 @@ class ClientConnection:
                 frame = await self._read_frame()
                 if frame is None:
                     return
-                response = await self._answer(frame)
+                if self.sasl.raw_tokens and self.sasl.pending:
+                    response: bytes | bytearray | None = self._raw_token(frame)
+                else:
+                    response = await self._answer(frame)
                 if response is not None:
                     self._writer.write(response)
                     await self._writer.drain()
+                if self._close_after_response:
+                    raise CloseConnection("SASL authentication did not succeed")
         except ProtocolViolation as violation:
             log.warning("broker %d: closing connection from %s: %s", self.broker_id, self.peer, violation)
         except CloseConnection as reason:
@@ -99,13 +108,24 @@ class ClientConnection:
             raise CloseConnection(f"a request of {size} bytes stayed incomplete for connections.max.idle.ms "
                                   f"({idle_s * 1000:.0f} ms)") from None
 
+    def _raw_token(self, frame: bytes) -> bytes:
+        """A SASL token after SaslHandshake v0: no Kafka header, the answer size-prefixed; a refusal closes."""
+        try:
+            token = self.sasl.evaluate(frame)
+        except SaslAuthenticationFailed as refused:
+            raise CloseConnection(f"SASL authentication failed: {refused}") from None
+        return _SIZE.pack(len(token)) + token
+
     async def _answer(self, frame: bytes) -> bytes | bytearray | None:
         api_key, version, correlation_id = _HEADER_START.unpack_from(frame)
         spec = SUPPORTED_APIS.get(api_key)
+        if self.sasl.pending and api_key not in _SASL_PHASE_APIS[self.sasl.state.value]:
+            raise ProtocolViolation(f"unexpected {api_name(api_key)} request during SASL "
+                                    f"{self.sasl.state.value}: authenticate first")
         if api_key == ApiKey.API_VERSIONS and spec is not None and version > spec.max_version:
-            # A client newer than this broker: answer UNSUPPORTED_VERSION with the table in a
-            # v0 body, which every client can read; it then retries with a version listed.
-            body = api_versions_body(0, WireError.UNSUPPORTED_VERSION)
+            # A client newer than this broker: as Kafka, UNSUPPORTED_VERSION in a v0 body listing
+            # ApiVersions' own range (KIP-511); the client retries with a version listed.
+            body = api_versions_body(0, WireError.UNSUPPORTED_VERSION, only=ApiKey.API_VERSIONS)
             body.with_header(correlation_id=correlation_id)
             return body.encode(header=True, framed=True)
         if spec is None:
@@ -113,22 +133,38 @@ class ClientConnection:
         if not spec.supports(version):
             raise ProtocolViolation(f"{api_name(api_key)} version {version} is not supported "
                                     f"(versions {spec.min_version}-{spec.max_version} are)")
+        hand_coded = spec.hand_coded.get(version)
         try:
-            request = spec.request.decode(frame, version=version, header=True)
+            if hand_coded is not None:
+                request = hand_coded[0].decode(frame, header=True)
+            else:
+                request = spec.request.decode(frame, version=version, header=True)
         except Exception as error:  # the generated decoders raise many kinds on bad bytes
             raise ProtocolViolation(f"malformed {api_name(api_key)} v{version} request: {error!r}") from None
-        null = _null_field(request, request._struct, version)
-        if null is not None:
-            raise ProtocolViolation(f"malformed {api_name(api_key)} v{version} request: {null} is null, "
-                                    "which this version does not allow")
-        header = request.header
-        context = RequestContext(self.server, self.broker_id, api_key, version, correlation_id,
-                                 header.client_id or "", self.client_host)
-        response = await HANDLERS[api_key](context, request)
+        if hand_coded is None:
+            null = _null_field(request, request._struct, version)
+            if null is not None:
+                raise ProtocolViolation(f"malformed {api_name(api_key)} v{version} request: {null} is null, "
+                                        "which this version does not allow")
+        if api_key in (ApiKey.SASL_HANDSHAKE, ApiKey.SASL_AUTHENTICATE):
+            exchange = self.sasl.handshake if api_key == ApiKey.SASL_HANDSHAKE else self.sasl.authenticate
+            answer = exchange(version, request)
+            self._close_after_response = answer.close
+            response = answer.response
+        else:
+            header = request.header
+            context = RequestContext(self.server, self.broker_id, api_key, version, correlation_id,
+                                     header.client_id or "", self.client_host)
+            response = await HANDLERS[api_key](context, request)
         if response is None:
             return None
         response.with_header(correlation_id=correlation_id)
         return response.encode(header=True, framed=True)
+
+
+#: What a client may send while it authenticates, by SASL state (anything else closes the connection).
+_SASL_PHASE_APIS = {"handshake": (ApiKey.API_VERSIONS, ApiKey.SASL_HANDSHAKE),
+                    "authenticate": (ApiKey.SASL_AUTHENTICATE,)}
 
 
 def _null_field(message: Any, struct: Any, version: int) -> str | None:
@@ -142,6 +178,9 @@ def _null_field(message: Any, struct: Any, version: int) -> str | None:
             continue
         value = getattr(message, field.name)
         if value is None:
+            # A UUID is 16 bytes on the wire: kafka-python reads the zero id as None.
+            if getattr(field, "_type", None) is UUID:
+                continue
             if not field.nullable_for_version_q(version) and not isinstance(field.default, (int, float, bool)):
                 return field.name
             continue

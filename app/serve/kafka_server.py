@@ -21,7 +21,6 @@ import functools
 import logging
 import os
 import socket
-from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Mapping
 
@@ -30,36 +29,24 @@ from broker_core.config import MESSAGE_MAX_BYTES_DEFAULT
 from broker_core.events import Event, LogTruncated, TopicDeleted
 from broker_core.groups import GROUP_MAX_SESSION_TIMEOUT_MS, GROUP_MIN_SESSION_TIMEOUT_MS
 
-from .apis.metadata import offsets_partition_for
+from .broker_settings import BrokerSettings
 from .connection import ClientConnection
+from .credentials import Credentials
+from .group_placement import offsets_partition_for
 from .leadership import LeadershipView
 from .producer_state import ProducerStateTable
+from .sasl import ENABLED_MECHANISMS
 
 log = logging.getLogger("kplay.serve")
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 9092
-#: Kafka's ``socket.request.max.bytes`` default: a larger request closes the connection.
-SOCKET_REQUEST_MAX_BYTES = 104_857_600
-#: Kafka's ``connections.max.idle.ms`` default: a connection silent this long is closed.
-CONNECTIONS_MAX_IDLE_MS = 600_000
 #: Addresses that mean "every interface": clients cannot connect to them, so the
 #: listeners advertise the machine's host name instead.
 WILDCARD_HOSTS = ("0.0.0.0", "::", "")
 #: Feed events after which the cached partition leaders may be wrong.
 LEADERSHIP_EVENTS = ("leader_elected", "topic_created", "topic_deleted", "partitions_added", "broker_state",
                      "log_truncated", "resync")
-
-
-@dataclass(frozen=True)
-class BrokerSettings:
-    """The broker-level configs the listeners apply, with Kafka's names and defaults."""
-
-    auto_create_topics_enable: bool = True
-    num_partitions: int = 1
-    default_replication_factor: int = 1
-    socket_request_max_bytes: int = SOCKET_REQUEST_MAX_BYTES
-    connections_max_idle_ms: int = CONNECTIONS_MAX_IDLE_MS
 
 
 class KafkaServer:
@@ -70,13 +57,17 @@ class KafkaServer:
     the system is kept across a broker's stop and start. ``advertised_host`` is what
     Metadata tells clients (Kafka's ``advertised.listeners``), by default ``host``.
     ``replicate`` runs the replica fetcher in the background, as the TUI does (a caller
-    that runs it already passes False).
+    that runs it already passes False). With ``credentials`` every listener is
+    SASL_PLAINTEXT (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512) and a client must authenticate
+    before any request but ApiVersions; without them it is PLAINTEXT.
     """
 
     def __init__(self, cluster: Cluster, *, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT,
                  ports: Mapping[int, int] | None = None, advertised_host: str | None = None,
-                 settings: BrokerSettings | None = None, replicate: bool = True) -> None:
+                 settings: BrokerSettings | None = None, replicate: bool = True,
+                 credentials: Credentials | None = None) -> None:
         self.cluster = cluster
+        self.credentials = credentials
         self.host = host
         # Kafka's advertised.listeners: a wildcard address is no place to connect to.
         self.advertised_host = advertised_host or (socket.gethostname() if host in WILDCARD_HOSTS else host)
@@ -145,6 +136,11 @@ class KafkaServer:
         await self.close()
 
     # -- what the handlers ask ------------------------------------------------------------
+    @property
+    def security_protocol(self) -> str:
+        """The listeners' security protocol, as clients' ``security.protocol`` names it."""
+        return "SASL_PLAINTEXT" if self.credentials is not None else "PLAINTEXT"
+
     def live_brokers(self) -> set[int]:
         """Brokers whose listener is open (the running ones)."""
         return set(self._listeners)
@@ -174,12 +170,15 @@ class KafkaServer:
         """Broker ``broker_id``'s configs as (name, value, type, doc, set-by-kplay-serve) rows."""
         defaults = BrokerSettings()
         s = self.settings
-        listener = f"PLAINTEXT://{self.host}:{self._ports.get(broker_id, 0)}"
-        advertised = f"PLAINTEXT://{self.advertised_host}:{self._ports.get(broker_id, 0)}"
+        protocol = self.security_protocol
+        listener = f"{protocol}://{self.host}:{self._ports.get(broker_id, 0)}"
+        advertised = f"{protocol}://{self.advertised_host}:{self._ports.get(broker_id, 0)}"
         return [
             ("broker.id", broker_id, "int", "The broker's id.", True),
             ("listeners", listener, "string", "Where this broker listens.", True),
             ("advertised.listeners", advertised, "string", "Where clients are told to connect.", True),
+            ("sasl.enabled.mechanisms", ",".join(ENABLED_MECHANISMS) if self.credentials else "", "list",
+             "The SASL mechanisms the listeners accept.", self.credentials is not None),
             ("auto.create.topics.enable", s.auto_create_topics_enable, "bool",
              "Create a topic that Metadata asks for and that does not exist.",
              s.auto_create_topics_enable != defaults.auto_create_topics_enable),

@@ -10,10 +10,13 @@ from __future__ import annotations
 from ..api_versions import ApiKey
 from .admin import (handle_alter_configs, handle_create_partitions, handle_create_topics, handle_delete_topics,
                     handle_describe_configs, handle_incremental_alter_configs)
+from .consumer_group_heartbeat import handle_consumer_group_heartbeat
 from .context import CloseConnection, Handler, RequestContext, WireError
-from .fetch import handle_fetch, handle_list_offsets
+from .fetch import handle_fetch
 from .groups import (handle_delete_groups, handle_describe_groups, handle_heartbeat, handle_join_group,
                      handle_leave_group, handle_list_groups, handle_sync_group)
+from .leader_epochs import handle_offset_for_leader_epoch
+from .list_offsets import handle_list_offsets
 from .metadata import api_versions_body, handle_api_versions, handle_find_coordinator, handle_metadata
 from .offsets import handle_offset_commit, handle_offset_fetch
 from .produce import handle_init_producer_id, handle_produce
@@ -36,11 +39,13 @@ HANDLERS: dict[int, Handler] = {
     ApiKey.CREATE_TOPICS: handle_create_topics,
     ApiKey.DELETE_TOPICS: handle_delete_topics,
     ApiKey.INIT_PRODUCER_ID: handle_init_producer_id,
+    ApiKey.OFFSET_FOR_LEADER_EPOCH: handle_offset_for_leader_epoch,
     ApiKey.DESCRIBE_CONFIGS: handle_describe_configs,
     ApiKey.CREATE_PARTITIONS: handle_create_partitions,
     ApiKey.DELETE_GROUPS: handle_delete_groups,
     ApiKey.ALTER_CONFIGS: handle_alter_configs,
     ApiKey.INCREMENTAL_ALTER_CONFIGS: handle_incremental_alter_configs,
+    ApiKey.CONSUMER_GROUP_HEARTBEAT: handle_consumer_group_heartbeat,
 }
 
 __all__ = ["HANDLERS", "CloseConnection", "Handler", "RequestContext", "WireError", "api_versions_body"]

@@ -31,6 +31,7 @@ CONFIG_SOURCES = {"DYNAMIC_TOPIC_CONFIG": DYNAMIC_TOPIC_CONFIG, "DEFAULT_CONFIG"
 #: ``ConfigDef.Type`` as DescribeConfigs v3 reports it.
 CONFIG_TYPES = {"bool": 1, "string": 2, "int": 3, "long": 5, "double": 6, "list": 7}
 
+CreatedConfig = CreateTopicsResponse.CreatableTopicResult.CreatableTopicConfigs
 Result = DescribeConfigsResponse.DescribeConfigsResult
 Entry = Result.DescribeConfigsResourceResult
 Synonym = Entry.DescribeConfigsSynonym
@@ -46,6 +47,8 @@ async def handle_create_topics(ctx: RequestContext, request) -> CreateTopicsResp
     results = []
     for topic in request.topics:
         code, message = WireError.NONE, None
+        partitions = replication = BROKER_DEFAULT
+        configs = None
         try:
             if topic.assignments:
                 raise _manual_assignment()
@@ -55,29 +58,46 @@ async def handle_create_topics(ctx: RequestContext, request) -> CreateTopicsResp
             config = {entry.name: entry.value for entry in topic.configs or ()}
             if request.validate_only:
                 live = await ctx.cluster.topics.live_brokers()
-                validate_new_topic(topic.name, partitions, replication, len(live), config)
+                config = validate_new_topic(topic.name, partitions, replication, len(live), config)
                 if topic.name in await ctx.cluster.topics.list_topics():
                     raise TopicAlreadyExists(f"Topic '{topic.name}' already exists.")
             else:
                 await ctx.cluster.topics.create_topic(topic.name, partitions, replication, config)
+                config = (await ctx.cluster.topics.describe_topic(topic.name)).config
+            if ctx.version >= 5:
+                # v5+ (KIP-525): the created topic's partitions, replication factor and configs.
+                configs = [CreatedConfig(name=entry.name, value=entry.value, read_only=entry.read_only,
+                                         config_source=entry.config_source, is_sensitive=entry.is_sensitive)
+                           for entry in _config_entries(config, synonyms=False)]
         except KafkaError as error:
             code, message = error_code(error), error_message(error)
-        results.append(CreateTopicsResponse.CreatableTopicResult(name=topic.name, error_code=code,
-                                                                 error_message=message))
+            partitions = replication = BROKER_DEFAULT
+        results.append(CreateTopicsResponse.CreatableTopicResult(
+            name=topic.name, error_code=code, error_message=message, num_partitions=partitions,
+            replication_factor=replication, configs=configs))
     return CreateTopicsResponse(version=ctx.version, throttle_time_ms=0, topics=results)
 
 
 async def handle_delete_topics(ctx: RequestContext, request) -> DeleteTopicsResponse:
     """DeleteTopics: each topic with its records and the groups' offsets for it."""
     results = []
-    for name in request.topic_names:
-        code = WireError.NONE
+    # v6 names each topic by name or by id; kplay has no topic ids, so an id alone is unknown.
+    asked = ([(topic.name, topic.topic_id) for topic in request.topics] if ctx.version >= 6
+             else [(name, None) for name in request.topic_names])
+    for name, topic_id in asked:
+        code, message = WireError.NONE, None
         try:
-            await ctx.cluster.topics.delete_topic(name)
-            ctx.server.producers.forget_topic(name)
+            if name is None:
+                code, message = WireError.UNKNOWN_TOPIC_ID, f"kplay has no topic ids: topic id {topic_id} is unknown"
+            else:
+                await ctx.cluster.topics.delete_topic(name)
+                ctx.server.producers.forget_topic(name)
         except KafkaError as error:
-            code = error_code(error)
-        results.append(DeleteTopicsResponse.DeletableTopicResult(name=name, error_code=code))
+            code, message = error_code(error), error_message(error)
+        result = DeleteTopicsResponse.DeletableTopicResult(name=name, error_code=code, error_message=message)
+        if topic_id is not None:
+            result.topic_id = topic_id
+        results.append(result)
     return DeleteTopicsResponse(version=ctx.version, throttle_time_ms=0, responses=results)
 
 
@@ -127,8 +147,13 @@ async def handle_describe_configs(ctx: RequestContext, request) -> DescribeConfi
 
 async def _topic_entries(ctx: RequestContext, name: str, synonyms: bool) -> list:
     description = await ctx.cluster.topics.describe_topic(name)
+    return _config_entries(description.config, synonyms)
+
+
+def _config_entries(overrides: dict[str, Any], synonyms: bool) -> list:
+    """A topic's configuration entries: its overrides, and the defaults for the rest."""
     entries = []
-    for entry in describe_topic_config(description.config):
+    for entry in describe_topic_config(overrides):
         spec = TOPIC_CONFIGS[entry.name]
         listed = [Synonym(name=synonym, value=value, source=CONFIG_SOURCES[source])
                   for source, synonym, value in entry.synonyms] if synonyms else []

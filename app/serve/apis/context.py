@@ -4,13 +4,43 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import IntEnum
-from typing import TYPE_CHECKING, Any, Awaitable, Callable
+from typing import Any, Awaitable, Callable, Protocol
 
 from broker_core import Cluster
 from broker_core.errors import KafkaError
 
-if TYPE_CHECKING:
-    from ..kafka_server import KafkaServer
+from ..broker_settings import BrokerSettings
+from ..credentials import Credentials
+from ..leadership import LeadershipView
+from ..producer_state import ProducerStateTable
+
+
+class ServerView(Protocol):
+    """What a handler (and a connection) may ask of the listeners' server (``KafkaServer``).
+
+    A protocol rather than the class, so that the handlers do not import the server that
+    imports them.
+    """
+
+    cluster: Cluster
+    settings: BrokerSettings
+    leadership: LeadershipView
+    producers: ProducerStateTable
+    broker_ids: list[int]
+    #: The users who may connect, when the listeners require SASL (None: no authentication).
+    credentials: Credentials | None
+
+    def live_brokers(self) -> set[int]:
+        """Brokers whose listener is open."""
+
+    def advertised_endpoints(self) -> dict[int, tuple[str, int]]:
+        """Broker id -> (host, port) that clients connect to."""
+
+    def coordinator_for(self, group_id: str) -> int | None:
+        """The broker that coordinates ``group_id``, or None while every broker is stopped."""
+
+    def broker_config(self, broker_id: int) -> list[tuple[str, Any, str, str, bool]]:
+        """Broker ``broker_id``'s configs as (name, value, type, doc, set-by-kplay-serve) rows."""
 
 
 class WireError(IntEnum):
@@ -20,7 +50,22 @@ class WireError(IntEnum):
     UNKNOWN_SERVER_ERROR = -1
     LEADER_NOT_AVAILABLE = 5
     COORDINATOR_NOT_AVAILABLE = 15
+    UNSUPPORTED_SASL_MECHANISM = 33
+    ILLEGAL_SASL_STATE = 34
     UNSUPPORTED_VERSION = 35
+    INVALID_REQUEST = 42
+    SASL_AUTHENTICATION_FAILED = 58
+    GROUP_ID_NOT_FOUND = 69
+    UNKNOWN_TOPIC_ID = 100
+
+
+#: What a transactional request gets while kplay has no transactions. It must be fatal in
+#: every client, or they retry until their own timeout (aiokafka forever, librdkafka 120 s):
+#: kafka-python and aiokafka stop at any non-retriable FindCoordinator error, but librdkafka
+#: retries every code except the authorization failures, so this is
+#: TRANSACTIONAL_ID_AUTHORIZATION_FAILED, with a message saying what is missing.
+TRANSACTIONS_UNSUPPORTED_ERROR = 53
+TRANSACTIONS_UNSUPPORTED = "transactions are not supported by kplay serve yet"
 
 
 class CloseConnection(Exception):
@@ -43,7 +88,7 @@ def error_message(error: BaseException) -> str:
 class RequestContext:
     """One decoded request's surroundings: the server, the broker it reached, who sent it."""
 
-    server: "KafkaServer"
+    server: ServerView
     broker_id: int
     api_key: int
     api_version: int

@@ -1,4 +1,4 @@
-"""Fetch and ListOffsets: records and offsets out, read from each partition's leader.
+"""Fetch: records out, read from each partition's leader.
 
 A Fetch with nothing to return yet is held (Kafka's fetch purgatory) until records
 arrive on one of its partitions or ``max_wait_ms`` passes; the change feed says when
@@ -12,10 +12,9 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass, field
 
-from kafka.protocol.consumer import FetchResponse, ListOffsetsResponse
+from kafka.protocol.consumer import FetchResponse
 
-from broker_core.errors import FencedLeaderEpoch, KafkaError, OffsetOutOfRange
-from broker_core.log import EARLIEST, LATEST
+from broker_core.errors import FencedLeaderEpoch, KafkaError
 from broker_core.topics import PartitionDescription
 
 from ..record_batches import encode_fetched_records
@@ -23,8 +22,6 @@ from .context import RequestContext, WireError, error_code
 
 TopicData = FetchResponse.FetchableTopicResponse
 PartitionData = TopicData.PartitionData
-OffsetsTopic = ListOffsetsResponse.ListOffsetsTopicResponse
-OffsetsPartition = OffsetsTopic.ListOffsetsPartitionResponse
 #: Kafka's INVALID_HIGH_WATERMARK etc.: what an error partition carries instead of offsets.
 UNKNOWN_OFFSET = -1
 #: A client's "I do not know the leader epoch" (current_leader_epoch before Fetch v9).
@@ -42,7 +39,7 @@ class UnknownLeaderEpoch(KafkaError):
     name, code, retriable = "UNKNOWN_LEADER_EPOCH", 75, True
 
 
-def _check_epoch(requested: int, partition: PartitionDescription) -> None:
+def check_epoch(requested: int, partition: PartitionDescription) -> None:
     if requested == NO_EPOCH or requested == partition.leader_epoch:
         return
     if requested < partition.leader_epoch:
@@ -135,7 +132,7 @@ async def _read(ctx: RequestContext, wanted: list[_Wanted], max_bytes: int) -> _
 async def _read_partition(ctx: RequestContext, want: _Wanted, budget: int) -> PartitionData:
     try:
         partition = await ctx.server.leadership.led_by(ctx.broker_id, want.topic, want.partition)
-        _check_epoch(want.epoch, partition)
+        check_epoch(want.epoch, partition)
         if budget <= 0:
             # The response is full: this partition's records wait for the next fetch.
             result = await ctx.cluster.logs.read(want.topic, want.partition, want.offset, max_records=0)
@@ -155,37 +152,3 @@ async def _read_partition(ctx: RequestContext, want: _Wanted, budget: int) -> Pa
                          high_watermark=result.high_watermark, last_stable_offset=result.high_watermark,
                          log_start_offset=result.log_start_offset, aborted_transactions=None,
                          preferred_read_replica=-1, records=records)
-
-
-async def handle_list_offsets(ctx: RequestContext, request) -> ListOffsetsResponse:
-    """ListOffsets: the earliest (-2) or latest (-1) offset of each partition, or the first
-    offset whose timestamp is at least the one asked (-1 when there is none)."""
-    topics = []
-    for topic in request.topics:
-        parts = []
-        for p in topic.partitions:
-            epoch = p.current_leader_epoch if ctx.version >= 4 else NO_EPOCH
-            try:
-                partition = await ctx.server.leadership.led_by(ctx.broker_id, topic.name, p.partition_index)
-                _check_epoch(epoch, partition)
-                offset = await ctx.cluster.logs.list_offset(topic.name, p.partition_index, p.timestamp)
-                timestamp = UNKNOWN_OFFSET
-                if offset is not None and p.timestamp not in (EARLIEST, LATEST):
-                    timestamp = await _timestamp_at(ctx, topic.name, p.partition_index, offset)
-                parts.append(OffsetsPartition(
-                    partition_index=p.partition_index, error_code=WireError.NONE, timestamp=timestamp,
-                    offset=UNKNOWN_OFFSET if offset is None else offset, leader_epoch=partition.leader_epoch))
-            except KafkaError as error:
-                parts.append(OffsetsPartition(partition_index=p.partition_index, error_code=error_code(error),
-                                              timestamp=UNKNOWN_OFFSET, offset=UNKNOWN_OFFSET,
-                                              leader_epoch=NO_EPOCH))
-        topics.append(OffsetsTopic(name=topic.name, partitions=parts))
-    return ListOffsetsResponse(version=ctx.version, throttle_time_ms=0, topics=topics)
-
-
-async def _timestamp_at(ctx: RequestContext, topic: str, partition: int, offset: int) -> int:
-    try:
-        result = await ctx.cluster.logs.read(topic, partition, offset, max_records=1)
-    except OffsetOutOfRange:
-        return UNKNOWN_OFFSET
-    return result.records[0].timestamp if result.records else UNKNOWN_OFFSET

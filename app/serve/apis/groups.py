@@ -18,6 +18,8 @@ from broker_core.groups import GroupDescription, MemberDescription
 
 from .context import RequestContext, WireError, error_code
 
+#: ListGroups' type of a group of the classic protocol (kplay's only kind so far).
+CLASSIC_GROUP_TYPE = "classic"
 #: JoinGroup's answers before a generation exists.
 NO_GENERATION = -1
 #: Kafka's ``MemberIdentity`` results in LeaveGroup v3+.
@@ -57,7 +59,8 @@ async def handle_join_group(ctx: RequestContext, request) -> JoinGroupResponse:
                                  member_id=request.member_id, members=[])
     return JoinGroupResponse(
         version=ctx.version, throttle_time_ms=0, error_code=WireError.NONE, generation_id=result.generation,
-        protocol_name=result.protocol_name or "", leader=result.leader_id, member_id=result.member_id,
+        protocol_type=request.protocol_type, protocol_name=result.protocol_name or "", leader=result.leader_id,
+        member_id=result.member_id,
         members=[JoinGroupResponse.JoinGroupResponseMember(member_id=member_id, group_instance_id=None,
                                                            metadata=metadata)
                  for member_id, metadata in result.members])
@@ -73,8 +76,11 @@ async def handle_sync_group(ctx: RequestContext, request) -> SyncGroupResponse:
     except KafkaError as error:
         return SyncGroupResponse(version=ctx.version, throttle_time_ms=0, error_code=error_code(error),
                                  assignment=b"")
+    # v5 echoes the protocol type and name (a member checks them against its JoinGroup's).
+    protocol_type = request.protocol_type if ctx.version >= 5 else None
+    protocol_name = request.protocol_name if ctx.version >= 5 else None
     return SyncGroupResponse(version=ctx.version, throttle_time_ms=0, error_code=WireError.NONE,
-                             assignment=assignment)
+                             protocol_type=protocol_type, protocol_name=protocol_name, assignment=assignment)
 
 
 async def handle_heartbeat(ctx: RequestContext, request) -> HeartbeatResponse:
@@ -109,10 +115,17 @@ async def handle_leave_group(ctx: RequestContext, request) -> LeaveGroupResponse
 
 
 async def handle_list_groups(ctx: RequestContext, request) -> ListGroupsResponse:
-    """ListGroups: every group this broker coordinates (Kafka asks each broker for its own)."""
+    """ListGroups: every group this broker coordinates (Kafka asks each broker for its own).
+
+    v4 filters by state, v5 by type; every kplay group is of the classic type.
+    """
+    states = {state.lower() for state in request.states_filter} if ctx.version >= 4 else set()
+    types = {kind.lower() for kind in request.types_filter} if ctx.version >= 5 else set()
     listings = await ctx.cluster.groups.list_groups()
-    groups = [ListGroupsResponse.ListedGroup(group_id=g.group_id, protocol_type=g.protocol_type)
-              for g in listings if ctx.server.coordinator_for(g.group_id) == ctx.broker_id]
+    groups = [ListGroupsResponse.ListedGroup(group_id=g.group_id, protocol_type=g.protocol_type,
+                                             group_state=g.state, group_type=CLASSIC_GROUP_TYPE)
+              for g in listings if ctx.server.coordinator_for(g.group_id) == ctx.broker_id
+              and (not states or g.state.lower() in states) and (not types or CLASSIC_GROUP_TYPE in types)]
     return ListGroupsResponse(version=ctx.version, throttle_time_ms=0, error_code=WireError.NONE, groups=groups)
 
 
@@ -122,7 +135,14 @@ async def handle_describe_groups(ctx: RequestContext, request) -> DescribeGroups
     for group_id in request.groups:
         try:
             check_coordinator(ctx, group_id)
-            described.append(_described(await ctx.cluster.groups.describe_group(group_id)))
+            group = await ctx.cluster.groups.describe_group(group_id)
+            if ctx.version >= 6 and group.state == "Dead":
+                # v6 (KIP-1043): an unknown group is an error rather than a Dead group.
+                described.append(DescribedGroup(error_code=WireError.GROUP_ID_NOT_FOUND,
+                                                error_message=f"Group {group_id} not found.", group_id=group_id,
+                                                group_state="Dead", protocol_type="", protocol_data="", members=[]))
+                continue
+            described.append(_described(group))
         except KafkaError as error:
             described.append(DescribedGroup(error_code=error_code(error), group_id=group_id, group_state="",
                                             protocol_type="", protocol_data="", members=[]))

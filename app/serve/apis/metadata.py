@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import re
+
+from typing import Any
+
 from kafka.protocol.metadata import ApiVersionsResponse, FindCoordinatorResponse, MetadataResponse
 
 from broker_core.errors import KafkaError, LeaderNotAvailable, TopicAlreadyExists, UnknownTopicOrPartition
@@ -9,29 +13,40 @@ from broker_core.names import validate_topic_name
 from broker_core.topics import TopicDescription
 
 from ..api_versions import SUPPORTED_APIS
-from .context import RequestContext, WireError
+from .context import TRANSACTIONS_UNSUPPORTED, TRANSACTIONS_UNSUPPORTED_ERROR, RequestContext, WireError
 
-#: FindCoordinator's key type for a group (1 would be a transactional id).
+#: FindCoordinator's key type for a group.
 GROUP_KEY_TYPE = 0
-#: Kafka's ``offsets.topic.num.partitions``: a group's coordinator is the leader of one of
-#: these partitions of ``__consumer_offsets``, chosen by the group id's hash.
-OFFSETS_TOPIC_PARTITIONS = 50
+#: FindCoordinator's key type for a transactional id (kplay has no transaction coordinator yet).
+TRANSACTION_KEY_TYPE = 1
+
+#: Kafka's ``ApiVersionsRequest`` check of ClientSoftwareName and ClientSoftwareVersion.
+_SOFTWARE = re.compile(r"[a-zA-Z0-9](?:[a-zA-Z0-9\-.]*[a-zA-Z0-9])?")
 
 Topic = MetadataResponse.MetadataResponseTopic
 Partition = Topic.MetadataResponsePartition
 Broker = MetadataResponse.MetadataResponseBroker
 
 
-def api_versions_body(version: int, error: int = WireError.NONE) -> ApiVersionsResponse:
-    """The ApiVersions answer: every API with the versions kplay advertises."""
+def api_versions_body(version: int, error: int = WireError.NONE, only: int | None = None) -> ApiVersionsResponse:
+    """The ApiVersions answer: every API with the versions kplay advertises (``only``: that API's row)."""
     keys = [ApiVersionsResponse.ApiVersion(api_key=spec.key, min_version=spec.min_version,
                                            max_version=spec.max_version)
-            for spec in sorted(SUPPORTED_APIS.values(), key=lambda spec: spec.key)]
+            for spec in sorted(SUPPORTED_APIS.values(), key=lambda spec: spec.key)
+            if only is None or spec.key == only]
     return ApiVersionsResponse(version=version, error_code=error, api_keys=keys, throttle_time_ms=0)
 
 
-async def handle_api_versions(ctx: RequestContext, request: object) -> ApiVersionsResponse:
-    """ApiVersions: the table of ``api_versions.SUPPORTED_APIS``."""
+async def handle_api_versions(ctx: RequestContext, request) -> ApiVersionsResponse:
+    """ApiVersions: the table of ``api_versions.SUPPORTED_APIS``.
+
+    From v3 the client names its software; as Kafka, a name or version outside
+    ``[a-zA-Z0-9](?:[a-zA-Z0-9\\-.]*[a-zA-Z0-9])?`` gets INVALID_REQUEST and no table.
+    """
+    if ctx.version >= 3 and not (_SOFTWARE.fullmatch(request.client_software_name or "")
+                                 and _SOFTWARE.fullmatch(request.client_software_version or "")):
+        return ApiVersionsResponse(version=ctx.version, error_code=WireError.INVALID_REQUEST, api_keys=[],
+                                   throttle_time_ms=0)
     return api_versions_body(ctx.version)
 
 
@@ -46,10 +61,13 @@ async def handle_metadata(ctx: RequestContext, request) -> MetadataResponse:
     server, version = ctx.server, ctx.version
     settings = server.settings
     wanted: list[str] | None
+    by_id: list[Any] = []
     if request.topics is None or (version == 0 and not request.topics):
         wanted = None  # every topic
     else:
-        wanted = list(dict.fromkeys(topic.name for topic in request.topics))
+        wanted = list(dict.fromkeys(topic.name for topic in request.topics if topic.name is not None))
+        # From v12 a topic may be named by id alone: kplay has no topic ids, so none is known.
+        by_id = [topic.topic_id for topic in request.topics if topic.name is None]
     allow_create = request.allow_auto_topic_creation if version >= 4 else True
     existing = {t.name: t for t in await ctx.cluster.topics.describe_topics()}
     topics = []
@@ -73,6 +91,8 @@ async def handle_metadata(ctx: RequestContext, request) -> MetadataResponse:
         except KafkaError as error:  # InvalidTopic for an illegal name, or what creation refused
             code = error.code
         topics.append(Topic(error_code=code, name=name, is_internal=False, partitions=[]))
+    topics.extend(Topic(error_code=WireError.UNKNOWN_TOPIC_ID, name=None, topic_id=topic_id, is_internal=False,
+                        partitions=[]) for topic_id in by_id)
     brokers = [Broker(node_id=broker_id, host=host, port=port, rack=None)
                for broker_id, (host, port) in sorted(server.advertised_endpoints().items())]
     return MetadataResponse(version=version, throttle_time_ms=0, brokers=brokers,
@@ -92,37 +112,35 @@ def _topic_metadata(description: TopicDescription, live: set[int]) -> "Topic":
 
 
 async def handle_find_coordinator(ctx: RequestContext, request) -> FindCoordinatorResponse:
-    """FindCoordinator: the broker whose listener answers for a group.
+    """FindCoordinator: the broker whose listener answers for a group (v4+: for each key asked).
 
-    Transactions are not part of kplay, so a transaction coordinator is never available.
+    kplay has no transaction or share-group coordinator: asking for one fails at once with
+    a non-retriable error naming what is missing, so that a transactional producer stops
+    instead of retrying until its own timeout.
     """
     key_type = request.key_type if ctx.version >= 1 else GROUP_KEY_TYPE
-    if key_type != GROUP_KEY_TYPE:
-        return FindCoordinatorResponse(
-            version=ctx.version, error_code=WireError.COORDINATOR_NOT_AVAILABLE,
-            error_message="kplay does not implement transactions: there is no transaction coordinator",
-            node_id=-1, host="", port=-1)
-    coordinator = ctx.server.coordinator_for(request.key)
+    keys = list(request.coordinator_keys) if ctx.version >= 4 else [request.key]
+    found = [_coordinator(ctx, key_type, key) for key in keys]
+    if ctx.version >= 4:
+        return FindCoordinatorResponse(version=ctx.version, throttle_time_ms=0, coordinators=[
+            FindCoordinatorResponse.Coordinator(key=key, node_id=node, host=host, port=port, error_code=code,
+                                                error_message=message)
+            for key, (code, message, node, host, port) in zip(keys, found)])
+    code, message, node, host, port = found[0]
+    return FindCoordinatorResponse(version=ctx.version, throttle_time_ms=0, error_code=code, error_message=message,
+                                   node_id=node, host=host, port=port)
+
+
+def _coordinator(ctx: RequestContext, key_type: int, key: str) -> tuple[int, str | None, int, str, int]:
+    """(error code, error message, node id, host, port) for one key."""
+    if key_type == TRANSACTION_KEY_TYPE:
+        return TRANSACTIONS_UNSUPPORTED_ERROR, TRANSACTIONS_UNSUPPORTED, -1, "", -1
+    if key_type != GROUP_KEY_TYPE:  # share groups (KIP-932) and anything newer
+        return (WireError.INVALID_REQUEST, f"coordinator key type {key_type} is not supported by kplay serve",
+                -1, "", -1)
+    coordinator = ctx.server.coordinator_for(key)
     endpoint = ctx.server.advertised_endpoints().get(coordinator) if coordinator is not None else None
     if endpoint is None:
-        return FindCoordinatorResponse(
-            version=ctx.version, error_code=WireError.COORDINATOR_NOT_AVAILABLE,
-            error_message="The coordinator is not available: every broker is stopped", node_id=-1, host="", port=-1)
-    return FindCoordinatorResponse(version=ctx.version, error_code=WireError.NONE, error_message=None,
-                                   node_id=coordinator, host=endpoint[0], port=endpoint[1])
-
-
-def java_string_hash(text: str) -> int:
-    """Java's ``String.hashCode`` (over UTF-16 code units), which places a group in Kafka."""
-    value = 0
-    encoded = text.encode("utf-16-be")
-    for index in range(0, len(encoded), 2):
-        value = (31 * value + int.from_bytes(encoded[index:index + 2], "big")) & 0xFFFFFFFF
-    return value - (1 << 32) if value >= 1 << 31 else value
-
-
-def offsets_partition_for(group_id: str) -> int:
-    """The ``__consumer_offsets`` partition of a group: ``Utils.abs(groupId.hashCode) % 50``."""
-    hashed = java_string_hash(group_id)
-    return (hashed & 0x7FFFFFFF) % OFFSETS_TOPIC_PARTITIONS
-
+        return (WireError.COORDINATOR_NOT_AVAILABLE, "The coordinator is not available: every broker is stopped",
+                -1, "", -1)
+    return WireError.NONE, None, coordinator, endpoint[0], endpoint[1]

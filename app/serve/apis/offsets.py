@@ -14,6 +14,9 @@ CommitTopic = OffsetCommitResponse.OffsetCommitResponseTopic
 CommitPartition = CommitTopic.OffsetCommitResponsePartition
 FetchTopic = OffsetFetchResponse.OffsetFetchResponseTopic
 FetchPartition = FetchTopic.OffsetFetchResponsePartition
+GroupResult = OffsetFetchResponse.OffsetFetchResponseGroup
+GroupTopic = GroupResult.OffsetFetchResponseTopics
+GroupPartition = GroupTopic.OffsetFetchResponsePartitions
 #: What OffsetFetch answers for a partition without a committed offset.
 NO_OFFSET = -1
 NO_EPOCH = -1
@@ -61,27 +64,41 @@ async def _commit(ctx: RequestContext, group_id: str, generation: int, member_id
 
 
 async def handle_offset_fetch(ctx: RequestContext, request) -> OffsetFetchResponse:
-    """OffsetFetch: committed offsets of the partitions asked (all of the group's when topics is null)."""
+    """OffsetFetch: committed offsets of the partitions asked (all of the group's when topics is null).
+
+    Up to v7 one group per request; from v8 a list of groups, each with its own error.
+    """
+    if ctx.version < 8:
+        code, topics = await _group_offsets(ctx, request.group_id, request.topics)
+        return OffsetFetchResponse(version=ctx.version, throttle_time_ms=0, error_code=code, topics=[
+            FetchTopic(name=name, partitions=[FetchPartition(**fields) for fields in parts]) for name, parts in topics])
+    groups = []
+    for group in request.groups:
+        code, topics = await _group_offsets(ctx, group.group_id, group.topics)
+        groups.append(GroupResult(group_id=group.group_id, error_code=code, topics=[
+            GroupTopic(name=name, partitions=[GroupPartition(**fields) for fields in parts])
+            for name, parts in topics]))
+    return OffsetFetchResponse(version=ctx.version, throttle_time_ms=0, groups=groups)
+
+
+async def _group_offsets(ctx: RequestContext, group_id: str, asked) -> tuple[int, list[tuple[str, list[dict]]]]:
+    """(group error, [(topic, [partition fields])]) for one group; ``asked`` None means every partition."""
     try:
-        check_coordinator(ctx, request.group_id)
-        if request.topics is None:
-            committed = await ctx.cluster.groups.fetch_offsets(request.group_id)
+        check_coordinator(ctx, group_id)
+        if asked is None:
+            committed = await ctx.cluster.groups.fetch_offsets(group_id)
             wanted = list(committed)
         else:
-            wanted = [TopicPartition(topic.name, index) for topic in request.topics
-                      for index in topic.partition_indexes]
-            committed = await ctx.cluster.groups.fetch_offsets(request.group_id, wanted)
+            wanted = [TopicPartition(topic.name, index) for topic in asked for index in topic.partition_indexes]
+            committed = await ctx.cluster.groups.fetch_offsets(group_id, wanted)
     except KafkaError as error:
         code = error_code(error)
-        topics = [FetchTopic(name=topic.name, partitions=[
-            FetchPartition(partition_index=index, committed_offset=NO_OFFSET, committed_leader_epoch=NO_EPOCH,
-                           metadata="", error_code=code) for index in topic.partition_indexes])
-            for topic in request.topics or ()]
-        return OffsetFetchResponse(version=ctx.version, throttle_time_ms=0, topics=topics, error_code=code)
-    by_topic: dict[str, list] = {}
+        return code, [(topic.name, [dict(partition_index=index, committed_offset=NO_OFFSET,
+                                         committed_leader_epoch=NO_EPOCH, metadata="", error_code=code)
+                                    for index in topic.partition_indexes]) for topic in asked or ()]
+    by_topic: dict[str, list[dict]] = {}
     for tp in wanted:
-        by_topic.setdefault(tp.topic, []).append(FetchPartition(
+        by_topic.setdefault(tp.topic, []).append(dict(
             partition_index=tp.partition, committed_offset=committed.get(tp, NO_OFFSET),
             committed_leader_epoch=NO_EPOCH, metadata="", error_code=WireError.NONE))
-    return OffsetFetchResponse(version=ctx.version, throttle_time_ms=0, error_code=WireError.NONE,
-                               topics=[FetchTopic(name=name, partitions=parts) for name, parts in by_topic.items()])
+    return WireError.NONE, list(by_topic.items())

@@ -12,7 +12,7 @@ from broker_core.records import AppendResult
 
 from ..producer_state import BatchKey
 from ..record_batches import ProducedBatch, decode_produced_batch
-from .context import CloseConnection, RequestContext, WireError, error_code, error_message
+from .context import TRANSACTIONS_UNSUPPORTED_ERROR, CloseConnection, RequestContext, WireError, error_code, error_message
 
 TopicResponse = ProduceResponse.TopicProduceResponse
 PartitionResponse = TopicResponse.PartitionProduceResponse
@@ -35,7 +35,7 @@ async def handle_init_producer_id(ctx: RequestContext, request) -> InitProducerI
     """InitProducerId: an id and epoch 0 for an idempotent producer (transactions are not kplay's)."""
     if request.transactional_id is not None:
         return InitProducerIdResponse(version=ctx.version, throttle_time_ms=0,
-                                      error_code=WireError.COORDINATOR_NOT_AVAILABLE, producer_id=-1, producer_epoch=-1)
+                                      error_code=TRANSACTIONS_UNSUPPORTED_ERROR, producer_id=-1, producer_epoch=-1)
     return InitProducerIdResponse(version=ctx.version, throttle_time_ms=0, error_code=WireError.NONE,
                                   producer_id=ctx.server.producers.new_producer_id(), producer_epoch=0)
 

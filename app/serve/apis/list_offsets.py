@@ -1,0 +1,86 @@
+"""ListOffsets: the earliest, latest or first-at-a-time offset of each partition, on its leader.
+
+v1+ answer one offset per partition. v0 (removed in Kafka 4.0, still sent by
+Burrow and sarama) answers a list of up to ``max_num_offsets`` offsets, newest first,
+as Kafka 3.x's ``legacyFetchOffsetsBefore`` did; kplay keeps no segment files, so the
+log answers as one segment: ``[high watermark, log start]`` for latest, ``[log start]``
+for earliest, and for a time: both for now or later, ``[log start]`` when every record
+is older, else nothing.
+"""
+
+from __future__ import annotations
+
+import time
+
+from kafka.protocol.consumer import ListOffsetsResponse
+from kafka.protocol.old.list_offsets import ListOffsetsResponse_v0
+
+from broker_core.errors import KafkaError, OffsetOutOfRange
+from broker_core.log import EARLIEST, LATEST
+
+from .context import RequestContext, WireError, error_code
+from .fetch import NO_EPOCH, UNKNOWN_OFFSET, check_epoch
+
+OffsetsTopic = ListOffsetsResponse.ListOffsetsTopicResponse
+OffsetsPartition = OffsetsTopic.ListOffsetsPartitionResponse
+
+
+async def handle_list_offsets(ctx: RequestContext, request) -> ListOffsetsResponse | ListOffsetsResponse_v0:
+    """ListOffsets: the earliest (-2) or latest (-1) offset of each partition, or the first
+    offset whose timestamp is at least the one asked (-1 when there is none)."""
+    if ctx.version == 0:
+        return await _legacy_offsets(ctx, request)
+    topics = []
+    for topic in request.topics:
+        parts = []
+        for p in topic.partitions:
+            epoch = p.current_leader_epoch if ctx.version >= 4 else NO_EPOCH
+            try:
+                partition = await ctx.server.leadership.led_by(ctx.broker_id, topic.name, p.partition_index)
+                check_epoch(epoch, partition)
+                offset = await ctx.cluster.logs.list_offset(topic.name, p.partition_index, p.timestamp)
+                timestamp = UNKNOWN_OFFSET
+                if offset is not None and p.timestamp not in (EARLIEST, LATEST):
+                    timestamp = await _timestamp_at(ctx, topic.name, p.partition_index, offset)
+                parts.append(OffsetsPartition(
+                    partition_index=p.partition_index, error_code=WireError.NONE, timestamp=timestamp,
+                    offset=UNKNOWN_OFFSET if offset is None else offset, leader_epoch=partition.leader_epoch))
+            except KafkaError as error:
+                parts.append(OffsetsPartition(partition_index=p.partition_index, error_code=error_code(error),
+                                              timestamp=UNKNOWN_OFFSET, offset=UNKNOWN_OFFSET,
+                                              leader_epoch=NO_EPOCH))
+        topics.append(OffsetsTopic(name=topic.name, partitions=parts))
+    return ListOffsetsResponse(version=ctx.version, throttle_time_ms=0, topics=topics)
+
+
+async def _legacy_offsets(ctx: RequestContext, request) -> ListOffsetsResponse_v0:
+    # The legacy classes decode arrays of structs as tuples, in the schema's field order.
+    topics = []
+    for name, partitions in request.topics:
+        parts = []
+        for index, timestamp, max_num_offsets in partitions:
+            try:
+                await ctx.server.leadership.led_by(ctx.broker_id, name, index)
+                start = await ctx.cluster.logs.list_offset(name, index, EARLIEST)
+                end = await ctx.cluster.logs.list_offset(name, index, LATEST)
+                if timestamp == LATEST or timestamp >= int(time.time() * 1000):
+                    offsets = [end, start] if end != start else [end]
+                elif timestamp == EARLIEST:
+                    offsets = [start]
+                else:
+                    # The one segment was last written after the time asked when a record is at least as new.
+                    newer = await ctx.cluster.logs.list_offset(name, index, timestamp)
+                    offsets = [start] if newer is None else []
+                parts.append((index, WireError.NONE, offsets[:max(0, max_num_offsets)]))
+            except KafkaError as error:
+                parts.append((index, error_code(error), []))
+        topics.append((name, parts))
+    return ListOffsetsResponse_v0(topics=topics)
+
+
+async def _timestamp_at(ctx: RequestContext, topic: str, partition: int, offset: int) -> int:
+    try:
+        result = await ctx.cluster.logs.read(topic, partition, offset, max_records=1)
+    except OffsetOutOfRange:
+        return UNKNOWN_OFFSET
+    return result.records[0].timestamp if result.records else UNKNOWN_OFFSET

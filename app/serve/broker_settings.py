@@ -1,0 +1,21 @@
+"""The broker-level configs the Kafka listeners apply, with Kafka's names and defaults."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+#: Kafka's ``socket.request.max.bytes`` default: a larger request closes the connection.
+SOCKET_REQUEST_MAX_BYTES = 104_857_600
+#: Kafka's ``connections.max.idle.ms`` default: a connection silent this long is closed.
+CONNECTIONS_MAX_IDLE_MS = 600_000
+
+
+@dataclass(frozen=True)
+class BrokerSettings:
+    """The broker-level configs the listeners apply, with Kafka's names and defaults."""
+
+    auto_create_topics_enable: bool = True
+    num_partitions: int = 1
+    default_replication_factor: int = 1
+    socket_request_max_bytes: int = SOCKET_REQUEST_MAX_BYTES
+    connections_max_idle_ms: int = CONNECTIONS_MAX_IDLE_MS

@@ -1,0 +1,24 @@
+"""Where a group lives: its ``__consumer_offsets`` partition, as Kafka's GroupCoordinator places it."""
+
+from __future__ import annotations
+
+#: Kafka's ``offsets.topic.num.partitions``: a group's coordinator is the leader of one of
+#: these partitions of ``__consumer_offsets``, chosen by the group id's hash.
+OFFSETS_TOPIC_PARTITIONS = 50
+#: Java's Integer.MIN_VALUE, which Kafka's ``Utils.abs`` maps to 0.
+_INT_MIN = -(1 << 31)
+
+
+def java_string_hash(text: str) -> int:
+    """Java's ``String.hashCode`` (over UTF-16 code units), which places a group in Kafka."""
+    value = 0
+    encoded = text.encode("utf-16-be")
+    for index in range(0, len(encoded), 2):
+        value = (31 * value + int.from_bytes(encoded[index:index + 2], "big")) & 0xFFFFFFFF
+    return value - (1 << 32) if value >= 1 << 31 else value
+
+
+def offsets_partition_for(group_id: str) -> int:
+    """The ``__consumer_offsets`` partition of a group: ``Utils.abs(groupId.hashCode) % 50``."""
+    hashed = java_string_hash(group_id)
+    return (0 if hashed == _INT_MIN else abs(hashed)) % OFFSETS_TOPIC_PARTITIONS

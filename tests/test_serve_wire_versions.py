@@ -1,0 +1,307 @@
+"""The API versions ``kplay serve`` answers: flexible versions byte for byte, every advertised
+version of every API, old versions Kafka 3.x still took, and what it does not support yet.
+
+Golden bytes pin the framing of a flexible version (request header v2, compact fields,
+tagged fields; ApiVersions' response header staying v0) next to a non-flexible one. Real
+clients (kafka-python, confluent-kafka, aiokafka, kcat) must talk ApiVersions v3+ without
+falling back, and a transactional producer or a KIP-848 consumer must fail at once with a
+non-retriable error instead of waiting for its own timeout.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import struct
+import subprocess
+import time
+from pathlib import Path
+from typing import Any, Iterator
+
+import pytest
+from kafka.protocol.consumer import (ListOffsetsRequest, OffsetCommitRequest, OffsetCommitResponse,
+                                     OffsetFetchRequest, OffsetFetchResponse)
+from kafka.protocol.old.list_offsets import ListOffsetsRequest_v0, ListOffsetsResponse_v0
+
+from app.serve.api_versions import SUPPORTED_APIS, ApiKey
+from app.serve.apis import HANDLERS
+from test_serve_support import (AiokafkaKit, ConfluentKit, KafkaPythonKit, Sent, ServedCluster, kcat_path,
+                                raw_connection, read_frame)
+
+CLIENT_ID = "raw-test"
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServedCluster]:
+    cluster = ServedCluster(Path(tmp_path_factory.mktemp("serve-versions")) / "cluster.db").start()
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+def exchange(served: ServedCluster, frame_body: bytes, broker_id: int = 0) -> bytes:
+    """Send one request (without its size) and return the response frame (without its size)."""
+    sock = raw_connection(served, broker_id)
+    try:
+        sock.sendall(struct.pack(">i", len(frame_body)) + frame_body)
+        frame = read_frame(sock)
+    finally:
+        sock.close()
+    assert frame is not None, "the server closed the connection"
+    return frame
+
+
+def compact(text: str) -> bytes:
+    """A compact string: unsigned varint length + 1, then UTF-8 (lengths here stay below 127)."""
+    data = text.encode()
+    assert len(data) < 127
+    return bytes([len(data) + 1]) + data
+
+
+def header_v1(key: int, version: int, correlation: int) -> bytes:
+    return struct.pack(">hhih", key, version, correlation, len(CLIENT_ID)) + CLIENT_ID.encode()
+
+
+# -- golden bytes --------------------------------------------------------------------------------
+
+def test_api_versions_v3_golden_bytes(served: ServedCluster) -> None:
+    # Request header v2 (v1 + an empty tag buffer), then ClientSoftwareName/Version and no tags.
+    request = header_v1(18, 3, 77) + b"\x00" + compact("kplay-test") + compact("1.0.0") + b"\x00"
+    frame = exchange(served, request)
+    rows = sorted(SUPPORTED_APIS.values(), key=lambda spec: spec.key)
+    # The response header stays v0 (no tag buffer) for ApiVersions, as in Kafka: a client
+    # must read it before it knows which versions the broker has.
+    expected = (struct.pack(">ih", 77, 0) + bytes([len(rows) + 1])
+                + b"".join(struct.pack(">hhh", spec.key, spec.min_version, spec.max_version) + b"\x00"
+                           for spec in rows)
+                + struct.pack(">i", 0) + b"\x00")
+    assert frame == expected
+    advertised = {spec.key: (spec.min_version, spec.max_version) for spec in rows}
+    assert advertised[ApiKey.API_VERSIONS] == (0, 4)
+
+
+def test_api_versions_v3_refuses_a_malformed_software_name(served: ServedCluster) -> None:
+    request = header_v1(18, 3, 78) + b"\x00" + compact("bad name!") + compact("1.0") + b"\x00"
+    frame = exchange(served, request)
+    # INVALID_REQUEST (42) and an empty table, as Kafka's ApiVersionsRequest.isValid() decides.
+    assert frame == struct.pack(">ih", 78, 42) + b"\x01" + struct.pack(">i", 0) + b"\x00"
+
+
+def find_coordinator_golden(served: ServedCluster, group: str) -> tuple[int, str, int]:
+    assert served.server is not None
+    node = served.server.coordinator_for(group)
+    assert node is not None
+    host, port = served.endpoint(node)
+    return node, host, port
+
+
+def test_find_coordinator_v2_and_v3_golden_bytes(served: ServedCluster) -> None:
+    node, host, port = find_coordinator_golden(served, "golden-group")
+    # v2, not flexible: header v1; key as int16-length string, key type int8.
+    request = header_v1(10, 2, 5) + struct.pack(">h", 12) + b"golden-group" + b"\x00"
+    frame = exchange(served, request, node)
+    assert frame == (struct.pack(">iihh", 5, 0, 0, -1) + struct.pack(">ih", node, len(host)) + host.encode()
+                     + struct.pack(">i", port))
+    # v3, flexible: request header v2 and compact strings; response header v1 (a tag buffer).
+    request = header_v1(10, 3, 6) + b"\x00" + compact("golden-group") + b"\x00" + b"\x00"
+    frame = exchange(served, request, node)
+    assert frame == (struct.pack(">i", 6) + b"\x00" + struct.pack(">ih", 0, 0) + b"\x00"
+                     + struct.pack(">i", node) + compact(host) + struct.pack(">i", port) + b"\x00")
+
+
+# -- every advertised version -------------------------------------------------------------------
+
+def _every_version() -> list[tuple[int, int]]:
+    return [(spec.key, version) for spec in SUPPORTED_APIS.values()
+            for version in range(spec.min_version, spec.max_version + 1)
+            if version not in spec.hand_coded and spec.key != ApiKey.JOIN_GROUP]
+
+
+@pytest.mark.parametrize("key,version", _every_version(),
+                         ids=[f"{ApiKey(k).name}-v{v}" for k, v in _every_version()])
+def test_every_advertised_version_is_answered_in_that_version(served: ServedCluster, key: int, version: int) -> None:
+    spec = SUPPORTED_APIS[key]
+    fields: dict[str, Any] = {ApiKey.PRODUCE: {"acks": 1},
+                              ApiKey.API_VERSIONS: {"client_software_name": "kplay-test",
+                                                    "client_software_version": "1"}}.get(key, {})
+    request = spec.request(version=version, **fields)
+    request.with_header(correlation_id=900 + version, client_id=CLIENT_ID)
+    frame = exchange(served, request.encode(header=True, framed=False))
+    response = spec.response.decode(frame, version=version, header=True)
+    assert response.header.correlation_id == 900 + version
+    # Nothing left over: the whole frame was this version's response.
+    assert response.encode(header=True) == frame
+
+
+# -- old versions -------------------------------------------------------------------------------
+
+def test_list_offsets_v0_answers_as_kafka_3_did(served: ServedCluster) -> None:
+    served.create_topic("legacy-offsets")
+    KafkaPythonKit("kafka-python", served.bootstrap).produce("legacy-offsets", [Sent(b"k", b"v")] * 3)
+
+    def ask(timestamp: int, max_offsets: int) -> list[int]:
+        request = ListOffsetsRequest_v0(replica_id=-1, topics=[("legacy-offsets", [(0, timestamp, max_offsets)])])
+        request.with_header(correlation_id=3, client_id=CLIENT_ID)
+        frame = exchange(served, request.encode(header=True), served.leader("legacy-offsets", 0))
+        response = ListOffsetsResponse_v0.decode(frame, header=True)
+        ((name, ((partition, error, offsets),)),) = response.topics
+        assert (name, partition, error) == ("legacy-offsets", 0, 0)
+        return list(offsets)
+
+    assert ask(-1, 1) == [3]          # latest: what Burrow and sarama ask
+    assert ask(-2, 1) == [0]          # earliest
+    assert ask(-1, 10) == [3, 0]      # newest first
+    assert ask(0, 10) == []           # every record is newer than 1970
+
+
+def test_offset_fetch_v8_answers_several_groups(served: ServedCluster) -> None:
+    served.create_topic("fetch-v8", partitions=2)
+    assert served.server is not None
+    groups = ("v8-a", "v8-b")
+    for group, offset in zip(groups, (5, 7)):
+        part = OffsetCommitRequest.OffsetCommitRequestTopic.OffsetCommitRequestPartition(
+            partition_index=0, committed_offset=offset, committed_metadata="")
+        commit = OffsetCommitRequest(version=9, group_id=group, generation_id_or_member_epoch=-1, member_id="",
+                                     topics=[OffsetCommitRequest.OffsetCommitRequestTopic(name="fetch-v8",
+                                                                                         partitions=[part])])
+        commit.with_header(correlation_id=1, client_id=CLIENT_ID)
+        frame = exchange(served, commit.encode(header=True), served.server.coordinator_for(group))
+        committed = OffsetCommitResponse.decode(frame, version=9, header=True)
+        assert committed.topics[0].partitions[0].error_code == 0
+    # Both groups in one request: it goes to one broker, so only its groups are answered,
+    # the other gets NOT_COORDINATOR, each with its own error, as in Kafka.
+    asked = OffsetFetchRequest.OffsetFetchRequestGroup
+    request = OffsetFetchRequest(version=8, require_stable=False, groups=[
+        asked(group_id="v8-a", topics=[asked.OffsetFetchRequestTopics(name="fetch-v8", partition_indexes=[0, 1])]),
+        asked(group_id="v8-b", topics=None)])
+    request.with_header(correlation_id=2, client_id=CLIENT_ID)
+    frame = exchange(served, request.encode(header=True), served.server.coordinator_for("v8-a"))
+    response = OffsetFetchResponse.decode(frame, version=8, header=True)
+    by_group = {group.group_id: group for group in response.groups}
+    a = by_group["v8-a"]
+    assert a.error_code == 0
+    assert [(p.partition_index, p.committed_offset) for p in a.topics[0].partitions] == [(0, 5), (1, -1)]
+    b = by_group["v8-b"]
+    if served.server.coordinator_for("v8-b") == served.server.coordinator_for("v8-a"):
+        assert b.error_code == 0 and [(t.name, [p.committed_offset for p in t.partitions]) for t in b.topics] == [
+            ("fetch-v8", [7])]
+    else:
+        assert b.error_code == 16  # NOT_COORDINATOR
+
+
+# -- real clients -------------------------------------------------------------------------------
+
+@pytest.fixture
+def api_versions_asked(monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, int]]:
+    """(version, error code) of every ApiVersions request answered from here on."""
+    asked: list[tuple[int, int]] = []
+    original = HANDLERS[ApiKey.API_VERSIONS]
+
+    async def recording(ctx: Any, request: Any) -> Any:
+        response = await original(ctx, request)
+        asked.append((ctx.version, response.error_code))
+        return response
+
+    monkeypatch.setitem(HANDLERS, ApiKey.API_VERSIONS, recording)
+    return asked
+
+
+# aiokafka 0.14's newest ApiVersions is v0: it is here to show that the old version still works.
+@pytest.mark.parametrize("kit_class,newest", [(KafkaPythonKit, 3), (ConfluentKit, 3), (AiokafkaKit, 0)],
+                         ids=["kafka-python", "confluent-kafka", "aiokafka"])
+def test_clients_speak_their_newest_api_versions_without_falling_back(
+        served: ServedCluster, api_versions_asked: list[tuple[int, int]], kit_class: type, newest: int) -> None:
+    topic = f"flexible-{kit_class.__name__.lower()}"
+    served.create_topic(topic)
+    kit = kit_class(kit_class.__name__, served.bootstrap)
+    try:
+        offsets = kit.produce(topic, [Sent(b"k", b"flexible")])
+    finally:
+        kit.close()
+    assert offsets == [(0, 0)]
+    assert api_versions_asked, "the client never asked for ApiVersions"
+    # Every ApiVersions the client sent was its newest (flexible for all but aiokafka) and
+    # answered without an error: no client had to fall back to an older version.
+    assert all(version >= newest and error == 0 for version, error in api_versions_asked), api_versions_asked
+
+
+@pytest.mark.skipif(kcat_path() is None, reason="kcat is not installed")
+def test_kcat_lists_metadata_over_flexible_versions(served: ServedCluster,
+                                                    api_versions_asked: list[tuple[int, int]]) -> None:
+    served.create_topic("kcat-flexible")
+    listing = subprocess.run([str(kcat_path()), "-b", served.bootstrap, "-L", "-t", "kcat-flexible"],
+                             capture_output=True, text=True, timeout=30)
+    assert listing.returncode == 0, listing.stderr
+    assert 'topic "kcat-flexible" with 1 partitions' in listing.stdout
+    assert api_versions_asked and all(version >= 3 and error == 0 for version, error in api_versions_asked)
+
+
+# -- what kplay does not support yet: refused at once -------------------------------------------
+
+TXN_MESSAGE = "transactions are not supported by kplay serve yet"
+
+
+def test_confluent_init_transactions_fails_at_once_naming_transactions(served: ServedCluster) -> None:
+    from confluent_kafka import KafkaException, Producer
+
+    producer = Producer({"bootstrap.servers": served.bootstrap, "transactional.id": "txn-confluent"})
+    started = time.monotonic()
+    with pytest.raises(KafkaException) as raised:
+        producer.init_transactions(30)
+    assert time.monotonic() - started < 10
+    error = raised.value.args[0]
+    assert error.fatal() and TXN_MESSAGE in error.str()
+
+
+def test_kafka_python_init_transactions_fails_at_once(served: ServedCluster) -> None:
+    from kafka import KafkaProducer
+    from kafka.errors import TransactionalIdAuthorizationFailedError
+
+    producer = KafkaProducer(bootstrap_servers=served.bootstrap, transactional_id="txn-kafka-python",
+                             max_block_ms=30_000)
+    try:
+        started = time.monotonic()
+        with pytest.raises(TransactionalIdAuthorizationFailedError):
+            producer.init_transactions()
+        assert time.monotonic() - started < 10
+    finally:
+        producer.close(timeout=5)
+
+
+def test_aiokafka_transactional_start_fails_at_once(served: ServedCluster) -> None:
+    from aiokafka import AIOKafkaProducer
+    from aiokafka.errors import TransactionalIdAuthorizationFailed
+
+    async def start() -> float:
+        producer = AIOKafkaProducer(bootstrap_servers=served.bootstrap, transactional_id="txn-aiokafka")
+        started = time.monotonic()
+        try:
+            with pytest.raises(TransactionalIdAuthorizationFailed):
+                await asyncio.wait_for(producer.start(), 30)
+        finally:
+            await producer.stop()
+        return time.monotonic() - started
+
+    assert asyncio.run(start()) < 10
+
+
+def test_a_kip848_consumer_fails_at_once_instead_of_waiting(served: ServedCluster) -> None:
+    from confluent_kafka import Consumer, KafkaError
+
+    served.create_topic("kip848")
+    consumer = Consumer({"bootstrap.servers": served.bootstrap, "group.id": "kip848-group",
+                         "group.protocol": "consumer"})
+    try:
+        consumer.subscribe(["kip848"])
+        started = time.monotonic()
+        error = None
+        while error is None and time.monotonic() - started < 15:
+            message = consumer.poll(0.2)
+            if message is not None and message.error():
+                error = message.error()
+        assert error is not None, "the consumer kept waiting"
+        assert time.monotonic() - started < 10
+        # librdkafka reports it as _FATAL (-150), naming the API it could not use.
+        assert error.code() == KafkaError._FATAL and "ConsumerGroupHeartbeat" in error.str()
+    finally:
+        consumer.close()
