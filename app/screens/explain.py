@@ -37,8 +37,11 @@ CONCEPTS: dict[str, Concept] = {c.title.lower().replace(" ", "_"): c for c in (
             "the rest followers. With a replication factor of 3 a partition survives two brokers failing, "
             "provided a replica that has the records becomes the leader."),
     Concept("Partition",
-            "A partition is an ordered, append-only log: each record gets the next offset (0, 1, 2, ...), "
-            "and offsets are never reused, except after an unclean leader election truncates the log. "
+            "A partition is an ordered, append-only log: each record gets the next offset (0, 1, 2, ...). "
+            "An offset below the high watermark always names the same record (retention or compaction may "
+            "delete it, but never give its offset to another). Records above it can be lost when the leader "
+            "fails, after a clean election too (acks=1 writes no follower had yet), and new records then "
+            "get their offsets. "
             "Records with the same key always go to the same partition, so their order is kept; "
             "there is no order across partitions."),
     Concept("Log start offset",
@@ -76,9 +79,11 @@ CONCEPTS: dict[str, Concept] = {c.title.lower().replace(" ", "_"): c for c in (
             "is read by exactly one member of the group. Members beyond the number of partitions stay idle, "
             "and two groups each read the whole topic independently."),
     Concept("Generation",
-            "Every rebalance starts a new generation of the group, and the generation id counts them. A "
-            "member still on an older generation is refused with ILLEGAL_GENERATION and must rejoin, so two "
-            "members never own the same partition at once."),
+            "Every rebalance starts a new generation of the group, and the generation id counts them. "
+            "Commits and heartbeats carry the member's generation: one from an older generation is refused "
+            "with ILLEGAL_GENERATION, so a member that missed a rebalance cannot commit offsets for "
+            "partitions that moved on (generations fence commits) and must rejoin. They do not stop it "
+            "reading: until it notices, it may still fetch a partition that has a new owner."),
     Concept("Rebalance",
             "When a member joins, leaves or misses its session timeout, the group coordinator rebalances: "
             "members rejoin, the group leader computes a new assignment with the assignor (range by default), "
