@@ -19,8 +19,8 @@ KPLAY = [sys.executable, "-c", "from app.cli import main; main()"]
 
 
 def test_every_tutorial_concept_has_a_lesson():
-    assert {"first-steps", "partitions-and-keys", "consumer-groups", "offsets-and-replay",
-            "broker-failure", "acks-and-data-loss", "retention-and-compaction"} <= set(BUILTINS)
+    assert {"message-systems", "first-steps", "partitions-and-keys", "consumer-groups", "offsets-and-replay",
+            "replication-factor", "broker-failure", "acks-and-data-loss", "retention-and-compaction"} <= set(BUILTINS)
 
 
 @pytest.mark.parametrize("name", BUILTINS)
@@ -84,6 +84,7 @@ def test_demo_lists_lessons_and_plays_one_headless_from_the_command_line(tmp_pat
     listing = subprocess.run(KPLAY + ["demo"], capture_output=True, text=True, timeout=60)
     assert listing.returncode == 0
     assert "first-steps" in listing.stdout and "broker-failure" in listing.stdout
+    assert "kplay demo NAME" in listing.stdout and "kplay demo NAME --headless" in listing.stdout
     played = subprocess.run(KPLAY + ["demo", "first-steps", "--headless", "--data", str(tmp_path / "d.db")],
                             capture_output=True, text=True, timeout=120)
     assert played.returncode == 0, played.stderr

@@ -48,9 +48,9 @@ def demo(
         for builtin in lessons:
             typer.echo(f"{builtin.name:<{width}} {builtin.description}")
         typer.echo("")
-        typer.echo("Play a lesson:       kplay demo NAME                 (space pause, n one step, +/- speed)")
-        typer.echo("Print its transcript: kplay demo NAME --headless")
-        typer.echo("Play your own file:  kplay demo my-lesson.kplay     (the format is in the README)")
+        typer.echo("Play a lesson:         kplay demo NAME              (space pause, n one step, +/- speed)")
+        typer.echo("Print its transcript:  kplay demo NAME --headless")
+        typer.echo("Play your own lesson:  kplay demo my-lesson.kplay   (the format is in the README)")
         return
     try:
         parsed = load_scenario(scenario)
