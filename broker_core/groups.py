@@ -36,6 +36,9 @@ from .errors import (GroupIdNotFound, IllegalGeneration, InconsistentGroupProtoc
 from .events import ChangeFeed, Event
 from .group_metadata import (COMPLETING_REBALANCE, DEAD, EMPTY, PREPARING_REBALANCE, STABLE, GroupMetadata,
                              JoinGroupResult, load_group, save_group)
+from .coordinator_records import (MemberRecord, group_metadata_key, group_metadata_value, offset_commit_key,
+                                  offset_commit_value)
+from .offsets_topic import OffsetsTopicWriter
 from .records import TopicPartition
 from .storage import Storage, record_change
 
@@ -127,6 +130,7 @@ class GroupCoordinator:
         self._storage = storage
         self._clock = clock
         self._feed = feed
+        self._offsets_topic = OffsetsTopicWriter(storage, clock)
         self.min_session_timeout_ms = min_session_timeout_ms
         self.max_session_timeout_ms = max_session_timeout_ms
 
@@ -147,10 +151,31 @@ class GroupCoordinator:
                 result = operation(group, now)
             except KafkaError as exc:
                 error = exc
-            await save_group(conn, group, now)
+            await self._save(conn, group, now)
         if error is not None:
             raise error
         return result
+
+    async def _save(self, conn: Any, group: GroupMetadata, now: int,
+                    commits: Mapping[TopicPartition, int] | None = None, metadata: str = "") -> None:
+        """Save the group and log what changed to ``__consumer_offsets``, in the caller's transaction.
+
+        As Kafka's coordinator: a completed rebalance writes the group's metadata record, a
+        commit one record per partition, a deletion tombstones for the group and its offsets.
+        """
+        records: list[tuple[bytes, bytes | None]] = []
+        if group.deleted:
+            rows = await conn.execute_fetchall(
+                "SELECT topic, partition FROM committed_offsets WHERE group_id=? ORDER BY topic, partition",
+                (group.group_id,))
+            records += [(offset_commit_key(group.group_id, topic, partition), None) for topic, partition in rows]
+            records.append((group_metadata_key(group.group_id), None))
+        elif any(kind == "group_rebalanced" for kind, _ in group.events):
+            records.append((group_metadata_key(group.group_id), _group_metadata_value(group, now)))
+        records += [(offset_commit_key(group.group_id, tp.topic, tp.partition),
+                     offset_commit_value(offset, metadata, now)) for tp, offset in sorted((commits or {}).items())]
+        await save_group(conn, group, now)
+        await self._offsets_topic.append(conn, group.group_id, records, now)
 
     async def _inspect(self, group_id: str, operation: Callable[[GroupMetadata, int], _T]) -> _T:
         """Like ``_update``, but read-only unless a timer or ``operation`` changes something.
@@ -387,7 +412,7 @@ class GroupCoordinator:
                 entries = operation(group, now)
             except KafkaError as exc:
                 error, entries = exc, {}
-            await save_group(conn, group, now)
+            await self._save(conn, group, now, entries, metadata)
             if entries:
                 await conn.executemany(
                     "INSERT INTO committed_offsets(group_id, topic, partition, committed_offset, metadata,"
@@ -543,6 +568,16 @@ class GroupCoordinator:
             "SELECT t.name, p.partition, p.high_watermark FROM partitions p JOIN topics t ON t.id = p.topic_id"
             f" WHERE t.name IN ({marks})", sorted(topics))
         return {TopicPartition(name, partition): hw for name, partition, hw in rows}
+
+
+def _group_metadata_value(group: GroupMetadata, now: int) -> bytes:
+    """The group as Kafka's ``GroupMetadataValue`` records it after a rebalance."""
+    protocol = group.protocol_name
+    members = [MemberRecord(m.member_id, m.client_id, m.host, m.rebalance_timeout_ms, m.session_timeout_ms,
+                            m.metadata(protocol) if protocol is not None else b"", m.assignment or b"")
+               for m in group.members.values()]
+    return group_metadata_value(group.protocol_type, group.generation, protocol,
+                                group.leader_id if members else None, now, members)
 
 
 def _join_answer(group: GroupMetadata, member_id: str, start: int) -> JoinGroupResult | tuple[str, int]:

@@ -115,6 +115,18 @@ class PartitionLogs:
             await self._await_in_sync_replicas(results, epochs)
         return results
 
+    async def append_in(self, conn: aiosqlite.Connection, topic: str, partition: int,
+                        records: Sequence[ProducerRecord], now: int) -> AppendResult:
+        """Append one batch (acks=1) inside the caller's write transaction.
+
+        The group coordinator writes its ``__consumer_offsets`` records this way, in the
+        same transaction as the commit or group change they record.
+        """
+        meta = await _topic_meta(conn, topic)
+        if meta is None or not 0 <= partition < meta[1]:
+            raise UnknownTopicOrPartition(f"Partition {partition} of topic '{topic}' does not exist")
+        return await self._append_one(conn, meta[0], meta[2], BatchRequest(topic, partition, records), 1, now)
+
     async def _await_in_sync_replicas(self, results: list[AppendResult | KafkaError],
                                       epochs: dict[int, int]) -> None:
         """Wait until the high watermark passes each acks=all batch (Kafka's DelayedProduce).

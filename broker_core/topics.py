@@ -132,16 +132,7 @@ class TopicAdmin:
                     raise TopicAlreadyExists(f"Topic '{name}' already exists.")
                 if collision_key(other) == collision_key(name):
                     raise InvalidTopic(f"Topic '{name}' collides with existing topic: {other}")
-            cursor = await conn.execute(
-                "INSERT INTO topics(name, topic_uuid, partitions, replication_factor, config, created_at)"
-                " VALUES (?, ?, ?, ?, ?, ?)",
-                (name, _topic_uuid(), partitions, replication_factor, json.dumps(overrides), now))
-            topic_id = cursor.lastrowid
-            assert topic_id is not None
-            placement = assign_replicas(live, partitions, replication_factor, start_index=topic_id - 1)
-            await _insert_partitions(conn, topic_id, 0, placement, now)
-            await record_change(conn, now, "topic_created", {
-                "topic": name, "partitions": partitions, "replication_factor": replication_factor})
+            await insert_topic(conn, name, partitions, replication_factor, overrides, live, now)
         return await self.describe_topic(name)
 
     async def list_topics(self) -> list[str]:
@@ -247,6 +238,22 @@ class TopicAdmin:
             await conn.execute("DELETE FROM committed_offsets WHERE topic=?", (name,))
             await conn.execute("DELETE FROM topics WHERE id=?", (topic_id,))
             await record_change(conn, now, "topic_deleted", {"topic": name})
+
+
+async def insert_topic(conn: aiosqlite.Connection, name: str, partitions: int, replication_factor: int,
+                       overrides: Mapping[str, Any], live: Sequence[int], now: int) -> int:
+    """Write a validated new topic, its partitions and replicas in the caller's transaction; return its id."""
+    cursor = await conn.execute(
+        "INSERT INTO topics(name, topic_uuid, partitions, replication_factor, config, created_at)"
+        " VALUES (?, ?, ?, ?, ?, ?)",
+        (name, _topic_uuid(), partitions, replication_factor, json.dumps(overrides), now))
+    topic_id = cursor.lastrowid
+    assert topic_id is not None
+    placement = assign_replicas(list(live), partitions, replication_factor, start_index=topic_id - 1)
+    await _insert_partitions(conn, topic_id, 0, placement, now)
+    await record_change(conn, now, "topic_created", {
+        "topic": name, "partitions": partitions, "replication_factor": replication_factor})
+    return topic_id
 
 
 async def _topic_row(conn: aiosqlite.Connection, name: str) -> tuple:

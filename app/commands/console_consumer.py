@@ -4,7 +4,9 @@
     kplay console-consumer --topic orders --group billing --property print.key=true
     kplay console-consumer --topic orders --partition 1 --offset 42 --max-messages 10
 
-It follows the log live until interrupted. Ctrl-C (SIGINT) or SIGTERM stops it cleanly:
+Without ``--group`` (and without ``--partition``) it joins a generated group
+``console-consumer-NNNNN`` with auto-commit off, as Kafka's tool does, and leaves it (deleted, since
+it committed nothing) on exit. It follows the log live until interrupted. Ctrl-C (SIGINT) or SIGTERM stops it cleanly:
 a group member leaves its group and commits, and ``Processed a total of N messages`` goes
 to stderr, as Kafka's tool prints it. Values are written as they are (UTF-8 text; invalid
 bytes as ``\\xNN``); on a terminal control characters are escaped too, so a record can
@@ -16,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import random
 import signal
 import sys
 import time
@@ -25,12 +28,14 @@ from typing import Annotated, Any, Optional
 import typer
 
 from broker_core import Cluster, Consumer, ConsumerRecord, TopicPartition
-from broker_core.errors import UnknownTopicOrPartition
+from broker_core.errors import KafkaError, UnknownTopicOrPartition
 from broker_core.log import EARLIEST, LATEST
 from widgets.safe_text import printable
 
-from .invocation import (BootstrapServerOption, DataOption, UsageProblem, one_line_errors,
+from .invocation import (BootstrapServerOption, DataOption, UsageProblem, note_removed_flag, one_line_errors,
                          run_on_cluster)
+from .message_formatters import (DEFAULT_FORMATTER, KNOWN_FORMATTERS, LEGACY_NAMES, MessageFormatter,
+                                 coordinator_formatter)
 from .output import print_error, stdout_is_terminal
 from .properties import bool_property, parse_properties
 
@@ -128,8 +133,9 @@ class ConsumeRequest:
     client_id: str
     max_messages: Optional[int]
     timeout_ms: Optional[int]
-    record_format: RecordFormat
+    record_format: MessageFormatter
     consumer_options: dict[str, Any]  # further Consumer keyword arguments from --consumer-property
+    generated_group: bool = False  # console-consumer-NNNNN: removed again on exit
 
 
 def console_consumer(
@@ -151,6 +157,10 @@ def console_consumer(
         "--property", metavar="KEY=VALUE",
         help="Formatter properties: print.key, print.value, print.partition, print.offset, print.timestamp, "
              "print.headers, key.separator, line.separator, headers.separator, null.literal.")] = None,
+    formatter: Annotated[str, typer.Option(
+        "--formatter", metavar="CLASS", help="The name of a class to use for formatting kafka messages for display: "
+        "DefaultMessageFormatter, OffsetsMessageFormatter or GroupMetadataMessageFormatter (for __consumer_offsets), "
+        "NoOpMessageFormatter (package org.apache.kafka.tools.consumer).")] = DEFAULT_FORMATTER,
     formatter_property: Annotated[Optional[list[str]], typer.Option(
         "--formatter-property", metavar="KEY=VALUE", help="Same as --property (its newer name).")] = None,
     consumer_property: Annotated[Optional[list[str]], typer.Option(
@@ -166,12 +176,16 @@ def console_consumer(
     data: DataOption = None,
 ) -> None:
     """Read records from a topic and write them to standard output (kafka-console-consumer)."""
+    if formatter in LEGACY_NAMES:
+        note_removed_flag(formatter, LEGACY_NAMES[formatter])
+        formatter = LEGACY_NAMES[formatter]
     with one_line_errors():
         request = check_arguments(
             topic=topic, from_beginning=from_beginning, group=group, partition=partition, offset=offset,
             max_messages=max_messages, timeout_ms=timeout_ms,
             formatter=parse_properties([*(property_ or []), *(formatter_property or [])]),
-            config=parse_properties([*(consumer_property or []), *(command_property or [])]))
+            config=parse_properties([*(consumer_property or []), *(command_property or [])]),
+            formatter_class=formatter)
         code = run_on_cluster(ctx, data, lambda cluster: consume(cluster, request))
     if code:
         raise typer.Exit(code)
@@ -180,8 +194,11 @@ def console_consumer(
 def check_arguments(*, topic: Optional[str], from_beginning: bool, group: Optional[str],
                     partition: Optional[int], offset: Optional[str], max_messages: Optional[int],
                     timeout_ms: Optional[int], formatter: dict[str, str],
-                    config: dict[str, str]) -> ConsumeRequest:
+                    config: dict[str, str], formatter_class: str = DEFAULT_FORMATTER) -> ConsumeRequest:
     """Kafka's ``ConsoleConsumerOptions`` checks, with its wording."""
+    if formatter_class not in KNOWN_FORMATTERS:
+        raise UsageProblem(f"java.lang.ClassNotFoundException: {formatter_class} (kplay's formatters: "
+                           f"{', '.join(name.rsplit('.', 1)[1] for name in KNOWN_FORMATTERS)})")
     if topic is None:
         raise UsageProblem('Missing required argument "[topic]"')
     if partition is not None:
@@ -212,13 +229,21 @@ def check_arguments(*, topic: Optional[str], from_beginning: bool, group: Option
         start = parse_offset(offset) if offset is not None else (EARLIEST if from_beginning else LATEST)
     if max_messages is not None and max_messages < 0:
         max_messages = None  # Kafka: a negative count means no limit
-    # Kafka's console consumer without a group makes up a throwaway one and does not commit.
-    auto_commit = bool_property(config, "enable.auto.commit", True) if chosen_group is not None else False
+    # Kafka's console consumer without a group makes up a throwaway one (console-consumer-NNNNN)
+    # and, unless told otherwise, does not commit to it; with --partition it assigns, joining nothing.
+    generated = chosen_group is None and partition is None
+    auto_commit = bool_property(config, "enable.auto.commit", chosen_group is not None)
+    if generated:
+        chosen_group = f"console-consumer-{random.randrange(100000)}"
+    elif chosen_group is None:
+        auto_commit = False
+    terminal = stdout_is_terminal()
+    record_format = coordinator_formatter(formatter_class, escape_controls=terminal) or \
+        RecordFormat.from_properties(formatter, escape_controls=terminal)
     return ConsumeRequest(
         topic, chosen_group, partition, start, reset, auto_commit, config.get("client.id", CLIENT_ID),
         max_messages, timeout_ms if timeout_ms is not None and timeout_ms >= 0 else None,
-        RecordFormat.from_properties(formatter, escape_controls=stdout_is_terminal()),
-        consumer_options(config))
+        record_format, consumer_options(config), generated)
 
 
 #: Consumer configs kplay's Consumer takes, by Kafka name.
@@ -283,11 +308,21 @@ async def consume(cluster: Cluster, request: ConsumeRequest) -> int:
     finally:
         try:
             await consumer.close()
+            if request.generated_group and request.group is not None:
+                await _remove_generated_group(cluster, request.group)
         finally:
             for signum in (signal.SIGINT, signal.SIGTERM):
                 loop.remove_signal_handler(signum)
             _report_count(processed)
     return 0
+
+
+async def _remove_generated_group(cluster: Cluster, group: str) -> None:
+    """Delete the throwaway group if it committed nothing (Kafka's offsets cleanup would, minutes later)."""
+    if await cluster.groups.fetch_offsets(group):
+        return
+    with contextlib.suppress(KafkaError):
+        await cluster.groups.delete_group(group)
 
 
 async def start_reading(consumer: Consumer, request: ConsumeRequest, partitions: int) -> None:

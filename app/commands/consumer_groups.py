@@ -20,6 +20,7 @@ from typing import Annotated, Iterable, Optional, Sequence
 import typer
 
 from broker_core import Cluster, TopicPartition
+from broker_core.coordinator_records import OFFSETS_TOPIC, offsets_partition
 from broker_core.errors import GroupIdNotFound, NonEmptyGroup, UnknownTopicOrPartition
 from broker_core.groups import GroupDescription, PartitionLag
 from broker_core.log import EARLIEST, LATEST
@@ -38,8 +39,6 @@ DRY_RUN_WARNING = (
     "behavior of this command will be to prompt the user before executing the reset rather than doing a dry run. "
     "You should add the --dry-run option explicitly if you are scripting this command and want to keep the current "
     "default behavior without prompting.")
-#: __consumer_offsets' partition count: a group's coordinator follows from its id's hash.
-OFFSETS_TOPIC_PARTITIONS = 50
 
 
 @dataclass(frozen=True)
@@ -219,7 +218,7 @@ async def describe_groups(cluster: Cluster, names: Sequence[str], view: str, ver
         elif description.state in ("PreparingRebalance", "CompletingRebalance"):
             print_error(f"Warning: Consumer group '{name}' is rebalancing.")
         if view == "state":
-            _print_state(description, await cluster.topics.live_brokers())
+            _print_state(description, await coordinator_of(cluster, description.group_id))
         elif view == "members":
             _print_members(description, verbose)
         else:
@@ -279,23 +278,22 @@ def _print_members(description: GroupDescription, verbose: bool) -> None:
     print_lines(["", *(fmt.format(*row) for row in [headers, *table])])
 
 
-def coordinator_of(group: str, brokers: Sequence[int]) -> int:
-    """The broker that coordinates ``group``: Kafka hashes the id onto __consumer_offsets' partitions.
+async def coordinator_of(cluster: Cluster, group: str) -> int:
+    """The broker that coordinates ``group``: the leader of its ``__consumer_offsets`` partition.
 
-    ``abs(groupId.hashCode()) % 50`` picks the partition; kplay lays those partitions over
-    the live brokers in turn, so different groups have different coordinators, as in Kafka.
+    ``abs(groupId.hashCode()) % 50`` picks the partition, as in Kafka. Before the topic exists
+    (no group has committed or rebalanced yet) kplay lays the partitions over the live brokers in turn.
     """
-    units = group.encode("utf-16-be")
-    java_hash = 0
-    for i in range(0, len(units), 2):  # String.hashCode runs over UTF-16 code units
-        java_hash = (31 * java_hash + int.from_bytes(units[i:i + 2], "big")) & 0xFFFFFFFF
-    signed = java_hash - (1 << 32) if java_hash & 0x80000000 else java_hash
-    partition = (0 if signed == -(1 << 31) else abs(signed)) % OFFSETS_TOPIC_PARTITIONS
-    return sorted(brokers)[partition % len(brokers)] if brokers else -1
+    partition = offsets_partition(group)
+    try:
+        topic = await cluster.topics.describe_topic(OFFSETS_TOPIC)
+    except UnknownTopicOrPartition:
+        brokers = await cluster.topics.live_brokers()
+        return brokers[partition % len(brokers)] if brokers else -1
+    return topic.partitions[offsets_partition(group, topic.partition_count)].leader
 
 
-def _print_state(description: GroupDescription, live_brokers: Sequence[int]) -> None:
-    broker = coordinator_of(description.group_id, live_brokers)
+def _print_state(description: GroupDescription, broker: int) -> None:
     coordinator = f"localhost:{9092 + broker}  ({broker})"
     headers = ["GROUP", "COORDINATOR (ID)", "ASSIGNMENT-STRATEGY", "STATE", "#MEMBERS"]
     row = [description.group_id, coordinator, description.protocol or MISSING, description.state,

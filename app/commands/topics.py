@@ -13,12 +13,13 @@ row per partition); on a terminal the partitions are drawn as a table instead.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Annotated, Any, Optional
 
 import typer
 
 from broker_core import Cluster
+from broker_core.coordinator_records import INTERNAL_TOPICS
 from broker_core.errors import TopicAlreadyExists
 from broker_core.topics import PartitionDescription, TopicDescription
 
@@ -51,6 +52,7 @@ class TopicCommand:
     if_not_exists: bool
     reports: frozenset[str]  # under-replicated, unavailable, under-min-isr, at-min-isr
     topics_with_overrides: bool
+    exclude_internal: bool = False
 
 
 def topics(
@@ -84,7 +86,8 @@ def topics(
     topics_with_overrides: Annotated[bool, typer.Option(
         "--topics-with-overrides", help="With --describe: only topics that override a config.")] = False,
     exclude_internal: Annotated[bool, typer.Option(
-        "--exclude-internal", help="Exclude internal topics (kplay has none).")] = False,
+        "--exclude-internal", help="Exclude internal topics (__consumer_offsets) when listing or describing "
+                                   "all topics.")] = False,
     bootstrap_server: BootstrapServerOption = None,
     command_config: CommandConfigOption = None,
     data: DataOption = None,
@@ -99,6 +102,7 @@ def topics(
             config=config or [], if_exists=if_exists, if_not_exists=if_not_exists,
             reports=frozenset(name for name, given in reports.items() if given),
             topics_with_overrides=topics_with_overrides)
+        command = replace(command, exclude_internal=exclude_internal)
         run_on_cluster(ctx, data, lambda cluster: execute(cluster, command))
 
 
@@ -153,6 +157,8 @@ async def execute(cluster: Cluster, command: TopicCommand) -> None:
         await create(cluster, command)
         return
     names = matching_topics(await cluster.topics.list_topics(), command.topic)
+    if command.exclude_internal:
+        names = [name for name in names if name not in INTERNAL_TOPICS]
     if command.action == "list":
         print_lines(names)
         return

@@ -8,6 +8,7 @@ from typing import Any
 
 from kafka.protocol.metadata import ApiVersionsResponse, FindCoordinatorResponse, MetadataResponse
 
+from broker_core.coordinator_records import INTERNAL_TOPICS
 from broker_core.errors import KafkaError, LeaderNotAvailable, TopicAlreadyExists, UnknownTopicOrPartition
 from broker_core.names import validate_topic_name
 from broker_core.topics import TopicDescription
@@ -108,7 +109,8 @@ def _topic_metadata(description: TopicDescription, live: set[int]) -> "Topic":
             partition_index=p.partition, leader_id=p.leader, leader_epoch=p.leader_epoch,
             replica_nodes=list(p.replicas), isr_nodes=list(p.isr),
             offline_replicas=[b for b in p.replicas if b not in live]))
-    return Topic(error_code=WireError.NONE, name=description.name, is_internal=False, partitions=partitions)
+    return Topic(error_code=WireError.NONE, name=description.name, is_internal=description.name in INTERNAL_TOPICS,
+                 partitions=partitions)
 
 
 async def handle_find_coordinator(ctx: RequestContext, request) -> FindCoordinatorResponse:
