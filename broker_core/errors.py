@@ -240,6 +240,12 @@ class StorageClosed(StorageError):
     """The data file was closed by this process (a background task outlived its cluster)."""
 
 
+class PolicyViolation(KafkaError):
+    """The request breaks a configured policy (deleting records of a compact-only topic)."""
+
+    name, code = "POLICY_VIOLATION", 44
+
+
 ALL_ERRORS: tuple[type[KafkaError], ...] = tuple(
     cls for cls in list(globals().values())
     if isinstance(cls, type) and issubclass(cls, KafkaError)

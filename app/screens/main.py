@@ -38,6 +38,7 @@ from widgets.welcome import WelcomePanel
 from ..scenarios.playback import Playback
 from ..scenarios.script import Scenario
 from ..scenarios.tui_observer import lesson_steps, play_lesson
+from .admin_menu import AdminCommands, open_admin
 from .confirm_delete import ConfirmDeleteScreen
 from .explain import ExplainScreen, concepts_for
 from .record_view import RecordViewScreen
@@ -66,6 +67,7 @@ class MainScreen(Screen[None]):
         Binding("i", "explain", "Explain", id="explain"),
         Binding("C", "show_pipeline", "Connect & schemas", id="pipeline.show"),
         Binding("f", "find_records", "Find records", id="records.find"),
+        Binding("A", "admin", "Admin", id="admin.menu"),
         *[Binding(str(number), f"focus_pane('{pane}')", f"Focus {title.lower()}", show=False,
                   id=f"focus.{pane}")
           for number, (pane, (_, title)) in enumerate(PANES.items(), start=1)],
@@ -75,6 +77,8 @@ class MainScreen(Screen[None]):
         Binding("plus", "lesson_faster", "Faster", id="lesson.faster"),
         Binding("minus", "lesson_slower", "Slower", id="lesson.slower"),
     ]
+
+    COMMANDS = {AdminCommands}
 
     #: Actions that exist only while a lesson plays.
     LESSON_ACTIONS = frozenset({"lesson_pause", "lesson_step", "lesson_faster", "lesson_slower"})
@@ -243,6 +247,10 @@ class MainScreen(Screen[None]):
             return
         partition = view.open_partition if view.open_partition is not None else view.strips.cursor
         self.app.push_screen(FindRecordsScreen(self.cluster, view.topic, len(view.partitions), partition))
+
+    def action_admin(self, which: str = "") -> None:
+        """Administer the cluster: topic configs, partitions, elections, group offsets, deletions."""
+        open_admin(self, which)
 
     def action_show_pipeline(self) -> None:
         """Show the connectors and the Schema Registry (the tutorial's database pipeline)."""

@@ -112,6 +112,12 @@ class TopicFormScreen(ModalScreen[str | None]):
                              allow_blank=False, id="cleanup-policy")
                 yield Label(Text(TOPIC_CONFIGS["cleanup.policy"].doc, style="dim"), id="cleanup-policy-help",
                             classes="field-error")
+                yield Label("min.insync.replicas", classes="field-label")
+                yield Input(str(TOPIC_CONFIGS["min.insync.replicas"].default), id="min-insync-replicas",
+                            type="integer", validate_on=["changed"],
+                            validators=[CoreRule(self._check_min_insync)])
+                yield Label(Text("in-sync replicas an acks=all write needs", style="dim"),
+                            id="min-insync-replicas-error", classes="field-error")
             yield Label("", id="form-error", markup=False)
             yield Static(Text(f"{self.live_brokers} live broker{'s' if self.live_brokers != 1 else ''}.  "
                               "enter creates · escape cancels · tab moves between fields", style="dim"),
@@ -143,6 +149,25 @@ class TopicFormScreen(ModalScreen[str | None]):
     def _check_retention(raw: str) -> None:
         validate_topic_config({"retention.ms": raw})
 
+    @staticmethod
+    def _check_min_insync(raw: str) -> None:
+        validate_topic_config({"min.insync.replicas": raw})
+
+    def _explain_min_insync(self) -> None:
+        """Under min.insync.replicas: what it means with the replication factor typed (Kafka allows
+        a value above it, and then refuses every acks=all write with NotEnoughReplicas)."""
+        field = self.query_one("#min-insync-replicas", Input)
+        if field.has_class("-invalid"):
+            return
+        try:
+            min_isr, factor = int(field.value), int(self._value("replication-factor"))
+        except ValueError:
+            return
+        note = (f"more than the {factor} replicas: every acks=all write will fail (NotEnoughReplicas)"
+                if min_isr > factor else "in-sync replicas an acks=all write needs")
+        self.query_one("#min-insync-replicas-error", Label).update(
+            Text(note, style="bold yellow" if min_isr > factor else "dim"))
+
     # -- state --------------------------------------------------------------------------------
     def _value(self, field_id: str) -> str:
         return self.query_one(f"#{field_id}", Input).value
@@ -161,8 +186,12 @@ class TopicFormScreen(ModalScreen[str | None]):
             label.update(Text(result.failure_descriptions[0], style="bold red"))
         elif field_id == "retention-ms":
             label.update(Text(human_duration(int(event.value.strip())), style="dim"))
+        elif field_id == "min-insync-replicas":
+            self._explain_min_insync()
         else:
             label.update("")
+            if field_id == "replication-factor":
+                self._explain_min_insync()
         self.query_one("#form-error", Label).update("")
 
     def _config(self) -> dict[str, str]:
@@ -171,6 +200,9 @@ class TopicFormScreen(ModalScreen[str | None]):
         retention = self._value("retention-ms").strip()
         if int(retention) != TOPIC_CONFIGS["retention.ms"].default:
             config["retention.ms"] = retention
+        min_isr = self._value("min-insync-replicas").strip()
+        if min_isr and int(min_isr) != TOPIC_CONFIGS["min.insync.replicas"].default:
+            config["min.insync.replicas"] = min_isr
         policy = self.query_one("#cleanup-policy", Select).value
         if isinstance(policy, str) and policy != TOPIC_CONFIGS["cleanup.policy"].default:
             config["cleanup.policy"] = policy
@@ -186,7 +218,7 @@ class TopicFormScreen(ModalScreen[str | None]):
         """Create the topic if every field is valid; otherwise focus the first invalid field."""
         if self._creating:
             return
-        for field_id in ("name", "partitions", "replication-factor", "retention-ms"):
+        for field_id in ("name", "partitions", "replication-factor", "retention-ms", "min-insync-replicas"):
             field = self.query_one(f"#{field_id}", Input)
             result = field.validate(field.value)
             if result is not None and not result.is_valid:
