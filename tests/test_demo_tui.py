@@ -278,3 +278,18 @@ async def test_quitting_in_the_middle_of_a_lesson_ends_it_cleanly(data_path: Pat
         assert not deck.views
     finally:
         await cluster.close()
+
+
+async def test_the_welcome_panel_does_not_offer_n_for_a_new_topic_during_a_lesson(data_path: Path):
+    scenario = parse(STEPPING, "stepping.kplay")
+    cluster, _, _ = await open_scenario_cluster(scenario, data_path)
+    try:
+        playback = Playback(INSTANT, paused=True)
+        app = PlaygroundApp(cluster, keymap={}, demo=scenario, playback=playback)
+        async with app.run_test(size=SIZE) as pilot:
+            await wait_until(pilot, lambda: playback.holding, "the lesson holding before its first step")
+            await pilot.pause(0.3)  # the topic list has reported the empty cluster by now
+            assert "Welcome to kplay" not in screen_text(pilot)
+            assert "create a topic" not in screen_text(pilot)
+    finally:
+        await cluster.close()

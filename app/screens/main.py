@@ -156,7 +156,8 @@ class MainScreen(Screen[None]):
     @on(TopicList.CountChanged)
     def _topic_count_changed(self, event: TopicList.CountChanged) -> None:
         empty = event.count == 0
-        self.query_one(WelcomePanel).display = empty
+        # Not during a lesson: the welcome's keys (n: new topic) are the lesson's keys then.
+        self.query_one(WelcomePanel).display = empty and not self.lesson_running
         self.query_one(PartitionView).display = not empty
         self.set_class(empty, "-empty")
 
