@@ -35,11 +35,11 @@ CONFIG_TOPIC = "connect-configs"
 class PlaygroundConnect:
     """The playground's Connect worker: made on demand, started once connectors exist.
 
-    ``base_dir`` resolves relative ``jdbc:sqlite:`` paths (the directory kplay was started
-    in, as for ``kplay connect --worker``).
+    ``base_dir``: the directory ``jdbc:sqlite:`` files are confined to (None: the worker's
+    default, beside the data file or ``$KPLAY_JDBC_SQLITE_DIR``).
     """
 
-    def __init__(self, cluster: Cluster, *, base_dir: Path) -> None:
+    def __init__(self, cluster: Cluster, *, base_dir: Path | None = None) -> None:
         self.cluster = cluster
         self.base_dir = base_dir
         self._worker: ConnectWorker | None = None

@@ -132,7 +132,7 @@ class PlaygroundApp(App[None]):
             self.run_worker(self.cluster.controller.fetcher.run(), name="replica-fetcher",
                             group="replication", exclusive=True)
         if self._connect_wanted:
-            self.connect = PlaygroundConnect(self.cluster, base_dir=Path.cwd())
+            self.connect = PlaygroundConnect(self.cluster, base_dir=None)
         if self._serve is not None and not await self._start_servers(self._serve):
             return
         self.set_keymap(self.keymap)
@@ -173,7 +173,7 @@ class PlaygroundApp(App[None]):
                 self.cluster, host=settings.host, port=settings.port,
                 schema_registry_port=settings.schema_registry_port, connect_port=settings.connect_port,
                 advertised_host=settings.advertised_host, rest=not settings.kafka_only, worker=worker,
-                base_dir=Path.cwd(), replicate=not self._replicate)
+                replicate=not self._replicate)
         except (OSError, RuntimeError, TimeoutError) as error:
             # An OSError from the servers names the service and address in its strerror.
             self.failure = (error.strerror if isinstance(error, OSError) and error.strerror else str(error)) \

@@ -93,23 +93,47 @@ class Incompatibility(NamedTuple):
                 f"additionalInfo:'{self.info}'}}")
 
 
+#: The deepest nesting of a schema's JSON accepted (Jackson's default limit, which Confluent's registry has).
+MAX_SCHEMA_DEPTH = 1000
+
+
 def parse_avro_schema(text: str) -> AvroSchema:
     """Parse an Avro schema's JSON text; raise ``InvalidSchema`` (42201) naming what is wrong."""
     if not isinstance(text, str):
         raise InvalidSchema(f"Invalid schema: expected the schema's JSON text, got {type(text).__name__}")
+    too_deep = InvalidSchema(f"Invalid schema: nested deeper than {MAX_SCHEMA_DEPTH} levels")
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise InvalidSchema(f"Invalid schema: not valid JSON ({exc.msg} at line {exc.lineno} "
                             f"column {exc.colno})") from None
+    except RecursionError:
+        raise too_deep from None
+    if json_depth(data) > MAX_SCHEMA_DEPTH:
+        raise too_deep
     try:
         parsed = avro.schema.make_avsc_object(data, avro.name.Names(validate_names=True))
+        _check_defaults(parsed, set())
+        return AvroSchema(canonical_text(parsed), parsed)
+    except RecursionError:
+        raise too_deep from None
     except (avro.errors.AvroException, TypeError, ValueError, AttributeError, KeyError) as exc:
         if isinstance(data, str):  # a bare type name that is neither primitive nor defined
             raise InvalidSchema(f"Invalid Avro schema: unknown type {_quote(json.dumps(data))}") from None
         raise InvalidSchema(f"Invalid Avro schema: {_one_line(exc)}") from None
-    _check_defaults(parsed, set())
-    return AvroSchema(canonical_text(parsed), parsed)
+
+
+def json_depth(value: object) -> int:
+    """How deeply JSON arrays and objects nest in ``value`` (a scalar: 0), without recursion."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        children = item.values() if isinstance(item, dict) else item if isinstance(item, list) else None
+        if children is None:
+            continue
+        deepest = max(deepest, depth)
+        stack.extend((child, depth + 1) for child in children)
+    return deepest
 
 
 def canonical_text(parsed: avro.schema.Schema) -> str:

@@ -285,6 +285,8 @@ class SchemaRegistry:
 
     async def get_schema(self, schema_id: int) -> RegisteredSchema:
         """The schema with this global id; ``SchemaNotFound`` (40403) if no version holds it."""
+        if not 0 < int(schema_id) < 2**63:  # beyond SQLite's integers: no such schema
+            raise SchemaNotFound(schema_id)
         await self._ensure_tables()
         row = await self._storage.fetchone(
             "SELECT s.schema, s.schema_type FROM schemas s WHERE s.id = ? "
@@ -303,6 +305,8 @@ class SchemaRegistry:
 
     async def get_schema_versions(self, schema_id: int, deleted: bool = False) -> list[tuple[str, int]]:
         """Every (subject, version) holding this id; ``SchemaNotFound`` (40403) if none."""
+        if not 0 < int(schema_id) < 2**63:  # beyond SQLite's integers: no such schema
+            raise SchemaNotFound(schema_id)
         await self._ensure_tables()
         rows = await self._storage.fetchall(
             "SELECT subject, version FROM subject_versions WHERE schema_id = ? AND (? OR deleted = 0) "

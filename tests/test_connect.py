@@ -217,8 +217,8 @@ async def test_a_bad_connection_url_fails_the_connector_with_its_trace(worker: C
     await worker.create_connector(config)
     status = await wait_until(lambda: _status_if(worker, "src", "FAILED"), "FAILED")
     assert status.tasks == []
-    assert status.trace is not None and status.trace.startswith("sqlalchemy.exc.OperationalError")
-    assert "127.0.0.1" in status.trace and "Traceback" in status.trace
+    assert status.trace is not None and "Could not connect to the database 127.0.0.1:1" in status.trace.splitlines()[0]
+    assert "Traceback" in status.trace
     assert status.to_json()["connector"]["trace"] == status.trace
 
 

@@ -69,7 +69,7 @@ async def test_a_failed_connector_shows_its_error_and_names_are_drawn_literally(
             await wait_for(pilot, lambda: "FAILED" in screen_text(app), "FAILED")
             text = screen_text(app)
             assert "[link=http:e]x[b]odd  source  FAILED" in text
-            assert "✗ sqlalchemy.exc.OperationalError" in text
+            assert "✗ broker_core.connect.jdbc_source.DatabaseUnreachable: Could not connect" in text
             assert not screen_styles_have_link(app)
 
 

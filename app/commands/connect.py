@@ -35,7 +35,7 @@ from broker_core.events import RecordsAppended, Resync
 if TYPE_CHECKING:  # the Connect modules load SQLAlchemy: only the commands that run them import them
     from broker_core.connect import ConnectWorker, DataGenerator
 
-from .invocation import DataOption, UsageProblem, one_line_errors, run_on_cluster
+from .invocation import DataOption, UsageProblem, data_path, one_line_errors, run_on_cluster
 from .output import print_lines, stdout_is_terminal
 
 ACTIONS = ("create", "list", "status", "config", "pause", "resume", "restart", "delete", "worker")
@@ -86,7 +86,7 @@ def connect(
         async def tool(cluster: Cluster) -> int:
             from broker_core.connect import ConnectWorker
 
-            connect_worker = ConnectWorker(cluster, base_dir=Path.cwd(), **settings)
+            connect_worker = ConnectWorker(cluster, **settings)
             if action == "worker":
                 return await run_worker(cluster, connect_worker)
             return await execute(connect_worker, action, name, body, include_tasks, only_failed)
@@ -234,6 +234,7 @@ def _now() -> str:
 
 
 def generator(
+    ctx: typer.Context,
     table: Annotated[str, typer.Option("--table", help="Source table (created if missing).")] = "iris_data",
     rate: Annotated[str, typer.Option("--rate", help="Rows per second or minute, e.g. 1/s or 600/m.")] = "1/s",
     db: Annotated[str, typer.Option("--db", metavar="URL",
@@ -252,9 +253,13 @@ def generator(
             from broker_core.connect import DataGenerator
             from broker_core.connect.databases import ConnectionUrlError
             from broker_core.connect.generator import parse_rate
+            from broker_core.connect.sqlite_files import sqlite_directory
 
             per_second = parse_rate(rate)
-            source = DataGenerator(db, table, user=user, password=password, base_dir=Path.cwd())
+            # Relative paths in the connectors' directory, so `--db jdbc:sqlite:source.db` is the
+            # file they read; absolute ones anywhere (the user runs this tool, not a REST client).
+            source = DataGenerator(db, table, user=user, password=password,
+                                   base_dir=sqlite_directory(data_path(ctx, None)), confine=False)
         except (ValueError, ConnectionUrlError) as problem:
             raise UsageProblem(f"Error: {problem}") from None
         try:

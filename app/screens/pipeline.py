@@ -55,7 +55,7 @@ class PipelineScreen(Screen[None]):
         self.connect = connect
         #: ``kplay --serve``'s addresses, one line each (None when not serving).
         self.serving = serving
-        self.base_dir = base_dir if base_dir is not None else (connect.base_dir if connect else Path.cwd())
+        self.base_dir = base_dir if base_dir is not None else (connect.base_dir if connect else None)
 
     def compose(self) -> ComposeResult:
         yield Header()

@@ -29,6 +29,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from broker_core.connect import ConnectWorker
 
 from .connect_api import connect_app
+from .rest_guards import RequestGuard
 from .schema_registry_api import schema_registry_app
 
 if TYPE_CHECKING:
@@ -102,8 +103,8 @@ async def start_rest(cluster: "Cluster", *, host: str, schema_registry_port: int
 
     Port 0 picks a free port (read the real one from the result). ``worker``: a Connect
     worker the caller already runs (the TUI's), else one is made and started here, with
-    relative ``jdbc:sqlite:`` paths resolved against ``base_dir`` (the current directory
-    by default), and stopped by ``stop()``. Raises ``OSError`` if a port cannot be bound.
+    ``jdbc:sqlite:`` files confined to ``base_dir`` (by default beside the data file, or
+    ``$KPLAY_JDBC_SQLITE_DIR``), and stopped by ``stop()``. Raises ``OSError`` if a port cannot be bound.
     """
     registry_socket = _bind("Schema Registry", host, schema_registry_port)
     try:
@@ -113,7 +114,7 @@ async def start_rest(cluster: "Cluster", *, host: str, schema_registry_port: int
         raise
     owns_worker = worker is None
     if worker is None:
-        worker = ConnectWorker(cluster, base_dir=base_dir if base_dir is not None else Path.cwd())
+        worker = ConnectWorker(cluster, base_dir=base_dir)
     servers = RestServers(host, registry_socket.getsockname()[1], connect_socket.getsockname()[1], worker,
                           _owns_worker=owns_worker)
     try:
@@ -121,7 +122,7 @@ async def start_rest(cluster: "Cluster", *, host: str, schema_registry_port: int
             await worker.start()
         for name, app, sock in (("schema-registry", schema_registry_app(cluster.schemas), registry_socket),
                                 ("connect", connect_app(worker), connect_socket)):
-            server = _EmbeddedServer(_config(app))
+            server = _EmbeddedServer(_config(RequestGuard(app, bound_host=host)))
             servers._servers.append(server)
             servers._tasks.append(asyncio.create_task(server.serve(sockets=[sock]), name=f"kplay-rest-{name}"))
         await _until_started(servers)

@@ -11,7 +11,8 @@ status Confluent answers. The registry itself (versions, ids, compatibility) is
 Request bodies are read as Confluent's rest-utils reads them: malformed JSON, or JSON of
 the wrong shape, is HTTP 400 with ``error_code`` 400; unknown fields are ignored (the
 client sends ``Confluent-Accept-Unknown-Properties``); a body in a media type the
-registry does not take is HTTP 415.
+registry does not take, or none, is HTTP 415; a body nested deeper than Jackson allows
+is HTTP 422.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from broker_core.avro_schemas import MAX_SCHEMA_DEPTH, json_depth
 from broker_core.schema_registry import SCHEMA_TYPES, SchemaRegistry
 from broker_core.schema_registry_errors import InvalidCompatibilityLevel, InvalidSchema, SchemaRegistryError
 
@@ -33,7 +35,7 @@ from broker_core.schema_registry_errors import InvalidCompatibilityLevel, Invali
 SCHEMA_REGISTRY_MEDIA_TYPE = "application/vnd.schemaregistry.v1+json"
 _RESPONSE_MEDIA_TYPES = (SCHEMA_REGISTRY_MEDIA_TYPE, "application/vnd.schemaregistry+json", "application/json")
 #: The request media types Confluent's resources consume.
-_REQUEST_MEDIA_TYPES = (*_RESPONSE_MEDIA_TYPES, "application/octet-stream")
+_REQUEST_MEDIA_TYPES = _RESPONSE_MEDIA_TYPES
 
 _log = logging.getLogger(__name__)
 
@@ -209,6 +211,8 @@ def _answering_errors(endpoint: Endpoint) -> Endpoint:
             return _error(request, exc.status, exc.status, str(exc))
         except HTTPException as exc:
             return await _http_error(request, exc)
+        except RecursionError:  # a schema nested too deeply for a check the parser let through
+            return _error(request, 422, 42201, "Invalid schema: nested too deeply")
         except Exception as exc:  # a bug or a broken data file: one line to the client, the trace to the log
             _log.exception("Schema Registry request %s %s failed", request.method, request.url.path)
             return _error(request, 500, 50001, f"Error in the backend data store: {exc}")
@@ -253,19 +257,27 @@ def _flag(request: Request, name: str) -> bool:
     return request.query_params.get(name, "").strip().lower() == "true"
 
 
+#: Schema ids are Java ints in Confluent's registry.
+_MAX_SCHEMA_ID = 2**31 - 1
+
+
 def _schema_id(request: Request) -> int:
     text = request.path_params["schema_id"]
     try:
-        return int(text)
+        schema_id = int(text)
     except ValueError:
-        # Jersey cannot match a non-integer {id} to the resource: a plain 404.
-        raise HTTPException(404, "Not Found") from None
+        schema_id = None
+    if schema_id is None or not -_MAX_SCHEMA_ID - 1 <= schema_id <= _MAX_SCHEMA_ID:
+        # Jersey cannot convert {id} to an Integer and matches no resource: a plain 404.
+        raise HTTPException(404, "Not Found")
+    return schema_id
 
 
 async def _json_object(request: Request) -> dict[str, Any]:
     """The request body as a JSON object, or ``BadRequestBody`` naming what is wrong."""
-    media_type = request.headers.get("content-type", "application/octet-stream").split(";")[0].strip().lower()
+    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if media_type not in _REQUEST_MEDIA_TYPES:
+        # No Content-Type is refused too: a browser may send such a body cross-site without asking.
         raise BadRequestBody("HTTP 415 Unsupported Media Type", 415)
     raw = await request.body()
     if not raw.strip():
@@ -277,6 +289,10 @@ async def _json_object(request: Request) -> dict[str, Any]:
     except json.JSONDecodeError as exc:
         raise BadRequestBody(f"Malformed JSON in the request body: {exc.msg} "
                              f"at line {exc.lineno}, column {exc.colno}") from None
+    except RecursionError:
+        raise BadRequestBody(f"The request body nests deeper than {MAX_SCHEMA_DEPTH} levels", 422) from None
+    if json_depth(body) > MAX_SCHEMA_DEPTH:
+        raise BadRequestBody(f"The request body nests deeper than {MAX_SCHEMA_DEPTH} levels", 422)
     if not isinstance(body, dict):
         raise BadRequestBody(f"The request body must be a JSON object, not {_json_kind(body)}")
     return body

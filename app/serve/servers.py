@@ -81,8 +81,7 @@ async def start_servers(cluster: Cluster, *, host: str = DEFAULT_HOST, port: int
 
         try:
             servers.rest = await start_rest(cluster, host=host, schema_registry_port=schema_registry_port,
-                                            connect_port=connect_port, worker=worker,
-                                            base_dir=base_dir if base_dir is not None else Path.cwd())
+                                            connect_port=connect_port, worker=worker, base_dir=base_dir)
         except BaseException:
             await kafka.close()
             raise

@@ -3,9 +3,9 @@
 Accepted forms:
 
 * ``jdbc:sqlite:PATH`` (``jdbc:sqlite::memory:`` too), a bare file path, or ``sqlite:///PATH``:
-  an SQLite file, created on first use. A relative path is taken from ``base_dir`` (the
-  current directory unless a caller says otherwise), as the JDBC driver takes it from
-  the JVM's working directory.
+  an SQLite file, created on first use, confined to ``base_dir`` (see ``sqlite_files``:
+  a relative path is taken inside it, an absolute one must lead into it, kplay's own
+  data files are refused).
 * ``jdbc:postgresql://host:port/db?user=..&password=..``, ``jdbc:postgresql://host/db`` and
   ``jdbc:postgresql:db``: PostgreSQL through psycopg 3.
 * any other SQLAlchemy URL (``postgresql://user@host/db`` is given the psycopg driver).
@@ -22,6 +22,8 @@ from typing import Any
 import sqlalchemy
 from sqlalchemy.engine import URL, Engine
 
+from .sqlite_files import SqlitePathRefused, confined_sqlite_path, make_parent_directories
+
 #: JDBC URL parameters with a libpq equivalent; others are JDBC-only and left out.
 _PG_PARAMETERS = {"sslmode": "sslmode", "connectTimeout": "connect_timeout", "connect_timeout": "connect_timeout",
                   "ApplicationName": "application_name", "application_name": "application_name"}
@@ -36,15 +38,15 @@ class ConnectionUrlError(ValueError):
 
 
 def sqlalchemy_url(connection_url: str, user: str = "", password: str = "",
-                   base_dir: Path | None = None) -> URL:
+                   base_dir: Path | None = None, *, confine: bool = True) -> URL:
     """The SQLAlchemy URL for ``connection_url`` (see the module docstring for the forms)."""
     text = connection_url.strip()
     if not text:
         raise ConnectionUrlError("connection.url is empty")
     if text.startswith("jdbc:"):
-        url = _from_jdbc(text[len("jdbc:"):], base_dir)
+        url = _from_jdbc(text[len("jdbc:"):], base_dir, confine)
     elif "://" not in text and not text.startswith(("sqlite:", "postgresql:", "postgres:")):
-        url = _sqlite_url(text, base_dir)
+        url = _sqlite_url(text, base_dir, confine)
     else:
         try:
             url = sqlalchemy.make_url(text)
@@ -53,7 +55,7 @@ def sqlalchemy_url(connection_url: str, user: str = "", password: str = "",
         if url.drivername in ("postgresql", "postgres"):
             url = url.set(drivername="postgresql+psycopg")
         elif url.drivername.startswith("sqlite") and url.database not in (None, "", ":memory:"):
-            url = _sqlite_url(url.database, base_dir)
+            url = _sqlite_url(url.database, base_dir, confine)
     if user:
         url = url.set(username=user)
     if password:
@@ -61,12 +63,12 @@ def sqlalchemy_url(connection_url: str, user: str = "", password: str = "",
     return url
 
 
-def _from_jdbc(rest: str, base_dir: Path | None) -> URL:
+def _from_jdbc(rest: str, base_dir: Path | None, confine: bool) -> URL:
     sub, _, tail = rest.partition(":")
     if sub == "sqlite":
         if tail.startswith("file:"):
             tail = urllib.parse.unquote(tail[len("file:"):].split("?", 1)[0])
-        return _sqlite_url(tail, base_dir)
+        return _sqlite_url(tail, base_dir, confine)
     if sub == "postgresql":
         return _postgres_url(tail)
     raise ConnectionUrlError(
@@ -74,14 +76,15 @@ def _from_jdbc(rest: str, base_dir: Path | None) -> URL:
         "jdbc:postgresql://host:port/db)")
 
 
-def _sqlite_url(path: str, base_dir: Path | None) -> URL:
+def _sqlite_url(path: str, base_dir: Path | None, confine: bool) -> URL:
     if not path:
         raise ConnectionUrlError("connection.url names no SQLite file (expected jdbc:sqlite:PATH)")
     if path == ":memory:":
         return URL.create("sqlite", database=":memory:")
-    file = Path(path).expanduser()
-    if not file.is_absolute():
-        file = (base_dir or Path.cwd()) / file
+    try:
+        file = confined_sqlite_path(path, base_dir, confine=confine)
+    except SqlitePathRefused as exc:
+        raise ConnectionUrlError(str(exc)) from None
     return URL.create("sqlite", database=str(file))
 
 
@@ -118,18 +121,20 @@ def _postgres_url(tail: str) -> URL:
 
 
 def open_engine(connection_url: str, user: str = "", password: str = "",
-                base_dir: Path | None = None) -> Engine:
+                base_dir: Path | None = None, *, confine: bool = True) -> Engine:
     """An SQLAlchemy engine for ``connection_url`` (no connection is made yet).
 
     SQLite files are opened in WAL mode with a busy timeout, so the generator, a source
-    connector and a reader in other processes can use one file at once.
+    connector and a reader in other processes can use one file at once. ``base_dir``: the
+    directory SQLite files are confined to (None: no confinement, relative paths from the
+    current directory, and no missing directories created).
     """
-    url = sqlalchemy_url(connection_url, user, password, base_dir)
+    url = sqlalchemy_url(connection_url, user, password, base_dir, confine=confine)
     connect_args: dict[str, Any] = {}
     if url.get_backend_name() == "sqlite":
         connect_args["timeout"] = SQLITE_BUSY_TIMEOUT_S
         if url.database and url.database != ":memory:":
-            Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+            make_parent_directories(Path(url.database), base_dir if confine else None)
     elif url.get_backend_name() == "postgresql":
         connect_args["connect_timeout"] = PG_CONNECT_TIMEOUT_S
     try:

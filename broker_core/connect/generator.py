@@ -80,10 +80,10 @@ class DataGenerator:
     """Inserts iris rows into ``table`` of the database at ``connection_url``."""
 
     def __init__(self, connection_url: str, table: str = DEFAULT_TABLE, *, user: str = "", password: str = "",
-                 base_dir: Path | None = None) -> None:
+                 base_dir: Path | None = None, confine: bool = True) -> None:
         self.table = iris_table(table)
         self.table_name = table
-        self._engine = open_engine(connection_url, user, password, base_dir)
+        self._engine = open_engine(connection_url, user, password, base_dir, confine=confine)
         self._next = 0
         self._ready = False
         self._last_stamp: dt.datetime | None = None

@@ -65,15 +65,28 @@ class TaskStats:
     retries: int = 0
 
 
+class DatabaseUnreachable(ConnectError):
+    """No connection to a network database after every attempt; deliberately says no more."""
+
+
 async def connect_with_retries(engine: sqlalchemy.Engine, attempts: int, backoff_ms: int) -> None:
-    """Open one connection, trying ``connection.attempts`` times (Confluent's connection provider)."""
+    """Open one connection, trying ``connection.attempts`` times (Confluent's connection provider).
+
+    A network database that cannot be reached fails with one message whatever the
+    reason: the driver's words (refused, timed out, no such host) would let anyone who
+    can create a connector scan ports through this process.
+    """
     for attempt in range(1, attempts + 1):
         try:
             await asyncio.to_thread(_ping, engine)
             return
         except sqlalchemy.exc.SQLAlchemyError:
             if attempt == attempts:
-                raise
+                if engine.url.get_backend_name() == "sqlite":
+                    raise
+                raise DatabaseUnreachable(
+                    f"Could not connect to the database {engine.url.host or 'localhost'}"
+                    f"{':' + str(engine.url.port) if engine.url.port else ''} after {attempts} attempt(s)") from None
             await asyncio.sleep(backoff_ms / 1000)
 
 

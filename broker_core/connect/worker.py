@@ -43,6 +43,7 @@ from .internal_topics import (CONFIG_TOPIC, ConfigState, ConfigStore, OffsetStor
 from .jdbc_sink import JdbcSinkTask, sink_group, table_name_for
 from .jdbc_source import JdbcSourceTask, LeaseLost, TaskStats, connect_with_retries, list_tables, source_task_configs
 from .leases import ConnectorLeases, leases
+from .sqlite_files import sqlite_directory
 
 if TYPE_CHECKING:
     from ..cluster import Cluster
@@ -155,7 +156,8 @@ class ConnectWorker:
                              f"session.timeout.ms ({session_timeout_ms})")
         self.cluster = cluster
         self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}"
-        self.base_dir = base_dir
+        #: The directory connectors' ``jdbc:sqlite:`` files are confined to (see ``sqlite_files``).
+        self.base_dir = base_dir if base_dir is not None else sqlite_directory(cluster.path)
         self.session_timeout_ms = session_timeout_ms
         self.heartbeat_interval_ms = heartbeat_interval_ms
         self._configs = ConfigStore(cluster)
