@@ -12,6 +12,7 @@ cluster, in their own event loop:
 from __future__ import annotations
 
 import importlib.util
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ from typing import Any
 from broker_core import Cluster
 
 from .kafka_server import DEFAULT_HOST, DEFAULT_PORT, KafkaServer
+from .log_rate_limit import install_rate_limit
 
 DEFAULT_SCHEMA_REGISTRY_PORT = 8081
 DEFAULT_CONNECT_PORT = 8083
@@ -73,6 +75,8 @@ async def start_servers(cluster: Cluster, *, host: str = DEFAULT_HOST, port: int
     the TUI, runs it already). Raises ``OSError`` naming the service and address when a
     port cannot be bound; nothing is left running then.
     """
+    # One warning per malformed request would let a fuzzer flood the log.
+    install_rate_limit(logging.getLogger("kplay.serve"))
     kafka = KafkaServer(cluster, host=host, port=port, advertised_host=advertised_host, replicate=replicate)
     await kafka.start()
     servers = RunningServers(kafka)
