@@ -88,8 +88,10 @@ def playground(ctx: typer.Context,
                 raise typer.Exit(2)
         bind = host if host is not None else "127.0.0.1"
         if not is_loopback(bind):
-            sys.stderr.write(f"kplay: warning: listening on {bind or 'every interface'}: anyone who can reach it can "
-                             "read and write this playground (kplay --serve has no authentication)\n")
+            # Serving beyond this machine needs users (SASL, basic auth): kplay serve --users has them.
+            sys.stderr.write(f"kplay: --serve listens on this machine only: to serve on {bind or 'every interface'}, "
+                             "run 'kplay serve --host HOST --users FILE' next to the playground\n")
+            raise typer.Exit(2)
         from .tui import ServeSettings
 
         settings = ServeSettings(host=bind, port=port, schema_registry_port=schema_registry_port,

@@ -3,7 +3,7 @@
 A real client produces and consumes through it; ``kplay brokers --stop`` in another
 process closes that broker's listener (the serve process follows the data file) and
 ``--start`` opens it again; Ctrl+C ends it cleanly. Refusals are one line: a port in
-use, a port out of range, and a warning before listening beyond this machine.
+use, a port out of range, listening beyond this machine without users.
 """
 
 from __future__ import annotations
@@ -98,15 +98,32 @@ def test_a_port_out_of_range_is_refused(data_path: Path) -> None:
     assert result.stderr.strip() == "--port must be between 0 and 65535, not 70000"
 
 
-def test_listening_beyond_this_machine_needs_host_and_warns(data_path: Path) -> None:
-    # 192.0.2.1 is TEST-NET-1, on no interface here: the bind fails after the warning.
-    result = kplay(data_path, "serve", "--host", "192.0.2.1", "--port", "0", "--schema-registry-port", "0",
-                   "--connect-port", "0")
-    lines = result.stderr.strip().splitlines()
-    assert lines[0].startswith("Warning: listening on 192.0.2.1: anyone who can reach it can read and write")
-    assert result.returncode == 1
-    assert lines[1].startswith("Error: Cannot serve")
-    assert len(lines) == 2
+def test_listening_beyond_this_machine_needs_users(data_path: Path, tmp_path: Path) -> None:
+    # 192.0.2.1 is TEST-NET-1, on no interface here.
+    address = ["--host", "192.0.2.1", "--port", "0", "--schema-registry-port", "0", "--connect-port", "0"]
+    refused = kplay(data_path, "serve", *address)
+    assert refused.returncode == 1
+    assert refused.stderr.strip() == ("--host 192.0.2.1 listens beyond this machine: give the users who may connect "
+                                      "with --users FILE (or KPLAY_SERVE_USERS=FILE), one name:password per line")
+    users = tmp_path / "users.txt"
+    users.write_text("# who may connect\nalice:alice-secret\n")
+    # With users it goes on to bind, which fails here in one line.
+    bound = kplay(data_path, "serve", *address, "--users", str(users))
+    assert bound.returncode == 1
+    assert bound.stderr.strip().startswith("Error: Cannot serve Kafka broker 0 on 192.0.2.1:")
+    users.write_text("alice\n")
+    bad = kplay(data_path, "serve", *address, "--users", str(users))
+    assert (bad.returncode, bad.stderr.strip()) == (1, f"{users} line 1: expected name:password")
+    missing = kplay(data_path, "serve", *address, "--users", str(tmp_path / "none.txt"))
+    assert missing.returncode == 1
+    assert missing.stderr.strip() == f"cannot read the users file {tmp_path / 'none.txt'}: No such file or directory"
+
+
+def test_the_playground_serves_this_machine_only(data_path: Path) -> None:
+    result = kplay(data_path, "--serve", "--host", "0.0.0.0")
+    assert result.returncode == 2
+    assert result.stderr.strip() == ("kplay: --serve listens on this machine only: to serve on 0.0.0.0, run "
+                                     "'kplay serve --host HOST --users FILE' next to the playground")
 
 
 def test_serve_perf_test_measures_clients_next_to_the_in_process_api(data_path: Path) -> None:

@@ -2,7 +2,7 @@
 
     kplay serve                                  # 127.0.0.1:9092-9094, :8081, :8083
     kplay serve --port 19092 --data lesson.db
-    kplay serve --host 0.0.0.0                   # every interface: prints a warning
+    kplay serve --host 0.0.0.0 --users users.txt # every interface: clients must authenticate
 
 Real client libraries (kafka-python, confluent-kafka, aiokafka, kcat, Java clients) connect
 to ``127.0.0.1:9092``; each simulated broker has its own listener (broker N on port +N),
@@ -10,6 +10,12 @@ so stopping a broker (``kplay brokers --stop 1`` in another terminal, or the TUI
 its listener and clients move to the new leaders. The Schema Registry and Kafka Connect
 REST APIs run next to it. Everything shares the one data file, so the TUI in another
 terminal shows what real clients do.
+
+On loopback (the default) everything is open, as a local Kafka without security is.
+Listening beyond this machine needs users (``--users FILE`` or ``KPLAY_SERVE_USERS=FILE``,
+one ``name:password`` per line): the Kafka listeners then require SASL (PLAIN,
+SCRAM-SHA-256 or SCRAM-SHA-512, over SASL_PLAINTEXT) and the REST APIs HTTP basic auth.
+Users can be given on loopback too.
 
 ``kplay serve-perf-test`` measures real clients' throughput against these listeners next
 to the in-process API, in one run.
@@ -40,7 +46,9 @@ DEFAULT_HOST = "127.0.0.1"
 DEFAULT_SCHEMA_REGISTRY_PORT = 8081
 DEFAULT_CONNECT_PORT = 8083
 HOST_HELP = ("Address to listen on (default 127.0.0.1, this machine only). Another address lets other "
-             "machines read and write the playground, without authentication.")
+             "machines connect, and needs --users.")
+USERS_HELP = ("File of name:password lines: the users who may connect (SASL PLAIN/SCRAM on Kafka, HTTP basic "
+              "auth on the REST APIs). Required with a --host beyond this machine.")
 
 
 def serve(
@@ -59,6 +67,8 @@ def serve(
              "address, or this machine's name when listening on every interface).")] = None,
     kafka_only: Annotated[bool, typer.Option(
         "--kafka-only", help="Serve only Kafka's protocol: no Schema Registry or Connect REST API.")] = False,
+    users: Annotated[Optional[Path], typer.Option(
+        "--users", metavar="FILE", envvar="KPLAY_SERVE_USERS", show_envvar=True, help=USERS_HELP)] = None,
     data: DataOption = None,
 ) -> None:
     """Serve the playground to real Kafka clients, Schema Registry and Connect clients until Ctrl+C."""
@@ -68,12 +78,27 @@ def serve(
             if not 0 <= value <= 65535:
                 raise UsageProblem(f"{name} must be between 0 and 65535, not {value}")
         bind = host if host is not None else DEFAULT_HOST
-        if not is_loopback(bind):
-            print_error(f"Warning: listening on {bind or 'every interface'}: anyone who can reach it can read and "
-                        "write this playground (kplay serve has no authentication)")
+        credentials = _credentials(users)
+        if credentials is None and not is_loopback(bind):
+            shown = bind or "''"
+            raise UsageProblem(f"--host {shown} listens beyond this machine: give the users who may connect "
+                               "with --users FILE (or KPLAY_SERVE_USERS=FILE), one name:password per line")
         path = data_path(ctx, data)
         asyncio.run(run_servers(path, host=bind, port=port, schema_registry_port=schema_registry_port,
-                                connect_port=connect_port, advertised_host=advertised_host, rest=not kafka_only))
+                                connect_port=connect_port, advertised_host=advertised_host, rest=not kafka_only,
+                                credentials=credentials))
+
+
+def _credentials(users: Path | None) -> Any:
+    """The users file's credentials (None without one); a bad file is a UsageProblem naming it."""
+    if users is None:
+        return None
+    from app.serve.credentials import Credentials, CredentialsProblem
+
+    try:
+        return Credentials.from_file(users)
+    except CredentialsProblem as problem:
+        raise UsageProblem(str(problem)) from None
 
 
 def is_loopback(host: str) -> bool:
@@ -88,10 +113,11 @@ def is_loopback(host: str) -> bool:
 
 async def run_servers(path: Path, *, host: str, port: int, schema_registry_port: int, connect_port: int,
                       advertised_host: str | None = None, rest: bool = True,
-                      stop: asyncio.Event | None = None) -> None:
+                      stop: asyncio.Event | None = None, credentials: Any = None) -> None:
     """Open the data file, serve until ``stop`` is set (or SIGINT/SIGTERM), then close everything.
 
     ``rest``: also the Schema Registry and Connect REST APIs, when this kplay has them.
+    ``credentials``: the users every listener and REST API then requires.
     """
     from app.serve.servers import start_servers
 
@@ -99,9 +125,13 @@ async def run_servers(path: Path, *, host: str, port: int, schema_registry_port:
     cluster = await Cluster.open(path)
     try:
         servers = await start_servers(cluster, host=host, port=port, schema_registry_port=schema_registry_port,
-                                      connect_port=connect_port, advertised_host=advertised_host, rest=rest)
+                                      connect_port=connect_port, advertised_host=advertised_host, rest=rest,
+                                      credentials=credentials)
         try:
-            print_lines([f"kplay serve: data file {path}", *servers.lines(), "Press Ctrl+C to stop."])
+            access = ("Authentication: SASL_PLAINTEXT with PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512 on Kafka, HTTP basic "
+                      f"on the REST APIs; users: {', '.join(credentials.names)}" if credentials is not None
+                      else "Authentication: none (this machine only)")
+            print_lines([f"kplay serve: data file {path}", *servers.lines(), access, "Press Ctrl+C to stop."])
             _log_to_stderr()
             with _stop_on_signals(stop):
                 await stop.wait()

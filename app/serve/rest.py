@@ -28,7 +28,9 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from broker_core.connect import ConnectWorker
 
+from .basic_auth import BasicAuth
 from .connect_api import connect_app
+from .credentials import Credentials
 from .rest_guards import RequestGuard
 from .schema_registry_api import schema_registry_app
 
@@ -98,13 +100,15 @@ class RestServers:
 
 
 async def start_rest(cluster: "Cluster", *, host: str, schema_registry_port: int, connect_port: int,
-                     worker: ConnectWorker | None = None, base_dir: Path | None = None) -> RestServers:
+                     worker: ConnectWorker | None = None, base_dir: Path | None = None,
+                     credentials: Credentials | None = None) -> RestServers:
     """Serve the Schema Registry and Kafka Connect REST APIs over ``cluster`` in this event loop.
 
     Port 0 picks a free port (read the real one from the result). ``worker``: a Connect
     worker the caller already runs (the TUI's), else one is made and started here, with
     ``jdbc:sqlite:`` files confined to ``base_dir`` (by default beside the data file, or
     ``$KPLAY_JDBC_SQLITE_DIR``), and stopped by ``stop()``. Raises ``OSError`` if a port cannot be bound.
+    With ``credentials`` both APIs require HTTP basic auth (``basic_auth.py``), checked first.
     """
     registry_socket = _bind("Schema Registry", host, schema_registry_port)
     try:
@@ -122,7 +126,8 @@ async def start_rest(cluster: "Cluster", *, host: str, schema_registry_port: int
             await worker.start()
         for name, app, sock in (("schema-registry", schema_registry_app(cluster.schemas), registry_socket),
                                 ("connect", connect_app(worker), connect_socket)):
-            server = _EmbeddedServer(_config(RequestGuard(app, bound_host=host)))
+            guarded = BasicAuth.wrap(RequestGuard(app, bound_host=host), credentials)
+            server = _EmbeddedServer(_config(guarded))
             servers._servers.append(server)
             servers._tasks.append(asyncio.create_task(server.serve(sockets=[sock]), name=f"kplay-rest-{name}"))
         await _until_started(servers)

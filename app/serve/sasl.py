@@ -111,7 +111,9 @@ class ScramServer:
         attributes = _attributes(without_proof)
         credential = self._credential
         self._state = "done"
-        if credential is None or attributes.get("r") != self._nonce or not proof_text:
+        # As Kafka's ScramSaslServer: the nonce must end with the combined nonce (librdkafka
+        # before 2.1 sends its own nonce again in front of it).
+        if credential is None or not attributes.get("r", "").endswith(self._nonce) or not proof_text:
             raise self._refuse()
         try:
             proof = base64.b64decode(proof_text, validate=True)

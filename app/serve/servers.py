@@ -19,6 +19,7 @@ from typing import Any
 
 from broker_core import Cluster
 
+from .credentials import Credentials
 from .kafka_server import DEFAULT_HOST, DEFAULT_PORT, KafkaServer
 from .log_rate_limit import install_rate_limit
 
@@ -67,17 +68,20 @@ async def start_servers(cluster: Cluster, *, host: str = DEFAULT_HOST, port: int
                         schema_registry_port: int = DEFAULT_SCHEMA_REGISTRY_PORT,
                         connect_port: int = DEFAULT_CONNECT_PORT, advertised_host: str | None = None,
                         rest: bool = True, worker: Any = None, base_dir: Path | None = None,
-                        replicate: bool = True) -> RunningServers:
+                        replicate: bool = True, credentials: Credentials | None = None) -> RunningServers:
     """Start the Kafka listeners, then (``rest``, when this kplay has them) the REST APIs.
 
     ``worker``: a Connect worker the caller already runs (the TUI's), else the REST half
     starts its own. ``replicate``: run the replica fetcher (False when the caller, like
-    the TUI, runs it already). Raises ``OSError`` naming the service and address when a
-    port cannot be bound; nothing is left running then.
+    the TUI, runs it already). ``credentials``: the users who may connect, required on
+    every listener (SASL) and REST API (basic auth); None leaves them open. Raises
+    ``OSError`` naming the service and address when a port cannot be bound; nothing is
+    left running then.
     """
     # One warning per malformed request would let a fuzzer flood the log.
     install_rate_limit(logging.getLogger("kplay.serve"))
-    kafka = KafkaServer(cluster, host=host, port=port, advertised_host=advertised_host, replicate=replicate)
+    kafka = KafkaServer(cluster, host=host, port=port, advertised_host=advertised_host, replicate=replicate,
+                        credentials=credentials)
     await kafka.start()
     servers = RunningServers(kafka)
     if rest and rest_available():
@@ -85,7 +89,8 @@ async def start_servers(cluster: Cluster, *, host: str = DEFAULT_HOST, port: int
 
         try:
             servers.rest = await start_rest(cluster, host=host, schema_registry_port=schema_registry_port,
-                                            connect_port=connect_port, worker=worker, base_dir=base_dir)
+                                            connect_port=connect_port, worker=worker, base_dir=base_dir,
+                                            credentials=credentials)
         except BaseException:
             await kafka.close()
             raise
