@@ -53,8 +53,8 @@ class BrokerList(Vertical):
 
     def compose(self) -> ComposeResult:
         table: DataTable[Text] = DataTable(id="broker-table", cursor_type="row")
-        table.add_column("Broker", key="id")
-        table.add_column("State", key="state", width=7)
+        table.add_column("Id", key="id")
+        table.add_column("State", key="state", width=5)
         table.add_column("Role", key="role", width=10)
         table.add_column("Leaders", key="leaders")
         yield table

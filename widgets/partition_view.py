@@ -23,7 +23,7 @@ from typing import Iterable
 
 from rich.style import Style
 from rich.text import Text
-from textual import on, work
+from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.cache import LRUCache
@@ -42,6 +42,7 @@ from broker_core.topics import PartitionDescription, TopicDescription
 
 from .group_ownership import PartitionOwner, read_owners
 from .member_ids import shorten_member_ids
+from .number_format import fit_count
 from .partition_log import PartitionLog
 from .safe_text import printable
 from .styled_line import StyledLine
@@ -182,7 +183,7 @@ class PartitionStrips(ScrollView, can_focus=True):
         strip = self._lines.get(key)
         if strip is None:
             if part == 0:
-                text = self._header(description, selected=selected)
+                text = self._header(description, selected=selected, width=width)
             elif part == 1:
                 text, _ = self._strip(description, width)
             else:
@@ -197,22 +198,40 @@ class PartitionStrips(ScrollView, can_focus=True):
             style = self._styles[name] = self.get_component_rich_style(f"partition-strips--{name}")
         return style
 
-    def _header(self, p: PartitionDescription, *, selected: bool) -> StyledLine:
+    def _header(self, p: PartitionDescription, *, selected: bool, width: int) -> StyledLine:
+        """The partition's leader, replicas and offsets, in the longest wording that fits ``width``."""
+        text = self._header_in(p, selected=selected, width=width, compact=False)
+        if text.cell_len > width:
+            text = self._header_in(p, selected=selected, width=width, compact=True)
+        return text
+
+    def _header_in(self, p: PartitionDescription, *, selected: bool, width: int, compact: bool) -> StyledLine:
         text = StyledLine()
-        text.append(f"{'▶' if selected else ' '} P{p.partition:<3}",
+        text.append(f"{'▶' if selected else ' '} P{p.partition:<{2 if compact else 3}}",
                     self._style("cursor" if selected else "label"))
-        leader = f"leader {p.leader}" if p.leader >= 0 else "OFFLINE"
-        text.append(f" {leader} ", self._style("leader"))
-        text.append(" replicas ", self._style("dim"))
+        online = p.leader >= 0
+        leader = f"leader {p.leader}" if online else "OFFLINE"
+        text.append(f" {leader} ", self._style("leader" if online else "out-of-sync"))
+        text.append(" " if compact else " replicas ", self._style("dim"))
+        ends = {r.broker_id: r.log_end_offset for r in p.replica_states}
         for broker in p.replicas:
             in_sync = broker in p.isr
-            text.append(f"{broker}{'●' if in_sync else '○'} ", self._style("isr" if in_sync else "out-of-sync"))
-        text.append(" start ", self._style("dim"))
-        text.append(f"{p.log_start_offset:,}")
-        text.append("  HW ", self._style("dim"))
-        text.append(f"{p.high_watermark:,}")
-        text.append("  LEO ", self._style("dim"))
-        text.append(f"{p.log_end_offset:,}")
+            # An offline partition has no live replica in sync: nothing of it is drawn as healthy.
+            healthy = in_sync and online
+            text.append(f"{broker}{'●' if in_sync else '○'}", self._style("isr" if healthy else "out-of-sync"))
+            end = ends.get(broker)
+            if end is not None and end != p.log_end_offset:
+                # A replica behind (or ahead of) the leader: its own log end offset.
+                text.append(f":{fit_count(end, 6)}", self._style("dim"))
+            text.append(" ")
+        number = (lambda n: fit_count(n, 6)) if compact else (lambda n: f"{n:,}")
+        if not compact or p.log_start_offset > 0:
+            text.append(" start ", self._style("dim"))
+            text.append(number(p.log_start_offset))
+        text.append(" HW " if compact else "  HW ", self._style("dim"))
+        text.append(number(p.high_watermark))
+        text.append(" LEO " if compact else "  LEO ", self._style("dim"))
+        text.append(number(p.log_end_offset))
         return text
 
     def _strip(self, p: PartitionDescription, width: int) -> tuple[StyledLine, dict[int, int]]:
@@ -221,12 +240,13 @@ class PartitionStrips(ScrollView, can_focus=True):
         text = StyledLine()
         positions: dict[int, int] = {}
         if p.high_watermark <= p.log_start_offset:
-            text.append("      (empty log)", self._style("dim"))
+            text.append("      (empty log)" if p.log_end_offset <= p.high_watermark else "     ▌", self._style("dim"))
+            self._append_uncommitted(text, p, width)
             return text, positions
         if cells is None:
             text.append("      …", self._style("dim"))
             return text, positions
-        budget = width - 8
+        budget = width - 8 - (16 if p.log_end_offset > p.high_watermark else 0)
         chosen: list[StripCell] = []
         used = 0
         for cell in reversed(cells):
@@ -246,7 +266,17 @@ class PartitionStrips(ScrollView, can_focus=True):
             text.append(" │ ", self._style("dim"))
         positions[p.high_watermark] = text.cell_len
         text.append("▌", self._style("marker"))
+        self._append_uncommitted(text, p, width)
         return text, positions
+
+    def _append_uncommitted(self, text: StyledLine, p: PartitionDescription, width: int) -> None:
+        """Records the leader has above the high watermark: there, but not yet committed."""
+        pending = p.log_end_offset - p.high_watermark
+        if pending > 0:
+            note = f" +{pending:,} not yet committed"
+            if text.cell_len + len(note) > width:
+                note = f" +{fit_count(pending, 6)} uncommitted"
+            text.append(note, self._style("dim"))
 
     def _marker(self, p: PartitionDescription, width: int) -> StyledLine:
         """The owner, with a ▲ under the group's committed offset when that is on the strip."""
@@ -376,18 +406,29 @@ class PartitionView(Vertical):
 
     def _draw_title(self) -> None:
         title = self.query_one("#partition-view-title", Static)
-        text = Text(no_wrap=True)
+        text = Text(no_wrap=True, overflow="ellipsis")
         if self.description is None:
             text.append(self._status or "no topic selected", "italic")
         else:
             d = self.description
-            text.append(printable(d.name, 80), "bold")
-            text.append(f"  {d.partition_count} partition{'s' if d.partition_count != 1 else ''}"
-                        f" · RF {d.replication_factor} · {d.record_count:,} records")
-            if self.open_partition is not None:
-                text.append(f"  ·  log of partition {self.open_partition}", "bold")
+            room = max(10, self.size.width - 4)
+            plural = "s" if d.partition_count != 1 else ""
+            details = [f"  {d.partition_count} partition{plural} · RF {d.replication_factor} · {d.record_count:,} records",
+                       f"  {d.partition_count} partition{plural} · RF {d.replication_factor} · "
+                       f"{fit_count(d.record_count, 6)} rec",
+                       f"  P {d.partition_count} · RF {d.replication_factor}"]
+            opened = f"  ·  log of partition {self.open_partition}" if self.open_partition is not None else ""
+            name = printable(d.name, 80)
+            detail = next((choice for choice in details if len(name) + len(choice) + len(opened) <= room), details[-1])
+            text.append(name, "bold")
+            text.append(detail)
+            if opened:
+                text.append(opened, "bold")
         if title.content != text:
             title.update(text, layout=False)  # one line, always: no relayout
+
+    def on_resize(self, event: events.Resize) -> None:
+        self._draw_title()
 
     # -- latest records per partition ---------------------------------------------------
     def request_tails(self, partitions: Iterable[int], *, force: bool = False) -> None:

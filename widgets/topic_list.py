@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import ClassVar, Iterable
 
 from rich.text import Text
-from textual import on
+from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
@@ -30,6 +30,7 @@ from broker_core.events import (Event, LogCompacted, LogTruncated, PartitionsAdd
                                 TopicDeleted)
 from broker_core.topics import TopicDescription
 
+from .number_format import fit_count
 from .safe_text import printable
 
 #: This widget's stylesheet, for the screen's CSS_PATH.
@@ -41,8 +42,17 @@ FRAME_S = 1 / 30
 RATE_WINDOW_S = 30
 #: Width of the small per-row trend drawn in the table.
 TREND_WIDTH = 8
-#: Widest topic name drawn before it is cut (names may be 249 characters long).
-NAME_WIDTH = 12
+#: Narrowest the topic name column gets before optional columns are dropped (names may be 249 long).
+NAME_WIDTH = 14
+#: Column key -> (header, width); the name column takes what the others leave.
+COLUMN_SPECS: dict[str, tuple[str, int]] = {
+    "name": ("Topic", NAME_WIDTH), "partitions": ("P", 3), "rf": ("RF", 2), "records": ("Records", 7),
+    "rate": ("/s", 5), "trend": ("Trend", TREND_WIDTH),
+}
+#: Columns dropped, in this order, while the name column would be narrower than ``NAME_WIDTH``.
+OPTIONAL_COLUMNS = ("trend", "rate", "rf")
+#: Columns a DataTable cell adds around its content (cell padding on each side).
+CELL_PADDING = 2
 _BARS = " ▁▂▃▄▅▆▇█"
 
 #: Longest a count change waits to be drawn (counts redraw at most this often).
@@ -164,18 +174,45 @@ class TopicList(Vertical):
         self._sparkline_shown: tuple[str, list[float]] | None = None
         self._last_redraw = 0.0
         self._redraw_timer: Timer | None = None
+        #: The columns drawn now and the name column's width (they follow the pane's width).
+        self._columns: tuple[str, ...] = COLUMNS
+        self._name_width = NAME_WIDTH
 
     def compose(self) -> ComposeResult:
         table: DataTable[Text] = DataTable(id="topic-table", cursor_type="row", zebra_stripes=False)
-        table.add_column("Topic", key="name", width=NAME_WIDTH)
-        table.add_column("P", key="partitions")
-        table.add_column("RF", key="rf")
-        table.add_column("Records", key="records", width=8)
-        table.add_column("/s", key="rate", width=5)
-        table.add_column("Trend", key="trend", width=TREND_WIDTH)
+        self._add_columns(table)
         yield table
         yield Label(Text("no topic selected"), id="topic-rate-label", markup=False)
         yield Sparkline([0] * RATE_WINDOW_S, id="topic-rate-sparkline")
+
+    def _add_columns(self, table: DataTable) -> None:
+        for key in self._columns:
+            header, width = COLUMN_SPECS[key]
+            table.add_column(header, key=key, width=self._name_width if key == "name" else width)
+
+    @staticmethod
+    def fit_columns(width: int) -> tuple[tuple[str, ...], int]:
+        """The columns that fit ``width`` cells and the name column's width: names first, then the rest."""
+        columns = list(COLUMNS)
+        for optional in (None, *OPTIONAL_COLUMNS):
+            if optional is not None:
+                columns.remove(optional)
+            used = sum(COLUMN_SPECS[key][1] + CELL_PADDING for key in columns if key != "name") + CELL_PADDING
+            if width - used >= NAME_WIDTH:
+                break
+        return tuple(columns), max(NAME_WIDTH // 2, width - used)
+
+    def on_resize(self, event: events.Resize) -> None:
+        # The pane's border and the table's scrollbar take three cells.
+        columns, name_width = self.fit_columns(event.size.width - 3)
+        if (columns, name_width) != (self._columns, self._name_width):
+            self._columns, self._name_width = columns, name_width
+            table = self.table
+            table.clear(columns=True)
+            self._add_columns(table)
+            self._order = []  # redraw every row with the new columns
+            if self.loaded:
+                self._redraw()
 
     @property
     def table(self) -> DataTable:
@@ -268,12 +305,17 @@ class TopicList(Vertical):
             self._redraw_timer = self.set_timer(wait, self._redraw, name="topic-list-redraw")
 
     def _cells(self, row: TopicRow, now_ms: int) -> list[Text]:
-        series = row.rate.series(now_ms)
-        return [Text(printable(row.name, NAME_WIDTH)), Text(str(row.partitions), justify="right"),
-                Text(str(row.replication_factor), justify="right"),
-                Text(f"{row.records:,}", justify="right"),
-                Text(f"{row.rate.per_second(now_ms):,}", justify="right"),
-                Text(trend(series), style="green")]
+        cells = {
+            "name": Text(printable(row.name, self._name_width)),
+            "partitions": Text(fit_count(row.partitions, COLUMN_SPECS["partitions"][1]), justify="right"),
+            "rf": Text(str(row.replication_factor), justify="right"),
+            "records": Text(fit_count(row.records, COLUMN_SPECS["records"][1]), justify="right"),
+        }
+        if "rate" in self._columns:
+            cells["rate"] = Text(fit_count(row.rate.per_second(now_ms), COLUMN_SPECS["rate"][1]), justify="right")
+        if "trend" in self._columns:
+            cells["trend"] = Text(trend(row.rate.series(now_ms)), style="green")
+        return [cells[key] for key in self._columns]
 
     def _redraw(self) -> None:
         if self._redraw_timer is not None:
@@ -294,7 +336,7 @@ class TopicList(Vertical):
             for name in order:
                 cells = self._cells(self.rows[name], now_ms)
                 table.add_row(*cells, key=name)
-                self._shown.update({(name, column): cell for column, cell in zip(COLUMNS, cells)})
+                self._shown.update({(name, column): cell for column, cell in zip(self._columns, cells)})
             self._order = order
             if self._wanted in self.rows:
                 keep, self._wanted = self._wanted, None
@@ -303,7 +345,7 @@ class TopicList(Vertical):
             self._set_selected(order[table.cursor_row] if order else None)
         else:
             for name in order:
-                for column, cell in zip(COLUMNS, self._cells(self.rows[name], now_ms)):
+                for column, cell in zip(self._columns, self._cells(self.rows[name], now_ms)):
                     if self._shown.get((name, column)) != cell:  # only cells that changed are redrawn
                         self._shown[(name, column)] = cell
                         table.update_cell(name, column, cell)
@@ -322,6 +364,8 @@ class TopicList(Vertical):
         series = [float(v) for v in row.rate.series(now_ms)]
         caption = (f"{printable(row.name, 40)}: {row.rate.per_second(now_ms):,} records/s "
                    f"(last {RATE_WINDOW_S} s)")
+        if len(caption) > self.size.width - 4:
+            caption = f"{row.rate.per_second(now_ms):,} records/s (last {RATE_WINDOW_S} s)"
         if (caption, series) != self._sparkline_shown:
             self._sparkline_shown = (caption, series)
             label.update(Text(caption))

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from textual import on, work
+from rich.text import Text
+from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
@@ -55,6 +56,32 @@ PANES: dict[str, tuple[str, str]] = {
     "events": ("events", "Events"),
 }
 
+#: Below this many columns the side panes share one place (topics, groups, brokers).
+NARROW_COLUMNS = 120
+#: Below this many columns the side panes are narrower.
+MEDIUM_COLUMNS = 160
+#: Below this many rows the consumers and the events share the bottom.
+SHORT_ROWS = 36
+#: Below this many rows the producer box shares the bottom too.
+TINY_ROWS = 28
+#: Panes that take turns in one place when the terminal is small: slot -> panes, default first.
+SIDE_SLOT = ("topics", "groups", "brokers")
+BOTTOM_SLOT = ("consumers", "events", "producer")
+
+
+def size_classes(width: int, height: int) -> set[str]:
+    """The main screen's size classes for a terminal of ``width`` x ``height`` (see main.tcss)."""
+    classes = set()
+    if width < NARROW_COLUMNS:
+        classes.add("-w-narrow")
+    elif width < MEDIUM_COLUMNS:
+        classes.add("-w-medium")
+    if height < SHORT_ROWS:
+        classes.add("-h-short")
+    if height < TINY_ROWS:
+        classes.add("-h-tiny")
+    return classes
+
 
 class MainScreen(Screen[None]):
     """Every pane of the playground on one screen, wired together."""
@@ -94,9 +121,14 @@ class MainScreen(Screen[None]):
         self.playback = playback or Playback()
         #: True from the lesson's start until it finishes or stops.
         self.lesson_running = lesson is not None
+        #: The side pane shown when the side panes share one place (narrow terminals).
+        self.side_pane = "topics"
+        #: The bottom pane shown when consumers, events (and the producer) share one place.
+        self.bottom_pane = "consumers"
+        self._titles: dict[str, str] = {}
 
     def compose(self) -> ComposeResult:
-        yield Header()
+        yield Header(icon="≡")
         if self.lesson is not None:
             yield NarrationPane(self.lesson.title, lesson_steps(self.lesson), id="narration")
         with Horizontal(id="top-row"):
@@ -119,16 +151,19 @@ class MainScreen(Screen[None]):
             rest = [line.replace("Kafka Connect:", "Connect").replace("Schema Registry:", "Schema Registry")
                     for line in self.serving if line.startswith(("Schema Registry:", "Kafka Connect:"))]
             self.sub_title = " · ".join([str(self.cluster.path), f"Kafka {bootstrap}", *rest])
-        for widget_id, title in PANES.values():
+        for pane_name, (widget_id, title) in PANES.items():
             pane = self.query_one(f"#{widget_id}")
             if not pane.border_title:
                 pane.border_title = title
+            self._titles[pane_name] = str(pane.border_title)
+        if self.lesson is not None:
+            self.add_class("-lesson")
+        self.fit_to(self.app.size.width, self.app.size.height)
         # The welcome panel shows only once the topic list knows the cluster is empty.
         self.query_one(WelcomePanel).display = False
         self.query_one(TopicList).table.focus()
         if self.lesson is not None:
             self.sub_title = self.lesson.title
-            self.add_class("-lesson")
             self.playback.on_change = self._show_playback
             self._show_playback()
             self._play_lesson()
@@ -141,6 +176,68 @@ class MainScreen(Screen[None]):
             key = keymap.get(binding_id, default).split(",")[0].strip()
             shown[step] = self.app.get_key_display(Binding(key, ""))
         return shown
+
+    # -- fitting the terminal ------------------------------------------------------------------
+    def on_resize(self, event: events.Resize) -> None:
+        self.fit_to(event.size.width, event.size.height)
+
+    def fit_to(self, width: int, height: int) -> None:
+        """Lay the panes out for a ``width`` x ``height`` terminal (at once, on every resize)."""
+        wanted = size_classes(width, height)
+        for name in ("-w-narrow", "-w-medium", "-h-short", "-h-tiny"):
+            self.set_class(name in wanted, name)
+        # A narrow footer keeps every key in sight by dropping the spaces between them.
+        self.query_one(Footer).compact = width < MEDIUM_COLUMNS
+        self._show_slots()
+
+    def _folded(self) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """The panes that share the side place and the bottom place now (empty: each has its own)."""
+        side = SIDE_SLOT if self.has_class("-w-narrow") else ()
+        if self.has_class("-h-tiny") and not self.has_class("-lesson"):
+            bottom: tuple[str, ...] = ("producer", "consumers", "events")
+        elif self.has_class("-h-short"):
+            bottom = ("consumers", "events")
+        else:
+            bottom = ()
+        return side, bottom
+
+    def _show_slots(self) -> None:
+        """Show the chosen pane of each shared place; title each with the keys of the others."""
+        side, bottom = self._folded()
+        if self.bottom_pane not in bottom:
+            self.bottom_pane = "consumers"
+        for pane in SIDE_SLOT[1:]:
+            self.set_class(self.side_pane == pane, f"-side-{pane}")
+        for pane in BOTTOM_SLOT:
+            self.set_class(self.bottom_pane == pane, f"-bottom-{pane}")
+        if not self._titles:
+            return
+        numbers = {pane: str(number) for number, pane in enumerate(PANES, start=1)}
+        for slot, chosen in ((side, self.side_pane), (bottom, self.bottom_pane)):
+            for pane in PANES:
+                if pane in slot and pane == chosen:
+                    title = Text(self._titles[pane], style="bold")
+                    for other in slot:
+                        if other != pane:
+                            title.append(f" {numbers[other]}:{PANES[other][1]}", style="dim")
+                    self._set_title(pane, title)
+        for pane in PANES:
+            if pane not in side and pane not in bottom:
+                self._set_title(pane, Text(self._titles[pane]))
+
+    def _set_title(self, pane: str, title: Text) -> None:
+        widget = self.query_one(f"#{PANES[pane][0]}")
+        if str(widget.border_title) != title.plain:
+            widget.border_title = title
+
+    def show_pane(self, pane: str) -> None:
+        """Bring ``pane`` on screen when it shares its place with others (the focus keys do this)."""
+        side, bottom = self._folded()
+        if pane in side:
+            self.side_pane = pane
+        elif pane in bottom:
+            self.bottom_pane = pane
+        self._show_slots()
 
     # -- wiring between panes -----------------------------------------------------------------
     @on(TopicList.Selected)
@@ -188,6 +285,7 @@ class MainScreen(Screen[None]):
                                    self.query_one(ConsumerDeck), self.query_one(EventLog), self.query_one(TopicList))
         self.lesson_running = False
         self.remove_class("-lesson")
+        self._show_slots()
         self.refresh_bindings()
         if result is None:
             self.notify("The lesson stopped: see the lesson pane.", title="Lesson", severity="error", timeout=10)
@@ -275,6 +373,10 @@ class MainScreen(Screen[None]):
     def action_focus_pane(self, pane: str) -> None:
         """Move the focus into ``pane`` (topics, partitions, producer, consumers, groups, brokers, events)."""
         widget_id, _ = PANES[pane]
+        self.show_pane(pane)
+        self.call_after_refresh(self._focus_in, pane, widget_id)
+
+    def _focus_in(self, pane: str, widget_id: str) -> None:
         target = self.query_one(f"#{widget_id}", Widget)
         if target.focusable:
             target.focus()
