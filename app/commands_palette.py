@@ -63,9 +63,10 @@ def _own_bindings(node: DOMNode) -> Iterator[Binding]:
 
 
 def pane_name(node: DOMNode) -> str:
-    """A person's name for the pane ``node`` belongs to: the nearest border title, else its class."""
+    """A person's name for the pane ``node`` belongs to: the nearest ``pane_title`` (a widget's
+    name for help), else the nearest border title, else its class."""
     for ancestor in node.ancestors_with_self:
-        title = getattr(ancestor, "border_title", None)
+        title = getattr(ancestor, "pane_title", None) or getattr(ancestor, "border_title", None)
         if title:
             return printable(str(title), 40)
         name = PANE_NAMES.get(type(ancestor).__name__)
@@ -95,8 +96,29 @@ def bound_actions(screen: Screen, keymap: dict[str, str] | None = None) -> list[
     nodes: list[DOMNode] = [app, screen, *screen.walk_children(Widget)]
     found: list[BoundAction] = []
     for node in nodes:
+        only_in = getattr(node, "CONTEXT_ACTIONS", {})
         for binding in _own_bindings(node):
-            found.append(BoundAction(pane_name(node), node, binding, _keys_for(app, binding, keymap)))
+            pane = pane_name(node)
+            if binding.action in only_in:
+                pane = f"{pane}, {only_in[binding.action]}"
+            found.append(BoundAction(pane, node, binding, _keys_for(app, binding, keymap)))
+    return found
+
+
+def absent_actions(screen: Screen, keymap: dict[str, str] | None = None) -> list[BoundAction]:
+    """The keys of panes the screen may show but does not show now (``screen.MAY_SHOW``: widget
+    classes, e.g. a consumer view before one is added), for the help screen."""
+    app = screen.app
+    keymap = keymap if keymap is not None else dict(getattr(app, "keymap", {}) or {})
+    present = {type(node) for node in screen.walk_children(Widget)}
+    found: list[BoundAction] = []
+    for cls in getattr(screen, "MAY_SHOW", ()):
+        if cls in present:
+            continue
+        pane = f"{getattr(cls, 'pane_title', cls.__name__)} (once one is shown)"
+        for declared in cls.__dict__.get("BINDINGS", []):
+            binding = declared if isinstance(declared, Binding) else Binding(*declared)
+            found.append(BoundAction(pane, screen, binding, _keys_for(app, binding, keymap)))
     return found
 
 

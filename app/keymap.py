@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import tomllib
+from dataclasses import dataclass
 from pathlib import Path
 
 #: Environment variable naming the key file instead of the default location.
@@ -66,3 +67,48 @@ def load_keymap(path: Path | None = None) -> dict[str, str]:
     except (OSError, UnicodeDecodeError) as error:
         raise KeymapError(f"{path}: cannot be read ({error})") from None
     return parse_keymap(text, str(path))
+
+
+@dataclass(frozen=True)
+class DeclaredBinding:
+    """A binding as its class declares it: where it works (``scope``: app, screen or widget;
+    ``owner``: the class) and its default keys."""
+
+    binding_id: str
+    action: str
+    description: str
+    keys: tuple[str, ...]
+    scope: str
+    owner: str
+
+
+def _overlap(a: DeclaredBinding, b: DeclaredBinding) -> bool:
+    """Whether one key means both bindings in the same place: the same class, or the app's keys
+    (they work everywhere). A pane's key that shadows a screen key only while the pane has the
+    focus (``e`` seeks a consumer view to its end) is how panes work, not a clash."""
+    return a.owner == b.owner or "app" in (a.scope, b.scope)
+
+
+def remap_clashes(keymap: dict[str, str], declared: list[DeclaredBinding]) -> dict[str, str]:
+    """Remaps that take a key another action already uses where both work: binding id -> why, in one line.
+
+    Only keys the remap adds count: clashes the defaults already have (a lesson's ``n`` steps, elsewhere
+    ``n`` makes a topic) are by design.
+    """
+    def keys_of(d: DeclaredBinding) -> tuple[str, ...]:
+        return tuple(keymap[d.binding_id].split(",")) if d.binding_id in keymap else d.keys
+
+    clashes: dict[str, str] = {}
+    for mine in declared:
+        if mine.binding_id not in keymap or mine.binding_id in clashes:
+            continue
+        for key in keys_of(mine):
+            if key in mine.keys:
+                continue
+            other = next((d for d in declared if d.binding_id != mine.binding_id and d.action != mine.action
+                          and key in keys_of(d) and _overlap(mine, d)), None)
+            if other is not None:
+                clashes[mine.binding_id] = (f"{mine.binding_id} = \"{keymap[mine.binding_id]}\" not applied: "
+                                            f"{key} already does \"{other.description}\" ({other.binding_id})")
+                break
+    return clashes

@@ -25,19 +25,23 @@ from typing import Any, ClassVar
 
 from textual.app import App
 from textual.binding import Binding, BindingType
+from textual.screen import Screen
 from textual.widget import Widget
+from textual.widgets import Select
 
 from broker_core import Cluster
 from broker_core.clock import Clock
 from broker_core.errors import KafkaError
 
+from widgets.consumer_view import ConsumerView
 from widgets.event_log import EventLog, EventLogHandler
 
-from .commands_palette import PlaygroundCommands, bound_actions, help_sections
-from .keymap import KeymapError, default_keymap_path, load_keymap
+from .commands_palette import PlaygroundCommands, absent_actions, bound_actions, help_sections
+from .keymap import DeclaredBinding, KeymapError, default_keymap_path, load_keymap, remap_clashes
 from .playground_connect import PlaygroundConnect
 from .scenarios.playback import Playback
 from .scenarios.script import Scenario
+from .screens.confirm_quit import ConfirmQuitScreen
 from .screens.help import HelpScreen
 from .screens.main import MainScreen
 
@@ -79,6 +83,8 @@ class PlaygroundApp(App[None]):
     COMMANDS = App.COMMANDS | {PlaygroundCommands}
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("q", "quit", "Quit", id="quit"),
+        # As the footer's "q Quit" says, also from inside a field (Textual's default only hints at ctrl+q).
+        Binding("ctrl+c", "quit", "Quit", show=False, priority=True, id="quit.ctrl-c"),
         Binding("question_mark", "help", "Help", id="help"),
         Binding("colon", "command_palette", "Commands", id="command-palette"),
     ]
@@ -135,6 +141,9 @@ class PlaygroundApp(App[None]):
             self.connect = PlaygroundConnect(self.cluster, base_dir=None)
         if self._serve is not None and not await self._start_servers(self._serve):
             return
+        clashes = remap_clashes(self.keymap, declared_bindings())
+        for binding_id in clashes:
+            del self.keymap[binding_id]
         self.set_keymap(self.keymap)
         main = MainScreen(self.cluster, lesson=self._demo, playback=self._playback,
                           serving=self.servers.lines() if self.servers is not None else None)
@@ -158,6 +167,8 @@ class PlaygroundApp(App[None]):
         if self._keymap_error:
             self.notify(f"{self._keymap_error}; using the default keys", severity="error",
                         timeout=10, markup=False)
+        for reason in clashes.values():
+            self.notify(f"keys.toml: {reason}", severity="warning", timeout=10, markup=False)
         self._warn_unknown_binding_ids()
 
     async def _start_servers(self, settings: ServeSettings) -> bool:
@@ -227,24 +238,61 @@ class PlaygroundApp(App[None]):
             self.notify(f"keys.toml: no binding has the id {', '.join(repr(u) for u in unknown)} "
                         "(press ? to see the ids)", severity="warning", timeout=10, markup=False)
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """No app key reaches past an open dropdown (q there must not quit); ctrl+c always does."""
+        if dropdown_open(self) and action not in ("quit", "command_palette"):
+            return False
+        return True
+
+    async def action_quit(self) -> None:
+        """Quit; with consumer views running, ask first (their consumers close)."""
+        if any(isinstance(screen, ConfirmQuitScreen) for screen in self.screen_stack):
+            return
+        views = [view for screen in self.screen_stack for view in screen.query(ConsumerView)]
+        if not views:
+            self.exit()
+            return
+
+        def answered(confirmed: bool | None) -> None:
+            if confirmed:
+                self.exit()
+
+        await self.push_screen(ConfirmQuitScreen(len(views), sum(1 for v in views if v.group)), answered)
+
     def action_help(self) -> None:
         """Show every key of the screen, grouped by pane."""
         if isinstance(self.screen, HelpScreen):
             return
         screen = self.screen
-        self.push_screen(HelpScreen(help_sections(bound_actions(screen, self.keymap)), self.keymap_path))
+        actions = [*bound_actions(screen, self.keymap), *absent_actions(screen, self.keymap)]
+        self.push_screen(HelpScreen(help_sections(actions), self.keymap_path))
 
 
-def known_binding_ids() -> set[str]:
-    """The ids of every binding declared by the playground's screens and widgets."""
-    ids = {b.id for b in PlaygroundApp.BINDINGS if isinstance(b, Binding) and b.id}
+def dropdown_open(app: App) -> bool:
+    """Whether a Select's list of choices is open (the list has the focus)."""
+    focused = app.focused
+    return focused is not None and any(isinstance(node, Select) and node.expanded
+                                       for node in focused.ancestors_with_self)
+
+
+def declared_bindings() -> list[DeclaredBinding]:
+    """Every binding with an id declared by the playground's app, screens and widgets."""
+    found = [DeclaredBinding(b.id, b.action, b.description, tuple(b.key.split(",")), "app", "PlaygroundApp")
+             for b in PlaygroundApp.BINDINGS if isinstance(b, Binding) and b.id]
     pending: list[type] = [Widget]
     while pending:
         cls = pending.pop()
         pending.extend(cls.__subclasses__())
         if cls.__module__.split(".")[0] in ("app", "widgets"):
-            ids |= {b.id for b in cls.__dict__.get("BINDINGS", []) if isinstance(b, Binding) and b.id}
-    return ids
+            scope = "screen" if issubclass(cls, Screen) else "widget"
+            found.extend(DeclaredBinding(b.id, b.action, b.description, tuple(b.key.split(",")), scope, cls.__name__)
+                         for b in cls.__dict__.get("BINDINGS", []) if isinstance(b, Binding) and b.id)
+    return found
+
+
+def known_binding_ids() -> set[str]:
+    """The ids of every binding declared by the playground's screens and widgets."""
+    return {d.binding_id for d in declared_bindings()}
 
 
 def run_demo(scenario: Scenario, data: Path | None) -> None:

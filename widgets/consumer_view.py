@@ -108,6 +108,9 @@ class RecordWindow(ScrollView, can_focus=True):
     COMPONENT_CLASSES = {"record-window--position", "record-window--key", "record-window--value",
                          "record-window--schema", "record-window--note", "record-window--cursor"}
 
+    #: The name the help screen gives this pane.
+    pane_title = "Consumer view"
+
     BINDINGS: list[BindingType] = [
         Binding("j,down", "cursor(1)", "Down", show=False, id="consumer-view.down"),
         Binding("k,up", "cursor(-1)", "Up", show=False, id="consumer-view.up"),
@@ -250,6 +253,9 @@ class ConsumerView(Vertical, can_focus=False):
     subscribes to ``topic`` as a member of that group and the coordinator assigns its
     partitions; without, it is assigned ``partitions`` directly (a standalone consumer).
     """
+
+    #: The name the help screen gives this pane (its border title is the consumer's name).
+    pane_title = "Consumer view"
 
     BINDINGS: list[BindingType] = [
         Binding("p", "toggle_pause", "Pause/resume", id="consumer-view.pause"),

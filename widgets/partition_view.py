@@ -55,6 +55,8 @@ STRIP_RECORDS = 48
 STRIP_KEY_CHARS = 12
 #: Screen lines per partition: header, strip, committed-offset marker.
 LINES_PER_PARTITION = 3
+#: Lines per partition when nothing owns a partition and the view is short: header and strip.
+SHORT_LINES_PER_PARTITION = 2
 #: Shortest pause between two redraws: bursts of events are drawn once per frame.
 FRAME_S = 1 / 10
 
@@ -110,6 +112,8 @@ class PartitionStrips(ScrollView, can_focus=True):
         self._styles: dict[str, Style] = {}
         # Drawn lines by what they show: a busy partition redraws, the others come from here.
         self._lines: LRUCache[tuple, Strip] = LRUCache(256)
+        #: Screen lines per partition now: the marker line goes when it is empty and room is short.
+        self.lines_per_partition = LINES_PER_PARTITION
 
     def notify_style_update(self) -> None:
         super().notify_style_update()
@@ -123,16 +127,24 @@ class PartitionStrips(ScrollView, can_focus=True):
 
     def sync_size(self) -> None:
         """Match the virtual height to the number of partitions."""
-        self.virtual_size = Size(0, self.partition_count * LINES_PER_PARTITION)
+        short = not self._view.owners and self.partition_count * LINES_PER_PARTITION > self.size.height > 0
+        self.lines_per_partition = SHORT_LINES_PER_PARTITION if short else LINES_PER_PARTITION
+        self.virtual_size = Size(0, self.partition_count * self.lines_per_partition)
         if self.cursor >= self.partition_count:
             self.cursor = max(0, self.partition_count - 1)
         self.refresh()
 
     def visible_partitions(self) -> range:
         """Partitions with at least one line on screen."""
-        first = int(self.scroll_y) // LINES_PER_PARTITION
-        last = (int(self.scroll_y) + max(1, self.size.height)) // LINES_PER_PARTITION + 1
+        first = int(self.scroll_y) // self.lines_per_partition
+        last = (int(self.scroll_y) + max(1, self.size.height)) // self.lines_per_partition + 1
         return range(first, min(last, self.partition_count))
+
+    def on_resize(self, event: events.Resize) -> None:
+        lines = self.lines_per_partition
+        self.sync_size()
+        if lines != self.lines_per_partition:
+            self._view.request_tails(self.visible_partitions())
 
     def watch_scroll_y(self, old_value: float, new_value: float) -> None:
         super().watch_scroll_y(old_value, new_value)
@@ -145,11 +157,12 @@ class PartitionStrips(ScrollView, can_focus=True):
 
     def scroll_to_region_of(self, partition: int) -> None:
         """Scroll so the partition under the cursor is on screen."""
-        top = partition * LINES_PER_PARTITION
+        lines = self.lines_per_partition
+        top = partition * lines
         if top < self.scroll_y:
             self.scroll_to(y=top, animate=False, immediate=True)
-        elif top + LINES_PER_PARTITION > self.scroll_y + self.size.height:
-            self.scroll_to(y=top + LINES_PER_PARTITION - self.size.height, animate=False, immediate=True)
+        elif top + lines > self.scroll_y + self.size.height:
+            self.scroll_to(y=top + lines - self.size.height, animate=False, immediate=True)
 
     def action_cursor_down(self) -> None:
         """Select the next partition."""
@@ -171,7 +184,7 @@ class PartitionStrips(ScrollView, can_focus=True):
         """Draw one of the three lines of one partition."""
         width = self.size.width
         row = int(self.scroll_y) + y
-        index, part = divmod(row, LINES_PER_PARTITION)
+        index, part = divmod(row, self.lines_per_partition)
         base = self.rich_style
         if index >= self.partition_count:
             return Strip.blank(width, base)
@@ -523,7 +536,10 @@ class PartitionView(Vertical):
             await self._describe()
             self.strips.sync_size()
         if owners:
+            had_owners = bool(self.owners)
             await self._reload_owners()
+            if had_owners != bool(self.owners):
+                self.strips.sync_size()
         if grown:
             self.request_tails(grown, force=True)
             if self.open_partition in grown:

@@ -44,13 +44,15 @@ MAX_BURST = 1_000_000
 BURST_CHUNK = 5_000
 
 
-class ProducerBox(Vertical):
+class ProducerBox(Vertical, can_focus=True):
     """Sends records to a topic from the keyboard and shows each result inline.
 
-    ``topic`` (a reactive) fills the topic field; the person may still type another.
+    ``topic`` (a reactive) fills the topic field; the person may still type another. The box
+    itself takes the focus first (its focus key, Escape from a field): Enter or Tab goes into the fields.
     """
 
     BINDINGS: list[BindingType] = [
+        Binding("enter", "edit_value", "Type a record", id="producer-box.edit"),
         Binding("ctrl+n", "send_burst", "Send N", id="producer-box.send-burst"),
     ]
 
@@ -84,6 +86,10 @@ class ProducerBox(Vertical):
             yield Select(KEY_MODES, value="round-robin", allow_blank=False, id="producer-key-mode",
                          compact=True)
         yield Static(id="producer-result", markup=False)
+
+    def action_edit_value(self) -> None:
+        """Go into the value field (Enter there sends the record)."""
+        self.query_one("#producer-value", Input).focus()
 
     def watch_topic(self, topic: str | None) -> None:
         if self.is_mounted:

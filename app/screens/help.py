@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import ClassVar
 
+from rich.console import Console, ConsoleOptions, RenderResult
 from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
@@ -14,6 +15,41 @@ from textual.screen import ModalScreen
 from textual.widgets import Static
 
 from ..commands_palette import BoundAction
+
+
+#: Narrower than this, a binding's id goes under its description instead of in its own column.
+ID_COLUMN_MIN_WIDTH = 90
+
+
+class KeyTable:
+    """The keys, grouped by pane, laid out for the width it is drawn in (a Rich renderable):
+    three columns when wide, the binding id under the description when narrow. Words wrap whole."""
+
+    def __init__(self, sections: list[tuple[str, list[BoundAction]]]) -> None:
+        self.sections = sections
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        wide = options.max_width >= ID_COLUMN_MIN_WIDTH
+        for pane, actions in self.sections:
+            yield Text(pane, style="bold underline")
+            table = Table(box=None, show_header=False, expand=True, pad_edge=False)
+            table.add_column("Key", no_wrap=True, width=18 if wide else 12)
+            table.add_column("Does", ratio=3)
+            if wide:
+                table.add_column("Binding id (for keys.toml)", style="dim", ratio=2, no_wrap=True)
+            for action in actions:
+                key = Text(action.keys or "-", style="bold", overflow="fold")
+                if wide:
+                    table.add_row(key, Text(action.description), Text(action.binding.id or ""))
+                else:
+                    does = Text(action.description)
+                    if action.binding.id:
+                        does.append(f"  {action.binding.id}", style="dim")
+                    table.add_row(key, does)
+            yield table
+            yield Text("")
+        yield Text("Each line: key, what it does, " + ("and " if wide else "then ")
+                   + "the binding id that keys.toml remaps.", style="dim")
 
 
 class HelpScreen(ModalScreen[None]):
@@ -34,16 +70,7 @@ class HelpScreen(ModalScreen[None]):
         self.keymap_path = keymap_path
 
     def compose(self) -> ComposeResult:
-        table = Table(box=None, show_header=True, header_style="bold", expand=True, pad_edge=False)
-        table.add_column("Key", no_wrap=True, width=18)
-        table.add_column("Does", ratio=3)
-        table.add_column("Binding id (for keys.toml)", style="dim", ratio=2, no_wrap=True)
-        for pane, actions in self.sections:
-            table.add_row(Text(pane, style="bold underline"), Text(""), Text(""))
-            for action in actions:
-                table.add_row(Text(action.keys or "-", style="bold"), Text(action.description),
-                              Text(action.binding.id or ""))
-            table.add_row(Text(""), Text(""), Text(""))
+        table = KeyTable(self.sections)
         where = str(self.keymap_path) if self.keymap_path else "keys.toml in kplay's config directory"
         note = Text.assemble(("Remap any key in ", "dim"), (where, "italic"),
                              (' under [keys], e.g.  "topic.new" = "c"', "dim"))

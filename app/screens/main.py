@@ -19,7 +19,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widget import Widget
-from textual.widgets import Footer, Header
+from textual.widgets import Footer, Header, Input, Select
 
 from broker_core import Cluster
 from broker_core.errors import KafkaError
@@ -27,6 +27,7 @@ from widgets import (broker_list, consumer_deck, consumer_view, event_log, group
                      partition_view, producer_box, topic_list, welcome)
 from widgets.broker_list import BrokerList
 from widgets.consumer_deck import ConsumerDeck
+from widgets.consumer_view import ConsumerView, RecordWindow
 from widgets.event_log import EventLog
 from widgets.group_panel import GroupPanel
 from widgets.narration import NarrationPane
@@ -60,6 +61,8 @@ PANES: dict[str, tuple[str, str]] = {
 NARROW_COLUMNS = 120
 #: Below this many columns the side panes are narrower.
 MEDIUM_COLUMNS = 160
+#: From this many columns the topic list has room for its rate and trend columns.
+WIDE_COLUMNS = 180
 #: Below this many rows the consumers and the events share the bottom.
 SHORT_ROWS = 36
 #: Below this many rows the producer box shares the bottom too.
@@ -76,6 +79,8 @@ def size_classes(width: int, height: int) -> set[str]:
         classes.add("-w-narrow")
     elif width < MEDIUM_COLUMNS:
         classes.add("-w-medium")
+    elif width >= WIDE_COLUMNS:
+        classes.add("-w-wide")
     if height < SHORT_ROWS:
         classes.add("-h-short")
     if height < TINY_ROWS:
@@ -95,6 +100,7 @@ class MainScreen(Screen[None]):
         Binding("C", "show_pipeline", "Connect & schemas", id="pipeline.show"),
         Binding("f", "find_records", "Find records", id="records.find"),
         Binding("A", "admin", "Admin", id="admin.menu"),
+        Binding("escape", "leave_field", "Leave the field", show=False, id="main.leave-field"),
         *[Binding(str(number), f"focus_pane('{pane}')", f"Focus {title.lower()}", show=False,
                   id=f"focus.{pane}")
           for number, (pane, (_, title)) in enumerate(PANES.items(), start=1)],
@@ -109,6 +115,10 @@ class MainScreen(Screen[None]):
 
     #: Actions that exist only while a lesson plays.
     LESSON_ACTIONS = frozenset({"lesson_pause", "lesson_step", "lesson_faster", "lesson_slower"})
+    #: Where an action works, for the help screen (action -> context).
+    CONTEXT_ACTIONS: ClassVar[dict[str, str]] = {action: "in a lesson" for action in LESSON_ACTIONS}
+    #: Panes shown only once the person adds one: the help screen lists their keys anyway.
+    MAY_SHOW: ClassVar[tuple[type[Widget], ...]] = (ConsumerView, RecordWindow)
 
     def __init__(self, cluster: Cluster, *, lesson: Scenario | None = None,
                  playback: Playback | None = None, serving: list[str] | None = None) -> None:
@@ -184,7 +194,7 @@ class MainScreen(Screen[None]):
     def fit_to(self, width: int, height: int) -> None:
         """Lay the panes out for a ``width`` x ``height`` terminal (at once, on every resize)."""
         wanted = size_classes(width, height)
-        for name in ("-w-narrow", "-w-medium", "-h-short", "-h-tiny"):
+        for name in ("-w-narrow", "-w-medium", "-w-wide", "-h-short", "-h-tiny"):
             self.set_class(name in wanted, name)
         # A narrow footer keeps every key in sight by dropping the spaces between them.
         self.query_one(Footer).compact = width < MEDIUM_COLUMNS
@@ -227,6 +237,7 @@ class MainScreen(Screen[None]):
 
     def _set_title(self, pane: str, title: Text) -> None:
         widget = self.query_one(f"#{PANES[pane][0]}")
+        widget.pane_title = self._titles[pane]  # the help screen's name for it, without the other keys
         if str(widget.border_title) != title.plain:
             widget.border_title = title
 
@@ -303,7 +314,12 @@ class MainScreen(Screen[None]):
             self.query_one(NarrationPane).show_playback(state, playback.speed)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        """The lesson's keys only while a lesson plays; n makes a topic only when none does."""
+        """The lesson's keys only while a lesson plays; n makes a topic only when none does;
+        nothing reaches past an open dropdown; escape only leaves a field."""
+        if self._dropdown_open():
+            return False
+        if action == "leave_field":
+            return isinstance(self.focused, (Input, Select))
         if action in self.LESSON_ACTIONS:
             return self.lesson_running
         if action == "new_topic":
@@ -326,7 +342,33 @@ class MainScreen(Screen[None]):
         """Play the lesson slower (down to 0.25x)."""
         self.playback.slower()
 
+    def _dropdown_open(self) -> bool:
+        focused = self.focused
+        return focused is not None and any(isinstance(node, Select) and node.expanded
+                                           for node in focused.ancestors_with_self)
+
     # -- actions ------------------------------------------------------------------------------
+    def action_leave_field(self) -> None:
+        """Leave the field being typed in: the focus goes to its pane, whose keys work again."""
+        focused = self.focused
+        if focused is None:
+            return
+        for widget_id, _ in PANES.values():
+            pane = self.query_one(f"#{widget_id}", Widget)
+            if pane in focused.ancestors:
+                if pane.focusable:
+                    pane.focus()
+                else:
+                    # A pane that is only a frame: its first widget that is not a field.
+                    target = next((w for w in self.focus_chain if pane in w.ancestors
+                                   and not isinstance(w, (Input, Select))), None)
+                    if target is not None:
+                        target.focus()
+                    else:
+                        self.set_focus(None)
+                return
+        self.set_focus(None)
+
     @work(exclusive=True, group="main-new-topic")
     async def action_new_topic(self) -> None:
         """Open the topic creation form."""

@@ -52,10 +52,13 @@ class CoreRule(Validator):
 
 
 def _whole_number(field: str, raw: str) -> int:
-    try:
-        return int(raw.strip())
-    except ValueError:
-        raise InvalidConfig(f"{field} must be a whole number, not '{raw}'") from None
+    text = raw.strip()
+    # ASCII digits only: int() would also take "٣" or "1_000", which no Kafka tool reads as a count.
+    if not text:
+        raise InvalidConfig(f"{field} must be a whole number (the field is empty)")
+    if not (text.lstrip("+-").isascii() and text.lstrip("+-").isdigit() and text.count("-") + text.count("+") <= 1):
+        raise InvalidConfig(f"{field} must be a whole number, not '{printable(text, 40)}'")
+    return int(text)
 
 
 def human_duration(ms: int) -> str:
@@ -91,25 +94,26 @@ class TopicFormScreen(ModalScreen[str | None]):
             yield Static(Text("New topic", style="bold"), id="topic-form-title")
             with Grid(id="topic-form-fields"):
                 yield Label("Name", classes="field-label")
-                yield Input(placeholder="orders", id="name", validate_on=["changed"],
+                yield Input(placeholder="orders", id="name", validate_on=["changed"], compact=True,
                             validators=[CoreRule(validate_topic_name)])
                 yield Label("", id="name-error", classes="field-error", markup=False)
                 yield Label("Partitions", classes="field-label")
-                yield Input(str(DEFAULT_PARTITIONS), id="partitions", type="integer", validate_on=["changed"],
+                # Typed as text and checked: an integer Input drops a "." silently ("2.5" became 25).
+                yield Input(str(DEFAULT_PARTITIONS), id="partitions", validate_on=["changed"], compact=True,
                             validators=[CoreRule(self._check_partitions)])
                 yield Label("", id="partitions-error", classes="field-error", markup=False)
                 yield Label("Replication factor", classes="field-label")
-                yield Input(str(rf_default), id="replication-factor", type="integer", validate_on=["changed"],
+                yield Input(str(rf_default), id="replication-factor", validate_on=["changed"], compact=True,
                             validators=[CoreRule(self._check_replication_factor)])
                 yield Label("", id="replication-factor-error", classes="field-error", markup=False)
                 yield Label("retention.ms", classes="field-label")
-                yield Input(str(retention), id="retention-ms", validate_on=["changed"],
+                yield Input(str(retention), id="retention-ms", validate_on=["changed"], compact=True,
                             validators=[CoreRule(self._check_retention)])
                 yield Label(Text(human_duration(retention), style="dim"), id="retention-ms-error",
                             classes="field-error")
                 yield Label("cleanup.policy", classes="field-label")
                 yield Select([(choice, choice) for choice in CLEANUP_CHOICES], value="delete",
-                             allow_blank=False, id="cleanup-policy")
+                             allow_blank=False, id="cleanup-policy", compact=True)
                 yield Label(Text(TOPIC_CONFIGS["cleanup.policy"].doc, style="dim"), id="cleanup-policy-help",
                             classes="field-error")
                 yield Label("min.insync.replicas", classes="field-label")
