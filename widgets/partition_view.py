@@ -232,7 +232,12 @@ class PartitionStrips(ScrollView, can_focus=True):
             # An offline partition has no live replica in sync: nothing of it is drawn as healthy.
             healthy = in_sync and online
             text.append(f"{broker}{'●' if in_sync else '○'}", self._style("isr" if healthy else "out-of-sync"))
-            end = ends.get(broker)
+            # The leader's log end is the partition's. An in-sync follower has at least the high
+            # watermark (the high watermark is the lowest log end in the ISR): that holds even when
+            # the description is older than the last append.
+            end = None if broker == p.leader else ends.get(broker)
+            if end is not None and in_sync:
+                end = max(end, p.high_watermark)
             if end is not None and end != p.log_end_offset:
                 # A replica behind (or ahead of) the leader: its own log end offset.
                 text.append(f":{fit_count(end, 6)}", self._style("dim"))
