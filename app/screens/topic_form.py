@@ -118,7 +118,7 @@ class TopicFormScreen(ModalScreen[str | None]):
                             classes="field-error")
                 yield Label("min.insync.replicas", classes="field-label")
                 yield Input(str(TOPIC_CONFIGS["min.insync.replicas"].default), id="min-insync-replicas",
-                            type="integer", validate_on=["changed"],
+                            validate_on=["changed"], compact=True,
                             validators=[CoreRule(self._check_min_insync)])
                 yield Label(Text("in-sync replicas an acks=all write needs", style="dim"),
                             id="min-insync-replicas-error", classes="field-error")
