@@ -186,3 +186,15 @@ def _drain(fd: int) -> None:
                 return
         except OSError:
             return
+
+
+async def test_topic_steps_can_expect_kafkas_refusal(tmp_path: Path):
+    scenario = parse("create-topic t partitions=2\ncreate-topic t expect-error=TopicAlreadyExists\n"
+                     "alter-topic t partitions=1 expect-error=InvalidPartitions\n"
+                     "delete-topic nope expect-error=UnknownTopicOrPartition\n"
+                     "create-topic u expect-error=TopicAlreadyExists\nexpect partitions t == 2\n", "refused.kplay")
+    lines: list[str] = []
+    result = await play_headless(scenario, tmp_path / "d.db", lines.append)
+    assert result.failures == ["refused.kplay:5: expected TopicAlreadyExists, got success"]
+    assert result.steps_run == 6
+    assert any("refused as expected: InvalidPartitions: Topic currently has 2 partitions" in line for line in lines)

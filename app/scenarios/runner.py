@@ -166,7 +166,10 @@ class ScenarioRunner:
         self.observer.step_started(step, self.elapsed_ms())
         handler = getattr(self, "_do_" + step.verb.replace("-", "_"))
         try:
-            await handler(step)
+            if "expect-error" in step.args and step.verb != "produce":
+                await self._refused(step, handler)
+            else:
+                await handler(step)
         except ScenarioError:
             raise
         except KafkaError as exc:
@@ -180,6 +183,22 @@ class ScenarioRunner:
             topic = step.args.get("name") if step.verb.endswith("-topic") else step.args.get("topic")
             for line in await self.state_lines(topic):
                 self.observer.report(step, line)
+
+    async def _refused(self, step: Step, handler: Callable[[Step], Awaitable[None]]) -> None:
+        """Run a step that should be refused with ``expect-error=NAME``: its refusal is
+        reported, anything else (success or another error) is a failed expectation."""
+        expected = step.args["expect-error"]
+        try:
+            await handler(step)
+        except KafkaError as exc:
+            if expected in _error_names(exc):
+                self.observer.report(step, f"refused as expected: {type(exc).__name__}: {exc}")
+                return
+            got = type(exc).__name__
+        else:
+            got = "success"
+        self.failures.append(f"{self.scenario.source}:{step.line}: expected {expected}, got {got}")
+        self.observer.report(step, f"FAIL expected {expected}, got {got}")
 
     def _fail(self, step: Step, message: str) -> ScenarioError:
         return ScenarioError(self.scenario.source, step.line, message)
@@ -234,7 +253,7 @@ class ScenarioRunner:
             if errors:
                 break
         if expected_error:
-            names = {type(e).__name__ for e in errors} | {e.name for e in errors}
+            names = {name for e in errors for name in _error_names(e)}
             if expected_error not in names:
                 got = ", ".join(sorted({type(e).__name__ for e in errors})) or "success"
                 self.failures.append(f"{self.scenario.source}:{step.line}: expected {expected_error}, got {got}")
@@ -702,6 +721,13 @@ async def _until(condition: Callable[[], Any]) -> None:
     deadline = time.monotonic() + JOIN_WINDOW_DEADLINE_S
     while not condition() and time.monotonic() < deadline:
         await asyncio.sleep(0.005)
+
+
+def _error_names(error: KafkaError) -> set[str]:
+    """Every name ``expect-error=`` may use for ``error``: its class and the classes it
+    refines (NoActiveController is a RequestTimedOut), and Kafka's error name."""
+    names = {cls.__name__ for cls in type(error).__mro__ if issubclass(cls, KafkaError)}
+    return names | {getattr(error, "name", "")}
 
 
 def _topic_partition(step: Step, text: str, source: str) -> tuple[str, int]:

@@ -167,11 +167,11 @@ class StepSpec:
 
 STEP_SPECS: dict[str, StepSpec] = {
     "say": StepSpec(("text",), rest_is_text=True, summary="narration shown to the viewer"),
-    "create-topic": StepSpec(("name",), {"partitions": _positive, "replication": _positive},
+    "create-topic": StepSpec(("name",), {"partitions": _positive, "replication": _positive, "expect-error": str},
                              config_options=True, summary="create a topic"),
-    "alter-topic": StepSpec(("name",), {"partitions": _positive}, config_options=True,
+    "alter-topic": StepSpec(("name",), {"partitions": _positive, "expect-error": str}, config_options=True,
                             summary="add partitions or change configs"),
-    "delete-topic": StepSpec(("name",), summary="delete a topic"),
+    "delete-topic": StepSpec(("name",), {"expect-error": str}, summary="delete a topic"),
     "produce": StepSpec(("topic",), {
         "key": str, "value": str, "partition": _non_negative, "acks": _acks, "count": _count,
         "keys": _keys, "rate": parse_rate, "expect-error": str, "tombstone": _choice("true", "false")},
@@ -187,7 +187,7 @@ STEP_SPECS: dict[str, StepSpec] = {
     "stop-broker": StepSpec(("broker",), summary="stop a broker"),
     "start-broker": StepSpec(("broker",), summary="start a broker"),
     "replication-delay": StepSpec(("duration",), summary="how long followers take to copy records"),
-    "elect-preferred": StepSpec((), summary="move leadership back to preferred replicas"),
+    "elect-preferred": StepSpec((), {"expect-error": str}, summary="move leadership back to preferred replicas"),
     "advance": StepSpec(("duration",), summary="move the clock forward (retention, timeouts)"),
     "clean": StepSpec((), summary="run retention and compaction now"),
     "wait": StepSpec(("condition",), {"timeout": _wait_timeout}, rest_is_text=True,
