@@ -20,7 +20,7 @@ KPLAY = [sys.executable, "-c", "from app.cli import main; main()"]
 
 def test_every_tutorial_concept_has_a_lesson():
     assert {"message-systems", "first-steps", "partitions-and-keys", "consumer-groups", "offsets-and-replay",
-            "replication-factor", "broker-failure", "acks-and-data-loss", "retention-and-compaction"} <= set(BUILTINS)
+            "replication-factor", "broker-failure", "control-plane", "acks-and-data-loss", "retention-and-compaction"} <= set(BUILTINS)
 
 
 @pytest.mark.parametrize("name", BUILTINS)
