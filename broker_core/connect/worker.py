@@ -137,6 +137,9 @@ class _Running:
     tasks: dict[int, asyncio.Task[None]] = field(default_factory=dict)
     task_objects: dict[int, JdbcSourceTask | JdbcSinkTask] = field(default_factory=dict)
     task_states: dict[int, str] = field(default_factory=dict)
+    #: The connector's own start (or instance restart) while it runs: it may wait long on
+    #: its database, so it runs apart from the worker's loop and every other connector.
+    starter: asyncio.Task[None] | None = None
 
 
 def error_trace(exc: BaseException) -> str:
@@ -507,6 +510,8 @@ class ConnectWorker:
             await self._statuses.put(running.name, task, StatusRecord(state, self.worker_id, trace, running.generation))
 
     async def _start_connector(self, name: str, raw: dict[str, str], generation: int) -> None:
+        """Take ``name`` on and start it in the background: its start may wait on its database
+        (``connection.attempts`` x ``connection.backoff.ms``) without holding up the others."""
         running = _Running(name, dict(raw), generation)
         self._running[name] = running
         try:
@@ -515,6 +520,12 @@ class ConnectWorker:
             running.failed = True
             await self._put_status(running, None, FAILED, error_trace(exc))
             return
+        running.starter = asyncio.create_task(self._start_instance(running), name=f"kplay-connect-start-{name}")
+
+    async def _start_instance(self, running: _Running) -> None:
+        """The connector's ``start()`` and ``taskConfigs()``, then its tasks (or PAUSED)."""
+        name = running.name
+        assert running.config is not None
         paused = self._state.target_states.get(name) == PAUSED
         stored = list(self._state.task_configs.get(name, []))
         if paused and stored:
@@ -533,12 +544,38 @@ class ConnectWorker:
         if running.task_configs != self._state.task_configs.get(name):
             await self._configs.put_task_configs(name, running.task_configs)
             self._state.task_configs[name] = list(running.task_configs)
-        if paused:
+        if paused or self._state.target_states.get(name) == PAUSED:
             await self._pause(running)
             return
         await self._put_status(running, None, RUNNING)
         for task_id in range(len(running.task_configs)):
             self._start_task(running, task_id)
+
+    async def _restart_instance(self, running: _Running, old_configs: list[dict[str, str]]) -> None:
+        """The connector instance alone: its tasks restart only if their configs change."""
+        assert running.config is not None
+        try:
+            running.task_configs = await self._task_configs(running.config)
+        except Exception as exc:
+            running.failed = True
+            await self._stop_tasks(running)
+            await self._put_status(running, None, FAILED, error_trace(exc))
+            return
+        await self._put_status(running, None, RUNNING)
+        if running.task_configs != old_configs:
+            async with self._lock:
+                if self._running.get(running.name) is running:
+                    running.starter = None  # this task: not to be cancelled by the stop below
+                    await self._stop_connector(running.name, status=None, release=False)
+                    await self._start_connector(running.name, running.raw, running.generation)
+
+    @staticmethod
+    async def _cancel_starter(running: _Running) -> None:
+        starter, running.starter = running.starter, None
+        if starter is not None and starter is not asyncio.current_task():
+            starter.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await starter
 
     async def _task_configs(self, config: ConnectorConfig) -> list[dict[str, str]]:
         """The connector's ``start()`` and ``taskConfigs()``: a source checks its database first."""
@@ -610,6 +647,7 @@ class ConnectWorker:
         running = self._running.pop(name, None)
         if running is None:
             return
+        await self._cancel_starter(running)
         await self._stop_tasks(running)
         if status is not None:
             await self._put_status(running, None, status)
@@ -627,23 +665,13 @@ class ConnectWorker:
         if not request.only_failed or running.failed:
             await self._put_status(running, None, RESTARTING)
             old_configs = list(running.task_configs)
-            if request.include_tasks or running.failed:
+            starting = running.starter is not None and not running.starter.done()
+            if request.include_tasks or running.failed or running.config is None or starting:
                 await self._stop_connector(running.name, status=None, release=False)
                 await self._start_connector(running.name, running.raw, running.generation)
                 return
-            # The connector instance alone: its tasks restart only if their configs change.
-            assert running.config is not None
-            try:
-                running.task_configs = await self._task_configs(running.config)
-            except Exception as exc:
-                running.failed = True
-                await self._stop_tasks(running)
-                await self._put_status(running, None, FAILED, error_trace(exc))
-                return
-            await self._put_status(running, None, RUNNING)
-            if running.task_configs != old_configs:
-                await self._stop_connector(running.name, status=None, release=False)
-                await self._start_connector(running.name, running.raw, running.generation)
+            running.starter = asyncio.create_task(self._restart_instance(running, old_configs),
+                                                  name=f"kplay-connect-restart-{running.name}")
             return
         if request.include_tasks:
             failed = [i for i, s in running.task_states.items() if s == FAILED]
