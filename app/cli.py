@@ -14,7 +14,8 @@ from typing import Optional
 import typer
 import typer.core
 
-from broker_core.storage import default_data_path
+from .data_location import resolve_data_path
+from .listen_address import is_loopback
 
 #: Modules under app.commands, each with ``register(app: typer.Typer) -> None``.
 COMMAND_MODULES: tuple[str, ...] = ("topics", "configs", "console_producer", "console_consumer", "perf", "consumer_groups", "demo", "brokers", "schema_registry", "connect", "serve", "tui_perf", "find_perf")
@@ -38,11 +39,6 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-
-
-def resolve_data_path(data: Optional[Path]) -> Path:
-    """The data file: ``--data``, else ``KPLAY_DATA``, else the user's data directory."""
-    return data.expanduser() if data is not None else default_data_path()
 
 
 @app.callback(invoke_without_command=True)
@@ -79,8 +75,6 @@ def playground(ctx: typer.Context,
         raise typer.Exit(2)
     settings = None
     if serve:
-        from .commands.serve import is_loopback  # the same rules as kplay serve
-
         for name, value in (("--port", port), ("--schema-registry-port", schema_registry_port),
                             ("--connect-port", connect_port)):
             if not 0 <= value <= 65535:

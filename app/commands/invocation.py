@@ -20,6 +20,8 @@ import typer
 from broker_core import Cluster
 from broker_core.errors import KafkaError, StorageError
 
+from app.data_location import resolve_data_path
+
 from .output import print_error
 
 T = TypeVar("T")
@@ -31,8 +33,6 @@ class UsageProblem(Exception):
 
 def data_path(ctx: typer.Context, data: Path | None) -> Path:
     """The data file: the tool's ``--data``, else ``kplay --data``, else KPLAY_DATA or the default."""
-    from app.cli import resolve_data_path  # late: app.cli imports this package
-
     if data is None and isinstance(ctx.obj, dict):
         data = ctx.obj.get("data")
     return resolve_data_path(data)

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ipaddress
 import logging
 import signal
 import sys
@@ -37,8 +36,10 @@ import typer
 
 from broker_core import Cluster
 
+from app.listen_address import is_loopback
+
 from .invocation import DataOption, UsageProblem, data_path, one_line_errors
-from .output import print_error, print_lines
+from .output import print_lines
 
 #: Loopback: reachable from this machine only. (These are ``app.serve``'s defaults, not imported
 #: from there so that the other tools start without loading Kafka's protocol classes.)
@@ -99,16 +100,6 @@ def _credentials(users: Path | None) -> Any:
         return Credentials.from_file(users)
     except CredentialsProblem as problem:
         raise UsageProblem(str(problem)) from None
-
-
-def is_loopback(host: str) -> bool:
-    """Whether ``host`` names this machine only (127.0.0.0/8, ::1 or localhost)."""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 async def run_servers(path: Path, *, host: str, port: int, schema_registry_port: int, connect_port: int,
