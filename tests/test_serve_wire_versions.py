@@ -305,3 +305,13 @@ def test_a_kip848_consumer_fails_at_once_instead_of_waiting(served: ServedCluste
         assert error.code() == KafkaError._FATAL and "ConsumerGroupHeartbeat" in error.str()
     finally:
         consumer.close()
+
+
+def test_confluent_admin_describes_the_cluster(served: ServedCluster) -> None:
+    from confluent_kafka.admin import AdminClient
+
+    admin = AdminClient({"bootstrap.servers": served.bootstrap})
+    described = admin.describe_cluster(request_timeout=15).result(timeout=20)
+    assert described.cluster_id == served.core.cluster_id
+    assert sorted((node.id, node.host, node.port) for node in described.nodes) == sorted(
+        (broker_id, *served.endpoint(broker_id)) for broker_id in range(3))

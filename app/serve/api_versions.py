@@ -23,7 +23,8 @@ from typing import Any, Mapping
 
 from kafka.protocol.admin import (AlterConfigsRequest, AlterConfigsResponse, CreatePartitionsRequest,
                                   CreatePartitionsResponse, CreateTopicsRequest, CreateTopicsResponse, DeleteGroupsRequest, DeleteGroupsResponse,
-                                  DeleteTopicsRequest, DeleteTopicsResponse, DescribeConfigsRequest,
+                                  DeleteTopicsRequest, DeleteTopicsResponse, DescribeClusterRequest,
+                                  DescribeClusterResponse, DescribeConfigsRequest,
                                   DescribeConfigsResponse, DescribeGroupsRequest, DescribeGroupsResponse,
                                   IncrementalAlterConfigsRequest, IncrementalAlterConfigsResponse,
                                   ListGroupsRequest, ListGroupsResponse)
@@ -72,6 +73,7 @@ class ApiKey(IntEnum):
     CREATE_PARTITIONS = 37
     DELETE_GROUPS = 42
     INCREMENTAL_ALTER_CONFIGS = 44
+    DESCRIBE_CLUSTER = 60
     CONSUMER_GROUP_HEARTBEAT = 68
 
 
@@ -125,6 +127,7 @@ SUPPORTED_APIS: dict[int, ApiSpec] = {spec.key: spec for spec in (
     ApiSpec(ApiKey.ALTER_CONFIGS, 0, 2, AlterConfigsRequest, AlterConfigsResponse),
     ApiSpec(ApiKey.INCREMENTAL_ALTER_CONFIGS, 0, 1, IncrementalAlterConfigsRequest,
             IncrementalAlterConfigsResponse),
+    ApiSpec(ApiKey.DESCRIBE_CLUSTER, 0, 2, DescribeClusterRequest, DescribeClusterResponse),
     # Listed so that a KIP-848 consumer is refused at once rather than waiting (see its handler).
     ApiSpec(ApiKey.CONSUMER_GROUP_HEARTBEAT, 0, 1, ConsumerGroupHeartbeatRequest, ConsumerGroupHeartbeatResponse,
             hand_coded={0: (ConsumerGroupHeartbeatRequest, ConsumerGroupHeartbeatResponse),

@@ -149,6 +149,11 @@ class KafkaServer:
         """Broker id -> (host, port) that clients should connect to, for running brokers."""
         return {broker_id: (self.advertised_host, self._ports[broker_id]) for broker_id in sorted(self._listeners)}
 
+    def stopped_endpoints(self) -> dict[int, tuple[str, int]]:
+        """Broker id -> (host, port) of the stopped brokers, where they listen once started."""
+        return {broker_id: (self.advertised_host, self._ports[broker_id]) for broker_id in self.broker_ids
+                if broker_id not in self._listeners and broker_id in self._ports}
+
     def coordinator_for(self, group_id: str) -> int | None:
         """The broker that coordinates ``group_id``, or None while every broker is stopped.
 

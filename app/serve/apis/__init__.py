@@ -17,7 +17,8 @@ from .groups import (handle_delete_groups, handle_describe_groups, handle_heartb
                      handle_leave_group, handle_list_groups, handle_sync_group)
 from .leader_epochs import handle_offset_for_leader_epoch
 from .list_offsets import handle_list_offsets
-from .metadata import api_versions_body, handle_api_versions, handle_find_coordinator, handle_metadata
+from .metadata import (api_versions_body, handle_api_versions, handle_describe_cluster, handle_find_coordinator,
+                       handle_metadata)
 from .offsets import handle_offset_commit, handle_offset_fetch
 from .produce import handle_init_producer_id, handle_produce
 
@@ -45,6 +46,7 @@ HANDLERS: dict[int, Handler] = {
     ApiKey.DELETE_GROUPS: handle_delete_groups,
     ApiKey.ALTER_CONFIGS: handle_alter_configs,
     ApiKey.INCREMENTAL_ALTER_CONFIGS: handle_incremental_alter_configs,
+    ApiKey.DESCRIBE_CLUSTER: handle_describe_cluster,
     ApiKey.CONSUMER_GROUP_HEARTBEAT: handle_consumer_group_heartbeat,
 }
 

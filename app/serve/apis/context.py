@@ -36,6 +36,9 @@ class ServerView(Protocol):
     def advertised_endpoints(self) -> dict[int, tuple[str, int]]:
         """Broker id -> (host, port) that clients connect to."""
 
+    def stopped_endpoints(self) -> dict[int, tuple[str, int]]:
+        """Broker id -> (host, port) of the stopped brokers, where they would listen."""
+
     def coordinator_for(self, group_id: str) -> int | None:
         """The broker that coordinates ``group_id``, or None while every broker is stopped."""
 

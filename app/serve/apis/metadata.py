@@ -1,4 +1,4 @@
-"""ApiVersions, Metadata and FindCoordinator: how a client learns the cluster's shape."""
+"""ApiVersions, Metadata, DescribeCluster and FindCoordinator: how a client learns the cluster's shape."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import re
 
 from typing import Any
 
+from kafka.protocol.admin import DescribeClusterResponse
 from kafka.protocol.metadata import ApiVersionsResponse, FindCoordinatorResponse, MetadataResponse
 
 from broker_core.coordinator_records import INTERNAL_TOPICS
@@ -16,6 +17,10 @@ from broker_core.topics import TopicDescription
 from ..api_versions import SUPPORTED_APIS
 from .context import TRANSACTIONS_UNSUPPORTED, TRANSACTIONS_UNSUPPORTED_ERROR, RequestContext, WireError
 
+#: DescribeCluster's endpoint types: 1 brokers (what these listeners are), 2 controllers.
+BROKER_ENDPOINT_TYPE = 1
+#: Kafka's UNSUPPORTED_ENDPOINT_TYPE: controllers asked of a broker's listener.
+UNSUPPORTED_ENDPOINT_TYPE = 119
 #: FindCoordinator's key type for a group.
 GROUP_KEY_TYPE = 0
 #: FindCoordinator's key type for a transactional id (kplay has no transaction coordinator yet).
@@ -99,6 +104,32 @@ async def handle_metadata(ctx: RequestContext, request) -> MetadataResponse:
     return MetadataResponse(version=version, throttle_time_ms=0, brokers=brokers,
                             cluster_id=ctx.cluster.cluster_id,
                             controller_id=await ctx.cluster.controller.controller_id(), topics=topics)
+
+
+async def handle_describe_cluster(ctx: RequestContext, request) -> DescribeClusterResponse:
+    """DescribeCluster: the cluster id, a controller id as Metadata gives it, and the running brokers.
+
+    Brokers' listeners serve brokers only (endpoint type 1); asking them for the
+    controllers is UNSUPPORTED_ENDPOINT_TYPE, as in Kafka. From v2 stopped brokers are
+    listed too, as fenced, when the request asks for fenced brokers.
+    """
+    if ctx.version >= 1 and request.endpoint_type != BROKER_ENDPOINT_TYPE:
+        return DescribeClusterResponse(version=ctx.version, throttle_time_ms=0,
+                                       error_code=UNSUPPORTED_ENDPOINT_TYPE,
+                                       error_message="The broker listeners serve brokers, not controllers",
+                                       cluster_id=ctx.cluster.cluster_id, brokers=[])
+    endpoints = ctx.server.advertised_endpoints()
+    brokers = [DescribeClusterResponse.DescribeClusterBroker(broker_id=broker_id, host=host, port=port, rack=None,
+                                                             is_fenced=False)
+               for broker_id, (host, port) in sorted(endpoints.items())]
+    if ctx.version >= 2 and request.include_fenced_brokers:
+        brokers.extend(DescribeClusterResponse.DescribeClusterBroker(broker_id=broker_id, host=host, port=port,
+                                                                     rack=None, is_fenced=True)
+                       for broker_id, (host, port) in sorted(ctx.server.stopped_endpoints().items()))
+    return DescribeClusterResponse(version=ctx.version, throttle_time_ms=0, error_code=WireError.NONE,
+                                   error_message=None, endpoint_type=BROKER_ENDPOINT_TYPE,
+                                   cluster_id=ctx.cluster.cluster_id,
+                                   controller_id=await ctx.cluster.controller.controller_id(), brokers=brokers)
 
 
 def _topic_metadata(description: TopicDescription, live: set[int]) -> "Topic":
