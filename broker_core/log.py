@@ -366,6 +366,29 @@ class PartitionLogs:
             (meta[0], partition, start, hw, spec, meta[0], partition, spec))
         return row[0] if row and row[0] is not None else None
 
+    async def max_timestamp_offset(self, topic: str, partition: int) -> tuple[int, int] | None:
+        """Kafka's ListOffsets MAX_TIMESTAMP (-3, KIP-734): (offset, timestamp) of the first record
+        with the largest timestamp below the high watermark, None when there is none.
+
+        As in Kafka, only the segment with the largest timestamp is searched."""
+        meta = await self._topic(topic)
+        row = await self._storage.fetchone(
+            "SELECT r.offset, r.timestamp FROM partitions p JOIN records r ON r.topic_id=p.topic_id"
+            " AND r.partition=p.partition AND r.offset>=p.log_start_offset AND r.offset<p.high_watermark"
+            " AND r.offset>=coalesce((SELECT base_offset FROM segments s WHERE s.topic_id=p.topic_id"
+            " AND s.partition=p.partition ORDER BY s.max_timestamp DESC, s.base_offset LIMIT 1), 0)"
+            " WHERE p.topic_id=? AND p.partition=? ORDER BY r.timestamp DESC, r.offset LIMIT 1",
+            (meta[0], partition))
+        if row is None:
+            await self._check_partition(meta[0], topic, partition)
+            return None
+        return row[0], row[1]
+
+    async def _check_partition(self, topic_id: int, topic: str, partition: int) -> None:
+        if await self._storage.fetchone("SELECT 1 FROM partitions WHERE topic_id=? AND partition=?",
+                                        (topic_id, partition)) is None:
+            raise UnknownTopicOrPartition(f"Partition {partition} of topic '{topic}' does not exist")
+
     async def partition_count(self, topic: str) -> int:
         """Number of partitions of ``topic`` (UnknownTopicOrPartition if it does not exist)."""
         return (await self._topic(topic))[1]

@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
-from kafka.protocol.consumer import (ListOffsetsRequest, OffsetCommitRequest, OffsetCommitResponse,
-                                     OffsetFetchRequest, OffsetFetchResponse)
+from kafka.protocol.consumer import (ListOffsetsRequest, ListOffsetsResponse, OffsetCommitRequest,
+                                     OffsetCommitResponse, OffsetFetchRequest, OffsetFetchResponse)
 from kafka.protocol.old.list_offsets import ListOffsetsRequest_v0, ListOffsetsResponse_v0
 
 from app.serve.api_versions import SUPPORTED_APIS, ApiKey
@@ -315,3 +315,33 @@ def test_confluent_admin_describes_the_cluster(served: ServedCluster) -> None:
     assert described.cluster_id == served.core.cluster_id
     assert sorted((node.id, node.host, node.port) for node in described.nodes) == sorted(
         (broker_id, *served.endpoint(broker_id)) for broker_id in range(3))
+
+
+def test_list_offsets_max_timestamp_and_the_tiered_specs(served: ServedCluster) -> None:
+    from confluent_kafka import Producer, TopicPartition
+    from confluent_kafka.admin import AdminClient, OffsetSpec
+
+    served.create_topic("max-timestamp")
+    producer = Producer({"bootstrap.servers": served.bootstrap})
+    for timestamp in (1_000, 3_000, 2_000, 3_000):
+        producer.produce("max-timestamp", b"v", timestamp=timestamp)
+    assert producer.flush(15) == 0
+    admin = AdminClient({"bootstrap.servers": served.bootstrap})
+    partition = TopicPartition("max-timestamp", 0)
+    (found,) = admin.list_offsets({partition: OffsetSpec.max_timestamp()}).values()
+    # The first record with the largest timestamp (KIP-734).
+    assert (found.result(timeout=20).offset, found.result().timestamp) == (1, 3_000)
+
+    def raw(spec: int) -> tuple[int, int]:
+        asked = ListOffsetsRequest.ListOffsetsTopic
+        request = ListOffsetsRequest(version=9, replica_id=-1, isolation_level=0, topics=[asked(
+            name="max-timestamp", partitions=[asked.ListOffsetsPartition(partition_index=0, timestamp=spec,
+                                                                        current_leader_epoch=-1)])])
+        request.with_header(correlation_id=4, client_id=CLIENT_ID)
+        frame = exchange(served, request.encode(header=True), served.leader("max-timestamp", 0))
+        (answer,) = ListOffsetsResponse.decode(frame, version=9, header=True).topics[0].partitions
+        assert answer.error_code == 0
+        return answer.offset, answer.timestamp
+
+    assert raw(-4) == (0, -1)    # the local log starts where the log does (no tiered storage)
+    assert raw(-5) == (-1, -1)   # nothing is tiered, as Kafka answers without remote storage

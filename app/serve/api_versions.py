@@ -9,8 +9,7 @@ Fetch 13+, OffsetCommit and OffsetFetch 10+); Metadata 12 and DeleteTopics 6, wh
 *may* name a topic by id, answer such a topic UNKNOWN_TOPIC_ID. ListOffsets also answers
 v0, which Kafka 4.0 removed (KIP-896) but 3.x accepted and Burrow/sarama still send:
 kafka-python's schemas stop at v1, so v0 uses its legacy classes. ListOffsets stops at
-v6: v7+ add the max-timestamp (-3), local-log-start (-4) and tiered (-5) specs, which
-kplay's log does not answer yet.
+v10, as in Kafka 4.0 (v11 asks for tiered-storage uploads, KIP-1023).
 
 Widening a range is a one-line change here, plus a golden-bytes test for the new version.
 """
@@ -102,7 +101,7 @@ class ApiSpec:
 SUPPORTED_APIS: dict[int, ApiSpec] = {spec.key: spec for spec in (
     ApiSpec(ApiKey.PRODUCE, 3, 12, ProduceRequest, ProduceResponse),
     ApiSpec(ApiKey.FETCH, 4, 12, FetchRequest, FetchResponse),
-    ApiSpec(ApiKey.LIST_OFFSETS, 0, 6, ListOffsetsRequest, ListOffsetsResponse,
+    ApiSpec(ApiKey.LIST_OFFSETS, 0, 10, ListOffsetsRequest, ListOffsetsResponse,
             hand_coded={0: (ListOffsetsRequest_v0, ListOffsetsResponse_v0)}),
     ApiSpec(ApiKey.METADATA, 0, 13, MetadataRequest, MetadataResponse),
     ApiSpec(ApiKey.OFFSET_COMMIT, 2, 9, OffsetCommitRequest, OffsetCommitResponse),

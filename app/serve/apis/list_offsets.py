@@ -1,4 +1,4 @@
-"""ListOffsets: the earliest, latest or first-at-a-time offset of each partition, on its leader.
+"""ListOffsets: the earliest, latest, largest-timestamp or first-at-a-time offset of each partition.
 
 v1+ answer one offset per partition. v0 (removed in Kafka 4.0, still sent by
 Burrow and sarama) answers a list of up to ``max_num_offsets`` offsets, newest first,
@@ -21,13 +21,21 @@ from broker_core.log import EARLIEST, LATEST
 from .context import RequestContext, WireError, error_code
 from .fetch import NO_EPOCH, UNKNOWN_OFFSET, check_epoch
 
+#: ListOffsets' special timestamps beyond earliest (-2) and latest (-1): the record with the
+#: largest timestamp (v7+, KIP-734), the local log's start (v8+, KIP-405) and the last
+#: tiered offset (v9+, KIP-1005).
+MAX_TIMESTAMP = -3
+EARLIEST_LOCAL_TIMESTAMP = -4
+LATEST_TIERED_TIMESTAMP = -5
+
 OffsetsTopic = ListOffsetsResponse.ListOffsetsTopicResponse
 OffsetsPartition = OffsetsTopic.ListOffsetsPartitionResponse
 
 
 async def handle_list_offsets(ctx: RequestContext, request) -> ListOffsetsResponse | ListOffsetsResponse_v0:
-    """ListOffsets: the earliest (-2) or latest (-1) offset of each partition, or the first
-    offset whose timestamp is at least the one asked (-1 when there is none)."""
+    """ListOffsets: the earliest (-2) or latest (-1) offset of each partition, the record with the
+    largest timestamp (-3), or the first offset whose timestamp is at least the one asked (-1
+    when there is none); on the partition's leader."""
     if ctx.version == 0:
         return await _legacy_offsets(ctx, request)
     topics = []
@@ -38,10 +46,7 @@ async def handle_list_offsets(ctx: RequestContext, request) -> ListOffsetsRespon
             try:
                 partition = await ctx.server.leadership.led_by(ctx.broker_id, topic.name, p.partition_index)
                 check_epoch(epoch, partition)
-                offset = await ctx.cluster.logs.list_offset(topic.name, p.partition_index, p.timestamp)
-                timestamp = UNKNOWN_OFFSET
-                if offset is not None and p.timestamp not in (EARLIEST, LATEST):
-                    timestamp = await _timestamp_at(ctx, topic.name, p.partition_index, offset)
+                offset, timestamp = await _offset_for(ctx, topic.name, p.partition_index, p.timestamp)
                 parts.append(OffsetsPartition(
                     partition_index=p.partition_index, error_code=WireError.NONE, timestamp=timestamp,
                     offset=UNKNOWN_OFFSET if offset is None else offset, leader_epoch=partition.leader_epoch))
@@ -51,6 +56,22 @@ async def handle_list_offsets(ctx: RequestContext, request) -> ListOffsetsRespon
                                               leader_epoch=NO_EPOCH))
         topics.append(OffsetsTopic(name=topic.name, partitions=parts))
     return ListOffsetsResponse(version=ctx.version, throttle_time_ms=0, topics=topics)
+
+
+async def _offset_for(ctx: RequestContext, topic: str, partition: int, spec: int) -> tuple[int | None, int]:
+    """(offset or None, timestamp or -1) for one partition and one timestamp or special spec."""
+    if spec == MAX_TIMESTAMP:
+        found = await ctx.cluster.logs.max_timestamp_offset(topic, partition)
+        return (None, UNKNOWN_OFFSET) if found is None else found
+    if spec == EARLIEST_LOCAL_TIMESTAMP:  # no tiered storage: the local log starts at the log start
+        return await ctx.cluster.logs.list_offset(topic, partition, EARLIEST), UNKNOWN_OFFSET
+    if spec == LATEST_TIERED_TIMESTAMP:  # nothing is tiered: Kafka answers -1
+        await ctx.cluster.logs.list_offset(topic, partition, LATEST)  # the partition must exist
+        return None, UNKNOWN_OFFSET
+    offset = await ctx.cluster.logs.list_offset(topic, partition, spec)
+    if offset is None or spec in (EARLIEST, LATEST):
+        return offset, UNKNOWN_OFFSET
+    return offset, await _timestamp_at(ctx, topic, partition, offset)
 
 
 async def _legacy_offsets(ctx: RequestContext, request) -> ListOffsetsResponse_v0:
