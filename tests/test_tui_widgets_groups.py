@@ -183,3 +183,30 @@ async def test_a_view_of_a_consumer_owned_elsewhere_never_closes_it(cluster: Clu
     assert len((await cluster.groups.describe_group("lessons")).members) == 1
     await owned.close()
     assert (await cluster.groups.describe_group("lessons")).members == []
+
+
+async def test_group_panel_shows_each_members_host_lag_and_the_assignor(cluster: Cluster) -> None:
+    from broker_core import Consumer, TopicPartition
+
+    await cluster.topics.create_topic("orders", partitions=2)
+    async with Producer(cluster) as producer:
+        for i in range(6):
+            await producer.send("orders", f"v{i}".encode(), partition=i % 2)
+    consumer = Consumer(cluster, group_id="billing", client_id="biller", host="/10.0.0.7", enable_auto_commit=False)
+    consumer.subscribe(["orders"])
+    app = PanelApp(cluster)
+    async with app.run_test(size=(160, 45)) as pilot:
+        panel = app.query_one(GroupPanel)
+        for _ in range(100):  # an application's poll loop, until the member has its partitions
+            await consumer.poll(timeout_ms=50)
+            if consumer.assignment():
+                break
+        await wait_for(pilot, lambda: bool(panel.groups) and panel.groups[0].description.state == "Stable",
+                       "the stable group")
+        await consumer.commit({TopicPartition("orders", 0): 1, TopicPartition("orders", 1): 3})
+        await wait_for(pilot, lambda: "lag 2" in screen_text(app), "the member's lag")
+        text = screen_text(app)
+        assert "assignor range" in text
+        assert "biller → orders-0, orders-1  lag 2  /10.0.0.7" in text
+        assert "orders-0  cmt 1  end 3  lag 2  biller" in text and "orders-1  cmt 3  end 3  lag 0  biller" in text
+    await consumer.close()

@@ -1,8 +1,9 @@
 """``GroupPanel``: every consumer group with its members, assignment, generation and lag.
 
 What ``kafka-consumer-groups --describe --members`` and ``--describe`` print, live: per
-group its state, generation, assignor and leader; per member its client id and
-partitions; per partition the committed offset, the log end (high watermark) and the lag.
+group its state, generation, assignor and leader; per member its client id, host,
+partitions and total lag; per partition the committed offset, the log end (high watermark),
+the lag and the member reading it.
 It redraws on group events at once and, while records flow, at most a few times a second
 (lag changes with every record; reading it per record would be wasted work).
 """
@@ -142,7 +143,8 @@ def _render_group(snapshot: GroupSnapshot) -> list[RenderableType]:
     heading.append("  gen ", "dim")
     heading.append(str(d.generation), "bold")
     if d.protocol:
-        heading.append(f"  {printable(d.protocol, 30)}", "dim")
+        heading.append("  assignor ", "dim")
+        heading.append(printable(d.protocol, 30))
     parts: list[RenderableType] = [heading]
 
     for member in sorted(d.members, key=lambda m: (m.client_id, m.member_id)):
@@ -152,6 +154,12 @@ def _render_group(snapshot: GroupSnapshot) -> list[RenderableType]:
         line.append(" → ", "dim")
         line.append(", ".join(f"{printable(tp.topic, 30)}-{tp.partition}" for tp in sorted(member.assignment))
                     or ("(rebalancing)" if d.state != "Stable" else "(idle: no partition)"))
+        owned = [row.lag for row in snapshot.lag if row.member_id == member.member_id and row.lag is not None]
+        if owned:
+            line.append("  lag ", "dim")
+            line.append(f"{sum(owned):,}", "bold red" if sum(owned) else "green")
+        if member.host:
+            line.append(f"  {printable(member.host, 40)}", "dim")
         parts.append(line)
     if not d.members:
         parts.append(Text("   no members (offsets are kept)", style="dim"))
