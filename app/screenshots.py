@@ -146,10 +146,44 @@ async def take(directory: Path) -> list[Path]:
                 saved.append(_save(app, directory, "topic-creation.svg"))
                 await pilot.press("escape")
                 await _until(pilot, lambda: not isinstance(app.screen, TopicFormScreen), "the main screen")
+                saved.extend(await _record_and_admin(app, pilot, cluster, directory))
                 saved.extend(await _pipeline(app, pilot, cluster, directory))
         finally:
             await cluster.close()
             os.chdir(home)
+    return saved
+
+
+async def _record_and_admin(app: PlaygroundApp, pilot: Pilot, cluster: Cluster, directory: Path) -> list[Path]:
+    """A JSON record with headers opened whole from a partition's log; the offset-reset form's dry run."""
+    from .screens.offset_reset_form import OffsetResetForm
+    from .screens.record_view import RecordViewScreen
+    from widgets.partition_view import PartitionView
+
+    async with Producer(cluster) as producer:
+        await producer.send("orders", b'{"order_id": 1042, "customer": "carol", "items": [{"sku": "tea-01", "qty": 2}],'
+                            b' "total": 18.5}', b"customer-3", partition=0,
+                            headers=[("trace-id", b"7f3a9c"), ("source", b"web")])
+    view = app.screen.query_one(PartitionView)
+    await _until(pilot, lambda: view.topic == "orders" and bool(view.partitions), "the partitions")
+    view.open_log(0)
+    await pilot.pause(0.3)
+    await pilot.press("enter")
+    await _until(pilot, lambda: isinstance(app.screen, RecordViewScreen) and app.screen.record is not None,
+                 "the record view")
+    await pilot.pause(0.3)
+    saved = [_save(app, directory, "record-view.svg")]
+    await pilot.press("escape")
+    view.close_log()
+    form = OffsetResetForm(cluster, "billing", "orders")
+    app.push_screen(form)
+    await _until(pilot, lambda: app.screen is form, "the offset reset form")
+    form.query_one("#value").focus()
+    await pilot.press("enter")
+    await _until(pilot, lambda: bool(form.plan), "the dry run")
+    await pilot.pause(0.3)
+    saved.append(_save(app, directory, "offset-reset.svg"))
+    await pilot.press("escape")
     return saved
 
 
