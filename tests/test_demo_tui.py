@@ -19,7 +19,7 @@ from widgets.narration import NarrationPane
 
 SIZE = (160, 45)
 #: A played lesson runs its steps for real (groups rebalance, consumers poll): allow for a busy machine.
-LESSON_DEADLINE_S = 60.0
+LESSON_DEADLINE_S = 120.0
 
 
 def _last_narration(scenario: Scenario) -> str:
