@@ -230,6 +230,18 @@ class InvalidRecord(KafkaError):
     name, code = "INVALID_RECORD", 87
 
 
+class OutOfOrderSequenceNumber(KafkaError):
+    """An idempotent producer's batch does not follow the last one the partition has from it."""
+
+    name, code = "OUT_OF_ORDER_SEQUENCE_NUMBER", 45
+
+
+class InvalidProducerEpoch(KafkaError):
+    """An idempotent producer's epoch is older than one the partition has already seen."""
+
+    name, code = "INVALID_PRODUCER_EPOCH", 47
+
+
 class StorageError(KafkaError):
     """The data file cannot be used (not a kplay database, or a newer schema)."""
 

@@ -20,6 +20,8 @@ from .config import effective_config
 from .errors import (InvalidRecord, InvalidRequiredAcks, KafkaError, LeaderNotAvailable, NotEnoughReplicas,
                      NotEnoughReplicasAfterAppend, NotLeaderOrFollower, OffsetOutOfRange, RecordTooLarge,
                      RequestTimedOut, UnknownTopicOrPartition)
+from .producer_state import (ProducerMark, allocate_producer_id, check_batch, record_batch,
+                             truncate_producer_state)
 from .records import (BATCH_OVERHEAD, AppendResult, ConsumerRecord, FetchResult, ProducerRecord,
                       decode_headers, encode_headers, record_size)
 from .replication import (REPLICATION_DELAY_KEY, PartitionState, ReplicaFetcher, ReplicationSettings, catch_up,
@@ -44,6 +46,12 @@ class BatchRequest:
     topic: str
     partition: int
     records: Sequence[ProducerRecord]
+    #: An idempotent producer's id, epoch and sequences: a retry of a batch the partition
+    #: already has is answered with its offsets and not written again.
+    producer: ProducerMark | None = None
+    #: The batch's size as a producer sent it (compressed, if it was), when known: Kafka
+    #: limits that by max.message.bytes, not each record's size once decompressed.
+    size_in_bytes: int | None = None
 
 
 def parse_acks(acks: int | str) -> int:
@@ -210,6 +218,15 @@ class PartitionLogs:
             raise NotEnoughReplicas(
                 f"The size of the current ISR {isr_alive} is insufficient to satisfy the min.isr "
                 f"requirement of {config['min.insync.replicas']} for partition {topic}-{partition}")
+        mark = batch.producer
+        if mark is not None and mark.idempotent:
+            duplicate = await check_batch(conn, topic_id, partition, mark, f"{topic}-{partition}", now)
+            if duplicate is not None:
+                ((hw,),) = await conn.execute_fetchall(
+                    "SELECT high_watermark FROM partitions WHERE topic_id=? AND partition=?", (topic_id, partition))
+                return AppendResult(topic, partition, duplicate.base_offset, duplicate.last_offset, (), log_start, hw)
+        else:
+            mark = None
         max_bytes = config["max.message.bytes"]
         log_append_time = config["message.timestamp.type"] == "LogAppendTime"
         compacted = "compact" in config["cleanup.policy"].split(",")
@@ -219,7 +236,12 @@ class PartitionLogs:
         if not records:
             return AppendResult(topic, partition, leo, leo - 1, (), log_start, leo)
         sizes = [record_size(r.key, r.value, r.headers) for r in records]
-        if max(sizes) + BATCH_OVERHEAD > max_bytes:
+        if batch.size_in_bytes is not None:
+            if batch.size_in_bytes > max_bytes:
+                raise RecordTooLarge(
+                    f"The record batch size in the append to {topic}-{partition} is {batch.size_in_bytes} bytes "
+                    f"which exceeds the maximum configured value of {max_bytes}.")
+        elif max(sizes) + BATCH_OVERHEAD > max_bytes:
             size = next(size for size in sizes if size + BATCH_OVERHEAD > max_bytes)
             raise RecordTooLarge(
                 f"The message is {size + BATCH_OVERHEAD} bytes when serialized which is larger than "
@@ -245,6 +267,8 @@ class PartitionLogs:
             " WHERE topic_id=? AND partition=? AND base_offset=(SELECT max(base_offset) FROM segments"
             " WHERE topic_id=? AND partition=?)",
             (new_leo, batch_bytes, max_ts, topic_id, partition, topic_id, partition))
+        if mark is not None:
+            await record_batch(conn, topic_id, partition, mark, leo, new_leo - 1, now)
         hw = await self._replicate(conn, topic_id, partition, leader, new_leo, now, lagging, settings)
         await record_change(conn, now, "records", {
             "topic": topic, "partition": partition, "end_offset": new_leo, "high_watermark": hw})
@@ -293,6 +317,12 @@ class PartitionLogs:
         await conn.execute("UPDATE partitions SET log_end_offset=?, high_watermark=? WHERE topic_id=? AND partition=?",
                            (new_leo, new_leo, topic_id, partition))
         return new_leo
+
+    async def new_producer_id(self) -> int:
+        """A producer id this data file never handed out (Kafka's InitProducerId for an
+        idempotent producer), unique across restarts and across processes."""
+        async with self._storage.write() as conn:
+            return await allocate_producer_id(conn, 0)
 
     async def read(self, topic: str, partition: int, offset: int, *, max_records: int = 500,
                    max_bytes: int = 52_428_800) -> FetchResult:
@@ -417,6 +447,7 @@ async def truncate_log(conn: aiosqlite.Connection, topic_id: int, partition: int
     await conn.execute("DELETE FROM pending_replication WHERE topic_id=? AND partition=? AND base_offset>=?",
                        (topic_id, partition, end_offset))
     await truncate_cleaner_state(conn, topic_id, partition, end_offset)
+    await truncate_producer_state(conn, topic_id, partition, end_offset)
     bases = [row[0] for row in await conn.execute_fetchall(
         "SELECT base_offset FROM segments WHERE topic_id=? AND partition=? ORDER BY base_offset",
         (topic_id, partition))]

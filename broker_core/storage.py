@@ -22,6 +22,7 @@ from typing import Any, AsyncIterator, Awaitable, Callable, Iterable, Iterator, 
 import aiosqlite
 
 from .errors import StorageClosed, StorageError
+from .producer_state import PRODUCER_STATE_TABLES
 from .single_hop import run_transaction
 
 T = TypeVar("T")
@@ -193,6 +194,7 @@ SCHEMA: tuple[str, ...] = (
         payload TEXT NOT NULL
     )""",
     *SCHEMA_REGISTRY_TABLES,
+    *PRODUCER_STATE_TABLES,
 )
 
 
@@ -300,6 +302,14 @@ def _validated_meta(path: Path, meta: dict[str, str]) -> dict[str, str]:
     return meta
 
 
+async def _add_missing_tables(conn: aiosqlite.Connection) -> None:
+    """Tables added after schema version 1 (additive: older kplays ignore them)."""
+    present = {row[0] for row in await conn.execute_fetchall("SELECT name FROM sqlite_master WHERE type='table'")}
+    if "producer_batches" not in present:
+        for ddl in PRODUCER_STATE_TABLES:
+            await conn.execute(ddl)
+
+
 def _open_error(path: Path, error: sqlite3.Error) -> StorageError:
     """What a failed open means, in words (SQLite's own are often "disk I/O error")."""
     if is_corruption(error):
@@ -358,6 +368,8 @@ class Storage:
             writer = await cls._connect(path, opened)
             if meta is None:
                 meta = _validated_meta(path, await cls._create(writer, path, brokers, now_ms))
+            else:
+                await _add_missing_tables(writer)
             reader = await cls._connect(path, opened)
         except BaseException as exc:
             for conn in opened:

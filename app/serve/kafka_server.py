@@ -26,7 +26,7 @@ from typing import Any, Mapping
 
 from broker_core import Cluster
 from broker_core.config import MESSAGE_MAX_BYTES_DEFAULT
-from broker_core.events import Event, LogTruncated, TopicDeleted
+from broker_core.events import Event
 from broker_core.groups import GROUP_MAX_SESSION_TIMEOUT_MS, GROUP_MIN_SESSION_TIMEOUT_MS
 
 from .broker_settings import BrokerSettings
@@ -271,10 +271,6 @@ class KafkaServer:
                     self._close_listener(getattr(event, "broker"))
             elif event.kind == "resync":
                 await self._reconcile()
-            elif isinstance(event, LogTruncated):
-                self.producers.truncated(event.topic, event.partition, event.end_offset)
-            elif isinstance(event, TopicDeleted):
-                self.producers.forget_topic(event.topic)
         except OSError as error:
             log.error("broker %s could not listen again: %s", getattr(event, "broker", "?"), error)
         except Exception:  # the listeners must keep following the cluster whatever one event did

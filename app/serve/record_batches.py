@@ -17,7 +17,9 @@ from kafka.errors import KafkaError as ClientLibraryError
 from kafka.record.default_records import DefaultRecordBatch, DefaultRecordBatchBuilder
 from kafka.record.util import calc_crc32c
 
-from broker_core.errors import CorruptRecord, InvalidRecord
+from broker_core.errors import CorruptRecord, InvalidRecord, RecordTooLarge
+
+from .batch_decompression import DecompressionBudget, decompress_into
 from broker_core.records import ConsumerRecord, ProducerRecord
 
 #: Size of the fields every batch starts with (base offset, length), Kafka's LOG_OVERHEAD.
@@ -43,6 +45,8 @@ class ProducedBatch:
     producer_id: int
     producer_epoch: int
     base_sequence: int
+    #: The batch's size as sent (compressed, if it is): what max.message.bytes limits.
+    size_in_bytes: int = 0
 
     @property
     def last_sequence(self) -> int:
@@ -52,13 +56,16 @@ class ProducedBatch:
         return (self.base_sequence + len(self.records) - 1) % (_LARGEST_BATCH + 1)
 
 
-def decode_produced_batch(data: bytes | None) -> ProducedBatch:
+def decode_produced_batch(data: bytes | None, budget: DecompressionBudget | None = None,
+                          where: str = "the partition") -> ProducedBatch:
     """The one record batch of a Produce request's partition, decompressed and checked.
 
     Raises CorruptRecord (a truncated or damaged batch, a CRC mismatch, an undecodable
     codec payload) or InvalidRecord (not exactly one magic-2 batch, or a control or
-    transactional batch), with Kafka's words.
+    transactional batch), with Kafka's words; RecordTooLarge if a compressed batch expands
+    beyond what is left of the request's ``budget``.
     """
+    budget = budget or DecompressionBudget()
     if not data:
         raise CorruptRecord("Record batch is empty: the produce request carried no records")
     view = memoryview(data)
@@ -83,17 +90,28 @@ def decode_produced_batch(data: bytes | None) -> ProducedBatch:
         if batch.is_control_batch or batch.is_transactional:
             raise InvalidRecord("kplay does not support transactions: control and transactional batches "
                                 "are refused")
+        codec = batch.compression_type
+        if codec:
+            # Decompressed here, within the request's budget, and parsed as the same batch
+            # uncompressed (the CRC above covered the bytes as sent).
+            records_at = DefaultRecordBatch.HEADER_STRUCT.size
+            plain = bytearray(view[:records_at])
+            attributes = _ATTRIBUTES.unpack_from(plain, DefaultRecordBatch.ATTRIBUTES_OFFSET)[0]
+            _ATTRIBUTES.pack_into(plain, DefaultRecordBatch.ATTRIBUTES_OFFSET,
+                                  attributes & ~DefaultRecordBatch.CODEC_MASK)
+            decompress_into(plain, codec, view[records_at:], budget, where)
+            batch = DefaultRecordBatch(plain)
         # Per record on the produce path: plain tuples, and no work for the usual empty headers.
         records = [_new_record(ProducerRecord, (record.key, record.value,
                                                 tuple(record.headers) if record.headers else (),
                                                 stamp if (stamp := record.timestamp) is None or stamp >= 0 else None))
                    for record in batch]
-    except (CorruptRecord, InvalidRecord):
+    except (CorruptRecord, InvalidRecord, RecordTooLarge):
         raise
     except (ClientLibraryError, ValueError, IndexError, struct.error, OSError, EOFError, RuntimeError) as error:
         # Every failure of the record parser or a codec means the bytes were not a valid batch.
         raise CorruptRecord(f"Record batch is corrupt: {error}") from None
-    return ProducedBatch(records, batch.producer_id, batch.producer_epoch, batch.base_sequence)
+    return ProducedBatch(records, batch.producer_id, batch.producer_epoch, batch.base_sequence, len(view))
 
 
 def encode_fetched_records(records: Sequence[ConsumerRecord], leader_epoch: int) -> bytes:

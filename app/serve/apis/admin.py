@@ -91,7 +91,6 @@ async def handle_delete_topics(ctx: RequestContext, request) -> DeleteTopicsResp
                 code, message = WireError.UNKNOWN_TOPIC_ID, f"kplay has no topic ids: topic id {topic_id} is unknown"
             else:
                 await ctx.cluster.topics.delete_topic(name)
-                ctx.server.producers.forget_topic(name)
         except KafkaError as error:
             code, message = error_code(error), error_message(error)
         result = DeleteTopicsResponse.DeletableTopicResult(name=name, error_code=code, error_message=message)

@@ -10,6 +10,7 @@ from broker_core.errors import InvalidRequiredAcks, KafkaError, RecordTooLarge
 from broker_core.log import BatchRequest
 from broker_core.records import AppendResult
 
+from ..batch_decompression import DecompressionBudget
 from ..producer_state import BatchKey
 from ..record_batches import ProducedBatch, decode_produced_batch
 from .context import TRANSACTIONS_UNSUPPORTED_ERROR, CloseConnection, RequestContext, WireError, error_code, error_message
@@ -37,7 +38,7 @@ async def handle_init_producer_id(ctx: RequestContext, request) -> InitProducerI
         return InitProducerIdResponse(version=ctx.version, throttle_time_ms=0,
                                       error_code=TRANSACTIONS_UNSUPPORTED_ERROR, producer_id=-1, producer_epoch=-1)
     return InitProducerIdResponse(version=ctx.version, throttle_time_ms=0, error_code=WireError.NONE,
-                                  producer_id=ctx.server.producers.new_producer_id(), producer_epoch=0)
+                                  producer_id=await ctx.cluster.logs.new_producer_id(), producer_epoch=0)
 
 
 async def handle_produce(ctx: RequestContext, request) -> ProduceResponse | None:
@@ -53,6 +54,7 @@ async def handle_produce(ctx: RequestContext, request) -> ProduceResponse | None
     producers = ctx.server.producers
     outcomes: list[_PartitionOutcome] = []
     pending: list[tuple[_PartitionOutcome, ProducedBatch, BatchKey]] = []
+    budget = DecompressionBudget()  # what this request's compressed batches may expand to
     for topic_data in request.topic_data:
         for partition_data in topic_data.partition_data:
             outcome = _PartitionOutcome(topic_data.name, partition_data.index)
@@ -63,13 +65,14 @@ async def handle_produce(ctx: RequestContext, request) -> ProduceResponse | None
             try:
                 await ctx.server.leadership.led_by(ctx.broker_id, outcome.topic, outcome.partition)
                 await _check_batch_size(ctx, outcome.topic, outcome.partition, partition_data.records)
-                batch = decode_produced_batch(partition_data.records)
+                batch = decode_produced_batch(partition_data.records, budget,
+                                              f"{outcome.topic}-{outcome.partition}")
             except KafkaError as error:
                 _fail(outcome, error)
                 continue
             key = BatchKey(batch.producer_id, batch.producer_epoch, outcome.topic, outcome.partition,
                            batch.base_sequence, batch.last_sequence)
-            duplicate = await producers.find_duplicate(key)
+            duplicate = await producers.in_flight(key)
             if duplicate is not None:
                 outcome.base_offset = duplicate
                 continue
@@ -92,7 +95,8 @@ async def _append(ctx: RequestContext, pending: list[tuple[_PartitionOutcome, Pr
         producers.begin(key)
     try:
         results = await ctx.cluster.logs.append_batches(
-            [BatchRequest(outcome.topic, outcome.partition, batch.records) for outcome, batch, _ in pending], acks)
+            [BatchRequest(outcome.topic, outcome.partition, batch.records, key.mark if key.idempotent else None,
+                          batch.size_in_bytes) for outcome, batch, key in pending], acks)
         for (outcome, _, key), result in zip(pending, results):
             if isinstance(result, KafkaError):
                 _fail(outcome, result)
