@@ -54,6 +54,17 @@ class BatchRequest:
     size_in_bytes: int | None = None
 
 
+@dataclass(frozen=True)
+class ReadRequest:
+    """One partition's part of ``read_many``: from ``offset``, at most so many records and bytes."""
+
+    topic: str
+    partition: int
+    offset: int
+    max_records: int = 500
+    max_bytes: int = 52_428_800
+
+
 def parse_acks(acks: int | str) -> int:
     """Kafka's acks: 0, 1 or -1 ("all")."""
     if acks in ("all", "-1", -1):
@@ -350,29 +361,64 @@ class PartitionLogs:
         state, rows = await self._storage.read_in_one_hop(fetch)
         if not state:
             raise UnknownTopicOrPartition(f"Topic '{topic}' does not exist")
-        topic_id, config, start, leo, hw, leader = state
-        if leader is None:
-            raise UnknownTopicOrPartition(f"Partition {partition} of topic '{topic}' does not exist")
-        if leader < 0:
-            raise LeaderNotAvailable(f"Partition {topic}-{partition} has no leader (offline)")
-        if offset < start or offset > leo:
-            raise OffsetOutOfRange(
-                f"Fetch position {offset} is out of range for partition {topic}-{partition}"
-                f" (log start {start}, log end {leo})")
-        records: list[ConsumerRecord] = []
-        if rows:
-            ts_type = effective_config(json.loads(config))["message.timestamp.type"]
-            ts_type = "LogAppendTime" if ts_type == "LogAppendTime" else "CreateTime"
-            budget = max_bytes
-            append = records.append
-            for off, ts, key, value, headers in rows:
-                # tuple.__new__ skips the NamedTuple's keyword handling: this runs per record read.
-                append(_new_tuple(ConsumerRecord, (topic, partition, off, ts, key, value,
-                                                   decode_headers(headers) if headers else (), ts_type)))
-                budget -= (len(key) if key else 0) + (len(value) if value else 0)
-                if budget <= 0:  # like Kafka, always return at least one record
-                    break
-        return FetchResult(topic, partition, records, hw, start, leo)
+        return _fetch_result(topic, partition, offset, state[1:], rows, max_bytes)
+
+    async def read_many(self, requests: Sequence[ReadRequest],
+                        max_total_bytes: int | None = None) -> list[FetchResult | KafkaError]:
+        """``read()`` for several partitions, in one consistent snapshot and one round trip.
+
+        A Fetch names every partition a consumer is assigned; most have nothing new. Here
+        those cost a lookup in one query's result, not a query each (Kafka's fetch likewise
+        costs what has data): the partitions' offsets come from one statement per topic,
+        and only partitions with records to return are read further. Once the records read
+        reach ``max_total_bytes`` (a Fetch response's max_bytes), later partitions return
+        their offsets without records, as a full Kafka response does.
+        """
+        if not requests:
+            return []
+        names = sorted({request.topic for request in requests})
+
+        async def fetch(conn: aiosqlite.Connection) -> tuple[dict, set, dict]:
+            states: dict[tuple[str, int], tuple] = {}
+            topics: set[str] = set()
+            for start in range(0, len(names), 500):  # SQLite's bound on parameters per statement
+                chunk = names[start:start + 500]
+                for row in await conn.execute_fetchall(
+                        "SELECT t.name, t.id, t.config, p.partition, p.log_start_offset, p.log_end_offset,"
+                        " p.high_watermark, p.leader FROM topics t LEFT JOIN partitions p ON p.topic_id=t.id"
+                        f" WHERE t.name IN ({','.join('?' * len(chunk))})", chunk):
+                    topics.add(row[0])
+                    if row[3] is not None:
+                        states[(row[0], row[3])] = row
+            rows: dict[int, list] = {}
+            left = max_total_bytes if max_total_bytes is not None else float("inf")
+            for index, request in enumerate(requests):
+                state = states.get((request.topic, request.partition))
+                if state is None or state[7] < 0 or request.max_records <= 0 or left <= 0:
+                    continue
+                _, topic_id, _, _, start, leo, hw, _ = state
+                if start <= request.offset <= leo and request.offset < hw:
+                    found = rows[index] = await conn.execute_fetchall(
+                        "SELECT offset, timestamp, key, value, headers FROM records WHERE topic_id=?"
+                        " AND partition=? AND offset>=? AND offset<? ORDER BY offset LIMIT ?",
+                        (topic_id, request.partition, request.offset, hw, request.max_records))
+                    left -= min(request.max_bytes, sum((len(r[2]) if r[2] else 0) + (len(r[3]) if r[3] else 0)
+                                                       for r in found))
+            return states, topics, rows
+
+        states, topics, rows = await self._storage.read_in_one_hop(fetch)
+        results: list[FetchResult | KafkaError] = []
+        for index, request in enumerate(requests):
+            state = states.get((request.topic, request.partition))
+            try:
+                if request.topic not in topics:
+                    raise UnknownTopicOrPartition(f"Topic '{request.topic}' does not exist")
+                found = (state[2], *state[4:]) if state is not None else (None, None, None, None, None)
+                results.append(_fetch_result(request.topic, request.partition, request.offset, found,
+                                             rows.get(index, []), request.max_bytes))
+            except KafkaError as error:
+                results.append(error)
+        return results
 
     async def list_offset(self, topic: str, partition: int, spec: int) -> int | None:
         """Kafka's ListOffsets: ``EARLIEST`` (-2), ``LATEST`` (-1, the high watermark) or a
@@ -428,6 +474,34 @@ class PartitionLogs:
         if meta is None:
             raise UnknownTopicOrPartition(f"Topic '{topic}' does not exist")
         return meta
+
+
+def _fetch_result(topic: str, partition: int, offset: int, state: tuple, rows: list, max_bytes: int) -> FetchResult:
+    """A read's answer from its partition's ``(config, log start, log end, high watermark,
+    leader)`` and the record rows read; raises the read's Kafka error."""
+    config, start, leo, hw, leader = state
+    if leader is None:
+        raise UnknownTopicOrPartition(f"Partition {partition} of topic '{topic}' does not exist")
+    if leader < 0:
+        raise LeaderNotAvailable(f"Partition {topic}-{partition} has no leader (offline)")
+    if offset < start or offset > leo:
+        raise OffsetOutOfRange(
+            f"Fetch position {offset} is out of range for partition {topic}-{partition}"
+            f" (log start {start}, log end {leo})")
+    records: list[ConsumerRecord] = []
+    if rows:
+        ts_type = effective_config(json.loads(config))["message.timestamp.type"]
+        ts_type = "LogAppendTime" if ts_type == "LogAppendTime" else "CreateTime"
+        budget = max_bytes
+        append = records.append
+        for off, ts, key, value, headers in rows:
+            # tuple.__new__ skips the NamedTuple's keyword handling: this runs per record read.
+            append(_new_tuple(ConsumerRecord, (topic, partition, off, ts, key, value,
+                                               decode_headers(headers) if headers else (), ts_type)))
+            budget -= (len(key) if key else 0) + (len(value) if value else 0)
+            if budget <= 0:  # like Kafka, always return at least one record
+                break
+    return FetchResult(topic, partition, records, hw, start, leo)
 
 
 async def truncate_log(conn: aiosqlite.Connection, topic_id: int, partition: int, end_offset: int,

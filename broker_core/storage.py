@@ -14,6 +14,7 @@ import json
 import os
 import sqlite3
 import stat
+import time
 import urllib.parse
 import uuid
 from pathlib import Path
@@ -31,6 +32,15 @@ APPLICATION = "kplay"
 SCHEMA_VERSION = 1
 #: How long a writer waits for another process's transaction before giving up.
 BUSY_TIMEOUT_MS = 60_000
+#: The -wal file is cut back to this size whenever a checkpoint lets it start over (without
+#: it, a WAL that grew to a gigabyte during a big delete stays a gigabyte).
+JOURNAL_SIZE_LIMIT_BYTES = 64 * 1024 * 1024
+#: Free pages are returned to the file system (incremental vacuum) once there are this many...
+RECLAIM_MIN_FREE_PAGES = 256
+#: ...this many pages per step (4 MB of 4 KB pages: a write transaction of tens of ms)...
+RECLAIM_STEP_PAGES = 1024
+#: ...looked at no more often than this, and only after writes.
+RECLAIM_INTERVAL_S = 1.0
 
 #: The Schema Registry's tables. ``IF NOT EXISTS``: the registry also creates them in a data
 #: file made before it existed (additive; the schema version stays the same).
@@ -347,6 +357,9 @@ class Storage:
         #: Set once SQLite reports the file damaged: from then on this process writes nothing.
         self.damage: StorageError | None = None
         self._closed = False
+        self._next_reclaim = 0.0
+        self._reclaimer: asyncio.Future[None] | None = None
+        self._reclaim_timer: asyncio.TimerHandle | None = None
         self.after_commit: list[Any] = []  # callables run after every successful write
 
     @classmethod
@@ -365,7 +378,7 @@ class Storage:
         # connection left open keeps its (non-daemon) thread alive, and the process with it.
         opened: list[aiosqlite.Connection] = []
         try:
-            writer = await cls._connect(path, opened)
+            writer = await cls._connect(path, opened, new=meta is None)
             if meta is None:
                 meta = _validated_meta(path, await cls._create(writer, path, brokers, now_ms))
             else:
@@ -381,11 +394,17 @@ class Storage:
         return cls(path, writer, reader, meta)
 
     @staticmethod
-    async def _connect(path: Path, opened: list[aiosqlite.Connection]) -> aiosqlite.Connection:
+    async def _connect(path: Path, opened: list[aiosqlite.Connection], *, new: bool = False) -> aiosqlite.Connection:
         conn = await aiosqlite.connect(str(path), isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000)
         opened.append(conn)
         await conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        if new:
+            # Only on a new, empty file (before WAL mode writes its header; on an existing
+            # file it would rewrite the header): space freed by retention and deletes can
+            # then be given back (``reclaim_space``).
+            await conn.execute("PRAGMA auto_vacuum=INCREMENTAL")
         await conn.execute("PRAGMA journal_mode=WAL")
+        await conn.execute(f"PRAGMA journal_size_limit={JOURNAL_SIZE_LIMIT_BYTES}")
         # WAL + NORMAL survives a killed process (not a power cut) and is ~5x faster than FULL.
         await conn.execute("PRAGMA synchronous=NORMAL")
         # Checks each b-tree cell's bounds as it is read: damage becomes SQLITE_CORRUPT (and
@@ -439,6 +458,7 @@ class Storage:
                 await asyncio.shield(self._writer.execute("COMMIT"))
         for callback in self.after_commit:
             callback()
+        await self._reclaim_if_due()
 
     async def write_in_one_hop(self, body: Callable[[aiosqlite.Connection], Awaitable[T]]) -> T:
         """Run ``body(conn)`` as one write transaction, whole, on the writer's thread.
@@ -458,7 +478,56 @@ class Storage:
                 result = await _run_on_thread(self._writer, body, "BEGIN IMMEDIATE")
         for callback in self.after_commit:
             callback()
+        await self._reclaim_if_due()
         return result
+
+    async def _reclaim_if_due(self) -> None:
+        """After a write, at most once a second: give free pages back, in the background."""
+        if self._reclaim_timer is not None or self._closed:
+            return  # a look is already planned
+        if self._reclaimer is not None and not self._reclaimer.done():
+            return
+        delay = max(0.0, self._next_reclaim - time.monotonic())
+        # A look after the last of a burst of writes too, not only at the first.
+        self._reclaim_timer = asyncio.get_running_loop().call_later(delay, self._start_reclaim)
+
+    def _start_reclaim(self) -> None:
+        self._reclaim_timer = None
+        if self._closed:
+            return
+        self._next_reclaim = time.monotonic() + RECLAIM_INTERVAL_S
+        self._reclaimer = asyncio.ensure_future(self._reclaim_all())
+
+    async def _reclaim_all(self) -> None:
+        freed = 0
+        with contextlib.suppress(sqlite3.OperationalError, StorageError):  # busy or closed: later
+            while step := await self.reclaim_space():
+                freed += step
+                await asyncio.sleep(0)  # writers queued meanwhile go first, between steps
+            if freed:
+                # Let the WAL start over (and be cut to journal_size_limit) if no reader holds
+                # it; PASSIVE never waits for one.
+                async with self._write_lock:
+                    self._refuse_if_closed()
+                    await self._writer.execute_fetchall("PRAGMA wal_checkpoint(PASSIVE)")
+
+    async def reclaim_space(self, max_pages: int = RECLAIM_STEP_PAGES) -> int:
+        """Give up to ``max_pages`` free pages back to the file system (one incremental vacuum
+        step, a short write transaction); returns how many. Runs by itself after writes
+        (at most once a second, once ``RECLAIM_MIN_FREE_PAGES`` are free), step by step
+        until none are left. A file made before kplay set auto_vacuum keeps its free pages
+        for reuse instead (returns 0)."""
+        async with self._write_lock:
+            self._refuse_if_closed()
+            with self._noticing_damage():
+                ((mode,),) = await self._writer.execute_fetchall("PRAGMA auto_vacuum")
+                ((free,),) = await self._writer.execute_fetchall("PRAGMA freelist_count")
+                if mode != 2 or free < min(RECLAIM_MIN_FREE_PAGES, max_pages):
+                    return 0
+                step = min(free, max_pages)
+                # executescript steps the pragma to its end; execute() would free one page.
+                await self._writer.executescript(f"PRAGMA incremental_vacuum({step});")
+                return step
 
     def _refuse_if_damaged(self) -> None:
         self._refuse_if_closed()
@@ -527,6 +596,13 @@ class Storage:
         if self._closed:
             return
         self._closed = True
+        if self._reclaim_timer is not None:
+            self._reclaim_timer.cancel()
+            self._reclaim_timer = None
+        if self._reclaimer is not None:
+            self._reclaimer.cancel()
+            with contextlib.suppress(BaseException):
+                await self._reclaimer
         # Waiting for the locks lets a background task (the replica fetcher) mid-transaction
         # finish it; anyone queued behind sees ``closed`` and stops.
         async with self._write_lock, self._read_lock:

@@ -127,6 +127,10 @@ class KilledServer:
                 self.proc.wait()
 
 
+#: Records the soak's producer has unanswered at most.
+IN_FLIGHT_RECORDS = 5_000
+
+
 def soak(data: Path, kills: int, records_between_kills: int) -> dict[str, int]:
     """Produce with an idempotent confluent-kafka producer while the server is killed ``kills``
     times, each after another ``records_between_kills`` acknowledgements; count what is stored."""
@@ -148,7 +152,7 @@ def soak(data: Path, kills: int, records_between_kills: int) -> dict[str, int]:
 
     producer = confluent_kafka.Producer({
         "bootstrap.servers": ",".join(f"127.0.0.1:{port + n}" for n in range(3)),
-        "enable.idempotence": True, "acks": "all", "linger.ms": 5, "message.timeout.ms": 120_000,
+        "enable.idempotence": True, "acks": "all", "linger.ms": 5, "message.timeout.ms": 300_000,
         "reconnect.backoff.ms": 20, "reconnect.backoff.max.ms": 200, "log_level": 0})
     sent = 0
     try:
@@ -158,18 +162,19 @@ def soak(data: Path, kills: int, records_between_kills: int) -> dict[str, int]:
                 with lock:
                     if len(acked) >= target or failed:
                         break
-                for _ in range(200):
-                    try:
-                        producer.produce("soak", str(sent).encode(), on_delivery=delivered)
-                        sent += 1
-                    except BufferError:
-                        break
+                with lock:
+                    unanswered = sent - len(acked) - len(failed)
+                # A bounded backlog: what waits in the producer's queue must not outlive
+                # message.timeout.ms while the server restarts.
+                for _ in range(max(0, min(200, IN_FLIGHT_RECORDS - unanswered))):
+                    producer.produce("soak", str(sent).encode(), on_delivery=delivered)
+                    sent += 1
                 producer.poll(0.005)
             assert not failed, failed[:3]
             if kill < kills:
                 server.kill()
                 server.start()
-        assert producer.flush(120) == 0
+        assert producer.flush(300) == 0
         assert not failed, failed[:3]
     finally:
         server.stop()

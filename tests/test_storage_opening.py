@@ -207,3 +207,22 @@ def test_ctrl_c_on_serve_with_clients_connected_is_clean(data_path: Path) -> Non
         tool.kill()
     assert code == 0, stderr
     assert not any("Traceback" in line or "CancelledError" in line for line in stderr), stderr
+
+
+async def test_space_freed_by_a_delete_goes_back_to_the_file_system(data_path: Path) -> None:
+    async with await Cluster.open(data_path) as cluster:
+        await cluster.topics.create_topic("big", 1, 1)
+        for _ in range(4):
+            await cluster.logs.append("big", 0, [ProducerRecord(key=b"k", value=random.randbytes(900))
+                                                 for _ in range(2_000)], acks=1)
+        full = data_path.stat().st_size
+        assert full > 8_000_000
+        await cluster.topics.delete_topic("big")
+        deadline = asyncio.get_running_loop().time() + 60
+        # Given back by itself, shortly after the writes stop (the file shrinks at a checkpoint).
+        while data_path.stat().st_size > full // 10:
+            assert asyncio.get_running_loop().time() < deadline, data_path.stat().st_size
+            await asyncio.sleep(0.05)
+        await cluster.topics.create_topic("after", 1, 1)  # still a working file
+    wal = data_path.with_name(data_path.name + "-wal")
+    assert not wal.exists() or wal.stat().st_size <= storage_module.JOURNAL_SIZE_LIMIT_BYTES

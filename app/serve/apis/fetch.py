@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from kafka.protocol.consumer import FetchResponse
 
 from broker_core.errors import FencedLeaderEpoch, KafkaError
+from broker_core.log import ReadRequest
 from broker_core.topics import PartitionDescription
 
 from ..record_batches import encode_fetched_records
@@ -116,39 +117,44 @@ async def _arrival(arrivals, partitions: set[tuple[str, int]], timeout_s: float)
 
 
 async def _read(ctx: RequestContext, wanted: list[_Wanted], max_bytes: int) -> _Read:
+    """Every wanted partition in one read of the core: partitions with nothing new cost a
+    lookup, not a query (a consumer names all its partitions in every Fetch)."""
     found = _Read()
     budget = max_bytes if max_bytes > 0 else 2**31 - 1
+    led: list[tuple[_Wanted, PartitionDescription | KafkaError]] = []
+    requests: list[ReadRequest] = []
     for want in wanted:
-        part = await _read_partition(ctx, want, budget)
-        found.parts.setdefault(want.topic, []).append(part)
-        if part.error_code != WireError.NONE:
+        try:
+            partition = await ctx.server.leadership.led_by(ctx.broker_id, want.topic, want.partition)
+            check_epoch(want.epoch, partition)
+        except KafkaError as error:
+            led.append((want, error))
+            continue
+        led.append((want, partition))
+        requests.append(ReadRequest(want.topic, want.partition, want.offset, MAX_RECORDS_PER_PARTITION,
+                                    max(1, min(want.max_bytes, budget))))
+    results = iter(await ctx.cluster.logs.read_many(requests, max_total_bytes=budget))
+    for want, partition in led:
+        result = partition if isinstance(partition, KafkaError) else next(results)
+        if isinstance(result, KafkaError):
+            part = _error_partition(want, result)
             found.errors += 1
-        size = len(part.records or b"")
-        found.bytes_read += size
-        budget -= size
+        else:
+            assert isinstance(partition, PartitionDescription)
+            records = encode_fetched_records(result.records, partition.leader_epoch) if budget > 0 else b""
+            part = PartitionData(partition_index=want.partition, error_code=WireError.NONE,
+                                 high_watermark=result.high_watermark, last_stable_offset=result.high_watermark,
+                                 log_start_offset=result.log_start_offset, aborted_transactions=None,
+                                 preferred_read_replica=-1, records=records)
+            found.bytes_read += len(records)
+            budget -= len(records)
+        found.parts.setdefault(want.topic, []).append(part)
     return found
 
 
-async def _read_partition(ctx: RequestContext, want: _Wanted, budget: int) -> PartitionData:
-    try:
-        partition = await ctx.server.leadership.led_by(ctx.broker_id, want.topic, want.partition)
-        check_epoch(want.epoch, partition)
-        if budget <= 0:
-            # The response is full: this partition's records wait for the next fetch.
-            result = await ctx.cluster.logs.read(want.topic, want.partition, want.offset, max_records=0)
-            records = b""
-        else:
-            result = await ctx.cluster.logs.read(want.topic, want.partition, want.offset,
-                                                 max_records=MAX_RECORDS_PER_PARTITION,
-                                                 max_bytes=max(1, min(want.max_bytes, budget)))
-            records = encode_fetched_records(result.records, partition.leader_epoch)
-    except KafkaError as error:
-        # librdkafka cannot parse a null record set: an error partition carries empty records.
-        return PartitionData(partition_index=want.partition, error_code=error_code(error),
-                             high_watermark=UNKNOWN_OFFSET, last_stable_offset=UNKNOWN_OFFSET,
-                             log_start_offset=UNKNOWN_OFFSET, aborted_transactions=None,
-                             preferred_read_replica=-1, records=b"")
-    return PartitionData(partition_index=want.partition, error_code=WireError.NONE,
-                         high_watermark=result.high_watermark, last_stable_offset=result.high_watermark,
-                         log_start_offset=result.log_start_offset, aborted_transactions=None,
-                         preferred_read_replica=-1, records=records)
+def _error_partition(want: _Wanted, error: KafkaError) -> PartitionData:
+    # librdkafka cannot parse a null record set: an error partition carries empty records.
+    return PartitionData(partition_index=want.partition, error_code=error_code(error),
+                         high_watermark=UNKNOWN_OFFSET, last_stable_offset=UNKNOWN_OFFSET,
+                         log_start_offset=UNKNOWN_OFFSET, aborted_transactions=None,
+                         preferred_read_replica=-1, records=b"")

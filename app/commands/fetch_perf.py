@@ -1,0 +1,121 @@
+"""``kplay fetch-perf-test``: does a Fetch cost what has data, or what is assigned?
+
+    kplay fetch-perf-test --partitions 100,10000 --num-records 50000 --partitions-with-data 10
+
+For each partition count, on a fresh data file in a temporary directory: a topic of that
+many partitions, ``--num-records`` records of ``--record-size`` bytes spread over the first
+``--partitions-with-data`` of them, ``kplay serve`` in its own process, and a
+confluent-kafka consumer assigned every partition from the beginning. The figure is the
+time from assign() to the last record. Kafka's fetch costs what has data (KIP-227's
+sessions); the target is 10,000 partitions within 2x of 100.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from broker_core import Cluster
+from broker_core.records import ProducerRecord
+
+from .invocation import UsageProblem, one_line_errors
+from .output import print_lines
+
+
+def fetch_perf_test(
+    partitions: Annotated[str, typer.Option("--partitions", metavar="LIST",
+                                            help="Comma-separated partition counts to compare.")] = "100,10000",
+    num_records: Annotated[int, typer.Option("--num-records", metavar="N", help="Records to read back.")] = 50_000,
+    record_size: Annotated[int, typer.Option("--record-size", metavar="BYTES", help="Bytes per value.")] = 100,
+    with_data: Annotated[int, typer.Option("--partitions-with-data", metavar="N",
+                                           help="How many partitions hold the records.")] = 10,
+) -> None:
+    """Time a consumer assigned many partitions, few with data, through kplay serve."""
+    with one_line_errors("Error: "):
+        try:
+            counts = [int(part) for part in partitions.split(",") if part.strip()]
+        except ValueError:
+            raise UsageProblem(f"--partitions must be a comma-separated list of numbers, not {partitions!r}") from None
+        if not counts or min(counts) < 1 or num_records < 1 or with_data < 1 or record_size < 0:
+            raise UsageProblem("--partitions, --num-records and --partitions-with-data must be at least 1")
+        try:
+            import confluent_kafka  # noqa: F401
+        except ImportError:
+            raise UsageProblem("fetch-perf-test needs confluent-kafka (pip install confluent-kafka)") from None
+        lines = [f"fetch-perf-test: {num_records} records of {record_size} bytes in "
+                 f"{with_data} partition(s); one confluent-kafka consumer assigned every partition",
+                 f"{'partitions':>12}{'seconds':>10}{'records/sec':>14}{'vs first':>10}"]
+        first = None
+        for count in counts:
+            seconds = _measure(count, num_records, record_size, min(with_data, count))
+            first = first or seconds
+            lines.append(f"{count:>12}{seconds:>10.2f}{num_records / seconds:>14.0f}{seconds / first:>9.2f}x")
+        print_lines(lines + [f"(load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs)"])
+
+
+def _measure(partitions: int, num_records: int, record_size: int, with_data: int) -> float:
+    with tempfile.TemporaryDirectory(prefix="kplay-fetch-perf-") as directory:
+        data = Path(directory) / "fetch-perf.db"
+        asyncio.run(_fill(data, partitions, num_records, record_size, with_data))
+        server = subprocess.Popen([sys.executable, "-c", "from app.cli import main; main()", "serve", "--port", "0",
+                                   "--kafka-only", "--data", str(data)], stdout=subprocess.PIPE,
+                                  stderr=subprocess.DEVNULL, text=True)
+        try:
+            assert server.stdout is not None
+            bootstrap = ""
+            for line in server.stdout:
+                if line.startswith("bootstrap.servers="):
+                    bootstrap = line.strip().split("=", 1)[1]
+                if line.startswith("Press Ctrl+C"):
+                    break
+            if not bootstrap:
+                raise UsageProblem("kplay serve did not start")
+            return _consume(bootstrap, partitions, num_records)
+        finally:
+            server.terminate()
+            server.wait()
+
+
+async def _fill(data: Path, partitions: int, num_records: int, record_size: int, with_data: int) -> None:
+    async with await Cluster.open(data) as cluster:
+        await cluster.topics.create_topic("fetch-perf", partitions, 1)
+        value = b"x" * record_size
+        for partition in range(with_data):
+            count = num_records // with_data + (1 if partition < num_records % with_data else 0)
+            for start in range(0, count, 10_000):
+                await cluster.logs.append("fetch-perf", partition, [
+                    ProducerRecord(value=value) for _ in range(min(10_000, count - start))], acks=1)
+
+
+def _consume(bootstrap: str, partitions: int, num_records: int) -> float:
+    from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
+
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "fetch-perf", "enable.auto.commit": False,
+                         "log_level": 0})
+    try:
+        started = time.perf_counter()
+        consumer.assign([TopicPartition("fetch-perf", p, OFFSET_BEGINNING) for p in range(partitions)])
+        read = 0
+        deadline = started + 600
+        while read < num_records and time.perf_counter() < deadline:
+            for message in consumer.consume(10_000, timeout=1.0):
+                if message.error() is None:
+                    read += 1
+        if read < num_records:
+            raise UsageProblem(f"read only {read} of {num_records} records in 600 s")
+        return time.perf_counter() - started
+    finally:
+        consumer.close()
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``fetch-perf-test`` to the app."""
+    app.command("fetch-perf-test")(fetch_perf_test)
