@@ -345,3 +345,55 @@ def test_list_offsets_max_timestamp_and_the_tiered_specs(served: ServedCluster) 
 
     assert raw(-4) == (0, -1)    # the local log starts where the log does (no tiered storage)
     assert raw(-5) == (-1, -1)   # nothing is tiered, as Kafka answers without remote storage
+
+
+def test_topic_ids_in_metadata_fetch_and_delete_topics(served: ServedCluster) -> None:
+    import uuid
+
+    from kafka.protocol.admin import DeleteTopicsRequest, DeleteTopicsResponse
+    from kafka.protocol.consumer import FetchRequest, FetchResponse
+    from kafka.protocol.metadata import MetadataRequest, MetadataResponse
+
+    served.create_topic("by-id")
+    KafkaPythonKit("kafka-python", served.bootstrap).produce("by-id", [Sent(b"k", b"found by id")])
+    leader = served.leader("by-id", 0)
+
+    def metadata(**topic: Any) -> Any:
+        request = MetadataRequest(version=12, topics=[MetadataRequest.MetadataRequestTopic(**topic)],
+                                  allow_auto_topic_creation=False, include_topic_authorized_operations=False)
+        request.with_header(correlation_id=1, client_id=CLIENT_ID)
+        return MetadataResponse.decode(exchange(served, request.encode(header=True)), version=12, header=True)
+
+    (by_name,) = metadata(name="by-id").topics
+    topic_id = by_name.topic_id
+    assert topic_id is not None and topic_id != uuid.UUID(int=0)
+    (by_id,) = metadata(name=None, topic_id=topic_id).topics
+    assert (by_id.name, by_id.topic_id, by_id.error_code) == ("by-id", topic_id, 0)
+    (unknown,) = metadata(name=None, topic_id=uuid.uuid4()).topics
+    assert unknown.error_code == 100  # UNKNOWN_TOPIC_ID
+
+    def fetch(wanted: uuid.UUID) -> Any:
+        part = FetchRequest.FetchTopic.FetchPartition(partition=0, current_leader_epoch=-1, fetch_offset=0,
+                                                      last_fetched_epoch=-1, log_start_offset=-1,
+                                                      partition_max_bytes=1 << 20)
+        request = FetchRequest(version=13, replica_id=-1, max_wait_ms=0, min_bytes=1, max_bytes=1 << 20,
+                               isolation_level=0, session_id=0, session_epoch=-1,
+                               topics=[FetchRequest.FetchTopic(topic_id=wanted, partitions=[part])],
+                               forgotten_topics_data=[], rack_id="")
+        request.with_header(correlation_id=2, client_id=CLIENT_ID)
+        (topic,) = FetchResponse.decode(exchange(served, request.encode(header=True), leader), version=13,
+                                        header=True).responses
+        return topic
+
+    found = fetch(topic_id)
+    assert found.topic_id == topic_id
+    assert found.partitions[0].error_code == 0 and b"found by id" in bytes(found.partitions[0].records)
+    assert fetch(uuid.uuid4()).partitions[0].error_code == 100
+
+    request = DeleteTopicsRequest(version=6, timeout_ms=5000, topics=[
+        DeleteTopicsRequest.DeleteTopicState(name=None, topic_id=topic_id)])
+    request.with_header(correlation_id=3, client_id=CLIENT_ID)
+    (deleted,) = DeleteTopicsResponse.decode(exchange(served, request.encode(header=True)), version=6,
+                                             header=True).responses
+    assert (deleted.name, deleted.topic_id, deleted.error_code) == ("by-id", topic_id, 0)
+    assert served.call(served.core.topics.list_topics()).count("by-id") == 0

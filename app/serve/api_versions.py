@@ -3,10 +3,9 @@
 Each row names an API, the request and response classes kafka-python generates from
 Kafka's own JSON schemas, and the version range answered in ApiVersions: the ranges Kafka
 4.0 answers, flexible versions (compact strings, tagged fields, request header v2)
-included, except where a version needs what kplay does not have. There are no topic ids
-in kplay, so the ranges stop below the versions that name topics by id only (Produce and
-Fetch 13+, OffsetCommit and OffsetFetch 10+); Metadata 12 and DeleteTopics 6, which
-*may* name a topic by id, answer such a topic UNKNOWN_TOPIC_ID. ListOffsets also answers
+included. Topic ids are the core's (Metadata 10+ carries them; Metadata 12, Fetch 13+ and
+DeleteTopics 6 may name a topic by id alone). The topic-id-only versions of Kafka 4.1
+(Produce 13, OffsetCommit/OffsetFetch 10) are not answered yet. ListOffsets also answers
 v0, which Kafka 4.0 removed (KIP-896) but 3.x accepted and Burrow/sarama still send:
 kafka-python's schemas stop at v1, so v0 uses its legacy classes. ListOffsets stops at
 v10, as in Kafka 4.0 (v11 asks for tiered-storage uploads, KIP-1023).
@@ -100,7 +99,7 @@ class ApiSpec:
 
 SUPPORTED_APIS: dict[int, ApiSpec] = {spec.key: spec for spec in (
     ApiSpec(ApiKey.PRODUCE, 3, 12, ProduceRequest, ProduceResponse),
-    ApiSpec(ApiKey.FETCH, 4, 12, FetchRequest, FetchResponse),
+    ApiSpec(ApiKey.FETCH, 4, 17, FetchRequest, FetchResponse),
     ApiSpec(ApiKey.LIST_OFFSETS, 0, 10, ListOffsetsRequest, ListOffsetsResponse,
             hand_coded={0: (ListOffsetsRequest_v0, ListOffsetsResponse_v0)}),
     ApiSpec(ApiKey.METADATA, 0, 13, MetadataRequest, MetadataResponse),

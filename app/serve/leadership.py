@@ -9,9 +9,13 @@ the set of topics changed (from this process or another).
 
 from __future__ import annotations
 
+import uuid
+
 from broker_core import Cluster
 from broker_core.errors import NotLeaderOrFollower, UnknownTopicOrPartition
 from broker_core.topics import PartitionDescription, TopicDescription
+
+from .topic_ids import wire_topic_id
 
 
 class LeadershipView:
@@ -40,6 +44,17 @@ class LeadershipView:
             self.invalidate()
             found = (await self._load()).get(name)
         return found
+
+    async def topic_name(self, topic_id: uuid.UUID) -> str | None:
+        """The name of the topic with this id, or None if no topic has it (looked up again once)."""
+        for attempt in range(2):
+            topics = await self._load()
+            for description in topics.values():
+                if wire_topic_id(description.topic_id) == topic_id:
+                    return description.name
+            if attempt == 0 and self._topics is topics:
+                self.invalidate()
+        return None
 
     async def partition(self, topic: str, partition: int) -> PartitionDescription | None:
         """One partition, or None if the topic or the partition does not exist."""

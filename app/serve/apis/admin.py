@@ -16,6 +16,7 @@ from broker_core.config import TOPIC_CONFIGS, apply_config_operations, describe_
 from broker_core.errors import InvalidRequest, KafkaError, TopicAlreadyExists
 from broker_core.topics import validate_new_topic, validate_partition_increase
 
+from ..topic_ids import wire_topic_id
 from .context import RequestContext, WireError, error_code, error_message
 
 #: CreateTopics' "use the broker's default" for partitions and replication factor.
@@ -49,6 +50,7 @@ async def handle_create_topics(ctx: RequestContext, request) -> CreateTopicsResp
         code, message = WireError.NONE, None
         partitions = replication = BROKER_DEFAULT
         configs = None
+        topic_id = None
         try:
             if topic.assignments:
                 raise _manual_assignment()
@@ -63,7 +65,8 @@ async def handle_create_topics(ctx: RequestContext, request) -> CreateTopicsResp
                     raise TopicAlreadyExists(f"Topic '{topic.name}' already exists.")
             else:
                 await ctx.cluster.topics.create_topic(topic.name, partitions, replication, config)
-                config = (await ctx.cluster.topics.describe_topic(topic.name)).config
+                created = await ctx.cluster.topics.describe_topic(topic.name)
+                config, topic_id = created.config, wire_topic_id(created.topic_id)
             if ctx.version >= 5:
                 # v5+ (KIP-525): the created topic's partitions, replication factor and configs.
                 configs = [CreatedConfig(name=entry.name, value=entry.value, read_only=entry.read_only,
@@ -74,22 +77,27 @@ async def handle_create_topics(ctx: RequestContext, request) -> CreateTopicsResp
             partitions = replication = BROKER_DEFAULT
         results.append(CreateTopicsResponse.CreatableTopicResult(
             name=topic.name, error_code=code, error_message=message, num_partitions=partitions,
-            replication_factor=replication, configs=configs))
+            replication_factor=replication, configs=configs, topic_id=topic_id))
     return CreateTopicsResponse(version=ctx.version, throttle_time_ms=0, topics=results)
 
 
 async def handle_delete_topics(ctx: RequestContext, request) -> DeleteTopicsResponse:
     """DeleteTopics: each topic with its records and the groups' offsets for it."""
     results = []
-    # v6 names each topic by name or by id; kplay has no topic ids, so an id alone is unknown.
+    # v6 names each topic by name or by id.
     asked = ([(topic.name, topic.topic_id) for topic in request.topics] if ctx.version >= 6
              else [(name, None) for name in request.topic_names])
     for name, topic_id in asked:
         code, message = WireError.NONE, None
         try:
             if name is None:
-                code, message = WireError.UNKNOWN_TOPIC_ID, f"kplay has no topic ids: topic id {topic_id} is unknown"
+                name = await ctx.server.leadership.topic_name(topic_id)
+            if name is None:
+                code, message = WireError.UNKNOWN_TOPIC_ID, f"No topic has the id {topic_id}"
             else:
+                description = await ctx.server.leadership.topic(name)
+                if topic_id is not None and description is not None:
+                    topic_id = wire_topic_id(description.topic_id)
                 await ctx.cluster.topics.delete_topic(name)
         except KafkaError as error:
             code, message = error_code(error), error_message(error)

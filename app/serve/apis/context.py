@@ -110,5 +110,23 @@ class RequestContext:
         return self.api_version
 
 
+async def topic_names(ctx: RequestContext, topics: Any, by_id: bool) -> tuple[list[str | None], list[Any]]:
+    """Each requested topic's name (None for an id no topic has) and the topics whose id is unknown.
+
+    Before a request's topic-id version (``by_id`` False) the topics carry their names in
+    ``topic``; from it (Fetch 13+) ids only, looked up in the leadership view.
+    """
+    if not by_id:
+        return [topic.topic for topic in topics], []
+    names: list[str | None] = []
+    unknown = []
+    for topic in topics:
+        name = await ctx.server.leadership.topic_name(topic.topic_id)
+        if name is None:
+            unknown.append(topic)
+        names.append(name)
+    return names, unknown
+
+
 #: A handler turns a decoded request into its response, or None when Kafka sends none (acks=0).
 Handler = Callable[[RequestContext, Any], Awaitable[Any]]

@@ -19,7 +19,7 @@ from broker_core.log import ReadRequest
 from broker_core.topics import PartitionDescription
 
 from ..record_batches import encode_fetched_records
-from .context import RequestContext, WireError, error_code
+from .context import RequestContext, WireError, error_code, topic_names
 
 TopicData = FetchResponse.FetchableTopicResponse
 PartitionData = TopicData.PartitionData
@@ -30,6 +30,8 @@ NO_EPOCH = -1
 #: Feed events after which a held Fetch looks again: records arrived, the high watermark
 #: moved (followers caught up), or the partition changed hands or went away.
 WAKE_EVENTS = ("records", "replica_progress", "isr_changed", "leader_elected", "topic_deleted")
+#: The first Fetch version that names topics by id (KIP-516).
+TOPIC_ID_VERSION = 13
 #: Records read from the core per partition per fetch, at most (bytes limit the rest).
 MAX_RECORDS_PER_PARTITION = 10_000
 
@@ -71,9 +73,11 @@ class _Read:
 async def handle_fetch(ctx: RequestContext, request) -> FetchResponse:
     """Fetch: records from each requested offset up to the high watermark, held until
     ``min_bytes`` are there or ``max_wait_ms`` has passed."""
-    wanted = [_Wanted(topic.topic, p.partition, p.fetch_offset, p.partition_max_bytes,
+    # From v13 topics are named by id: unknown ids are answered UNKNOWN_TOPIC_ID, the rest by name.
+    names, unknown = await topic_names(ctx, request.topics, by_id=ctx.version >= TOPIC_ID_VERSION)
+    wanted = [_Wanted(name, p.partition, p.fetch_offset, p.partition_max_bytes,
                       p.current_leader_epoch if ctx.version >= 9 else NO_EPOCH)
-              for topic in request.topics for p in topic.partitions]
+              for name, topic in zip(names, request.topics) if name is not None for p in topic.partitions]
     loop = asyncio.get_running_loop()
     deadline = loop.time() + max(0, request.max_wait_ms) / 1000
     feed = ctx.cluster.feed
@@ -91,8 +95,19 @@ async def handle_fetch(ctx: RequestContext, request) -> FetchResponse:
     finally:
         if arrivals is not None:
             arrivals.close()
+    ids = {name: topic.topic_id for name, topic in zip(names, request.topics) if ctx.version >= TOPIC_ID_VERSION}
+    responses = [TopicData(topic=name, topic_id=ids.get(name), partitions=parts) for name, parts in found.parts.items()]
+    responses.extend(TopicData(topic_id=topic.topic_id, partitions=[_unknown_id(p.partition) for p in topic.partitions])
+                     for topic in unknown)
     return FetchResponse(version=ctx.version, throttle_time_ms=0, error_code=WireError.NONE, session_id=0,
-                         responses=[TopicData(topic=name, partitions=parts) for name, parts in found.parts.items()])
+                         responses=responses)
+
+
+def _unknown_id(partition: int) -> PartitionData:
+    return PartitionData(partition_index=partition, error_code=WireError.UNKNOWN_TOPIC_ID,
+                         high_watermark=UNKNOWN_OFFSET, last_stable_offset=UNKNOWN_OFFSET,
+                         log_start_offset=UNKNOWN_OFFSET, aborted_transactions=None, preferred_read_replica=-1,
+                         records=b"")
 
 
 async def _arrival(arrivals, partitions: set[tuple[str, int]], timeout_s: float) -> bool:

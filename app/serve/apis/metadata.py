@@ -15,6 +15,7 @@ from broker_core.names import validate_topic_name
 from broker_core.topics import TopicDescription
 
 from ..api_versions import SUPPORTED_APIS
+from ..topic_ids import wire_topic_id
 from .context import TRANSACTIONS_UNSUPPORTED, TRANSACTIONS_UNSUPPORTED_ERROR, RequestContext, WireError
 
 #: DescribeCluster's endpoint types: 1 brokers (what these listeners are), 2 controllers.
@@ -71,9 +72,15 @@ async def handle_metadata(ctx: RequestContext, request) -> MetadataResponse:
     if request.topics is None or (version == 0 and not request.topics):
         wanted = None  # every topic
     else:
+        # From v12 a topic may be named by id alone.
+        for topic in request.topics:
+            if topic.name is None:
+                name = await server.leadership.topic_name(topic.topic_id)
+                if name is None:
+                    by_id.append(topic.topic_id)
+                else:
+                    topic.name = name
         wanted = list(dict.fromkeys(topic.name for topic in request.topics if topic.name is not None))
-        # From v12 a topic may be named by id alone: kplay has no topic ids, so none is known.
-        by_id = [topic.topic_id for topic in request.topics if topic.name is None]
     allow_create = request.allow_auto_topic_creation if version >= 4 else True
     existing = {t.name: t for t in await ctx.cluster.topics.describe_topics()}
     topics = []
@@ -140,8 +147,8 @@ def _topic_metadata(description: TopicDescription, live: set[int]) -> "Topic":
             partition_index=p.partition, leader_id=p.leader, leader_epoch=p.leader_epoch,
             replica_nodes=list(p.replicas), isr_nodes=list(p.isr),
             offline_replicas=[b for b in p.replicas if b not in live]))
-    return Topic(error_code=WireError.NONE, name=description.name, is_internal=description.name in INTERNAL_TOPICS,
-                 partitions=partitions)
+    return Topic(error_code=WireError.NONE, name=description.name, topic_id=wire_topic_id(description.topic_id),
+                 is_internal=description.name in INTERNAL_TOPICS, partitions=partitions)
 
 
 async def handle_find_coordinator(ctx: RequestContext, request) -> FindCoordinatorResponse:
