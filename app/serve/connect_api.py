@@ -31,6 +31,7 @@ from broker_core.connect import ConnectError, ConnectorConfigInvalid, ConnectorN
 from broker_core.connect.config import (COMMON_KEYS, CONVERTER_KEYS, REQUIRED, SINK_CLASS, SINK_KEYS, SOURCE_CLASS,
                                         SOURCE_KEYS, ConnectorKey, connector_type, validate_connector_config)
 from broker_core.connect.internal_topics import ConfigStore
+from broker_core.connect.transforms import is_framework_key as is_transform_key
 from broker_core.connect.worker import FAILED, PAUSED, RESTARTING
 
 _log = logging.getLogger(__name__)
@@ -254,14 +255,17 @@ def validation_report(plugin: str, config: dict[str, Any]) -> dict[str, Any]:
             errors[name].append(f'Missing required configuration "{name}" which has no default value.')
     extra = [name for name in checked if name not in keys]
     for name in extra:
-        errors[name] = [] if _is_converter_setting(name) else [f'Unknown configuration "{name}" for {simple_class}']
+        known = _is_converter_setting(name) or is_transform_key(name) or (
+            kind == "source" and name.startswith("topic.creation."))
+        errors[name] = [] if known else [f'Unknown configuration "{name}" for {simple_class}']
     if not any(errors.values()):
         try:
             validate_connector_config(checked)
         except ConnectorConfigInvalid as exc:
-            # A rule between keys: reported on the (longest) key its message names.
-            named = [name for name in sorted(checked, key=len, reverse=True) if name in exc.message]
-            errors[named[0] if named else "connector.class"].append(exc.message)
+            # Rules between keys, transforms, topic creation: each on the (longest) key it names.
+            for message in exc.errors or (exc.message,):
+                named = [name for name in sorted(checked, key=len, reverse=True) if name in message]
+                errors.setdefault(named[0] if named else "connector.class", []).append(message)
     configs = []
     for name, spec in [*keys.items(), *((name, None) for name in extra)]:
         configs.append({"definition": _definition(name, spec),
@@ -311,6 +315,8 @@ def _answering_errors(endpoint: Endpoint) -> Endpoint:
             return await endpoint(request)
         except ConnectRestError as exc:
             return _error(exc.status, str(exc))
+        except ConnectorConfigInvalid as exc:
+            return _error(exc.http_status, exc.rest_message())
         except ConnectError as exc:
             return _error(exc.http_status, exc.message)
         except HTTPException as exc:

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 from .errors import ConnectorConfigInvalid
+from .transforms import config_errors as transform_errors
+from .transforms import is_framework_key as is_transform_key
 
 SOURCE_CLASS = "io.confluent.connect.jdbc.JdbcSourceConnector"
 SINK_CLASS = "io.confluent.connect.jdbc.JdbcSinkConnector"
@@ -31,6 +33,8 @@ CONVERTERS = (AVRO_CONVERTER, JSON_CONVERTER, STRING_CONVERTER)
 #: as the tutorial's Connect image sets them (keys of the JDBC source are null).
 DEFAULT_KEY_CONVERTER = STRING_CONVERTER
 DEFAULT_VALUE_CONVERTER = AVRO_CONVERTER
+HEADER_CONVERTERS = ("org.apache.kafka.connect.storage.SimpleHeaderConverter", JSON_CONVERTER, STRING_CONVERTER)
+ERROR_TOLERANCES = ("none", "all")
 #: Keys a converter takes under its prefix (``value.converter.schemas.enable``, ...).
 CONVERTER_KEYS = ("schemas.enable", "schema.registry.url")
 
@@ -101,6 +105,17 @@ COMMON_KEYS = _keys(
                  choices=CONVERTERS),
     ConnectorKey("value.converter", "string", DEFAULT_VALUE_CONVERTER, "How record values are (de)serialized.",
                  choices=CONVERTERS),
+    ConnectorKey("header.converter", "string", HEADER_CONVERTERS[0], "How record headers are (de)serialized.",
+                 choices=HEADER_CONVERTERS),
+    ConnectorKey("transforms", "list", "", "Aliases of the transformations applied to each record, in order."),
+    ConnectorKey("predicates", "list", "", "Aliases of the predicates transformations may apply under."),
+    ConnectorKey("errors.tolerance", "string", "none",
+                 "none: a record that fails conversion or a transform fails the task; all: it is skipped.",
+                 choices=ERROR_TOLERANCES),
+    ConnectorKey("errors.retry.timeout", "long", 0, "How long a failed operation is retried (-1: for ever)."),
+    ConnectorKey("errors.retry.delay.max.ms", "long", 60_000, "Longest wait between retries.", minimum=1),
+    ConnectorKey("errors.log.enable", "bool", False, "Log each skipped record's error."),
+    ConnectorKey("errors.log.include.messages", "bool", False, "Include the record in that log line."),
 )
 
 _CONNECTION_KEYS = (
@@ -126,6 +141,7 @@ SOURCE_KEYS = _keys(
     ConnectorKey("topic.prefix", "string", REQUIRED, "Each table goes to the topic <topic.prefix><table>."),
     ConnectorKey("poll.interval.ms", "int", 5_000, "Wait between polls of each table.", minimum=1),
     ConnectorKey("batch.max.rows", "int", 100, "Most rows one poll returns.", minimum=1),
+    ConnectorKey("topic.creation.groups", "list", "", "Groups of topic.creation.<group>.* settings, besides default."),
 )
 
 SINK_KEYS = _keys(
@@ -139,6 +155,12 @@ SINK_KEYS = _keys(
     ConnectorKey("pk.mode", "string", "none", "Where the primary key comes from.", choices=PK_MODES),
     ConnectorKey("pk.fields", "list", "", "Primary key column(s), by pk.mode."),
     ConnectorKey("batch.size", "int", 3_000, "Most records written per database transaction.", minimum=1),
+    ConnectorKey("errors.deadletterqueue.topic.name", "string", "",
+                 "Topic records that fail are written to with errors.tolerance=all (none: not kept)."),
+    ConnectorKey("errors.deadletterqueue.topic.replication.factor", "int", 3,
+                 "Replication factor of the dead letter queue topic when it is created.", minimum=-1),
+    ConnectorKey("errors.deadletterqueue.context.headers.enable", "bool", False,
+                 "Add __connect.errors.* headers naming the failure to dead letter records."),
 )
 
 
@@ -193,7 +215,9 @@ def validate_connector_config(config: Mapping[str, Any], name: str | None = None
     errors: list[str] = []
     values: dict[str, Any] = {}
     for key, value in raw.items():
-        spec = keys.get(key) or _converter_key(key)
+        if key not in keys and is_transform_key(key):
+            continue  # checked as a whole by the transforms
+        spec = keys.get(key) or _converter_key(key) or (_topic_creation_key(key) if kind == "source" else None)
         if spec is None:
             errors.append(f'Unknown configuration "{key}" for {simple_class}')
             continue
@@ -208,6 +232,9 @@ def validate_connector_config(config: Mapping[str, Any], name: str | None = None
             errors.append(f'Missing required configuration "{key}" which has no default value.')
         else:
             values[key] = spec.parse(spec.default) if spec.kind == "list" else spec.default
+    errors.extend(transform_errors(raw))
+    if kind == "source":
+        errors.extend(_topic_creation_errors(raw))
     if not errors:
         errors.extend(_check_combinations(kind, values))
     if errors:
@@ -226,6 +253,38 @@ def _converter_key(key: str) -> ConnectorKey | None:
             return ConnectorKey(key, "bool" if setting == "schemas.enable" else "string",
                                 True if setting == "schemas.enable" else "", f"Converter setting {setting}.")
     return None
+
+
+def _topic_creation_key(key: str) -> ConnectorKey | None:
+    """``topic.creation.<group>.<setting>``: include/exclude lists, partitions and RF, or a topic config."""
+    parts = key.split(".", 3)
+    if len(parts) < 4 or parts[:2] != ["topic", "creation"]:
+        return None
+    setting = parts[3]
+    if setting in ("replication.factor", "partitions"):
+        return ConnectorKey(key, "int", -1, f"The {setting} of topics this connector creates (-1: the broker's)",
+                            minimum=-1)
+    if setting in ("include", "exclude"):
+        return ConnectorKey(key, "list", "", "Regular expressions of the topic names the group covers.")
+    return ConnectorKey(key, "string", "", "A topic config of the topics the group creates.")
+
+
+def _topic_creation_errors(raw: Mapping[str, str]) -> list[str]:
+    """Kafka's rules: with any topic.creation setting, the default group's RF and partitions are needed,
+    and each listed group needs an include list."""
+    if not any(key.startswith("topic.creation.") for key in raw):
+        return []
+    errors = [f'Missing required configuration "topic.creation.default.{setting}" which has no default value.'
+              for setting in ("replication.factor", "partitions") if f"topic.creation.default.{setting}" not in raw]
+    for group in (g.strip() for g in raw.get("topic.creation.groups", "").split(",") if g.strip()):
+        if f"topic.creation.{group}.include" not in raw:
+            errors.append(f'Missing required configuration "topic.creation.{group}.include" which has no default '
+                          "value.")
+    for key, value in raw.items():
+        if key.endswith((".replication.factor", ".partitions")) and key.startswith("topic.creation."):
+            if value.strip() == "0":
+                errors.append(f"Invalid value 0 for configuration {key}: Value must be at least 1 or -1")
+    return errors
 
 
 def _check_combinations(kind: str, values: dict[str, Any]) -> list[str]:
@@ -253,4 +312,4 @@ def _check_combinations(kind: str, values: dict[str, Any]) -> list[str]:
 def _refuse(errors: list[str]) -> None:
     raise ConnectorConfigInvalid(
         f"Connector configuration is invalid and contains the following {len(errors)} error(s): "
-        + "; ".join(errors))
+        + "; ".join(errors), tuple(errors))

@@ -14,29 +14,17 @@ import base64
 import functools
 import json
 import re
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 from .config import AVRO_CONVERTER, JSON_CONVERTER, STRING_CONVERTER, ConnectorConfig
-from .data import DATE, LOGICAL_TYPES, TIME, TIMESTAMP, Field, StructSchema, from_wire, to_wire
-from .errors import ConnectError
+from .data import DATE, LOGICAL_TYPES, TIME, TIMESTAMP, ConnectData, Field, StructSchema, from_wire, to_wire
+from .errors import ConnectError, DataError
+
+__all__ = ["AvroConverter", "ConnectData", "Converter", "DataError", "JsonConverter", "StringConverter",
+           "converter_for"]
 
 if TYPE_CHECKING:
     from ..cluster import Cluster
-
-
-class DataError(ConnectError):
-    """A record cannot be converted (Kafka Connect's ``DataException``)."""
-
-    name = "DATA_EXCEPTION"
-
-
-@dataclass(frozen=True)
-class ConnectData:
-    """A record's key or value as Connect sees it: a struct (schema + dict) or a plain value."""
-
-    schema: StructSchema | None
-    value: Any
 
 
 class Converter(Protocol):

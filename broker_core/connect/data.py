@@ -39,6 +39,14 @@ class Field:
 
 
 @dataclass(frozen=True)
+class ConnectData:
+    """A record's key or value as Connect sees it: a struct (schema + dict) or a plain value."""
+
+    schema: "StructSchema | None"
+    value: Any
+
+
+@dataclass(frozen=True)
 class StructSchema:
     """A Connect STRUCT schema: a named, ordered list of fields (one per column)."""
 

@@ -27,8 +27,10 @@ from .config import KAFKA_PK_FIELDS, ConnectorConfig
 from .converters import ConnectData, converter_for
 from .data import Field, StructSchema, column_type
 from .databases import open_engine, split_table_name
+from .dead_letter_queue import DeadLetterQueue
 from .errors import ConnectError
 from .jdbc_source import LeaseLost, TaskStats, connect_with_retries
+from .transforms import ConnectRecord, TransformChain
 
 if TYPE_CHECKING:
     from ..cluster import Cluster
@@ -224,6 +226,8 @@ class JdbcSinkTask:
         self._lease_check = lease_check
         self._value_converter = converter_for(config, "value", cluster)
         self._key_converter = converter_for(config, "key", cluster)
+        self._transforms = TransformChain(config.raw)
+        self._dead_letters = DeadLetterQueue(cluster, config, task_id)
         self._engine: sqlalchemy.Engine | None = None
         self._writer: TableWriter | None = None
         self._consumer: Consumer | None = None
@@ -283,11 +287,11 @@ class JdbcSinkTask:
             raise LeaseLost(f"connector {self.config.name} is now run by another worker")
         converted = []
         for record in records:
-            converted.append(SinkRecord(
-                record.topic, record.partition, record.offset, record.timestamp,
-                await self._key_converter.to_connect(record.topic, record.key),
-                await self._value_converter.to_connect(record.topic, record.value)))
-        await asyncio.to_thread(self._writer.write, converted)
+            sink_record = await self._converted(record)
+            if sink_record is not None:
+                converted.append(sink_record)
+        if converted:
+            await asyncio.to_thread(self._writer.write, converted)
         offsets: dict[TopicPartition, int] = {}
         for record in records:
             offsets[TopicPartition(record.topic, record.partition)] = record.offset + 1
@@ -295,6 +299,30 @@ class JdbcSinkTask:
         self.stats.records += len(records)
         self.stats.offsets.update({f"{tp.topic}-{tp.partition}": offset for tp, offset in offsets.items()})
         self.stats.last_poll_ms = self.cluster.clock.now_ms()
+
+    async def _converted(self, record: ConsumerRecord) -> SinkRecord | None:
+        """The record through the converters and transforms (None: dropped by a transform, or
+        skipped by ``errors.tolerance=all`` and sent to the dead letter queue)."""
+        stage, stage_class = "KEY_CONVERTER", self.config["key.converter"]
+        try:
+            key = await self._key_converter.to_connect(record.topic, record.key)
+            stage, stage_class = "VALUE_CONVERTER", self.config["value.converter"]
+            value = await self._value_converter.to_connect(record.topic, record.value)
+            stage, stage_class = "TRANSFORMATION", "transforms"
+            transformed: ConnectRecord | None = ConnectRecord(record.topic, record.partition, key, value,
+                                                              record.timestamp, tuple(record.headers), record.offset)
+            if self._transforms:
+                transformed = self._transforms.apply(transformed)  # type: ignore[arg-type]
+        except ConnectError as error:
+            if self.config["errors.tolerance"] != "all":
+                raise
+            self.stats.skipped += 1
+            await self._dead_letters.report(record, stage, stage_class, error)
+            return None
+        if transformed is None:
+            return None
+        return SinkRecord(transformed.topic, record.partition, record.offset, record.timestamp,
+                          transformed.key, transformed.value)
 
     async def stop(self) -> None:
         """Close the consumer and the database connections."""

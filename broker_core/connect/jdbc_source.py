@@ -38,6 +38,8 @@ from .converters import ConnectData, converter_for
 from .data import StructSchema, row_value, schema_for_table, to_epoch_ms, utc_naive
 from .databases import open_engine, split_table_name
 from .errors import ConnectError
+from .topic_creation import TopicCreation
+from .transforms import ConnectRecord, TransformChain
 from .internal_topics import OffsetStore
 
 if TYPE_CHECKING:
@@ -63,6 +65,8 @@ class TaskStats:
     last_poll_ms: int = 0
     #: Retriable errors waited out (an offline partition, too few in-sync replicas).
     retries: int = 0
+    #: Records skipped by errors.tolerance=all (a transform or converter failed on them).
+    skipped: int = 0
 
 
 class DatabaseUnreachable(ConnectError):
@@ -262,6 +266,8 @@ class JdbcSourceTask:
         self._partitioner = StickyPartitioner()
         self._engine: sqlalchemy.Engine | None = None
         self._queriers: list[TableQuerier] = []
+        self._transforms = TransformChain(config.raw)
+        self._topic_creation = TopicCreation(config.raw)
 
     def topic_for(self, table: str) -> str:
         """``<topic.prefix><table>`` (the table name as given in table.whitelist, schema dropped)."""
@@ -313,49 +319,76 @@ class JdbcSourceTask:
         if self._lease_check is not None and not await self._lease_check():
             raise LeaseLost(f"connector {self.config.name} is now run by another worker")
         topic = self.topic_for(querier.table_name)
-        partitions = await self._ensure_topic(topic)
         now = self.cluster.clock.now_ms()
-        records = []
+        by_topic: dict[str, list[ProducerRecord]] = {}
         for row in rows:
-            value = await self._converter.from_connect(topic, ConnectData(schema, row))
-            key = await self._key_converter.from_connect(topic, ConnectData(None, None))
-            records.append(ProducerRecord(key, value, (), now))
-        partition = self._partitioner.partition(topic, None, partitions)
-        self._partitioner.on_new_batch(topic, partitions, partition)
+            produced = await self._converted(ConnectRecord(topic, None, ConnectData(None, None),
+                                                           ConnectData(schema, row), now))
+            if produced is not None:
+                by_topic.setdefault(produced[0], []).append(produced[1])
+        batches = []
+        for out_topic, records in by_topic.items():
+            partitions = await self._ensure_topic(out_topic)
+            by_partition: dict[int, list[ProducerRecord]] = {}
+            sticky = self._partitioner.partition(out_topic, None, partitions)
+            for record in records:
+                partition = sticky if record.key is None else self._partitioner.partition(out_topic, record.key,
+                                                                                         partitions)
+                by_partition.setdefault(partition, []).append(record)
+            self._partitioner.on_new_batch(out_topic, partitions, sticky)
+            batches += [BatchRequest(out_topic, p, chunk) for p, chunk in sorted(by_partition.items())]
         previous = dict(querier.offset) if querier.offset else None
         offset = querier.advance(rows)
-        data = BatchRequest(topic, partition, records)
         offset_batch = (await self._offsets.batch(self.config.name, querier.partition, offset, now)
                         if offset is not None else None)
-        await self._append_with_retries(data, offset_batch, querier, previous)
-        self.stats.records += len(records)
+        await self._append_with_retries(batches, offset_batch, querier, previous)
+        self.stats.records += sum(len(records) for records in by_topic.values())
         if offset is not None:
             querier.offset = offset
             self.stats.offsets[querier.table_name] = dict(offset)
 
-    async def _append_with_retries(self, data: BatchRequest, offset: BatchRequest | None,
+    async def _converted(self, record: ConnectRecord) -> tuple[str, ProducerRecord] | None:
+        """The row through the transforms and converters: (topic, record), or None if dropped.
+
+        With ``errors.tolerance=all`` a row a transform or converter fails on is skipped
+        (Kafka's source tasks have no dead letter queue); else the task fails.
+        """
+        try:
+            transformed = self._transforms.apply(record) if self._transforms else record
+            if transformed is None:
+                return None
+            key = await self._key_converter.from_connect(transformed.topic, transformed.key)
+            value = await self._converter.from_connect(transformed.topic, transformed.value)
+        except ConnectError:
+            if self.config["errors.tolerance"] == "all":
+                self.stats.skipped += 1
+                return None
+            raise
+        return transformed.topic, ProducerRecord(key, value, (), record.timestamp or 0)
+
+    async def _append_with_retries(self, data: list[BatchRequest], offset: BatchRequest | None,
                                    querier: TableQuerier, previous: dict[str, Any] | None) -> None:
         """Append the rows and their offset in one transaction, retrying retriable errors
         (an offline partition, too few in-sync replicas) for up to ``DELIVERY_TIMEOUT_S``, as
         Kafka's producer does; another error, or running out of time, fails the task."""
         deadline = time.monotonic() + DELIVERY_TIMEOUT_S
         backoff = RETRY_BACKOFF_S
-        pending = [data] if offset is None else [data, offset]
-        while True:
+        pending = [*data] if offset is None else [*data, offset]
+        while pending:
             results = await self.cluster.logs.append_batches(pending, "all")
+            failed = [batch for batch, result in zip(pending, results) if isinstance(result, KafkaError)]
             error = next((r for r in results if isinstance(r, KafkaError)), None)
             if error is None:
                 return
-            if pending[0] is data:
-                if not isinstance(results[0], KafkaError):
-                    pending = [offset] if offset is not None else []  # the rows are in: only the offset is left
-                    if not pending:
-                        return
-                elif offset is not None and not isinstance(results[1], KafkaError):
-                    # The offset moved past rows that were not written: put it back first.
-                    rewind = await self._offsets.batch(self.config.name, querier.partition, previous,
-                                                       self.cluster.clock.now_ms())
-                    await self.cluster.logs.append_batches([rewind], "all")
+            rows_failed = any(batch is not offset for batch in failed)
+            if rows_failed and offset is not None and any(b is offset for b in pending) \
+                    and not any(b is offset for b in failed):
+                # The offset moved past rows that were not written: put it back first.
+                rewind = await self._offsets.batch(self.config.name, querier.partition, previous,
+                                                   self.cluster.clock.now_ms())
+                await self.cluster.logs.append_batches([rewind], "all")
+                failed.append(offset)
+            pending = failed  # the rows that are in stay in: only what failed is tried again
             if not error.retriable or time.monotonic() + backoff > deadline:
                 raise error
             self.stats.retries += 1
@@ -366,9 +399,14 @@ class JdbcSourceTask:
         try:
             return await self.cluster.logs.partition_count(topic)
         except UnknownTopicOrPartition:
-            # As a broker with auto.create.topics.enable does it: num.partitions=1, RF 1.
+            settings = self._topic_creation.settings_for(topic)
             try:
-                await self.cluster.topics.create_topic(topic, 1, 1)
+                if settings is None:
+                    # As a broker with auto.create.topics.enable does it: num.partitions=1, RF 1.
+                    await self.cluster.topics.create_topic(topic, 1, 1)
+                else:
+                    await self.cluster.topics.create_topic(topic, settings.partitions, settings.replication_factor,
+                                                           settings.configs or None)
             except TopicAlreadyExists:
                 pass
             return await self.cluster.logs.partition_count(topic)
