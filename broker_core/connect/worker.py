@@ -140,6 +140,11 @@ class _Running:
     #: The connector's own start (or instance restart) while it runs: it may wait long on
     #: its database, so it runs apart from the worker's loop and every other connector.
     starter: asyncio.Task[None] | None = None
+    #: The starter's wait on the database (``taskConfigs``): the one part cancelled on a stop,
+    #: since cancelling a write to the internal topics half-way is not safe.
+    probe: asyncio.Future[list[dict[str, str]]] | None = None
+    #: Set once the connector is stopped: the starter then leaves everything as it is.
+    stopped: bool = False
 
 
 def error_trace(exc: BaseException) -> str:
@@ -535,11 +540,19 @@ class ConnectWorker:
         try:
             # Created paused (KIP-980 initial_state), the connector still generates its
             # task configs, so its tasks exist and show PAUSED.
-            running.task_configs = await self._task_configs(running.config)
+            task_configs = await self._probe(running)
+        except asyncio.CancelledError:
+            if running.stopped:
+                return
+            raise
         except Exception as exc:  # the connector itself failed to start (bad URL, ...)
-            running.failed = True
-            await self._put_status(running, None, FAILED, error_trace(exc))
+            if not running.stopped:
+                running.failed = True
+                await self._put_status(running, None, FAILED, error_trace(exc))
             return
+        if running.stopped:
+            return
+        running.task_configs = task_configs
         running.failed = False
         if running.task_configs != self._state.task_configs.get(name):
             await self._configs.put_task_configs(name, running.task_configs)
@@ -548,32 +561,53 @@ class ConnectWorker:
             await self._pause(running)
             return
         await self._put_status(running, None, RUNNING)
-        for task_id in range(len(running.task_configs)):
-            self._start_task(running, task_id)
+        if not running.stopped:
+            for task_id in range(len(running.task_configs)):
+                self._start_task(running, task_id)
 
     async def _restart_instance(self, running: _Running, old_configs: list[dict[str, str]]) -> None:
         """The connector instance alone: its tasks restart only if their configs change."""
-        assert running.config is not None
         try:
-            running.task_configs = await self._task_configs(running.config)
+            task_configs = await self._probe(running)
+        except asyncio.CancelledError:
+            if running.stopped:
+                return
+            raise
         except Exception as exc:
-            running.failed = True
-            await self._stop_tasks(running)
-            await self._put_status(running, None, FAILED, error_trace(exc))
+            if not running.stopped:
+                running.failed = True
+                await self._stop_tasks(running)
+                await self._put_status(running, None, FAILED, error_trace(exc))
             return
+        if running.stopped:
+            return
+        running.task_configs = task_configs
         await self._put_status(running, None, RUNNING)
-        if running.task_configs != old_configs:
-            async with self._lock:
-                if self._running.get(running.name) is running:
-                    running.starter = None  # this task: not to be cancelled by the stop below
-                    await self._stop_connector(running.name, status=None, release=False)
-                    await self._start_connector(running.name, running.raw, running.generation)
+        if running.task_configs != old_configs and not running.stopped:
+            await self._stop_tasks(running)
+            await self._configs.put_task_configs(running.name, running.task_configs)
+            self._state.task_configs[running.name] = list(running.task_configs)
+            if not running.stopped:
+                for task_id in range(len(running.task_configs)):
+                    self._start_task(running, task_id)
+
+    async def _probe(self, running: _Running) -> list[dict[str, str]]:
+        """``_task_configs`` as a future a stop can cancel (see ``_Running.probe``)."""
+        assert running.config is not None
+        running.probe = asyncio.ensure_future(self._task_configs(running.config))
+        try:
+            return await running.probe
+        finally:
+            running.probe = None
 
     @staticmethod
-    async def _cancel_starter(running: _Running) -> None:
+    async def _finish_starter(running: _Running) -> None:
+        """Stop ``running``'s start: its database wait is cancelled, its writes are let finish."""
+        running.stopped = True
+        if running.probe is not None:
+            running.probe.cancel()
         starter, running.starter = running.starter, None
         if starter is not None and starter is not asyncio.current_task():
-            starter.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await starter
 
@@ -647,7 +681,7 @@ class ConnectWorker:
         running = self._running.pop(name, None)
         if running is None:
             return
-        await self._cancel_starter(running)
+        await self._finish_starter(running)
         await self._stop_tasks(running)
         if status is not None:
             await self._put_status(running, None, status)
