@@ -1,7 +1,8 @@
 """Regenerate the README's screenshots: ``python -m app.screenshots DIR`` (``make screenshots``).
 
 Drives the playground with Textual's Pilot at 160 x 45 on a fresh data file and a manual
-clock, and saves SVGs of the main screen with traffic, the topic creation form, a
+clock, and saves SVGs of the main screen with traffic (also at 120 x 40, the size most
+terminals open at, for the README, and at 80 x 24), the topic creation form, a
 consumer group rebalancing as a second member joins, and the pipeline screen with a JDBC
 source and sink connector moving rows (and a consumer view decoding their Avro values on
 the main screen). Then it plays every built-in lesson
@@ -40,6 +41,10 @@ from .screens.topic_form import TopicFormScreen
 from .tui import PlaygroundApp
 
 SIZE = (160, 45)
+#: The README's main screenshot: what most people's terminal shows.
+README_SIZE = (120, 40)
+#: The smallest terminal the playground is laid out for.
+SMALL_SIZE = (80, 24)
 #: The screenshots' clock starts here (2026-01-01T00:00:00Z) so they look the same every run.
 EPOCH_MS = 1_767_225_600_000
 #: Longest wait for the screen to show what a step expects.
@@ -129,7 +134,13 @@ async def take(directory: Path) -> list[Path]:
                              "the first group member")
                 await _produce(cluster, "orders", 9, keys=8)
                 await pilot.pause(0.5)
-                saved.append(_save(app, directory, "main-screen.svg"))
+                saved.append(_save(app, directory, "main-screen-wide.svg"))
+                for size, name in ((README_SIZE, "main-screen.svg"), (SMALL_SIZE, "main-screen-80x24.svg")):
+                    await pilot.resize_terminal(*size)
+                    await pilot.pause(0.5)  # the screen lays itself out again for the new size
+                    saved.append(_save(app, directory, name))
+                await pilot.resize_terminal(*SIZE)
+                await pilot.pause(0.5)
 
                 second = await deck.add_consumer("orders", group="billing", label="billing #2")
                 await _until(pilot, lambda: second.consumer is not None and second.consumer.generation >= 2

@@ -33,6 +33,7 @@ from broker_core import Cluster
 from broker_core.clock import Clock
 from broker_core.errors import KafkaError
 
+from widgets.adopted_consumer_view import AdoptedConsumerView
 from widgets.consumer_view import ConsumerView
 from widgets.event_log import EventLog, EventLogHandler
 
@@ -248,7 +249,9 @@ class PlaygroundApp(App[None]):
         """Quit; with consumer views running, ask first (their consumers close)."""
         if any(isinstance(screen, ConfirmQuitScreen) for screen in self.screen_stack):
             return
-        views = [view for screen in self.screen_stack for view in screen.query(ConsumerView)]
+        # A lesson's consumers (adopted views) are the lesson's: it ends with the app either way.
+        views = [view for screen in self.screen_stack for view in screen.query(ConsumerView)
+                 if not isinstance(view, AdoptedConsumerView)]
         if not views:
             self.exit()
             return

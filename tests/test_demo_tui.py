@@ -184,7 +184,7 @@ async def test_a_lesson_consumer_appears_as_a_view_and_goes_when_it_stops(data_p
             shown = view.text
             assert "v0" in shown and "v5" in shown and "6 consumed" in shown
             # Positions as the lesson's consumer knows them: both partitions read to their end.
-            await wait_until(pilot, lambda: view.text.count("lag 0") == 2, "both partitions read, lag 0")
+            await wait_until(pilot, lambda: view.text.count("left 0") == 2, "both partitions read to the end")
 
             playback.step()  # stop-consumer watcher
             await wait_until(pilot, lambda: not deck.views, "the view taken away")

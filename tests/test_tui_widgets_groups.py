@@ -80,7 +80,7 @@ async def test_commit_now_shows_committed_offset_and_lag(cluster: Cluster) -> No
         deck = app.query_one(ConsumerDeck)
         view = await deck.add_consumer("pay", group="ledger")
         # Nothing committed yet: auto-commit waits for its interval on the (manual) clock.
-        await wait_for(pilot, lambda: view.consumed == 5 and "pos 5 cmt — lag —" in view.text, "the backlog")
+        await wait_for(pilot, lambda: view.consumed == 5 and "pos 5 left 0 cmt — lag —" in view.text, "the backlog")
         view.window.focus()
         await pilot.press("c")
         await wait_for(pilot, lambda: "cmt 5" in view.text and "lag 0" in view.text, "the commit")

@@ -93,13 +93,19 @@ class PartitionStats:
 
     @property
     def lag(self) -> int | None:
-        """For a group member, high watermark minus the group's committed offset (unknown
-        until something is committed, as ``kafka-consumer-groups`` shows ``-``); for a
-        standalone consumer, which commits nothing, high watermark minus its position."""
-        if self.high_watermark is None:
+        """Kafka's consumer-group lag, LOG-END-OFFSET - CURRENT-OFFSET as ``kafka-consumer-groups``
+        prints it: the high watermark minus the committed offset (None, drawn "—", until
+        something is committed). The same definition for group members and standalone consumers."""
+        if self.high_watermark is None or self.committed is None:
             return None
-        base = self.committed if self.in_group else self.position
-        return None if base is None else max(0, self.high_watermark - base)
+        return max(0, self.high_watermark - self.committed)
+
+    @property
+    def left(self) -> int | None:
+        """Records this consumer has still to read: the high watermark minus its position."""
+        if self.high_watermark is None or self.position is None:
+            return None
+        return max(0, self.high_watermark - self.position)
 
 
 class RecordWindow(ScrollView, can_focus=True):
@@ -537,6 +543,9 @@ class ConsumerView(Vertical, can_focus=False):
             stats.append(f"p{s.partition.partition:<3}", "bold")
             stats.append(" pos ", "dim")
             stats.append("—" if s.position is None else f"{s.position:,}")
+            stats.append(" left ", "dim")
+            left = s.left
+            stats.append("—" if left is None else f"{left:,}", "yellow" if left else "")
             stats.append(" cmt ", "dim")
             stats.append("—" if s.committed is None else f"{s.committed:,}")
             stats.append(" lag ", "dim")

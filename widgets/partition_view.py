@@ -200,7 +200,7 @@ class PartitionStrips(ScrollView, can_focus=True):
             elif part == 1:
                 text, _ = self._strip(description, width)
             else:
-                text = self._marker(description, width)
+                text = self._marker(description, width).fitted(width, self._style("dim"))
             strip = text.to_strip(width, base)
             self._lines.set(key, strip)
         return strip
@@ -309,7 +309,7 @@ class PartitionStrips(ScrollView, can_focus=True):
         if owner.committed is None:
             text.append("     ◆ ", self._style("owner"))
             text.extend(label)
-            text.append("  no committed offset yet", self._style("dim"))
+            text.append("  no commit yet", self._style("dim"))
             return text
         lag = max(0, p.high_watermark - owner.committed)
         label.append(f"  committed {owner.committed:,}  lag {lag:,}", self._style("marker"))
@@ -431,9 +431,12 @@ class PartitionView(Vertical):
             d = self.description
             room = max(10, self.size.width - 4)
             plural = "s" if d.partition_count != 1 else ""
-            details = [f"  {d.partition_count} partition{plural} · RF {d.replication_factor} · {d.record_count:,} records",
+            # A compacted log keeps its offsets, not every record: then say offsets, not records.
+            compacted = "compact" in str(d.effective_config().get("cleanup.policy", ""))
+            unit, short = ("offsets", "offs") if compacted else ("records", "rec")
+            details = [f"  {d.partition_count} partition{plural} · RF {d.replication_factor} · {d.record_count:,} {unit}",
                        f"  {d.partition_count} partition{plural} · RF {d.replication_factor} · "
-                       f"{fit_count(d.record_count, 6)} rec",
+                       f"{fit_count(d.record_count, 6)} {short}",
                        f"  P {d.partition_count} · RF {d.replication_factor}"]
             opened = f"  ·  log of partition {self.open_partition}" if self.open_partition is not None else ""
             name = printable(d.name, 80)

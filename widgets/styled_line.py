@@ -9,7 +9,7 @@ plain strings (untrusted content goes through ``printable`` first), never markup
 
 from __future__ import annotations
 
-from rich.cells import cell_len
+from rich.cells import cell_len, set_cell_size
 from rich.segment import Segment
 from rich.style import Style
 from textual.strip import Strip
@@ -38,6 +38,21 @@ class StyledLine:
         self.pieces.extend(other.pieces)
         self.cell_len += other.cell_len
         return self
+
+    def fitted(self, width: int, ellipsis_style: Style | None = None) -> "StyledLine":
+        """This line if it fits ``width`` cells, else its first ``width - 1`` cells and "…"."""
+        if self.cell_len <= width:
+            return self
+        cut = StyledLine()
+        room = max(0, width - 1)
+        for text, style in self.pieces:
+            if cut.cell_len + cell_len(text) > room:
+                text = set_cell_size(text, room - cut.cell_len).rstrip()
+                cut.append(text, style)
+                break
+            cut.append(text, style)
+        cut.append("…", ellipsis_style)
+        return cut
 
     @property
     def plain(self) -> str:

@@ -112,6 +112,8 @@ class TopicRow:
     high_watermark: dict[int, int] = field(default_factory=dict)
     end_offset: dict[int, int] = field(default_factory=dict)
     rate: RateHistory = field(default_factory=RateHistory)
+    #: The topic's cleanup.policy compacts: its offsets have gaps, so ``records`` is only an upper bound.
+    compacted: bool = False
 
     @classmethod
     def from_description(cls, topic: TopicDescription, rate: RateHistory | None = None) -> "TopicRow":
@@ -120,11 +122,13 @@ class TopicRow:
                    {p.partition: p.log_start_offset for p in topic.partitions},
                    {p.partition: p.high_watermark for p in topic.partitions},
                    {p.partition: p.log_end_offset for p in topic.partitions},
-                   rate or RateHistory())
+                   rate or RateHistory(),
+                   "compact" in str(topic.effective_config().get("cleanup.policy", "")))
 
     @property
     def records(self) -> int:
-        """Records readable now: high watermark minus log start, summed over partitions."""
+        """Offsets readable now: high watermark minus log start, summed over partitions (the records
+        there, unless compaction removed some: then at most this many)."""
         return sum(max(0, hw - self.log_start.get(p, 0)) for p, hw in self.high_watermark.items())
 
 
@@ -309,7 +313,10 @@ class TopicList(Vertical):
             "name": Text(printable(row.name, self._name_width)),
             "partitions": Text(fit_count(row.partitions, COLUMN_SPECS["partitions"][1]), justify="right"),
             "rf": Text(str(row.replication_factor), justify="right"),
-            "records": Text(fit_count(row.records, COLUMN_SPECS["records"][1]), justify="right"),
+            # A compacted log keeps its offsets but not every record: the offset span is an upper bound.
+            "records": (Text.assemble(("≤", "dim"), fit_count(row.records, COLUMN_SPECS["records"][1] - 1),
+                                      justify="right") if row.compacted
+                        else Text(fit_count(row.records, COLUMN_SPECS["records"][1]), justify="right")),
         }
         if "rate" in self._columns:
             cells["rate"] = Text(fit_count(row.rate.per_second(now_ms), COLUMN_SPECS["rate"][1]), justify="right")

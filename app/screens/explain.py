@@ -71,9 +71,13 @@ CONCEPTS: dict[str, Concept] = {c.title.lower().replace(" ", "_"): c for c in (
             "will be given, which moves forward as it polls. Its committed offset is the position it saved "
             "for its group; after a restart or a rebalance, reading resumes from there."),
     Concept("Lag",
-            "Lag is how far a consumer group is behind on a partition: the log end (high watermark) minus "
-            "the group's committed offset. Lag that keeps growing means the consumers cannot keep up with "
-            "the producers; adding members (up to the number of partitions) spreads the work."),
+            "Lag is how far a consumer group is behind on a partition, as kafka-consumer-groups prints it: "
+            "LAG = LOG-END-OFFSET - CURRENT-OFFSET, the log end (high watermark) minus the committed "
+            "offset; '—' until something is committed. Every pane uses this one definition. A consumer "
+            "view also shows 'left': the high watermark minus its own position, what it has still to read "
+            "(it can be 0 while lag is not, until the consumer commits). Lag that keeps growing means the "
+            "consumers cannot keep up with the producers; adding members (up to the number of partitions) "
+            "spreads the work."),
     Concept("Consumer group",
             "Consumers that share a group id divide the topic's partitions between them, so each partition "
             "is read by exactly one member of the group. Members beyond the number of partitions stay idle, "
