@@ -102,7 +102,7 @@ def test_describe_shows_committed_offsets_log_end_and_lag_and_the_live_member(da
     assert rows == [{"GROUP": "billing", "TOPIC": "orders", "PARTITION": "0", "CURRENT-OFFSET": "4",
                      "LOG-END-OFFSET": "10", "LAG": "6", "CONSUMER-ID": "-", "HOST": "-", "CLIENT-ID": "-"}]
     empty = kplay(data_path, "consumer-groups", "--describe", "--group", "billing")
-    assert empty.stderr == "Consumer group 'billing' has no active members.\n"
+    assert empty.stderr == "\nConsumer group 'billing' has no active members.\n"
 
     member = LiveTool(data_path, "console-consumer", "--topic", "orders", "--group", "billing")
     try:
@@ -118,8 +118,9 @@ def test_describe_shows_committed_offsets_log_end_and_lag_and_the_live_member(da
         busy = kplay(data_path, "consumer-groups", "--reset-offsets", "--group", "billing", "--topic", "orders",
                      "--to-earliest", "--execute")
         assert busy.returncode != 0
-        assert busy.stderr.splitlines() == ["Error: Assignments can only be reset if the group 'billing' is "
-                                            "inactive, but the current state is Stable."]
+        assert busy.stdout == ("\nError: Assignments can only be reset if the group 'billing' is inactive, but the "
+                               f"current state is Stable.\n\n{'GROUP':<30} {'TOPIC':<30} {'PARTITION':<10} "
+                               f"{'NEW-OFFSET':<15}\n")
     finally:
         member.stop()
         member.kill()
@@ -175,31 +176,58 @@ def groups_data(tmp_path_factory):
     return path
 
 
-@pytest.mark.parametrize(("args", "expected"), [
-    (["--describe"], "Option [describe] takes one of these options: [all-groups], [group]"),
-    (["--list", "--describe", "--group", "g"], "Command must include exactly one action"),
-    (["--describe", "--group", "nobody"], "Error: Consumer group 'nobody' does not exist."),
-    (["--describe", "--group", "g", "--members", "--state"], "Option [describe] takes at most one of these options"),
-    (["--reset-offsets", "--group", "g", "--topic", "t", "--execute"],
+CG_PREFIX = "\nError: Executing consumer group command failed due to "
+
+
+@pytest.mark.parametrize(("args", "stream", "expected"), [
+    (["--describe"], "stderr", "Option [describe] takes one of these options: [all-groups], [group]"),
+    (["--list", "--describe", "--group", "g"], "stderr", "Command must include exactly one action"),
+    (["--describe", "--group", "nobody"], "stdout", "\nError: Consumer group 'nobody' does not exist."),
+    (["--describe", "--group", "g", "--members", "--state"], "stderr",
+     "Option [describe] takes at most one of these options"),
+    (["--reset-offsets", "--group", "g", "--topic", "t", "--execute"], "stderr",
      "Option [reset-offsets] requires one of the following scenarios"),
-    (["--reset-offsets", "--group", "g", "--to-earliest", "--execute"],
+    (["--reset-offsets", "--group", "g", "--to-earliest", "--execute"], "stderr",
      "One of the reset scopes should be defined: --all-topics, --topic."),
-    (["--reset-offsets", "--group", "g", "--topic", "t", "--to-earliest", "--to-latest"],
+    (["--reset-offsets", "--group", "g", "--topic", "t", "--to-earliest", "--to-latest"], "stderr",
      'Option "[to-earliest]" can\'t be used with option "[to-latest]"'),
-    (["--reset-offsets", "--group", "g", "--topic", "t", "--to-earliest", "--dry-run", "--execute"],
+    (["--reset-offsets", "--group", "g", "--topic", "t", "--to-earliest", "--dry-run", "--execute"], "stderr",
      "Option [reset-offsets] only accepts one of [execute] and [dry-run]"),
-    (["--reset-offsets", "--group", "g", "--topic", "t:9", "--to-earliest", "--execute"],
-     'Error: Executing consumer group command failed due to The partitions "t-9" do not exist'),
-    (["--reset-offsets", "--group", "g", "--topic", "t", "--to-datetime", "yesterday", "--execute"],
-     "Error parsing timestamp. It does not contain a 'T' according to ISO8601 format"),
-    (["--reset-offsets", "--group", "g", "--topic", "t", "--to-offset", "soon", "--execute"],
+    (["--reset-offsets", "--group", "g", "--topic", "t:9", "--to-earliest", "--execute"], "stdout",
+     CG_PREFIX + 'The partitions "t-9" do not exist'),
+    (["--reset-offsets", "--group", "g", "--topic", "t", "--to-datetime", "yesterday", "--execute"], "stdout",
+     CG_PREFIX + "java.text.ParseException: Error parsing timestamp. It does not contain a 'T' according to "
+                 "ISO8601 format"),
+    # Utils.getDateTime: milliseconds are required.
+    (["--reset-offsets", "--group", "g", "--topic", "t", "--to-datetime", "2024-01-01T10:00:00", "--execute"],
+     "stdout", CG_PREFIX + 'java.text.ParseException: Unparseable date: "2024-01-01T10:00:00Z"'),
+    (["--reset-offsets", "--group", "g", "--topic", "t", "--to-datetime", "2024-02-30T10:00:00.000", "--execute"],
+     "stdout", CG_PREFIX + 'java.text.ParseException: Unparseable date: "2024-02-30T10:00:00.000Z"'),
+    (["--reset-offsets", "--group", "g", "--topic", "t", "--to-offset", "soon", "--execute"], "stderr",
      "Invalid value for '--to-offset'"),
-    (["--delete", "--group", "nobody"], "could not be deleted due to: GroupIdNotFoundException"),
-    (["--list", "--state", "Sleeping"], "Invalid state list 'Sleeping'. Valid states are:"),
+    (["--delete", "--group", "nobody"], "stdout",
+     "\nError: Deletion of some consumer groups failed:\n* Group 'nobody' could not be deleted due to: "
+     "org.apache.kafka.common.errors.GroupIdNotFoundException: The group id does not exist: 'nobody'."),
+    (["--list", "--state", "Sleeping"], "stderr", "Invalid state list 'Sleeping'. Valid states are:"),
 ])
-def test_each_consumer_groups_mistake_is_one_line_and_a_failure_status(groups_data, args, expected):
+def test_each_consumer_groups_mistake_is_one_line_and_a_failure_status(groups_data, args, stream, expected):
     result = kplay(groups_data, "consumer-groups", *args)
     assert result.returncode != 0
     assert "Traceback" not in result.stderr
-    assert len(result.stderr.splitlines()) == 1, result.stderr
-    assert expected in result.stderr
+    if stream == "stdout":
+        assert result.stdout == expected + "\n" and "Error" not in result.stderr
+    else:
+        assert result.stdout == "" and len(result.stderr.splitlines()) == 1, result.stderr
+        assert expected in result.stderr
+
+
+@pytest.mark.parametrize(("text", "millis"), [
+    ("2024-01-01T10:00:00.000", 1704103200000),
+    ("2024-01-01T10:00:00.123Z", 1704103200123),
+    ("2024-01-01T10:00:00.000+01:00", 1704099600000),
+    ("2024-01-01T10:00:00.000-05", 1704121200000),
+])
+def test_to_datetime_reads_what_kafkas_get_date_time_reads(text, millis):
+    from app.commands.consumer_groups import parse_datetime
+
+    assert parse_datetime(text) == millis

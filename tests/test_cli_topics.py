@@ -10,7 +10,8 @@ from cli_harness import create_topics, kplay
 
 HEADER = re.compile(r"^Topic: (\S+)\tTopicId: ([A-Za-z0-9_-]{22})\tPartitionCount: (\d+)"
                     r"\tReplicationFactor: (\d+)\tConfigs: (.*)$")
-ROW = re.compile(r"^\tTopic: (\S+)\tPartition: (\d+)\tLeader: (\d+|none)\tReplicas: ([\d,]+)\tIsr: ([\d,]*)$")
+ROW = re.compile(r"^\tTopic: (\S+)\tPartition: (\d+)\tLeader: (\d+|none)\tReplicas: ([\d,]+)\tIsr: ([\d,]*)"
+                 r"\tElr: \tLastKnownElr: $")  # Kafka 4.x's partition line (KIP-966's lists, empty)
 
 
 def test_tutorial_create_then_describe_prints_kafkas_tab_separated_lines(data_path):
@@ -79,35 +80,51 @@ def cluster_with_t(tmp_path_factory):
     return path
 
 
-@pytest.mark.parametrize(("args", "expected"), [
-    (["--create", "--topic", "t"], "Error while executing topic command : Topic 't' already exists."),
-    (["--create", "--topic", "x", "--replication-factor", "4"],
-     "Error while executing topic command : Replication factor: 4 larger than available brokers: 3."),
-    (["--create", "--topic", "x", "--partitions", "0"], "The partitions must be greater than 0"),
-    (["--create", "--topic", "bad/name"], "Error while executing topic command : Topic name \"bad/name\" is illegal"),
-    (["--create", "--topic", "x", "--config", "no.such.config=1"],
-     "Error while executing topic command : Unknown topic config name: no.such.config"),
-    (["--create", "--topic", "x", "--config", "retention.ms"],
-     'requirement failed: Invalid topic config: all configs to be added must be in the format "key=val".'),
-    (["--describe", "--topic", "missing"], "Topic 'missing' does not exist as expected"),
-    (["--delete", "--topic", "missing"], "Topic 'missing' does not exist as expected"),
-    (["--alter", "--topic", "t", "--partitions", "1"],
-     "Error while executing topic command : Topic currently has 2 partitions, which is higher than the requested 1."),
-    (["--alter", "--topic", "t"], 'Missing required argument "[partitions]"'),
-    (["--create"], 'Missing required argument "[topic]"'),
-    (["--create", "--delete", "--topic", "t"],
+PREFIX = "Error while executing topic command : "
+
+
+@pytest.mark.parametrize(("args", "stream", "expected"), [
+    # What fails while the command runs: stdout, behind kafka-topics' prefix (TopicCommand.printException).
+    (["--create", "--topic", "t"], "stdout", PREFIX + "Topic 't' already exists."),
+    (["--create", "--topic", "x", "--replication-factor", "4"], "stdout",
+     PREFIX + "Replication factor: 4 larger than available brokers: 3."),
+    (["--create", "--topic", "x", "--partitions", "0"], "stdout", PREFIX + "The partitions must be greater than 0"),
+    (["--create", "--topic", "bad/name"], "stdout", PREFIX + "Topic name \"bad/name\" is illegal, it contains a "
+                                                                 "character other than ASCII alphanumerics, '.', '_' and '-'"),
+    (["--create", "--topic", "x", "--config", "no.such.config=1"], "stdout",
+     PREFIX + "Unknown topic config name: no.such.config"),
+    (["--create", "--topic", "x", "--config", "retention.ms=99999999999999999999999"], "stdout",
+     PREFIX + "Invalid value 99999999999999999999999 for configuration retention.ms: Not a number of type LONG"),
+    (["--create", "--topic", "x", "--config", "retention.ms"], "stdout",
+     PREFIX + 'requirement failed: Invalid topic config: all configs to be added must be in the format "key=val".'),
+    (["--describe", "--topic", "missing"], "stdout", PREFIX + "Topic 'missing' does not exist as expected"),
+    (["--delete", "--topic", "missing"], "stdout", PREFIX + "Topic 'missing' does not exist as expected"),
+    (["--alter", "--topic", "t", "--partitions", "1"], "stdout",
+     PREFIX + "Topic currently has 2 partitions, which is higher than the requested 1."),
+    # Refused options: stderr (CommandLineUtils.printUsageAndExit).
+    (["--alter", "--topic", "t"], "stderr", 'Missing required argument "[partitions]"'),
+    (["--create"], "stderr", 'Missing required argument "[topic]"'),
+    (["--create", "--delete", "--topic", "t"], "stderr",
      "Command must include exactly one action: --list, --describe, --create, --alter or --delete"),
-    ([], "Command must include exactly one action"),
-    (["--list", "--partitions", "3"], 'Option "[partitions]" can\'t be used with option "[list]"'),
-    (["--create", "--topic", "x", "--partitions", "three"], "Invalid value for '--partitions'"),
-    (["--create", "--topic", "x", "--no-such-flag"], "No such option: --no-such-flag"),
+    ([], "stderr", "Command must include exactly one action"),
+    (["--list", "--partitions", "3"], "stderr", 'Option "[partitions]" can\'t be used with option "[list]"'),
+    (["--create", "--topic", "x", "--partitions", "three"], "stderr", "Invalid value for '--partitions'"),
+    (["--create", "--topic", "x", "--no-such-flag"], "stderr", "No such option: --no-such-flag"),
 ])
-def test_each_mistake_is_one_line_naming_it_and_a_failure_status(cluster_with_t, args, expected):
+def test_each_mistake_is_one_line_naming_it_and_a_failure_status(cluster_with_t, args, stream, expected):
     result = kplay(cluster_with_t, "topics", *args)
     assert result.returncode != 0
     assert "Traceback" not in result.stderr
-    assert len(result.stderr.splitlines()) == 1, result.stderr
-    assert expected in result.stderr
+    if stream == "stdout":
+        assert (result.stdout, result.stderr) == (expected + "\n", "")
+    else:
+        assert result.stdout == "" and len(result.stderr.splitlines()) == 1, result.stderr
+        assert expected in result.stderr
+
+
+def test_an_empty_list_is_one_blank_line_and_internal_topics_can_be_left_out(tmp_path):
+    assert kplay(tmp_path / "empty.db", "topics", "--list").stdout == "\n"
+    assert kplay(tmp_path / "empty.db", "topics", "--list", "--exclude-internal").stdout == "\n"
 
 
 def test_a_file_that_is_not_a_kplay_data_file_is_refused_untouched(tmp_path):

@@ -13,6 +13,7 @@ LOG-END-OFFSET LAG CONSUMER-ID HOST CLIENT-ID, ``-`` where a value is missing) a
 from __future__ import annotations
 
 import re
+import sys
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Annotated, Iterable, Optional, Sequence
@@ -25,12 +26,12 @@ from broker_core.errors import GroupIdNotFound, NonEmptyGroup, UnknownTopicOrPar
 from broker_core.groups import GroupDescription, PartitionLag
 from broker_core.log import EARLIEST, LATEST
 
-from .invocation import (BootstrapServerOption, CommandConfigOption, DataOption, UsageProblem,
+from .invocation import (BootstrapServerOption, CommandConfigOption, DataOption, ToolFailure, UsageProblem,
                          one_line_errors, run_on_cluster)
-from .output import MISSING, print_error, print_lines, print_table, stdout_is_terminal
+from .output import MISSING, print_error, print_lines
 
 #: What kafka-consumer-groups puts before an error the cluster returned.
-ERROR_PREFIX = "Error: Executing consumer group command failed due to "
+ERROR_PREFIX = "\nError: Executing consumer group command failed due to "
 ACTIONS = ("list", "describe", "delete", "reset-offsets")
 SCENARIOS = ("to-earliest", "to-latest", "to-current", "to-offset", "shift-by", "to-datetime", "by-duration")
 GROUP_STATES = ("PreparingRebalance", "CompletingRebalance", "Stable", "Dead", "Empty")
@@ -97,7 +98,8 @@ def consumer_groups(
                       "to-offset": to_offset is not None, "shift-by": shift_by is not None,
                       "to-datetime": to_datetime is not None, "by-duration": by_duration is not None}
     values = {"to-offset": to_offset, "shift-by": shift_by, "to-datetime": to_datetime, "by-duration": by_duration}
-    with one_line_errors(ERROR_PREFIX):
+    # Broker errors: stdout, after a blank line; refused arguments: stderr (Kafka's printUsageAndExit).
+    with one_line_errors(ERROR_PREFIX, on_stdout=True, usage_on_stdout=False):
         chosen = [name for name in ACTIONS if flags[name]]
         if len(chosen) != 1:
             raise UsageProblem("Command must include exactly one action: --list, --describe, --delete, --reset-offsets")
@@ -193,9 +195,6 @@ async def list_groups(cluster: Cluster, states: Optional[set[str]]) -> int:
         print_lines([listing.group_id for listing in listings])
         return 0
     shown = [listing for listing in listings if not states or listing.state in states]
-    if stdout_is_terminal():
-        print_table(["GROUP", "STATE"], [[listing.group_id, listing.state] for listing in shown])
-        return 0
     width = max([15, *(len(listing.group_id) for listing in shown)]) + 10
     print_lines([f"{'GROUP':<{width}} {'STATE':<20}",
                  *(f"{listing.group_id:<{width}} {listing.state:<20}" for listing in shown)])
@@ -210,13 +209,13 @@ async def describe_groups(cluster: Cluster, names: Sequence[str], view: str, ver
     for name in sorted(names):
         description = await cluster.groups.describe_group(name)
         if description.state == "Dead":
-            print_error(f"Error: Consumer group '{name}' does not exist.")
+            print_lines([f"\nError: Consumer group '{name}' does not exist."])  # Kafka's printError: stdout
             status = 1
             continue
         if description.state == "Empty":
-            print_error(f"Consumer group '{name}' has no active members.")
+            _note(f"\nConsumer group '{name}' has no active members.")
         elif description.state in ("PreparingRebalance", "CompletingRebalance"):
-            print_error(f"Warning: Consumer group '{name}' is rebalancing.")
+            _note(f"\nWarning: Consumer group '{name}' is rebalancing.")
         if view == "state":
             _print_state(description, await coordinator_of(cluster, description.group_id))
         elif view == "members":
@@ -224,6 +223,13 @@ async def describe_groups(cluster: Cluster, names: Sequence[str], view: str, ver
         else:
             _print_offsets(name, await cluster.groups.group_lag(name), description)
     return status
+
+
+def _note(text: str) -> None:
+    """A line on stderr exactly as Kafka's ``System.err.println`` writes it (leading blank line included)."""
+    sys.stdout.flush()
+    sys.stderr.write(text + "\n")
+    sys.stderr.flush()
 
 
 def _cell(value: object) -> str:
@@ -242,9 +248,6 @@ def _print_offsets(group: str, rows: list[PartitionLag], description: GroupDescr
                "CLIENT-ID"]
     table = [[group, r.topic, str(r.partition), _cell(r.committed), _cell(r.log_end_offset), _cell(r.lag),
               _cell(r.member_id), _cell(r.host), _cell(r.client_id)] for r in rows]
-    if stdout_is_terminal():
-        print_table(headers, table)
-        return
     g = max([15, *(len(row[0]) for row in table)])
     t = max([15, *(len(row[1]) for row in table)])
     c = max([15, *(len(row[6]) for row in table)])
@@ -254,12 +257,13 @@ def _print_offsets(group: str, rows: list[PartitionLag], description: GroupDescr
 
 
 def _assignment_text(assignment: Iterable[TopicPartition]) -> str:
+    """``--members --verbose``' ASSIGNMENT: ``orders(0,1), payments(2)`` (Kafka's ``topic(partitions)``, sorted)."""
     by_topic: dict[str, list[int]] = {}
     for tp in assignment:
         by_topic.setdefault(tp.topic, []).append(tp.partition)
     if not by_topic:
         return MISSING
-    return ";".join(f"{topic}:{','.join(str(p) for p in sorted(parts))}" for topic, parts in sorted(by_topic.items()))
+    return ", ".join(sorted(f"{topic}({','.join(str(p) for p in sorted(parts))})" for topic, parts in by_topic.items()))
 
 
 def _print_members(description: GroupDescription, verbose: bool) -> None:
@@ -267,9 +271,6 @@ def _print_members(description: GroupDescription, verbose: bool) -> None:
     headers = ["GROUP", "CONSUMER-ID", "HOST", "CLIENT-ID", "#PARTITIONS"] + (["ASSIGNMENT"] if verbose else [])
     table = [[description.group_id, m.member_id, m.host, m.client_id, str(len(m.assignment))]
              + ([_assignment_text(m.assignment)] if verbose else []) for m in members]
-    if stdout_is_terminal():
-        print_table(headers, table)
-        return
     g = max([15, *(len(row[0]) for row in table)])
     c = max([15, *(len(row[1]) for row in table)])
     h = max([15, *(len(row[2]) for row in table)])
@@ -294,16 +295,16 @@ async def coordinator_of(cluster: Cluster, group: str) -> int:
 
 
 def _print_state(description: GroupDescription, broker: int) -> None:
+    """``--describe --state``: Kafka's ``"\\n%-Ns %-25s %-20s %-15s %s"``, N = max(25, coordinator's width).
+
+    (Kafka sizes the GROUP column by the coordinator's text and pads COORDINATOR (ID) to 25.)
+    """
     coordinator = f"localhost:{9092 + broker}  ({broker})"
     headers = ["GROUP", "COORDINATOR (ID)", "ASSIGNMENT-STRATEGY", "STATE", "#MEMBERS"]
-    row = [description.group_id, coordinator, description.protocol or MISSING, description.state,
+    row = [description.group_id, coordinator, description.protocol or "", description.state,
            str(len(description.members))]
-    if stdout_is_terminal():
-        print_table(headers, [row])
-        return
-    g = max(15, len(row[0]))
-    c = max(25, len(coordinator))
-    fmt = f"{{:<{g}}} {{:<{c}}} {{:<20}} {{:<20}} {{}}"
+    width = max(25, len(coordinator))
+    fmt = f"{{:<{width}}} {{:<25}} {{:<20}} {{:<15}} {{}}"
     print_lines(["", fmt.format(*headers), fmt.format(*row)])
 
 
@@ -313,41 +314,44 @@ async def delete_groups(cluster: Cluster, names: Sequence[str]) -> int:
     """``--delete``: remove groups that have no members, with their committed offsets."""
     failed: list[str] = []
     deleted: list[str] = []
+    errors = "org.apache.kafka.common.errors."
     for name in names:
         try:
             await cluster.groups.delete_group(name)
             deleted.append(name)
         except GroupIdNotFound as error:
-            failed.append(f"* Group '{name}' could not be deleted due to: GroupIdNotFoundException: {error}")
+            failed.append(f"* Group '{name}' could not be deleted due to: {errors}GroupIdNotFoundException: {error}")
         except NonEmptyGroup as error:
-            failed.append(f"* Group '{name}' could not be deleted due to: GroupNotEmptyException: {error}")
-    if deleted and not failed:
-        print_lines([f"Deletion of requested consumer groups ({', '.join(f'{chr(39)}{n}{chr(39)}' for n in deleted)})"
-                     " was successful."])
-    if failed:
-        done = (f" These consumer groups were deleted successfully: {', '.join(repr(n) for n in deleted)}"
-                if deleted else "")
-        print_error(f"Error: Deletion of some consumer groups failed: {' '.join(failed)}{done}")
-    return 1 if failed else 0
+            failed.append(f"* Group '{name}' could not be deleted due to: {errors}GroupNotEmptyException: {error}")
+    if not failed:
+        print_lines([f"Deletion of requested consumer groups ('{', '.join(deleted)}') was successful."])
+        return 0
+    # Kafka's printError and its lines, on stdout (the last one's quoting is Kafka's own).
+    print_lines(["\nError: Deletion of some consumer groups failed:", *failed]
+                + ([f"\nThese consumer groups were deleted successfully: '{chr(39).join(deleted)}', '"] if deleted else []))
+    return 1
 
-
-# -- --reset-offsets ------------------------------------------------------------------------
 
 async def reset_group_offsets(cluster: Cluster, names: Sequence[str], plan: ResetPlan) -> int:
     """``--reset-offsets``: compute the new offsets, print them, write them with ``--execute``."""
     planned: dict[str, dict[TopicPartition, int]] = {}
+    status = 0
     for name in names:
         description = await cluster.groups.describe_group(name)
         if description.state not in ("Empty", "Dead"):
-            raise UsageProblem(f"Error: Assignments can only be reset if the group '{name}' is inactive, "
-                               f"but the current state is {description.state}.")
+            # Kafka prints the refusal and goes on: the group appears in the table with nothing to reset.
+            print_lines([f"\nError: Assignments can only be reset if the group '{name}' is inactive, "
+                         f"but the current state is {description.state}."])
+            planned[name] = {}
+            status = 1
+            continue
         partitions = await _partitions_to_reset(cluster, name, plan)
         new_offsets = await _new_offsets(cluster, name, partitions, plan)
         if plan.execute:
             await cluster.groups.reset_offsets(name, new_offsets)
         planned[name] = new_offsets
     _print_new_offsets(planned)
-    return 0
+    return status
 
 
 async def _partitions_to_reset(cluster: Cluster, group: str, plan: ResetPlan) -> list[TopicPartition]:
@@ -415,8 +419,8 @@ async def _new_offsets(cluster: Cluster, group: str, partitions: list[TopicParti
             assert timestamp is not None
             found = await logs.list_offset(tp.topic, tp.partition, timestamp)
             if found is None:
-                print_error(f"Warn: Partition {tp.partition} from topic {tp.topic} is empty. "
-                            "Falling back to latest known offset.")
+                print_lines([f"\nWarn: Partition {tp.partition} from topic {tp.topic} is empty. "
+                             "Falling back to latest known offset."])
                 found = end
             result[tp] = found
     return result
@@ -436,28 +440,44 @@ def _within_log(tp: TopicPartition, offset: int, start: int, end: int) -> int:
 
 
 def _print_new_offsets(planned: dict[str, dict[TopicPartition, int]]) -> None:
-    headers = ["GROUP", "TOPIC", "PARTITION", "NEW-OFFSET"]
-    table = [[group, tp.topic, str(tp.partition), str(offset)]
-             for group, offsets in sorted(planned.items()) for tp, offset in sorted(offsets.items())]
-    if stdout_is_terminal():
-        print_table(headers, table)
-        return
-    g = max([15, *(len(group) for group in planned)])
-    t = max([15, *(len(row[1]) for row in table)])
-    fmt = f"{{:<{g}}} {{:<{t}}} {{:<10}} {{}}"
-    print_lines(["", *(fmt.format(*row) for row in [headers, *table])] if planned else [])
+    """The reset plan as Kafka's ``printOffsetsToReset``: ``"%n%-30s %-30s %-10s %-15s"`` per line, then a newline."""
+    fmt = "\n{:<30} {:<30} {:<10} {:<15}"
+    lines = [fmt.format("GROUP", "TOPIC", "PARTITION", "NEW-OFFSET")] if planned else []
+    lines += [fmt.format(group, tp.topic, tp.partition, offset)
+              for group, offsets in sorted(planned.items()) for tp, offset in sorted(offsets.items())]
+    sys.stdout.write("".join(lines) + "\n")
+    sys.stdout.flush()
+
+
+_DATE_TIME = re.compile(r"(\d+)-(\d+)-(\d+)T(\d+):(\d+):(\d+)\.(\d+)(Z|[+-]\d\d:\d\d|[+-]\d\d)")
 
 
 def parse_datetime(text: str) -> int:
-    """Kafka's ``Utils.getDateTime``: ``YYYY-MM-DDTHH:mm:SS.sss`` with an optional zone, UTC if none."""
-    date, sep, time_part = text.partition("T")
-    if not sep:
-        raise UsageProblem("Error parsing timestamp. It does not contain a 'T' according to ISO8601 format")
-    value = text if re.search(r"[+\-Z]", time_part) else text + "Z"
+    """Kafka's ``Utils.getDateTime``: ``yyyy-MM-dd'T'HH:mm:ss.SSS`` (milliseconds required) and an
+    optional zone (``Z``, ``+01:00`` or ``+01``; UTC when the time part has none), parsed strictly.
+
+    A text it cannot read fails as kafka-consumer-groups fails: ``java.text.ParseException: ...``.
+    """
+    parts = [part for part in text.split("T")]
+    while parts and parts[-1] == "":
+        parts.pop()  # Java's split drops trailing empty strings
+    if len(parts) < 2:
+        raise ToolFailure("java.text.ParseException: Error parsing timestamp. It does not contain a 'T' "
+                          "according to ISO8601 format")
+    value = text if any(c in parts[1] for c in "+-Z") else text + "Z"
+    match = _DATE_TIME.match(value)  # SimpleDateFormat.parse reads a prefix; the rest is ignored
     try:
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        if match is None:
+            raise ValueError(value)
+        year, month, day, hour, minute, second, millis = (int(g) for g in match.groups()[:7])
+        if millis > 999:
+            raise ValueError(value)
+        zone = match.group(8)
+        offset = timedelta(0) if zone == "Z" else (1 if zone[0] == "+" else -1) * timedelta(
+            hours=int(zone[1:3]), minutes=int(zone[4:6] or 0) if len(zone) > 3 else 0)
+        moment = datetime(year, month, day, hour, minute, second, millis * 1000, tzinfo=timezone(offset))
     except ValueError:
-        raise UsageProblem(f'Unparseable date: "{text}"') from None
+        raise ToolFailure(f'java.text.ParseException: Unparseable date: "{value}"') from None
     return int(moment.timestamp() * 1000)
 
 

@@ -22,13 +22,18 @@ from broker_core.errors import KafkaError, StorageError
 
 from app.data_location import resolve_data_path
 
-from .output import print_error
+from .output import print_error, print_lines
 
 T = TypeVar("T")
 
 
 class UsageProblem(Exception):
     """A flag, a combination of flags or a value the tool refuses; the text is Kafka's."""
+
+
+class ToolFailure(Exception):
+    """A failure while the command runs that Kafka's tool reports as it reports a broker error
+    (for example kafka-consumer-groups' ``java.text.ParseException: Unparseable date``)."""
 
 
 def data_path(ctx: typer.Context, data: Path | None) -> Path:
@@ -39,22 +44,33 @@ def data_path(ctx: typer.Context, data: Path | None) -> Path:
 
 
 @contextlib.contextmanager
-def one_line_errors(kafka_prefix: str = "") -> Iterator[None]:
+def one_line_errors(kafka_prefix: str = "", *, on_stdout: bool = False,
+                    usage_on_stdout: bool | None = None) -> Iterator[None]:
     """Turn every expected failure inside the block into one stderr line and exit status 1.
 
     ``kafka_prefix`` is what the Kafka tool puts before a broker error, for example
-    ``"Error while executing topic command : "`` for kafka-topics.
+    ``"Error while executing topic command : "`` for kafka-topics. With ``on_stdout`` the
+    refusals (a UsageProblem too) go to stdout behind the prefix, as kafka-topics prints
+    every failure of its command's execution; a data file that cannot be used stays on stderr.
+    ``usage_on_stdout`` overrides that for UsageProblem (kafka-consumer-groups prints broker
+    errors on stdout but refused arguments on stderr).
     """
     try:
         yield
     except UsageProblem as problem:
-        print_error(str(problem))
+        if on_stdout if usage_on_stdout is None else usage_on_stdout:
+            print_lines([f"{kafka_prefix}{problem}"])
+        else:
+            print_error(str(problem))
         raise typer.Exit(1) from None
     except StorageError as error:
         print_error(f"Error: {error}")
         raise typer.Exit(1) from None
-    except KafkaError as error:
-        print_error(f"{kafka_prefix}{error}")
+    except (KafkaError, ToolFailure) as error:
+        if on_stdout:
+            print_lines([f"{kafka_prefix}{error}"])
+        else:
+            print_error(f"{kafka_prefix}{error}")
         raise typer.Exit(1) from None
     except sqlite3.Error as error:
         print_error(f"Error: the data file could not be used: {error}")

@@ -47,7 +47,7 @@ class TopicCommand:
     topic: Optional[str]
     partitions: Optional[int]
     replication_factor: Optional[int]
-    configs: dict[str, str]
+    configs: list[str]  # the --config arguments, parsed when the topic is created (as Kafka does)
     if_exists: bool
     if_not_exists: bool
     reports: frozenset[str]  # under-replicated, unavailable, under-min-isr, at-min-isr
@@ -96,13 +96,15 @@ def topics(
     flags = {"create": create, "list": list_, "describe": describe, "alter": alter, "delete": delete}
     reports = {"under-replicated-partitions": under_replicated, "unavailable-partitions": unavailable,
                "under-min-isr-partitions": under_min_isr, "at-min-isr-partitions": at_min_isr}
-    with one_line_errors(ERROR_PREFIX):
+    with one_line_errors():  # kafka-topics' option checks: stderr
         command = check_arguments(
             flags, topic=topic, partitions=partitions, replication_factor=replication_factor,
             config=config or [], if_exists=if_exists, if_not_exists=if_not_exists,
             reports=frozenset(name for name, given in reports.items() if given),
             topics_with_overrides=topics_with_overrides)
         command = replace(command, exclude_internal=exclude_internal)
+    # Everything that fails while the command runs: stdout, behind kafka-topics' prefix.
+    with one_line_errors(ERROR_PREFIX, on_stdout=True):
         run_on_cluster(ctx, data, lambda cluster: execute(cluster, command))
 
 
@@ -135,7 +137,7 @@ def check_arguments(flags: dict[str, bool], *, topic: Optional[str], partitions:
             raise UsageProblem(f'Option "[{option}]" can\'t be used with option "[{action}]"')
     if reports and topics_with_overrides:
         raise UsageProblem(f'Option "[{sorted(reports)[0]}]" can\'t be used with option "[topics-with-overrides]"')
-    return TopicCommand(action, topic, partitions, replication_factor, parse_topic_configs(config),
+    return TopicCommand(action, topic, partitions, replication_factor, list(config),
                         if_exists, if_not_exists, reports, topics_with_overrides)
 
 
@@ -160,7 +162,7 @@ async def execute(cluster: Cluster, command: TopicCommand) -> None:
     if command.exclude_internal:
         names = [name for name in names if name not in INTERNAL_TOPICS]
     if command.action == "list":
-        print_lines(names)
+        print_lines(["\n".join(names)])  # println of the joined names: a blank line when there are none
         return
     if command.topic is not None and not names and not command.if_exists:
         raise UsageProblem(f"Topic '{command.topic}' does not exist as expected")
@@ -187,8 +189,9 @@ async def create(cluster: Cluster, command: TopicCommand) -> None:
         raise UsageProblem(f"The replication factor must be between 1 and {MAX_REPLICATION_FACTOR} inclusive")
     if count < 1:
         raise UsageProblem("The partitions must be greater than 0")
+    configs = parse_topic_configs(command.configs)
     try:
-        await cluster.topics.create_topic(name, count, rf, command.configs)
+        await cluster.topics.create_topic(name, count, rf, configs)
     except TopicAlreadyExists:
         if command.if_not_exists:
             return
@@ -245,9 +248,13 @@ def topic_header(description: TopicDescription) -> str:
 
 
 def partition_line(topic: str, partition: PartitionDescription) -> str:
-    """``<TAB>Topic: T<TAB>Partition: p<TAB>Leader: b<TAB>Replicas: a,b<TAB>Isr: a,b``"""
+    """``<TAB>Topic: T<TAB>Partition: p<TAB>Leader: b<TAB>Replicas: a,b<TAB>Isr: a,b<TAB>Elr: <TAB>LastKnownElr: ``
+
+    Kafka 4.x prints the eligible leader replicas (KIP-966) after the ISR; with ELR off, as by
+    default, both lists are empty.
+    """
     return (f"\tTopic: {topic}\tPartition: {partition.partition}\tLeader: {_leader(partition)}"
-            f"\tReplicas: {_ids(partition.replicas)}\tIsr: {_ids(partition.isr)}")
+            f"\tReplicas: {_ids(partition.replicas)}\tIsr: {_ids(partition.isr)}\tElr: \tLastKnownElr: ")
 
 
 def _reported(report: str, partition: PartitionDescription, live: set[int], min_isr: int) -> bool:
