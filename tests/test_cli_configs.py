@@ -146,3 +146,13 @@ def test_help_shows_no_type_after_plain_flags(data_path) -> None:
     shown = kplay(data_path, "topics", "--help").stdout
     assert "--describe" in shown and "<int>" in shown  # valued options keep their type
     assert "<bool>" not in shown
+
+
+def test_flags_kafka_4_removed_still_work_with_a_note(data_path) -> None:
+    produced = kplay(data_path, "console-producer", "--topic", "notes", "--broker-list", "localhost:9092", input="")
+    assert produced.stderr.splitlines()[0] == ("Note: Kafka 4.x's tools have no --broker-list; use --bootstrap-server "
+                                               "(kplay accepts --broker-list and ignores it).")
+    listed = kplay(data_path, "topics", "--list", "--zookeeper", "localhost:2181")
+    assert listed.returncode == 0 and listed.stdout == "\n"
+    assert listed.stderr == ("Note: Kafka 4.x's tools have no --zookeeper; use --bootstrap-server "
+                             "(kplay accepts --zookeeper and ignores it).\n")

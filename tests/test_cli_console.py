@@ -72,24 +72,35 @@ def test_a_refused_record_is_one_error_line_and_the_others_still_go(data_path):
     create_topics(data_path, {"t": 1})
     oversized = "x" * 1_100_000
     produced = kplay(data_path, "console-producer", "--topic", "t", "--property", "parse.key=true",
-                     input=f"k\tfirst\nno separator here\nk\t{oversized}\nk\tlast\n")
+                     input=f"k\tfirst\nk\t{oversized}\nk\tlast\n")
     assert produced.returncode == 1
     assert "Traceback" not in produced.stderr
     errors = produced.stderr.splitlines()
-    assert len(errors) == 2
-    assert errors[0] == "ERROR No key separator found on line number 2: 'no separator here'"
-    assert errors[1].startswith("ERROR Error when sending message to topic t with key: 1 bytes, "
+    assert len(errors) == 1
+    assert errors[0].startswith("ERROR Error when sending message to topic t with key: 1 bytes, "
                                 "value: 1100000 bytes with error: RecordTooLargeException: ")
     consumed = kplay(data_path, "console-consumer", "--topic", "t", "--from-beginning", "--timeout-ms", "500")
     assert consumed.stdout.splitlines() == ["first", "last"]
 
 
-def test_values_print_as_text_with_bad_bytes_escaped_and_missing_keys_as_null(data_path):
+def test_the_producer_stops_at_a_line_it_cannot_parse(data_path):
+    # LineMessageReader throws a KafkaException and kafka-console-producer exits: the lines before are sent.
+    create_topics(data_path, {"t": 1})
+    produced = kplay(data_path, "console-producer", "--topic", "t", "--property", "parse.key=true",
+                     input="k\tfirst\nno separator here\nk\tnever\n")
+    assert produced.returncode == 1
+    assert produced.stderr.splitlines() == [
+        "org.apache.kafka.common.KafkaException: No key separator found on line number 2: 'no separator here'"]
+    consumed = kplay(data_path, "console-consumer", "--topic", "t", "--from-beginning", "--timeout-ms", "500")
+    assert consumed.stdout.splitlines() == ["first"]
+
+
+def test_a_piped_consumer_writes_values_as_raw_bytes(data_path):
     create_topics(data_path, {"bytes": 1})
-    kplay(data_path, "console-producer", "--topic", "bytes", input=b"caf\xc3\xa9\nbad \xff\xfe end\n")
+    kplay(data_path, "console-producer", "--topic", "bytes", input=b"caf\xc3\xa9\nbad \xff\xfe\x1b[2J end\n")
     consumed = kplay(data_path, "console-consumer", "--topic", "bytes", "--from-beginning", "--max-messages", "2",
-                     "--property", "print.key=true", "--property", "print.offset=true")
-    assert consumed.stdout.splitlines() == ["Offset:0\tnull\tcafé", "Offset:1\tnull\tbad \\xff\\xfe end"]
+                     "--property", "print.key=true", "--property", "print.offset=true", input=b"")
+    assert consumed.stdout == b"Offset:0\tnull\tcaf\xc3\xa9\nOffset:1\tnull\tbad \xff\xfe\x1b[2J end\n"
 
 
 def test_partition_and_offset_start_reading_exactly_there(data_path):

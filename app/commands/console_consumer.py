@@ -8,9 +8,9 @@ Without ``--group`` (and without ``--partition``) it joins a generated group
 ``console-consumer-NNNNN`` with auto-commit off, as Kafka's tool does, and leaves it (deleted, since
 it committed nothing) on exit. It follows the log live until interrupted. Ctrl-C (SIGINT) or SIGTERM stops it cleanly:
 a group member leaves its group and commits, and ``Processed a total of N messages`` goes
-to stderr, as Kafka's tool prints it. Values are written as they are (UTF-8 text; invalid
-bytes as ``\\xNN``); on a terminal control characters are escaped too, so a record can
-never drive the terminal.
+to stderr, as Kafka's tool prints it. Into a pipe or a file, values are written as raw bytes,
+as Kafka's DefaultMessageFormatter writes them; on a terminal, invalid UTF-8 and control
+characters are escaped, so a record can never drive the terminal.
 """
 
 from __future__ import annotations
@@ -111,13 +111,10 @@ class RecordFormat:
         return self._text(data)
 
     def _text(self, data: bytes) -> bytes:
+        # DefaultMessageFormatter writes the bytes as they are; only a terminal gets them escaped.
         if self.escape_controls:
             return printable(data, limit=len(data) * 4 + 4).encode()
-        try:
-            data.decode("utf-8")
-            return data
-        except UnicodeDecodeError:
-            return data.decode("utf-8", "backslashreplace").encode()
+        return data
 
 
 @dataclass(frozen=True)

@@ -29,7 +29,7 @@ from broker_core import Cluster, Producer
 from broker_core.errors import KafkaError
 from broker_core.log import parse_acks
 
-from .invocation import (BootstrapServerOption, BrokerListOption, DataOption, UsageProblem,
+from .invocation import (BootstrapServerOption, BrokerListOption, DataOption, UsageProblem, note_removed_flag,
                          one_line_errors, run_on_cluster)
 from .output import java_exception_name, print_error
 from .properties import bool_property, parse_properties
@@ -178,6 +178,8 @@ def console_producer(
     data: DataOption = None,
 ) -> None:
     """Read lines from standard input and publish each as a record (kafka-console-producer)."""
+    if broker_list is not None:
+        note_removed_flag("--broker-list", "--bootstrap-server")
     with one_line_errors():
         if topic is None:
             raise UsageProblem('Missing required argument "[topic]"')
@@ -233,11 +235,16 @@ async def produce_stdin(cluster: Cluster, topic: str, line_format: LineFormat,
                         batch_size=settings.batch_size, buffer_memory=settings.buffer_memory,
                         client_id=settings.client_id)
     sender = RecordSender(producer, topic, line_format, settings.sync)
+    rejected: Optional[LineRejected] = None
     try:
         if interactive:
             _prompt()
         async for lines in stdin_lines(stop):
-            await sender.send_lines(lines)
+            try:
+                await sender.send_lines(lines)
+            except LineRejected as error:
+                rejected = error
+                break
             if interactive:
                 _prompt()
         await producer.flush()
@@ -246,7 +253,15 @@ async def produce_stdin(cluster: Cluster, topic: str, line_format: LineFormat,
         sender.report_done()
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(signum)
+    if rejected is not None:
+        # The first line of the stack trace Kafka's tool prints for it.
+        print_error(f"org.apache.kafka.common.KafkaException: {rejected}")
+        return sender.failed + 1
     return sender.failed
+
+
+class LineRejected(Exception):
+    """A line the reader cannot parse: kafka-console-producer stops there (the lines before are sent)."""
 
 
 class RecordSender:
@@ -283,9 +298,9 @@ class RecordSender:
                 try:
                     key, value, headers = self._format.parse(line, self._line_number)
                 except ValueError as problem:
-                    print_error(f"ERROR {problem}")
-                    self.failed += 1
-                    continue
+                    # Kafka's LineMessageReader throws, and the producer stops at this line.
+                    self.report_done()
+                    raise LineRejected(str(problem)) from None
                 try:
                     pending.append((await send(topic, value, key, headers=headers), key, value))
                 except KafkaError as error:

@@ -89,7 +89,7 @@ def one_line_errors(kafka_prefix: str = "", *, on_stdout: bool = False,
 
 def note_removed_flag(flag: str, replacement: str) -> None:
     """One stderr line for a flag Kafka 4.x removed that a tutorial still uses: it works, and says what replaced it."""
-    print_error(f"Note: {flag} was removed in Kafka 4.0; use {replacement} (kplay accepts {flag} and ignores it).")
+    print_error(f"Note: Kafka 4.x's tools have no {flag}; use {replacement} (kplay accepts {flag} and ignores it).")
 
 
 def run_on_cluster(ctx: typer.Context, data: Path | None, tool: Callable[[Cluster], Awaitable[T]]) -> T:
@@ -113,6 +113,8 @@ DataOption = Annotated[Optional[Path], typer.Option(
 BootstrapServerOption = Annotated[Optional[str], typer.Option(
     "--bootstrap-server", metavar="SERVER", help="Ignored: kplay's cluster is the data file.")]
 BrokerListOption = Annotated[Optional[str], typer.Option(
-    "--broker-list", metavar="BROKERS", help="Ignored: kplay's cluster is the data file.")]
+    "--broker-list", metavar="BROKERS", help="Removed in Kafka 4.0 (use --bootstrap-server); accepted with a note.")]
+ZookeeperOption = Annotated[Optional[str], typer.Option(
+    "--zookeeper", metavar="HOSTS", hidden=True, help="Removed from Kafka's tools (use --bootstrap-server).")]
 CommandConfigOption = Annotated[Optional[str], typer.Option(
     "--command-config", metavar="FILE", help="Ignored: kplay needs no client configuration.")]

@@ -6,8 +6,9 @@
     kplay topics --list
     kplay topics --delete --topic orders
 
-``--describe`` prints Kafka's tab-separated lines (a ``Topic:`` header per topic and one
-row per partition); on a terminal the partitions are drawn as a table instead.
+``--describe`` prints Kafka 4.x's tab-separated lines (a ``Topic:`` header per topic and one
+row per partition), on a terminal too: a learner sees what Kafka prints. Failures while the
+command runs go to stdout behind ``Error while executing topic command : ``, as Kafka's do.
 """
 
 from __future__ import annotations
@@ -19,13 +20,14 @@ from typing import Annotated, Any, Optional
 import typer
 
 from broker_core import Cluster
+from broker_core.config import value_text
 from broker_core.coordinator_records import INTERNAL_TOPICS
 from broker_core.errors import TopicAlreadyExists
 from broker_core.topics import PartitionDescription, TopicDescription
 
-from .invocation import (BootstrapServerOption, CommandConfigOption, DataOption, UsageProblem,
-                         one_line_errors, run_on_cluster)
-from .output import print_heading, print_lines, print_table, stdout_is_terminal
+from .invocation import (BootstrapServerOption, CommandConfigOption, DataOption, UsageProblem, ZookeeperOption,
+                         note_removed_flag, one_line_errors, run_on_cluster)
+from .output import print_lines
 
 #: What kafka-topics puts before an error the cluster returned.
 ERROR_PREFIX = "Error while executing topic command : "
@@ -90,9 +92,12 @@ def topics(
                                    "all topics.")] = False,
     bootstrap_server: BootstrapServerOption = None,
     command_config: CommandConfigOption = None,
+    zookeeper: ZookeeperOption = None,
     data: DataOption = None,
 ) -> None:
     """Create, delete, describe, or change a topic (kafka-topics)."""
+    if zookeeper is not None:
+        note_removed_flag("--zookeeper", "--bootstrap-server")
     flags = {"create": create, "list": list_, "describe": describe, "alter": alter, "delete": delete}
     reports = {"under-replicated-partitions": under_replicated, "unavailable-partitions": unavailable,
                "under-min-isr-partitions": under_min_isr, "at-min-isr-partitions": at_min_isr}
@@ -216,7 +221,6 @@ async def describe(cluster: Cluster, names: list[str], command: TopicCommand) ->
         return
     descriptions = await cluster.topics.describe_topics(names)
     live = set(await cluster.topics.live_brokers())
-    terminal = stdout_is_terminal()
     lines: list[str] = []
     for description in descriptions:
         min_isr = int(description.effective_config()["min.insync.replicas"])
@@ -224,19 +228,11 @@ async def describe(cluster: Cluster, names: list[str], command: TopicCommand) ->
                  if not command.reports or any(_reported(report, p, live, min_isr) for report in command.reports)]
         show_header = not command.reports and (not command.topics_with_overrides or description.config)
         show_partitions = not command.topics_with_overrides
-        if terminal:
-            if show_header:
-                print_heading(topic_header(description))
-            if show_partitions and shown:
-                print_table(["Partition", "Leader", "Replicas", "Isr"],
-                            [[str(p.partition), _leader(p), _ids(p.replicas), _ids(p.isr)] for p in shown])
-            continue
         if show_header:
             lines.append(topic_header(description))
         if show_partitions:
             lines.extend(partition_line(description.name, p) for p in shown)
-    if not terminal:
-        print_lines(lines)
+    print_lines(lines)
 
 
 def topic_header(description: TopicDescription) -> str:
@@ -276,9 +272,7 @@ def _ids(brokers: tuple[int, ...]) -> str:
 
 
 def _config_value(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
+    return value_text(value)
 
 
 def register(app: typer.Typer) -> None:
