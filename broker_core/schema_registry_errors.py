@@ -166,3 +166,24 @@ SCHEMA_REGISTRY_ERRORS: tuple[type[SchemaRegistryError], ...] = (
     SubjectCompatibilityNotConfigured, IncompatibleSchema, InvalidSchema, InvalidVersion,
     InvalidCompatibilityLevel, InvalidSubject,
 )
+
+
+class InvalidMode(SchemaRegistryError):
+    """An unknown or unsupported ``/mode`` value (Confluent's 42204)."""
+
+    name, code, http_status = "INVALID_MODE", 42204, 422
+
+
+class OperationNotPermitted(SchemaRegistryError):
+    """A write to a subject in READONLY mode (Confluent's 42205)."""
+
+    name, code, http_status = "OPERATION_NOT_PERMITTED", 42205, 422
+
+
+class SubjectModeNotFound(SchemaRegistryError):
+    """A subject without a mode of its own (Confluent's 40409)."""
+
+    name, code, http_status = "SUBJECT_LEVEL_MODE_NOT_CONFIGURED", 40409, 404
+
+    def __init__(self, subject: str) -> None:
+        super().__init__(f"Subject '{subject}' does not have subject-level mode configured")

@@ -192,3 +192,55 @@ async def test_rest_accepts_framework_keys_and_lists_errors_one_a_line(worker: C
             "subpattern at position 0",
             "You can also find the above list of errors at the endpoint "
             "`/connector-plugins/{connectorType}/config/validate`"]
+
+
+async def test_task_restart_topics_and_stop_endpoints(worker: ConnectWorker, cluster: Cluster,
+                                                      sqlite_db: Database) -> None:
+    await rows_in(sqlite_db, 2)
+    transport = httpx.ASGITransport(app=connect_app(worker))
+    async with httpx.AsyncClient(transport=transport, base_url="http://localhost") as http:
+        assert (await http.put("/connectors/src/config", json=source_config("src", sqlite_db.url))).status_code == 201
+        await records(cluster, "db-iris_data", 2)
+
+        async def topics() -> Any:
+            body = (await http.get("/connectors/src/topics")).json()
+            return body if body["src"]["topics"] else None
+
+        assert await wait_until(topics, "the active topics") == {"src": {"topics": ["db-iris_data"]}}
+        assert (await http.put("/connectors/src/topics/reset")).status_code == 202
+        assert (await http.get("/connectors/src/topics")).json() == {"src": {"topics": []}}
+        assert (await http.post("/connectors/src/tasks/0/restart")).status_code == 204
+        missing = await http.post("/connectors/src/tasks/7/restart")
+        assert missing.status_code == 404 and missing.json()["message"] == "Unknown task: src-7"
+        assert (await http.put("/connectors/src/stop")).status_code == 202
+
+        async def stopped() -> Any:
+            body = (await http.get("/connectors/src/status")).json()
+            return body if body["connector"]["state"] == "STOPPED" else None
+
+        assert (await wait_until(stopped, "STOPPED"))["tasks"] == []
+        assert (await http.get("/connectors/src/tasks")).json() == []
+        assert (await http.put("/connectors/src/resume")).status_code == 202
+        await wait_until(lambda: _state_is(http, "RUNNING"), "RUNNING again")
+
+
+async def _state_is(http: httpx.AsyncClient, state: str) -> bool:
+    body = (await http.get("/connectors/src/status")).json()
+    return body["connector"]["state"] == state and [t["state"] for t in body["tasks"]] == [state]
+
+
+async def test_the_registry_mode_can_be_read_only(cluster: Cluster) -> None:
+    from app.serve.schema_registry_api import schema_registry_app
+
+    transport = httpx.ASGITransport(app=schema_registry_app(cluster.schemas))
+    headers = {"Content-Type": "application/vnd.schemaregistry.v1+json"}
+    async with httpx.AsyncClient(transport=transport, base_url="http://localhost") as http:
+        assert (await http.get("/mode")).json() == {"mode": "READWRITE"}
+        assert (await http.put("/mode", json={"mode": "READONLY"}, headers=headers)).json() == {"mode": "READONLY"}
+        refused = await http.post("/subjects/s/versions", json={"schema": '"string"'}, headers=headers)
+        assert refused.status_code == 422 and refused.json()["error_code"] == 42205
+        assert (await http.get("/mode/s")).json()["error_code"] == 40409
+        assert (await http.put("/mode/s", json={"mode": "READWRITE"}, headers=headers)).status_code == 200
+        assert (await http.post("/subjects/s/versions", json={"schema": '"string"'}, headers=headers)).json() == {"id": 1}
+        bad = await http.put("/mode", json={"mode": "SOMETIMES"}, headers=headers)
+        assert bad.status_code == 422 and bad.json()["error_code"] == 42204

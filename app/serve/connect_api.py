@@ -66,6 +66,10 @@ def connect_app(worker: ConnectWorker) -> Starlette:
         ("GET", "/connectors/{name}/status", api.connector_status),
         ("GET", "/connectors/{name}/tasks", api.task_configs),
         ("GET", "/connectors/{name}/tasks/{task}/status", api.task_status),
+        ("POST", "/connectors/{name}/tasks/{task}/restart", api.restart_task),
+        ("GET", "/connectors/{name}/topics", api.connector_topics),
+        ("PUT", "/connectors/{name}/topics/reset", api.reset_connector_topics),
+        ("PUT", "/connectors/{name}/stop", api.stop_connector),
         ("GET", "/connectors/{name}/offsets", api.connector_offsets),
         ("PUT", "/connectors/{name}/pause", api.pause_connector),
         ("PUT", "/connectors/{name}/resume", api.resume_connector),
@@ -174,6 +178,29 @@ class ConnectApi:
             if str(state.id) == task:
                 return _json(state.to_json())
         raise ConnectorNotFound(f"No status found for task {name}-{task}")
+
+    async def restart_task(self, request: Request) -> Response:
+        """``POST /connectors/{name}/tasks/{task}/restart``: 204."""
+        name, task = request.path_params["name"], request.path_params["task"]
+        if not task.isdigit():
+            raise ConnectRestError(404, "HTTP 404 Not Found")
+        await self.worker.restart_task(name, int(task))
+        return Response(status_code=204)
+
+    async def connector_topics(self, request: Request) -> Response:
+        """``GET /connectors/{name}/topics``: ``{name: {"topics": [...]}}`` (KIP-558)."""
+        name = request.path_params["name"]
+        return _json({name: {"topics": await self.worker.connector_topics(name)}})
+
+    async def reset_connector_topics(self, request: Request) -> Response:
+        """``PUT /connectors/{name}/topics/reset``: 202."""
+        await self.worker.reset_connector_topics(request.path_params["name"])
+        return Response(status_code=202)
+
+    async def stop_connector(self, request: Request) -> Response:
+        """``PUT /connectors/{name}/stop`` (KIP-875): 202."""
+        await self.worker.stop_connector(request.path_params["name"])
+        return Response(status_code=202)
 
     async def connector_offsets(self, request: Request) -> Response:
         """``GET /connectors/{name}/offsets``: ``{"offsets": [{"partition": ..., "offset": ...}]}``."""

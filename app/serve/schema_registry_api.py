@@ -29,8 +29,11 @@ from starlette.routing import Route
 
 from broker_core.avro_schemas import MAX_SCHEMA_DEPTH, json_depth
 from broker_core.schema_registry import SCHEMA_TYPES, SchemaRegistry
-from broker_core.schema_registry_errors import InvalidCompatibilityLevel, InvalidSchema, SchemaRegistryError
+from broker_core.schema_registry_errors import (InvalidCompatibilityLevel, InvalidMode, InvalidSchema,
+                                                OperationNotPermitted, SchemaRegistryError, SubjectModeNotFound)
 
+#: The ``/mode`` values kplay's registry takes.
+MODES = ("READWRITE", "READONLY")
 #: Confluent's response media type, and the ones its clients may ask for instead.
 SCHEMA_REGISTRY_MEDIA_TYPE = "application/vnd.schemaregistry.v1+json"
 _RESPONSE_MEDIA_TYPES = (SCHEMA_REGISTRY_MEDIA_TYPE, "application/vnd.schemaregistry+json", "application/json")
@@ -75,6 +78,10 @@ def schema_registry_app(registry: SchemaRegistry) -> Starlette:
         ("GET", "/config/{subject}", api.get_config),
         ("PUT", "/config/{subject}", api.put_config),
         ("DELETE", "/config/{subject}", api.delete_config),
+        ("GET", "/mode", api.get_mode),
+        ("PUT", "/mode", api.put_mode),
+        ("GET", "/mode/{subject}", api.get_mode),
+        ("PUT", "/mode/{subject}", api.put_mode),
         ("POST", "/compatibility/subjects/{subject}/versions", api.test_compatibility),
         ("POST", "/compatibility/subjects/{subject}/versions/{version}", api.test_compatibility),
     ]
@@ -87,6 +94,8 @@ class SchemaRegistryApi:
 
     def __init__(self, registry: SchemaRegistry) -> None:
         self.registry = registry
+        #: ``/mode`` settings: the registry's (key None) and subjects' own, for this server's life.
+        self._modes: dict[str | None, str] = {}
 
     async def root(self, request: Request) -> Response:
         """``GET /``: Confluent answers an empty object."""
@@ -120,8 +129,30 @@ class SchemaRegistryApi:
         await self.registry.get_version(request.path_params["subject"], request.path_params["version"])
         return _json(request, [])
 
+    async def get_mode(self, request: Request) -> Response:
+        """``GET /mode[/{s}][?defaultToGlobal=true]``: ``{"mode": "READWRITE"}``."""
+        subject = request.path_params.get("subject")
+        if subject is not None and subject not in self._modes and not _flag(request, "defaultToGlobal"):
+            raise SubjectModeNotFound(subject)
+        return _json(request, {"mode": self._mode(subject)})
+
+    async def put_mode(self, request: Request) -> Response:
+        """``PUT /mode[/{s}]`` with ``{"mode": "READONLY"}``: READWRITE or READONLY (IMPORT is refused)."""
+        body = await _json_object(request)
+        mode = body.get("mode")
+        if not isinstance(mode, str) or mode.strip().upper() not in MODES:
+            raise InvalidMode(f"Invalid mode. Valid values are READWRITE, READONLY, READONLY_OVERRIDE, IMPORT; "
+                              f"kplay's registry takes {' and '.join(MODES)}")
+        self._modes[request.path_params.get("subject")] = mode.strip().upper()
+        return _json(request, {"mode": mode.strip().upper()})
+
+    def _mode(self, subject: str | None) -> str:
+        return self._modes.get(subject) or self._modes.get(None) or "READWRITE"
+
     async def register_schema(self, request: Request) -> Response:
         """``POST /subjects/{s}/versions`` with ``{"schema": ..., "schemaType": ...}``: ``{"id": N}``."""
+        if self._mode(request.path_params["subject"]) == "READONLY":
+            raise OperationNotPermitted(f"Subject {request.path_params['subject']} is in read-only mode")
         schema, schema_type = await _schema_body(request)
         schema_id = await self.registry.register_schema(request.path_params["subject"], schema, schema_type)
         return _json(request, {"id": schema_id})

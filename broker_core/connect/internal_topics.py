@@ -135,6 +135,8 @@ class RestartRequest:
     include_tasks: bool
     only_failed: bool
     offset: int
+    #: ``POST /connectors/NAME/tasks/T/restart``: that task alone.
+    task: int | None = None
 
 
 @dataclass
@@ -182,6 +184,9 @@ class ConfigState:
                 tasks.extend({} for _ in range(index + 1 - len(tasks)))
                 tasks[index] = dict(value.get("properties", {}))
             return name, None
+        if key.startswith("restart-task-") and value is not None:
+            name = str(value.get("connector", ""))
+            return name, RestartRequest(name, True, False, record.offset, int(value.get("task", 0)))
         if key.startswith("restart-connector-") and value is not None:
             name = key[len("restart-connector-"):]
             return name, RestartRequest(name, bool(value.get("include-tasks", False)),
@@ -231,6 +236,11 @@ class ConfigStore:
         await self.topic.write([(f"restart-connector-{name}".encode(),
                                  encode_json({"include-tasks": include_tasks, "only-failed": only_failed}))])
 
+    async def request_task_restart(self, name: str, task: int) -> None:
+        """Ask the worker running ``name`` to restart its task ``task``."""
+        await self.topic.write([(f"restart-task-{name}-{task}".encode(),
+                                 encode_json({"connector": name, "task": task}))])
+
     async def remove_connector(self, name: str, task_count: int) -> None:
         """Tombstones for the connector, its target state and its tasks."""
         entries: list[tuple[bytes, bytes | None]] = [(f"connector-{name}".encode(), None),
@@ -263,6 +273,8 @@ class StatusState:
 
     connectors: dict[str, StatusRecord] = field(default_factory=dict)
     tasks: dict[tuple[str, int], StatusRecord] = field(default_factory=dict)
+    #: Each connector's active topics (KIP-558): the topics its tasks produced to or consumed from.
+    topics: dict[str, set[str]] = field(default_factory=dict)
 
 
 class StatusStore:
@@ -274,6 +286,20 @@ class StatusStore:
     async def put(self, name: str, task: int | None, status: StatusRecord) -> None:
         """Record a connector's (``task`` None) or a task's state."""
         await self.topic.write([(_status_key(name, task), status.to_json())])
+
+    async def remove_tasks(self, name: str, tasks: Iterable[int]) -> None:
+        """Tombstones for a connector's task statuses (a STOPPED connector has no tasks)."""
+        if tasks:
+            await self.topic.write([(_status_key(name, t), None) for t in tasks])
+
+    async def put_topic(self, name: str, topic: str, task: int, now_ms: int) -> None:
+        """Record that a task of connector ``name`` used ``topic`` (Kafka's ``topic-TOPIC-CONNECTOR`` record)."""
+        value = {"topic": {"name": topic, "connector": name, "task": task, "discoverTimestamp": now_ms}}
+        await self.topic.write([(f"topic-{topic}-{name}".encode(), json.dumps(value).encode())])
+
+    async def reset_topics(self, name: str, topics: Iterable[str]) -> None:
+        """Forget a connector's active topics (``PUT /connectors/NAME/topics/reset``)."""
+        await self.topic.write([(f"topic-{topic}-{name}".encode(), None) for topic in topics])
 
     async def remove(self, name: str, tasks: Iterable[int]) -> None:
         """Tombstones for a deleted connector's statuses."""
@@ -287,6 +313,10 @@ class StatusStore:
                 continue
             text = key.decode("utf-8", errors="replace")
             data = json.loads(value)
+            if text.startswith("topic-") and isinstance(data.get("topic"), dict):
+                used = data["topic"]
+                state.topics.setdefault(str(used.get("connector")), set()).add(str(used.get("name")))
+                continue
             record = StatusRecord(data.get("state", "UNASSIGNED"), data.get("worker_id", ""),
                                   data.get("trace"), int(data.get("generation", 0)))
             if text.startswith("status-connector-"):

@@ -216,7 +216,8 @@ class JdbcSinkTask:
     """One sink task: its partitions of the topics, written to the database batch by batch."""
 
     def __init__(self, cluster: "Cluster", config: ConnectorConfig, task_id: int, task_count: int, *,
-                 base_dir: Path | None = None, lease_check: Callable[[], Awaitable[bool]] | None = None) -> None:
+                 base_dir: Path | None = None, lease_check: Callable[[], Awaitable[bool]] | None = None,
+                 topic_used: Callable[[str], Awaitable[None]] | None = None) -> None:
         self.cluster = cluster
         self.config = config
         self.task_id = task_id
@@ -224,6 +225,9 @@ class JdbcSinkTask:
         self.base_dir = base_dir
         self.stats = TaskStats()
         self._lease_check = lease_check
+        #: Reports each topic the task first uses (the connector's active topics, KIP-558).
+        self._topic_used = topic_used
+        self._topics_seen: set[str] = set()
         self._value_converter = converter_for(config, "value", cluster)
         self._key_converter = converter_for(config, "key", cluster)
         self._transforms = TransformChain(config.raw)
@@ -257,6 +261,8 @@ class JdbcSinkTask:
         if shape == self._shape:
             return
         self._shape = shape
+        for topic in shape:
+            await self._note_topic(topic)
         every = [TopicPartition(t, p) for t in sorted(shape) for p in range(shape[t])]
         self._consumer.assign([tp for i, tp in enumerate(every) if i % self.task_count == self.task_id])
 
@@ -323,6 +329,11 @@ class JdbcSinkTask:
             return None
         return SinkRecord(transformed.topic, record.partition, record.offset, record.timestamp,
                           transformed.key, transformed.value)
+
+    async def _note_topic(self, topic: str) -> None:
+        if topic not in self._topics_seen and self._topic_used is not None:
+            self._topics_seen.add(topic)
+            await self._topic_used(topic)
 
     async def stop(self) -> None:
         """Close the consumer and the database connections."""

@@ -253,13 +253,17 @@ class JdbcSourceTask:
     """One source task: polls its tables and publishes new rows with their offsets atomically."""
 
     def __init__(self, cluster: "Cluster", config: ConnectorConfig, tables: list[str], *,
-                 base_dir: Path | None = None, lease_check: Callable[[], Awaitable[bool]] | None = None) -> None:
+                 base_dir: Path | None = None, lease_check: Callable[[], Awaitable[bool]] | None = None,
+                 topic_used: Callable[[str], Awaitable[None]] | None = None) -> None:
         self.cluster = cluster
         self.config = config
         self.tables = tables
         self.base_dir = base_dir
         self.stats = TaskStats()
         self._lease_check = lease_check
+        #: Reports each topic the task first uses (the connector's active topics, KIP-558).
+        self._topic_used = topic_used
+        self._topics_seen: set[str] = set()
         self._offsets = OffsetStore(cluster)
         self._converter = converter_for(config, "value", cluster)
         self._key_converter = converter_for(config, "key", cluster)
@@ -329,6 +333,7 @@ class JdbcSourceTask:
         batches = []
         for out_topic, records in by_topic.items():
             partitions = await self._ensure_topic(out_topic)
+            await self._note_topic(out_topic)
             by_partition: dict[int, list[ProducerRecord]] = {}
             sticky = self._partitioner.partition(out_topic, None, partitions)
             for record in records:
@@ -410,6 +415,11 @@ class JdbcSourceTask:
             except TopicAlreadyExists:
                 pass
             return await self.cluster.logs.partition_count(topic)
+
+    async def _note_topic(self, topic: str) -> None:
+        if topic not in self._topics_seen and self._topic_used is not None:
+            self._topics_seen.add(topic)
+            await self._topic_used(topic)
 
     async def stop(self) -> None:
         """Close the database connections."""

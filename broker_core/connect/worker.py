@@ -49,6 +49,7 @@ if TYPE_CHECKING:
     from ..cluster import Cluster
 
 RUNNING, PAUSED, FAILED, UNASSIGNED, RESTARTING = "RUNNING", "PAUSED", "FAILED", "UNASSIGNED", "RESTARTING"
+STOPPED = "STOPPED"
 #: Kafka Connect's worker defaults: session.timeout.ms and heartbeat.interval.ms.
 SESSION_TIMEOUT_MS = 10_000
 HEARTBEAT_INTERVAL_MS = 3_000
@@ -131,7 +132,8 @@ class _Running:
     raw: dict[str, str]
     generation: int
     config: ConnectorConfig | None = None
-    paused: bool = False
+    #: PAUSED or STOPPED while the connector is held in that state (None: running).
+    held_state: str | None = None
     failed: bool = False
     task_configs: list[dict[str, str]] = field(default_factory=list)
     tasks: dict[int, asyncio.Task[None]] = field(default_factory=dict)
@@ -272,6 +274,28 @@ class ConnectWorker:
         """``PUT /connectors/NAME/resume``."""
         await self._existing(name)
         await self._configs.put_target_state(name, "STARTED")
+
+    async def stop_connector(self, name: str) -> None:
+        """``PUT /connectors/NAME/stop`` (KIP-875): its tasks stop and their configs are dropped."""
+        await self._existing(name)
+        await self._configs.put_target_state(name, STOPPED)
+
+    async def restart_task(self, name: str, task: int) -> None:
+        """``POST /connectors/NAME/tasks/T/restart``: the worker running it restarts that task."""
+        state = await self._existing(name)
+        if not 0 <= task < len(state.task_configs.get(name, [])):
+            raise ConnectorNotFound(f"Unknown task: {name}-{task}")
+        await self._configs.request_task_restart(name, task)
+
+    async def connector_topics(self, name: str) -> list[str]:
+        """``GET /connectors/NAME/topics``: the topics its tasks have used (KIP-558)."""
+        await self._existing(name)
+        return sorted((await self._statuses.read()).topics.get(name, set()))
+
+    async def reset_connector_topics(self, name: str) -> None:
+        """``PUT /connectors/NAME/topics/reset``."""
+        await self._existing(name)
+        await self._statuses.reset_topics(name, (await self._statuses.read()).topics.get(name, set()))
 
     async def restart_connector(self, name: str, *, include_tasks: bool = False, only_failed: bool = False) -> None:
         """``POST /connectors/NAME/restart[?includeTasks=&onlyFailed=]`` (Kafka's defaults: the
@@ -499,10 +523,10 @@ class ConnectWorker:
                 await self._stop_connector(name, status=None, release=False)
                 await self._start_connector(name, raw, generation)
                 continue
-            paused = self._state.target_states.get(name) == PAUSED
-            if paused and not running.paused:
-                await self._pause(running)
-            elif not paused and running.paused:
+            target = self._state.target_states.get(name)
+            if target in (PAUSED, STOPPED) and running.held_state != target:
+                await (self._pause(running) if target == PAUSED else self._stop_all(running))
+            elif target not in (PAUSED, STOPPED) and running.held_state is not None:
                 await self._stop_connector(name, status=None, release=False)
                 await self._start_connector(name, raw, running.generation)
         for name in [n for n in self._running if n not in self._state.connectors]:
@@ -531,6 +555,9 @@ class ConnectWorker:
         """The connector's ``start()`` and ``taskConfigs()``, then its tasks (or PAUSED)."""
         name = running.name
         assert running.config is not None
+        if self._state.target_states.get(name) == STOPPED:
+            await self._stop_all(running)
+            return
         paused = self._state.target_states.get(name) == PAUSED
         stored = list(self._state.task_configs.get(name, []))
         if paused and stored:
@@ -632,13 +659,17 @@ class ConnectWorker:
         async def lease_check() -> bool:
             return await self._leases.holds(name)
 
+        async def topic_used(topic: str) -> None:
+            with contextlib.suppress(KafkaError):
+                await self._statuses.put_topic(name, topic, task_id, self.cluster.clock.now_ms())
+
         if config.connector_type == "source":
             tables = [t for t in running.task_configs[task_id].get("tables", "").split(",") if t]
             task: JdbcSourceTask | JdbcSinkTask = JdbcSourceTask(self.cluster, config, tables, base_dir=self.base_dir,
-                                                                 lease_check=lease_check)
+                                                                 lease_check=lease_check, topic_used=topic_used)
         else:
             task = JdbcSinkTask(self.cluster, config, task_id, len(running.task_configs), base_dir=self.base_dir,
-                                lease_check=lease_check)
+                                lease_check=lease_check, topic_used=topic_used)
         running.task_objects[task_id] = task
         running.task_states[task_id] = UNASSIGNED
         running.tasks[task_id] = asyncio.create_task(self._run_task(running, task_id, task),
@@ -672,10 +703,22 @@ class ConnectWorker:
 
     async def _pause(self, running: _Running) -> None:
         await self._stop_tasks(running)
-        running.paused = True
+        running.held_state = PAUSED
         await self._put_status(running, None, PAUSED)
         for task_id in range(len(running.task_configs)):
             await self._put_status(running, task_id, PAUSED)
+
+    async def _stop_all(self, running: _Running) -> None:
+        """STOPPED (KIP-875): no tasks run, and none are configured, until it is resumed."""
+        await self._stop_tasks(running)
+        running.held_state = STOPPED
+        statuses = await self._statuses.read()
+        await self._statuses.remove_tasks(running.name, sorted(i for (n, i) in statuses.tasks if n == running.name))
+        running.task_configs = []
+        if self._state.task_configs.get(running.name):
+            await self._configs.put_task_configs(running.name, [])
+            self._state.task_configs[running.name] = []
+        await self._put_status(running, None, STOPPED)
 
     async def _stop_connector(self, name: str, *, status: str | None, release: bool = True) -> None:
         running = self._running.pop(name, None)
@@ -694,7 +737,13 @@ class ConnectWorker:
     async def _restart(self, request: RestartRequest) -> None:
         """Carry out a restart request for a connector this worker runs (others ignore it)."""
         running = self._running.get(request.connector)
-        if running is None or running.paused:
+        if running is None or running.held_state is not None:
+            return
+        if request.task is not None:
+            if request.task < len(running.task_configs):
+                await self._stop_tasks(running, [request.task])
+                await self._put_status(running, request.task, RESTARTING)
+                self._start_task(running, request.task)
             return
         if not request.only_failed or running.failed:
             await self._put_status(running, None, RESTARTING)
