@@ -244,3 +244,17 @@ async def test_the_registry_mode_can_be_read_only(cluster: Cluster) -> None:
         assert (await http.post("/subjects/s/versions", json={"schema": '"string"'}, headers=headers)).json() == {"id": 1}
         bad = await http.put("/mode", json={"mode": "SOMETIMES"}, headers=headers)
         assert bad.status_code == 422 and bad.json()["error_code"] == 42204
+
+
+async def test_without_a_converter_values_are_json_with_their_schema(worker: ConnectWorker, cluster: Cluster,
+                                                                    sqlite_db: Database) -> None:
+    await rows_in(sqlite_db, 1)
+    config = source_config("plain", sqlite_db.url)
+    for key in ("value.converter", "value.converter.schema.registry.url"):
+        config.pop(key)
+    await worker.create_connector(config)
+    [record] = await records(cluster, "db-iris_data", 1)
+    envelope = json.loads(record.value)
+    assert set(envelope) == {"schema", "payload"}
+    assert envelope["schema"]["type"] == "struct" and envelope["payload"]["id"] == 1
+    assert await cluster.schemas.get_subjects() == []  # the registry is not involved

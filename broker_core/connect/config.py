@@ -29,10 +29,12 @@ JSON_CONVERTER = "org.apache.kafka.connect.json.JsonConverter"
 AVRO_CONVERTER = "io.confluent.connect.avro.AvroConverter"
 STRING_CONVERTER = "org.apache.kafka.connect.storage.StringConverter"
 CONVERTERS = (AVRO_CONVERTER, JSON_CONVERTER, STRING_CONVERTER)
-#: The worker's converters when a connector names none: Avro values through the Schema Registry,
-#: as the tutorial's Connect image sets them (keys of the JDBC source are null).
+#: The worker's converters when a connector names none, as the tutorial's Connect image sets
+#: them: values as JsonConverter with schemas.enable (each message carries its schema and
+#: payload; the registry is not used). AvroConverter with value.converter.schema.registry.url
+#: is the registry-backed choice. Keys of the JDBC source are null.
 DEFAULT_KEY_CONVERTER = STRING_CONVERTER
-DEFAULT_VALUE_CONVERTER = AVRO_CONVERTER
+DEFAULT_VALUE_CONVERTER = JSON_CONVERTER
 HEADER_CONVERTERS = ("org.apache.kafka.connect.storage.SimpleHeaderConverter", JSON_CONVERTER, STRING_CONVERTER)
 ERROR_TOLERANCES = ("none", "all")
 #: Keys a converter takes under its prefix (``value.converter.schemas.enable``, ...).
