@@ -98,7 +98,8 @@ def test_a_port_out_of_range_is_refused(data_path: Path) -> None:
     assert result.stderr.strip() == "--port must be between 0 and 65535, not 70000"
 
 
-def test_listening_beyond_this_machine_needs_users(data_path: Path, tmp_path: Path) -> None:
+def test_listening_beyond_this_machine_needs_users(data_path: Path, tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     # 192.0.2.1 is TEST-NET-1, on no interface here.
     address = ["--host", "192.0.2.1", "--port", "0", "--schema-registry-port", "0", "--connect-port", "0"]
     refused = kplay(data_path, "serve", *address)
@@ -111,6 +112,10 @@ def test_listening_beyond_this_machine_needs_users(data_path: Path, tmp_path: Pa
     bound = kplay(data_path, "serve", *address, "--users", str(users))
     assert bound.returncode == 1
     assert bound.stderr.strip().startswith("Error: Cannot serve Kafka broker 0 on 192.0.2.1:")
+    monkeypatch.setenv("KPLAY_SERVE_USERS", str(users))  # the same file named by the environment
+    from_env = kplay(data_path, "serve", *address)
+    assert from_env.stderr.strip().startswith("Error: Cannot serve Kafka broker 0 on 192.0.2.1:")
+    monkeypatch.delenv("KPLAY_SERVE_USERS")
     users.write_text("alice\n")
     bad = kplay(data_path, "serve", *address, "--users", str(users))
     assert (bad.returncode, bad.stderr.strip()) == (1, f"{users} line 1: expected name:password")
