@@ -192,6 +192,11 @@ async def test_rest_accepts_framework_keys_and_lists_errors_one_a_line(worker: C
             "subpattern at position 0",
             "You can also find the above list of errors at the endpoint "
             "`/connector-plugins/{connectorType}/config/validate`"]
+        report = (await http.put("/connector-plugins/JdbcSourceConnector/config/validate", json=bad)).json()
+        assert report["error_count"] == 2
+        assert {c["value"]["name"]: c["value"]["errors"] for c in report["configs"] if c["value"]["errors"]} == {
+            "errors.tolerance": [refused.json()["message"].splitlines()[1]],
+            "transforms.r.regex": [refused.json()["message"].splitlines()[2]]}
 
 
 async def test_task_restart_topics_and_stop_endpoints(worker: ConnectWorker, cluster: Cluster,

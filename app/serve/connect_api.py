@@ -285,14 +285,17 @@ def validation_report(plugin: str, config: dict[str, Any]) -> dict[str, Any]:
         known = _is_converter_setting(name) or is_transform_key(name) or (
             kind == "source" and name.startswith("topic.creation."))
         errors[name] = [] if known else [f'Unknown configuration "{name}" for {simple_class}']
-    if not any(errors.values()):
-        try:
-            validate_connector_config(checked)
-        except ConnectorConfigInvalid as exc:
-            # Rules between keys, transforms, topic creation: each on the (longest) key it names.
-            for message in exc.errors or (exc.message,):
-                named = [name for name in sorted(checked, key=len, reverse=True) if name in message]
-                errors.setdefault(named[0] if named else "connector.class", []).append(message)
+    try:
+        validate_connector_config(checked)
+    except ConnectorConfigInvalid as exc:
+        # Rules between keys, transforms, topic creation: each on the (longest) key it names,
+        # unless the key-by-key checks above reported it already.
+        reported = {message for found in errors.values() for message in found}
+        for message in exc.errors or (exc.message,):
+            if message in reported or message.startswith("Unknown configuration") and message.endswith(simple_class):
+                continue
+            named = [name for name in sorted(checked, key=len, reverse=True) if name in message]
+            errors.setdefault(named[0] if named else "connector.class", []).append(message)
     configs = []
     for name, spec in [*keys.items(), *((name, None) for name in extra)]:
         configs.append({"definition": _definition(name, spec),
