@@ -116,14 +116,14 @@ async def test_a_predicate_filters_tombstones_before_the_sink_sees_them(worker: 
 
 
 async def test_errors_tolerance_all_sends_bad_records_to_the_dead_letter_queue(
-        worker: ConnectWorker, cluster: Cluster, sqlite_db: Database) -> None:
+        worker: ConnectWorker, cluster: Cluster, sqlite_db: Database, caplog: pytest.LogCaptureFixture) -> None:
     await cluster.topics.create_topic("orders", 1, 1)
     payloads = [envelope(id=1, qty=2), b"not json", envelope(id=3, qty=4)]
     await cluster.logs.append_batches([BatchRequest("orders", 0, [ProducerRecord(None, p) for p in payloads])], "all")
     config = sink_config("sink", sqlite_db.url, "orders", table="orders_copy", **SCHEMA_VALUES, **{
         "errors.tolerance": "all", "errors.deadletterqueue.topic.name": "dlq-orders",
         "errors.deadletterqueue.topic.replication.factor": "1",
-        "errors.deadletterqueue.context.headers.enable": "true"})
+        "errors.deadletterqueue.context.headers.enable": "true", "errors.log.enable": "true"})
     await worker.create_connector(config)
     await wait_until(lambda: _count(sqlite_db, "orders_copy", 2), "the good rows")
     [dead] = await records(cluster, "dlq-orders", 1)
@@ -131,6 +131,7 @@ async def test_errors_tolerance_all_sends_bad_records_to_the_dead_letter_queue(
     headers = dict(dead.headers)
     assert headers["__connect.errors.offset"] == b"1" and headers["__connect.errors.stage"] == b"VALUE_CONVERTER"
     assert (await worker.connector_status("sink")).tasks[0].state == "RUNNING"
+    assert any("at stage VALUE_CONVERTER" in r.getMessage() for r in caplog.records if r.name == "kplay.connect")
 
 
 def test_flatten_hoist_and_timestamps_follow_kafkas_rules() -> None:

@@ -13,6 +13,7 @@ primary key from ``pk.mode``, which makes a replayed batch harmless.
 from __future__ import annotations
 
 import asyncio
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Awaitable, Callable
@@ -34,6 +35,8 @@ from .transforms import ConnectRecord, TransformChain
 
 if TYPE_CHECKING:
     from ..cluster import Cluster
+
+_log = logging.getLogger("kplay.connect")
 
 #: How long one poll waits for records before the task looks at its partitions again.
 POLL_TIMEOUT_MS = 500
@@ -323,6 +326,11 @@ class JdbcSinkTask:
             if self.config["errors.tolerance"] != "all":
                 raise
             self.stats.skipped += 1
+            if self.config["errors.log.enable"]:
+                where = (f" (topic {record.topic}, partition {record.partition}, offset {record.offset})"
+                         if self.config["errors.log.include.messages"] else "")
+                _log.error("Error encountered in task %s-%d at stage %s%s: %s", self.config.name, self.task_id,
+                           stage, where, error)
             await self._dead_letters.report(record, stage, stage_class, error)
             return None
         if transformed is None:

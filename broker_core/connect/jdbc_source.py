@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import logging
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,6 +45,8 @@ from .internal_topics import OffsetStore
 
 if TYPE_CHECKING:
     from ..cluster import Cluster
+
+_log = logging.getLogger("kplay.connect")
 
 #: Kafka's producer delivery.timeout.ms: how long a batch is retried before the task fails.
 DELIVERY_TIMEOUT_S = 120.0
@@ -367,6 +370,9 @@ class JdbcSourceTask:
         except ConnectError:
             if self.config["errors.tolerance"] == "all":
                 self.stats.skipped += 1
+                if self.config["errors.log.enable"]:
+                    _log.error("Error encountered in task of %s transforming or converting a row of %s: %s",
+                               self.config.name, record.topic, error)
                 return None
             raise
         return transformed.topic, ProducerRecord(key, value, (), record.timestamp or 0)
