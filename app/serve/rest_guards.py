@@ -6,8 +6,9 @@ could still reach them:
 
 * DNS rebinding: a page on ``evil.example`` that re-points its name to 127.0.0.1 sends
   ``Host: evil.example``. The Host header must name this server: the bound host,
-  ``localhost``, ``127.0.0.1``, ``[::1]``, a name in ``$KPLAY_REST_HOSTS`` (comma
-  separated), and, when bound to every interface, this machine's name or any IP address.
+  ``localhost``, ``127.0.0.1``, ``[::1]``, this machine's name, a name in
+  ``$KPLAY_REST_HOSTS`` (comma separated), and, when bound to every interface, its full
+  name or any IP address.
 * Cross-site requests: a browser names the page's origin in ``Origin``; one that is not
   a name of this server is refused (a form or ``fetch`` from another site cannot POST).
 * A body larger than ``MAX_BODY_BYTES`` is refused (413) before it is read whole.
@@ -37,10 +38,12 @@ _LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1")
 
 def allowed_host_names(bound_host: str, extra: Iterable[str] = ()) -> frozenset[str]:
     """The names a request's Host (and Origin) may carry for a server bound to ``bound_host``."""
-    names = {*_LOOPBACK_NAMES, bound_host.strip("[]").lower(), *(n.strip().lower() for n in extra)}
+    # This machine's own name is safe to allow: a rebinding page cannot make a browser send it.
+    names = {*_LOOPBACK_NAMES, socket.gethostname().lower(), bound_host.strip("[]").lower(),
+             *(n.strip().lower() for n in extra)}
     names.update(n.strip().lower() for n in os.environ.get(ALLOWED_HOSTS_ENV, "").split(","))
     if _is_wildcard(bound_host):
-        names.update((socket.gethostname().lower(), socket.getfqdn().lower()))
+        names.add(socket.getfqdn().lower())
     names.discard("")
     return frozenset(names)
 
