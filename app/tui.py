@@ -85,7 +85,7 @@ class PlaygroundApp(App[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("q", "quit", "Quit", id="quit"),
         # As the footer's "q Quit" says, also from inside a field (Textual's default only hints at ctrl+q).
-        Binding("ctrl+c", "quit", "Quit", show=False, priority=True, id="quit.ctrl-c"),
+        Binding("ctrl+c", "interrupt", "Quit", show=False, priority=True, id="quit.ctrl-c"),
         Binding("question_mark", "help", "Help", id="help"),
         Binding("colon", "command_palette", "Commands", id="command-palette"),
     ]
@@ -240,10 +240,15 @@ class PlaygroundApp(App[None]):
                         "(press ? to see the ids)", severity="warning", timeout=10, markup=False)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        """No app key reaches past an open dropdown (q there must not quit); ctrl+c always does."""
-        if dropdown_open(self) and action not in ("quit", "command_palette"):
+        """On a dropdown (open or not) letters choose, never reach the app's keys (q there must not
+        quit); ctrl+c always quits."""
+        if on_dropdown(self) and action in ("quit", "help"):
             return False
         return True
+
+    async def action_interrupt(self) -> None:
+        """Ctrl+C: quit, as q does (asking first while consumer views run), from anywhere."""
+        await self.action_quit()
 
     async def action_quit(self) -> None:
         """Quit; with consumer views running, ask first (their consumers close)."""
@@ -271,11 +276,10 @@ class PlaygroundApp(App[None]):
         self.push_screen(HelpScreen(help_sections(actions), self.keymap_path))
 
 
-def dropdown_open(app: App) -> bool:
-    """Whether a Select's list of choices is open (the list has the focus)."""
+def on_dropdown(app: App) -> bool:
+    """Whether the focus is on a Select or in its open list of choices."""
     focused = app.focused
-    return focused is not None and any(isinstance(node, Select) and node.expanded
-                                       for node in focused.ancestors_with_self)
+    return focused is not None and any(isinstance(node, Select) for node in focused.ancestors_with_self)
 
 
 def declared_bindings() -> list[DeclaredBinding]:

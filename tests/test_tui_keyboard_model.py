@@ -57,12 +57,16 @@ async def test_pressing_a_pane_key_twice_keeps_the_fields_text(with_topic):
         assert app.screen.query_one("#producer-value", Input).value == ""
 
 
-async def test_letters_on_an_open_dropdown_never_reach_the_global_keys(with_topic):
+async def test_letters_on_a_dropdown_never_reach_the_global_keys(with_topic):
     app = PlaygroundApp(with_topic, keymap={})
     async with app.run_test(size=SIZE) as pilot:
         await started(pilot)
         acks = app.screen.query_one("#producer-acks", Select)
         acks.focus()
+        await pilot.pause()
+        await pilot.press("q", "n", "i", "question_mark")  # on the closed dropdown
+        await pilot.pause()
+        assert app.is_running and isinstance(app.screen, MainScreen) and app.focused is acks
         await pilot.press("enter")
         await wait_until(pilot, lambda: acks.expanded, "the dropdown open")
         await pilot.press("q", "n", "question_mark")

@@ -315,9 +315,9 @@ class MainScreen(Screen[None]):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """The lesson's keys only while a lesson plays; n makes a topic only when none does;
-        nothing reaches past an open dropdown; escape only leaves a field."""
-        if self._dropdown_open():
-            return False
+        no letter reaches past a dropdown; escape only leaves a field."""
+        if self._on_dropdown() and action not in ("focus_pane", "leave_field"):
+            return False  # on a dropdown, letters choose: n, i, C... never reach the screen's keys
         if action == "leave_field":
             return isinstance(self.focused, (Input, Select))
         if action in self.LESSON_ACTIONS:
@@ -342,10 +342,9 @@ class MainScreen(Screen[None]):
         """Play the lesson slower (down to 0.25x)."""
         self.playback.slower()
 
-    def _dropdown_open(self) -> bool:
+    def _on_dropdown(self) -> bool:
         focused = self.focused
-        return focused is not None and any(isinstance(node, Select) and node.expanded
-                                           for node in focused.ancestors_with_self)
+        return focused is not None and any(isinstance(node, Select) for node in focused.ancestors_with_self)
 
     # -- actions ------------------------------------------------------------------------------
     def action_leave_field(self) -> None:
