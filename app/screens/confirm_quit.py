@@ -29,7 +29,9 @@ class ConfirmQuitScreen(ModalScreen[bool]):
     def compose(self) -> ComposeResult:
         text = Text()
         text.append(f"Quit and close {self.consumers} consumer{'s' if self.consumers != 1 else ''}?", style="bold")
-        text.append("\n\nStandalone consumers' positions are lost. ")
+        text.append("\n\n")
+        if self.consumers > self.groups:
+            text.append("Standalone consumers' positions are lost. ")
         if self.groups:
             text.append("Group members leave their groups (a rebalance); "
                         "what they committed stays in the data file. ")
