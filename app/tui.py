@@ -16,6 +16,7 @@ their log records go to the event log, never to the terminal the TUI draws on.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import logging
 import sys
@@ -134,6 +135,9 @@ class PlaygroundApp(App[None]):
             assert self._data_path is not None
             self.cluster = await Cluster.open(self._data_path, clock=self._clock)
         await self.cluster.start_feed()
+        if self._demo is None:
+            # Retention and compaction run live, as in a broker (a lesson runs its own cleaner on its clock).
+            await self.cluster.start_broker_tasks()
         if self._replicate:
             # Followers copy from leaders in the background, as Kafka's replica fetchers do.
             self.run_worker(self.cluster.controller.fetcher.run(), name="replica-fetcher",
@@ -221,10 +225,16 @@ class PlaygroundApp(App[None]):
                 await self.connect.stop()
         finally:
             self._unroute_logging()
+            if self.cluster is not None and not self._owns_cluster:
+                await self.cluster.stop_broker_tasks()  # the caller's cluster outlives the app
             if self._frozen:
                 gc.unfreeze()  # a test run opens many apps in one process: let their objects go
                 self._frozen = False
             if self._owns_cluster and self.cluster is not None:
+                # The replica fetcher must be out of the data file before it closes.
+                for worker in self.workers.cancel_group(self, "replication"):
+                    with contextlib.suppress(Exception):
+                        await worker.wait()
                 await self.cluster.close()
 
     def _warn_unknown_binding_ids(self) -> None:

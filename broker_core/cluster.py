@@ -13,7 +13,7 @@ from types import TracebackType
 
 from .clock import Clock, SystemClock
 from .controller import Controller
-from .events import ChangeFeed
+from .events import ChangeFeed, bound_change_feed
 from .groups import GroupCoordinator
 from .log import PartitionLogs
 from .retention import LogCleaner
@@ -50,6 +50,11 @@ class Cluster:
         """Open the data file at ``path``, creating a cluster of ``brokers`` brokers if it is new."""
         clock = clock or SystemClock()
         storage = await Storage.open(path, brokers=brokers, now_ms=clock.now_ms())
+        try:
+            await bound_change_feed(storage)
+        except BaseException:
+            await storage.close()
+            raise
         return cls(storage, clock)
 
     @property
@@ -61,6 +66,16 @@ class Cluster:
         """Start the change feed (idempotent) and return it."""
         await self.feed.start()
         return self.feed
+
+    async def start_broker_tasks(self) -> None:
+        """Start what a running broker does in the background: the log cleaner (retention and
+        compaction every ``log.retention.check.interval.ms``). Every front that runs brokers
+        calls this: the TUI, ``kplay serve``, a Connect worker. Idempotent; ``close`` stops them."""
+        await self.cleaner.start()
+
+    async def stop_broker_tasks(self) -> None:
+        """Stop what ``start_broker_tasks`` started (``close`` does it too)."""
+        await self.cleaner.stop()
 
     async def close(self) -> None:
         """Stop the feed and the cleaner, and close the data file."""

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, AsyncIterator, Callable, ClassVar
 
-from .storage import connect_raw
+from .storage import Storage, connect_raw
 
 #: How often the feed looks for commits from other processes (PERF.md: 20 ms gives p99 ~20 ms).
 POLL_INTERVAL_S = 0.02
@@ -26,7 +26,25 @@ READ_CHUNK = 2000
 #: A subscriber further behind than this gets a ``Resync`` instead of every event.
 QUEUE_LIMIT = 10_000
 
+#: The changes table keeps about this many newest entries, whoever writes (a trigger prunes
+#: it every ``CHANGES_PRUNE_EVERY`` inserts); a reader further behind gets a ``Resync``.
+CHANGES_KEPT = 20_000
+CHANGES_PRUNE_EVERY = 500
+#: The trigger that bounds the changes table, in the file itself: every process's writes
+#: (any kplay version that has it, any front) keep the feed bounded, not only the cleaner.
+CHANGES_BOUND_TRIGGER = f"""CREATE TRIGGER IF NOT EXISTS changes_bounded AFTER INSERT ON changes
+    WHEN NEW.seq % {CHANGES_PRUNE_EVERY} = 0
+    BEGIN DELETE FROM changes WHERE seq <= NEW.seq - {CHANGES_KEPT}; END"""
+
 EVENT_TYPES: dict[str, type["Event"]] = {}
+
+
+async def bound_change_feed(storage: Storage) -> None:
+    """Install the trigger that keeps the changes table bounded (once per data file)."""
+    found = await storage.fetchone("SELECT 1 FROM sqlite_master WHERE type='trigger' AND name='changes_bounded'")
+    if found is None:
+        async with storage.write() as conn:
+            await conn.execute(CHANGES_BOUND_TRIGGER)
 
 
 def event(kind: str) -> Callable[[type["Event"]], type["Event"]]:
@@ -136,6 +154,8 @@ class SegmentDeleted(Event):
     next_offset: int = 0
     log_start_offset: int = 0
     reason: str = ""
+    #: Which cleaner deleted it (its lease owner: the process and the cleaner in it).
+    cleaner: str = ""
 
 
 @event("log_compacted")

@@ -21,8 +21,10 @@ Records leave a partition only here, and only the ways Kafka lets them go:
   ``max.compaction.lag.ms``. Small cleaned segments are merged up to ``segment.bytes``.
 * ``compact,delete``: both, compaction first.
 
-Every change to one partition happens in one write transaction, which also appends the
-change-feed entries (``segment_deleted``, ``log_compacted``) that the UI listens to.
+The decisions for one partition are written in one short write transaction, which also
+appends the change-feed entries (``segment_deleted``, ``log_compacted``) that the UI listens
+to; the records those decisions remove are deleted afterwards in chunks of ``DELETE_CHUNK``
+rows, one short transaction each, so a million-record deletion never stalls other writers.
 """
 
 from __future__ import annotations
@@ -31,23 +33,45 @@ import asyncio
 import contextlib
 import json
 import logging
+import os
+import time
+import uuid
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, AsyncIterator, Awaitable, Callable
 
 import aiosqlite
 
 from .clock import Clock
 from .config import effective_config
+from .errors import InvalidConfig
+from .events import CHANGES_KEPT as FEED_CHANGES_KEPT
 from .records import decode_headers, record_size
 from .storage import Storage, record_change, record_changes
 
 logger = logging.getLogger(__name__)
 
-#: How often the background task runs. Kafka's ``log.retention.check.interval.ms`` is
-#: 5 minutes; a playground wants to see retention happen within seconds.
-DEFAULT_INTERVAL_S = 5.0
+#: How often the background cleaner runs: ``log.retention.check.interval.ms``. Kafka's default
+#: is 5 minutes; a playground wants to see retention happen within seconds (a deliberate
+#: difference, see the README). ``KPLAY_LOG_RETENTION_CHECK_INTERVAL_MS`` sets another.
+DEFAULT_CHECK_INTERVAL_MS = 3_000
+CHECK_INTERVAL_ENV = "KPLAY_LOG_RETENTION_CHECK_INTERVAL_MS"
+DEFAULT_INTERVAL_S = DEFAULT_CHECK_INTERVAL_MS / 1000
+#: Rows one write transaction deletes at most. SQLite deletes 100k+ rows/s here, so a chunk
+#: holds the write lock for a few tens of milliseconds and other writers get in between.
+DELETE_CHUNK = 2_000
+#: How long a cleaner's lease lasts unless renewed (every write of a pass renews it); a
+#: cleaner whose process died is replaced after this long.
+LEASE_MS = 30_000
+#: Above any offset (Kafka's offsets are signed 64-bit).
+MAX_OFFSET = 2**63 - 1
+#: The cleaner lease: one row, the cleaner running a pass now and until when.
+LEASE_DDL = """CREATE TABLE IF NOT EXISTS cleaner_lease(
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    owner TEXT NOT NULL,
+    expires_at INTEGER NOT NULL
+)"""
 #: The change feed's log (the ``changes`` table) keeps this many newest entries.
-CHANGES_KEPT = 100_000
+CHANGES_KEPT = FEED_CHANGES_KEPT
 #: Most distinct keys one compaction pass maps, like Kafka's ``log.cleaner.dedupe.buffer.size``:
 #: a dirty section with more keys is compacted over several passes, whole segments at a time.
 OFFSET_MAP_MAX_KEYS = 250_000
@@ -110,6 +134,8 @@ class CleanerReport:
     partitions: tuple[PartitionCleanup, ...] = ()
     #: Old change-feed entries removed from the ``changes`` table.
     changes_pruned: int = 0
+    #: Whether the pass did nothing because another cleaner (another process) held the lease.
+    lease_held_elsewhere: bool = False
 
     @property
     def segments_deleted(self) -> int:
@@ -162,6 +188,7 @@ class _PartitionLog:
     high_watermark: int
     segments: list[LogSegment]
     checkpoint: int | None  # first dirty offset recorded by the last compaction
+    leader_epoch: int = 0
 
 
 @dataclass(frozen=True)
@@ -198,12 +225,23 @@ class LogCleaner:
     ``run_once()`` does one full pass and reports what changed; ``start()`` runs it every
     ``interval_s`` seconds until ``stop()``. Time comes from the cluster's clock, so a
     test or scenario that advances a ``ManualClock`` by a week sees a week of retention.
+
+    Every process that runs a broker (the TUI, ``kplay serve``, a Connect worker) runs a
+    cleaner on the same file; a lease row in the file (taken in a ``BEGIN IMMEDIATE``
+    transaction, renewed by every write of the pass, lapsing after ``lease_ms`` if its
+    holder dies) lets only one of them clean at a time. A pass never holds the write lock
+    for long: records leave in chunks of ``DELETE_CHUNK`` rows, one short transaction each,
+    after the log start offset has moved (so readers never see them again).
     """
 
-    def __init__(self, storage: Storage, clock: Clock, *, changes_kept: int = CHANGES_KEPT) -> None:
+    def __init__(self, storage: Storage, clock: Clock, *, changes_kept: int = CHANGES_KEPT,
+                 lease_ms: int = LEASE_MS) -> None:
         self._storage = storage
         self._clock = clock
         self._changes_kept = changes_kept
+        self._lease_ms = lease_ms
+        #: Who holds the lease while this cleaner runs a pass (shown in the change feed).
+        self.owner = f"cleaner-{os.getpid()}-{uuid.uuid4().hex[:8]}"
         self._lock = asyncio.Lock()
         self._task: asyncio.Task[None] | None = None
         #: The report of the last background run, and the error of the last failed one.
@@ -211,8 +249,13 @@ class LogCleaner:
         self.last_error: BaseException | None = None
 
     # -- background task -------------------------------------------------------------
-    async def start(self, interval_s: float = DEFAULT_INTERVAL_S) -> None:
-        """Run ``run_once`` now and then every ``interval_s`` seconds (idempotent)."""
+    async def start(self, interval_s: float | None = None) -> None:
+        """Run ``run_once`` now and then every ``interval_s`` seconds (idempotent).
+
+        Without ``interval_s``: ``log.retention.check.interval.ms`` as ``check_interval_ms()`` says.
+        """
+        if interval_s is None:
+            interval_s = check_interval_ms() / 1000
         if interval_s <= 0:
             raise ValueError(f"the cleaner's interval must be positive, not {interval_s}")
         if self._task is not None and not self._task.done():
@@ -241,18 +284,72 @@ class LogCleaner:
                 logger.warning("log cleaner pass failed: %s", exc)
             await asyncio.sleep(interval_s)
 
+    # -- the lease -------------------------------------------------------------------
+    @contextlib.asynccontextmanager
+    async def lease(self) -> AsyncIterator[bool]:
+        """Hold the cleaner lease for a pass: yields False (holding nothing) if another
+        cleaner, in this process or another, holds a live one."""
+        taken = await self._take_lease()
+        try:
+            yield taken
+        finally:
+            if taken:
+                with contextlib.suppress(Exception):  # a lease not given back lapses by itself
+                    async with self._storage.write() as conn:
+                        await conn.execute("UPDATE cleaner_lease SET expires_at=0 WHERE id=1 AND owner=?",
+                                           (self.owner,))
+
+    async def _take_lease(self) -> bool:
+        now = _wall_ms()
+        async with self._storage.write() as conn:
+            await conn.execute(LEASE_DDL)
+            row = await (await conn.execute("SELECT owner, expires_at FROM cleaner_lease WHERE id=1")).fetchone()
+            if row is not None and row[0] != self.owner and row[1] > now:
+                return False
+            await conn.execute(
+                "INSERT INTO cleaner_lease(id, owner, expires_at) VALUES (1, ?, ?)"
+                " ON CONFLICT(id) DO UPDATE SET owner=excluded.owner, expires_at=excluded.expires_at",
+                (self.owner, now + self._lease_ms))
+        return True
+
+    async def _renew(self, conn: aiosqlite.Connection) -> None:
+        """Extend the lease inside a write of the pass; a lease that lapsed meanwhile (this
+        process stalled longer than ``lease_ms``) may be another's now: stop the pass."""
+        cursor = await conn.execute("UPDATE cleaner_lease SET expires_at=? WHERE id=1 AND owner=?",
+                                    (_wall_ms() + self._lease_ms, self.owner))
+        if cursor.rowcount != 1:
+            raise LeaseLost(f"{self.owner} lost the cleaner lease")
+
     # -- one pass --------------------------------------------------------------------
     async def run_once(self) -> CleanerReport:
-        """Apply retention and compaction to every partition once; report what changed."""
+        """Apply retention and compaction to every partition once; report what changed.
+
+        Reads first, so a pass with nothing to do writes nothing (not even the lease); a
+        pass while another cleaner holds the lease does nothing and says so.
+        """
         async with self._lock:
             now = self._clock.now_ms()
-            results = []
-            for topic_id, topic, partition, config in await self._candidates(now):
-                result = await self._clean_partition(topic_id, topic, partition, config, now)
-                if result is not None:
-                    results.append(result)
-            await self._forget_deleted_topics()
-            pruned = await self._prune_changes()
+            candidates = await self._candidates(now)
+            leftovers = await self._leftovers()
+            prune = await self._changes_to_prune()
+            if not candidates and not leftovers and prune is None:
+                return CleanerReport()
+            async with self.lease() as held:
+                if not held:
+                    return CleanerReport(lease_held_elsewhere=True)
+                results = []
+                try:
+                    for topic_id, topic, partition, config in candidates:
+                        result = await self._clean_partition(topic_id, topic, partition, config, now)
+                        if result is not None:
+                            results.append(result)
+                    for table, topic_id, partition, below in leftovers:
+                        await delete_below(self._storage, table, topic_id, partition, below, renew=self._renew)
+                    await self._forget_deleted_topics()
+                    pruned = await self._prune_changes(prune)
+                except LeaseLost as lost:
+                    logger.warning("log cleaner pass stopped: %s", lost)
+                    pruned = 0
         results.sort(key=lambda r: (r.topic, r.partition))
         return CleanerReport(tuple(results), pruned)
 
@@ -299,36 +396,48 @@ class LogCleaner:
                 found.append((tid, name, p, config))
         return found
 
+    async def _leftovers(self) -> list[tuple[str, int, int, int]]:
+        """Rows an earlier pass or topic deletion left to delete (its process stopped midway):
+        (table, topic id, partition, delete below this offset)."""
+        def probe(conn: aiosqlite.Connection) -> Any:
+            return _find_leftovers(conn)
+        return await self._storage.read_in_one_hop(probe)
+
     async def _clean_partition(self, topic_id: int, topic: str, partition: int,
                                config: dict[str, Any], now: int) -> PartitionCleanup | None:
-        policy = cleanup_policies(config)
-        # Decide from a read snapshot first, so a partition with nothing to do costs no write.
+        # Decide, and plan any compaction, from a read snapshot: a partition with nothing to
+        # do costs no write, and the scan of its records holds no lock.
         async with self._storage.snapshot() as conn:
             log = await _load_partition(conn, topic_id, topic, partition)
             if log is None:
                 return None
-            compact = "compact" in policy and await _should_compact(conn, log, config, now)
-        if not compact and not _plan_deletions(log, config, now)[0]:
-            return None
-        async with self._storage.write() as conn:
-            # Reread the config too: alter_config may have run since the candidates were listed.
-            row = await (await conn.execute("SELECT config FROM topics WHERE id=?", (topic_id,))).fetchone()
-            log = await _load_partition(conn, topic_id, topic, partition)
-            if row is None or log is None:
-                return None
-            config = effective_config(json.loads(row[0]))
             policy = cleanup_policies(config)
             compaction = None
             if "compact" in policy and await _should_compact(conn, log, config, now):
                 compaction = await _plan_compaction(conn, log, config, now)
-                await _write_compaction(conn, log, compaction, now)
-                log.segments = _apply_replacements(log.segments, compaction.replaced)
-            deleted, remaining = _plan_deletions(log, config, now)
-            log_start = max(log.log_start, remaining[0].base_offset) if deleted else log.log_start
-            if deleted:
-                await _write_deletions(conn, log, deleted, remaining, log_start, now)
-            if compaction is None and not deleted:
-                return None
+        if compaction is not None and not await self._write_compaction(log, compaction, now):
+            compaction = None
+        deleted: list[tuple[LogSegment, str]] = []
+        log_start = log.log_start
+        async with self._storage.write() as conn:
+            # Reread the config too: alter_config may have run since the candidates were listed.
+            row = await (await conn.execute("SELECT config FROM topics WHERE id=?", (topic_id,))).fetchone()
+            current = await _load_partition(conn, topic_id, topic, partition)
+            if row is not None and current is not None:
+                log = current
+                config = effective_config(json.loads(row[0]))
+                deleted, remaining = _plan_deletions(log, config, now)
+                log_start = max(log.log_start, remaining[0].base_offset) if deleted else log.log_start
+                if deleted:
+                    await self._renew(conn)
+                    await _write_deletions(conn, log, deleted, remaining, log_start, now, self.owner)
+        if deleted:
+            # The log start has moved: nobody reads below it any more, so the records can go
+            # in short transactions that let other writers in between.
+            for table in ("records", "tombstone_horizons"):
+                await delete_below(self._storage, table, topic_id, partition, log_start, renew=self._renew)
+        if compaction is None and not deleted:
+            return None
         return PartitionCleanup(
             topic, partition, log_start,
             tuple(DeletedSegment(s.base_offset, s.next_offset, s.size_bytes, reason) for s, reason in deleted),
@@ -336,26 +445,168 @@ class LogCleaner:
             compaction.tombstones_removed if compaction else 0,
             compaction is not None)
 
+    async def _write_compaction(self, log: _PartitionLog, plan: _Compaction, now: int) -> bool:
+        """Write a compaction planned from a snapshot: the superseded records in chunks,
+        then the segments, horizons and checkpoint in one short transaction. Every chunk
+        first checks that the partition's leader epoch and log end are those planned on (a
+        truncation meanwhile could have reused the offsets); False if they changed."""
+        tid, part = log.topic_id, log.partition
+
+        async def unchanged(conn: aiosqlite.Connection) -> bool:
+            state = await (await conn.execute(
+                "SELECT leader_epoch, log_end_offset, log_start_offset FROM partitions"
+                " WHERE topic_id=? AND partition=?", (tid, part))).fetchone()
+            return state is not None and state[0] == log.leader_epoch and state[1] >= log.log_end \
+                and state[2] == log.log_start
+
+        for i in range(0, len(plan.removed), DELETE_CHUNK):
+            chunk = plan.removed[i:i + DELETE_CHUNK]
+
+            async def remove(conn: aiosqlite.Connection, chunk: list[int] = chunk) -> bool:
+                if not await unchanged(conn):
+                    return False
+                await self._renew(conn)
+                await conn.executemany("DELETE FROM records WHERE topic_id=? AND partition=? AND offset=?",
+                                       [(tid, part, offset) for offset in chunk])
+                return True
+
+            if not await self._storage.write_in_one_hop(remove):
+                return False
+        async with self._storage.write() as conn:
+            if not await unchanged(conn):
+                return False
+            await self._renew(conn)
+            await _write_compaction(conn, log, plan, now)
+        return True
+
     async def _forget_deleted_topics(self) -> None:
         """Drop cleaner state of topics that no longer exist (topic ids are never reused)."""
         stale = await self._storage.fetchone(
-            "SELECT 1 WHERE EXISTS (SELECT 1 FROM cleaner_checkpoints WHERE topic_id NOT IN (SELECT id FROM topics))"
-            " OR EXISTS (SELECT 1 FROM tombstone_horizons WHERE topic_id NOT IN (SELECT id FROM topics))")
+            "SELECT 1 WHERE EXISTS (SELECT 1 FROM cleaner_checkpoints WHERE topic_id NOT IN (SELECT id FROM topics))")
         if stale is None:
             return
         async with self._storage.write() as conn:
-            for table in ("cleaner_checkpoints", "tombstone_horizons"):
-                await conn.execute(f"DELETE FROM {table} WHERE topic_id NOT IN (SELECT id FROM topics)")
+            await self._renew(conn)
+            await conn.execute("DELETE FROM cleaner_checkpoints WHERE topic_id NOT IN (SELECT id FROM topics)")
 
-    async def _prune_changes(self) -> int:
-        """Keep the newest ``changes_kept`` change-feed entries; a reader that falls further
-        behind gets a ``Resync`` from the feed."""
+    async def _changes_to_prune(self) -> int | None:
+        """The newest change-feed seq to delete up to, or None when the feed is within bounds."""
         row = await self._storage.fetchone("SELECT min(seq), max(seq) FROM changes")
         if row is None or row[0] is None or row[1] - row[0] + 1 <= self._changes_kept:
+            return None
+        return row[1] - self._changes_kept
+
+    async def _prune_changes(self, upto: int | None) -> int:
+        """Keep the newest ``changes_kept`` change-feed entries (in chunks); a reader that
+        falls further behind gets a ``Resync`` from the feed."""
+        if upto is None:
             return 0
-        async with self._storage.write() as conn:
-            cursor = await conn.execute("DELETE FROM changes WHERE seq <= ?", (row[1] - self._changes_kept,))
-            return cursor.rowcount
+        pruned = 0
+        while True:
+            async with self._storage.write() as conn:
+                await self._renew(conn)
+                cursor = await conn.execute(
+                    "DELETE FROM changes WHERE seq <= min(?, (SELECT min(seq) FROM changes) + ?)",
+                    (upto, DELETE_CHUNK - 1))
+                pruned += cursor.rowcount
+            if cursor.rowcount < DELETE_CHUNK:
+                return pruned
+
+
+class LeaseLost(Exception):
+    """The cleaner's lease lapsed during a pass (its process stalled): the pass stops."""
+
+
+def _wall_ms() -> int:
+    # Leases are about processes being alive, so they run on the wall clock, not the cluster's
+    # (a lesson's ManualClock may stand still or jump a week).
+    return time.time_ns() // 1_000_000
+
+
+def check_interval_ms() -> int:
+    """``log.retention.check.interval.ms`` for this process's background cleaner.
+
+    Kafka checks every 5 minutes; the playground every few seconds (``DEFAULT_CHECK_INTERVAL_MS``),
+    so retention is seen happening. ``KPLAY_LOG_RETENTION_CHECK_INTERVAL_MS`` sets another value.
+    """
+    raw = os.environ.get(CHECK_INTERVAL_ENV, "").strip()
+    if not raw:
+        return DEFAULT_CHECK_INTERVAL_MS
+    try:
+        value = int(raw)
+    except ValueError:
+        raise InvalidConfig(f"Invalid value {raw} for configuration log.retention.check.interval.ms: "
+                            "Not a number of type LONG") from None
+    if value < 1:
+        raise InvalidConfig(f"Invalid value {value} for configuration log.retention.check.interval.ms: "
+                            "Value must be at least 1")
+    return value
+
+
+async def delete_below(storage: Storage, table: str, topic_id: int, partition: int, below: int, *,
+                       renew: Callable[[aiosqlite.Connection], Awaitable[None]] | None = None) -> int:
+    """Delete ``table``'s rows of one partition below offset ``below``, at most
+    ``DELETE_CHUNK`` rows per write transaction, so no other writer waits long; the
+    number deleted. ``table`` is ``records`` or ``tombstone_horizons``."""
+    assert table in ("records", "tombstone_horizons")
+    total = 0
+
+    async def chunk(conn: aiosqlite.Connection) -> tuple[int, bool]:
+        if renew is not None:
+            await renew(conn)
+        # The offset DELETE_CHUNK rows in: an exact row count even where compaction left gaps.
+        row = await (await conn.execute(
+            f"SELECT offset FROM {table} WHERE topic_id=? AND partition=? AND offset<? ORDER BY offset"
+            " LIMIT 1 OFFSET ?", (topic_id, partition, below, DELETE_CHUNK))).fetchone()
+        upper = below if row is None else row[0]
+        cursor = await conn.execute(f"DELETE FROM {table} WHERE topic_id=? AND partition=? AND offset<?",
+                                    (topic_id, partition, upper))
+        return cursor.rowcount, row is None
+
+    while True:
+        deleted, done = await storage.write_in_one_hop(chunk)
+        total += deleted
+        if done:
+            return total
+
+
+async def purge_topic_data(storage: Storage, topic_id: int, partitions: int) -> int:
+    """Delete a deleted topic's records (and tombstone horizons) in short transactions.
+
+    ``TopicAdmin.delete_topic`` removes the topic's metadata in one transaction and leaves
+    its records to this, as Kafka deletes a topic's logs after the metadata change; a
+    cleaner pass finishes the job if the process stops midway."""
+    total = 0
+    for table in ("records", "tombstone_horizons"):
+        for partition in range(partitions):
+            total += await delete_below(storage, table, topic_id, partition, MAX_OFFSET)
+    return total
+
+
+async def _find_leftovers(conn: aiosqlite.Connection) -> list[tuple[str, int, int, int]]:
+    found = []
+    for table in ("records", "tombstone_horizons"):
+        # Skip-scan the primary key (topic_id, partition, offset): one seek per partition
+        # holding rows, however many rows it holds.
+        key = (-1, -1)
+        while True:
+            row = await (await conn.execute(
+                f"SELECT topic_id, partition FROM {table} WHERE (topic_id, partition) > (?, ?)"
+                " ORDER BY topic_id, partition LIMIT 1", key)).fetchone()
+            if row is None:
+                break
+            key = (row[0], row[1])
+            start = await (await conn.execute(
+                "SELECT log_start_offset FROM partitions WHERE topic_id=? AND partition=?", key)).fetchone()
+            if start is None:
+                found.append((table, row[0], row[1], MAX_OFFSET))  # its topic was deleted
+                continue
+            lowest = await (await conn.execute(
+                f"SELECT offset FROM {table} WHERE topic_id=? AND partition=? ORDER BY offset LIMIT 1",
+                key)).fetchone()
+            if lowest is not None and lowest[0] < start[0]:
+                found.append((table, row[0], row[1], start[0]))
+    return found
 
 
 def cleanup_policies(config: dict[str, Any]) -> frozenset[str]:
@@ -574,8 +825,7 @@ def _apply_replacements(segments: list[LogSegment],
 async def _write_compaction(conn: aiosqlite.Connection, log: _PartitionLog, plan: _Compaction,
                             now: int) -> None:
     tid, part = log.topic_id, log.partition
-    await conn.executemany("DELETE FROM records WHERE topic_id=? AND partition=? AND offset=?",
-                           [(tid, part, offset) for offset in plan.removed])
+    # The superseded records themselves were deleted already, in chunks (LogCleaner._write_compaction).
     await conn.executemany("DELETE FROM tombstone_horizons WHERE topic_id=? AND partition=? AND offset=?",
                            [(tid, part, offset) for offset in plan.dropped_horizons])
     await conn.executemany(
@@ -599,7 +849,9 @@ async def _write_compaction(conn: aiosqlite.Connection, log: _PartitionLog, plan
 
 async def _write_deletions(conn: aiosqlite.Connection, log: _PartitionLog,
                            deleted: list[tuple[LogSegment, str]], remaining: list[LogSegment],
-                           log_start: int, now: int) -> None:
+                           log_start: int, now: int, cleaner: str) -> None:
+    """Delete the segments and move the log start; the records below it go afterwards, in
+    chunks (``delete_below``), since no reader looks below the log start."""
     tid, part = log.topic_id, log.partition
     first_kept = remaining[0]
     if first_kept not in log.segments:
@@ -607,24 +859,22 @@ async def _write_deletions(conn: aiosqlite.Connection, log: _PartitionLog,
         await conn.execute(
             "INSERT INTO segments(topic_id, partition, base_offset, next_offset, created_at) VALUES (?, ?, ?, ?, ?)",
             (tid, part, log.log_end, log.log_end, now))
-    end = deleted[-1][0].next_offset
-    await conn.execute("DELETE FROM records WHERE topic_id=? AND partition=? AND offset<?", (tid, part, end))
-    await conn.execute("DELETE FROM tombstone_horizons WHERE topic_id=? AND partition=? AND offset<?",
-                       (tid, part, end))
     await conn.execute("DELETE FROM segments WHERE topic_id=? AND partition=? AND base_offset<?",
                        (tid, part, first_kept.base_offset))
     await conn.execute("UPDATE partitions SET log_start_offset=? WHERE topic_id=? AND partition=?",
                        (log_start, tid, part))
     await record_changes(conn, now, "segment_deleted", [
         {"topic": log.topic, "partition": part, "base_offset": segment.base_offset,
-         "next_offset": segment.next_offset, "log_start_offset": log_start, "reason": reason}
+         "next_offset": segment.next_offset, "log_start_offset": log_start, "reason": reason,
+         "cleaner": cleaner}
         for segment, reason in deleted])
 
 
 async def _load_partition(conn: aiosqlite.Connection, topic_id: int, topic: str,
                           partition: int) -> _PartitionLog | None:
     state = await (await conn.execute(
-        "SELECT log_start_offset, log_end_offset, high_watermark FROM partitions WHERE topic_id=? AND partition=?",
+        "SELECT log_start_offset, log_end_offset, high_watermark, leader_epoch FROM partitions"
+        " WHERE topic_id=? AND partition=?",
         (topic_id, partition))).fetchone()
     segments = [LogSegment(*row) for row in await conn.execute_fetchall(
         "SELECT base_offset, next_offset, size_bytes, created_at, max_timestamp FROM segments"
@@ -635,7 +885,7 @@ async def _load_partition(conn: aiosqlite.Connection, topic_id: int, topic: str,
         "SELECT first_dirty_offset FROM cleaner_checkpoints WHERE topic_id=? AND partition=?",
         (topic_id, partition))).fetchone()
     return _PartitionLog(topic_id, topic, partition, state[0], state[1], state[2], segments,
-                         checkpoint[0] if checkpoint else None)
+                         checkpoint[0] if checkpoint else None, state[3])
 
 
 async def truncate_cleaner_state(conn: aiosqlite.Connection, topic_id: int, partition: int,

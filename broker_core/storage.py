@@ -22,7 +22,7 @@ from typing import Any, AsyncIterator, Awaitable, Callable, Iterable, Iterator, 
 
 import aiosqlite
 
-from .errors import StorageClosed, StorageError
+from .errors import RequestTimedOut, StorageClosed, StorageError
 from .producer_state import PRODUCER_STATE_TABLES
 from .single_hop import run_transaction
 
@@ -448,7 +448,8 @@ class Storage:
         async with self._write_lock:
             self._refuse_if_closed()
             with self._noticing_damage():
-                await _begin(self._writer, "BEGIN IMMEDIATE")
+                with _lock_wait_as_timeout():
+                    await _begin(self._writer, "BEGIN IMMEDIATE")
                 try:
                     yield self._writer
                 except BaseException:
@@ -474,7 +475,7 @@ class Storage:
         self._refuse_if_damaged()
         async with self._write_lock:
             self._refuse_if_closed()
-            with self._noticing_damage():
+            with self._noticing_damage(), _lock_wait_as_timeout():
                 result = await _run_on_thread(self._writer, body, "BEGIN IMMEDIATE")
         for callback in self.after_commit:
             callback()
@@ -608,6 +609,20 @@ class Storage:
         async with self._write_lock, self._read_lock:
             await self._reader.close()
             await self._writer.close()
+
+
+@contextlib.contextmanager
+def _lock_wait_as_timeout() -> Any:
+    """SQLite's raw "database is locked" (another process held the write lock for longer than
+    ``BUSY_TIMEOUT_MS``) as Kafka's retriable RequestTimedOut, so no front ever shows it."""
+    try:
+        yield
+    except sqlite3.OperationalError as exc:
+        if "locked" not in str(exc) and "busy" not in str(exc):
+            raise
+        raise RequestTimedOut(
+            f"The request timed out: another process held the data file's write lock for more than "
+            f"{BUSY_TIMEOUT_MS // 1000} s") from None
 
 
 def _runs_functions(conn: aiosqlite.Connection) -> bool:

@@ -19,6 +19,7 @@ from .errors import (InvalidPartitions, InvalidReplicationFactor, InvalidTopic,
                      TopicAlreadyExists, UnknownTopicOrPartition)
 from .names import collision_key, validate_topic_name
 from .placement import assign_replicas
+from .retention import purge_topic_data
 from .storage import Storage, record_change
 
 #: Kafka has no hard limit; a playground keeps one so a typo cannot create a million rows.
@@ -228,16 +229,20 @@ class TopicAdmin:
             await record_change(conn, now, "topic_altered", {"topic": name, "config": parsed})
 
     async def delete_topic(self, name: str) -> None:
-        """Delete a topic with all its records and its groups' committed offsets."""
+        """Delete a topic with all its records and its groups' committed offsets.
+
+        The topic is gone when its metadata transaction commits; its records follow in short
+        transactions (``purge_topic_data``), so a big topic never stalls other writers.
+        """
         now = self._clock.now_ms()
         async with self._storage.write() as conn:
-            topic_id = (await _topic_row(conn, name))[0]
-            for table in ("records", "segments", "replicas", "pending_replication", "cleaner_checkpoints",
-                          "tombstone_horizons", "partitions"):
+            topic_id, _, partitions = (await _topic_row(conn, name))[:3]
+            for table in ("segments", "replicas", "pending_replication", "cleaner_checkpoints", "partitions"):
                 await conn.execute(f"DELETE FROM {table} WHERE topic_id=?", (topic_id,))
             await conn.execute("DELETE FROM committed_offsets WHERE topic=?", (name,))
             await conn.execute("DELETE FROM topics WHERE id=?", (topic_id,))
             await record_change(conn, now, "topic_deleted", {"topic": name})
+        await purge_topic_data(self._storage, topic_id, partitions)
 
 
 async def insert_topic(conn: aiosqlite.Connection, name: str, partitions: int, replication_factor: int,

@@ -185,6 +185,7 @@ async def run_worker(cluster: Cluster, worker: ConnectWorker) -> int:
 
     statuses = CompactedTopic(cluster, STATUS_TOPIC)
     try:
+        await cluster.start_broker_tasks()  # the worker's process runs a broker's cleaner too
         await worker.start()
         print_lines([f"{_now()} INFO Worker {worker.worker_id} started on {cluster.path}"])
         await statuses.ensure()

@@ -115,6 +115,7 @@ async def run_servers(path: Path, *, host: str, port: int, schema_registry_port:
     stop = stop or asyncio.Event()
     cluster = await Cluster.open(path)
     try:
+        await cluster.start_broker_tasks()
         servers = await start_servers(cluster, host=host, port=port, schema_registry_port=schema_registry_port,
                                       connect_port=connect_port, advertised_host=advertised_host, rest=rest,
                                       credentials=credentials)
