@@ -470,8 +470,10 @@ class LogCleaner:
                                        [(tid, part, offset) for offset in chunk])
                 return True
 
+            began = time.perf_counter()
             if not await self._storage.write_in_one_hop(remove):
                 return False
+            await _let_others_write(time.perf_counter() - began)
         async with self._storage.write() as conn:
             if not await unchanged(conn):
                 return False
@@ -523,6 +525,13 @@ def _wall_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
+async def _let_others_write(held_s: float) -> None:
+    """Pause between two chunks as long as the last one held the lock: a writer in another
+    process waits in SQLite's busy handler, which retries on its own timer, and would
+    otherwise rarely find the lock free (this process takes it back at once)."""
+    await asyncio.sleep(min(max(held_s, 0.002), 0.05))
+
+
 def check_interval_ms() -> int:
     """``log.retention.check.interval.ms`` for this process's background cleaner.
 
@@ -564,10 +573,12 @@ async def delete_below(storage: Storage, table: str, topic_id: int, partition: i
         return cursor.rowcount, row is None
 
     while True:
+        began = time.perf_counter()
         deleted, done = await storage.write_in_one_hop(chunk)
         total += deleted
         if done:
             return total
+        await _let_others_write(time.perf_counter() - began)
 
 
 async def purge_topic_data(storage: Storage, topic_id: int, partitions: int) -> int:

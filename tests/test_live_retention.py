@@ -158,3 +158,86 @@ def _count(topics: TopicList, topic: str) -> str:
 
 async def _drain(sub) -> list:
     return sub.get_nowait()
+
+
+# -- issue 18 items 4 and 5: big deletions in short transactions, no raw SQLite message, a bounded feed --
+
+async def test_a_big_retention_deletion_lets_another_writer_in_midway(data_path):
+    from broker_core.retention import DELETE_CHUNK
+
+    clock = ManualClock()
+    cluster = await Cluster.open(data_path, clock=clock)
+    probe = await Cluster.open(data_path, clock=clock)  # another opener of the file, as another process is
+    try:
+        await cluster.topics.create_topic("big", 1, 1, config={"retention.ms": 1000})
+        await cluster.topics.create_topic("other", 1, 1)
+        total = 10 * DELETE_CHUNK
+        await cluster.logs.append("big", 0, [ProducerRecord(b"k", b"v" * 20) for _ in range(total)])
+        topic_id = (await probe.storage.fetchone("SELECT id FROM topics WHERE name='big'"))[0]
+        clock.advance(2000)
+        cleaning = asyncio.create_task(cluster.cleaner.run_once())
+        seen_midway: list[int] = []
+        while not cleaning.done():
+            await probe.logs.append("other", 0, [ProducerRecord(b"k", b"v")])
+            left = (await probe.storage.fetchone(
+                "SELECT count(*) FROM records WHERE topic_id=? AND partition=0", (topic_id,)))[0]
+            if 0 < left < total:
+                seen_midway.append(left)
+        report = await cleaning
+        assert report.partition("big", 0).log_start_offset == total
+        # The other writer committed while the deletion was under way, more than once.
+        assert len(seen_midway) >= 2, seen_midway
+        assert (await probe.storage.fetchone(
+            "SELECT count(*) FROM records WHERE topic_id=?", (topic_id,)))[0] == 0
+    finally:
+        await probe.close()
+        await cluster.close()
+
+
+async def test_a_deleted_topics_records_leave_in_chunks_and_its_name_is_free_at_once(cluster):
+    from broker_core.retention import DELETE_CHUNK
+
+    await cluster.topics.create_topic("gone", 2, 1)
+    for partition in (0, 1):
+        await cluster.logs.append("gone", partition, [ProducerRecord(b"k", b"v")] * (2 * DELETE_CHUNK + 1))
+    await cluster.topics.delete_topic("gone")
+    assert await cluster.storage.fetchone("SELECT count(*) FROM records") == (0,)
+    await cluster.topics.create_topic("gone", 1, 1)
+    assert (await cluster.topics.describe_topic("gone")).record_count == 0
+
+
+async def test_a_write_lock_held_too_long_is_a_kafka_timeout_not_a_raw_sqlite_message(cluster):
+    import sqlite3
+
+    from broker_core.errors import RequestTimedOut
+
+    await cluster.storage._writer.execute("PRAGMA busy_timeout=50")  # the test's stand-in for 60 s
+    holder = sqlite3.connect(str(cluster.path), isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    try:
+        for attempt in (lambda: cluster.topics.create_topic("t", 1, 1),
+                        lambda: cluster.logs.append("t", 0, [ProducerRecord(b"k", b"v")])):
+            try:
+                await attempt()
+            except RequestTimedOut as error:
+                assert "database is locked" not in str(error)
+                assert "timed out" in str(error)
+            else:
+                raise AssertionError("the write did not wait for the lock")
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+
+
+async def test_the_change_feed_stays_bounded_without_any_cleaner(cluster):
+    from broker_core.events import CHANGES_KEPT, CHANGES_PRUNE_EVERY
+    from broker_core.log import BatchRequest
+
+    await cluster.topics.create_topic("wide", 500, 1)
+    assert not cluster.cleaner.running
+    rounds = (CHANGES_KEPT + 3 * CHANGES_PRUNE_EVERY) // 500 + 1
+    for _ in range(rounds):
+        await cluster.logs.append_batches([BatchRequest("wide", p, [ProducerRecord(None, b"v")]) for p in range(500)])
+    count, newest = await cluster.storage.fetchone("SELECT count(*), max(seq) FROM changes")
+    assert newest > CHANGES_KEPT + 2 * CHANGES_PRUNE_EVERY
+    assert count <= CHANGES_KEPT + CHANGES_PRUNE_EVERY

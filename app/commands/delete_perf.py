@@ -31,8 +31,8 @@ FILL_BATCH = 10_000
 DAY_MS = 86_400_000
 
 
-async def _fill(cluster: Cluster, topic: str, count: int) -> None:
-    await cluster.topics.create_topic(topic, 1, 1, config={"retention.ms": DAY_MS})
+async def _fill(cluster: Cluster, topic: str, count: int, retention_ms: int) -> None:
+    await cluster.topics.create_topic(topic, 1, 1, config={"retention.ms": retention_ms})
     for first in range(0, count, FILL_BATCH):
         await cluster.logs.append(topic, 0, [ProducerRecord(f"{i:08d}".encode(), VALUE)
                                              for i in range(first, min(count, first + FILL_BATCH))])
@@ -71,8 +71,8 @@ async def measure(path: Path, records: int) -> list[str]:
     cluster = await Cluster.open(path, clock=clock)
     try:
         await cluster.topics.create_topic("probe", 1, 1)
-        await _fill(cluster, "expiring", records)
-        await _fill(cluster, "doomed", records)
+        await _fill(cluster, "expiring", records, DAY_MS)
+        await _fill(cluster, "doomed", records, -1)  # kept by retention, for the topic deletion
         clock.advance(2 * DAY_MS)
         lines = [f"delete-perf-test: {records} records of {len(VALUE)} bytes per topic; another opener of the "
                  "file appends one record every 5 ms meanwhile (its append time = how long it waited for the "
