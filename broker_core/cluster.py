@@ -13,6 +13,7 @@ from types import TracebackType
 
 from .clock import Clock, SystemClock
 from .controller import Controller
+from . import quorum
 from .events import ChangeFeed, bound_change_feed
 from .groups import GroupCoordinator
 from .log import PartitionLogs
@@ -46,12 +47,18 @@ class Cluster:
         storage.after_commit.append(self.feed.wake)
 
     @classmethod
-    async def open(cls, path: Path | str, *, clock: Clock | None = None, brokers: int = 3) -> "Cluster":
-        """Open the data file at ``path``, creating a cluster of ``brokers`` brokers if it is new."""
+    async def open(cls, path: Path | str, *, clock: Clock | None = None, brokers: int = 3,
+                   controllers: str = quorum.COMBINED) -> "Cluster":
+        """Open the data file at ``path``, creating a cluster of ``brokers`` brokers if it is new.
+
+        ``controllers`` (for a new file): ``combined``, the brokers are also the controller
+        quorum's voters (the playground's default), or ``dedicated``, three controller-only nodes.
+        """
         clock = clock or SystemClock()
         storage = await Storage.open(path, brokers=brokers, now_ms=clock.now_ms())
         try:
             await bound_change_feed(storage)
+            await quorum.ensure_installed(storage, controllers)
         except BaseException:
             await storage.close()
             raise

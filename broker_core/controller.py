@@ -1,9 +1,10 @@
-"""The controller: which brokers are up, which one is the controller, who leads each partition.
+"""The controller: which brokers are up, which one is the active controller, who leads each partition.
 
-In Kafka the controller (elected through ZooKeeper, or the KRaft quorum) watches the
-brokers and moves partition leadership when one dies. Here brokers are rows in the data
-file and every change of membership is one write transaction, so all processes sharing
-the file see the cluster move at once:
+Kafka 4.x is KRaft only: a quorum of controllers (``quorum.py``) holds the metadata log,
+and the active controller (the Raft leader, elected by a majority of the voters) watches
+the brokers and moves partition leadership when one dies. Here brokers are rows in the
+data file and every change of membership is one write transaction, so all processes
+sharing the file see the cluster move at once:
 
 - a stopped broker's replicas leave the ISR; the partitions it led elect the first live
   in-sync replica in replica order (the preferred replica first) and bump the leader
@@ -12,9 +13,13 @@ the file see the cluster move at once:
   leads, and the records it never had are truncated (later writes reuse the offsets);
 - a started broker truncates a log that diverged from its leader's, catches up and
   rejoins the ISR; an offline partition it can lead gets a leader again;
-- the controller is one live broker (the lowest id when one must be chosen); when it
-  stops another takes over with a higher controller epoch; with every broker down there
-  is none.
+- the brokers are combined nodes (``process.roles=broker,controller``): the first three
+  are the quorum's voters. While a majority of them is alive one is the active
+  controller (when it stops another is elected, with a higher epoch). With no majority
+  there is no active controller, and nothing above happens: a stopped broker keeps its
+  leaderships and ISR places (its partitions are unavailable), a started one cannot
+  register, no election or topic change can run. When a majority is back, the new
+  active controller fences the stopped brokers and registers the running ones.
 
 Kafka stops a broker gracefully by moving its leaders away first (controlled shutdown);
 here stopping is a crash, the case in which unreplicated acks=1 records are lost.
@@ -31,6 +36,8 @@ from .clock import Clock
 from .errors import (BrokerNotAvailable, ElectionNotNeeded, EligibleLeadersNotAvailable, InvalidConfig,
                      InvalidRequest, KafkaError, PreferredLeaderNotAvailable, UnknownTopicOrPartition)
 from .log import truncate_log
+from .quorum import (QuorumStatus, majority, note_voter_stopped, read_status, require_active_controller)
+from .quorum import voters as quorum_voters
 from .records import TopicPartition
 from .replication import (REPLICA_LAG_TIME_MAX_KEY, REPLICATION_DELAY_KEY, PartitionState, Replica,
                           ReplicaFetcher, ReplicationSettings, catch_up, catch_up_all, load_partitions,
@@ -49,6 +56,8 @@ class BrokerInfo:
     alive: bool
     is_controller: bool
     leader_count: int
+    #: Whether it is also a controller quorum voter (a combined broker+controller node).
+    is_voter: bool = False
 
 
 @dataclass(frozen=True)
@@ -85,6 +94,8 @@ class BrokerChange:
     controller: int
     previous_controller: int
     elections: tuple[LeaderChange, ...] = ()
+    #: Why nothing else happened: the quorum had no active controller ("" when it had one).
+    no_quorum: str = ""
 
     def lines(self) -> list[str]:
         """The change told in a few lines, for a terminal or an event log."""
@@ -93,10 +104,12 @@ class BrokerChange:
             return [f"Broker {self.broker_id} is already {'running' if self.alive else 'stopped'}."]
         lines = [f"Broker {self.broker_id} {state}."]
         if self.controller != self.previous_controller:
-            lines.append("Controller: " + (f"broker {self.controller}" if self.controller >= 0 else
-                                           "none (every broker is stopped)")
-                         + (f" (was broker {self.previous_controller})" if self.previous_controller >= 0 else ""))
+            lines.append("Active controller: " + (f"node {self.controller}" if self.controller >= 0 else
+                                                  "none (no majority of the controller quorum is alive)")
+                         + (f" (was node {self.previous_controller})" if self.previous_controller >= 0 else ""))
         lines.extend(str(change) for change in self.elections)
+        if self.no_quorum:
+            lines.append(self.no_quorum)
         return lines
 
 
@@ -122,7 +135,15 @@ class Controller:
             rows = await conn.execute_fetchall(
                 "SELECT b.id, b.alive, (SELECT count(*) FROM partitions p WHERE p.leader=b.id)"
                 " FROM brokers b ORDER BY b.id")
-        return [BrokerInfo(bid, bool(alive), bid == controller, leaders) for bid, alive, leaders in rows]
+        async with self._storage.snapshot() as conn:
+            voters = (await quorum_voters(conn))[0]
+        return [BrokerInfo(bid, bool(alive), bid == controller, leaders, bid in voters)
+                for bid, alive, leaders in rows]
+
+    async def quorum(self) -> QuorumStatus:
+        """The KRaft controller quorum: voters, active controller, metadata log offsets."""
+        async with self._storage.snapshot() as conn:
+            return await read_status(conn, self._clock.now_ms())
 
     async def controller_id(self) -> int:
         """The controller's broker id (-1 while every broker is stopped)."""
@@ -149,29 +170,26 @@ class Controller:
                 if step.changed:
                     await record_follower_step(conn, now, state, step)
             await conn.execute("UPDATE brokers SET alive=0, changed_at=? WHERE id=?", (now, broker_id))
-            await record_change(conn, now, "broker_state", {"broker": broker_id, "alive": False})
-            elections = []
-            for state in states:
-                gone = state.replica(broker_id)
-                assert gone is not None
-                gone.alive = False
-                if state.leader == broker_id:
-                    elections.append(await _replace_leader(conn, now, state, broker_id))
-                elif gone.in_isr and state.leader >= 0:
-                    gone.in_isr = False
-                    state.raise_high_watermark()
-                    await record_change(conn, now, "isr_changed", {
-                        "topic": state.topic, "partition": state.partition, "isr": state.isr(),
-                        "high_watermark": state.high_watermark, "reason": f"broker {broker_id} stopped"})
-                await save_partition(conn, state)
+            await note_voter_stopped(conn, broker_id, now)
+            # Raft first: if the active controller stopped, the voters left elect another.
             new_controller = await _elect_controller(conn, now)
+            await record_change(conn, now, "broker_state", {"broker": broker_id, "alive": False})
+            if new_controller < 0:
+                for state in states:
+                    await save_partition(conn, state)  # what followers copied before it stopped
+                return BrokerChange(broker_id, False, True, new_controller, controller[0],
+                                    no_quorum=await _no_quorum_note(conn, f"broker {broker_id} keeps its "
+                                                                    "leaderships and ISR places"))
+            elections = await _fence(conn, now, broker_id, states)
         return BrokerChange(broker_id, False, True, new_controller, controller[0], tuple(elections))
 
     async def start_broker(self, broker_id: int) -> BrokerChange:
         """Start a stopped broker: its replicas truncate diverged logs, catch up and rejoin the ISR.
 
-        Offline partitions it can lead get a leader again. Raises BrokerNotAvailable for
-        an id the cluster does not have.
+        Offline partitions it can lead get a leader again. With no active controller it
+        runs but cannot register; when its start gives the quorum a majority again, the new
+        active controller fences every stopped broker and registers every running one.
+        Raises BrokerNotAvailable for an id the cluster does not have.
         """
         now = self._clock.now_ms()
         async with self._storage.write() as conn:
@@ -179,22 +197,23 @@ class Controller:
             controller = await _controller(conn)
             if alive:
                 return BrokerChange(broker_id, True, False, controller[0], controller[0])
-            settings = await read_settings(conn)
             await conn.execute("UPDATE brokers SET alive=1, changed_at=? WHERE id=?", (now, broker_id))
-            await record_change(conn, now, "broker_state", {"broker": broker_id, "alive": True})
             new_controller = await _elect_controller(conn, now)
-            elections = []
-            for state in await load_partitions(conn, _HOSTS_REPLICA, (broker_id,)):
-                back = state.replica(broker_id)
-                assert back is not None
-                await _truncate_diverged(conn, now, state, back)
-                if state.leader < 0:
-                    change = await _recover_offline(conn, now, state, back)
-                    if change is not None:
-                        elections.append(change)
-                step = catch_up(state, now, settings)
-                await record_follower_step(conn, now, state, step)
-                await save_partition(conn, state)
+            await record_change(conn, now, "broker_state", {"broker": broker_id, "alive": True})
+            if new_controller < 0:
+                return BrokerChange(broker_id, True, True, new_controller, controller[0],
+                                    no_quorum=await _no_quorum_note(conn, f"broker {broker_id} runs but "
+                                                                    "cannot register with it"))
+            elections: list[LeaderChange] = []
+            if controller[0] < 0:
+                # The quorum is back: the new active controller catches up with what happened without one.
+                for stopped in [r[0] for r in await conn.execute_fetchall("SELECT id FROM brokers WHERE alive=0")]:
+                    elections.extend(await _fence(conn, now, stopped))
+                running = [r[0] for r in await conn.execute_fetchall("SELECT id FROM brokers WHERE alive=1")]
+            else:
+                running = [broker_id]
+            for node in running:
+                elections.extend(await _register(conn, now, node))
         return BrokerChange(broker_id, True, True, new_controller, controller[0], tuple(elections))
 
     # -- leader elections ----------------------------------------------------------------
@@ -215,6 +234,7 @@ class Controller:
         now = self._clock.now_ms()
         results: dict[TopicPartition, KafkaError | None] = {}
         async with self._storage.write() as conn:
+            await require_active_controller(conn, "elect leaders")
             settings = await read_settings(conn)
             if partitions is None:
                 states = {TopicPartition(s.topic, s.partition): s for s in await load_partitions(conn)}
@@ -294,13 +314,67 @@ async def _controller(conn: aiosqlite.Connection) -> tuple[int, int]:
     return int(rows.get("controller_id", NO_LEADER)), int(rows.get("controller_epoch", 0))
 
 
+async def _fence(conn: aiosqlite.Connection, now: int, broker_id: int,
+                 states: list[PartitionState] | None = None) -> list[LeaderChange]:
+    """The active controller fences a stopped broker: its replicas leave the ISR, its
+    partitions elect new leaders. Idempotent (a broker fenced already changes nothing)."""
+    if states is None:
+        states = await load_partitions(conn, _HOSTS_REPLICA, (broker_id,))
+    elections = []
+    for state in states:
+        gone = state.replica(broker_id)
+        assert gone is not None
+        gone.alive = False
+        if state.leader == broker_id:
+            elections.append(await _replace_leader(conn, now, state, broker_id))
+        elif gone.in_isr and state.leader >= 0:
+            gone.in_isr = False
+            state.raise_high_watermark()
+            await record_change(conn, now, "isr_changed", {
+                "topic": state.topic, "partition": state.partition, "isr": state.isr(),
+                "high_watermark": state.high_watermark, "reason": f"broker {broker_id} stopped"})
+        await save_partition(conn, state)
+    return elections
+
+
+async def _register(conn: aiosqlite.Connection, now: int, broker_id: int) -> list[LeaderChange]:
+    """A running broker registers with the active controller: its replicas truncate what
+    diverged, catch up and rejoin the ISR; offline partitions it can lead get a leader."""
+    settings = await read_settings(conn)
+    elections = []
+    for state in await load_partitions(conn, _HOSTS_REPLICA, (broker_id,)):
+        back = state.replica(broker_id)
+        assert back is not None
+        await _truncate_diverged(conn, now, state, back)
+        if state.leader < 0:
+            change = await _recover_offline(conn, now, state, back)
+            if change is not None:
+                elections.append(change)
+        step = catch_up(state, now, settings)
+        await record_follower_step(conn, now, state, step)
+        await save_partition(conn, state)
+    return elections
+
+
+async def _no_quorum_note(conn: aiosqlite.Connection, consequence: str) -> str:
+    voters, alive, _ = await quorum_voters(conn)
+    return (f"No active controller: {len(alive)} of {len(voters)} controller quorum voters "
+            f"alive, a majority of {majority(voters)} is needed; {consequence}, and no leader election or "
+            "topic change can run until a majority is back.")
+
+
 async def _elect_controller(conn: aiosqlite.Connection, now: int) -> int:
-    """Keep a live controller, or elect the lowest live broker (none if all are down)."""
+    """Raft's election: keep a live active controller while a majority of voters is alive,
+    or elect the lowest live voter; none without a majority."""
     current, epoch = await _controller(conn)
-    if current >= 0 and await _is_alive(conn, current):
+    voters, live, _ = await quorum_voters(conn)
+    alive = [v for v in voters if v in live]
+    if len(alive) < majority(voters):
+        new = NO_LEADER
+    elif current in alive:
         return current
-    row = await (await conn.execute("SELECT min(id) FROM brokers WHERE alive=1")).fetchone()
-    new = NO_LEADER if row is None or row[0] is None else row[0]
+    else:
+        new = alive[0]
     if new == current:
         return current
     if new >= 0:
@@ -309,11 +383,6 @@ async def _elect_controller(conn: aiosqlite.Connection, now: int) -> int:
                            [("controller_id", str(new)), ("controller_epoch", str(epoch))])
     await record_change(conn, now, "controller_changed", {"controller": new, "epoch": epoch, "previous": current})
     return new
-
-
-async def _is_alive(conn: aiosqlite.Connection, broker_id: int) -> bool:
-    row = await (await conn.execute("SELECT alive FROM brokers WHERE id=?", (broker_id,))).fetchone()
-    return bool(row and row[0])
 
 
 async def _replace_leader(conn: aiosqlite.Connection, now: int, state: PartitionState,

@@ -208,11 +208,16 @@ class PartitionLogs:
         (state,) = await conn.execute_fetchall(
             f"SELECT p.leader, p.log_start_offset, p.log_end_offset, {_COUNT_REPLICAS.format('r.in_isr=1')},"
             f" {_COUNT_REPLICAS.format('r.in_isr=1 AND b.alive=1')}, {_COUNT_REPLICAS.format('r.in_isr=0 AND b.alive=1')},"
-            " (SELECT value FROM meta WHERE key=?) FROM partitions p WHERE p.topic_id=? AND p.partition=?",
+            " (SELECT value FROM meta WHERE key=?), (SELECT alive FROM brokers WHERE id=p.leader)"
+            " FROM partitions p WHERE p.topic_id=? AND p.partition=?",
             (REPLICATION_DELAY_KEY, topic_id, partition))
-        leader, log_start, leo, isr_size, isr_alive, out_of_sync_alive, delay = state
+        leader, log_start, leo, isr_size, isr_alive, out_of_sync_alive, delay, leader_alive = state
         if leader < 0:
             raise LeaderNotAvailable(f"Partition {topic}-{partition} has no leader (offline)")
+        if not leader_alive:
+            # Only without an active controller: nobody could move the leadership away.
+            raise NotLeaderOrFollower(f"Broker {leader}, the leader of {topic}-{partition}, is stopped and no "
+                                      "active controller can elect another")
         lagging: PartitionState | None = None
         settings: ReplicationSettings | None = None
         if int(delay or 0) > 0 or out_of_sync_alive or isr_alive < isr_size:
@@ -345,7 +350,8 @@ class PartitionLogs:
             # The topic and the partition's offsets in one statement, then the records, in
             # one round trip to the database thread and one consistent snapshot.
             found = await conn.execute_fetchall(
-                "SELECT t.id, t.config, p.log_start_offset, p.log_end_offset, p.high_watermark, p.leader"
+                "SELECT t.id, t.config, p.log_start_offset, p.log_end_offset, p.high_watermark,"
+                " CASE WHEN p.leader>=0 AND (SELECT alive FROM brokers WHERE id=p.leader)=0 THEN -2 ELSE p.leader END"
                 " FROM topics t LEFT JOIN partitions p ON p.topic_id=t.id AND p.partition=? WHERE t.name=?",
                 (partition, topic))
             if not found or found[0][5] is None or found[0][5] < 0:
@@ -385,7 +391,9 @@ class PartitionLogs:
                 chunk = names[start:start + 500]
                 for row in await conn.execute_fetchall(
                         "SELECT t.name, t.id, t.config, p.partition, p.log_start_offset, p.log_end_offset,"
-                        " p.high_watermark, p.leader FROM topics t LEFT JOIN partitions p ON p.topic_id=t.id"
+                        " p.high_watermark, CASE WHEN p.leader>=0 AND (SELECT alive FROM brokers"
+                        " WHERE id=p.leader)=0 THEN -2 ELSE p.leader END FROM topics t"
+                        " LEFT JOIN partitions p ON p.topic_id=t.id"
                         f" WHERE t.name IN ({','.join('?' * len(chunk))})", chunk):
                     topics.add(row[0])
                     if row[3] is not None:
@@ -482,6 +490,9 @@ def _fetch_result(topic: str, partition: int, offset: int, state: tuple, rows: l
     config, start, leo, hw, leader = state
     if leader is None:
         raise UnknownTopicOrPartition(f"Partition {partition} of topic '{topic}' does not exist")
+    if leader == -2:  # its leader is stopped and no active controller could elect another
+        raise NotLeaderOrFollower(f"The leader of {topic}-{partition} is stopped and no active controller "
+                                  "can elect another")
     if leader < 0:
         raise LeaderNotAvailable(f"Partition {topic}-{partition} has no leader (offline)")
     if offset < start or offset > leo:

@@ -151,8 +151,9 @@ def catch_up(state: PartitionState, now: int, settings: ReplicationSettings) -> 
     Pure bookkeeping on ``state`` (nothing is written). Offline partitions are left alone.
     """
     step = FollowerStep()
-    if state.leader < 0:
-        return step
+    leader = state.replica(state.leader)
+    if state.leader < 0 or (leader is not None and not leader.alive):
+        return step  # offline, or led by a stopped broker no controller could replace
     leader_end = state.log_end_offset
     delay = settings.replication_delay_ms
     young = [base for base, at in state.pending if at > now - delay] if delay > 0 else []

@@ -19,6 +19,7 @@ from .errors import (InvalidPartitions, InvalidReplicationFactor, InvalidTopic,
                      TopicAlreadyExists, UnknownTopicOrPartition)
 from .names import collision_key, validate_topic_name
 from .placement import assign_replicas
+from .quorum import require_active_controller
 from .retention import purge_topic_data
 from .storage import Storage, record_change
 
@@ -124,6 +125,7 @@ class TopicAdmin:
         InvalidReplicationFactor or InvalidConfig, writing nothing when it does."""
         now = self._clock.now_ms()
         async with self._storage.write() as conn:
+            await require_active_controller(conn, f"create topic '{name}'")
             live = [r[0] for r in await conn.execute_fetchall(
                 "SELECT id FROM brokers WHERE alive=1 ORDER BY id")]
             overrides = validate_new_topic(name, partitions, replication_factor, len(live), config)
@@ -187,6 +189,7 @@ class TopicAdmin:
         now = self._clock.now_ms()
         async with self._storage.write() as conn:
             row = await _topic_row(conn, name)
+            await require_active_controller(conn, f"add partitions to topic '{name}'")
             topic_id, current, rf = row[0], row[2], row[3]
             validate_partition_increase(current, total)
             live = [r[0] for r in await conn.execute_fetchall(
@@ -209,6 +212,7 @@ class TopicAdmin:
         validate_topic_config({key: effective_config({}).get(key) for key in delete})
         async with self._storage.write() as conn:
             row = await _topic_row(conn, name)
+            await require_active_controller(conn, f"alter the configs of topic '{name}'")
             config = json.loads(row[4])
             config.update(parsed)
             for key in delete:
@@ -237,6 +241,7 @@ class TopicAdmin:
         now = self._clock.now_ms()
         async with self._storage.write() as conn:
             topic_id, _, partitions = (await _topic_row(conn, name))[:3]
+            await require_active_controller(conn, f"delete topic '{name}'")
             for table in ("segments", "replicas", "pending_replication", "cleaner_checkpoints", "partitions"):
                 await conn.execute(f"DELETE FROM {table} WHERE topic_id=?", (topic_id,))
             await conn.execute("DELETE FROM committed_offsets WHERE topic=?", (name,))

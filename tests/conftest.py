@@ -30,3 +30,14 @@ async def cluster(data_path: Path, clock: ManualClock) -> AsyncIterator[Cluster]
         yield opened
     finally:
         await opened.close()
+
+
+@pytest.fixture
+async def dedicated_cluster(tmp_path: Path, clock: ManualClock) -> AsyncIterator[Cluster]:
+    """A new 3-broker cluster whose controller quorum runs on 3 controller-only nodes, so
+    stopping brokers never costs it its majority (as in production clusters)."""
+    opened = await Cluster.open(tmp_path / "dedicated.db", clock=clock, controllers="dedicated")
+    try:
+        yield opened
+    finally:
+        await opened.close()

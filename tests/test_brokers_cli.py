@@ -51,7 +51,7 @@ def test_stopping_and_starting_brokers_moves_leaders_and_the_preferred_election_
 def test_stopping_the_controller_hands_the_role_to_another_broker(data_path):
     create_topics(data_path, {"t": 1}, replication_factor=2)
     result = kplay(data_path, "brokers", "--stop", "0")
-    assert "Controller: broker 1 (was broker 0)" in result.stdout.splitlines()
+    assert "Active controller: node 1 (was node 0)" in result.stdout.splitlines()
     assert table(kplay(data_path, "brokers", "--list").stdout)["1"][1] == "yes"
 
 

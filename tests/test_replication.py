@@ -107,7 +107,8 @@ async def test_a_live_but_out_of_sync_replica_never_leads_without_unclean_electi
     assert [v for _, v in await readable(cluster, "strict")] == [b"acked"]
 
 
-async def test_every_replica_down_makes_the_partition_offline_until_its_last_isr_member_returns(cluster):
+async def test_every_replica_down_makes_the_partition_offline_until_its_last_isr_member_returns(dedicated_cluster):
+    cluster = dedicated_cluster
     await cluster.topics.create_topic("t", 1, 2)
     desc = await partition(cluster, "t")
     leader, follower = desc.replicas
@@ -316,7 +317,7 @@ async def test_lowering_the_replication_delay_lets_followers_catch_up_at_once(cl
         await cluster.controller.set_replication_delay(-1)
 
 
-async def test_controller_fails_over_to_a_live_broker_and_is_none_when_all_are_down(cluster):
+async def test_the_active_controller_is_elected_by_a_majority_of_voters_and_is_none_without_one(cluster):
     feed = await cluster.start_feed()
     events = feed.subscribe("controller_changed")
 
@@ -324,21 +325,21 @@ async def test_controller_fails_over_to_a_live_broker_and_is_none_when_all_are_d
         return [b.broker_id for b in brokers if b.is_controller]
 
     assert controller(await cluster.controller.brokers()) == [0]
+    assert all(b.is_voter for b in await cluster.controller.brokers())  # combined broker+controller nodes
     change = await cluster.controller.stop_broker(0)
     assert (change.previous_controller, change.controller) == (0, 1)
     assert controller(await cluster.controller.brokers()) == [1]
     event = await next_event(events, "controller_changed", controller=1)
     assert (event.previous, event.epoch) == (0, 2)
 
-    await cluster.controller.stop_broker(2)  # not the controller: nothing changes
-    assert controller(await cluster.controller.brokers()) == [1]
-    await cluster.controller.stop_broker(1)
+    # 1 of 3 voters left: no majority, no active controller.
+    change = await cluster.controller.stop_broker(2)
+    assert change.controller == -1 and "No active controller: 1 of 3" in change.lines()[-1]
     assert controller(await cluster.controller.brokers()) == []
     await next_event(events, "controller_changed", controller=-1)
-
-    await cluster.controller.start_broker(2)
-    assert controller(await cluster.controller.brokers()) == [2]
-    assert (await next_event(events, "controller_changed", controller=2)).epoch == 3
+    await cluster.controller.start_broker(2)  # 2 of 3 again: a majority elects a controller
+    assert controller(await cluster.controller.brokers()) == [1]
+    assert (await next_event(events, "controller_changed", controller=1)).epoch == 3
 
 
 async def test_stopping_or_starting_an_unknown_broker_names_the_problem(cluster):
@@ -389,7 +390,8 @@ async def test_unclean_election_on_request_gives_an_offline_partition_a_leader(c
     assert isinstance((await cluster.controller.elect_leaders("unclean", [tp]))[tp], ElectionNotNeeded)
 
 
-async def test_every_election_is_narrated_on_the_change_feed(cluster):
+async def test_every_election_is_narrated_on_the_change_feed(dedicated_cluster):
+    cluster = dedicated_cluster
     await cluster.topics.create_topic("told", 1, 3)
     desc = await partition(cluster, "told")
     feed = await cluster.start_feed()

@@ -37,7 +37,8 @@ class ReplicationMachine(RuleBasedStateMachine):
         self.loop = asyncio.new_event_loop()
         self.dir = Path(tempfile.mkdtemp(prefix="kplay-replication-"))
         self.clock = ManualClock()
-        self.cluster: Cluster = self.run(Cluster.open(self.dir / "cluster.db", clock=self.clock))
+        self.cluster: Cluster = self.run(Cluster.open(self.dir / "cluster.db", clock=self.clock,
+                                                          controllers="dedicated"))
         self.run(self.cluster.topics.create_topic(SAFE, 2, 3))
         self.run(self.cluster.topics.create_topic(UNCLEAN, 1, 2, {"unclean.leader.election.enable": "true"}))
         self.acked: dict[tuple[int, int], bytes] = {}  # (partition, offset) of SAFE -> value, acks=all

@@ -1,4 +1,5 @@
-"""The brokers pane: each broker's state, which one is the controller, and how many leaders it hosts."""
+"""The brokers pane: each broker's state, its KRaft roles (which one is the active controller,
+which are quorum voters), how many leaders it hosts, and the quorum's state in the subtitle."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from textual.widgets import DataTable
 
 from broker_core import Cluster
 from broker_core.controller import BrokerInfo
+from broker_core.quorum import QuorumStatus
 from broker_core.errors import KafkaError
 
 #: This widget's stylesheet, for the screen's CSS_PATH.
@@ -26,7 +28,7 @@ FRAME_S = 1 / 30
 
 #: Feed kinds that change what the pane shows.
 FOLLOWED_KINDS = ("broker_state", "controller_changed", "leader_elected", "topic_created",
-                  "topic_deleted", "partitions_added", "resync")
+                  "topic_deleted", "partitions_added", "topic_altered", "isr_changed", "resync")
 
 
 class BrokerList(Vertical):
@@ -49,6 +51,8 @@ class BrokerList(Vertical):
         super().__init__(id=id, classes=classes)
         self.cluster = cluster
         self.brokers: list[BrokerInfo] = []
+        #: The KRaft controller quorum as last read.
+        self.quorum: QuorumStatus | None = None
         self.loaded = False
 
     def compose(self) -> ComposeResult:
@@ -90,18 +94,26 @@ class BrokerList(Vertical):
     async def reload(self) -> None:
         """Re-read the brokers and redraw."""
         self.brokers = await self.cluster.controller.brokers()
+        self.quorum = await self.cluster.controller.quorum()
         table = self.table
         keep = table.cursor_row
         table.clear()
         for broker in self.brokers:
             state = Text("up", style="green") if broker.alive else Text("down", style="bold red")
-            role = Text("controller", style="bold") if broker.is_controller else Text("")
+            # KRaft roles: the active controller, another voter of the quorum, or a broker only.
+            role = (Text("controller", style="bold") if broker.is_controller else
+                    Text("voter", style="dim") if broker.is_voter else Text(""))
             table.add_row(Text(str(broker.broker_id), justify="right"), state, role,
                           Text(str(broker.leader_count), justify="right"), key=str(broker.broker_id))
         if self.brokers:
             table.move_cursor(row=min(max(keep, 0), len(self.brokers) - 1), animate=False)
         alive = sum(b.alive for b in self.brokers)
-        self.border_subtitle = f"{alive}/{len(self.brokers)} up"
+        quorum = self.quorum
+        if quorum.has_leader:
+            kraft = f"KRaft: controller {quorum.leader_id}, epoch {quorum.leader_epoch}, meta {quorum.high_watermark}"
+        else:
+            kraft = f"KRaft: NO CONTROLLER ({quorum.live_voters}/{len(quorum.voters)} voters)"
+        self.border_subtitle = f"{alive}/{len(self.brokers)} up · {kraft}"
         self.loaded = True
 
     @on(DataTable.RowHighlighted, "#broker-table")

@@ -95,18 +95,20 @@ async def execute_brokers(cluster: Cluster, action: str, value: Optional[int]) -
 
 async def list_brokers(cluster: Cluster) -> None:
     """``--list``: one row per broker (padded columns in a pipe, a table on a terminal)."""
-    headers = ["BROKER", "STATE", "CONTROLLER", "LEADERS"]
+    headers = ["BROKER", "STATE", "CONTROLLER", "LEADERS", "ROLES"]
     rows = [[str(b.broker_id), "running" if b.alive else "stopped", "yes" if b.is_controller else "no",
-             str(b.leader_count)] for b in await cluster.controller.brokers()]
+             str(b.leader_count), "broker,controller" if b.is_voter else "broker"]
+            for b in await cluster.controller.brokers()]
+    quorum = (await cluster.controller.quorum()).summary()
     if stdout_is_terminal():
         print_table(headers, rows)
         settings = await cluster.controller.replication_settings()
-        print_lines([f"Replication delay: {settings.replication_delay_ms} ms   "
+        print_lines([quorum, f"Replication delay: {settings.replication_delay_ms} ms   "
                      f"replica.lag.time.max.ms: {settings.replica_lag_time_max_ms}"])
         return
     widths = [max(len(row[i]) for row in [headers, *rows]) for i in range(len(headers))]
     print_lines(["  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip()
-                 for row in [headers, *rows]])
+                 for row in [headers, *rows]] + [quorum])
 
 
 def leader_election(

@@ -96,7 +96,7 @@ async def open_scenario_cluster(scenario: Scenario, data: Optional[Path]) -> tup
     """A cluster for a scenario: a fresh file with the scenario's brokers, on a manual clock."""
     clock = ManualClock(SCENARIO_EPOCH_MS)
     path = data or Path(tempfile.mkdtemp(prefix="kplay-demo-")) / "demo.db"
-    cluster = await Cluster.open(path, clock=clock, brokers=scenario.brokers)
+    cluster = await Cluster.open(path, clock=clock, brokers=scenario.brokers, controllers=scenario.controllers)
     return cluster, clock, path
 
 

@@ -251,6 +251,9 @@ class Scenario:
     seed: int
     brokers: int
     steps: tuple[Step, ...]
+    #: The controller quorum: "combined" (the brokers are its voters) or "dedicated"
+    #: (three controller-only nodes, untouched when brokers stop).
+    controllers: str = "combined"
 
 
 def parse_condition(source: str, line: int, text: str) -> Condition:
@@ -305,7 +308,7 @@ def parse(text: str, source: str = "<scenario>", *, base_dir: Path | None = None
         line = raw.strip()
         if not line or line.startswith("#"):
             continue
-        head = re.match(r"^(title|description|seed|brokers):\s*(.*)$", line)
+        head = re.match(r"^(title|description|seed|brokers|controllers):\s*(.*)$", line)
         if head:
             if steps:
                 errors.append(ScenarioError(source, number, f"'{head.group(1)}:' belongs in the header, "
@@ -331,8 +334,11 @@ def parse(text: str, source: str = "<scenario>", *, base_dir: Path | None = None
             errors.append(ScenarioError(source, 1, "brokers: must be between 1 and 9"))
         else:
             brokers = value
+    controllers = header.get("controllers", "combined").strip()
+    if controllers not in ("combined", "dedicated"):
+        errors.append(ScenarioError(source, 1, "controllers: must be combined or dedicated"))
     scenario = Scenario(source, header.get("title", Path(source).stem), header.get("description", ""),
-                        seed, brokers, tuple(steps))
+                        seed, brokers, tuple(steps), controllers)
     errors += [ScenarioError(source, line, message)
                for line, message in static_problems(scenario, base_dir=base_dir, complete=not errors)]
     if errors:

@@ -98,9 +98,13 @@ CONCEPTS: dict[str, Concept] = {c.title.lower().replace(" ", "_"): c for c in (
             "a broker moves the leadership of its partitions to in-sync followers on other brokers, and its "
             "replicas leave the ISR until it is started again and catches up."),
     Concept("Controller",
-            "One broker is the controller, the role ZooKeeper or the KRaft quorum plays in real Kafka: it "
-            "notices brokers failing and elects new partition leaders. If the controller itself stops, "
-            "another live broker takes over and the controller epoch goes up."),
+            "Kafka 4 runs KRaft (ZooKeeper was deprecated in 3.5 and removed in 4.0): a quorum of "
+            "controllers keeps the cluster's metadata in a Raft log. Here the three brokers are also its "
+            "voters (process.roles=broker,controller). The active controller, elected by a majority of "
+            "the voters, notices brokers failing and elects new partition leaders; if it stops, the "
+            "others elect another with a higher epoch. With no majority alive there is no active "
+            "controller: no leader elections and no topic changes, while partitions whose leader still "
+            "runs keep serving."),
     Concept("Change feed",
             "The event log tells what the cluster reports: topics created, rebalances, leader elections, "
             "segments deleted by retention. It comes from the same change feed that keeps every pane live, "
