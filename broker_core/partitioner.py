@@ -1,12 +1,22 @@
 """Kafka's default partitioner: murmur2 for keyed records, sticky for null keys.
 
+``BuiltInPartitioner`` is Kafka 3.3+'s (KIP-794), which the producer uses;
+``StickyPartitioner`` is the older KIP-480 one (switch after every batch, over all
+partitions), still used by callers that count batches themselves.
+
 ``murmur2`` is a bit-for-bit port of ``org.apache.kafka.common.utils.Utils.murmur2`` so a
 key lands on the same partition number here as in real Kafka.
 """
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import random
+from typing import Callable, Mapping, Sequence
+
+#: Queue sizes per partition, or a function giving them when a switch needs them.
+QueueSizes = Mapping[int, int] | Callable[[], Mapping[int, int]] | None
 
 _M = 0x5BD1E995
 _MASK = 0xFFFFFFFF
@@ -49,7 +59,7 @@ def partition_for_key(key: bytes, num_partitions: int) -> int:
 
 
 class StickyPartitioner:
-    """Kafka's default partitioner (KIP-480 sticky for null keys).
+    """Kafka 2.4-3.2's default partitioner (KIP-480 sticky for null keys).
 
     Keyed records hash with murmur2. Records without a key stick to one partition
     until the batch for it is sent, then move to another, so null-key traffic still
@@ -77,3 +87,63 @@ class StickyPartitioner:
             return
         choice = self._random.randrange(num_partitions - 1)
         self._sticky[topic] = choice if choice < previous else choice + 1
+
+
+class BuiltInPartitioner:
+    """Kafka 3.3+'s partitioner for the producer (KIP-794, ``BuiltInPartitioner``).
+
+    Keyed records hash with murmur2; an explicit partition always wins (the caller's).
+    Records without a key stick to one partition until ``batch_size`` bytes were produced
+    to it, then switch (``updatePartitionInfo``): at once if the partition's last batch is
+    full, otherwise only after twice ``batch_size``, so linger-sized batches are not cut in
+    two. The next partition is chosen only among partitions that have a leader, weighted
+    by how few batches each has queued (adaptive partitioning: ``updatePartitionLoadStats``'s
+    cumulative frequency table), uniformly when the queues are equal. One difference: a
+    sticky partition that lost its leader is left at once here, where Kafka's producer
+    would queue records for it until its leader is back or they time out.
+    """
+
+    def __init__(self, batch_size: int = 16_384, seed: int | None = None) -> None:
+        self.batch_size = batch_size
+        self._random = random.Random(seed)
+        #: Per topic: the sticky partition and the bytes produced to it since it was chosen.
+        self._sticky: dict[str, list[int]] = {}
+
+    def partition(self, topic: str, key: bytes | None, num_partitions: int,
+                  available: Sequence[int] | None = None, queue_sizes: QueueSizes = None) -> int:
+        """The partition for one record; ``available``: the partitions that have a leader."""
+        if key is not None:
+            return partition_for_key(key, num_partitions)
+        current = self._sticky.get(topic)
+        if (current is None or current[0] >= num_partitions
+                or (available is not None and available and current[0] not in available)):
+            current = [self.next_partition(num_partitions, available, queue_sizes), 0]
+            self._sticky[topic] = current
+        return current[0]
+
+    def on_append(self, topic: str, appended_bytes: int, batch_full: bool, num_partitions: int,
+                  available: Sequence[int] | None = None, queue_sizes: QueueSizes = None) -> None:
+        """Count bytes appended for a keyless record; switch partition when enough were."""
+        current = self._sticky.get(topic)
+        if current is None:
+            return
+        current[1] += appended_bytes
+        if (current[1] >= self.batch_size and batch_full) or current[1] >= 2 * self.batch_size:
+            self._sticky[topic] = [self.next_partition(num_partitions, available, queue_sizes), 0]
+
+    def next_partition(self, num_partitions: int, available: Sequence[int] | None = None,
+                       queue_sizes: QueueSizes = None) -> int:
+        """``BuiltInPartitioner.nextPartition``: weighted by queue sizes when they differ."""
+        if callable(queue_sizes):
+            queue_sizes = queue_sizes()
+        draw = self._random.getrandbits(31)  # Utils.toPositive(nextInt())
+        candidates = list(available) if available else []
+        if queue_sizes is not None and len(candidates) >= 1 and num_partitions >= 2:
+            sizes = [queue_sizes.get(p, 0) for p in candidates]
+            if not (len(set(sizes)) == 1 and len(candidates) == num_partitions):
+                top = max(sizes) + 1
+                table = list(itertools.accumulate(top - size for size in sizes))
+                return candidates[bisect.bisect_right(table, draw % table[-1])]
+        if candidates:
+            return candidates[draw % len(candidates)]
+        return draw % num_partitions

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Sequence
 from .errors import InvalidRecord, KafkaError, RecordTooLarge, UnknownTopicOrPartition
 from .events import wait_for_event
 from .log import BatchRequest, parse_acks
-from .partitioner import StickyPartitioner
+from .partitioner import BuiltInPartitioner
 from .records import BATCH_OVERHEAD, AppendResult, ProducerRecord, RecordMetadata, record_size
 
 if TYPE_CHECKING:
@@ -56,7 +56,7 @@ class Producer:
 
     def __init__(self, cluster: "Cluster", *, acks: int | str = "all", linger_ms: float = 5.0,
                  batch_size: int = 16_384, buffer_memory: int = 32 * 1024 * 1024,
-                 partitioner: StickyPartitioner | None = None, client_id: str = "kplay-producer",
+                 partitioner: BuiltInPartitioner | None = None, client_id: str = "kplay-producer",
                  auto_create_topics: bool = False, max_request_size: int = 1_048_576) -> None:
         self._cluster = cluster
         self.acks = parse_acks(acks)
@@ -66,8 +66,10 @@ class Producer:
         self.max_request_size = max_request_size
         self.client_id = client_id
         self.auto_create_topics = auto_create_topics
-        self._partitioner = partitioner or StickyPartitioner()
+        self._partitioner = partitioner or BuiltInPartitioner(batch_size)
         self._metadata: dict[str, tuple[int, float]] = {}
+        #: Per topic, the partitions that have a running leader (refreshed with the count).
+        self._available: dict[str, tuple[int, ...]] = {}
         self._open: dict[tuple[str, int], _Batch] = {}
         self._ready: deque[_Batch] = deque()
         self._wakeup = asyncio.Event()
@@ -102,8 +104,20 @@ class Producer:
             with contextlib.suppress(KafkaError):
                 await self._cluster.topics.create_topic(topic, 1, 1)
             count = await self._cluster.logs.partition_count(topic)
+        rows = await self._cluster.storage.fetchall(
+            "SELECT p.partition FROM partitions p JOIN topics t ON t.id=p.topic_id JOIN brokers b ON b.id=p.leader"
+            " WHERE t.name=? AND b.alive=1 ORDER BY p.partition", (topic,))
+        self._available[topic] = tuple(r[0] for r in rows)
         self._metadata[topic] = (count, now)
         return count
+
+    def _queue_sizes(self, topic: str) -> dict[int, int]:
+        """Batches queued per partition of ``topic`` (RecordAccumulator's deque sizes)."""
+        sizes: dict[int, int] = {}
+        for batch in (*self._ready, *self._open.values()):
+            if batch.topic == topic:
+                sizes[batch.partition] = sizes.get(batch.partition, 0) + 1
+        return sizes
 
     async def send(self, topic: str, value: bytes | None = None, key: bytes | None = None, *,
                    partition: int | None = None, headers: Sequence[tuple[str, bytes]] = (),
@@ -123,8 +137,10 @@ class Producer:
             count = cached[0]
         else:
             count = await self.partitions_for(topic)
+        sticky = partition is None and key is None
         if partition is None:
-            partition = self._partitioner.partition(topic, key, count)
+            partition = self._partitioner.partition(topic, key, count, self._available.get(topic),
+                                                    lambda: self._queue_sizes(topic))
         elif not 0 <= partition < count:
             raise UnknownTopicOrPartition(
                 f"Partition {partition} of topic '{topic}' with partition count {count} is not present in metadata")
@@ -139,7 +155,7 @@ class Producer:
         if batch is not None and batch.size + size > self.batch_size and batch.records:
             self._close_batch(batch, count)
             batch = None
-        wake = batch is None
+        wake = opened = batch is None
         if batch is None:
             batch = _Batch(topic, partition, now)
             self._open[(topic, partition)] = batch
@@ -147,9 +163,14 @@ class Producer:
         batch.futures.append(future)
         batch.size += size
         self._buffered += size
-        if batch.size >= self.batch_size:
+        full = batch.size >= self.batch_size
+        if full:
             self._close_batch(batch, count)
             wake = True
+        if sticky:
+            # A new batch's header counts, as in Kafka's estimatedSizeInBytes.
+            self._partitioner.on_append(topic, size + (BATCH_OVERHEAD if opened else 0), full, count,
+                                        self._available.get(topic), lambda: self._queue_sizes(topic))
         if wake:  # the sender only needs to look again when a batch opened or became ready
             self._ensure_sender()
             self._wakeup.set()
@@ -171,7 +192,6 @@ class Producer:
     def _close_batch(self, batch: _Batch, count: int) -> None:
         del self._open[(batch.topic, batch.partition)]
         self._ready.append(batch)
-        self._partitioner.on_new_batch(batch.topic, count, batch.partition)
 
     def _ensure_sender(self) -> None:
         if self._sender is None or self._sender.done():
@@ -232,8 +252,6 @@ class Producer:
                     size += batch.size
                     del self._open[key]
                     batches.append(batch)
-                    self._partitioner.on_new_batch(batch.topic, self._metadata.get(batch.topic, (1, 0))[0],
-                                                   batch.partition)
             if batches:
                 await self._send_batches(batches)
             self._drained.set()

@@ -64,7 +64,9 @@ CONCEPTS: dict[str, Concept] = {c.title.lower().replace(" ", "_"): c for c in (
     Concept("Producer",
             "A producer appends records to a topic. A keyed record goes to partition murmur2(key) % "
             "partitions, as Kafka's Java client computes it, so one key always lands in one partition; "
-            "records without a key are spread by sticky partitioning. acks=0 does not wait, acks=1 waits "
+            "records without a key stick to one partition until batch.size bytes went to it, then move to "
+            "another that has a leader, favouring those with the shortest queues (Kafka 3.3+'s built-in "
+            "partitioner, KIP-794). acks=0 does not wait, acks=1 waits "
             "for the leader, acks=all for every in-sync replica."),
     Concept("Consumer position",
             "A consumer reads each assigned partition from its position: the offset of the next record it "
