@@ -12,7 +12,7 @@ from pathlib import Path
 from types import TracebackType
 
 from .clock import Clock, SystemClock
-from .controller import Controller
+from .controller import AutoLeaderRebalancer, Controller
 from . import quorum
 from .events import ChangeFeed, bound_change_feed
 from .groups import GroupCoordinator
@@ -43,6 +43,7 @@ class Cluster:
         self.feed = ChangeFeed(storage.path)
         self.groups = GroupCoordinator(storage, clock, self.feed)
         self.cleaner = LogCleaner(storage, clock)
+        self.leader_rebalancer = AutoLeaderRebalancer(self.controller, clock)
         self.schemas = SchemaRegistry(storage, clock)
         storage.after_commit.append(self.feed.wake)
 
@@ -76,17 +77,20 @@ class Cluster:
 
     async def start_broker_tasks(self) -> None:
         """Start what a running broker does in the background: the log cleaner (retention and
-        compaction every ``log.retention.check.interval.ms``). Every front that runs brokers
+        compaction every ``log.retention.check.interval.ms``) and the automatic leader rebalance
+        (``auto.leader.rebalance.enable``, every ``leader.imbalance.check.interval.seconds``). Every front that runs brokers
         calls this: the TUI, ``kplay serve``, a Connect worker. Idempotent; ``close`` stops them."""
         await self.cleaner.start()
+        await self.leader_rebalancer.start()
 
     async def stop_broker_tasks(self) -> None:
         """Stop what ``start_broker_tasks`` started (``close`` does it too)."""
         await self.cleaner.stop()
+        await self.leader_rebalancer.stop()
 
     async def close(self) -> None:
-        """Stop the feed and the cleaner, and close the data file."""
-        await self.cleaner.stop()
+        """Stop the feed and the broker tasks, and close the data file."""
+        await self.stop_broker_tasks()
         await self.feed.stop()
         await self.storage.close()
 

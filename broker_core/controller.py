@@ -27,6 +27,9 @@ here stopping is a crash, the case in which unreplicated acks=1 records are lost
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
 from dataclasses import dataclass
 from typing import Iterable, Literal
 
@@ -34,7 +37,8 @@ import aiosqlite
 
 from .clock import Clock
 from .errors import (BrokerNotAvailable, ElectionNotNeeded, EligibleLeadersNotAvailable, InvalidConfig,
-                     InvalidRequest, KafkaError, PreferredLeaderNotAvailable, UnknownTopicOrPartition)
+                     InvalidRequest, KafkaError, PreferredLeaderNotAvailable, RequestTimedOut,
+                     UnknownTopicOrPartition)
 from .log import truncate_log
 from .quorum import (QuorumStatus, majority, note_voter_stopped, read_status, require_active_controller)
 from .quorum import voters as quorum_voters
@@ -44,6 +48,7 @@ from .replication import (REPLICA_LAG_TIME_MAX_KEY, REPLICATION_DELAY_KEY, Parti
                           read_settings, record_follower_step, save_partition, write_setting)
 from .storage import Storage, record_change
 
+logger = logging.getLogger(__name__)
 ElectionType = Literal["preferred", "unclean"]
 NO_LEADER = -1
 
@@ -264,6 +269,15 @@ class Controller:
         if partitions is None:
             results = {tp: error for tp, error in results.items() if not isinstance(error, ElectionNotNeeded)}
         return results
+
+    async def imbalanced_partitions(self) -> list[TopicPartition]:
+        """Partitions whose preferred replica is running and in the ISR but does not lead."""
+        rows = await self._storage.fetchall(
+            "SELECT t.name, p.partition FROM partitions p JOIN topics t ON t.id=p.topic_id"
+            " JOIN replicas r ON r.topic_id=p.topic_id AND r.partition=p.partition AND r.position=0"
+            " JOIN brokers b ON b.id=r.broker_id"
+            " WHERE p.leader<>r.broker_id AND r.in_isr=1 AND b.alive=1 ORDER BY t.name, p.partition")
+        return [TopicPartition(name, partition) for name, partition in rows]
 
     async def elect_preferred_leaders(self, partitions: Iterable[TopicPartition | tuple[str, int]] | None = None,
                                       ) -> dict[TopicPartition, KafkaError | None]:
@@ -515,3 +529,72 @@ async def _record_election(conn: aiosqlite.Connection, now: int, state: Partitio
     await record_change(conn, now, "leader_elected", {
         "topic": state.topic, "partition": state.partition, "leader": state.leader, "previous": previous,
         "leader_epoch": state.leader_epoch, "isr": state.isr(), "reason": reason})
+
+
+#: Kafka's ``auto.leader.rebalance.enable`` and ``leader.imbalance.check.interval.seconds`` defaults.
+AUTO_LEADER_REBALANCE_ENABLE = True
+LEADER_IMBALANCE_CHECK_INTERVAL_S = 300
+#: KRaft's QuorumController moves at most this many leaders per check (maxElectionsPerImbalance).
+MAX_ELECTIONS_PER_IMBALANCE = 1000
+
+
+class AutoLeaderRebalancer:
+    """``auto.leader.rebalance.enable``: the active controller moves leadership back to
+    preferred replicas every ``leader.imbalance.check.interval.seconds``.
+
+    As KRaft's ``QuorumController.maybeBalancePartitionLeaders`` does, every partition
+    whose preferred replica (the first listed) is alive and in the ISR but does not lead
+    gets a preferred election, at most ``MAX_ELECTIONS_PER_IMBALANCE`` per check.
+    (``leader.imbalance.per.broker.percentage``, 10 by default, is read only by the old
+    ZooKeeper-mode controller; KRaft's balances whatever is imbalanced.) Checks are due on
+    the cluster's clock, so a test or lesson that advances a ``ManualClock`` by five
+    minutes sees the check run; ``start()`` looks every ``poll_s`` real seconds.
+    """
+
+    def __init__(self, controller: Controller, clock: Clock, *, enabled: bool = AUTO_LEADER_REBALANCE_ENABLE,
+                 check_interval_s: int = LEADER_IMBALANCE_CHECK_INTERVAL_S) -> None:
+        if check_interval_s < 1:
+            raise InvalidConfig(f"Invalid value {check_interval_s} for configuration "
+                                "leader.imbalance.check.interval.seconds: Value must be at least 1")
+        self._controller = controller
+        self._clock = clock
+        self.enabled = enabled
+        self.check_interval_ms = check_interval_s * 1000
+        self._next_check = clock.now_ms() + self.check_interval_ms
+        self._task: asyncio.Task[None] | None = None
+
+    async def tick(self) -> dict[TopicPartition, KafkaError | None]:
+        """Run the check if it is due on the clock; the elections it ran (empty if none)."""
+        now = self._clock.now_ms()
+        if not self.enabled or now < self._next_check:
+            return {}
+        self._next_check = now + self.check_interval_ms
+        imbalanced = await self._controller.imbalanced_partitions()
+        if not imbalanced:
+            return {}
+        try:
+            results = await self._controller.elect_leaders("preferred", imbalanced[:MAX_ELECTIONS_PER_IMBALANCE])
+        except RequestTimedOut:
+            return {}  # no active controller: nobody balances
+        return {tp: error for tp, error in results.items() if error is None}
+
+    async def start(self, poll_s: float = 1.0) -> None:
+        """Check every ``poll_s`` seconds of real time whether a balance is due (idempotent)."""
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._run(poll_s), name="kplay-auto-leader-rebalance")
+
+    async def stop(self) -> None:
+        """Stop checking."""
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    async def _run(self, poll_s: float) -> None:
+        while True:
+            try:
+                await self.tick()
+            except Exception as exc:  # a busy file must not end the task
+                logger.warning("auto leader rebalance failed: %s", exc)
+            await asyncio.sleep(poll_s)
