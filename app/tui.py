@@ -16,7 +16,6 @@ their log records go to the event log, never to the terminal the TUI draws on.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import gc
 import logging
 import sys
@@ -226,15 +225,13 @@ class PlaygroundApp(App[None]):
         finally:
             self._unroute_logging()
             if self.cluster is not None and not self._owns_cluster:
-                await self.cluster.stop_broker_tasks()  # the caller's cluster outlives the app
+                # The caller's cluster outlives the app, its broker tasks do not. Cancelled without
+                # waiting: awaiting here would let other workers run against a half-removed screen.
+                self.cluster.cancel_broker_tasks()
             if self._frozen:
                 gc.unfreeze()  # a test run opens many apps in one process: let their objects go
                 self._frozen = False
             if self._owns_cluster and self.cluster is not None:
-                # The replica fetcher must be out of the data file before it closes.
-                for worker in self.workers.cancel_group(self, "replication"):
-                    with contextlib.suppress(Exception):
-                        await worker.wait()
                 await self.cluster.close()
 
     def _warn_unknown_binding_ids(self) -> None:

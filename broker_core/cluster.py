@@ -83,6 +83,11 @@ class Cluster:
         await self.cleaner.start()
         await self.leader_rebalancer.start()
 
+    def cancel_broker_tasks(self) -> None:
+        """Cancel what ``start_broker_tasks`` started, without waiting for it to end."""
+        self.cleaner.cancel()
+        self.leader_rebalancer.cancel()
+
     async def stop_broker_tasks(self) -> None:
         """Stop what ``start_broker_tasks`` started (``close`` does it too)."""
         await self.cleaner.stop()

@@ -583,6 +583,12 @@ class AutoLeaderRebalancer:
         if self._task is None or self._task.done():
             self._task = asyncio.create_task(self._run(poll_s), name="kplay-auto-leader-rebalance")
 
+    def cancel(self) -> None:
+        """Cancel the background task without waiting for it to end."""
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+
     async def stop(self) -> None:
         """Stop checking."""
         task, self._task = self._task, None

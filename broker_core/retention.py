@@ -262,6 +262,12 @@ class LogCleaner:
             return
         self._task = asyncio.create_task(self._run(interval_s), name="kplay-log-cleaner")
 
+    def cancel(self) -> None:
+        """Cancel the background task without waiting for it to end."""
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+
     async def stop(self) -> None:
         """Stop the background task (a pass in progress is rolled back)."""
         task, self._task = self._task, None
