@@ -109,10 +109,8 @@ class BrokerList(Vertical):
             table.move_cursor(row=min(max(keep, 0), len(self.brokers) - 1), animate=False)
         alive = sum(b.alive for b in self.brokers)
         quorum = self.quorum
-        if quorum.has_leader:
-            kraft = f"KRaft: controller {quorum.leader_id}, epoch {quorum.leader_epoch}, meta {quorum.high_watermark}"
-        else:
-            kraft = f"KRaft: NO CONTROLLER ({quorum.live_voters}/{len(quorum.voters)} voters)"
+        # Short, to fit the pane's border: `kplay metadata-quorum ... describe --status` tells the rest.
+        kraft = f"KRaft leader {quorum.leader_id}" if quorum.has_leader else "KRaft: no quorum"
         self.border_subtitle = f"{alive}/{len(self.brokers)} up · {kraft}"
         self.loaded = True
 
