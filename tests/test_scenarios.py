@@ -110,3 +110,18 @@ def test_a_bad_user_file_gives_one_line_with_file_and_line(tmp_path: Path):
     lines = played.stderr.strip().splitlines()
     assert len(lines) == 1
     assert lines[0].startswith(f"Error: {mine}:2: unknown step 'fly' (expected one of: say, ")
+
+
+async def test_records_without_a_key_stick_to_a_partition_for_batch_size_bytes(tmp_path: Path):
+    # 1000 values of 100 bytes in one step: Kafka 3.3+'s producer (KIP-794) moves on after each
+    # 16 KiB (batch.size), so the records come in runs of about 150 spread over the partitions
+    # (the pre-3.3 sticky partitioner put a whole batch, here all 1000, on one partition).
+    scenario = parse('create-topic t partitions=3\nproduce t count=1000 value="' + "x" * 100 + '"\n', "sticky.kplay")
+    lines: list[str] = []
+    result = await play_headless(scenario, tmp_path / "d.db", lines.append)
+    assert result.passed, "\n".join(lines)
+    async with await Cluster.open(tmp_path / "d.db") as cluster:
+        ends = [p.log_end_offset for p in (await cluster.topics.describe_topic("t")).partitions]
+    assert sum(ends) == 1000
+    assert max(ends) < 1000 and all(end == 0 or end >= 100 for end in ends), ends
+    assert sum(1 for end in ends if end) >= 2, ends

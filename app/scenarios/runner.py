@@ -19,8 +19,8 @@ from broker_core import Cluster, Consumer, ManualClock, TopicPartition
 from broker_core.coordinator_records import INTERNAL_TOPICS
 from broker_core.errors import KafkaError
 from broker_core.log import BatchRequest
-from broker_core.partitioner import StickyPartitioner
-from broker_core.records import ProducerRecord
+from broker_core.partitioner import BuiltInPartitioner
+from broker_core.records import BATCH_OVERHEAD, ProducerRecord, record_size
 
 from .script import Condition, Scenario, ScenarioError, Step
 
@@ -134,7 +134,7 @@ class ScenarioRunner:
         self.consumers: dict[str, ScenarioConsumer] = {}
         self.failures: list[str] = []
         self._random = random.Random(scenario.seed)
-        self._partitioner = StickyPartitioner(seed=scenario.seed)
+        self._partitioner = BuiltInPartitioner(seed=scenario.seed)
         self._start_ms = clock.now_ms()
         self.connect: Any = None  # a ConnectWorker, started by the first connector step
         self._counter = 0
@@ -270,9 +270,8 @@ class ScenarioRunner:
                              a: dict[str, Any]) -> list[Any]:
         """Write ``records`` (one step's chunk): paced one by one with ``rate=``, else one batch
         per partition; the append results (or KafkaErrors)."""
-        targets = [a["partition"] if "partition" in a else
-                   self._partitioner.partition(topic, r.key, partitions) for r in records]
         rate = a.get("rate")
+        targets = await self._targets(topic, partitions, records, a, paced=bool(rate))
         results: list[Any] = []
         if rate:
             for record, partition in zip(records, targets):
@@ -281,17 +280,40 @@ class ScenarioRunner:
                 stamped = ProducerRecord(record.key, record.value, (), self.clock.now_ms())
                 results += await self._while_time_passes(
                     self.cluster.logs.append_batches([BatchRequest(topic, partition, [stamped])], acks))
-                if record.key is None:
-                    self._partitioner.on_new_batch(topic, partitions, partition)
             return results
         by_partition: dict[int, list[ProducerRecord]] = {}
         for record, partition in zip(records, targets):
             by_partition.setdefault(partition, []).append(record)
-        results = await self._while_time_passes(self.cluster.logs.append_batches(
+        return await self._while_time_passes(self.cluster.logs.append_batches(
             [BatchRequest(topic, p, rs) for p, rs in sorted(by_partition.items())], acks))
-        for partition in by_partition:
-            self._partitioner.on_new_batch(topic, partitions, partition)
-        return results
+
+    async def _targets(self, topic: str, partitions: int, records: list[ProducerRecord], a: dict[str, Any],
+                       *, paced: bool) -> list[int]:
+        """Each record's partition, as Kafka 3.3+'s producer picks it (KIP-794): an explicit
+        partition= wins, a key hashes, records without a key stick to one partition (among
+        those with a leader) until batch.size bytes went to it. Paced records (rate=) are
+        sent one batch each, never full, as a producer with linger.ms=0 sends them."""
+        if "partition" in a:
+            return [a["partition"]] * len(records)
+        available: list[int] | None = None
+        if any(r.key is None for r in records):
+            desc = await self.cluster.topics.describe_topic(topic)
+            available = [p.partition for p in desc.partitions if p.leader >= 0]
+        targets = []
+        batch_bytes: dict[int, int] = {}
+        for record in records:
+            partition = self._partitioner.partition(topic, record.key, partitions, available)
+            targets.append(partition)
+            if record.key is None:
+                size = record_size(record.key, record.value)
+                opened = paced or partition not in batch_bytes
+                batch_bytes[partition] = (0 if paced else batch_bytes.get(partition, 0)) + size
+                full = not paced and batch_bytes[partition] >= self._partitioner.batch_size
+                if full:
+                    del batch_bytes[partition]  # the batch is sent; the next record opens another
+                self._partitioner.on_append(topic, size + (BATCH_OVERHEAD if opened else 0), full,
+                                            partitions, available)
+        return targets
 
     async def _while_time_passes(self, work: Awaitable[_T]) -> _T:
         """Await ``work`` while the scenario clock moves on, as real time would.
