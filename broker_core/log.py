@@ -431,24 +431,33 @@ class PartitionLogs:
     async def list_offset(self, topic: str, partition: int, spec: int) -> int | None:
         """Kafka's ListOffsets: ``EARLIEST`` (-2), ``LATEST`` (-1, the high watermark) or a
         timestamp (the first offset whose timestamp is at least it; None if there is none)."""
-        meta = await self._topic(topic)
-        state = await self._storage.fetchone(
-            "SELECT log_start_offset, high_watermark FROM partitions WHERE topic_id=? AND partition=?",
-            (meta[0], partition))
-        if state is None:
+        async def look_up(conn: aiosqlite.Connection) -> tuple[list, int | None]:
+            # The topic, the partition's offsets and (for a timestamp) the offset, in one round
+            # trip: a consumer assigned many partitions asks once per partition.
+            found = await conn.execute_fetchall(
+                "SELECT t.id, p.log_start_offset, p.high_watermark FROM topics t LEFT JOIN partitions p"
+                " ON p.topic_id=t.id AND p.partition=? WHERE t.name=?", (partition, topic))
+            if not found or found[0][1] is None or spec in (EARLIEST, LATEST):
+                return found, None
+            topic_id, start, hw = found[0]
+            # Segments know their largest timestamp, so only one segment is scanned.
+            rows = await conn.execute_fetchall(
+                "SELECT min(offset) FROM records WHERE topic_id=? AND partition=? AND offset>=? AND offset<?"
+                " AND timestamp>=? AND offset >= coalesce((SELECT min(base_offset) FROM segments"
+                " WHERE topic_id=? AND partition=? AND max_timestamp>=?), 0)",
+                (topic_id, partition, start, hw, spec, topic_id, partition, spec))
+            return found, rows[0][0] if rows else None
+
+        found, offset = await self._storage.read_in_one_hop(look_up)
+        if not found:
+            raise UnknownTopicOrPartition(f"Topic '{topic}' does not exist")
+        if found[0][1] is None:
             raise UnknownTopicOrPartition(f"Partition {partition} of topic '{topic}' does not exist")
-        start, hw = state
         if spec == EARLIEST:
-            return start
+            return found[0][1]
         if spec == LATEST:
-            return hw
-        # Segments know their largest timestamp, so only one segment is scanned.
-        row = await self._storage.fetchone(
-            "SELECT min(offset) FROM records WHERE topic_id=? AND partition=? AND offset>=? AND offset<?"
-            " AND timestamp>=? AND offset >= coalesce((SELECT min(base_offset) FROM segments"
-            " WHERE topic_id=? AND partition=? AND max_timestamp>=?), 0)",
-            (meta[0], partition, start, hw, spec, meta[0], partition, spec))
-        return row[0] if row and row[0] is not None else None
+            return found[0][2]
+        return offset
 
     async def max_timestamp_offset(self, topic: str, partition: int) -> tuple[int, int] | None:
         """Kafka's ListOffsets MAX_TIMESTAMP (-3, KIP-734): (offset, timestamp) of the first record

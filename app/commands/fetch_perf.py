@@ -37,6 +37,9 @@ def fetch_perf_test(
     record_size: Annotated[int, typer.Option("--record-size", metavar="BYTES", help="Bytes per value.")] = 100,
     with_data: Annotated[int, typer.Option("--partitions-with-data", metavar="N",
                                            help="How many partitions hold the records.")] = 10,
+    offset_zero: Annotated[bool, typer.Option(
+        "--offset-zero", help="Assign at offset 0 instead of the beginning: no ListOffsets per partition, "
+                              "so the figure is the fetches' alone.")] = False,
 ) -> None:
     """Time a consumer assigned many partitions, few with data, through kplay serve."""
     with one_line_errors("Error: "):
@@ -51,17 +54,18 @@ def fetch_perf_test(
         except ImportError:
             raise UsageProblem("fetch-perf-test needs confluent-kafka (pip install confluent-kafka)") from None
         lines = [f"fetch-perf-test: {num_records} records of {record_size} bytes in "
-                 f"{with_data} partition(s); one confluent-kafka consumer assigned every partition",
+                 f"{with_data} partition(s); one confluent-kafka consumer assigned every partition "
+                 + ("at offset 0" if offset_zero else "from the beginning (one ListOffsets per partition)"),
                  f"{'partitions':>12}{'seconds':>10}{'records/sec':>14}{'vs first':>10}"]
         first = None
         for count in counts:
-            seconds = _measure(count, num_records, record_size, min(with_data, count))
+            seconds = _measure(count, num_records, record_size, min(with_data, count), offset_zero)
             first = first or seconds
             lines.append(f"{count:>12}{seconds:>10.2f}{num_records / seconds:>14.0f}{seconds / first:>9.2f}x")
         print_lines(lines + [f"(load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs)"])
 
 
-def _measure(partitions: int, num_records: int, record_size: int, with_data: int) -> float:
+def _measure(partitions: int, num_records: int, record_size: int, with_data: int, offset_zero: bool) -> float:
     with tempfile.TemporaryDirectory(prefix="kplay-fetch-perf-") as directory:
         data = Path(directory) / "fetch-perf.db"
         asyncio.run(_fill(data, partitions, num_records, record_size, with_data))
@@ -78,7 +82,7 @@ def _measure(partitions: int, num_records: int, record_size: int, with_data: int
                     break
             if not bootstrap:
                 raise UsageProblem("kplay serve did not start")
-            return _consume(bootstrap, partitions, num_records)
+            return _consume(bootstrap, partitions, num_records, offset_zero)
         finally:
             server.terminate()
             server.wait()
@@ -95,14 +99,15 @@ async def _fill(data: Path, partitions: int, num_records: int, record_size: int,
                     ProducerRecord(value=value) for _ in range(min(10_000, count - start))], acks=1)
 
 
-def _consume(bootstrap: str, partitions: int, num_records: int) -> float:
+def _consume(bootstrap: str, partitions: int, num_records: int, offset_zero: bool) -> float:
     from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 
     consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "fetch-perf", "enable.auto.commit": False,
                          "log_level": 0})
     try:
         started = time.perf_counter()
-        consumer.assign([TopicPartition("fetch-perf", p, OFFSET_BEGINNING) for p in range(partitions)])
+        start = 0 if offset_zero else OFFSET_BEGINNING
+        consumer.assign([TopicPartition("fetch-perf", p, start) for p in range(partitions)])
         read = 0
         deadline = started + 600
         while read < num_records and time.perf_counter() < deadline:
