@@ -16,7 +16,6 @@ from typing import Iterator
 
 import pytest
 from textual.widgets import Input
-from textual.widgets import Input
 
 from app.scenarios.playback import INSTANT, Playback
 from app.scenarios.script import parse
@@ -119,8 +118,6 @@ def test_topic_form_with_inline_error(snap_compare, fixed_place, size):
         for field in app.screen.query(Input):
             field.cursor_blink = False  # a blinking cursor makes the screenshot depend on timing
         await pilot.press(*"new topic", "tab", "backspace", *"2.5")
-        for field in app.screen.query(Input):
-            field.cursor_blink = False  # a steady cursor: the same picture every run
         await pilot.pause()
 
     assert snap_compare(_app(fixed_place), terminal_size=size, run_before=typed)
