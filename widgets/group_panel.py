@@ -166,16 +166,16 @@ def _render_group(snapshot: GroupSnapshot) -> list[RenderableType]:
         parts.append(Text("   no members (offsets are kept)", style="dim"))
 
     for row in snapshot.lag[:MAX_LAG_ROWS]:
-        # One short line per partition (the pane may be narrow): committed and lag first, then the end.
+        # One short line per partition (the pane may be narrow): committed / end and lag.
         lag = row.lag
         line = Text(no_wrap=True, overflow="ellipsis")
-        line.append(f" {printable(row.topic, 30)}-{row.partition}", "bold")
-        line.append(" cmt ", "dim")
+        line.append(f"   {printable(row.topic, 30)}-{row.partition}", "bold")
+        line.append("  cmt ", "dim")
         line.append("-" if row.committed is None else f"{row.committed:,}")
-        line.append(" lag ", "dim")
-        line.append("-" if lag is None else f"{lag:,}", "bold red" if lag else "green")
-        line.append(" end ", "dim")
+        line.append("  end ", "dim")
         line.append("-" if row.log_end_offset is None else f"{row.log_end_offset:,}")
+        line.append("  lag ", "dim")
+        line.append("-" if lag is None else f"{lag:,}", "bold red" if lag else "green")
         if row.client_id:
             line.append(f"  {printable(row.client_id, 30)}", "dim")
         parts.append(line)
