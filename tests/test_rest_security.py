@@ -193,7 +193,8 @@ async def test_a_body_over_the_limit_is_refused_before_it_is_read(registry: http
 
 # -- nesting, ids, names ---------------------------------------------------------------------------
 
-async def test_deeply_nested_schemas_and_bodies_are_422_not_500(registry: httpx.AsyncClient) -> None:
+async def test_deeply_nested_schemas_and_bodies_are_422_not_500(registry: httpx.AsyncClient,
+                                                                connect: httpx.AsyncClient) -> None:
     schema = '"string"'
     for depth in range(900):  # built as text: json.dumps itself cannot nest this deep
         schema = f'{{"type":"record","name":"R{depth}","fields":[{{"name":"f","type":{schema}}}]}}'
@@ -203,6 +204,9 @@ async def test_deeply_nested_schemas_and_bodies_are_422_not_500(registry: httpx.
     bomb = b'{"schema": ' + b"[" * 200_000 + b"]" * 200_000 + b"}"
     response = await registry.post("/subjects/deep/versions", content=bomb, headers=REGISTRY_JSON)
     assert "nests deeper" in error_of(response, 422)
+    # Kafka Connect answers a body Jackson cannot parse with 500 and the parser's words.
+    response = await connect.post("/connectors", content=b"[" * 200_000 + b"]" * 200_000, headers=JSON)
+    assert error_of(response, 500) == "Malformed JSON in the request body: nested too deeply"
 
 
 async def test_an_id_beyond_a_java_int_is_a_plain_404(registry: httpx.AsyncClient) -> None:

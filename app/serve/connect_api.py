@@ -394,6 +394,8 @@ async def _json_body(request: Request, shape: type, java_type: str) -> Any:
     except json.JSONDecodeError as exc:
         raise ConnectRestError(500, f"Malformed JSON in the request body: {exc.msg} "
                                     f"at line {exc.lineno}, column {exc.colno}") from None
+    except RecursionError:  # Jackson's nesting limit in Kafka Connect: a parse error, so 500 as above
+        raise ConnectRestError(500, "Malformed JSON in the request body: nested too deeply") from None
     if not isinstance(body, shape):
         raise ConnectRestError(500, f"The request body must be a JSON object ({java_type}), "
                                     f"not {type(body).__name__.replace('dict', 'object')}")
