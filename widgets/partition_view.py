@@ -360,26 +360,30 @@ class PartitionView(Vertical):
         self._wanted_tails: set[int] = set()
         self._tail_wakeup = asyncio.Event()
         self._status = ""
+        # Held, not queried: the tail and feed workers may still run for a moment while the
+        # app tears its widgets down, and a query then finds nothing and fails the app.
+        self._strips = PartitionStrips(self, id="partition-view-strips")
+        self._title = Static(id="partition-view-title", markup=False)
+        self._log = PartitionLog(self.cluster, id="partition-view-log")
 
     def compose(self) -> ComposeResult:
-        yield Static(id="partition-view-title", markup=False)
-        yield PartitionStrips(self, id="partition-view-strips")
+        yield self._title
+        yield self._strips
         seek = Input(placeholder="offset, then Enter", id="partition-view-seek", type="integer")
         seek.display = False
         yield seek
-        log = PartitionLog(self.cluster, id="partition-view-log")
-        log.display = False
-        yield log
+        self._log.display = False
+        yield self._log
 
     @property
     def strips(self) -> PartitionStrips:
         """The widget drawing the partitions."""
-        return self.query_one(PartitionStrips)
+        return self._strips
 
     @property
     def log(self) -> PartitionLog:
         """The open partition's full log (hidden until a partition is opened)."""
-        return self.query_one(PartitionLog)
+        return self._log
 
     def on_mount(self) -> None:
         self._draw_title()
@@ -423,7 +427,7 @@ class PartitionView(Vertical):
         self.owners = await read_owners(self.cluster, topic) if topic is not None else {}
 
     def _draw_title(self) -> None:
-        title = self.query_one("#partition-view-title", Static)
+        title = self._title
         text = Text(no_wrap=True, overflow="ellipsis")
         if self.description is None:
             text.append(self._status or "no topic selected", "italic")
