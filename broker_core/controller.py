@@ -28,13 +28,13 @@ here stopping is a crash, the case in which unreplicated acks=1 records are lost
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from dataclasses import dataclass
 from typing import Iterable, Literal
 
 import aiosqlite
 
+from .background_task import BackgroundTask
 from .clock import Clock
 from .errors import (BrokerNotAvailable, ElectionNotNeeded, EligibleLeadersNotAvailable, InvalidConfig,
                      InvalidRequest, KafkaError, PreferredLeaderNotAvailable, RequestTimedOut,
@@ -561,7 +561,7 @@ class AutoLeaderRebalancer:
         self.enabled = enabled
         self.check_interval_ms = check_interval_s * 1000
         self._next_check = clock.now_ms() + self.check_interval_ms
-        self._task: asyncio.Task[None] | None = None
+        self._background = BackgroundTask("kplay-auto-leader-rebalance")
 
     async def tick(self) -> dict[TopicPartition, KafkaError | None]:
         """Run the check if it is due on the clock; the elections it ran (empty if none)."""
@@ -580,22 +580,15 @@ class AutoLeaderRebalancer:
 
     async def start(self, poll_s: float = 1.0) -> None:
         """Check every ``poll_s`` seconds of real time whether a balance is due (idempotent)."""
-        if self._task is None or self._task.done():
-            self._task = asyncio.create_task(self._run(poll_s), name="kplay-auto-leader-rebalance")
+        self._background.start(lambda: self._run(poll_s))
 
     def cancel(self) -> None:
         """Cancel the background task without waiting for it to end."""
-        task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
+        self._background.cancel()
 
     async def stop(self) -> None:
         """Stop checking."""
-        task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await self._background.stop()
 
     async def _run(self, poll_s: float) -> None:
         while True:

@@ -41,6 +41,7 @@ from typing import Any, AsyncIterator, Awaitable, Callable
 
 import aiosqlite
 
+from .background_task import BackgroundTask
 from .clock import Clock
 from .config import effective_config
 from .errors import InvalidConfig
@@ -243,7 +244,7 @@ class LogCleaner:
         #: Who holds the lease while this cleaner runs a pass (shown in the change feed).
         self.owner = f"cleaner-{os.getpid()}-{uuid.uuid4().hex[:8]}"
         self._lock = asyncio.Lock()
-        self._task: asyncio.Task[None] | None = None
+        self._background = BackgroundTask("kplay-log-cleaner")
         #: The report of the last background run, and the error of the last failed one.
         self.last_report: CleanerReport | None = None
         self.last_error: BaseException | None = None
@@ -258,28 +259,20 @@ class LogCleaner:
             interval_s = check_interval_ms() / 1000
         if interval_s <= 0:
             raise ValueError(f"the cleaner's interval must be positive, not {interval_s}")
-        if self._task is not None and not self._task.done():
-            return
-        self._task = asyncio.create_task(self._run(interval_s), name="kplay-log-cleaner")
+        self._background.start(lambda: self._run(interval_s))
 
     def cancel(self) -> None:
         """Cancel the background task without waiting for it to end."""
-        task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
+        self._background.cancel()
 
     async def stop(self) -> None:
         """Stop the background task (a pass in progress is rolled back)."""
-        task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await self._background.stop()
 
     @property
     def running(self) -> bool:
         """Whether the background task is running."""
-        return self._task is not None and not self._task.done()
+        return self._background.running
 
     async def _run(self, interval_s: float) -> None:
         while True:
