@@ -38,6 +38,8 @@ bench: $(STAMP)
 	$(BIN)/kplay consumer-perf-test --data $$scratch/bench.db --topic bench-1000 --messages 100000 --compare-raw --repeat 3 && \
 	$(BIN)/kplay feed-perf-test --data $$scratch/bench.db && \
 	$(BIN)/kplay find-perf-test --records 1000000 && \
+	$(BIN)/kplay delete-perf-test --num-records 1000000 && \
+	$(BIN)/kplay fetch-perf-test --partitions 100,10000 --offset-zero && \
 	rm -rf $$scratch
 
 screenshots: $(STAMP)
