@@ -19,7 +19,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widget import Widget
-from textual.widgets import Footer, Header, Input, Select
+from textual.widgets import Header, Input, Select
 
 from broker_core import Cluster
 from broker_core.errors import KafkaError
@@ -29,6 +29,7 @@ from widgets.broker_list import BrokerList
 from widgets.consumer_deck import ConsumerDeck
 from widgets.consumer_view import ConsumerView, RecordWindow
 from widgets.event_log import EventLog
+from widgets.fitted_footer import FittedFooter
 from widgets.group_panel import GroupPanel
 from widgets.narration import NarrationPane
 from widgets.partition_view import PartitionView
@@ -151,7 +152,7 @@ class MainScreen(Screen[None]):
         yield ProducerBox(self.cluster, id="producer")
         yield ConsumerDeck(self.cluster, id="consumers")
         yield EventLog(self.cluster, id="events")
-        yield Footer()
+        yield FittedFooter()
 
     def on_mount(self) -> None:
         self.sub_title = str(self.cluster.path)
@@ -196,8 +197,8 @@ class MainScreen(Screen[None]):
         wanted = size_classes(width, height)
         for name in ("-w-narrow", "-w-medium", "-w-wide", "-h-short", "-h-tiny"):
             self.set_class(name in wanted, name)
-        # A narrow footer keeps every key in sight by dropping the spaces between them.
-        self.query_one(Footer).compact = width < MEDIUM_COLUMNS
+        # A narrower footer drops the spaces between keys (and then the least important keys, see FittedFooter).
+        self.query_one(FittedFooter).compact = width < MEDIUM_COLUMNS
         self._show_slots()
 
     def _folded(self) -> tuple[tuple[str, ...], tuple[str, ...]]:
