@@ -89,3 +89,26 @@ def test_topic_names_get_the_room_before_optional_columns(width):
     assert name_width >= NAME_WIDTH and {"name", "partitions", "records"} <= set(columns)
     if width >= 55:
         assert "trend" in columns
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 40)], ids=lambda s: f"{s[0]}x{s[1]}")
+async def test_the_add_consumer_forms_from_dropdown_stays_inside_the_pane(cluster, size):
+    from textual.widgets import Select
+    from textual.widgets._select import SelectOverlay
+
+    await _filled(cluster)
+    app = PlaygroundApp(cluster, keymap={})
+    async with app.run_test(size=size) as pilot:
+        await _partitions_shown(pilot)
+        await pilot.press("4", "a")
+        start = app.screen.query_one("#consumer-deck-start", Select)
+        await wait_until(pilot, lambda: start.region.area > 0, "the add-consumer form")
+        start.focus()
+        await pilot.press("enter")
+        overlay = start.query_one(SelectOverlay)
+        await wait_until(pilot, lambda: overlay.region.area > 0, "the open dropdown")
+        inside = app.screen.query_one("#consumers").region.shrink((1, 1, 1, 1))  # within the pane's border
+        assert inside.contains_region(overlay.region), (overlay.region, inside)
+        # Above the select: the message line under the form and the pane's bottom border stay readable.
+        assert overlay.region.bottom <= start.region.y, (overlay.region, start.region)
+        assert "Enter adds the consumer" in widget_text(app.screen.query_one("#consumer-deck-message"))
