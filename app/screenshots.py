@@ -52,10 +52,16 @@ DEADLINE_S = 15.0
 #: Built-in lesson -> the start of the step after which its screenshot is taken.
 KEY_MOMENTS: dict[str, str] = {
     "first-steps": "say The consumer printed what was typed",
+    # The audit consumer is down, the workers kept up: six records wait for the auditors (decoupling).
+    "message-systems": "expect lag auditors == 6",
     "partitions-and-keys": "say alice's three orders sit one after another",
     "consumer-groups": "wait assignment cat == payments-3",
     "offsets-and-replay": "wait read reader == 20",
+    # Broker 0 stopped: single-0 is offline, triple-2 has a new leader and a shrunk ISR.
+    "replication-factor": "expect isr triple-2 == 1,2",
     "broker-failure": "expect isr orders-0 == 1,2",
+    # No controller majority: orders-0 took three records (LEO 12) but its high watermark is stuck at 9.
+    "control-plane": "expect high-watermark orders-0 == 9",
     "acks-and-data-loss": "expect end-offset payments-0 == 0",
     "retention-and-compaction": "expect records clicks == 3",
     "connect-pipeline": "expect rows target.db/iris_data == 180",
