@@ -341,10 +341,13 @@ class PartitionLogs:
             return await allocate_producer_id(conn, 0)
 
     async def read(self, topic: str, partition: int, offset: int, *, max_records: int = 500,
-                   max_bytes: int = 52_428_800) -> FetchResult:
+                   max_bytes: int = 52_428_800, to_log_end: bool = False) -> FetchResult:
         """Records from ``offset`` up to the high watermark, at most ``max_records`` of them.
 
-        Raises OffsetOutOfRange below the log start or above the log end, as a Kafka fetch does.
+        ``to_log_end`` reads up to the leader's log end instead, records not yet committed included, as a
+        follower's fetch does in Kafka (``FetchIsolation.LOG_END``): for showing them (the partition strip),
+        never for a consumer. Raises OffsetOutOfRange below the log start or above the log end, as a Kafka
+        fetch does.
         """
         async def fetch(conn: aiosqlite.Connection) -> tuple[tuple, list]:
             # The topic and the partition's offsets in one statement, then the records, in
@@ -357,12 +360,13 @@ class PartitionLogs:
             if not found or found[0][5] is None or found[0][5] < 0:
                 return (found[0] if found else ()), []
             topic_id, _, start, leo, hw, _ = found[0]
-            if offset < start or offset > leo or offset >= hw or max_records <= 0:
+            upto = leo if to_log_end else hw
+            if offset < start or offset > leo or offset >= upto or max_records <= 0:
                 return found[0], []
             return found[0], await conn.execute_fetchall(
                 "SELECT offset, timestamp, key, value, headers FROM records WHERE topic_id=? AND partition=?"
                 " AND offset>=? AND offset<? ORDER BY offset LIMIT ?",
-                (topic_id, partition, offset, hw, max_records))
+                (topic_id, partition, offset, upto, max_records))
 
         state, rows = await self._storage.read_in_one_hop(fetch)
         if not state:

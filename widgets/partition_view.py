@@ -51,6 +51,8 @@ CSS_FILE = Path(__file__).with_suffix(".tcss")
 
 #: Latest records kept per partition on screen for its strip (enough for a wide terminal).
 STRIP_RECORDS = 48
+#: After the dimmed records above the high watermark.
+UNCOMMITTED_NOTE = " not yet committed"
 #: Characters of a key shown in a strip cell.
 STRIP_KEY_CHARS = 12
 #: Screen lines per partition: header, strip, committed-offset marker.
@@ -257,14 +259,16 @@ class PartitionStrips(ScrollView, can_focus=True):
         cells = self._view.tails.get(p.partition)
         text = StyledLine()
         positions: dict[int, int] = {}
-        if p.high_watermark <= p.log_start_offset:
-            text.append("      (empty log)" if p.log_end_offset <= p.high_watermark else "     ▌", self._style("dim"))
-            self._append_uncommitted(text, p, width)
+        pending = p.log_end_offset > p.high_watermark
+        if p.high_watermark <= p.log_start_offset and not pending:
+            text.append("      (empty log)", self._style("dim"))
             return text, positions
         if cells is None:
             text.append("      …", self._style("dim"))
+            self._append_uncommitted(text, p, width, shown=0)
             return text, positions
-        budget = width - 8 - (16 if p.log_end_offset > p.high_watermark else 0)
+        cells = [cell for cell in cells if p.log_start_offset <= cell.offset < p.log_end_offset]
+        budget = width - 8 - (len(UNCOMMITTED_NOTE) if pending else 0)
         chosen: list[StripCell] = []
         used = 0
         for cell in reversed(cells):
@@ -276,25 +280,38 @@ class PartitionStrips(ScrollView, can_focus=True):
         chosen.reverse()
         older = bool(cells) and (not chosen or chosen[0].offset > p.log_start_offset)
         text.append("   … " if older else "     ", self._style("dim"))
+        marked = False
+        shown = 0
         for cell in chosen:
+            uncommitted = cell.offset >= p.high_watermark
+            if uncommitted and not marked:
+                positions[p.high_watermark] = text.cell_len
+                text.append("▌ ", self._style("marker"))
+                marked = True
             positions[cell.offset] = text.cell_len
-            text.append(str(cell.offset), self._style("offset"))
+            # Above the high watermark: there on the leader, but not committed, so dimmed.
+            text.append(str(cell.offset), self._style("dim" if uncommitted else "offset"))
             text.append(":", self._style("dim"))
-            text.append(cell.key, self._style("key"))
+            text.append(cell.key, self._style("dim" if uncommitted else "key"))
             text.append(" │ ", self._style("dim"))
-        positions[p.high_watermark] = text.cell_len
-        text.append("▌", self._style("marker"))
-        self._append_uncommitted(text, p, width)
+            shown += uncommitted
+        if not marked:
+            positions[p.high_watermark] = text.cell_len
+            text.append("▌", self._style("marker"))
+        self._append_uncommitted(text, p, width, shown=shown)
         return text, positions
 
-    def _append_uncommitted(self, text: StyledLine, p: PartitionDescription, width: int) -> None:
-        """Records the leader has above the high watermark: there, but not yet committed."""
+    def _append_uncommitted(self, text: StyledLine, p: PartitionDescription, width: int, *, shown: int) -> None:
+        """Say that the records above the high watermark are there but not yet committed (and how many
+        are not drawn, when the strip could not draw them all)."""
         pending = p.log_end_offset - p.high_watermark
-        if pending > 0:
-            note = f" +{pending:,} not yet committed"
-            if text.cell_len + len(note) > width:
-                note = f" +{fit_count(pending, 6)} uncommitted"
-            text.append(note, self._style("dim"))
+        if pending <= 0:
+            return
+        hidden = pending - shown
+        note = UNCOMMITTED_NOTE if not hidden else f" +{hidden:,} not yet committed"
+        if text.cell_len + len(note) > width:
+            note = f" +{fit_count(hidden, 6)} uncommitted" if hidden else " uncommitted"
+        text.append(note, self._style("dim"))
 
     def _marker(self, p: PartitionDescription, width: int) -> StyledLine:
         """The owner, with a ▲ under the group's committed offset when that is on the strip."""
@@ -480,9 +497,12 @@ class PartitionView(Vertical):
                 p = by_number.get(number)
                 if topic is None or p is None:
                     continue
-                start = max(p.log_start_offset, p.high_watermark - STRIP_RECORDS)
+                start = max(p.log_start_offset, p.log_end_offset - STRIP_RECORDS)
                 try:
-                    result = await self.cluster.logs.read(topic, number, start, max_records=STRIP_RECORDS)
+                    # Up to the log end: the records above the high watermark are drawn too, dimmed, as
+                    # "not yet committed" (a consumer never reads them; only this strip shows them).
+                    result = await self.cluster.logs.read(topic, number, start, max_records=STRIP_RECORDS,
+                                                          to_log_end=True)
                 except KafkaError:
                     continue  # retention or deletion got there first; the next event retries
                 if topic != self.topic:
