@@ -164,6 +164,7 @@ say That is all.
 """
 
 
+@pytest.mark.flaky(reruns=1)  # seen once at 200x50 in a parallel run, cause not yet found
 @pytest.mark.parametrize("size", SIZES)
 def test_lesson_in_progress(snap_compare, fixed_place, size):
     scenario = parse(LESSON, "snapshot.kplay")
