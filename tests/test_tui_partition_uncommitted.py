@@ -55,3 +55,21 @@ async def test_records_above_the_high_watermark_show_dimmed_as_not_yet_committed
         for i in range(5):
             (key,) = _segments_with(app, f"pay{i}")
             assert key.style.color == dim.color != committed_key.color, key.style
+
+
+async def test_a_narrow_strip_keeps_the_high_watermark_marker_at_the_high_watermark(cluster: Cluster) -> None:
+    await cluster.controller.set_replication_delay(60_000)
+    await cluster.topics.create_topic("payments", partitions=1, replication_factor=3)
+    async with Producer(cluster, acks=1) as producer:
+        for i in range(8):
+            await producer.send("payments", f"payment {i}".encode(), f"pay{i}".encode(), partition=0)
+        await producer.flush()
+    app = PartitionApp(cluster)
+    async with app.run_test(size=(60, 20)) as pilot:
+        app.query_one(PartitionView).topic = "payments"
+        await wait_for(pilot, lambda: "7:pay7" in screen_text(app), "the newest uncommitted record")
+        strip = next(line for line in screen_text(app).splitlines() if "7:pay7" in line)
+        assert "0:pay0" not in strip  # too narrow for all eight
+        # The marker stands at offset 0 (the high watermark), then "…" for the records that did not fit.
+        assert "▌ … " in strip and strip.index("▌") < strip.index("7:pay7")
+        assert "not yet committed" in strip or "uncommitted" in strip

@@ -278,7 +278,8 @@ class PartitionStrips(ScrollView, can_focus=True):
             chosen.append(cell)
             used += cost
         chosen.reverse()
-        older = bool(cells) and (not chosen or chosen[0].offset > p.log_start_offset)
+        # Older committed records left out (the first drawn may be above the high watermark already).
+        older = bool(cells) and (not chosen or min(chosen[0].offset, p.high_watermark) > p.log_start_offset)
         text.append("   … " if older else "     ", self._style("dim"))
         marked = False
         shown = 0
@@ -287,6 +288,8 @@ class PartitionStrips(ScrollView, can_focus=True):
             if uncommitted and not marked:
                 positions[p.high_watermark] = text.cell_len
                 text.append("▌ ", self._style("marker"))
+                if cell.offset > p.high_watermark:  # the first records above it did not fit
+                    text.append("… ", self._style("dim"))
                 marked = True
             positions[cell.offset] = text.cell_len
             # Above the high watermark: there on the leader, but not committed, so dimmed.
