@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import ClassVar
 
 from rich.text import Text
+from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
@@ -35,6 +36,8 @@ EMPTY_HINT_WITH_WORKER = ("No connectors yet. Create one from another terminal w
                           "Or play the demo `connect-pipeline`.")
 #: How often the status line rereads the worker's state (in memory: no table is read).
 STATUS_INTERVAL_S = 0.5
+#: Below this many columns the connectors and schemas panes are stacked, not side by side.
+STACKED_BELOW_COLUMNS = 110
 
 
 class PipelineScreen(Screen[None]):
@@ -58,7 +61,7 @@ class PipelineScreen(Screen[None]):
         self.base_dir = base_dir if base_dir is not None else (connect.base_dir if connect else None)
 
     def compose(self) -> ComposeResult:
-        yield Header()
+        yield Header(icon="≡")  # Textual's default icon is missing from common fonts
         yield Static(id="pipeline-status", markup=False)
         with Horizontal(id="pipeline-panes"):
             if self.connect is not None:
@@ -69,7 +72,12 @@ class PipelineScreen(Screen[None]):
             yield SchemaPane(self.cluster, id="schemas")
         yield Footer()
 
+    def on_resize(self, event: events.Resize) -> None:
+        # Side by side the connectors pane needs the width the schemas keep; narrower, stack them.
+        self.set_class(event.size.width < STACKED_BELOW_COLUMNS, "-stacked")
+
     def on_mount(self) -> None:
+        self.set_class(self.size.width < STACKED_BELOW_COLUMNS, "-stacked")
         self.sub_title = f"{self.cluster.path} · connectors and schemas"
         self._show_status()
         self.set_interval(STATUS_INTERVAL_S, self._show_status, name="pipeline-status")
