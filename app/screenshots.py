@@ -32,7 +32,7 @@ from widgets.consumer_deck import ConsumerDeck
 from widgets.narration import NarrationPane
 from widgets.topic_list import TopicList
 
-from .commands.demo import open_scenario_cluster
+from .scenarios.lesson_cluster import open_scenario_cluster
 from .scenarios.library import builtin_scenarios
 from .scenarios.playback import INSTANT, Playback
 from .scenarios.script import Scenario, Step

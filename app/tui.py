@@ -155,12 +155,6 @@ class PlaygroundApp(App[None]):
         self._route_logging(main.query_one(EventLog))
         if self.servers is not None:
             main.query_one(EventLog).notes([f"kplay --serve: {line}" for line in self.servers.lines()])
-            from .commands.serve import is_loopback
-
-            if self._serve is not None and not is_loopback(self._serve.host):
-                self.notify(f"Listening on {self._serve.host or 'every interface'}: anyone who can reach it can "
-                            "read and write this playground (no authentication).", severity="warning",
-                            timeout=15, markup=False)
         if self.connect is not None:
             self.run_worker(self.connect.run(), name="connect-worker", group="connect", exclusive=True,
                             exit_on_error=False)
@@ -311,7 +305,7 @@ def known_binding_ids() -> set[str]:
 
 def run_demo(scenario: Scenario, data: Path | None) -> None:
     """Play ``scenario`` in the playground (``kplay demo NAME``) on ``data`` or a fresh file."""
-    from .commands.demo import discard_scratch, open_scenario_cluster
+    from .scenarios.lesson_cluster import discard_scratch, open_scenario_cluster
 
     async def play() -> None:
         cluster, _, path = await open_scenario_cluster(scenario, data)

@@ -14,17 +14,14 @@ from typing import Callable, Optional
 
 import typer
 
-from broker_core import Cluster, ManualClock
 from broker_core.errors import KafkaError
 
+from ..scenarios.lesson_cluster import discard_scratch, open_scenario_cluster
 from ..scenarios.library import builtin_scenarios, load_scenario
 from ..scenarios.runner import RunResult, ScenarioRunner
 from ..scenarios.script import Scenario, ScenarioError
 from ..scenarios.transcript import TranscriptObserver
 from widgets.safe_text import printable
-
-#: Scenario clocks start here (2026-01-01T00:00:00Z) so transcripts are the same every run.
-SCENARIO_EPOCH_MS = 1_767_225_600_000
 
 
 def register(app: typer.Typer) -> None:
@@ -90,20 +87,6 @@ def _remove_on_signal(folder: Path) -> Callable[[], None]:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
     return restore
-
-
-async def open_scenario_cluster(scenario: Scenario, data: Optional[Path]) -> tuple[Cluster, ManualClock, Path]:
-    """A cluster for a scenario: a fresh file with the scenario's brokers, on a manual clock."""
-    clock = ManualClock(SCENARIO_EPOCH_MS)
-    path = data or Path(tempfile.mkdtemp(prefix="kplay-demo-")) / "demo.db"
-    cluster = await Cluster.open(path, clock=clock, brokers=scenario.brokers, controllers=scenario.controllers)
-    return cluster, clock, path
-
-
-def discard_scratch(path: Path, data: Optional[Path]) -> None:
-    """Remove the temporary data file a scenario played on (a ``--data`` file is kept)."""
-    if data is None:
-        shutil.rmtree(path.parent, ignore_errors=True)
 
 
 async def play_headless(scenario: Scenario, data: Optional[Path], write=print) -> RunResult:  # type: ignore[no-untyped-def]
