@@ -39,6 +39,9 @@ async def test_the_pane_follows_the_pipeline_live_and_pauses_from_the_keyboard(c
             await wait_for(pilot, lambda: "No connectors yet" not in screen_text(app), "the connectors")
             await worker.start()
             await wait_for(pilot, lambda: "iris_copy  20 rows" in screen_text(app), "the target's 20 rows")
+            # The rows land before the offsets that cover them are committed and drawn.
+            await wait_for(pilot, lambda: "offset iris_data: incrementing=20" in screen_text(app)
+                           and f"offset {TOPIC}-0: 20" in screen_text(app), "both connectors' offsets")
             text = screen_text(app)
             assert "jdbc-source  source  RUNNING  tasks RUNNING" in text
             assert "jdbc-sink  sink  RUNNING  tasks RUNNING" in text

@@ -423,9 +423,14 @@ class ConnectWorker:
     async def stop(self) -> None:
         """Stop every task (status UNASSIGNED) and give up the leases, so another worker can take over."""
         if self._loop_task is not None:
-            self._loop_task.cancel()
+            # Cancel until it ends: a connector start awaited inside the loop treats a
+            # cancellation as its own stop and returns, which once left the loop running and
+            # stop() waiting for ever.
+            while not self._loop_task.done():
+                self._loop_task.cancel()
+                await asyncio.wait({self._loop_task}, timeout=0.5)
             with contextlib.suppress(asyncio.CancelledError):
-                await self._loop_task
+                self._loop_task.result()
             self._loop_task = None
         async with self._lock:
             for name in list(self._running):
