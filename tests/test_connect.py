@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from typing import AsyncIterator
 
 import pytest
 
@@ -12,20 +11,9 @@ from broker_core import Cluster
 from broker_core.connect import ConnectorConfigInvalid, ConnectorNotFound, ConnectWorker, DataGenerator
 from broker_core.connect.internal_topics import CONFIG_TOPIC, OFFSET_TOPIC, STATUS_TOPIC, OffsetStore
 from test_connect_support import (Database, connector_state, db_count, sink_config, source_config,  # noqa: F401
-                                  sqlite_db, topic_ids, topic_values, wait_until)
+                                  sqlite_db, topic_ids, topic_values, wait_until, worker)
 
 TOPIC = "db-iris_data"
-
-
-@pytest.fixture
-async def worker(cluster: Cluster) -> AsyncIterator[ConnectWorker]:
-    """A started worker with a fast heartbeat, stopped afterwards."""
-    connect = ConnectWorker(cluster, worker_id="worker-a", heartbeat_interval_ms=100, session_timeout_ms=5_000)
-    await connect.start()
-    try:
-        yield connect
-    finally:
-        await connect.stop()
 
 
 async def insert(db: Database, count: int, table: str = "iris_data") -> None:

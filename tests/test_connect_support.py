@@ -13,12 +13,13 @@ import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Awaitable, Callable, Iterator
+from typing import Any, AsyncIterator, Awaitable, Callable, Iterator
 
 import pytest
 import sqlalchemy
 
 from broker_core import Cluster
+from broker_core.connect import ConnectWorker
 from broker_core.connect.databases import open_engine
 
 #: Where the machines' PostgreSQL listens (trust auth); KPLAY_TEST_POSTGRES overrides it.
@@ -186,3 +187,14 @@ async def connector_state(worker: Any, name: str) -> tuple[str, tuple[str, ...]]
     """(connector state, task states) as ``GET /connectors/NAME/status`` reports them."""
     status = await worker.connector_status(name)
     return status.state, tuple(t.state for t in status.tasks)
+
+
+@pytest.fixture
+async def worker(cluster: Cluster) -> AsyncIterator[ConnectWorker]:
+    """A started worker with a fast heartbeat, stopped afterwards."""
+    connect = ConnectWorker(cluster, worker_id="worker-a", heartbeat_interval_ms=100, session_timeout_ms=5_000)
+    await connect.start()
+    try:
+        yield connect
+    finally:
+        await connect.stop()

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from typing import Any, AsyncIterator
+from typing import Any
 
 import httpx
 import pytest
@@ -20,21 +20,11 @@ from broker_core.connect.data import ConnectData
 from broker_core.connect.transforms import ConnectRecord, TransformChain
 from broker_core.log import BatchRequest
 from broker_core.records import ProducerRecord
-from test_connect_support import Database, sink_config, source_config, sqlite_db, wait_until  # noqa: F401
+from test_connect_support import Database, sink_config, source_config, sqlite_db, wait_until , worker  # noqa: F401
 
 T = "org.apache.kafka.connect.transforms."
 JSON_VALUES = {"value.converter": "org.apache.kafka.connect.json.JsonConverter",
                "value.converter.schemas.enable": "false"}
-
-
-@pytest.fixture
-async def worker(cluster: Cluster) -> AsyncIterator[ConnectWorker]:
-    connect = ConnectWorker(cluster, worker_id="smt", heartbeat_interval_ms=100, session_timeout_ms=5_000)
-    await connect.start()
-    try:
-        yield connect
-    finally:
-        await connect.stop()
 
 
 async def rows_in(db: Database, count: int) -> None:

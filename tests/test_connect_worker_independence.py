@@ -4,23 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import socket
-from typing import AsyncIterator
 
-import pytest
 
 from broker_core import Cluster
 from broker_core.connect import ConnectWorker, DataGenerator
-from test_connect_support import Database, connector_state, source_config, sqlite_db, topic_ids, wait_until  # noqa: F401
-
-
-@pytest.fixture
-async def worker(cluster: Cluster) -> AsyncIterator[ConnectWorker]:
-    connect = ConnectWorker(cluster, worker_id="independent", heartbeat_interval_ms=100, session_timeout_ms=5_000)
-    await connect.start()
-    try:
-        yield connect
-    finally:
-        await connect.stop()
+from test_connect_support import Database, connector_state, source_config, sqlite_db, topic_ids, wait_until , worker  # noqa: F401
 
 
 def closed_port() -> int:

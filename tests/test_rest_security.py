@@ -22,21 +22,10 @@ from app.serve.rest_guards import MAX_BODY_BYTES, RequestGuard
 from app.serve.schema_registry_api import SCHEMA_REGISTRY_MEDIA_TYPE, schema_registry_app
 from broker_core import Cluster
 from broker_core.connect import ConnectWorker
-from test_connect_support import sink_config, source_config, wait_until
+from test_connect_support import sink_config, source_config, wait_until, worker  # noqa: F401
 
 JSON = {"Content-Type": "application/json"}
 REGISTRY_JSON = {"Content-Type": SCHEMA_REGISTRY_MEDIA_TYPE}
-
-
-@pytest.fixture
-async def worker(cluster: Cluster) -> AsyncIterator[ConnectWorker]:
-    """A started worker (confined, by default, to the data file's directory)."""
-    connect = ConnectWorker(cluster, worker_id="guarded", heartbeat_interval_ms=100, session_timeout_ms=5_000)
-    await connect.start()
-    try:
-        yield connect
-    finally:
-        await connect.stop()
 
 
 @pytest.fixture
