@@ -62,5 +62,7 @@ async def test_a_cancelled_caller_leaves_no_transaction_open(cluster: Cluster) -
         await task
     async with cluster.storage.write() as conn:
         await record_change(conn, 2, "test-b", {})
-    # The cancelled transaction ran whole (it was already queued) and the next one after it.
-    assert await _changes(cluster) == [("test-a", "{}"), ("test-b", "{}")]
+    # The cancelled transaction ran whole (it was already on the database thread) or not at all
+    # (it was still waiting for the write lock, e.g. behind the background space reclaimer);
+    # either way the next transaction after it commits.
+    assert await _changes(cluster) in ([("test-a", "{}"), ("test-b", "{}")], [("test-b", "{}")])
