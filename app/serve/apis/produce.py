@@ -10,7 +10,7 @@ from broker_core.errors import InvalidRequiredAcks, KafkaError, RecordTooLarge
 from broker_core.log import BatchRequest
 from broker_core.records import AppendResult
 
-from ..batch_decompression import DecompressionBudget
+from broker_core.batch_compression import DecompressionBudget
 from ..producer_state import BatchKey
 from ..record_batches import ProducedBatch, decode_produced_batch
 from .context import TRANSACTIONS_UNSUPPORTED_ERROR, CloseConnection, RequestContext, WireError, error_code, error_message

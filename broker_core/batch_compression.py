@@ -1,6 +1,12 @@
-"""Decompressing a produced record batch with a bound on the bytes it may expand to.
+"""The codecs of Kafka's record batches: compressing a batch's records, and decompressing
+them with a bound on the bytes they may expand to.
 
-Kafka's broker validates a compressed batch while streaming through it and never holds
+Compression follows what Kafka's Java client writes, so any Kafka client reads it: gzip
+(level 6, Java's Deflater default), snappy in xerial framing with 32 KB blocks (Java's
+SnappyOutputStream), lz4 frames with independent blocks (KafkaLZ4BlockOutputStream),
+zstd at level 3.
+
+On the way in, Kafka's broker validates a compressed batch while streaming through it and never holds
 its records whole; kplay stores each record, so it must hold them, and bounds what one
 produce request may expand to instead: an 8 KB zstd batch of zeros that expands to
 900 MB is refused after ``limit`` bytes, not read to its end. Each codec is read as a
@@ -10,6 +16,7 @@ snappy's per-block length prefix), so no more than ``limit`` bytes are ever prod
 
 from __future__ import annotations
 
+import gzip
 import io
 import struct
 import zlib
@@ -17,11 +24,18 @@ import zlib
 from broker_core.errors import CorruptRecord, RecordTooLarge
 
 CODEC_GZIP, CODEC_SNAPPY, CODEC_LZ4, CODEC_ZSTD = 1, 2, 3, 4
+_CODEC_NAMES = {CODEC_GZIP: "gzip", CODEC_SNAPPY: "snappy", CODEC_LZ4: "lz4", CODEC_ZSTD: "zstd"}
 #: What one produce request's compressed batches may expand to, in total. Parsing holds
 #: about three times this at the peak (the bytes, their parsed copy, the records).
 MAX_DECOMPRESSED_REQUEST_BYTES = 32 * 1024 * 1024
 _CHUNK = 1 << 20
 _XERIAL_MAGIC = b"\x82SNAPPY\x00"
+#: xerial's stream header: magic, then version 1 and minimum compatible version 1.
+_XERIAL_HEADER = _XERIAL_MAGIC + struct.pack(">ii", 1, 1)
+_XERIAL_BLOCK = 32 * 1024
+_BLOCK_LENGTH = struct.Struct(">i")
+#: Kafka's default levels (compression.gzip.level -1 is the Deflater default, 6).
+DEFAULT_LEVELS = {CODEC_GZIP: 6, CODEC_LZ4: 9, CODEC_ZSTD: 3}
 
 
 class DecompressionBudget:
@@ -44,6 +58,41 @@ class DecompressionBudget:
             f"({self.limit} bytes); send smaller batches")
 
 
+def compress(codec: int, data: bytes | bytearray | memoryview, level: int | None = None) -> bytes:
+    """``data`` (a batch's records) compressed with ``codec`` (1 gzip, 2 snappy, 3 lz4, 4 zstd)."""
+    if level is None or level == -1:
+        level = DEFAULT_LEVELS.get(codec)
+    if codec == CODEC_GZIP:
+        # mtime 0: the same records give the same bytes (and so the same CRC).
+        return gzip.compress(bytes(data), compresslevel=level, mtime=0)
+    if codec == CODEC_SNAPPY:
+        import snappy
+
+        out = bytearray(_XERIAL_HEADER)
+        for start in range(0, len(data), _XERIAL_BLOCK):
+            block = snappy.compress(bytes(data[start:start + _XERIAL_BLOCK]))
+            out += _BLOCK_LENGTH.pack(len(block))
+            out += block
+        return bytes(out)
+    if codec == CODEC_LZ4:
+        import lz4.frame
+
+        return lz4.frame.compress(bytes(data), compression_level=level, block_linked=False)
+    if codec == CODEC_ZSTD:
+        import zstandard
+
+        return zstandard.ZstdCompressor(level=level).compress(bytes(data))
+    raise ValueError(f"unknown compression codec {codec}")
+
+
+def decompress(codec: int, payload: bytes | memoryview, budget: DecompressionBudget | None = None,
+               where: str = "the partition") -> bytes:
+    """A compressed batch's records, expanded within ``budget`` (a fresh default one if None)."""
+    out = bytearray()
+    decompress_into(out, codec, payload, budget or DecompressionBudget(), where)
+    return bytes(out)
+
+
 def decompress_into(out: bytearray, codec: int, payload: bytes | memoryview, budget: DecompressionBudget,
                     where: str) -> None:
     """Append the records of a compressed batch to ``out``, read in chunks charged to ``budget``."""
@@ -53,6 +102,12 @@ def decompress_into(out: bytearray, codec: int, payload: bytes | memoryview, bud
             out += chunk
     except RecordTooLarge:
         raise budget.exceeded(where) from None
+    except CorruptRecord:
+        raise
+    except Exception as error:  # noqa: BLE001 - each codec library has its own error classes
+        # Whatever a codec fails with, the bytes were not a valid compressed batch.
+        raise CorruptRecord(f"Record batch is corrupt: its {_CODEC_NAMES.get(codec, codec)} payload "
+                            f"does not decompress ({error})") from None
 
 
 def _chunks(codec: int, payload: bytes, most: int):
