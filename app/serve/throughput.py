@@ -7,6 +7,16 @@ process, as a learner's program would reach it. Each run produces ``num_records`
 records of ``record_size`` bytes to a topic of its own and reads them all back from
 the beginning (a standalone consumer, no group), so the figures differ only by the path
 the records take.
+
+With ``compare`` (serve-perf-test's default) the same confluent-kafka run, and kcat producing lines, go
+to Tansu as well: an independent Kafka-compatible broker in Rust, in memory
+(``app.serve.tansu_broker``), started after ``kplay serve`` has stopped so the two never
+share the machine. Issue 17's target is kplay at least half Tansu's rate.
+
+Consume figures come two ways. ``consume`` runs from creating the consumer to the last
+record, so it includes connecting, metadata, the offset lookup and the first fetch.
+``consume_steady`` (confluent-kafka only) starts the clock when the first records arrive
+and counts only the records after that first batch: the rate once fetching runs.
 """
 
 from __future__ import annotations
@@ -14,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import importlib.util
+import shutil
 import subprocess
 import sys
 import time
@@ -28,6 +39,11 @@ MB = 1024 * 1024
 CLIENTS = {"kafka-python": "kafka", "confluent-kafka": "confluent_kafka"}
 #: How long a consumer may see nothing before the run counts as stalled.
 STALL_S = 30.0
+#: Lines kcat sends to each broker in the comparison (issue 17's measurement).
+KCAT_LINES = 100_000
+KCAT_MISSING = "kcat is not installed (Debian: apt-get install kcat)"
+#: Issue 17's target: kplay serve at least this fraction of Tansu's rate, producing and consuming.
+TARGET_RATIO = 0.5
 
 
 @dataclass(frozen=True)
@@ -57,6 +73,8 @@ class ClientResult:
     produce: Leg | None
     consume: Leg | None
     note: str = ""
+    #: Consuming from the first records fetched on, without them (None when not measured).
+    consume_steady: Leg | None = None
 
 
 @dataclass(frozen=True)
@@ -201,17 +219,47 @@ def confluent_kafka(bootstrap: str, topic: str, settings: BenchmarkSettings) -> 
     try:
         consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in range(settings.partitions)])
         count = size = 0
+        first: tuple[float, int, int] | None = None  # when the first batch had arrived, and its records and bytes
         last = time.perf_counter()
         while count < produced.records and time.perf_counter() - last < STALL_S:
             for message in consumer.consume(num_messages=10_000, timeout=0.2):
                 if message.error() is None:
                     count += 1
-                    size += len(message.value())
+                    size += len(message.value() or b"")
                     last = time.perf_counter()
-        consumed = Leg(count, size, time.perf_counter() - start)
+            if first is None and count:
+                first = (time.perf_counter(), count, size)
+        consumed = Leg(count, size, last - start)
+        # None when everything came in the first fetch: too few records for a steady state.
+        steady = Leg(count - first[1], size - first[2], last - first[0]) if first and count > first[1] else None
     finally:
         consumer.close()
-    return ClientResult("confluent-kafka", produced, consumed, f"{failed} failed" if failed else "")
+    return ClientResult("confluent-kafka", produced, consumed, f"{failed} failed" if failed else "", steady)
+
+
+def kcat_produce(bootstrap: str, topic: str, lines: int, record_size: int) -> ClientResult:
+    """``kcat -P`` sending ``lines`` lines of ``record_size`` bytes from stdin (its defaults: acks=all, linger.ms 5).
+
+    The time runs from starting kcat to its exit, so it includes its start-up and metadata.
+    kcat exits non-zero when any message failed delivery.
+    """
+    binary = shutil.which("kcat")
+    if binary is None:
+        return ClientResult("kcat", None, None, KCAT_MISSING)
+    data = (value_of(record_size) + b"\n") * lines
+    start = time.perf_counter()
+    try:
+        answer = subprocess.run([binary, "-P", "-b", bootstrap, "-t", topic, "-p", "0"], input=data,
+                                capture_output=True, timeout=STALL_S * 4)
+    except subprocess.TimeoutExpired:
+        return ClientResult("kcat", None, None, f"kcat did not finish within {STALL_S * 4:g} s")
+    elapsed = time.perf_counter() - start
+    if answer.returncode != 0:
+        errors = [line for line in answer.stderr.decode(errors="replace").splitlines() if "ERROR" in line]
+        # The first error says why (the last one is librdkafka's generic "all brokers are down").
+        reason = (errors or answer.stderr.decode(errors="replace").splitlines()[-1:] or ["no message"])[0]
+        return ClientResult("kcat", None, None, f"kcat failed (status {answer.returncode}): {reason.strip()[:240]}")
+    return ClientResult("kcat", Leg(lines, lines * record_size, elapsed), None)
 
 
 RUNNERS: dict[str, Callable[[str, str, BenchmarkSettings], ClientResult]] = {
@@ -220,10 +268,58 @@ RUNNERS: dict[str, Callable[[str, str, BenchmarkSettings], ClientResult]] = {
 }
 
 
-def run_benchmark(path: Path, settings: BenchmarkSettings, clients: list[str]) -> list[ClientResult]:
-    """The in-process API, then each client through ``kplay serve``, on one new data file at ``path``."""
+@dataclass(frozen=True)
+class BrokerComparison:
+    """kplay serve next to Tansu in one run; a side that could not run has a note instead of figures."""
+
+    tansu: str
+    kplay: ClientResult
+    native: ClientResult
+    kcat_lines: int
+    kcat_kplay: ClientResult
+    kcat_native: ClientResult
+
+
+def create_native_topic(bootstrap: str, name: str, partitions: int) -> None:
+    """Create a topic on a broker through Kafka's CreateTopics (confluent-kafka's AdminClient)."""
+    from confluent_kafka.admin import AdminClient, NewTopic
+
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    for future in admin.create_topics([NewTopic(name, partitions, 1)]).values():
+        future.result(timeout=STALL_S)
+
+
+def against_tansu(settings: BenchmarkSettings, kcat_lines: int) -> tuple[str, ClientResult, ClientResult]:
+    """(Tansu's version, confluent-kafka's result, kcat's result) on a Tansu started here and killed after."""
+    from confluent_kafka import KafkaException
+
+    from .tansu_broker import TansuUnavailable, tansu, tansu_binary, tansu_version
+
+    try:
+        version = f"{tansu_version(tansu_binary())} (Rust, in memory)"
+        with tansu() as bootstrap:
+            create_native_topic(bootstrap, "perf-confluent-kafka", settings.partitions)
+            native = confluent_kafka(bootstrap, "perf-confluent-kafka", settings)
+            if shutil.which("kcat") is None:
+                kcat = ClientResult("kcat", None, None, KCAT_MISSING)
+            else:
+                create_native_topic(bootstrap, "perf-kcat", 1)
+                kcat = kcat_produce(bootstrap, "perf-kcat", kcat_lines, settings.record_size)
+    except (TansuUnavailable, KafkaException) as why:  # Tansu would not start, or refused the topic
+        return "Tansu", ClientResult("confluent-kafka", None, None, str(why)), ClientResult("kcat", None, None, str(why))
+    return version, native, kcat
+
+
+def run_benchmark(path: Path, settings: BenchmarkSettings, clients: list[str], *, compare: bool = False,
+                  kcat_lines: int = KCAT_LINES) -> tuple[list[ClientResult], BrokerComparison | None]:
+    """The in-process API, then each client through ``kplay serve``, on one new data file at ``path``.
+
+    With ``compare`` (which needs confluent-kafka among ``clients``), kcat sends ``kcat_lines``
+    lines to ``kplay serve`` too, then ``kplay serve`` stops and the same runs go to Tansu.
+    """
     results = [asyncio.run(in_process(path, settings))]
     runnable = [c for c in clients if importlib.util.find_spec(CLIENTS[c]) is not None]
+    kcat_kplay = ClientResult("kcat", None, None, KCAT_MISSING)
     with served(path) as bootstrap:
         for client in clients:
             if client not in runnable:
@@ -232,4 +328,11 @@ def run_benchmark(path: Path, settings: BenchmarkSettings, clients: list[str]) -
             topic = f"perf-{client}"
             asyncio.run(create_topic(path, topic, settings.partitions))
             results.append(RUNNERS[client](bootstrap, topic, settings))
-    return results
+        if compare and shutil.which("kcat") is not None:
+            asyncio.run(create_topic(path, "perf-kcat", 1))
+            kcat_kplay = kcat_produce(bootstrap, "perf-kcat", kcat_lines, settings.record_size)
+    kplay = next((r for r in results if r.client == "confluent-kafka" and r.produce is not None), None)
+    if not compare or kplay is None:
+        return results, None
+    version, native, kcat_native = against_tansu(settings, kcat_lines)
+    return results, BrokerComparison(version, kplay, native, kcat_lines, kcat_kplay, kcat_native)
