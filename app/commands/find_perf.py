@@ -28,7 +28,7 @@ from broker_core.record_search import RecordSearch, SearchQuery
 from broker_core.records import ProducerRecord
 
 from .invocation import UsageProblem, one_line_errors
-from .tui_perf import FILL_BATCH, VALUE, percentile
+from .tui_perf import VALUE, fill_partition, perf_record, percentile
 
 NEEDLE = b"needle-7f3a"
 
@@ -37,10 +37,9 @@ async def _fill(cluster: Cluster, records: int) -> int:
     """Fill topic ``big`` partition 0; the one record holding ``NEEDLE`` is at 3/4 of the log."""
     await cluster.topics.create_topic("big", partitions=1)
     target = records * 3 // 4
-    for base in range(0, records, FILL_BATCH):
-        batch = [ProducerRecord(f"k{i:07d}".encode(), VALUE if i != target else VALUE[:50] + NEEDLE + VALUE[61:])
-                 for i in range(base, min(records, base + FILL_BATCH))]
-        await cluster.logs.append("big", 0, batch, acks=1)
+    needle = ProducerRecord(perf_record(target).key, VALUE[:50] + NEEDLE + VALUE[61:])
+    await fill_partition(cluster, "big", records,
+                         record=lambda number: needle if number == target else perf_record(number))
     return target
 
 

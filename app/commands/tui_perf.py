@@ -99,6 +99,37 @@ async def _until(pilot, condition: Callable[[], bool], what: str, timeout_s: flo
         await pilot.pause(0.002)
 
 
+def perf_record(number: int) -> ProducerRecord:
+    """Record ``number`` of a benchmark partition: key ``k0000042`` (8 bytes below 10M) and ``VALUE``."""
+    return ProducerRecord(f"k{number:07d}".encode(), VALUE)
+
+
+async def fill_partition(cluster: Cluster, topic: str, records: int, *,
+                         record: Callable[[int], ProducerRecord] = perf_record,
+                         advance: Callable[[int], None] | None = None) -> None:
+    """Append ``records`` records to ``topic`` partition 0 through the core, FILL_BATCH per transaction."""
+    for base in range(0, records, FILL_BATCH):
+        end = min(records, base + FILL_BATCH)
+        await cluster.logs.append(topic, 0, [record(number) for number in range(base, end)], acks=1)
+        if advance is not None:
+            advance(end - base)
+
+
+async def until_strip_shows(pilot, view, last: int, timeout_s: float = 60.0) -> None:
+    """Run the app until the partition view's strip for partition 0 ends at offset ``last``."""
+    await _until(pilot, lambda: bool(view.partitions) and bool(view.tails.get(0))
+                 and view.tails[0][-1].offset == last, "the partition strip", timeout_s)
+
+
+async def until_log_shows(pilot, view, last: int, timeout_s: float = 60.0):
+    """Open partition 0's log in the partition view and run the app until offset ``last`` is on screen."""
+    view.open_log(0)
+    log = view.log
+    await _until(pilot, lambda: f"{last:>10}" in "".join(log.render_lines_as_text()),
+                 "the newest records in the log", timeout_s)
+    return log
+
+
 async def run_benchmark(data: Path, *, rate: int, seconds: float, key_interval_ms: float,
                         open_records: int, say: Callable[[str], None],
                         freeze_gc: bool = True) -> tuple[LoadFigures, OpenFigures | None]:
@@ -192,9 +223,7 @@ async def _open_big_partition(cluster: Cluster, pilot, view, records: int,
                               say: Callable[[str], None]) -> OpenFigures:
     say(f"filling a partition with {records:,} records")
     began = time.perf_counter()
-    for base in range(0, records, FILL_BATCH):
-        batch = [ProducerRecord(f"k{i:07d}".encode(), VALUE) for i in range(base, min(records, base + FILL_BATCH))]
-        await cluster.logs.append("big", 0, batch, acks=1)
+    await fill_partition(cluster, "big", records)
     fill_seconds = time.perf_counter() - began
     last = records - 1
     await pilot.pause()
@@ -202,15 +231,12 @@ async def _open_big_partition(cluster: Cluster, pilot, view, records: int,
 
     began = time.perf_counter()
     view.topic = "big"
-    await _until(pilot, lambda: bool(view.partitions) and bool(view.tails.get(0))
-                 and view.tails[0][-1].offset == last, "the partition strip")
+    await until_strip_shows(pilot, view, last)
     await pilot.pause()
     strip_seconds = time.perf_counter() - began
 
     began = time.perf_counter()
-    view.open_log(0)
-    log = view.log
-    await _until(pilot, lambda: f"{last:>10}" in "".join(log.render_lines_as_text()), "the newest records in the log")
+    log = await until_log_shows(pilot, view, last)
     log_seconds = time.perf_counter() - began
 
     began = time.perf_counter()
