@@ -15,7 +15,7 @@ import json
 import sqlite3
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any, AsyncIterator, Callable, ClassVar
+from typing import Any, AsyncIterator, Callable, ClassVar, Protocol
 
 from .storage import Storage, connect_raw
 
@@ -314,10 +314,16 @@ def _resolve(future: asyncio.Future[None]) -> None:
         future.set_result(None)
 
 
+class EventSource(Protocol):
+    """What a subscription belongs to: a feed holding its subscriptions (``close()`` leaves the set)."""
+
+    _subscriptions: set["Subscription"]
+
+
 class Subscription:
     """A bounded queue of events for one subscriber; iterate it with ``async for``."""
 
-    def __init__(self, feed: "ChangeFeed", kinds: frozenset[str] | None) -> None:
+    def __init__(self, feed: "ChangeFeed | EventSource", kinds: frozenset[str] | None) -> None:
         self._feed = feed
         self._kinds = kinds
         self._queue: asyncio.Queue[Event] = asyncio.Queue()
@@ -335,6 +341,11 @@ class Subscription:
             return
         self._overflowed = False
         self._queue.put_nowait(item)
+
+    def offer(self, item: Event) -> None:
+        """Queue ``item`` if this subscription wants its kind (how a feed other than ``ChangeFeed``,
+        such as a Kafka client backend's poller, publishes to it)."""
+        self._offer(item)
 
     async def get(self) -> Event:
         """The next event, waiting for one."""
