@@ -171,7 +171,12 @@ def test_serve_perf_test_compares_kplay_serve_with_tansu(data_path: Path) -> Non
         assert float(rows["kcat produce, 500 lines"][0]) > 0  # Tansu may refuse this kcat: a note says why
     else:
         assert "kplay serve, kcat: kcat is not installed" in result.stdout
-    assert lines[-1].startswith("  consume is the steady state: timed from the first fetched batch's arrival")
+    rounds = {line.split(",")[0].strip(): line.split(":")[1].split() for line in lines if "consume rounds:" in line}
+    assert set(rounds) == {"kplay serve", "Tansu"} and all(len(figures) == 3 for figures in rounds.values())
+    # The consume row shows each broker's best round.
+    assert rows["confluent-kafka consume"][0] == max(rounds["kplay serve"], key=float)
+    assert rows["confluent-kafka consume"][1] == max(rounds["Tansu"], key=float)
+    assert lines[-1].startswith("  consume is the best of 3 consumers' steady state: from the first fetched batch's")
 
 
 def test_serve_perf_test_says_in_one_line_when_tansu_cannot_run(data_path: Path, tmp_path: Path,
