@@ -1,8 +1,10 @@
-"""One run of a tool: which data file it opens, its event loop, and its failures as one line.
+"""One run of a tool: which cluster it opens, its event loop, and its failures as one line.
 
+A tool runs on a ``Backend``: the data file (``--data``, ``KPLAY_DATA`` or the default), or a
+real cluster that ``--cluster`` or ``KPLAY_CLUSTER`` names (``app.cluster_profiles``).
 Every tool body runs inside ``one_line_errors``: a refused flag (``UsageProblem``), a
-Kafka error from the core, an unusable data file or an OS error becomes a single line on
-stderr and exit status 1, never a traceback.
+Kafka error from the core or the cluster, an unusable data file, a cluster that cannot be
+reached or an OS error becomes a single line on stderr and exit status 1, never a traceback.
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ import typer
 from broker_core import Cluster
 from broker_core.errors import KafkaError, StorageError
 
+from app.backends import Backend, ClusterUnreachable, EmbeddedBackend, ReadOnlyCluster
+from app.cluster_profiles import ClusterChoiceProblem, chosen_cluster, open_profile, resolve_cluster
 from app.data_location import resolve_data_path
 
 from .output import print_error, print_lines
@@ -57,6 +61,12 @@ def one_line_errors(kafka_prefix: str = "", *, on_stdout: bool = False,
     """
     try:
         yield
+    except ClusterChoiceProblem as problem:
+        print_error(f"kplay: {problem}")
+        raise typer.Exit(1) from None
+    except (ClusterUnreachable, ReadOnlyCluster) as problem:
+        print_error(f"kplay: {problem}")
+        raise typer.Exit(1) from None
     except UsageProblem as problem:
         if on_stdout if usage_on_stdout is None else usage_on_stdout:
             print_lines([f"{kafka_prefix}{problem}"])
@@ -106,12 +116,56 @@ def run_on_cluster(ctx: typer.Context, data: Path | None, tool: Callable[[Cluste
     return asyncio.run(session())
 
 
+def run_on_backend(ctx: typer.Context, data: Path | None, cluster: str | None,
+                   tool: Callable[[Backend], Awaitable[T]]) -> T:
+    """Open the cluster the flags name (the data file unless ``--cluster``/``KPLAY_CLUSTER``), run
+    ``tool(backend)`` in a fresh event loop, close, return its result."""
+    given_data = data is not None or (isinstance(ctx.obj, dict) and ctx.obj.get("data") is not None)
+    spec = chosen_cluster(cluster, data_given=given_data)
+    profile = resolve_cluster(spec) if spec is not None else None
+    path = data_path(ctx, data) if profile is None else None
+
+    async def session() -> T:
+        backend: Backend = await EmbeddedBackend.open(path) if path is not None else await open_profile(profile)
+        try:
+            return await tool(backend)
+        finally:
+            await backend.close()
+
+    return asyncio.run(session())
+
+
+def confirm_destructive(backend: Backend, what: str, name: str, *, yes: bool) -> None:
+    """On a real cluster, ask for ``name`` typed back before ``what`` (``--yes`` skips it).
+
+    The playground's file is the learner's own scratch space: nothing is asked there. The answer is
+    read from stdin; anything but the exact name (or no answer) refuses with one line.
+    """
+    if yes or isinstance(backend, EmbeddedBackend):
+        return
+    sys.stdout.flush()
+    sys.stderr.write(f"This will {what} on cluster '{backend.name}'. Type '{name}' to confirm: ")
+    sys.stderr.flush()
+    answer = sys.stdin.readline()
+    if answer.strip() != name:
+        sys.stderr.write("\n")
+        raise UsageProblem(f"Not confirmed: {what} on cluster '{backend.name}' was not done "
+                           "(type the name exactly, or pass --yes)")
+
+
 # Options every tool accepts. The connection flags are ignored (kplay's cluster is the data
 # file) but accepted, so a command copied from a Kafka tutorial runs unchanged.
 DataOption = Annotated[Optional[Path], typer.Option(
     "--data", metavar="PATH", help="Data file (default: $KPLAY_DATA or the user data directory).")]
 BootstrapServerOption = Annotated[Optional[str], typer.Option(
-    "--bootstrap-server", metavar="SERVER", help="Ignored: kplay's cluster is the data file.")]
+    "--bootstrap-server", metavar="SERVER",
+    help="Ignored: kplay's tools work on the playground's data file (--cluster HOST:PORT reaches a real cluster).")]
+ClusterOption = Annotated[Optional[str], typer.Option(
+    "--cluster", metavar="HOST:PORT|NAME",
+    help="A real Kafka cluster instead of the playground: bootstrap servers, or a profile in clusters.toml "
+         "(default: $KPLAY_CLUSTER).")]
+YesOption = Annotated[bool, typer.Option(
+    "--yes", help="On a real cluster (--cluster): do not ask for the name typed back before a destructive action.")]
 BrokerListOption = Annotated[Optional[str], typer.Option(
     "--broker-list", metavar="BROKERS", help="Removed in Kafka 4.0 (use --bootstrap-server); accepted with a note.")]
 ZookeeperOption = Annotated[Optional[str], typer.Option(
