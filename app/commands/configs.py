@@ -22,13 +22,13 @@ from typing import Annotated, Optional
 
 import typer
 
-from broker_core import Cluster
-from broker_core.config import TOPIC_CONFIGS, ConfigEntry, describe_topic_config
+from app.backends import Backend, ClusterUnreachable, EmbeddedBackend, ReadOnlyCluster
+from broker_core.config import TOPIC_CONFIGS, ConfigEntry
 from broker_core.errors import KafkaError
 from broker_core.names import validate_topic_name
 
-from .invocation import (BootstrapServerOption, CommandConfigOption, DataOption, UsageProblem,
-                         note_removed_flag, one_line_errors, run_on_cluster)
+from .invocation import (BootstrapServerOption, ClusterOption, CommandConfigOption, DataOption, UsageProblem,
+                         note_removed_flag, one_line_errors, run_on_backend)
 from .output import java_exception_name, print_error, print_lines
 
 #: kafka-configs' entity types (``ConfigType.ALL`` and the two it adds), in its order.
@@ -89,6 +89,7 @@ def configs(
     bootstrap_server: BootstrapServerOption = None,
     command_config: CommandConfigOption = None,
     data: DataOption = None,
+    cluster: ClusterOption = None,
 ) -> None:
     """Change or describe the configs of a topic or a broker (kafka-configs)."""
     if zookeeper is not None:
@@ -100,7 +101,7 @@ def configs(
             add_config_file=add_config_file, delete_config=list(delete_config or ()), topic=topic, broker=broker,
             broker_defaults=broker_defaults)
         try:
-            run_on_cluster(ctx, data, lambda cluster: execute(cluster, command))
+            run_on_backend(ctx, data, cluster, lambda backend: execute(backend, command))
         except BrokerFailure as failure:
             # ConfigCommand.main's catch-all: its header, then the exception the admin client threw.
             print_error(f"Error while executing config command with args '{' '.join(_tool_arguments())}'")
@@ -197,56 +198,64 @@ def parse_configs_to_add(add_config: Optional[str], add_config_file: Optional[Pa
     return configs
 
 
-async def execute(cluster: Cluster, command: ConfigsCommand) -> None:
+async def execute(backend: Backend, command: ConfigsCommand) -> None:
     """Carry out the checked command and print what kafka-configs prints."""
     if command.entity_type == "topics":
         if command.action == "alter":
-            await alter_topic(cluster, command)
+            await alter_topic(backend, command)
         else:
-            await describe_topics(cluster, command)
+            await describe_topics(backend, command)
+    elif not isinstance(backend, EmbeddedBackend):
+        raise UsageProblem(f"kplay configs --cluster describes and alters topics only, not {command.entity_type}")
     elif command.action == "alter":
         raise UsageProblem("kplay's broker configs are fixed: change a topic's configs with --entity-type topics")
     else:
-        await describe_brokers(cluster, command)
+        await describe_brokers(backend, command)
 
 
-async def alter_topic(cluster: Cluster, command: ConfigsCommand) -> None:
+async def alter_topic(backend: Backend, command: ConfigsCommand) -> None:
     """``--alter`` of a topic: IncrementalAlterConfigs with SET and DELETE operations."""
     name = command.entity_name
     assert name is not None
     try:
-        current = (await cluster.topics.describe_topic(name)).config
+        current = (await backend.describe_topic(name)).config
+    except (ClusterUnreachable, ReadOnlyCluster):
+        raise
     except KafkaError as error:
         raise BrokerFailure(error) from None
     missing = [key for key in command.to_delete if key not in current]
     if missing:
         raise UsageProblem(f"Invalid config(s): {','.join(missing)}")
     try:
-        await cluster.topics.alter_config(name, command.to_add, command.to_delete)
+        await backend.alter_config(name, command.to_add, command.to_delete)
+    except (ClusterUnreachable, ReadOnlyCluster):
+        raise
     except KafkaError as error:
         raise BrokerFailure(error) from None
     print_lines([f"Completed updating config for topic {name}."])
 
 
-async def describe_topics(cluster: Cluster, command: ConfigsCommand) -> None:
+async def describe_topics(backend: Backend, command: ConfigsCommand) -> None:
     """``--describe`` of one topic or of all: dynamic configs, or with ``--all`` every config."""
-    names = [command.entity_name] if command.entity_name else await cluster.topics.list_topics()
+    names = [command.entity_name] if command.entity_name else await backend.list_topics()
     lines: list[str] = []
     for name in names:
         try:
-            description = await cluster.topics.describe_topic(name)
+            entries = await backend.describe_config(name)
+        except ClusterUnreachable:
+            raise
         except KafkaError as error:
             print_lines(lines)
             raise BrokerFailure(error) from None
         lines.append(f"{'All' if command.describe_all else 'Dynamic'} configs for topic {name} are:")
-        lines.extend(entry_line(entry) for entry in describe_topic_config(description.config)
+        lines.extend(entry_line(entry) for entry in entries
                      if command.describe_all or entry.source == "DYNAMIC_TOPIC_CONFIG")
     print_lines(lines)
 
 
-async def describe_brokers(cluster: Cluster, command: ConfigsCommand) -> None:
+async def describe_brokers(backend: Backend, command: ConfigsCommand) -> None:
     """``--describe`` of brokers: kplay's brokers have no dynamic configs; ``--all`` shows the defaults."""
-    brokers = [str(b) for b in await cluster.topics.live_brokers()]
+    brokers = [str(b.broker_id) for b in await backend.brokers() if b.alive]
     names = [command.entity_name] if command.entity_name is not None else [*brokers, ""]
     lines: list[str] = []
     for name in names:

@@ -27,13 +27,15 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from broker_core import Cluster, Consumer, ConsumerRecord, TopicPartition
+from app.backends import Backend, EmbeddedBackend
+from app.backends.interface import RecordConsumer
+from broker_core import ConsumerRecord, TopicPartition
 from broker_core.errors import KafkaError, UnknownTopicOrPartition
 from broker_core.log import EARLIEST, LATEST
 from widgets.safe_text import printable
 
-from .invocation import (BootstrapServerOption, DataOption, UsageProblem, note_removed_flag, one_line_errors,
-                         run_on_cluster)
+from .invocation import (BootstrapServerOption, ClusterOption, DataOption, UsageProblem, note_removed_flag,
+                         one_line_errors, run_on_backend)
 from .message_formatters import (DEFAULT_FORMATTER, KNOWN_FORMATTERS, LEGACY_NAMES, MessageFormatter,
                                  coordinator_formatter)
 from .output import print_error, stdout_is_terminal
@@ -133,6 +135,7 @@ class ConsumeRequest:
     record_format: MessageFormatter
     consumer_options: dict[str, Any]  # further Consumer keyword arguments from --consumer-property
     generated_group: bool = False  # console-consumer-NNNNN: removed again on exit
+    isolation_level: str = "read_uncommitted"
 
 
 def console_consumer(
@@ -168,9 +171,12 @@ def console_consumer(
     skip_message_on_error: Annotated[bool, typer.Option(
         "--skip-message-on-error", help="Accepted; kplay's formatter does not fail on a record.")] = False,
     isolation_level: Annotated[Optional[str], typer.Option(
-        "--isolation-level", help="Accepted; kplay has no transactions.")] = None,
+        "--isolation-level", help="read_committed or read_uncommitted (the default): with --cluster, whether "
+                                  "records of open or aborted transactions are read (the playground has no "
+                                  "transactions).")] = None,
     bootstrap_server: BootstrapServerOption = None,
     data: DataOption = None,
+    cluster: ClusterOption = None,
 ) -> None:
     """Read records from a topic and write them to standard output (kafka-console-consumer)."""
     if formatter in LEGACY_NAMES:
@@ -182,8 +188,8 @@ def console_consumer(
             max_messages=max_messages, timeout_ms=timeout_ms,
             formatter=parse_properties([*(property_ or []), *(formatter_property or [])]),
             config=parse_properties([*(consumer_property or []), *(command_property or [])]),
-            formatter_class=formatter)
-        code = run_on_cluster(ctx, data, lambda cluster: consume(cluster, request))
+            formatter_class=formatter, isolation_level=isolation_level)
+        code = run_on_backend(ctx, data, cluster, lambda backend: consume(backend, request))
     if code:
         raise typer.Exit(code)
 
@@ -191,7 +197,8 @@ def console_consumer(
 def check_arguments(*, topic: Optional[str], from_beginning: bool, group: Optional[str],
                     partition: Optional[int], offset: Optional[str], max_messages: Optional[int],
                     timeout_ms: Optional[int], formatter: dict[str, str],
-                    config: dict[str, str], formatter_class: str = DEFAULT_FORMATTER) -> ConsumeRequest:
+                    config: dict[str, str], formatter_class: str = DEFAULT_FORMATTER,
+                    isolation_level: Optional[str] = None) -> ConsumeRequest:
     """Kafka's ``ConsoleConsumerOptions`` checks, with its wording."""
     if formatter_class not in KNOWN_FORMATTERS:
         raise UsageProblem(f"java.lang.ClassNotFoundException: {formatter_class} (kplay's formatters: "
@@ -234,13 +241,18 @@ def check_arguments(*, topic: Optional[str], from_beginning: bool, group: Option
         chosen_group = f"console-consumer-{random.randrange(100000)}"
     elif chosen_group is None:
         auto_commit = False
+    isolation = (isolation_level if isolation_level is not None
+                 else config.get("isolation.level", "read_uncommitted")).strip().lower()
+    if isolation not in ("read_committed", "read_uncommitted"):
+        raise UsageProblem(f"Invalid value {isolation_level or config.get('isolation.level')} for configuration "
+                           "isolation.level: String must be one of: read_committed, read_uncommitted")
     terminal = stdout_is_terminal()
     record_format = coordinator_formatter(formatter_class, escape_controls=terminal) or \
         RecordFormat.from_properties(formatter, escape_controls=terminal)
     return ConsumeRequest(
         topic, chosen_group, partition, start, reset, auto_commit, config.get("client.id", CLIENT_ID),
         max_messages, timeout_ms if timeout_ms is not None and timeout_ms >= 0 else None,
-        record_format, consumer_options(config), generated)
+        record_format, consumer_options(config), generated, isolation)
 
 
 #: Consumer configs kplay's Consumer takes, by Kafka name.
@@ -281,13 +293,14 @@ def parse_offset(text: str) -> int:
     return value
 
 
-async def consume(cluster: Cluster, request: ConsumeRequest) -> int:
+async def consume(backend: Backend, request: ConsumeRequest) -> int:
     """Print records until a signal, ``--max-messages`` or ``--timeout-ms``; return the exit status."""
-    partitions = await cluster.logs.partition_count(request.topic)  # unknown topic: one error line
+    partitions = await backend.partition_count(request.topic)  # unknown topic: one error line
     try:
-        consumer = Consumer(cluster, group_id=request.group, client_id=request.client_id,
-                            auto_offset_reset=request.auto_offset_reset,
-                            enable_auto_commit=request.enable_auto_commit, **request.consumer_options)
+        consumer = backend.consumer(group_id=request.group, client_id=request.client_id,
+                                    auto_offset_reset=request.auto_offset_reset,
+                                    enable_auto_commit=request.enable_auto_commit,
+                                    isolation_level=request.isolation_level, **request.consumer_options)
     except ValueError as problem:  # a consumer config the client refuses, in Kafka's words
         raise UsageProblem(str(problem)) from None
     loop = asyncio.get_running_loop()
@@ -301,12 +314,12 @@ async def consume(cluster: Cluster, request: ConsumeRequest) -> int:
         await consumer.close()
         raise
     try:
-        processed = await print_records(cluster, consumer, request, stop)
+        processed = await print_records(backend, consumer, request, stop)
     finally:
         try:
             await consumer.close()
-            if request.generated_group and request.group is not None:
-                await _remove_generated_group(cluster, request.group)
+            if request.generated_group and request.group is not None and isinstance(backend, EmbeddedBackend):
+                await _remove_generated_group(backend, request.group)
         finally:
             for signum in (signal.SIGINT, signal.SIGTERM):
                 loop.remove_signal_handler(signum)
@@ -314,15 +327,16 @@ async def consume(cluster: Cluster, request: ConsumeRequest) -> int:
     return 0
 
 
-async def _remove_generated_group(cluster: Cluster, group: str) -> None:
-    """Delete the throwaway group if it committed nothing (Kafka's offsets cleanup would, minutes later)."""
-    if await cluster.groups.fetch_offsets(group):
+async def _remove_generated_group(backend: Backend, group: str) -> None:
+    """Delete the throwaway group if it committed nothing (Kafka's offsets cleanup would, minutes later;
+    a real cluster's own coordinator does it, so only the playground's file needs this)."""
+    if await backend.committed_offsets(group):
         return
     with contextlib.suppress(KafkaError):
-        await cluster.groups.delete_group(group)
+        await backend.delete_group(group)
 
 
-async def start_reading(consumer: Consumer, request: ConsumeRequest, partitions: int) -> None:
+async def start_reading(consumer: RecordConsumer, request: ConsumeRequest, partitions: int) -> None:
     """Assign or subscribe, and fix the starting positions now, before any input arrives."""
     if request.partition is not None:
         tp = TopicPartition(request.topic, request.partition)
@@ -348,7 +362,7 @@ async def start_reading(consumer: Consumer, request: ConsumeRequest, partitions:
         await consumer.position(tp)
 
 
-async def print_records(cluster: Cluster, consumer: Consumer, request: ConsumeRequest,
+async def print_records(backend: Backend, consumer: RecordConsumer, request: ConsumeRequest,
                         stop: asyncio.Event) -> int:
     """The consume loop; returns how many records were printed."""
     out = sys.stdout.buffer
@@ -383,12 +397,12 @@ async def print_records(cluster: Cluster, consumer: Consumer, request: ConsumeRe
             idle_since = time.monotonic()
         if standalone_all and time.monotonic() >= next_refresh:
             next_refresh = time.monotonic() + PARTITION_REFRESH_S
-            await _follow_new_partitions(cluster, consumer, request.topic)
+            await _follow_new_partitions(backend, consumer, request.topic)
     return processed
 
 
-async def _follow_new_partitions(cluster: Cluster, consumer: Consumer, topic: str) -> None:
-    count = await cluster.logs.partition_count(topic)
+async def _follow_new_partitions(backend: Backend, consumer: RecordConsumer, topic: str) -> None:
+    count = await backend.partition_count(topic)
     if count > len(consumer.assignment()):
         consumer.assign([TopicPartition(topic, p) for p in range(count)])
 

@@ -4,8 +4,9 @@
     kplay console-producer --topic orders --property parse.key=true --property key.separator=:
     seq 100000 | kplay console-producer --topic numbers
 
-Lines go through broker_core's ``Producer``, so piped input is batched as Kafka's producer
-batches it (``batch.size``, ``linger.ms``): a few transactions carry thousands of records.
+Lines go through the backend's producer (broker_core's ``Producer`` on the playground,
+librdkafka's with ``--cluster``), so piped input is batched as Kafka's producer batches it
+(``batch.size``, ``linger.ms``): a few transactions carry thousands of records.
 Stdin is read in large chunks, never line by line, because per-line Python overhead is what
 limits a pipe. A record the cluster refuses (RecordTooLarge, NotEnoughReplicas, ...) prints
 Kafka's error line on stderr and the others still go; the exit status is then 1.
@@ -25,12 +26,13 @@ from typing import Annotated, AsyncIterator, Optional
 
 import typer
 
-from broker_core import Cluster, Producer
+from app.backends import Backend
+from app.backends.interface import RecordProducer
 from broker_core.errors import KafkaError
 from broker_core.log import parse_acks
 
-from .invocation import (BootstrapServerOption, BrokerListOption, DataOption, UsageProblem, note_removed_flag,
-                         one_line_errors, run_on_cluster)
+from .invocation import (BootstrapServerOption, BrokerListOption, ClusterOption, DataOption, UsageProblem,
+                         note_removed_flag, one_line_errors, run_on_backend)
 from .output import java_exception_name, print_error
 from .properties import bool_property, parse_properties
 
@@ -176,6 +178,7 @@ def console_producer(
     bootstrap_server: BootstrapServerOption = None,
     broker_list: BrokerListOption = None,
     data: DataOption = None,
+    cluster: ClusterOption = None,
 ) -> None:
     """Read lines from standard input and publish each as a record (kafka-console-producer)."""
     if broker_list is not None:
@@ -186,7 +189,7 @@ def console_producer(
         line_format = LineFormat.from_properties(parse_properties(property_))
         settings = producer_settings(parse_properties(producer_property), request_required_acks,
                                      timeout, batch_size, max_memory_bytes, sync)
-        failed = run_on_cluster(ctx, data, lambda cluster: produce_stdin(cluster, topic, line_format, settings))
+        failed = run_on_backend(ctx, data, cluster, lambda backend: produce_stdin(backend, topic, line_format, settings))
     if failed:
         raise typer.Exit(1)
 
@@ -222,18 +225,17 @@ def producer_settings(config: dict[str, str], request_required_acks: Optional[st
                             config.get("client.id", "console-producer"), sync)
 
 
-async def produce_stdin(cluster: Cluster, topic: str, line_format: LineFormat,
+async def produce_stdin(backend: Backend, topic: str, line_format: LineFormat,
                         settings: ProducerSettings) -> int:
     """Send every line of stdin to ``topic``; return how many records failed."""
-    await cluster.logs.partition_count(topic)  # an unknown topic is one error line, before any input
+    await backend.partition_count(topic)  # an unknown topic is one error line, before any input
     interactive = os.isatty(0)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
-    producer = Producer(cluster, acks=settings.acks, linger_ms=settings.linger_ms,
-                        batch_size=settings.batch_size, buffer_memory=settings.buffer_memory,
-                        client_id=settings.client_id)
+    producer = backend.producer(acks=settings.acks, linger_ms=settings.linger_ms, batch_size=settings.batch_size,
+                                buffer_memory=settings.buffer_memory, client_id=settings.client_id)
     sender = RecordSender(producer, topic, line_format, settings.sync)
     rejected: Optional[LineRejected] = None
     try:
@@ -267,7 +269,7 @@ class LineRejected(Exception):
 class RecordSender:
     """Turns lines into sends and reports each failed record, in order, as Kafka's callback does."""
 
-    def __init__(self, producer: Producer, topic: str, line_format: LineFormat, sync: bool) -> None:
+    def __init__(self, producer: RecordProducer, topic: str, line_format: LineFormat, sync: bool) -> None:
         self._producer = producer
         self._topic = topic
         self._format = line_format

@@ -20,14 +20,14 @@ from typing import Annotated, Iterable, Optional, Sequence
 
 import typer
 
-from broker_core import Cluster, TopicPartition
+from app.backends import Backend
+from broker_core import TopicPartition
 from broker_core.coordinator_records import OFFSETS_TOPIC, offsets_partition
 from broker_core.errors import GroupIdNotFound, NonEmptyGroup, UnknownTopicOrPartition
 from broker_core.groups import GroupDescription, PartitionLag
-from broker_core.log import EARLIEST, LATEST
 
-from .invocation import (BootstrapServerOption, CommandConfigOption, DataOption, ToolFailure, UsageProblem,
-                         one_line_errors, run_on_cluster)
+from .invocation import (BootstrapServerOption, ClusterOption, CommandConfigOption, DataOption, ToolFailure,
+                         UsageProblem, YesOption, confirm_destructive, one_line_errors, run_on_backend)
 from .output import MISSING, print_error, print_lines
 
 #: What kafka-consumer-groups puts before an error the cluster returned.
@@ -91,6 +91,8 @@ def consumer_groups(
     bootstrap_server: BootstrapServerOption = None,
     command_config: CommandConfigOption = None,
     data: DataOption = None,
+    cluster: ClusterOption = None,
+    yes: YesOption = False,
 ) -> None:
     """List, describe, delete consumer groups, or reset their offsets (kafka-consumer-groups)."""
     flags = {"list": list_, "describe": describe, "delete": delete, "reset-offsets": reset_offsets}
@@ -120,19 +122,19 @@ def consumer_groups(
         if action == "reset-offsets":
             plan = _reset_plan(topic or [], all_topics, scenario_flags, values, dry_run, execute)
 
-        async def run(cluster: Cluster) -> int:
-            names = await _all_group_ids(cluster) if all_groups else groups
+        async def run(backend: Backend) -> int:
+            names = await _all_group_ids(backend) if all_groups else groups
             if action == "list":
-                return await list_groups(cluster, states)
+                return await list_groups(backend, states)
             if action == "describe":
                 view = "members" if members else "state" if state else "offsets"
-                return await describe_groups(cluster, names, view, verbose)
+                return await describe_groups(backend, names, view, verbose)
             if action == "delete":
-                return await delete_groups(cluster, names)
+                return await delete_groups(backend, names, yes=yes)
             assert plan is not None
-            return await reset_group_offsets(cluster, names, plan)
+            return await reset_group_offsets(backend, names, plan, yes=yes)
 
-        code = run_on_cluster(ctx, data, run)
+        code = run_on_backend(ctx, data, cluster, run)
     if code:
         raise typer.Exit(code)
 
@@ -184,13 +186,13 @@ def _reset_plan(topics: list[str], all_topics: bool, flags: dict[str, bool], val
 
 # -- --list ---------------------------------------------------------------------------------
 
-async def _all_group_ids(cluster: Cluster) -> list[str]:
-    return [listing.group_id for listing in await cluster.groups.list_groups()]
+async def _all_group_ids(backend: Backend) -> list[str]:
+    return [listing.group_id for listing in await backend.list_groups()]
 
 
-async def list_groups(cluster: Cluster, states: Optional[set[str]]) -> int:
+async def list_groups(backend: Backend, states: Optional[set[str]]) -> int:
     """``--list``: group ids, or with ``--state`` a GROUP/STATE table (filtered when states are given)."""
-    listings = await cluster.groups.list_groups()
+    listings = await backend.list_groups()
     if states is None:
         print_lines([listing.group_id for listing in listings])
         return 0
@@ -203,11 +205,11 @@ async def list_groups(cluster: Cluster, states: Optional[set[str]]) -> int:
 
 # -- --describe -----------------------------------------------------------------------------
 
-async def describe_groups(cluster: Cluster, names: Sequence[str], view: str, verbose: bool) -> int:
+async def describe_groups(backend: Backend, names: Sequence[str], view: str, verbose: bool) -> int:
     """``--describe``: per group, its offsets and lag (default), its members or its state."""
     status = 0
     for name in sorted(names):
-        description = await cluster.groups.describe_group(name)
+        description = await backend.describe_group(name)
         if description.state == "Dead":
             print_lines([f"\nError: Consumer group '{name}' does not exist."])  # Kafka's printError: stdout
             status = 1
@@ -217,11 +219,11 @@ async def describe_groups(cluster: Cluster, names: Sequence[str], view: str, ver
         elif description.state in ("PreparingRebalance", "CompletingRebalance"):
             _note(f"\nWarning: Consumer group '{name}' is rebalancing.")
         if view == "state":
-            _print_state(description, await coordinator_of(cluster, description.group_id))
+            _print_state(description, *await coordinator_of(backend, description.group_id))
         elif view == "members":
             _print_members(description, verbose)
         else:
-            _print_offsets(name, await cluster.groups.group_lag(name), description)
+            _print_offsets(name, await backend.group_lag(name), description)
     return status
 
 
@@ -279,27 +281,33 @@ def _print_members(description: GroupDescription, verbose: bool) -> None:
     print_lines(["", *(fmt.format(*row) for row in [headers, *table])])
 
 
-async def coordinator_of(cluster: Cluster, group: str) -> int:
-    """The broker that coordinates ``group``: the leader of its ``__consumer_offsets`` partition.
+async def coordinator_of(backend: Backend, group: str) -> tuple[int, str]:
+    """The broker that coordinates ``group`` and its address: the leader of its ``__consumer_offsets`` partition.
 
     ``abs(groupId.hashCode()) % 50`` picks the partition, as in Kafka. Before the topic exists
     (no group has committed or rebalanced yet) kplay lays the partitions over the live brokers in turn.
+    The playground's brokers have no listener of their own: they are shown at ``localhost:9092+id``,
+    where ``kplay serve`` puts them.
     """
     partition = offsets_partition(group)
+    brokers = await backend.brokers()
     try:
-        topic = await cluster.topics.describe_topic(OFFSETS_TOPIC)
+        topic = await backend.describe_topic(OFFSETS_TOPIC)
     except UnknownTopicOrPartition:
-        brokers = await cluster.topics.live_brokers()
-        return brokers[partition % len(brokers)] if brokers else -1
-    return topic.partitions[offsets_partition(group, topic.partition_count)].leader
+        live = [b.broker_id for b in brokers if b.alive]
+        broker = live[partition % len(live)] if live else -1
+    else:
+        broker = topic.partitions[offsets_partition(group, topic.partition_count)].leader
+    found = next((b for b in brokers if b.broker_id == broker and b.host), None)
+    return broker, f"{found.host}:{found.port}" if found is not None else f"localhost:{9092 + broker}"
 
 
-def _print_state(description: GroupDescription, broker: int) -> None:
+def _print_state(description: GroupDescription, broker: int, address: str) -> None:
     """``--describe --state``: Kafka's ``"\\n%-Ns %-25s %-20s %-15s %s"``, N = max(25, coordinator's width).
 
     (Kafka sizes the GROUP column by the coordinator's text and pads COORDINATOR (ID) to 25.)
     """
-    coordinator = f"localhost:{9092 + broker}  ({broker})"
+    coordinator = f"{address}  ({broker})"
     headers = ["GROUP", "COORDINATOR (ID)", "ASSIGNMENT-STRATEGY", "STATE", "#MEMBERS"]
     row = [description.group_id, coordinator, description.protocol or "", description.state,
            str(len(description.members))]
@@ -310,14 +318,16 @@ def _print_state(description: GroupDescription, broker: int) -> None:
 
 # -- --delete -------------------------------------------------------------------------------
 
-async def delete_groups(cluster: Cluster, names: Sequence[str]) -> int:
+async def delete_groups(backend: Backend, names: Sequence[str], *, yes: bool = False) -> int:
     """``--delete``: remove groups that have no members, with their committed offsets."""
     failed: list[str] = []
     deleted: list[str] = []
     errors = "org.apache.kafka.common.errors."
     for name in names:
+        backend.check_writable(f"delete group '{name}'")
+        confirm_destructive(backend, f"delete group '{name}' and its committed offsets", name, yes=yes)
         try:
-            await cluster.groups.delete_group(name)
+            await backend.delete_group(name)
             deleted.append(name)
         except GroupIdNotFound as error:
             failed.append(f"* Group '{name}' could not be deleted due to: {errors}GroupIdNotFoundException: {error}")
@@ -332,12 +342,12 @@ async def delete_groups(cluster: Cluster, names: Sequence[str]) -> int:
     return 1
 
 
-async def reset_group_offsets(cluster: Cluster, names: Sequence[str], plan: ResetPlan) -> int:
+async def reset_group_offsets(backend: Backend, names: Sequence[str], plan: ResetPlan, *, yes: bool = False) -> int:
     """``--reset-offsets``: compute the new offsets, print them, write them with ``--execute``."""
     planned: dict[str, dict[TopicPartition, int]] = {}
     status = 0
     for name in names:
-        description = await cluster.groups.describe_group(name)
+        description = await backend.describe_group(name)
         if description.state not in ("Empty", "Dead"):
             # Kafka prints the refusal and goes on: the group appears in the table with nothing to reset.
             print_lines([f"\nError: Assignments can only be reset if the group '{name}' is inactive, "
@@ -345,18 +355,20 @@ async def reset_group_offsets(cluster: Cluster, names: Sequence[str], plan: Rese
             planned[name] = {}
             status = 1
             continue
-        partitions = await _partitions_to_reset(cluster, name, plan)
-        new_offsets = await _new_offsets(cluster, name, partitions, plan)
+        partitions = await _partitions_to_reset(backend, name, plan)
+        new_offsets = await _new_offsets(backend, name, partitions, plan)
         if plan.execute:
-            await cluster.groups.reset_offsets(name, new_offsets)
+            backend.check_writable(f"reset the offsets of group '{name}'")
+            confirm_destructive(backend, f"reset the committed offsets of group '{name}'", name, yes=yes)
+            await backend.reset_offsets(name, new_offsets)
         planned[name] = new_offsets
     _print_new_offsets(planned)
     return status
 
 
-async def _partitions_to_reset(cluster: Cluster, group: str, plan: ResetPlan) -> list[TopicPartition]:
+async def _partitions_to_reset(backend: Backend, group: str, plan: ResetPlan) -> list[TopicPartition]:
     if plan.all_topics:
-        return sorted(await cluster.groups.fetch_offsets(group))
+        return sorted(await backend.committed_offsets(group))
     chosen: list[TopicPartition] = []
     for argument in plan.topics:
         if ":" in argument:
@@ -369,12 +381,12 @@ async def _partitions_to_reset(cluster: Cluster, group: str, plan: ResetPlan) ->
                 except ValueError:
                     raise UsageProblem(f"Invalid partition '{text}' specified in topic arg '{argument}''") from None
         else:
-            count = await cluster.logs.partition_count(argument)
+            count = await backend.partition_count(argument)
             chosen.extend(TopicPartition(argument, p) for p in range(count))
     missing = []
     for tp in chosen:
         try:
-            if tp.partition >= await cluster.logs.partition_count(tp.topic) or tp.partition < 0:
+            if tp.partition >= await backend.partition_count(tp.topic) or tp.partition < 0:
                 missing.append(tp)
         except UnknownTopicOrPartition:
             missing.append(tp)
@@ -383,11 +395,10 @@ async def _partitions_to_reset(cluster: Cluster, group: str, plan: ResetPlan) ->
     return list(dict.fromkeys(chosen))
 
 
-async def _new_offsets(cluster: Cluster, group: str, partitions: list[TopicPartition],
+async def _new_offsets(backend: Backend, group: str, partitions: list[TopicPartition],
                        plan: ResetPlan) -> dict[TopicPartition, int]:
-    logs = cluster.logs
     result: dict[TopicPartition, int] = {}
-    committed = await cluster.groups.fetch_offsets(group)
+    committed = await backend.committed_offsets(group)
     timestamp = None
     if plan.scenario == "to-datetime":
         timestamp = parse_datetime(str(plan.value))
@@ -396,10 +407,9 @@ async def _new_offsets(cluster: Cluster, group: str, partitions: list[TopicParti
         # back before year 1 is a timestamp before every record, not a date out of range.
         duration_ms = parse_duration(str(plan.value)) // timedelta(milliseconds=1)
         timestamp = int(datetime.now(timezone.utc).timestamp() * 1000) - duration_ms
+    marks = await backend.watermarks(partitions)
     for tp in partitions:
-        start = await logs.list_offset(tp.topic, tp.partition, EARLIEST)
-        end = await logs.list_offset(tp.topic, tp.partition, LATEST)
-        assert start is not None and end is not None
+        start, end = marks[tp].log_start_offset, marks[tp].high_watermark
         if plan.scenario == "to-earliest":
             result[tp] = start
         elif plan.scenario == "to-latest":
@@ -417,7 +427,7 @@ async def _new_offsets(cluster: Cluster, group: str, partitions: list[TopicParti
             result[tp] = _within_log(tp, wanted, start, end)
         else:
             assert timestamp is not None
-            found = await logs.list_offset(tp.topic, tp.partition, timestamp)
+            found = (await backend.offsets_for_times({tp: timestamp}))[tp]
             if found is None:
                 print_lines([f"\nWarn: Partition {tp.partition} from topic {tp.topic} is empty. "
                              "Falling back to latest known offset."])

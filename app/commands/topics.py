@@ -19,14 +19,15 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from broker_core import Cluster
+from app.backends import Backend
 from broker_core.config import value_text
 from broker_core.coordinator_records import INTERNAL_TOPICS
 from broker_core.errors import TopicAlreadyExists
 from broker_core.topics import PartitionDescription, TopicDescription
 
-from .invocation import (BootstrapServerOption, CommandConfigOption, DataOption, UsageProblem, ZookeeperOption,
-                         note_removed_flag, one_line_errors, run_on_cluster)
+from .invocation import (BootstrapServerOption, ClusterOption, CommandConfigOption, DataOption, UsageProblem,
+                         YesOption, ZookeeperOption, confirm_destructive, note_removed_flag, one_line_errors,
+                         run_on_backend)
 from .output import print_lines
 
 #: What kafka-topics puts before an error the cluster returned.
@@ -55,6 +56,7 @@ class TopicCommand:
     reports: frozenset[str]  # under-replicated, unavailable, under-min-isr, at-min-isr
     topics_with_overrides: bool
     exclude_internal: bool = False
+    yes: bool = False  # --yes: a real cluster's topics are deleted without their names typed back
 
 
 def topics(
@@ -94,6 +96,8 @@ def topics(
     command_config: CommandConfigOption = None,
     zookeeper: ZookeeperOption = None,
     data: DataOption = None,
+    cluster: ClusterOption = None,
+    yes: YesOption = False,
 ) -> None:
     """Create, delete, describe, or change a topic (kafka-topics)."""
     if zookeeper is not None:
@@ -107,10 +111,10 @@ def topics(
             config=config or [], if_exists=if_exists, if_not_exists=if_not_exists,
             reports=frozenset(name for name, given in reports.items() if given),
             topics_with_overrides=topics_with_overrides)
-        command = replace(command, exclude_internal=exclude_internal)
+        command = replace(command, exclude_internal=exclude_internal, yes=yes)
     # Everything that fails while the command runs: stdout, behind kafka-topics' prefix.
     with one_line_errors(ERROR_PREFIX, on_stdout=True):
-        run_on_cluster(ctx, data, lambda cluster: execute(cluster, command))
+        run_on_backend(ctx, data, cluster, lambda backend: execute(backend, command))
 
 
 def check_arguments(flags: dict[str, bool], *, topic: Optional[str], partitions: Optional[int],
@@ -158,12 +162,12 @@ def parse_topic_configs(arguments: list[str]) -> dict[str, str]:
     return configs
 
 
-async def execute(cluster: Cluster, command: TopicCommand) -> None:
+async def execute(backend: Backend, command: TopicCommand) -> None:
     """Carry out the checked command against the cluster and print what kafka-topics prints."""
     if command.action == "create":
-        await create(cluster, command)
+        await create(backend, command)
         return
-    names = matching_topics(await cluster.topics.list_topics(), command.topic)
+    names = matching_topics(await backend.list_topics(), command.topic)
     if command.exclude_internal:
         names = [name for name in names if name not in INTERNAL_TOPICS]
     if command.action == "list":
@@ -172,17 +176,19 @@ async def execute(cluster: Cluster, command: TopicCommand) -> None:
     if command.topic is not None and not names and not command.if_exists:
         raise UsageProblem(f"Topic '{command.topic}' does not exist as expected")
     if command.action == "describe":
-        await describe(cluster, names, command)
+        await describe(backend, names, command)
     elif command.action == "alter":
         assert command.partitions is not None
         for name in names:
-            await cluster.topics.create_partitions(name, command.partitions)
+            await backend.create_partitions(name, command.partitions)
     elif command.action == "delete":
         for name in names:
-            await cluster.topics.delete_topic(name)
+            backend.check_writable(f"delete topic '{name}'")
+            confirm_destructive(backend, f"delete topic '{name}' and its records", name, yes=command.yes)
+            await backend.delete_topic(name)
 
 
-async def create(cluster: Cluster, command: TopicCommand) -> None:
+async def create(backend: Backend, command: TopicCommand) -> None:
     """``--create``: validate as kafka-topics does, then ask the cluster."""
     name = command.topic
     assert name is not None
@@ -196,7 +202,7 @@ async def create(cluster: Cluster, command: TopicCommand) -> None:
         raise UsageProblem("The partitions must be greater than 0")
     configs = parse_topic_configs(command.configs)
     try:
-        await cluster.topics.create_topic(name, count, rf, configs)
+        await backend.create_topic(name, count, rf, configs)
     except TopicAlreadyExists:
         if command.if_not_exists:
             return
@@ -215,12 +221,12 @@ def matching_topics(names: list[str], pattern: Optional[str]) -> list[str]:
     return [name for name in names if regex.fullmatch(name)]
 
 
-async def describe(cluster: Cluster, names: list[str], command: TopicCommand) -> None:
+async def describe(backend: Backend, names: list[str], command: TopicCommand) -> None:
     """``--describe``: a header line per topic and a line per partition, as kafka-topics prints."""
     if not names:
         return
-    descriptions = await cluster.topics.describe_topics(names)
-    live = set(await cluster.topics.live_brokers())
+    descriptions = await backend.describe_topics(names)
+    live = {broker.broker_id for broker in await backend.brokers() if broker.alive}
     lines: list[str] = []
     for description in descriptions:
         min_isr = int(description.effective_config()["min.insync.replicas"])
