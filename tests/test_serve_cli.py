@@ -173,10 +173,10 @@ def test_serve_perf_test_compares_kplay_serve_with_tansu(data_path: Path) -> Non
         assert "kplay serve, kcat: kcat is not installed" in result.stdout
     rounds = {line.split(",")[0].strip(): line.split(":")[1].split() for line in lines if "consume rounds:" in line}
     assert set(rounds) == {"kplay serve", "Tansu"} and all(len(figures) == 3 for figures in rounds.values())
-    # The consume row shows each broker's best round.
-    assert rows["confluent-kafka consume"][0] == max(rounds["kplay serve"], key=float)
-    assert rows["confluent-kafka consume"][1] == max(rounds["Tansu"], key=float)
-    assert lines[-1].startswith("  consume is the best of 3 consumers' steady state: from the first fetched batch's")
+    # The consume row shows each broker's median round.
+    assert rows["confluent-kafka consume"][0] == sorted(rounds["kplay serve"], key=float)[1]
+    assert rows["confluent-kafka consume"][1] == sorted(rounds["Tansu"], key=float)[1]
+    assert lines[-1].startswith("  consume is the median of 3 consumers' steady state: from the first fetched batch's")
 
 
 def test_serve_perf_test_says_in_one_line_when_tansu_cannot_run(data_path: Path, tmp_path: Path,
