@@ -34,11 +34,13 @@ def test_fills_then_times_each_fresh_opening_and_reuses_the_filled_file(tmp_path
                           r" peak RSS [\d.]+ MB \(target < 200 MB\)", lines[3])
     assert median, lines[3]
     assert abs(int(median.group(1)) - sum(shown) / 2) <= 1
-    size = re.fullmatch(r"data file: [\d.,]+ MB, ([\d.]+) bytes per record; Kafka's log: ([\d.]+) bytes per record"
+    size = re.fullmatch(r"data file: [\d.,]+ MB, ([\d.]+) bytes per record \(([\d.]+)x the 108-byte payload;"
+                        r" issue 18's target <= 1.3x\); Kafka's log: ([\d.]+) bytes per record"
                         r" \(v2 batches of 2,000 records\)", lines[4])
     assert size, lines[4]
+    assert abs(float(size.group(1)) / 108 - float(size.group(2))) < 0.01
     # Kafka's v2 record of an 8-byte key and a 100-byte value is about 116 bytes, plus 61 per batch.
-    assert 110 < float(size.group(2)) < 125 and float(size.group(1)) > 100
+    assert 110 < float(size.group(3)) < 125 and float(size.group(1)) > 100
     assert lines[5].startswith("filled in ") and "10,000 per transaction" in lines[5]
     assert "filling" in result.stderr
 
