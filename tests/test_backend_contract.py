@@ -150,6 +150,14 @@ async def test_a_config_override_is_described_with_its_source(backend: Backend,
     assert "retention.ms" not in overrides and str(overrides["cleanup.policy"]) == "compact"
 
 
+async def test_describing_the_configs_of_a_missing_topic_fails(backend: Backend,
+                                                               request: pytest.FixtureRequest) -> None:
+    if on_tansu(backend):
+        request.applymarker(pytest.mark.xfail(reason=TANSU_NO_TOPIC_CONFIGS, strict=True))
+    with pytest.raises(UnknownTopicOrPartition):
+        await backend.describe_config(unique("missing"))
+
+
 # --- records --------------------------------------------------------------------------------
 
 async def send_all(backend: Backend, topic: str, sent: list[tuple[bytes, bytes]]) -> list:

@@ -7,13 +7,14 @@ kplay places replicas itself, so a request that names replica assignments is ref
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 from kafka.protocol.admin import (AlterConfigsResponse, CreatePartitionsResponse, CreateTopicsResponse,
                                   DeleteTopicsResponse, DescribeConfigsResponse, IncrementalAlterConfigsResponse)
 
 from broker_core.config import TOPIC_CONFIGS, apply_config_operations, describe_topic_config
-from broker_core.errors import InvalidRequest, KafkaError, TopicAlreadyExists
+from broker_core.errors import InvalidRequest, KafkaError, TopicAlreadyExists, UnknownTopicOrPartition
 from broker_core.topics import validate_new_topic, validate_partition_increase
 
 from ..topic_ids import wire_topic_id
@@ -131,11 +132,15 @@ async def handle_create_partitions(ctx: RequestContext, request) -> CreatePartit
 async def handle_describe_configs(ctx: RequestContext, request) -> DescribeConfigsResponse:
     """DescribeConfigs: a topic's configuration (overrides and defaults), or a broker's."""
     results = []
+    overrides = await _topic_overrides(ctx, [resource.resource_name for resource in request.resources
+                                             if resource.resource_type == TOPIC_RESOURCE])
     for resource in request.resources:
         keys = set(resource.configuration_keys) if resource.configuration_keys is not None else None
         try:
             if resource.resource_type == TOPIC_RESOURCE:
-                entries = await _topic_entries(ctx, resource.resource_name, request.include_synonyms)
+                if resource.resource_name not in overrides:
+                    raise UnknownTopicOrPartition(f"Topic '{resource.resource_name}' does not exist")
+                entries = _config_entries(overrides[resource.resource_name], request.include_synonyms)
             elif resource.resource_type == BROKER_RESOURCE:
                 entries = _broker_entries(ctx, resource.resource_name)
             else:
@@ -152,9 +157,24 @@ async def handle_describe_configs(ctx: RequestContext, request) -> DescribeConfi
     return DescribeConfigsResponse(version=ctx.version, throttle_time_ms=0, results=results)
 
 
-async def _topic_entries(ctx: RequestContext, name: str, synonyms: bool) -> list:
-    description = await ctx.cluster.topics.describe_topic(name)
-    return _config_entries(description.config, synonyms)
+async def _topic_overrides(ctx: RequestContext, names: list[str]) -> dict[str, dict[str, Any]]:
+    """The config overrides of the named topics that exist, read in one pass: a client describing every
+    topic of a big cluster asks for all of them in one request (1,000 topics: 22 s one by one, each
+    description reading every partition; well under a second together)."""
+    if not names:
+        return {}
+    existing = set(await ctx.cluster.topics.list_topics())
+    wanted = [name for name in dict.fromkeys(names) if name in existing]
+    if not wanted:
+        return {}
+    try:
+        described = await ctx.cluster.topics.describe_topics(wanted)
+    except UnknownTopicOrPartition:  # deleted between the two reads: describe the survivors one by one
+        described = []
+        for name in wanted:
+            with contextlib.suppress(UnknownTopicOrPartition):
+                described.append(await ctx.cluster.topics.describe_topic(name))
+    return {description.name: description.config for description in described}
 
 
 def _config_entries(overrides: dict[str, Any], synonyms: bool) -> list:
