@@ -94,7 +94,7 @@ class Assignor(Protocol):
 
 # --- Java compatibility: string order, String.hashCode and HashMap/HashSet iteration order ---
 
-def _java_key(text: str) -> bytes:
+def java_string_key(text: str) -> bytes:
     """Sort key that orders strings like Java's ``String.compareTo`` (by UTF-16 code unit)."""
     return text.encode("utf-16-be", "surrogatepass")
 
@@ -113,12 +113,12 @@ def _partition_hash(tp: TP) -> int:
     return (31 * (31 + tp[1]) + _java_hash(tp[0])) & _MASK32
 
 
-def _bucket(hash_code: int, table_size: int) -> int:
+def java_hash_bucket(hash_code: int, table_size: int) -> int:
     # HashMap spreads the high bits down before masking with the table size.
     return (hash_code ^ (hash_code >> 16)) & (table_size - 1)
 
 
-def _table_size(entries: int) -> int:
+def java_table_size(entries: int) -> int:
     # A default HashMap starts at 16 buckets and doubles past a 0.75 load factor.
     size = 16
     while entries > size * 3 // 4:
@@ -126,13 +126,13 @@ def _table_size(entries: int) -> int:
     return size
 
 
-def _hashmap_order(keys: Iterable[str]) -> list[str]:
+def java_hashmap_order(keys: Iterable[str]) -> list[str]:
     """Keys in the order a default ``HashMap<String, ...>`` filled in this order iterates them."""
     ordered = list(keys)
-    size = _table_size(len(ordered))
+    size = java_table_size(len(ordered))
     # sorted() is stable, so keys sharing a bucket keep insertion order, as in the bucket's chain
     # (Java's tree bins for 8+ colliding keys are not modelled).
-    return sorted(ordered, key=lambda key: _bucket(_java_hash(key), size))
+    return sorted(ordered, key=lambda key: java_hash_bucket(_java_hash(key), size))
 
 
 class _JavaHashSet:
@@ -157,7 +157,7 @@ class _JavaHashSet:
         return bool(self._inserted)
 
     def first(self) -> TP:
-        return min(self._inserted, key=lambda tp: (_bucket(_partition_hash(tp), self._table), self._inserted[tp]))
+        return min(self._inserted, key=lambda tp: (java_hash_bucket(_partition_hash(tp), self._table), self._inserted[tp]))
 
 
 # --- shared helpers ---
@@ -190,7 +190,7 @@ class RangeAssignor:
     ) -> Assignment:
         result: dict[str, list[TP]] = {member: [] for member in subscriptions}
         for topic, count in _subscribed_topics(partitions_per_topic, subscriptions).items():
-            members = sorted((m for m, s in subscriptions.items() if topic in s.topics), key=_java_key)
+            members = sorted((m for m, s in subscriptions.items() if topic in s.topics), key=java_string_key)
             per_member, extra = divmod(count, len(members))
             for index, member in enumerate(members):
                 start = per_member * index + min(index, extra)
@@ -213,10 +213,10 @@ class RoundRobinAssignor:
         self, partitions_per_topic: Mapping[str, int], subscriptions: Mapping[str, Subscription]
     ) -> Assignment:
         topics = _subscribed_topics(partitions_per_topic, subscriptions)
-        members = sorted(subscriptions, key=_java_key)
+        members = sorted(subscriptions, key=java_string_key)
         result: dict[str, list[TP]] = {member: [] for member in subscriptions}
         position = 0  # Kafka's CircularIterator over the sorted members
-        for topic in sorted(topics, key=_java_key):
+        for topic in sorted(topics, key=java_string_key):
             for partition in range(topics[topic]):
                 while topic not in subscriptions[members[position]].topics:
                     position = (position + 1) % len(members)
@@ -242,7 +242,7 @@ def _sticky_assign(
     if not subscriptions:
         return _StickyOutcome({}, {})
     # Kafka walks its subscriptions HashMap; the iteration order decides who keeps extras.
-    order = _hashmap_order(subscriptions)
+    order = java_hashmap_order(subscriptions)
     owned: dict[str, list[TP]] = {}
     claimed_by: dict[TP, str] = {}
     claimed_twice: set[TP] = set()
@@ -303,7 +303,7 @@ def _constrained_assign(
     at_min: list[str] = []  # members at min_quota that may still take one more
 
     for member, claimed in owned.items():  # HashMap order: earlier members keep their extra partition
-        mine = sorted((tp for tp in claimed if tp not in claimed_twice), key=lambda tp: (tp[1], _java_key(tp[0])))
+        mine = sorted((tp for tp in claimed if tp not in claimed_twice), key=lambda tp: (tp[1], java_string_key(tp[0])))
         if len(mine) < min_quota:
             keep = mine
             under_min.append(member)
@@ -320,9 +320,9 @@ def _constrained_assign(
         kept.update(keep)
         revoked.update(mine[len(keep):])
 
-    unassigned = [(t, p) for t in sorted(topics, key=_java_key) for p in range(topics[t]) if (t, p) not in kept]
-    under_min.sort(key=_java_key)
-    waiting = deque(sorted(at_min, key=_java_key))
+    unassigned = [(t, p) for t in sorted(topics, key=java_string_key) for p in range(topics[t]) if (t, p) not in kept]
+    under_min.sort(key=java_string_key)
+    waiting = deque(sorted(at_min, key=java_string_key))
     transferring: dict[TP, str] = {}
     index = 0
     for tp in unassigned:
@@ -422,7 +422,7 @@ class _GeneralAssignment:
         self.assignment: dict[str, list[TP]] = {m: list(owned[m]) for m in order}
         self.owner: dict[TP, str] = {tp: m for m, tps in self.assignment.items() for tp in tps}
         # Partitions of the least-shared topics first: they have the fewest places to go.
-        topic_order = sorted(topics, key=lambda t: (len(self.consumers_of[t]), _java_key(t)))
+        topic_order = sorted(topics, key=lambda t: (len(self.consumers_of[t]), java_string_key(t)))
         self.all_partitions = [(t, p) for t in topic_order for p in range(topics[t])]
         self.active: set[str] = set(order)
         self.movements = _Movements()
@@ -458,7 +458,7 @@ class _GeneralAssignment:
 
     def _by_load(self) -> list[str]:
         # Kafka's TreeSet of members ordered by (number of partitions, member id).
-        return sorted(self.active, key=lambda m: (len(self.assignment[m]), _java_key(m)))
+        return sorted(self.active, key=lambda m: (len(self.assignment[m]), java_string_key(m)))
 
     def _give(self, tp: TP, member: str) -> None:
         self.assignment[member].append(tp)

@@ -258,6 +258,42 @@ class PolicyViolation(KafkaError):
     name, code = "POLICY_VIOLATION", 44
 
 
+class UnsupportedVersion(KafkaError):
+    """The request's API version is not one the broker accepts for it."""
+
+    name, code = "UNSUPPORTED_VERSION", 35
+
+
+class FencedMemberEpoch(KafkaError):
+    """KIP-848: the member's epoch is fenced; it must abandon all its partitions and rejoin."""
+
+    name, code = "FENCED_MEMBER_EPOCH", 110
+
+
+class UnreleasedInstanceId(KafkaError):
+    """KIP-848: the instance id is still used by another member, which must leave first."""
+
+    name, code = "UNRELEASED_INSTANCE_ID", 111
+
+
+class UnsupportedAssignor(KafkaError):
+    """KIP-848: the server-side assignor the member asked for is not one the broker has."""
+
+    name, code = "UNSUPPORTED_ASSIGNOR", 112
+
+
+class StaleMemberEpoch(KafkaError):
+    """KIP-848: a commit or fetch with an old member epoch; retry with the current one."""
+
+    name, code = "STALE_MEMBER_EPOCH", 113
+
+
+class InvalidRegularExpression(KafkaError):
+    """KIP-848: the subscribed topic regex does not compile."""
+
+    name, code = "INVALID_REGULAR_EXPRESSION", 128
+
+
 ALL_ERRORS: tuple[type[KafkaError], ...] = tuple(
     cls for cls in list(globals().values())
     if isinstance(cls, type) and issubclass(cls, KafkaError)

@@ -30,10 +30,15 @@ from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable, Iterable, Mapping, TypeVar
 
 from .clock import Clock
+from .consumer_group import ConsumerGroup, load_consumer_group, save_consumer_group
+from .consumer_group_coordinator import (ConsumerGroupCoordinator, ConsumerGroupHeartbeatRequest,
+                                         ConsumerGroupHeartbeatResult)
 from .errors import (GroupIdNotFound, IllegalGeneration, InconsistentGroupProtocol, InvalidGroupId,
-                     InvalidSessionTimeout, KafkaError, NonEmptyGroup, RebalanceInProgress,
-                     UnknownMemberId, UnknownTopicOrPartition)
+                     InvalidSessionTimeout, KafkaError, NonEmptyGroup, RebalanceInProgress, StaleMemberEpoch,
+                     UnknownMemberId, UnknownTopicOrPartition, UnsupportedVersion)
 from .events import ChangeFeed, Event
+from .group_descriptions import (CONSUMER_GROUP_TYPE, GroupDescription, GroupListing, MemberDescription,
+                                 PartitionLag)
 from .group_metadata import (COMPLETING_REBALANCE, DEAD, EMPTY, PREPARING_REBALANCE, STABLE, GroupMetadata,
                              JoinGroupResult, load_group, save_group)
 from .coordinator_records import (MemberRecord, group_metadata_key, group_metadata_value, offset_commit_key,
@@ -48,64 +53,13 @@ GROUP_MAX_SESSION_TIMEOUT_MS = 1_800_000
 #: How long a blocked join or sync waits for a change before re-checking the group anyway
 #: (deadlines move with the clock, which writes nothing to the feed).
 RECHECK_INTERVAL_S = 0.1
+#: The first OffsetCommit version a consumer-protocol member may use (KIP-848).
+CONSUMER_PROTOCOL_MIN_COMMIT_VERSION = 9
 #: The generation and member id of a standalone (``assign()``) consumer committing offsets.
 NO_GENERATION = -1
 NO_MEMBER_ID = ""
 
 _T = TypeVar("_T")
-
-
-@dataclass(frozen=True)
-class GroupListing:
-    """One group as ``kafka-consumer-groups --list --state`` shows it."""
-
-    group_id: str
-    state: str
-    protocol_type: str
-
-
-@dataclass(frozen=True)
-class MemberDescription:
-    """One member of a group and the partitions it was assigned (empty while rebalancing)."""
-
-    member_id: str
-    client_id: str
-    host: str
-    assignment: list[TopicPartition] = field(default_factory=list)
-    session_timeout_ms: int = 0
-    last_heartbeat: int = 0
-
-
-@dataclass(frozen=True)
-class GroupDescription:
-    """A group as DescribeGroups reports it; an unknown group is described as ``Dead``."""
-
-    group_id: str
-    state: str
-    protocol_type: str
-    protocol: str
-    generation: int
-    leader: str
-    members: list[MemberDescription] = field(default_factory=list)
-
-
-@dataclass(frozen=True)
-class PartitionLag:
-    """One row of ``kafka-consumer-groups --describe``: a partition's committed offset and lag.
-
-    ``log_end_offset`` is the high watermark (what a consumer can read up to); it and
-    ``lag`` are None when unknown. ``member_id``, ``client_id`` and ``host`` are None for a
-    partition no member is assigned (Kafka prints ``-``).
-    """
-
-    topic: str
-    partition: int
-    committed: int | None
-    log_end_offset: int | None
-    lag: int | None
-    member_id: str | None
-    client_id: str | None
-    host: str | None
 
 
 # --- the coordinator ------------------------------------------------------------------------
@@ -118,8 +72,10 @@ _WAIT = _Wait()
 
 
 class GroupCoordinator:
-    """Kafka's group coordinator (classic protocol) and offset manager over the data file.
+    """Kafka's group coordinator and offset manager over the data file.
 
+    Classic groups are run here; KIP-848 consumer groups by ``consumer_groups`` (a
+    ``ConsumerGroupCoordinator``), and offsets, listings and descriptions cover both.
     ``feed`` is the cluster's change feed: blocking calls wait on it (starting it if
     needed) for other members' moves, including moves made by other processes.
     """
@@ -133,6 +89,7 @@ class GroupCoordinator:
         self._offsets_topic = OffsetsTopicWriter(storage, clock)
         self.min_session_timeout_ms = min_session_timeout_ms
         self.max_session_timeout_ms = max_session_timeout_ms
+        self.consumer_groups = ConsumerGroupCoordinator(storage, clock)
 
     # -- transactions -----------------------------------------------------------------------
     async def _update(self, group_id: str, operation: Callable[[GroupMetadata, int], _T]) -> _T:
@@ -268,6 +225,7 @@ class GroupCoordinator:
                                               f"Leader {member_id} re-joining group during {group.state}")
             return _join_answer(group, member_id, start)
 
+        await self._claim_for_classic(group_id)
         answer = await self._update(group_id, join)
         if on_member_id is not None:
             on_member_id(answer.member_id if isinstance(answer, JoinGroupResult) else answer[0])
@@ -291,6 +249,27 @@ class GroupCoordinator:
             return _WAIT
 
         return await self._await_group(group_id, joined)
+
+    async def _claim_for_classic(self, group_id: str) -> None:
+        """A classic JoinGroup may not join a consumer group with members (INCONSISTENT_GROUP_PROTOCOL:
+        kplay does not migrate members between protocols); an empty one is deleted, keeping its
+        committed offsets, as Kafka turns an empty consumer group into a classic one."""
+        if not await self.consumer_groups.exists(group_id):
+            return
+        async with self._storage.write() as conn:
+            group = await load_consumer_group(conn, group_id)
+            group.maintain(self._clock.now_ms())
+            if group.members:
+                await save_consumer_group(conn, group, self._clock.now_ms())
+                raise InconsistentGroupProtocol(
+                    f"Group {group_id} uses the consumer group protocol (KIP-848, group.protocol=consumer):"
+                    " a member of the classic protocol cannot join it.")
+            group.deleted = True
+            await save_consumer_group(conn, group, self._clock.now_ms())
+
+    async def consumer_group_heartbeat(self, request: ConsumerGroupHeartbeatRequest) -> ConsumerGroupHeartbeatResult:
+        """ConsumerGroupHeartbeat (KIP-848): see ``ConsumerGroupCoordinator.heartbeat``."""
+        return await self.consumer_groups.heartbeat(request)
 
     async def sync_group(self, group_id: str, generation: int, member_id: str,
                          assignments: Mapping[str, bytes] | None) -> bytes:
@@ -362,19 +341,37 @@ class GroupCoordinator:
             def collect(group: GroupMetadata, now: int) -> list[str]:
                 return list(group.expired)
             removed.extend(await self._inspect(group_id, collect))
-        return removed
+        return removed + await self.consumer_groups.expire_members()
 
     # -- offsets ----------------------------------------------------------------------------
     async def commit_offsets(self, group_id: str, generation: int, member_id: str,
-                             offsets: Mapping[TopicPartition, int], metadata: str = "") -> None:
+                             offsets: Mapping[TopicPartition, int], metadata: str = "", *,
+                             api_version: int | None = None) -> None:
         """OffsetCommit: store the group's next offset to read for each partition.
 
         A group member commits with its generation and member id; a standalone consumer
         (``assign()``) commits with generation -1 and member id "", which Kafka accepts only
         while the group has no members. Raises UnknownTopicOrPartition, UnknownMemberId,
         IllegalGeneration (a commit from an older generation) or RebalanceInProgress.
+
+        In a consumer group ``generation`` is the member epoch: a member that does not
+        exist is UnknownMemberId, another epoch StaleMemberEpoch, and an OffsetCommit
+        below v9 (``api_version``, None from the core's own consumers) UnsupportedVersion.
         """
         entries, partitions = await self._offsets_to_write(group_id, offsets, "commit")
+
+        def commit_modern(group: ConsumerGroup, now: int) -> dict[TopicPartition, int]:
+            _check_partitions(entries, partitions)
+            if generation < 0 and not group.members:
+                return entries
+            member = group.members.get(member_id)
+            if member is None:
+                raise UnknownMemberId(f"Member {member_id} is not a member of group {group_id}.")
+            if api_version is not None and api_version < CONSUMER_PROTOCOL_MIN_COMMIT_VERSION:
+                raise UnsupportedVersion("OffsetCommit version 9 or above must be used by members using the"
+                                         " modern group protocol")
+            _check_member_epoch(generation, member.member_epoch)
+            return entries
 
         def commit(group: GroupMetadata, now: int) -> dict[TopicPartition, int]:
             _check_partitions(entries, partitions)
@@ -399,20 +396,30 @@ class GroupCoordinator:
             group.heartbeat(member, now)
             return entries
 
-        await self._commit(group_id, commit, metadata)
+        await self._commit(group_id, commit, metadata, commit_modern)
 
     async def _commit(self, group_id: str, operation: Callable[[GroupMetadata, int], dict[TopicPartition, int]],
-                      metadata: str) -> None:
+                      metadata: str,
+                      modern_operation: Callable[[ConsumerGroup, int], dict[TopicPartition, int]]) -> None:
+        """Commit what ``operation`` (a classic group) or ``modern_operation`` (a consumer group) allows."""
         now = self._clock.now_ms()
         error: KafkaError | None = None
         async with self._storage.write() as conn:
             group = await load_group(conn, group_id)
             group.maintain(now)
+            modern = await load_consumer_group(conn, group_id)
+            modern.maintain(now)
             try:
-                entries = operation(group, now)
+                entries = modern_operation(modern, now) if modern.exists else operation(group, now)
             except KafkaError as exc:
                 error, entries = exc, {}
-            await self._save(conn, group, now, entries, metadata)
+            await save_consumer_group(conn, modern, now)
+            if modern.exists:
+                await self._offsets_topic.append(conn, group_id, [
+                    (offset_commit_key(group_id, tp.topic, tp.partition), offset_commit_value(offset, metadata, now))
+                    for tp, offset in sorted(entries.items())], now)
+            else:
+                await self._save(conn, group, now, entries, metadata)
             if entries:
                 await conn.executemany(
                     "INSERT INTO committed_offsets(group_id, topic, partition, committed_offset, metadata,"
@@ -427,12 +434,21 @@ class GroupCoordinator:
         if error is not None:
             raise error
 
-    async def fetch_offsets(self, group_id: str,
-                            partitions: Iterable[TopicPartition] | None = None) -> dict[TopicPartition, int]:
+    async def fetch_offsets(self, group_id: str, partitions: Iterable[TopicPartition] | None = None, *,
+                            member_id: str | None = None, member_epoch: int = -1) -> dict[TopicPartition, int]:
         """OffsetFetch: the group's committed offsets (for ``partitions``, or all of them).
 
-        Partitions without a committed offset are left out.
+        Partitions without a committed offset are left out. A consumer-protocol member
+        fetching as itself (OffsetFetch v9: ``member_id`` and ``member_epoch``) must be a
+        member (else UnknownMemberId) at its current epoch (else StaleMemberEpoch).
         """
+        if member_id is not None or member_epoch >= 0:
+            group = await self.consumer_groups.inspect(group_id)
+            if group.exists:
+                member = group.members.get(member_id or "")
+                if member is None:
+                    raise UnknownMemberId(f"Member {member_id} is not a member of group {group_id}.")
+                _check_member_epoch(member_epoch, member.member_epoch)
         rows = await self._storage.fetchall(
             "SELECT topic, partition, committed_offset FROM committed_offsets WHERE group_id=?"
             " ORDER BY topic, partition", (group_id,))
@@ -469,26 +485,41 @@ class GroupCoordinator:
             group._touch()
             return entries
 
-        await self._commit(group_id, reset, "")
+        def reset_modern(group: ConsumerGroup, now: int) -> dict[TopicPartition, int]:
+            if group.members:
+                raise NonEmptyGroup(f"Assignments can only be reset if the group '{group_id}' is inactive,"
+                                    f" but the current state is {group.state}.")
+            _check_partitions(entries, partitions)
+            return entries
+
+        await self._commit(group_id, reset, "", reset_modern)
 
     # -- administration ---------------------------------------------------------------------
     async def list_groups(self) -> list[GroupListing]:
         """ListGroups: every group, with its state and protocol type, by group id."""
         listings = []
+        for group_id in await self.consumer_groups.group_ids(with_members=False):
+            group = await self.consumer_groups.inspect(group_id)
+            listings.append(GroupListing(group_id, group.state, "consumer", CONSUMER_GROUP_TYPE))
         for group_id in await self._group_ids(with_members=False):
             def overview(group: GroupMetadata, now: int) -> GroupListing | None:
                 return GroupListing(group.group_id, group.state, group.protocol_type) if group.exists else None
             listing = await self._inspect(group_id, overview)
             if listing is not None:
                 listings.append(listing)
-        return listings
+        return sorted(listings, key=lambda listing: listing.group_id)
 
     async def describe_group(self, group_id: str) -> GroupDescription:
         """DescribeGroups: state, protocol, generation, leader and members with their assignment.
 
         As in Kafka, the protocol and assignments are only reported while the group is
         Stable, and a group that does not exist is described as ``Dead`` with no members.
+        A consumer-protocol group is described as ConsumerGroupDescribe does (``group_type``
+        "consumer": epochs, assignor, every member's current and target assignment).
         """
+        if await self.consumer_groups.exists(group_id):
+            return await self.consumer_groups.describe(group_id)
+
         def describe(group: GroupMetadata, now: int) -> GroupDescription:
             if not group.exists:
                 return GroupDescription(group_id, DEAD, "", "", NO_GENERATION, "", [])
@@ -534,6 +565,10 @@ class GroupCoordinator:
 
         Raises GroupIdNotFound if it does not exist and NonEmptyGroup if it has members.
         """
+        if await self.consumer_groups.exists(group_id):
+            await self._delete_consumer_group(group_id)
+            return
+
         def delete(group: GroupMetadata, now: int) -> None:
             if not group.exists:
                 raise GroupIdNotFound(f"The group id does not exist: '{group_id}'.")
@@ -543,6 +578,27 @@ class GroupCoordinator:
             group.events.append(("group_state", {"group": group_id, "state": DEAD, "reason": "group deleted"}))
 
         await self._update(group_id, delete)
+
+    async def _delete_consumer_group(self, group_id: str) -> None:
+        now = self._clock.now_ms()
+        error: KafkaError | None = None
+        async with self._storage.write() as conn:
+            group = await load_consumer_group(conn, group_id)
+            group.maintain(now)
+            if group.members:
+                error = NonEmptyGroup(f"The group is not empty: '{group_id}' is {group.state}.")
+            else:
+                rows = await conn.execute_fetchall(
+                    "SELECT topic, partition FROM committed_offsets WHERE group_id=? ORDER BY topic, partition",
+                    (group_id,))
+                await conn.execute("DELETE FROM committed_offsets WHERE group_id=?", (group_id,))
+                await self._offsets_topic.append(
+                    conn, group_id, [(offset_commit_key(group_id, t, p), None) for t, p in rows], now)
+                group.deleted = True
+                group.events.append(("group_state", {"group": group_id, "state": DEAD, "reason": "group deleted"}))
+            await save_consumer_group(conn, group, now)
+        if error is not None:
+            raise error
 
     # -- helpers ----------------------------------------------------------------------------
     async def _group_ids(self, *, with_members: bool) -> list[str]:
@@ -614,6 +670,13 @@ async def _next_group_event(get: Callable[[], Awaitable[Event]], group_id: str, 
             return
         if getattr(getter.result(), "group", group_id) == group_id:
             return
+
+
+def _check_member_epoch(received: int, expected: int) -> None:
+    """Kafka's ``ConsumerGroup.validateMemberEpoch`` for a consumer-protocol member."""
+    if received != expected:
+        raise StaleMemberEpoch(f"The received member epoch {received} does not match the expected member"
+                               f" epoch {expected}.")
 
 
 def _unknown_member(group_id: str, member_id: str) -> UnknownMemberId:

@@ -23,6 +23,7 @@ from typing import Any, AsyncIterator, Awaitable, Callable, Iterable, Iterator, 
 import aiosqlite
 
 from .errors import RequestTimedOut, StorageClosed, StorageError
+from .consumer_group_schema import CONSUMER_GROUP_TABLES
 from .producer_state import PRODUCER_STATE_TABLES
 from .single_hop import run_transaction
 
@@ -205,6 +206,7 @@ SCHEMA: tuple[str, ...] = (
     )""",
     *SCHEMA_REGISTRY_TABLES,
     *PRODUCER_STATE_TABLES,
+    *CONSUMER_GROUP_TABLES,
 )
 
 
@@ -317,6 +319,9 @@ async def _add_missing_tables(conn: aiosqlite.Connection) -> None:
     present = {row[0] for row in await conn.execute_fetchall("SELECT name FROM sqlite_master WHERE type='table'")}
     if "producer_batches" not in present:
         for ddl in PRODUCER_STATE_TABLES:
+            await conn.execute(ddl)
+    if "consumer_groups" not in present:
+        for ddl in CONSUMER_GROUP_TABLES:
             await conn.execute(ddl)
 
 

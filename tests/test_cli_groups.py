@@ -231,3 +231,36 @@ def test_to_datetime_reads_what_kafkas_get_date_time_reads(text, millis):
     from app.commands.consumer_groups import parse_datetime
 
     assert parse_datetime(text) == millis
+
+def test_describe_a_kip848_consumer_group_as_kafka_4s_tool_does(data_path):
+    from broker_core.consumer_group_coordinator import ConsumerGroupHeartbeatRequest
+
+    create_topics(data_path, {"orders": 4})
+
+    async def two_members() -> None:
+        cluster = await Cluster.open(data_path)
+        try:
+            for member in ("member-a", "member-b"):
+                await cluster.groups.consumer_group_heartbeat(ConsumerGroupHeartbeatRequest(
+                    "modern", member, 0, rebalance_timeout_ms=30_000, subscribed_topic_names=("orders",),
+                    owned_partitions={}, client_id=f"client-{member}", client_host="/127.0.0.1"))
+            await cluster.groups.commit_offsets("modern", 1, "member-a", {("orders", 0): 0})
+        finally:
+            await cluster.close()
+
+    asyncio.run(two_members())
+    state = kplay(data_path, "consumer-groups", "--describe", "--group", "modern", "--state")
+    # member-b waits for member-a to revoke: the new protocol's Reconciling is "rebalancing".
+    assert state.stderr == "\nWarning: Consumer group 'modern' is rebalancing.\n"
+    assert state.stdout.splitlines()[1].split() == ["GROUP", "COORDINATOR", "(ID)", "ASSIGNMENT-STRATEGY", "STATE",
+                                                    "#MEMBERS"]
+    assert state.stdout.splitlines()[2].split()[-3:] == ["uniform", "Reconciling", "2"]
+    members = kplay(data_path, "consumer-groups", "--describe", "--group", "modern", "--members", "--verbose")
+    rows = {line.split()[1]: line.split() for line in members.stdout.splitlines()[2:]}
+    assert rows["member-a"][-2:] == ["4", "orders(0,1,2,3)"]  # still owns all four until it revokes
+    assert rows["member-b"][-2:] == ["0", "-"]
+    listed = kplay(data_path, "consumer-groups", "--list", "--state").stdout.splitlines()
+    assert [line.split() for line in listed] == [["GROUP", "STATE"], ["modern", "Reconciling"]]
+    offsets = kplay(data_path, "consumer-groups", "--describe", "--group", "modern")
+    first = offsets.stdout.splitlines()[2].split()
+    assert first[:6] == ["modern", "orders", "0", "0", "0", "0"] and first[6] == "member-a"

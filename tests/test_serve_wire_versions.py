@@ -4,8 +4,8 @@ version of every API, old versions Kafka 3.x still took, and what it does not su
 Golden bytes pin the framing of a flexible version (request header v2, compact fields,
 tagged fields; ApiVersions' response header staying v0) next to a non-flexible one. Real
 clients (kafka-python, confluent-kafka, aiokafka, kcat) must talk ApiVersions v3+ without
-falling back, and a transactional producer or a KIP-848 consumer must fail at once with a
-non-retriable error instead of waiting for its own timeout.
+falling back, and a transactional producer must fail at once with a non-retriable error
+instead of waiting for its own timeout (KIP-848 consumers: test_serve_kip848.py).
 """
 
 from __future__ import annotations
@@ -283,28 +283,6 @@ def test_aiokafka_transactional_start_fails_at_once(served: ServedCluster) -> No
         return time.monotonic() - started
 
     assert asyncio.run(start()) < 10
-
-
-def test_a_kip848_consumer_fails_at_once_instead_of_waiting(served: ServedCluster) -> None:
-    from confluent_kafka import Consumer, KafkaError
-
-    served.create_topic("kip848")
-    consumer = Consumer({"bootstrap.servers": served.bootstrap, "group.id": "kip848-group",
-                         "group.protocol": "consumer"})
-    try:
-        consumer.subscribe(["kip848"])
-        started = time.monotonic()
-        error = None
-        while error is None and time.monotonic() - started < 15:
-            message = consumer.poll(0.2)
-            if message is not None and message.error():
-                error = message.error()
-        assert error is not None, "the consumer kept waiting"
-        assert time.monotonic() - started < 10
-        # librdkafka reports it as _FATAL (-150), naming the API it could not use.
-        assert error.code() == KafkaError._FATAL and "ConsumerGroupHeartbeat" in error.str()
-    finally:
-        consumer.close()
 
 
 def test_confluent_admin_describes_the_cluster(served: ServedCluster) -> None:

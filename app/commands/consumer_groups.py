@@ -216,7 +216,8 @@ async def describe_groups(backend: Backend, names: Sequence[str], view: str, ver
             continue
         if description.state == "Empty":
             _note(f"\nConsumer group '{name}' has no active members.")
-        elif description.state in ("PreparingRebalance", "CompletingRebalance"):
+        elif description.state in ("PreparingRebalance", "CompletingRebalance", "Assigning", "Reconciling"):
+            # Assigning and Reconciling are the KIP-848 protocol's rebalancing states.
             _note(f"\nWarning: Consumer group '{name}' is rebalancing.")
         if view == "state":
             _print_state(description, *await coordinator_of(backend, description.group_id))
@@ -269,15 +270,17 @@ def _assignment_text(assignment: Iterable[TopicPartition]) -> str:
 
 
 def _print_members(description: GroupDescription, verbose: bool) -> None:
+    """``--describe --members``: Kafka adds GROUP-INSTANCE-ID (width 17+) when a member has an instance id."""
     members = description.members
-    headers = ["GROUP", "CONSUMER-ID", "HOST", "CLIENT-ID", "#PARTITIONS"] + (["ASSIGNMENT"] if verbose else [])
-    table = [[description.group_id, m.member_id, m.host, m.client_id, str(len(m.assignment))]
+    with_instance = any(m.instance_id for m in members)
+    headers = (["GROUP", "CONSUMER-ID"] + (["GROUP-INSTANCE-ID"] if with_instance else [])
+               + ["HOST", "CLIENT-ID", "#PARTITIONS"] + (["ASSIGNMENT"] if verbose else []))
+    table = [[description.group_id, m.member_id] + ([m.instance_id or ""] if with_instance else [])
+             + [m.host, m.client_id, str(len(m.assignment))]
              + ([_assignment_text(m.assignment)] if verbose else []) for m in members]
-    g = max([15, *(len(row[0]) for row in table)])
-    c = max([15, *(len(row[1]) for row in table)])
-    h = max([15, *(len(row[2]) for row in table)])
-    cl = max([15, *(len(row[3]) for row in table)])
-    fmt = f"{{:<{g}}} {{:<{c}}} {{:<{h}}} {{:<{cl}}} {{:<15}} " + ("{}" if verbose else "")
+    widths = [max([17 if with_instance and column == 2 else 15, *(len(row[column]) for row in table)])
+              for column in range(4 + with_instance)]
+    fmt = " ".join(f"{{:<{w}}}" for w in widths) + " {:<15} " + ("{}" if verbose else "")
     print_lines(["", *(fmt.format(*row) for row in [headers, *table])])
 
 

@@ -40,7 +40,8 @@ from kafka.protocol.producer import (InitProducerIdRequest, InitProducerIdRespon
 from kafka.protocol.sasl import (SaslAuthenticateRequest, SaslAuthenticateResponse, SaslHandshakeRequest,
                                  SaslHandshakeResponse)
 
-from .consumer_group_messages import ConsumerGroupHeartbeatRequest, ConsumerGroupHeartbeatResponse
+from .consumer_group_messages import (ConsumerGroupDescribeRequest, ConsumerGroupDescribeResponse,
+                                      ConsumerGroupHeartbeatRequest, ConsumerGroupHeartbeatResponse)
 
 
 class ApiKey(IntEnum):
@@ -73,6 +74,7 @@ class ApiKey(IntEnum):
     INCREMENTAL_ALTER_CONFIGS = 44
     DESCRIBE_CLUSTER = 60
     CONSUMER_GROUP_HEARTBEAT = 68
+    CONSUMER_GROUP_DESCRIBE = 69
 
 
 @dataclass(frozen=True)
@@ -126,10 +128,9 @@ SUPPORTED_APIS: dict[int, ApiSpec] = {spec.key: spec for spec in (
     ApiSpec(ApiKey.INCREMENTAL_ALTER_CONFIGS, 0, 1, IncrementalAlterConfigsRequest,
             IncrementalAlterConfigsResponse),
     ApiSpec(ApiKey.DESCRIBE_CLUSTER, 0, 2, DescribeClusterRequest, DescribeClusterResponse),
-    # Listed so that a KIP-848 consumer is refused at once rather than waiting (see its handler).
-    ApiSpec(ApiKey.CONSUMER_GROUP_HEARTBEAT, 0, 1, ConsumerGroupHeartbeatRequest, ConsumerGroupHeartbeatResponse,
-            hand_coded={0: (ConsumerGroupHeartbeatRequest, ConsumerGroupHeartbeatResponse),
-                        1: (ConsumerGroupHeartbeatRequest, ConsumerGroupHeartbeatResponse)}),
+    # KIP-848's consumer group protocol, from Kafka's JSON definitions (consumer_group_messages.py).
+    ApiSpec(ApiKey.CONSUMER_GROUP_HEARTBEAT, 0, 1, ConsumerGroupHeartbeatRequest, ConsumerGroupHeartbeatResponse),
+    ApiSpec(ApiKey.CONSUMER_GROUP_DESCRIBE, 0, 0, ConsumerGroupDescribeRequest, ConsumerGroupDescribeResponse),
 )}
 
 

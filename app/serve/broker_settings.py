@@ -8,6 +8,10 @@ from dataclasses import dataclass
 SOCKET_REQUEST_MAX_BYTES = 104_857_600
 #: Kafka's ``connections.max.idle.ms`` default: a connection silent this long is closed.
 CONNECTIONS_MAX_IDLE_MS = 600_000
+#: Kafka's ``group.consumer.session.timeout.ms`` and ``group.consumer.heartbeat.interval.ms``
+#: defaults: with the KIP-848 protocol the broker, not the client, sets both.
+GROUP_CONSUMER_SESSION_TIMEOUT_MS = 45_000
+GROUP_CONSUMER_HEARTBEAT_INTERVAL_MS = 5_000
 
 
 @dataclass(frozen=True)
@@ -19,3 +23,5 @@ class BrokerSettings:
     default_replication_factor: int = 1
     socket_request_max_bytes: int = SOCKET_REQUEST_MAX_BYTES
     connections_max_idle_ms: int = CONNECTIONS_MAX_IDLE_MS
+    group_consumer_session_timeout_ms: int = GROUP_CONSUMER_SESSION_TIMEOUT_MS
+    group_consumer_heartbeat_interval_ms: int = GROUP_CONSUMER_HEARTBEAT_INTERVAL_MS

@@ -72,6 +72,10 @@ class KafkaServer:
         # Kafka's advertised.listeners: a wildcard address is no place to connect to.
         self.advertised_host = advertised_host or (socket.gethostname() if host in WILDCARD_HOSTS else host)
         self.settings = settings or BrokerSettings()
+        # KIP-848 groups' timers are the broker's settings; each member keeps the session
+        # timeout it joined with, so other processes on the data file expire it alike.
+        cluster.groups.consumer_groups.session_timeout_ms = self.settings.group_consumer_session_timeout_ms
+        cluster.groups.consumer_groups.heartbeat_interval_ms = self.settings.group_consumer_heartbeat_interval_ms
         self.leadership = LeadershipView(cluster)
         self.producers = ProducerStateTable()
         self.broker_ids: list[int] = []
@@ -203,6 +207,12 @@ class KafkaServer:
              "Smallest session timeout a group member may ask for.", False),
             ("group.max.session.timeout.ms", GROUP_MAX_SESSION_TIMEOUT_MS, "int",
              "Largest session timeout a group member may ask for.", False),
+            ("group.consumer.session.timeout.ms", s.group_consumer_session_timeout_ms, "int",
+             "A consumer-protocol (KIP-848) member silent this long is fenced.",
+             s.group_consumer_session_timeout_ms != defaults.group_consumer_session_timeout_ms),
+            ("group.consumer.heartbeat.interval.ms", s.group_consumer_heartbeat_interval_ms, "int",
+             "How often a consumer-protocol (KIP-848) member heartbeats.",
+             s.group_consumer_heartbeat_interval_ms != defaults.group_consumer_heartbeat_interval_ms),
         ]
 
     # -- listeners ------------------------------------------------------------------------

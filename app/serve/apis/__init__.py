@@ -10,7 +10,7 @@ from __future__ import annotations
 from ..api_versions import ApiKey
 from .admin import (handle_alter_configs, handle_create_partitions, handle_create_topics, handle_delete_topics,
                     handle_describe_configs, handle_incremental_alter_configs)
-from .consumer_group_heartbeat import handle_consumer_group_heartbeat
+from .consumer_groups import handle_consumer_group_describe, handle_consumer_group_heartbeat
 from .context import CloseConnection, Handler, RequestContext, WireError
 from .fetch import handle_fetch
 from .groups import (handle_delete_groups, handle_describe_groups, handle_heartbeat, handle_join_group,
@@ -48,6 +48,7 @@ HANDLERS: dict[int, Handler] = {
     ApiKey.INCREMENTAL_ALTER_CONFIGS: handle_incremental_alter_configs,
     ApiKey.DESCRIBE_CLUSTER: handle_describe_cluster,
     ApiKey.CONSUMER_GROUP_HEARTBEAT: handle_consumer_group_heartbeat,
+    ApiKey.CONSUMER_GROUP_DESCRIBE: handle_consumer_group_describe,
 }
 
 __all__ = ["HANDLERS", "CloseConnection", "Handler", "RequestContext", "WireError", "api_versions_body"]

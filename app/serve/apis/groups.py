@@ -14,12 +14,11 @@ from kafka.protocol.consumer import HeartbeatResponse, JoinGroupResponse, LeaveG
 from broker_core.consumer_protocol import (ConsumerProtocolAssignment, ConsumerProtocolSubscription,
                                            encode_assignment, encode_subscription)
 from broker_core.errors import KafkaError
+from broker_core.group_descriptions import CONSUMER_GROUP_TYPE
 from broker_core.groups import GroupDescription, MemberDescription
 
 from .context import RequestContext, WireError, error_code
 
-#: ListGroups' type of a group of the classic protocol (kplay's only kind so far).
-CLASSIC_GROUP_TYPE = "classic"
 #: JoinGroup's answers before a generation exists.
 NO_GENERATION = -1
 #: Kafka's ``MemberIdentity`` results in LeaveGroup v3+.
@@ -117,30 +116,37 @@ async def handle_leave_group(ctx: RequestContext, request) -> LeaveGroupResponse
 async def handle_list_groups(ctx: RequestContext, request) -> ListGroupsResponse:
     """ListGroups: every group this broker coordinates (Kafka asks each broker for its own).
 
-    v4 filters by state, v5 by type; every kplay group is of the classic type.
+    v4 filters by state, v5 by type: "classic" or "consumer" (KIP-848).
     """
     states = {state.lower() for state in request.states_filter} if ctx.version >= 4 else set()
     types = {kind.lower() for kind in request.types_filter} if ctx.version >= 5 else set()
     listings = await ctx.cluster.groups.list_groups()
     groups = [ListGroupsResponse.ListedGroup(group_id=g.group_id, protocol_type=g.protocol_type,
-                                             group_state=g.state, group_type=CLASSIC_GROUP_TYPE)
+                                             group_state=g.state, group_type=g.group_type)
               for g in listings if ctx.server.coordinator_for(g.group_id) == ctx.broker_id
-              and (not states or g.state.lower() in states) and (not types or CLASSIC_GROUP_TYPE in types)]
+              and (not states or g.state.lower() in states) and (not types or g.group_type in types)]
     return ListGroupsResponse(version=ctx.version, throttle_time_ms=0, error_code=WireError.NONE, groups=groups)
 
 
 async def handle_describe_groups(ctx: RequestContext, request) -> DescribeGroupsResponse:
-    """DescribeGroups: state, protocol and members with their assignments (a missing group is Dead)."""
+    """DescribeGroups: state, protocol and members with their assignments (a missing group is Dead).
+
+    A KIP-848 consumer group is not a classic group: Kafka describes it as Dead (v6:
+    GROUP_ID_NOT_FOUND), and admin clients ask ConsumerGroupDescribe instead.
+    """
     described = []
     for group_id in request.groups:
         try:
             check_coordinator(ctx, group_id)
             group = await ctx.cluster.groups.describe_group(group_id)
-            if ctx.version >= 6 and group.state == "Dead":
+            if group.group_type == CONSUMER_GROUP_TYPE or group.state == "Dead":
                 # v6 (KIP-1043): an unknown group is an error rather than a Dead group.
-                described.append(DescribedGroup(error_code=WireError.GROUP_ID_NOT_FOUND,
-                                                error_message=f"Group {group_id} not found.", group_id=group_id,
-                                                group_state="Dead", protocol_type="", protocol_data="", members=[]))
+                message = (f"Group {group_id} is not a classic group." if group.group_type == CONSUMER_GROUP_TYPE
+                           else f"Group {group_id} not found.")
+                described.append(DescribedGroup(error_code=WireError.GROUP_ID_NOT_FOUND if ctx.version >= 6 else 0,
+                                                error_message=message if ctx.version >= 6 else None,
+                                                group_id=group_id, group_state="Dead", protocol_type="",
+                                                protocol_data="", members=[]))
                 continue
             described.append(_described(group))
         except KafkaError as error:

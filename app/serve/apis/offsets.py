@@ -60,7 +60,8 @@ async def _commit(ctx: RequestContext, group_id: str, generation: int, member_id
     # The core keeps one metadata string per commit; a request's partitions share the first one.
     metadata = next((meta for _, meta in entries.values() if meta), "")
     await ctx.cluster.groups.commit_offsets(group_id, generation, member_id,
-                                            {tp: offset for tp, (offset, _) in entries.items()}, metadata)
+                                            {tp: offset for tp, (offset, _) in entries.items()}, metadata,
+                                            api_version=ctx.version)
 
 
 async def handle_offset_fetch(ctx: RequestContext, request) -> OffsetFetchResponse:
@@ -74,23 +75,28 @@ async def handle_offset_fetch(ctx: RequestContext, request) -> OffsetFetchRespon
             FetchTopic(name=name, partitions=[FetchPartition(**fields) for fields in parts]) for name, parts in topics])
     groups = []
     for group in request.groups:
-        code, topics = await _group_offsets(ctx, group.group_id, group.topics)
+        # v9 (KIP-848): a consumer-protocol member fetches as itself, its epoch checked.
+        member = (group.member_id, group.member_epoch) if ctx.version >= 9 else (None, -1)
+        code, topics = await _group_offsets(ctx, group.group_id, group.topics, *member)
         groups.append(GroupResult(group_id=group.group_id, error_code=code, topics=[
             GroupTopic(name=name, partitions=[GroupPartition(**fields) for fields in parts])
             for name, parts in topics]))
     return OffsetFetchResponse(version=ctx.version, throttle_time_ms=0, groups=groups)
 
 
-async def _group_offsets(ctx: RequestContext, group_id: str, asked) -> tuple[int, list[tuple[str, list[dict]]]]:
+async def _group_offsets(ctx: RequestContext, group_id: str, asked, member_id: str | None = None,
+                         member_epoch: int = -1) -> tuple[int, list[tuple[str, list[dict]]]]:
     """(group error, [(topic, [partition fields])]) for one group; ``asked`` None means every partition."""
     try:
         check_coordinator(ctx, group_id)
         if asked is None:
-            committed = await ctx.cluster.groups.fetch_offsets(group_id)
+            committed = await ctx.cluster.groups.fetch_offsets(group_id, member_id=member_id,
+                                                               member_epoch=member_epoch)
             wanted = list(committed)
         else:
             wanted = [TopicPartition(topic.name, index) for topic in asked for index in topic.partition_indexes]
-            committed = await ctx.cluster.groups.fetch_offsets(group_id, wanted)
+            committed = await ctx.cluster.groups.fetch_offsets(group_id, wanted, member_id=member_id,
+                                                               member_epoch=member_epoch)
     except KafkaError as error:
         code = error_code(error)
         return code, [(topic.name, [dict(partition_index=index, committed_offset=NO_OFFSET,
