@@ -21,6 +21,7 @@ from .retention import LogCleaner
 from .schema_registry import SchemaRegistry
 from .storage import Storage
 from .topics import TopicAdmin
+from .transactions import TransactionCoordinator
 
 
 class Cluster:
@@ -28,7 +29,7 @@ class Cluster:
 
     ``topics`` administers topics, ``logs`` appends and reads records, ``controller``
     stops and starts brokers and elects leaders, ``groups`` coordinates consumer groups
-    and their offsets, ``feed`` publishes every change (started on first use),
+    and their offsets, ``transactions`` coordinates transactional producers, ``feed`` publishes every change (started on first use),
     ``cleaner`` applies retention and compaction (``run_once()``, or ``start()`` it), and
     ``schemas`` is the Schema Registry. Kafka Connect lives in ``broker_core.connect``.
     """
@@ -42,6 +43,7 @@ class Cluster:
         self.controller = Controller(storage, clock)
         self.feed = ChangeFeed(storage.path)
         self.groups = GroupCoordinator(storage, clock, self.feed)
+        self.transactions = TransactionCoordinator(storage, clock, self.groups)
         self.cleaner = LogCleaner(storage, clock)
         self.leader_rebalancer = AutoLeaderRebalancer(self.controller, clock)
         self.schemas = SchemaRegistry(storage, clock)
@@ -78,20 +80,24 @@ class Cluster:
     async def start_broker_tasks(self) -> None:
         """Start what a running broker does in the background: the log cleaner (retention and
         compaction every ``log.retention.check.interval.ms``) and the automatic leader rebalance
-        (``auto.leader.rebalance.enable``, every ``leader.imbalance.check.interval.seconds``). Every front that runs brokers
+        (``auto.leader.rebalance.enable``, every ``leader.imbalance.check.interval.seconds``), and the
+        transaction coordinator's abort of timed-out transactions. Every front that runs brokers
         calls this: the TUI, ``kplay serve``, a Connect worker. Idempotent; ``close`` stops them."""
         await self.cleaner.start()
         await self.leader_rebalancer.start()
+        await self.transactions.start()
 
     def cancel_broker_tasks(self) -> None:
         """Cancel what ``start_broker_tasks`` started, without waiting for it to end."""
         self.cleaner.cancel()
         self.leader_rebalancer.cancel()
+        self.transactions.cancel()
 
     async def stop_broker_tasks(self) -> None:
         """Stop what ``start_broker_tasks`` started (``close`` does it too)."""
         await self.cleaner.stop()
         await self.leader_rebalancer.stop()
+        await self.transactions.stop()
 
     async def close(self) -> None:
         """Stop the feed and the broker tasks, and close the data file."""

@@ -242,6 +242,48 @@ class InvalidProducerEpoch(KafkaError):
     name, code = "INVALID_PRODUCER_EPOCH", 47
 
 
+class InvalidTxnState(KafkaError):
+    """The request does not fit the transaction's state (committing an aborted one, for example)."""
+
+    name, code = "INVALID_TXN_STATE", 48
+
+
+class InvalidProducerIdMapping(KafkaError):
+    """The transactional id is unknown, or mapped to another producer id."""
+
+    name, code = "INVALID_PRODUCER_ID_MAPPING", 49
+
+
+class InvalidTransactionTimeout(KafkaError):
+    """``transaction.timeout.ms`` is not above 0 and at most the broker's ``transaction.max.timeout.ms``."""
+
+    name, code = "INVALID_TRANSACTION_TIMEOUT", 50
+
+
+class ConcurrentTransactions(KafkaError):
+    """The transaction is still being completed (its markers being written): try again."""
+
+    name, code, retriable = "CONCURRENT_TRANSACTIONS", 51, True
+
+
+class OperationNotAttempted(KafkaError):
+    """Another part of the same request failed, so this part was not attempted."""
+
+    name, code = "OPERATION_NOT_ATTEMPTED", 55
+
+
+class ProducerFenced(KafkaError):
+    """A newer producer with the same transactional id (a higher epoch) has fenced this one."""
+
+    name, code = "PRODUCER_FENCED", 90
+
+
+class TransactionalIdNotFound(KafkaError):
+    """No transaction has this transactional id."""
+
+    name, code = "TRANSACTIONAL_ID_NOT_FOUND", 105
+
+
 class StorageError(KafkaError):
     """The data file cannot be used (not a kplay database, or a newer schema)."""
 

@@ -143,6 +143,18 @@ class OffsetsCommitted(Event):
     offsets: list[list[Any]] = field(default_factory=list)
 
 
+@event("transaction_state")
+@dataclass(frozen=True)
+class TransactionStateChanged(Event):
+    """A transactional id's transaction changed state (Empty, Ongoing, CompleteCommit, CompleteAbort, Dead)."""
+
+    transactional_id: str = ""
+    state: str = ""
+    producer_id: int = -1
+    producer_epoch: int = -1
+    reason: str = ""
+
+
 @event("segment_deleted")
 @dataclass(frozen=True)
 class SegmentDeleted(Event):

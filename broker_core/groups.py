@@ -420,19 +420,23 @@ class GroupCoordinator:
                     for tp, offset in sorted(entries.items())], now)
             else:
                 await self._save(conn, group, now, entries, metadata)
-            if entries:
-                await conn.executemany(
-                    "INSERT INTO committed_offsets(group_id, topic, partition, committed_offset, metadata,"
-                    " commit_timestamp) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(group_id, topic, partition)"
-                    " DO UPDATE SET committed_offset=excluded.committed_offset, metadata=excluded.metadata,"
-                    " commit_timestamp=excluded.commit_timestamp",
-                    [(group_id, tp.topic, tp.partition, offset, metadata, now)
-                     for tp, offset in sorted(entries.items())])
-                await record_change(conn, now, "offsets_committed", {
-                    "group": group_id,
-                    "offsets": [[tp.topic, tp.partition, offset] for tp, offset in sorted(entries.items())]})
+            await _store_offsets(conn, group_id, entries, metadata, now)
         if error is not None:
             raise error
+
+    async def commit_transactional_offsets(self, conn: Any, group_id: str, offsets: Mapping[TopicPartition, int],
+                                           metadata: Mapping[TopicPartition, str], now: int) -> None:
+        """Make a committed transaction's offsets (TxnOffsetCommit) the group's, in the caller's
+        write transaction: only now do they become visible to OffsetFetch, as in Kafka."""
+        entries = {TopicPartition(*tp): offset for tp, offset in offsets.items()}
+        by_metadata: dict[str, dict[TopicPartition, int]] = {}
+        for tp, offset in entries.items():
+            by_metadata.setdefault(metadata.get(tp, ""), {})[tp] = offset
+        for text, group_entries in by_metadata.items():
+            records = [(offset_commit_key(group_id, tp.topic, tp.partition), offset_commit_value(offset, text, now))
+                       for tp, offset in sorted(group_entries.items())]
+            await self._offsets_topic.append(conn, group_id, records, now)
+            await _store_offsets(conn, group_id, group_entries, text, now)
 
     async def fetch_offsets(self, group_id: str, partitions: Iterable[TopicPartition] | None = None, *,
                             member_id: str | None = None, member_epoch: int = -1) -> dict[TopicPartition, int]:
@@ -641,6 +645,21 @@ def _join_answer(group: GroupMetadata, member_id: str, start: int) -> JoinGroupR
     if group.state in (COMPLETING_REBALANCE, STABLE) and group.generation > start and member_id in group.members:
         return group.join_result(member_id)
     return member_id, start
+
+
+async def _store_offsets(conn: Any, group_id: str, entries: Mapping[TopicPartition, int], metadata: str,
+                         now: int) -> None:
+    """Write committed offsets and their change-feed entry, in the caller's transaction."""
+    if not entries:
+        return
+    await conn.executemany(
+        "INSERT INTO committed_offsets(group_id, topic, partition, committed_offset, metadata,"
+        " commit_timestamp) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(group_id, topic, partition)"
+        " DO UPDATE SET committed_offset=excluded.committed_offset, metadata=excluded.metadata,"
+        " commit_timestamp=excluded.commit_timestamp",
+        [(group_id, tp.topic, tp.partition, offset, metadata, now) for tp, offset in sorted(entries.items())])
+    await record_change(conn, now, "offsets_committed", {
+        "group": group_id, "offsets": [[tp.topic, tp.partition, offset] for tp, offset in sorted(entries.items())]})
 
 
 def _check_partitions(entries: Mapping[TopicPartition, int], partitions: Mapping[str, int]) -> None:
