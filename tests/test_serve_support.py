@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import shutil
 import socket
+import struct
 import threading
 import time
 from concurrent.futures import Future
@@ -156,6 +157,18 @@ def read_frame(sock: socket.socket) -> bytes | None:
         return None
     body = _read_exactly(sock, int.from_bytes(size, "big"))
     return body
+
+
+def exchange(served: ServedCluster, frame_body: bytes, broker_id: int = 0) -> bytes:
+    """Send one request (without its size) and return the response frame (without its size)."""
+    sock = raw_connection(served, broker_id)
+    try:
+        sock.sendall(struct.pack(">i", len(frame_body)) + frame_body)
+        frame = read_frame(sock)
+    finally:
+        sock.close()
+    assert frame is not None, "the server closed the connection"
+    return frame
 
 
 def _read_exactly(sock: socket.socket, count: int) -> bytes | None:

@@ -10,7 +10,6 @@ instead of waiting for its own timeout (KIP-848 consumers: test_serve_kip848.py)
 
 from __future__ import annotations
 
-import asyncio
 import struct
 import subprocess
 import time
@@ -25,7 +24,7 @@ from kafka.protocol.old.list_offsets import ListOffsetsRequest_v0, ListOffsetsRe
 from app.serve.api_versions import SUPPORTED_APIS, ApiKey
 from app.serve.apis import HANDLERS
 from test_serve_support import (AiokafkaKit, ConfluentKit, KafkaPythonKit, Sent, ServedCluster, kcat_path,
-                                raw_connection, read_frame)
+                                exchange)
 
 CLIENT_ID = "raw-test"
 
@@ -37,18 +36,6 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServedCluster]:
         yield cluster
     finally:
         cluster.stop()
-
-
-def exchange(served: ServedCluster, frame_body: bytes, broker_id: int = 0) -> bytes:
-    """Send one request (without its size) and return the response frame (without its size)."""
-    sock = raw_connection(served, broker_id)
-    try:
-        sock.sendall(struct.pack(">i", len(frame_body)) + frame_body)
-        frame = read_frame(sock)
-    finally:
-        sock.close()
-    assert frame is not None, "the server closed the connection"
-    return frame
 
 
 def compact(text: str) -> bytes:
@@ -237,52 +224,6 @@ def test_kcat_lists_metadata_over_flexible_versions(served: ServedCluster,
 
 
 # -- what kplay does not support yet: refused at once -------------------------------------------
-
-TXN_MESSAGE = "transactions are not supported by kplay serve yet"
-
-
-def test_confluent_init_transactions_fails_at_once_naming_transactions(served: ServedCluster) -> None:
-    from confluent_kafka import KafkaException, Producer
-
-    producer = Producer({"bootstrap.servers": served.bootstrap, "transactional.id": "txn-confluent"})
-    started = time.monotonic()
-    with pytest.raises(KafkaException) as raised:
-        producer.init_transactions(30)
-    assert time.monotonic() - started < 10
-    error = raised.value.args[0]
-    assert error.fatal() and TXN_MESSAGE in error.str()
-
-
-def test_kafka_python_init_transactions_fails_at_once(served: ServedCluster) -> None:
-    from kafka import KafkaProducer
-    from kafka.errors import TransactionalIdAuthorizationFailedError
-
-    producer = KafkaProducer(bootstrap_servers=served.bootstrap, transactional_id="txn-kafka-python",
-                             max_block_ms=30_000)
-    try:
-        started = time.monotonic()
-        with pytest.raises(TransactionalIdAuthorizationFailedError):
-            producer.init_transactions()
-        assert time.monotonic() - started < 10
-    finally:
-        producer.close(timeout=5)
-
-
-def test_aiokafka_transactional_start_fails_at_once(served: ServedCluster) -> None:
-    from aiokafka import AIOKafkaProducer
-    from aiokafka.errors import TransactionalIdAuthorizationFailed
-
-    async def start() -> float:
-        producer = AIOKafkaProducer(bootstrap_servers=served.bootstrap, transactional_id="txn-aiokafka")
-        started = time.monotonic()
-        try:
-            with pytest.raises(TransactionalIdAuthorizationFailed):
-                await asyncio.wait_for(producer.start(), 30)
-        finally:
-            await producer.stop()
-        return time.monotonic() - started
-
-    assert asyncio.run(start()) < 10
 
 
 def test_confluent_admin_describes_the_cluster(served: ServedCluster) -> None:

@@ -19,7 +19,8 @@ from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import Any, Mapping
 
-from kafka.protocol.admin import (AlterConfigsRequest, AlterConfigsResponse, CreatePartitionsRequest,
+from kafka.protocol.admin import (AlterConfigsRequest, AlterConfigsResponse, DescribeTransactionsRequest,
+                                  DescribeTransactionsResponse, ListTransactionsRequest, ListTransactionsResponse, CreatePartitionsRequest,
                                   CreatePartitionsResponse, CreateTopicsRequest, CreateTopicsResponse, DeleteGroupsRequest, DeleteGroupsResponse,
                                   DeleteTopicsRequest, DeleteTopicsResponse, DescribeClusterRequest,
                                   DescribeClusterResponse, DescribeConfigsRequest,
@@ -35,8 +36,10 @@ from kafka.protocol.consumer import (FetchRequest, FetchResponse, HeartbeatReque
 from kafka.protocol.metadata import (ApiVersionsRequest, ApiVersionsResponse, FindCoordinatorRequest,
                                      FindCoordinatorResponse, MetadataRequest, MetadataResponse)
 from kafka.protocol.old.list_offsets import ListOffsetsRequest_v0, ListOffsetsResponse_v0
-from kafka.protocol.producer import (InitProducerIdRequest, InitProducerIdResponse, ProduceRequest,
-                                     ProduceResponse)
+from kafka.protocol.producer import (AddOffsetsToTxnRequest, AddOffsetsToTxnResponse, AddPartitionsToTxnRequest,
+                                     AddPartitionsToTxnResponse, EndTxnRequest, EndTxnResponse, InitProducerIdRequest,
+                                     InitProducerIdResponse, ProduceRequest, ProduceResponse, TxnOffsetCommitRequest,
+                                     TxnOffsetCommitResponse)
 from kafka.protocol.sasl import (SaslAuthenticateRequest, SaslAuthenticateResponse, SaslHandshakeRequest,
                                  SaslHandshakeResponse)
 
@@ -66,6 +69,10 @@ class ApiKey(IntEnum):
     DELETE_TOPICS = 20
     INIT_PRODUCER_ID = 22
     OFFSET_FOR_LEADER_EPOCH = 23
+    ADD_PARTITIONS_TO_TXN = 24
+    ADD_OFFSETS_TO_TXN = 25
+    END_TXN = 26
+    TXN_OFFSET_COMMIT = 28
     DESCRIBE_CONFIGS = 32
     ALTER_CONFIGS = 33
     SASL_AUTHENTICATE = 36
@@ -73,6 +80,8 @@ class ApiKey(IntEnum):
     DELETE_GROUPS = 42
     INCREMENTAL_ALTER_CONFIGS = 44
     DESCRIBE_CLUSTER = 60
+    DESCRIBE_TRANSACTIONS = 65
+    LIST_TRANSACTIONS = 66
     CONSUMER_GROUP_HEARTBEAT = 68
     CONSUMER_GROUP_DESCRIBE = 69
 
@@ -120,6 +129,10 @@ SUPPORTED_APIS: dict[int, ApiSpec] = {spec.key: spec for spec in (
     ApiSpec(ApiKey.DELETE_TOPICS, 1, 6, DeleteTopicsRequest, DeleteTopicsResponse),
     ApiSpec(ApiKey.INIT_PRODUCER_ID, 0, 5, InitProducerIdRequest, InitProducerIdResponse),
     ApiSpec(ApiKey.OFFSET_FOR_LEADER_EPOCH, 2, 4, OffsetForLeaderEpochRequest, OffsetForLeaderEpochResponse),
+    ApiSpec(ApiKey.ADD_PARTITIONS_TO_TXN, 0, 5, AddPartitionsToTxnRequest, AddPartitionsToTxnResponse),
+    ApiSpec(ApiKey.ADD_OFFSETS_TO_TXN, 0, 4, AddOffsetsToTxnRequest, AddOffsetsToTxnResponse),
+    ApiSpec(ApiKey.END_TXN, 0, 5, EndTxnRequest, EndTxnResponse),
+    ApiSpec(ApiKey.TXN_OFFSET_COMMIT, 0, 5, TxnOffsetCommitRequest, TxnOffsetCommitResponse),
     ApiSpec(ApiKey.DESCRIBE_CONFIGS, 1, 4, DescribeConfigsRequest, DescribeConfigsResponse),
     ApiSpec(ApiKey.SASL_AUTHENTICATE, 0, 2, SaslAuthenticateRequest, SaslAuthenticateResponse),
     ApiSpec(ApiKey.CREATE_PARTITIONS, 0, 3, CreatePartitionsRequest, CreatePartitionsResponse),
@@ -128,6 +141,8 @@ SUPPORTED_APIS: dict[int, ApiSpec] = {spec.key: spec for spec in (
     ApiSpec(ApiKey.INCREMENTAL_ALTER_CONFIGS, 0, 1, IncrementalAlterConfigsRequest,
             IncrementalAlterConfigsResponse),
     ApiSpec(ApiKey.DESCRIBE_CLUSTER, 0, 2, DescribeClusterRequest, DescribeClusterResponse),
+    ApiSpec(ApiKey.DESCRIBE_TRANSACTIONS, 0, 0, DescribeTransactionsRequest, DescribeTransactionsResponse),
+    ApiSpec(ApiKey.LIST_TRANSACTIONS, 0, 1, ListTransactionsRequest, ListTransactionsResponse),
     # KIP-848's consumer group protocol, from Kafka's JSON definitions (consumer_group_messages.py).
     ApiSpec(ApiKey.CONSUMER_GROUP_HEARTBEAT, 0, 1, ConsumerGroupHeartbeatRequest, ConsumerGroupHeartbeatResponse),
     ApiSpec(ApiKey.CONSUMER_GROUP_DESCRIBE, 0, 0, ConsumerGroupDescribeRequest, ConsumerGroupDescribeResponse),

@@ -21,6 +21,8 @@ from .metadata import (api_versions_body, handle_api_versions, handle_describe_c
                        handle_metadata)
 from .offsets import handle_offset_commit, handle_offset_fetch
 from .produce import handle_init_producer_id, handle_produce
+from .transactions import (handle_add_offsets_to_txn, handle_add_partitions_to_txn, handle_describe_transactions,
+                           handle_end_txn, handle_list_transactions, handle_txn_offset_commit)
 
 HANDLERS: dict[int, Handler] = {
     ApiKey.PRODUCE: handle_produce,
@@ -47,6 +49,12 @@ HANDLERS: dict[int, Handler] = {
     ApiKey.ALTER_CONFIGS: handle_alter_configs,
     ApiKey.INCREMENTAL_ALTER_CONFIGS: handle_incremental_alter_configs,
     ApiKey.DESCRIBE_CLUSTER: handle_describe_cluster,
+    ApiKey.ADD_PARTITIONS_TO_TXN: handle_add_partitions_to_txn,
+    ApiKey.ADD_OFFSETS_TO_TXN: handle_add_offsets_to_txn,
+    ApiKey.END_TXN: handle_end_txn,
+    ApiKey.TXN_OFFSET_COMMIT: handle_txn_offset_commit,
+    ApiKey.DESCRIBE_TRANSACTIONS: handle_describe_transactions,
+    ApiKey.LIST_TRANSACTIONS: handle_list_transactions,
     ApiKey.CONSUMER_GROUP_HEARTBEAT: handle_consumer_group_heartbeat,
     ApiKey.CONSUMER_GROUP_DESCRIBE: handle_consumer_group_describe,
 }

@@ -62,15 +62,6 @@ class WireError(IntEnum):
     UNKNOWN_TOPIC_ID = 100
 
 
-#: What a transactional request gets while kplay has no transactions. It must be fatal in
-#: every client, or they retry until their own timeout (aiokafka forever, librdkafka 120 s):
-#: kafka-python and aiokafka stop at any non-retriable FindCoordinator error, but librdkafka
-#: retries every code except the authorization failures, so this is
-#: TRANSACTIONAL_ID_AUTHORIZATION_FAILED, with a message saying what is missing.
-TRANSACTIONS_UNSUPPORTED_ERROR = 53
-TRANSACTIONS_UNSUPPORTED = "transactions are not supported by kplay serve yet"
-
-
 class CloseConnection(Exception):
     """Kafka closes this client's connection rather than answer (for example a failed acks=0 produce)."""
 

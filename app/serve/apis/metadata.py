@@ -16,7 +16,7 @@ from broker_core.topics import TopicDescription
 
 from ..api_versions import SUPPORTED_APIS
 from ..topic_ids import wire_topic_id
-from .context import TRANSACTIONS_UNSUPPORTED, TRANSACTIONS_UNSUPPORTED_ERROR, RequestContext, WireError
+from .context import RequestContext, WireError
 
 #: DescribeCluster's endpoint types: 1 brokers (what these listeners are), 2 controllers.
 BROKER_ENDPOINT_TYPE = 1
@@ -152,11 +152,11 @@ def _topic_metadata(description: TopicDescription, live: set[int]) -> "Topic":
 
 
 async def handle_find_coordinator(ctx: RequestContext, request) -> FindCoordinatorResponse:
-    """FindCoordinator: the broker whose listener answers for a group (v4+: for each key asked).
+    """FindCoordinator: the broker whose listener answers for a group or a transactional id
+    (v4+: for each key asked).
 
-    kplay has no transaction or share-group coordinator: asking for one fails at once with
-    a non-retriable error naming what is missing, so that a transactional producer stops
-    instead of retrying until its own timeout.
+    kplay has no share-group coordinator: asking for one fails at once with a non-retriable
+    error naming what is missing.
     """
     key_type = request.key_type if ctx.version >= 1 else GROUP_KEY_TYPE
     keys = list(request.coordinator_keys) if ctx.version >= 4 else [request.key]
@@ -173,9 +173,7 @@ async def handle_find_coordinator(ctx: RequestContext, request) -> FindCoordinat
 
 def _coordinator(ctx: RequestContext, key_type: int, key: str) -> tuple[int, str | None, int, str, int]:
     """(error code, error message, node id, host, port) for one key."""
-    if key_type == TRANSACTION_KEY_TYPE:
-        return TRANSACTIONS_UNSUPPORTED_ERROR, TRANSACTIONS_UNSUPPORTED, -1, "", -1
-    if key_type != GROUP_KEY_TYPE:  # share groups (KIP-932) and anything newer
+    if key_type not in (GROUP_KEY_TYPE, TRANSACTION_KEY_TYPE):  # share groups (KIP-932) and anything newer
         return (WireError.INVALID_REQUEST, f"coordinator key type {key_type} is not supported by kplay serve",
                 -1, "", -1)
     coordinator = ctx.server.coordinator_for(key)

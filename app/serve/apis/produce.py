@@ -13,7 +13,8 @@ from broker_core.records import AppendResult
 from broker_core.batch_compression import DecompressionBudget
 from ..producer_state import BatchKey
 from ..record_batches import ProducedBatch, decode_produced_batch
-from .context import TRANSACTIONS_UNSUPPORTED_ERROR, CloseConnection, RequestContext, WireError, error_code, error_message
+from .transactions import init_transactional_producer_id
+from .context import CloseConnection, RequestContext, WireError, error_code, error_message
 
 TopicResponse = ProduceResponse.TopicProduceResponse
 PartitionResponse = TopicResponse.PartitionProduceResponse
@@ -33,10 +34,10 @@ class _PartitionOutcome:
 
 
 async def handle_init_producer_id(ctx: RequestContext, request) -> InitProducerIdResponse:
-    """InitProducerId: an id and epoch 0 for an idempotent producer (transactions are not kplay's)."""
+    """InitProducerId: an id and epoch 0 for an idempotent producer; with a transactional id,
+    the transaction coordinator's id and epoch for it."""
     if request.transactional_id is not None:
-        return InitProducerIdResponse(version=ctx.version, throttle_time_ms=0,
-                                      error_code=TRANSACTIONS_UNSUPPORTED_ERROR, producer_id=-1, producer_epoch=-1)
+        return await init_transactional_producer_id(ctx, request)
     return InitProducerIdResponse(version=ctx.version, throttle_time_ms=0, error_code=WireError.NONE,
                                   producer_id=await ctx.cluster.logs.new_producer_id(), producer_epoch=0)
 

@@ -1,0 +1,200 @@
+"""Transactions over the wire, with real clients against ``kplay serve``: the transaction
+coordinator (FindCoordinator TRANSACTION, InitProducerId with a transactional id,
+AddOffsetsToTxn, TxnOffsetCommit, EndTxn, DescribeTransactions, ListTransactions),
+fencing a zombie, and a hung transaction aborted after its timeout.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+from typing import Any, Iterator
+
+import pytest
+from kafka.protocol.admin import (DescribeTransactionsRequest, DescribeTransactionsResponse, ListTransactionsRequest,
+                                  ListTransactionsResponse)
+
+from broker_core import TopicPartition
+from broker_core.errors import TransactionalIdNotFound
+from test_serve_support import ServedCluster, exchange, wait_for
+
+FAST_S = 10  # what "at once" means for a client call
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServedCluster]:
+    cluster = ServedCluster(Path(tmp_path_factory.mktemp("serve-txn")) / "cluster.db").start()
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+def committed(served: ServedCluster, group: str) -> dict[TopicPartition, int]:
+    return served.call(served.core.groups.fetch_offsets(group))
+
+
+def state(served: ServedCluster, transactional_id: str) -> str:
+    try:
+        return served.call(served.core.transactions.describe(transactional_id)).state
+    except TransactionalIdNotFound:
+        return "unknown"
+
+
+def confluent_producer(served: ServedCluster, transactional_id: str, **config: Any) -> Any:
+    from confluent_kafka import Producer
+
+    return Producer({"bootstrap.servers": served.bootstrap, "transactional.id": transactional_id, **config})
+
+
+def group_metadata(served: ServedCluster, group: str) -> Any:
+    from confluent_kafka import Consumer
+
+    consumer = Consumer({"bootstrap.servers": served.bootstrap, "group.id": group})
+    try:
+        return consumer.consumer_group_metadata()
+    finally:
+        consumer.close()
+
+
+def test_confluent_commits_offsets_in_a_transaction(served: ServedCluster) -> None:
+    from confluent_kafka import TopicPartition as ConfluentPartition
+
+    served.create_topic("txn-input", partitions=2)
+    producer = confluent_producer(served, "txn-offsets")
+    started = time.monotonic()
+    producer.init_transactions(30)
+    assert time.monotonic() - started < FAST_S
+    assert state(served, "txn-offsets") == "Empty"
+    producer.begin_transaction()
+    producer.send_offsets_to_transaction([ConfluentPartition("txn-input", 0, 5), ConfluentPartition("txn-input", 1, 9)],
+                                         group_metadata(served, "txn-readers"), 30)
+    assert state(served, "txn-offsets") == "Ongoing"
+    # Until the commit, the group does not see the offsets.
+    assert committed(served, "txn-readers") == {}
+    producer.commit_transaction(30)
+    assert state(served, "txn-offsets") == "CompleteCommit"
+    assert committed(served, "txn-readers") == {TopicPartition("txn-input", 0): 5, TopicPartition("txn-input", 1): 9}
+
+    # An aborted transaction's offsets never reach the group.
+    producer.begin_transaction()
+    producer.send_offsets_to_transaction([ConfluentPartition("txn-input", 0, 50)],
+                                         group_metadata(served, "txn-readers"), 30)
+    producer.abort_transaction(30)
+    assert state(served, "txn-offsets") == "CompleteAbort"
+    assert committed(served, "txn-readers")[TopicPartition("txn-input", 0)] == 5
+
+
+def test_a_second_producer_fences_the_first(served: ServedCluster) -> None:
+    from confluent_kafka import KafkaException
+    from confluent_kafka import TopicPartition as ConfluentPartition
+
+    served.create_topic("txn-fence")
+    zombie = confluent_producer(served, "txn-zombie")
+    zombie.init_transactions(30)
+    zombie.begin_transaction()
+    zombie.send_offsets_to_transaction([ConfluentPartition("txn-fence", 0, 1)], group_metadata(served, "fence-g"), 30)
+    zombie_epoch = served.call(served.core.transactions.describe("txn-zombie")).producer_epoch
+
+    successor = confluent_producer(served, "txn-zombie")
+    successor.init_transactions(30)  # aborts the zombie's open transaction, then bumps the epoch
+    described = served.call(served.core.transactions.describe("txn-zombie"))
+    assert described.producer_epoch > zombie_epoch
+    assert described.state in ("CompleteAbort", "Empty")
+
+    with pytest.raises(KafkaException) as raised:
+        zombie.commit_transaction(30)
+    error = raised.value.args[0]
+    assert error.fatal(), error
+    assert committed(served, "fence-g") == {}
+    # The successor carries on.
+    successor.begin_transaction()
+    successor.send_offsets_to_transaction([ConfluentPartition("txn-fence", 0, 3)], group_metadata(served, "fence-g"), 30)
+    successor.commit_transaction(30)
+    assert committed(served, "fence-g") == {TopicPartition("txn-fence", 0): 3}
+
+
+def test_a_hung_transaction_is_aborted_after_its_timeout(served: ServedCluster) -> None:
+    from confluent_kafka import KafkaException
+    from confluent_kafka import TopicPartition as ConfluentPartition
+
+    served.create_topic("txn-hung")
+    served.call(served.core.transactions.start(0.05))
+    try:
+        producer = confluent_producer(served, "txn-hung", **{"transaction.timeout.ms": 1000})
+        producer.init_transactions(30)
+        producer.begin_transaction()
+        producer.send_offsets_to_transaction([ConfluentPartition("txn-hung", 0, 7)], group_metadata(served, "hung-g"),
+                                             30)
+        wait_for(lambda: state(served, "txn-hung") == "CompleteAbort", "the coordinator to abort the transaction")
+        with pytest.raises(KafkaException):
+            producer.commit_transaction(30)
+        assert committed(served, "hung-g") == {}
+    finally:
+        served.call(served.core.transactions.stop())
+
+
+def test_kafka_python_init_transactions_returns(served: ServedCluster) -> None:
+    from kafka import KafkaProducer
+
+    producer = KafkaProducer(bootstrap_servers=served.bootstrap, transactional_id="txn-kafka-python",
+                             max_block_ms=30_000)
+    try:
+        started = time.monotonic()
+        producer.init_transactions()
+        assert time.monotonic() - started < FAST_S
+        assert state(served, "txn-kafka-python") == "Empty"
+    finally:
+        producer.close(timeout=5)
+
+
+def test_aiokafka_transactional_start_returns(served: ServedCluster) -> None:
+    from aiokafka import AIOKafkaProducer
+
+    async def start() -> float:
+        producer = AIOKafkaProducer(bootstrap_servers=served.bootstrap, transactional_id="txn-aiokafka")
+        started = time.monotonic()
+        try:
+            await asyncio.wait_for(producer.start(), 30)
+            return time.monotonic() - started
+        finally:
+            await producer.stop()
+
+    assert asyncio.run(start()) < FAST_S
+    assert state(served, "txn-aiokafka") == "Empty"
+
+
+def test_describe_and_list_transactions_on_the_wire(served: ServedCluster) -> None:
+    pid = served.call(served.core.transactions.init_producer_id("txn-described", 45_000))
+    served.create_topic("txn-described-topic", partitions=2)
+    served.call(served.core.transactions.add_partitions(
+        "txn-described", pid.producer_id, pid.producer_epoch,
+        [TopicPartition("txn-described-topic", 1), TopicPartition("txn-described-topic", 0)]))
+    assert served.server is not None
+    node = served.server.coordinator_for("txn-described")
+    # An unknown id that the same broker would coordinate, and one that another broker would.
+    nobody = next(f"nobody-{n}" for n in range(1000) if served.server.coordinator_for(f"nobody-{n}") == node)
+    elsewhere = next(f"else-{n}" for n in range(1000) if served.server.coordinator_for(f"else-{n}") != node)
+    request = DescribeTransactionsRequest(version=0, transactional_ids=["txn-described", nobody, elsewhere])
+    request.with_header(correlation_id=3, client_id="t")
+    frame = exchange(served, request.encode(header=True), node)
+    found, missing, misdirected = DescribeTransactionsResponse.decode(frame, version=0, header=True).transaction_states
+    assert (found.error_code, found.transaction_state, found.producer_id, found.producer_epoch,
+            found.transaction_timeout_ms) == (0, "Ongoing", pid.producer_id, pid.producer_epoch, 45_000)
+    assert [(t.topic, sorted(t.partitions)) for t in found.topics] == [("txn-described-topic", [0, 1])]
+    assert missing.error_code == 105  # TRANSACTIONAL_ID_NOT_FOUND
+    assert misdirected.error_code == 16  # NOT_COORDINATOR
+
+    # ListTransactions goes to every broker; each lists the ids it coordinates.
+    listed = []
+    for broker in served.server.advertised_endpoints():
+        request = ListTransactionsRequest(version=1, state_filters=["Ongoing", "Bogus"], producer_id_filters=[],
+                                          duration_filter=-1)
+        request.with_header(correlation_id=4, client_id="t")
+        frame = exchange(served, request.encode(header=True), broker)
+        response = ListTransactionsResponse.decode(frame, version=1, header=True)
+        assert response.unknown_state_filters == ["Bogus"]
+        listed += [(t.transactional_id, t.transaction_state) for t in response.transaction_states]
+    assert ("txn-described", "Ongoing") in listed
+    assert all(state_ == "Ongoing" for _, state_ in listed)
