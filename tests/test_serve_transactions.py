@@ -198,3 +198,25 @@ def test_describe_and_list_transactions_on_the_wire(served: ServedCluster) -> No
         listed += [(t.transactional_id, t.transaction_state) for t in response.transaction_states]
     assert ("txn-described", "Ongoing") in listed
     assert all(state_ == "Ongoing" for _, state_ in listed)
+
+
+def test_transactional_records_are_refused_at_once_and_nothing_is_stored(served: ServedCluster) -> None:
+    """Until the log stores transactional batches and markers, a transaction carries offsets only:
+    its records are refused at once (never stored where read_committed consumers would see them)."""
+    from confluent_kafka import KafkaException
+
+    served.create_topic("txn-records")
+    producer = confluent_producer(served, "txn-records")
+    producer.init_transactions(30)
+    producer.begin_transaction()
+    failures: list[Any] = []
+    producer.produce("txn-records", b"never stored", on_delivery=lambda error, _: failures.append(error))
+    started = time.monotonic()
+    producer.flush(30)
+    assert time.monotonic() - started < FAST_S
+    assert failures and failures[0] is not None
+    with pytest.raises(KafkaException):
+        producer.commit_transaction(30)
+    producer.abort_transaction(30)
+    assert state(served, "txn-records") == "CompleteAbort"
+    assert served.log("txn-records", 0) == []

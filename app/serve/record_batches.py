@@ -74,9 +74,13 @@ def decode_produced_batch(data: bytes | None, budget: DecompressionBudget | None
                             "one record batch")
     batch = RecordBatch(data)
     batch.verify_crc()
-    if header.is_control or header.is_transactional:
-        raise InvalidRecord("kplay does not support transactions: control and transactional batches "
-                            "are refused")
+    if header.is_control:
+        raise InvalidRecord(f"Clients are not allowed to write control records in topic partition {where}")
+    if header.is_transactional:
+        # Until the log stores batches with their transactional bit and the EndTxn markers
+        # (issue 17), a transaction may carry consumer offsets but no records.
+        raise InvalidRecord("kplay does not store transactional records yet: a transaction may commit "
+                            "consumer offsets (send_offsets_to_transaction) but not produce records")
     try:
         # Per record on the produce path: plain tuples, and no work for the usual empty headers.
         records = [_new_record(ProducerRecord, (record.key, record.value, record.headers,
