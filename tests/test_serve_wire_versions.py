@@ -1,11 +1,11 @@
 """The API versions ``kplay serve`` answers: flexible versions byte for byte, every advertised
-version of every API, old versions Kafka 3.x still took, and what it does not support yet.
+version of every API, and old versions Kafka 3.x still took.
 
 Golden bytes pin the framing of a flexible version (request header v2, compact fields,
 tagged fields; ApiVersions' response header staying v0) next to a non-flexible one. Real
 clients (kafka-python, confluent-kafka, aiokafka, kcat) must talk ApiVersions v3+ without
-falling back, and a transactional producer must fail at once with a non-retriable error
-instead of waiting for its own timeout (KIP-848 consumers: test_serve_kip848.py).
+falling back (transactional producers: test_serve_transactions.py; KIP-848 consumers:
+test_serve_kip848.py).
 """
 
 from __future__ import annotations
@@ -221,9 +221,6 @@ def test_kcat_lists_metadata_over_flexible_versions(served: ServedCluster,
     assert listing.returncode == 0, listing.stderr
     assert 'topic "kcat-flexible" with 1 partitions' in listing.stdout
     assert api_versions_asked and all(version >= 3 and error == 0 for version, error in api_versions_asked)
-
-
-# -- what kplay does not support yet: refused at once -------------------------------------------
 
 
 def test_confluent_admin_describes_the_cluster(served: ServedCluster) -> None:
