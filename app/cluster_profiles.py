@@ -13,6 +13,7 @@ on Linux; ``$KPLAY_CLUSTERS`` names another file): librdkafka's properties, plus
     "ssl.ca.location" = "/etc/ssl/certs/ca.pem"
     "schema.registry.url" = "https://registry.example.com"   # kplay schema-registry --cluster prod
     "connect.url" = "https://connect.example.com"            # kplay connect --cluster prod
+    "schema.registry.basic.auth.user.info" = "user:password"  # HTTP basic auth (connect.basic... too)
     read_only = true                                          # refuse every write
     "kplay.poll.interval.ms" = 1000                           # how often the live view polls
 
@@ -37,8 +38,8 @@ CLUSTER_VARIABLE = "KPLAY_CLUSTER"
 #: The environment variable naming another profiles file.
 PROFILES_VARIABLE = "KPLAY_CLUSTERS"
 #: Profile keys that are kplay's, not librdkafka's.
-KPLAY_KEYS = ("schema.registry.url", "connect.url", "read_only", "kplay.poll.interval.ms",
-              "kplay.request.timeout.ms")
+KPLAY_KEYS = ("schema.registry.url", "connect.url", "schema.registry.basic.auth.user.info",
+              "connect.basic.auth.user.info", "read_only", "kplay.poll.interval.ms", "kplay.request.timeout.ms")
 _BOOTSTRAP = re.compile(r"^\[?[A-Za-z0-9._:-]+?\]?:\d{1,5}$")
 
 
@@ -55,6 +56,8 @@ class ClusterProfile:
     read_only: bool = False
     schema_registry_url: str | None = None
     connect_url: str | None = None
+    schema_registry_user_info: str | None = None
+    connect_user_info: str | None = None
     poll_interval_s: float = DEFAULT_POLL_INTERVAL_S
     request_timeout_s: float | None = None
     source: str = field(default="", compare=False)  # the file it came from ("" for HOST:PORT)
@@ -171,7 +174,14 @@ def _profile(name: str, settings: dict[str, Any], path: Path) -> ClusterProfile:
             raise ClusterChoiceProblem(f"{where}: {key} must be an http:// or https:// URL")
         return value
 
+    def user_info(key: str) -> str | None:
+        value = settings.get(key)
+        if value is not None and (not isinstance(value, str) or ":" not in value):
+            raise ClusterChoiceProblem(f"{where}: {key} must be \"user:password\"")
+        return value
+
     return ClusterProfile(name, properties, read_only, url("schema.registry.url"), url("connect.url"),
+                          user_info("schema.registry.basic.auth.user.info"), user_info("connect.basic.auth.user.info"),
                           milliseconds("kplay.poll.interval.ms") or DEFAULT_POLL_INTERVAL_S,
                           milliseconds("kplay.request.timeout.ms"), str(path))
 
@@ -189,7 +199,9 @@ async def open_profile(profile: ClusterProfile) -> Any:
         return await KafkaClientBackend.open(profile.properties, name=profile.name, read_only=profile.read_only,
                                              poll_interval_s=profile.poll_interval_s,
                                              schema_registry_url=profile.schema_registry_url,
-                                             connect_url=profile.connect_url, **options)
+                                             connect_url=profile.connect_url,
+                                             schema_registry_user_info=profile.schema_registry_user_info,
+                                             connect_user_info=profile.connect_user_info, **options)
     except InvalidConfig as problem:
         where = f" (profile '{profile.name}' in {profile.source})" if profile.source else ""
         raise ClusterChoiceProblem(f"{problem}{where}") from None

@@ -131,6 +131,17 @@ class EmbeddedBackend(Backend):
         """Delete an empty group."""
         await self.cluster.groups.delete_group(group)
 
+    def schema_registry(self) -> object:
+        """The data file's Schema Registry (``cluster.schemas``)."""
+        return self.cluster.schemas
+
+    def connect(self) -> object:
+        """A Connect worker on the data file (its connectors run where a worker runs: the playground,
+        ``kplay serve`` or ``kplay connect --worker``)."""
+        from broker_core.connect import ConnectWorker
+
+        return ConnectWorker(self.cluster)
+
     async def subscribe(self, *kinds: str) -> ChangeStream:
         """The core's change feed."""
         feed = await self.cluster.start_feed()

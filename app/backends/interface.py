@@ -389,6 +389,18 @@ class Backend(abc.ABC):
     async def delete_group(self, group: str) -> None:
         """Delete an empty group and its offsets (``NonEmptyGroup``, ``GroupIdNotFound``)."""
 
+    # --- the Schema Registry and Connect --------------------------------------------------
+
+    def schema_registry(self) -> object:
+        """The cluster's Schema Registry, with the core ``SchemaRegistry``'s verbs
+        (``Unsupported`` when there is none: see ``Capability.SCHEMA_REGISTRY``)."""
+        raise Unsupported(self.unsupported_reason(Capability.SCHEMA_REGISTRY))
+
+    def connect(self) -> object:
+        """The cluster's Kafka Connect, with the verbs ``kplay connect`` uses (``create_connector``,
+        ``connector_status``, ...); ``Unsupported`` when there is none (``Capability.CONNECT``)."""
+        raise Unsupported(self.unsupported_reason(Capability.CONNECT))
+
     # --- the change feed -----------------------------------------------------------------
 
     @abc.abstractmethod

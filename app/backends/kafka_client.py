@@ -59,7 +59,8 @@ class KafkaClientBackend(Backend):
     def __init__(self, properties: Mapping[str, str], *, name: str = "", read_only: bool = False,
                  poll_interval_s: float = DEFAULT_POLL_INTERVAL_S,
                  request_timeout_s: float = DEFAULT_REQUEST_TIMEOUT_S,
-                 schema_registry_url: str | None = None, connect_url: str | None = None) -> None:
+                 schema_registry_url: str | None = None, connect_url: str | None = None,
+                 schema_registry_user_info: str | None = None, connect_user_info: str | None = None) -> None:
         if "bootstrap.servers" not in properties:
             raise InvalidConfig("Invalid cluster properties: bootstrap.servers is missing")
         self.properties = dict(properties)
@@ -69,6 +70,7 @@ class KafkaClientBackend(Backend):
         self.request_timeout_s = request_timeout_s
         self.schema_registry_url = schema_registry_url
         self.connect_url = connect_url
+        self._rest_user_info = {"schema-registry": schema_registry_user_info, "connect": connect_user_info}
         self.capabilities = frozenset(
             ({Capability.SCHEMA_REGISTRY} if schema_registry_url else set())
             | ({Capability.CONNECT} if connect_url else set()))
@@ -385,6 +387,26 @@ class KafkaClientBackend(Backend):
         """DeleteGroups."""
         self.check_writable(f"delete group '{group}'")
         await self.admin(self._admin.delete_consumer_groups, [group])
+
+    # --- the Schema Registry and Connect -----------------------------------------------------
+
+    def schema_registry(self) -> object:
+        """A client of the profile's ``schema.registry.url`` (``Unsupported`` without one)."""
+        from .schema_registry_client import RemoteSchemaRegistry
+
+        if not self.schema_registry_url:
+            return super().schema_registry()
+        return RemoteSchemaRegistry(self.schema_registry_url, user_info=self._rest_user_info["schema-registry"],
+                                    timeout_s=self.request_timeout_s)
+
+    def connect(self) -> object:
+        """A client of the profile's ``connect.url`` (``Unsupported`` without one)."""
+        from .connect_client import RemoteConnect
+
+        if not self.connect_url:
+            return super().connect()
+        return RemoteConnect(self.connect_url, user_info=self._rest_user_info["connect"],
+                             timeout_s=self.request_timeout_s)
 
     # --- the change feed --------------------------------------------------------------------
 

@@ -29,13 +29,16 @@ from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
 
+from app.backends import Backend, EmbeddedBackend
+from app.backends.connect_client import RemoteConnect
 from broker_core import Cluster
 from broker_core.events import RecordsAppended, Resync
 
 if TYPE_CHECKING:  # the Connect modules load SQLAlchemy: only the commands that run them import them
     from broker_core.connect import ConnectWorker, DataGenerator
 
-from .invocation import DataOption, UsageProblem, data_path, one_line_errors, run_on_cluster
+from .invocation import (ClusterOption, DataOption, UsageProblem, YesOption, confirm_destructive, data_path,
+                         one_line_errors, run_on_backend)
 from .output import print_lines, stdout_is_terminal
 
 ACTIONS = ("create", "list", "status", "config", "pause", "resume", "restart", "delete", "worker")
@@ -64,8 +67,11 @@ def connect(
         "--property", metavar="KEY=VALUE",
         help="With --worker: session.timeout.ms, heartbeat.interval.ms or worker.id.")] = None,
     data: DataOption = None,
+    cluster: ClusterOption = None,
+    yes: YesOption = False,
 ) -> None:
-    """Create, inspect and control connectors, or run a Connect worker (Kafka Connect's REST API)."""
+    """Create, inspect and control connectors, or run a Connect worker (Kafka Connect's REST API; with
+    --cluster, the profile's connect.url)."""
     chosen = {"create": create is not None, "list": list_, "status": status is not None,
               "config": config is not None, "pause": pause is not None, "resume": resume is not None,
               "restart": restart is not None, "delete": delete is not None, "worker": worker}
@@ -83,15 +89,26 @@ def connect(
         body = _read_connector_file(create) if create is not None else None
         name = status or config or pause or resume or restart or delete
 
-        async def tool(cluster: Cluster) -> int:
-            from broker_core.connect import ConnectWorker
+        async def tool(backend: Backend) -> int:
+            if isinstance(backend, EmbeddedBackend):
+                from broker_core.connect import ConnectWorker
 
-            connect_worker = ConnectWorker(cluster, **settings)
-            if action == "worker":
-                return await run_worker(cluster, connect_worker)
+                connect_worker: "ConnectWorker | RemoteConnect" = ConnectWorker(backend.cluster, **settings)
+                if action == "worker":
+                    return await run_worker(backend.cluster, connect_worker)
+            elif action == "worker":
+                raise UsageProblem("--worker runs a Connect worker on the playground's file; a real cluster's "
+                                   "connectors run in its own Connect workers (give the profile a connect.url)")
+            else:
+                connect_worker = backend.connect()  # type: ignore[assignment]
+                if action != "status" and action != "config" and action != "list":
+                    backend.check_writable(f"change connectors ({action})")
+                if action == "delete":
+                    assert name is not None
+                    confirm_destructive(backend, f"delete connector '{name}'", name, yes=yes)
             return await execute(connect_worker, action, name, body, include_tasks, only_failed)
 
-        code = run_on_cluster(ctx, data, tool)
+        code = run_on_backend(ctx, data, cluster, tool)
     raise typer.Exit(code)
 
 
@@ -133,7 +150,7 @@ def _read_connector_file(path: Path) -> tuple[dict[str, Any], Optional[str]]:
     return parsed, None
 
 
-async def execute(worker: ConnectWorker, action: str, name: Optional[str],
+async def execute(worker: "ConnectWorker | RemoteConnect", action: str, name: Optional[str],
                   body: Optional[tuple[dict[str, Any], Optional[str]]], include_tasks: bool, only_failed: bool) -> int:
     """Carry out one REST-like action and print its answer."""
     if action == "create":

@@ -23,17 +23,22 @@ from typing import Annotated, Optional
 
 import typer
 
-from broker_core import Cluster
+from app.backends import Backend
+from app.backends.schema_registry_client import RemoteSchemaRegistry
 from broker_core.schema_registry import SchemaRegistry
 from broker_core.schema_registry_errors import IncompatibleSchema, SchemaRegistryError
 from widgets.safe_text import printable
 
-from .invocation import DataOption, UsageProblem, one_line_errors, run_on_cluster
+from .invocation import (ClusterOption, DataOption, UsageProblem, YesOption, confirm_destructive, one_line_errors,
+                         run_on_backend)
 from .output import print_heading, print_lines, print_table, stdout_is_terminal
 
 ACTIONS = ("subjects", "versions", "get", "id", "register", "check", "compatibility", "delete")
 #: The subject name that means "the global level" for --compatibility (Confluent's own key for it).
 GLOBAL_SUBJECT = "__GLOBAL"
+#: The actions that write to the registry (refused on a read-only cluster profile).
+WRITES = ("register", "compatibility", "delete")
+Registry = SchemaRegistry | RemoteSchemaRegistry
 #: Longest line of a schema drawn on a terminal.
 LINE_LIMIT = 2000
 
@@ -65,8 +70,11 @@ def schema_registry(
     deleted: Annotated[bool, typer.Option(
         "--deleted", help="With --subjects or --versions: include soft-deleted ones.")] = False,
     data: DataOption = None,
+    cluster: ClusterOption = None,
+    yes: YesOption = False,
 ) -> None:
-    """Register, list, check and configure schemas (Confluent's Schema Registry)."""
+    """Register, list, check and configure schemas (Confluent's Schema Registry; with --cluster, the
+    profile's schema.registry.url)."""
     chosen = {"subjects": subjects, "versions": versions is not None, "get": get is not None,
               "id": schema_id is not None, "register": register is not None, "check": check is not None,
               "compatibility": compatibility is not None, "delete": delete is not None}
@@ -81,9 +89,16 @@ def schema_registry(
         if deleted and action not in ("subjects", "versions"):
             raise UsageProblem("Option --deleted goes with --subjects or --versions")
 
-        async def tool(cluster: Cluster) -> int:
+        async def tool(backend: Backend) -> int:
+            registry = backend.schema_registry()
+            if action in WRITES:
+                backend.check_writable(f"change the Schema Registry ({action})")
+            if action == "delete":
+                assert delete is not None
+                confirm_destructive(backend, f"delete subject '{delete}'" + (f" version {version}" if version else ""),
+                                    delete, yes=yes)
             try:
-                return await _run(cluster.schemas, action, versions=versions, get=get, schema_id=schema_id,
+                return await _run(registry, action, versions=versions, get=get, schema_id=schema_id,
                                   register=register, check=check, compatibility=compatibility,
                                   delete=delete, version=version, permanent=permanent, deleted=deleted)
             except IncompatibleSchema as error:
@@ -94,12 +109,12 @@ def schema_registry(
             except SchemaRegistryError as error:
                 raise UsageProblem(f"Error: {error}; error code: {error.code}") from None
 
-        code = run_on_cluster(ctx, data, tool)
+        code = run_on_backend(ctx, data, cluster, tool)
     if code:
         raise typer.Exit(code)
 
 
-async def _run(registry: SchemaRegistry, action: str, *, versions: Optional[str],
+async def _run(registry: Registry, action: str, *, versions: Optional[str],
                get: Optional[tuple[str, str]], schema_id: Optional[int],
                register: Optional[tuple[str, Path]], check: Optional[tuple[str, Path]],
                compatibility: Optional[tuple[str, str]], delete: Optional[str], version: Optional[str],
@@ -141,7 +156,8 @@ async def _run(registry: SchemaRegistry, action: str, *, versions: Optional[str]
             print_lines([f"Compatible: subject '{_shown(subject)}' would accept this schema "
                          f"({report.compatibility})."])
             return 0
-        print_lines([f"Incompatible with version {report.old_version} of subject '{_shown(subject)}' "
+        against = f"version {report.old_version} of " if report.old_version is not None else ""
+        print_lines([f"Incompatible with {against}subject '{_shown(subject)}' "
                      f"({report.compatibility}):", *(f"  {reason}" for reason in report.reasons)])
         return 1
     elif action == "compatibility":
@@ -164,7 +180,7 @@ async def _run(registry: SchemaRegistry, action: str, *, versions: Optional[str]
     return 0
 
 
-async def list_subjects(registry: SchemaRegistry, deleted: bool, terminal: bool) -> None:
+async def list_subjects(registry: Registry, deleted: bool, terminal: bool) -> None:
     """``--subjects``: one per line; on a terminal a table with versions, latest id and level."""
     if not terminal:
         print_lines(await registry.get_subjects(deleted=deleted))
@@ -182,7 +198,7 @@ async def list_subjects(registry: SchemaRegistry, deleted: bool, terminal: bool)
         print_lines(["No subjects yet: register a schema with --register SUBJECT FILE.avsc."])
 
 
-async def list_versions(registry: SchemaRegistry, subject: str, deleted: bool, terminal: bool) -> None:
+async def list_versions(registry: Registry, subject: str, deleted: bool, terminal: bool) -> None:
     """``--versions``: one number per line; on a terminal with each version's id."""
     numbers = await registry.get_versions(subject, deleted=deleted)
     if not terminal:
@@ -215,7 +231,7 @@ def read_schema_file(path: Path) -> str:
         raise UsageProblem(f"Error: {path} is a directory, not a schema file") from None
 
 
-async def _versions_or_none(registry: SchemaRegistry, subject: str) -> list[int] | None:
+async def _versions_or_none(registry: Registry, subject: str) -> list[int] | None:
     try:
         return await registry.get_versions(subject)
     except SchemaRegistryError:
