@@ -18,7 +18,7 @@ from .data_location import resolve_data_path
 from .listen_address import is_loopback
 
 #: Modules under app.commands, each with ``register(app: typer.Typer) -> None``.
-COMMAND_MODULES: tuple[str, ...] = ("topics", "configs", "console_producer", "console_consumer", "perf", "consumer_groups", "demo", "brokers", "schema_registry", "connect", "serve", "tui_perf", "tui_open_perf", "cluster_open_perf", "find_perf", "fetch_perf", "delete_perf", "metadata_quorum")
+COMMAND_MODULES: tuple[str, ...] = ("topics", "configs", "console_producer", "console_consumer", "perf", "consumer_groups", "demo", "brokers", "schema_registry", "connect", "serve", "tui_perf", "tui_open_perf", "cluster_open_perf", "find_perf", "fetch_perf", "delete_perf", "metadata_quorum", "transactions")
 
 def _hide_flag_types() -> None:
     """Show no ``<bool>`` after a plain flag in ``--help`` (typer's rich help prints one; a flag takes no value)."""

@@ -20,7 +20,7 @@ from broker_core.quorum import NoActiveController, QuorumStatus, VoterState
 
 from .invocation import (BootstrapServerOption, CommandConfigOption, DataOption, UsageProblem,
                          one_line_errors, run_on_cluster)
-from .output import print_lines
+from .output import kafka_table_lines, print_lines
 
 REPLICATION_HEADERS = ("NodeId", "DirectoryId", "LogEndOffset", "Lag", "LastFetchTimestamp",
                        "LastCaughtUpTimestamp", "Status")
@@ -106,9 +106,7 @@ def replication_lines(quorum: QuorumStatus, human_readable: bool, now_ms: int | 
              when(s.last_fetch_timestamp), when(s.last_caught_up_timestamp), role]
             for role, group in (("Leader", [leader]), ("Follower", followers), ("Observer", list(quorum.observers)))
             for s in group]
-    widths = [max(len(row[i]) for row in [list(REPLICATION_HEADERS), *rows]) for i in range(len(REPLICATION_HEADERS))]
-    return ["".join(cell.ljust(width) + "\t" for cell, width in zip(row, widths))
-            for row in [list(REPLICATION_HEADERS), *rows]]
+    return kafka_table_lines(REPLICATION_HEADERS, rows)
 
 
 def register(app: typer.Typer) -> None:

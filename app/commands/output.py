@@ -60,6 +60,13 @@ def print_lines(lines: Sequence[str]) -> None:
     sys.stdout.flush()
 
 
+def kafka_table_lines(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
+    """A table as Kafka's tools print it (ToolsUtils.prettyPrintTable): each cell padded to its
+    column's width and followed by a tab, headers first."""
+    widths = [max(len(str(row[i])) for row in [headers, *rows]) for i in range(len(headers))]
+    return ["".join(str(cell).ljust(width) + "\t" for cell, width in zip(row, widths)) for row in [headers, *rows]]
+
+
 def print_table(headers: Sequence[str], rows: Sequence[Sequence[str]], *, title: str | None = None) -> None:
     """Draw a table on the terminal with rich (only call this when stdout is a terminal).
 

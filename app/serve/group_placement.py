@@ -1,6 +1,9 @@
-"""Where a group lives: its ``__consumer_offsets`` partition, as Kafka's GroupCoordinator places it."""
+"""Where a group (or a transactional id) lives: its ``__consumer_offsets`` (``__transaction_state``)
+partition, as Kafka's coordinators place it, and so the broker that coordinates it."""
 
 from __future__ import annotations
+
+from typing import Collection, Sequence
 
 #: Kafka's ``offsets.topic.num.partitions``: a group's coordinator is the leader of one of
 #: these partitions of ``__consumer_offsets``, chosen by the group id's hash.
@@ -22,3 +25,20 @@ def offsets_partition_for(group_id: str) -> int:
     """The ``__consumer_offsets`` partition of a group: ``Utils.abs(groupId.hashCode) % 50``."""
     hashed = java_string_hash(group_id)
     return (0 if hashed == _INT_MIN else abs(hashed)) % OFFSETS_TOPIC_PARTITIONS
+
+
+def coordinator_among(key: str, broker_ids: Sequence[int], live: Collection[int]) -> int | None:
+    """The broker coordinating a group id or transactional id, or None while every broker is stopped.
+
+    As in Kafka, the key belongs to one partition of ``__consumer_offsets`` (or of
+    ``__transaction_state``, also 50 partitions and the same hash) and so to that partition's
+    leader: here the partition's preferred broker, or the next running one after it.
+    """
+    if not live or not broker_ids:
+        return None
+    index = offsets_partition_for(key) % len(broker_ids)
+    for step in range(len(broker_ids)):
+        candidate = broker_ids[(index + step) % len(broker_ids)]
+        if candidate in live:
+            return candidate
+    return None

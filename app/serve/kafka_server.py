@@ -32,7 +32,7 @@ from broker_core.groups import GROUP_MAX_SESSION_TIMEOUT_MS, GROUP_MIN_SESSION_T
 from .broker_settings import BrokerSettings
 from .connection import ClientConnection
 from .credentials import Credentials
-from .group_placement import offsets_partition_for
+from .group_placement import coordinator_among
 from .leadership import LeadershipView
 from .producer_state import ProducerStateTable
 from .sasl import ENABLED_MECHANISMS
@@ -159,21 +159,9 @@ class KafkaServer:
                 if broker_id not in self._listeners and broker_id in self._ports}
 
     def coordinator_for(self, group_id: str) -> int | None:
-        """The broker that coordinates ``group_id``, or None while every broker is stopped.
-
-        As in Kafka, a group belongs to one ``__consumer_offsets`` partition (by its id's
-        hash) and so to that partition's leader: here the partition's preferred broker,
-        or the next running one after it while it is stopped.
-        """
-        live = self._listeners
-        if not live or not self.broker_ids:
-            return None
-        index = offsets_partition_for(group_id) % len(self.broker_ids)
-        for step in range(len(self.broker_ids)):
-            candidate = self.broker_ids[(index + step) % len(self.broker_ids)]
-            if candidate in live:
-                return candidate
-        return None
+        """The broker that coordinates ``group_id`` (or a transactional id), or None while every
+        broker is stopped (``coordinator_among``)."""
+        return coordinator_among(group_id, self.broker_ids, self._listeners)
 
     def broker_config(self, broker_id: int) -> list[tuple[str, Any, str, str, bool]]:
         """Broker ``broker_id``'s configs as (name, value, type, doc, set-by-kplay-serve) rows."""
