@@ -214,3 +214,30 @@ async def test_group_panel_shows_each_members_host_lag_and_the_assignor(cluster:
         assert "biller → orders-0, orders-1  lag 2  /10.0.0.7" in text
         assert "orders-0  cmt 1  end 3  lag 2  biller" in text and "orders-1  cmt 3  end 3  lag 0  biller" in text
     await consumer.close()
+
+
+async def test_group_panel_shows_transactions_live(cluster: Cluster, data_path) -> None:
+    """A transaction's state changes (made here through a second opener of the file, as another
+    process's producer would) reach the panel: open with its partitions, then committed; a
+    zombie's fencing shows as the epoch moving on."""
+    await cluster.topics.create_topic("orders", partitions=2)
+    app = PanelApp(cluster)
+    async with app.run_test(size=(160, 45)) as pilot:
+        await wait_for(pilot, lambda: "No consumer groups yet" in screen_text(app), "the empty panel")
+        assert "Transactions" not in screen_text(app)
+        other = await Cluster.open(data_path)
+        try:
+            txns = other.transactions
+            pid = await txns.init_producer_id("etl-<b>1</b>", 60_000)
+            await txns.add_partitions("etl-<b>1</b>", pid.producer_id, pid.producer_epoch,
+                                      [TopicPartition("orders", 1)])
+            await wait_for(pilot, lambda: f"etl-<b>1</b>  Ongoing  pid {pid.producer_id}/0 → orders-1"
+                           in screen_text(app), "the open transaction")
+            await txns.end_transaction("etl-<b>1</b>", pid.producer_id, pid.producer_epoch, commit=True)
+            await wait_for(pilot, lambda: f"etl-<b>1</b>  CompleteCommit  pid {pid.producer_id}/0"
+                           in screen_text(app), "the commit")
+            await txns.init_producer_id("etl-<b>1</b>", 60_000)
+            await wait_for(pilot, lambda: f"etl-<b>1</b>  Empty  pid {pid.producer_id}/1" in screen_text(app),
+                           "the bumped epoch")
+        finally:
+            await other.close()

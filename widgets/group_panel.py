@@ -4,7 +4,9 @@ What ``kafka-consumer-groups --describe --members`` and ``--describe`` print, li
 group its state, generation, assignor and leader; per member its client id, host,
 partitions and total lag; per partition the committed offset, the log end (high watermark),
 the lag and the member reading it.
-It redraws on group events at once and, while records flow, at most a few times a second
+Below the groups, the transactional ids (``kafka-transactions list``/``describe``, live): each
+one's state, producer id and epoch, and the partitions an open transaction writes to.
+It redraws on group and transaction events at once and, while records flow, at most a few times a second
 (lag changes with every record; reading it per record would be wasted work).
 """
 
@@ -26,6 +28,7 @@ from textual.widgets import Static
 from broker_core import Cluster
 from broker_core.errors import KafkaError
 from broker_core.groups import GroupDescription, PartitionLag
+from broker_core.transactions import ONGOING, TransactionDescription
 
 from .safe_text import printable
 
@@ -35,13 +38,18 @@ CSS_FILE = Path(__file__).with_suffix(".tcss")
 MAX_GROUPS = 20
 #: Partition rows drawn per group at most.
 MAX_LAG_ROWS = 64
+#: Transactional ids drawn at most (open ones first; the rest are counted).
+MAX_TRANSACTIONS = 10
+#: A transaction's state, coloured: open (yellow), committed (green), aborted (red).
+TRANSACTION_STYLES = {"Ongoing": "bold yellow", "PrepareCommit": "bold yellow", "PrepareAbort": "bold yellow",
+                      "CompleteCommit": "bold green", "CompleteAbort": "bold red", "Empty": "dim"}
 #: Shortest pause between two redraws caused by group events (one per frame).
 FRAME_S = 1 / 30
 #: Shortest pause between two redraws caused only by records (lag), which arrive constantly.
 LAG_REFRESH_S = 0.25
 
 FEED_KINDS = ("group_rebalanced", "group_state", "offsets_committed", "records", "topic_deleted",
-              "log_truncated", "segment_deleted", "resync")
+              "log_truncated", "segment_deleted", "transaction_state", "resync")
 
 
 @dataclass(frozen=True)
@@ -68,7 +76,9 @@ class GroupPanel(VerticalScroll, can_focus=True):
         self.cluster = cluster
         self.groups: list[GroupSnapshot] = []
         self.hidden_groups = 0
-        self._shape: list[tuple[str, int, int]] | None = None
+        self.transactions: list[TransactionDescription] = []
+        self.hidden_transactions = 0
+        self._shape: tuple[list[tuple[str, int, int]], list[tuple[str, int]]] | None = None
 
     def compose(self) -> ComposeResult:
         yield Static(Text("No consumer groups yet.", style="italic"), id="group-panel-body", markup=False)
@@ -116,21 +126,41 @@ class GroupPanel(VerticalScroll, can_focus=True):
                 continue  # deleted between the calls
             snapshots.append(GroupSnapshot(description, lag))
         self.groups = snapshots
+        await self._reload_transactions()
         body = self.query_one("#group-panel-body", Static)
-        shape = [(s.description.group_id, len(s.description.members), len(s.lag)) for s in snapshots]
+        shape = ([(s.description.group_id, len(s.description.members), len(s.lag)) for s in snapshots],
+                 [(t.transactional_id, len(t.partitions)) for t in self.transactions])
         # Lay out again only when the number of lines can have changed (not for new lag figures).
         body.update(self._render_groups(), layout=shape != self._shape)
         self._shape = shape
 
+    async def _reload_transactions(self) -> None:
+        try:
+            listings = await self.cluster.transactions.list_transactions()
+        except KafkaError:
+            listings = []
+        # Open transactions first: they hold the last stable offset back.
+        listings.sort(key=lambda t: (t.state != ONGOING, t.transactional_id))
+        self.hidden_transactions = max(0, len(listings) - MAX_TRANSACTIONS)
+        described = []
+        for listing in listings[:MAX_TRANSACTIONS]:
+            try:
+                described.append(await self.cluster.transactions.describe(listing.transactional_id))
+            except KafkaError:
+                continue  # expired between the calls
+        self.transactions = described
+
     def _render_groups(self) -> RenderableType:
-        if not self.groups:
-            return Text("No consumer groups yet. Add a consumer with a group name to create one.",
-                        style="italic")
         parts: list[RenderableType] = []
+        if not self.groups:
+            parts.append(Text("No consumer groups yet. Add a consumer with a group name to create one.",
+                              style="italic"))
         for snapshot in self.groups:
             parts.extend(_render_group(snapshot))
         if self.hidden_groups:
             parts.append(Text(f"+{self.hidden_groups} more groups", style="dim"))
+        if self.transactions:
+            parts.extend(_render_transactions(self.transactions, self.hidden_transactions))
         return Group(*parts)
 
 
@@ -182,4 +212,22 @@ def _render_group(snapshot: GroupSnapshot) -> list[RenderableType]:
     if len(snapshot.lag) > MAX_LAG_ROWS:
         parts.append(Text(f"+{len(snapshot.lag) - MAX_LAG_ROWS} more partitions", style="dim"))
     parts.append(Text(""))
+    return parts
+
+
+def _render_transactions(transactions: list[TransactionDescription], hidden: int) -> list[RenderableType]:
+    """A heading, then one line per transactional id: state, producer id/epoch, open partitions."""
+    parts: list[RenderableType] = [Text("Transactions", style="bold underline")]
+    for txn in transactions:
+        line = Text()
+        line.append(printable(txn.transactional_id, 40), "bold")
+        line.append(f"  {txn.state}", TRANSACTION_STYLES.get(txn.state, "bold"))
+        line.append("  pid ", "dim")
+        line.append(f"{txn.producer_id}/{txn.producer_epoch}")
+        if txn.partitions:
+            line.append(" → ", "dim")
+            line.append(", ".join(f"{printable(tp.topic, 30)}-{tp.partition}" for tp in txn.partitions))
+        parts.append(line)
+    if hidden:
+        parts.append(Text(f"+{hidden} more transactional ids", style="dim"))
     return parts
