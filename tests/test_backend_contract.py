@@ -380,3 +380,35 @@ async def test_an_unreachable_cluster_fails_in_bounded_time_with_the_cause() -> 
     with pytest.raises(ClusterUnreachable, match="Connection refused"):
         await KafkaClientBackend.open({"bootstrap.servers": f"127.0.0.1:{free_port()}"}, request_timeout_s=5)
     assert time.monotonic() - started < 7
+
+
+async def test_the_feed_reports_a_lost_cluster_and_its_return(tmp_path: Path) -> None:
+    from app.backends.interface import ClusterConnection, Resync
+    from backend_support import TansuBroker
+
+    broker = TansuBroker(tmp_path / "tansu.log")
+    backend = await KafkaClientBackend.open({"bootstrap.servers": broker.bootstrap, "reconnect.backoff.max.ms": "200"},
+                                            poll_interval_s=POLL_INTERVAL_S, request_timeout_s=1)
+    stream = await backend.subscribe()
+    seen: list = []
+
+    async def saw(kind: type, **fields: object) -> bool:
+        seen.extend(stream.get_nowait())
+        return any(isinstance(e, kind) and all(getattr(e, k) == v for k, v in fields.items()) for e in seen)
+
+    try:
+        broker.stop(crash=True)  # a broker that dies (Tansu takes 5 s to stop gracefully)
+        lost = await eventually(lambda: saw(ClusterConnection, connected=False), "the lost connection")
+        assert lost
+        [event] = [e for e in seen if isinstance(e, ClusterConnection)]
+        assert "Cannot use cluster" in event.reason
+        broker = TansuBroker(tmp_path / "tansu-again.log", port=broker.port)
+        await eventually(lambda: saw(ClusterConnection, connected=True), "the connection back")
+        await eventually(lambda: saw(Resync), "a Resync after reconnecting")
+        topic = unique("after")
+        await backend.create_topic(topic, 1, 1)
+        await eventually(lambda: saw(TopicCreated, topic=topic), "events again after reconnecting")
+    finally:
+        stream.close()
+        await backend.close()
+        broker.stop(crash=True)
