@@ -249,6 +249,19 @@ def test_an_unreachable_cluster_is_one_line_in_bounded_time() -> None:
     assert time.monotonic() - started < 20
 
 
+def test_tls_to_a_plaintext_listener_is_one_line_naming_the_handshake(served: ServedCluster,  # noqa: F811
+                                                                        tmp_path: Path) -> None:
+    path = tmp_path / "clusters.toml"
+    path.write_text(f'[tls]\n"bootstrap.servers" = "{served.bootstrap}"\n"security.protocol" = "SSL"\n')
+    line = one_line_failure(run("topics", "--list", cluster="tls", profiles=path))
+    assert "SSL handshake failed" in line, line
+    missing_ca = tmp_path / "clusters-ca.toml"
+    missing_ca.write_text(f'[tls]\n"bootstrap.servers" = "{served.bootstrap}"\n"security.protocol" = "SSL"\n'
+                          f'"ssl.ca.location" = "{tmp_path}/no-such-ca.pem"\n')
+    line = one_line_failure(run("topics", "--list", cluster="tls", profiles=missing_ca))
+    assert "ssl.ca.location" in line and "no-such-ca.pem" in line, line
+
+
 def test_data_and_cluster_together_are_refused(tmp_path: Path) -> None:
     result = run("topics", "--list", "--data", str(tmp_path / "x.db"), cluster="127.0.0.1:9092")
     assert "--data and --cluster" in one_line_failure(result)

@@ -42,6 +42,9 @@ What every method guarantees, on every backend:
   ``poll_interval_s`` (``DEFAULT_POLL_INTERVAL_S``, settable) and publishes what changed
   between two polls, so a change shows within about one interval. Events are ordered by
   ``seq``; a subscriber that falls too far behind gets a ``Resync`` (reread what it shows).
+- ``schema_registry()`` and ``connect()`` give the cluster's Schema Registry and Kafka Connect with
+  the verbs the playground's own have (the embedded ones, or REST clients of a profile's
+  ``schema.registry.url`` / ``connect.url``), or raise ``Unsupported`` when the cluster has none.
 - ``capabilities`` says what only some backends can do (stop a broker, the lesson clock,
   the Schema Registry, Connect); a caller checks it, and ``unsupported_reason`` gives the
   one line to show where a capability is missing.

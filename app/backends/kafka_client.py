@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, Callable, Mapping, Sequence, TypeVar
@@ -86,7 +87,7 @@ class KafkaClientBackend(Backend):
         try:
             backend = cls(properties, **options)
         except (KafkaException, ValueError, TypeError) as error:
-            raise _config_problem(error) from None
+            raise _config_problem(error, properties) from None
         try:
             await backend.check_connection()
         except BaseException:
@@ -146,8 +147,10 @@ class KafkaClientBackend(Backend):
     def _unreachable(self, fallback: ClusterUnreachable | None = None) -> ClusterUnreachable:
         """The clearest cause seen: librdkafka's last decisive error, else the failure itself."""
         self._admin.poll(0)  # serve error_cb: librdkafka reports connection errors through it
-        decisive = [e for e in self._errors if e.code() in DECISIVE_CODES and e.code() != ClientError._ALL_BROKERS_DOWN]
-        seen = decisive or self._errors
+        # "3/3 brokers are down" says less than why they are: prefer a broker's own error.
+        specific = [e for e in self._errors if e.code() != ClientError._ALL_BROKERS_DOWN]
+        decisive = [e for e in specific if e.code() in DECISIVE_CODES]
+        seen = decisive or specific or self._errors
         cause = cause_text(seen[-1]) if seen else (str(fallback) if fallback else
                                                    f"no answer within {self.request_timeout_s:g} s")
         return ClusterUnreachable(f"Cannot use cluster '{self.name}' "
@@ -422,11 +425,17 @@ class KafkaClientBackend(Backend):
 
 # --- turning the client's answers into the interface's types ----------------------------------
 
-def _config_problem(error: BaseException) -> InvalidConfig:
+def _config_problem(error: BaseException, properties: Mapping[str, str]) -> InvalidConfig:
+    """librdkafka's refusal of the properties, with the file a ``*.location`` property names
+    (librdkafka's own words, such as OpenSSL's ``BIO lib``, do not say which file or why)."""
     if isinstance(error, KafkaException) and error.args and isinstance(error.args[0], ClientError):
         text = error.args[0].str()
     else:
         text = str(error)
+    for key, value in properties.items():
+        if key.endswith(".location") and key in text:
+            missing = "" if os.path.exists(value) else ": no such file"
+            text += f" ({key} = {value}{missing})"
     return InvalidConfig(f"Invalid cluster properties: {text}")
 
 
