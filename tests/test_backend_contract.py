@@ -412,3 +412,44 @@ async def test_the_feed_reports_a_lost_cluster_and_its_return(tmp_path: Path) ->
         stream.close()
         await backend.close()
         broker.stop(crash=True)
+
+
+async def test_the_feed_turns_a_stopped_broker_and_moved_log_start_into_the_cores_events(tmp_path: Path) -> None:
+    """What only the cluster itself can change (a broker goes down, records are deleted), seen by polling."""
+    from app.backends.interface import BrokerStateChanged, LeaderElected, SegmentDeleted
+    from broker_core.delete_records import delete_records
+    from test_serve_support import ServedCluster
+
+    served_here = ServedCluster(tmp_path / "cluster.db").start()
+    try:
+        served_here.create_topic("led", partitions=3, replication_factor=2)
+        backend = await KafkaClientBackend.open({"bootstrap.servers": served_here.bootstrap},
+                                                poll_interval_s=POLL_INTERVAL_S)
+        try:
+            for i in range(4):
+                await backend.produce("led", f"r{i}".encode(), partition=0)
+            stream = await backend.subscribe()
+            seen: list = []
+
+            async def saw(kind: type, **fields: object) -> bool:
+                seen.extend(stream.get_nowait())
+                return any(isinstance(e, kind) and all(getattr(e, k) == v for k, v in fields.items()) for e in seen)
+
+            led_by_1 = [p.partition for p in (await backend.describe_topic("led")).partitions if p.leader == 1]
+            assert led_by_1  # three partitions over three brokers: one is led by broker 1
+            served_here.call(served_here.core.controller.stop_broker(1))
+            await eventually(lambda: saw(BrokerStateChanged, broker=1, alive=False), "broker 1 down")
+            for partition in led_by_1:
+                await eventually(lambda: saw(LeaderElected, topic="led", partition=partition, previous=1),
+                                 f"a new leader for led-{partition}")
+            core = served_here.core
+            served_here.call(delete_records(core.storage, core.clock, "led", {0: 2}))
+            await eventually(lambda: saw(SegmentDeleted, topic="led", partition=0, log_start_offset=2),
+                             "the log start moving to 2")
+            served_here.call(served_here.core.controller.start_broker(1))
+            await eventually(lambda: saw(BrokerStateChanged, broker=1, alive=True), "broker 1 back")
+            stream.close()
+        finally:
+            await backend.close()
+    finally:
+        served_here.stop()
