@@ -24,8 +24,11 @@ What every method guarantees, on every backend:
   when none are named) and raises ``UnknownTopicOrPartition`` for a named topic that does
   not exist. A partition's ``log_end_offset`` is its high watermark where the backend cannot
   see the leader's log end (a Kafka client cannot). ``TopicDescription.config`` holds the
-  overrides only (typed values on the embedded backend, the broker's strings on a real cluster;
-  ``broker_core.config.value_text`` prints either); ``describe_config`` gives every config.
+  configs that are not at Kafka's default (what ``kafka-topics --describe`` prints after
+  ``Configs:``): the topic's overrides, and on a real cluster also what its brokers set. Values
+  are typed on the embedded backend, the broker's strings on a real cluster
+  (``broker_core.config.value_text`` prints either); ``describe_config`` gives every config with
+  its source.
 - Writes (create/alter/delete topics, configs, produce, commit, reset offsets, delete group)
   are acknowledged by the cluster when the coroutine returns; the change is visible to the
   next read on the same backend.

@@ -209,18 +209,20 @@ class KafkaClientBackend(Backend):
                 raise UnknownTopicOrPartition(f"Topic '{name}' does not exist")
         partitions = [TopicPartition(name, p) for name in names for p in sorted(metadata.topics[name].partitions)]
         marks = await self.watermarks(partitions)
-        overrides = await self._config_overrides(names)
+        overrides = await self._non_default_configs(names)
         ids = await self._topic_ids(names)
         return [topic_description(metadata.topics[name], ids.get(name, ""), overrides.get(name, {}), marks)
                 for name in names]
 
-    async def _config_overrides(self, names: Sequence[str]) -> dict[str, dict[str, str]]:
+    async def _non_default_configs(self, names: Sequence[str]) -> dict[str, dict[str, str]]:
+        """Each topic's configs whose source is not DEFAULT_CONFIG: its overrides and what its brokers set,
+        which is what kafka-topics --describe prints after ``Configs:`` (``!ConfigEntry.isDefault()``)."""
         if not names:
             return {}
         answers = await self.admin(self._admin.describe_configs,
                                    [ConfigResource(ResourceType.TOPIC, name) for name in names])
         return {resource.name: {key: entry.value for key, entry in entries.items()
-                                if entry.source == ConfigSource.DYNAMIC_TOPIC_CONFIG.value}
+                                if entry.source != ConfigSource.DEFAULT_CONFIG.value and entry.value is not None}
                 for resource, entries in answers.items()}
 
     async def _topic_ids(self, names: Sequence[str]) -> dict[str, str]:

@@ -217,8 +217,9 @@ async def alter_topic(backend: Backend, command: ConfigsCommand) -> None:
     """``--alter`` of a topic: IncrementalAlterConfigs with SET and DELETE operations."""
     name = command.entity_name
     assert name is not None
-    try:
-        current = (await backend.describe_topic(name)).config
+    try:  # kafka-configs checks --delete-config against the topic's own (dynamic) configs
+        current = {entry.name for entry in await backend.describe_config(name)
+                   if entry.source == "DYNAMIC_TOPIC_CONFIG"}
     except (ClusterUnreachable, ReadOnlyCluster):
         raise
     except KafkaError as error:
