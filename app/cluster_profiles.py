@@ -186,6 +186,19 @@ def _profile(name: str, settings: dict[str, Any], path: Path) -> ClusterProfile:
                           milliseconds("kplay.request.timeout.ms"), str(path))
 
 
+async def open_chosen(profile: ClusterProfile | None, data_path: Path) -> Any:
+    """Open what the user chose: the profile's cluster, or (no profile) the playground's data file.
+
+    The one place the tools (and the playground's screen) turn ``--cluster``/``--data`` into a
+    ``Backend``; pair it with ``chosen_cluster`` and ``resolve_cluster``.
+    """
+    if profile is None:
+        from app.backends import EmbeddedBackend
+
+        return await EmbeddedBackend.open(data_path)
+    return await open_profile(profile)
+
+
 async def open_profile(profile: ClusterProfile) -> Any:
     """Connect to the profile's cluster: a ``KafkaClientBackend`` (``ClusterUnreachable`` if it cannot)."""
     from broker_core.errors import InvalidConfig

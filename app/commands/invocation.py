@@ -23,7 +23,7 @@ from broker_core import Cluster
 from broker_core.errors import KafkaError, StorageError
 
 from app.backends import Backend, ClusterUnreachable, EmbeddedBackend, ReadOnlyCluster
-from app.cluster_profiles import ClusterChoiceProblem, chosen_cluster, open_profile, resolve_cluster
+from app.cluster_profiles import ClusterChoiceProblem, chosen_cluster, open_chosen, resolve_cluster
 from app.data_location import resolve_data_path
 
 from .output import print_error, print_lines
@@ -123,10 +123,10 @@ def run_on_backend(ctx: typer.Context, data: Path | None, cluster: str | None,
     given_data = data is not None or (isinstance(ctx.obj, dict) and ctx.obj.get("data") is not None)
     spec = chosen_cluster(cluster, data_given=given_data)
     profile = resolve_cluster(spec) if spec is not None else None
-    path = data_path(ctx, data) if profile is None else None
+    path = data_path(ctx, data) if profile is None else Path()
 
     async def session() -> T:
-        backend: Backend = await EmbeddedBackend.open(path) if path is not None else await open_profile(profile)
+        backend: Backend = await open_chosen(profile, path)
         try:
             return await tool(backend)
         finally:
