@@ -241,3 +241,35 @@ async def test_group_panel_shows_transactions_live(cluster: Cluster, data_path) 
                            "the bumped epoch")
         finally:
             await other.close()
+
+
+async def test_group_panel_says_which_protocol_and_shows_kip848_epochs_and_targets(cluster: Cluster) -> None:
+    from broker_core.consumer_group_coordinator import ConsumerGroupHeartbeatRequest
+
+    await cluster.topics.create_topic("orders", partitions=2)
+
+    async def heartbeat(member: str, epoch: int, owned: tuple[int, ...] | None = ()) -> None:
+        await cluster.groups.consumer_group_heartbeat(ConsumerGroupHeartbeatRequest(
+            "modern", member, epoch, rebalance_timeout_ms=30_000 if epoch == 0 else -1,
+            subscribed_topic_names=("orders",) if epoch == 0 else None,
+            owned_partitions=None if owned is None else {"orders": owned}, client_id=member))
+
+    app = PanelApp(cluster)
+    async with app.run_test(size=(160, 45)) as pilot:
+        panel = app.query_one(GroupPanel)
+        await heartbeat("alpha", 0)
+        await wait_for(pilot, lambda: "modern  Stable  consumer  epoch 1  assignor uniform" in screen_text(app),
+                       "the consumer-protocol group's heading")
+        assert "alpha → orders-0, orders-1  epoch 1" in screen_text(app)
+        # beta joins: alpha keeps both partitions until it revokes one, and the panel says so.
+        await heartbeat("beta", 0)
+        await heartbeat("alpha", 1, owned=(0, 1))
+        await wait_for(pilot, lambda: "Reconciling" in screen_text(app), "the reconciling group")
+        text = screen_text(app)
+        assert "beta → (waiting for partitions)  epoch 2  target orders-" in text
+        await heartbeat("alpha", 1, owned=tuple(tp.partition for tp in next(
+            m for m in panel.groups[0].description.members if m.member_id == "alpha").assignment))
+        await heartbeat("beta", 2)
+        await wait_for(pilot, lambda: "modern  Stable  consumer  epoch 2" in screen_text(app), "the stable group")
+        members = {m.member_id: len(m.assignment) for m in panel.groups[0].description.members}
+        assert members == {"alpha": 1, "beta": 1}

@@ -1,7 +1,8 @@
 """``GroupPanel``: every consumer group with its members, assignment, generation and lag.
 
 What ``kafka-consumer-groups --describe --members`` and ``--describe`` print, live: per
-group its state, generation, assignor and leader; per member its client id, host,
+group its state, protocol (classic or KIP-848 consumer), generation or group epoch,
+assignor and leader; per member its client id, host,
 partitions and total lag; per partition the committed offset, the log end (high watermark),
 the lag and the member reading it.
 Below the groups, the transactional ids (``kafka-transactions list``/``describe``, live): each
@@ -27,7 +28,9 @@ from textual.widgets import Static
 
 from broker_core import Cluster
 from broker_core.errors import KafkaError
+from broker_core.group_descriptions import CONSUMER_GROUP_TYPE
 from broker_core.groups import GroupDescription, PartitionLag
+from broker_core.records import TopicPartition
 from broker_core.transactions import ONGOING, TransactionDescription
 
 from .safe_text import printable
@@ -165,12 +168,18 @@ class GroupPanel(VerticalScroll, can_focus=True):
 
 
 def _render_group(snapshot: GroupSnapshot) -> list[RenderableType]:
-    """A heading, one line per member (★ the leader) and one per partition; fits a narrow pane."""
+    """A heading, one line per member (★ the leader) and one per partition; fits a narrow pane.
+
+    The heading names the group's protocol: a classic group counts generations, a KIP-848
+    consumer group epochs (each member shows its own, and the target it is moving to).
+    """
     d = snapshot.description
+    consumer_protocol = d.group_type == CONSUMER_GROUP_TYPE
     heading = Text(no_wrap=True, overflow="ellipsis")
     heading.append(printable(d.group_id, 40), "bold")
     heading.append(f"  {d.state}", "bold green" if d.state == "Stable" else "bold yellow")
-    heading.append("  gen ", "dim")
+    heading.append(f"  {d.group_type}", "cyan")
+    heading.append("  epoch " if consumer_protocol else "  gen ", "dim")
     heading.append(str(d.generation), "bold")
     if d.protocol:
         heading.append("  assignor ", "dim")
@@ -183,8 +192,14 @@ def _render_group(snapshot: GroupSnapshot) -> list[RenderableType]:
         line.append(" ★ " if member.member_id == d.leader else "   ", "yellow")
         line.append(printable(member.client_id or member.member_id, 30), "bold")
         line.append(" → ", "dim")
-        line.append(", ".join(f"{printable(tp.topic, 30)}-{tp.partition}" for tp in sorted(member.assignment))
-                    or ("(rebalancing)" if d.state != "Stable" else "(idle: no partition)"))
+        waiting = "(waiting for partitions)" if consumer_protocol else "(rebalancing)"
+        line.append(_partitions_text(member.assignment)
+                    or (waiting if d.state != "Stable" else "(idle: no partition)"))
+        if consumer_protocol and member.member_epoch is not None:
+            line.append(f"  epoch {member.member_epoch}", "dim")
+            if sorted(member.target_assignment) != sorted(member.assignment):
+                line.append("  target ", "dim")
+                line.append(_partitions_text(member.target_assignment) or "nothing", "yellow")
         owned = [row.lag for row in snapshot.lag if row.member_id == member.member_id and row.lag is not None]
         if owned:
             line.append("  lag ", "dim")
@@ -231,3 +246,7 @@ def _render_transactions(transactions: list[TransactionDescription], hidden: int
     if hidden:
         parts.append(Text(f"+{hidden} more transactional ids", style="dim"))
     return parts
+
+
+def _partitions_text(partitions: list[TopicPartition]) -> str:
+    return ", ".join(f"{printable(tp.topic, 30)}-{tp.partition}" for tp in sorted(partitions))
