@@ -13,6 +13,9 @@ the leader it computes everyone's assignment with the group's chosen assignor (t
 coordinator never does); it heartbeats, rejoins when the coordinator answers
 RebalanceInProgress, commits before giving partitions up when auto-commit is on, and
 leaves the group on ``close()``.
+
+With ``group_protocol="consumer"`` (Kafka 4's KIP-848) the member heartbeats instead and
+the coordinator assigns; ``ConsumerProtocolMember`` (consumer_group_member.py) reconciles.
 """
 
 from __future__ import annotations
@@ -30,8 +33,9 @@ from .consumer_protocol import (ConsumerProtocolAssignment, ConsumerProtocolErro
                                 decode_assignment, decode_cooperative_user_data, decode_sticky_user_data,
                                 decode_subscription, encode_assignment, encode_cooperative_user_data,
                                 encode_sticky_user_data, encode_subscription)
-from .errors import (IllegalGeneration, InvalidGroupId, KafkaError, OffsetOutOfRange, RebalanceInProgress,
-                     UnknownMemberId, UnknownTopicOrPartition)
+from .consumer_group_member import GROUP_PROTOCOLS, ConsumerProtocolMember
+from .errors import (FencedMemberEpoch, IllegalGeneration, InvalidGroupId, KafkaError, OffsetOutOfRange,
+                     RebalanceInProgress, UnknownMemberId, UnknownTopicOrPartition)
 from .events import Resync
 from .groups import JoinGroupResult
 from .log import EARLIEST, LATEST
@@ -72,7 +76,8 @@ class Consumer:
                  max_poll_records: int = 500, session_timeout_ms: int = 45_000,
                  heartbeat_interval_ms: int = 3_000, max_poll_interval_ms: int = 300_000,
                  partition_assignment_strategy: str | Sequence[str] = "range",
-                 host: str = "/127.0.0.1") -> None:
+                 host: str = "/127.0.0.1", group_protocol: str = "classic",
+                 group_remote_assignor: str | None = None) -> None:
         if auto_offset_reset not in ("earliest", "latest", "none"):
             raise ValueError(f"Invalid value {auto_offset_reset} for configuration auto.offset.reset: "
                              "String must be one of: latest, earliest, none")
@@ -86,6 +91,9 @@ class Consumer:
                 raise ValueError(f"Invalid value {value} for configuration {name}: Value must be at least 1")
         if group_id is not None and not group_id:
             raise InvalidGroupId(_NO_GROUP_ID)
+        if group_protocol not in GROUP_PROTOCOLS:
+            raise ValueError(f"Invalid value {group_protocol} for configuration group.protocol: String must be one"
+                             f" of: {', '.join(GROUP_PROTOCOLS)}")
         strategies = ([s.strip() for s in partition_assignment_strategy.split(",") if s.strip()]
                       if isinstance(partition_assignment_strategy, str) else list(partition_assignment_strategy))
         if not strategies:
@@ -133,6 +141,10 @@ class Consumer:
         self._check_metadata = False
         # What the sticky assignors remember across an eager revoke: the last assignment and its generation.
         self._last_assignment: tuple[list[TopicPartition], int] = ([], -1)
+        #: ``group.protocol``: "classic" (join/sync, the client assigns) or "consumer" (KIP-848).
+        self.protocol = group_protocol
+        self._kip848 = (ConsumerProtocolMember(self, group_remote_assignor)
+                        if group_protocol == "consumer" else None)
 
     async def __aenter__(self) -> "Consumer":
         return self
@@ -149,16 +161,22 @@ class Consumer:
     @property
     def member_id(self) -> str:
         """The member id the coordinator gave this consumer ("" outside a group)."""
-        return self._member_id
+        return self._kip848.member_id if self._kip848 is not None else self._member_id
 
     @property
     def generation(self) -> int:
-        """The group generation of the current assignment (-1 outside a group)."""
+        """The group generation of the current assignment (-1 outside a group); with the
+        consumer protocol, the member epoch."""
+        if self._kip848 is not None:
+            return self._kip848.epoch if self._kip848.joined else -1
         return self._generation
 
     @property
     def rebalancing(self) -> bool:
-        """Whether this member is between learning of a rebalance and receiving its assignment."""
+        """Whether this member is between learning of a rebalance and receiving its assignment
+        (never with the consumer protocol: a member keeps reading while it reconciles)."""
+        if self._kip848 is not None:
+            return self._mode == "subscribe" and not self._kip848.joined
         return self._mode == "subscribe" and (self._join_task is not None or self._rejoin_needed)
 
     @property
@@ -200,6 +218,8 @@ class Consumer:
         self._subscription = wanted
         self._mode = "subscribe"
         self._rejoin_needed = True
+        if self._kip848 is not None:
+            self._kip848.subscription_changed()
 
     def unsubscribe(self) -> None:
         """Stop reading: give up every partition and leave the group (sent in the background)."""
@@ -335,6 +355,9 @@ class Consumer:
         if self._mode != "subscribe" or self._closed:
             return
         await self._watch_group()
+        if self._kip848 is not None:
+            await self._kip848.maintain()
+            return
         while True:
             if self._join_task is None:
                 if not self._rejoin_needed and self._member_id:
@@ -412,7 +435,11 @@ class Consumer:
         if not entries:
             return
         generation, member_id = -1, ""
-        if self._mode == "subscribe":
+        if self._kip848 is not None and self._mode == "subscribe":
+            if not self._kip848.joined:
+                raise RebalanceInProgress("Offset commit cannot be completed: the member has not joined the group yet.")
+            generation, member_id = self._kip848.epoch, self._kip848.member_id
+        elif self._mode == "subscribe":
             if self._join_task is not None or self._generation < 0 or not self._member_id:
                 raise RebalanceInProgress(
                     "Offset commit cannot be completed since the consumer is undergoing a rebalance for auto"
@@ -428,8 +455,10 @@ class Consumer:
             if self._mode == "subscribe":
                 self._generation_lost(forget_member=False)
             raise
-        except UnknownMemberId:
-            if self._mode == "subscribe":
+        except (UnknownMemberId, FencedMemberEpoch):
+            if self._mode == "subscribe" and self._kip848 is not None:
+                await self._kip848.lost()
+            elif self._mode == "subscribe":
                 self._generation_lost(forget_member=True)
             raise
         self._committed_by_us.update(entries)
@@ -473,7 +502,11 @@ class Consumer:
             if isinstance(event, Resync):
                 self._heartbeat_now = self._check_metadata = True
             elif event.kind == "group_state":
-                if getattr(event, "group", None) == self.group_id and getattr(event, "state", "") == "PreparingRebalance":
+                if getattr(event, "group", None) != self.group_id:
+                    continue
+                if self._kip848 is not None:
+                    self._kip848.wake()  # the group epoch or an assignment changed: ask now
+                elif getattr(event, "state", "") == "PreparingRebalance":
                     self._heartbeat_now = True
             elif getattr(event, "topic", None) in self._metadata_snapshot:
                 self._check_metadata = True
@@ -642,7 +675,9 @@ class Consumer:
             if owned:
                 await self._notify_listeners(owned, set())
         finally:
-            if member_id:
+            if self._kip848 is not None:
+                await self._kip848.leave()
+            elif member_id:
                 with contextlib.suppress(KafkaError):
                     await self._cluster.groups.leave_group(self.group_id, member_id)
 
@@ -662,7 +697,7 @@ class Consumer:
                     await self._leave_task
                 self._leave_task = None
             if self._mode == "subscribe":
-                if self.enable_auto_commit and self._generation >= 0 and self._member_id:
+                if self.enable_auto_commit and self.generation >= 0 and self.member_id:
                     await self._commit_quietly(self._consumed_offsets())
                 owned = set(self._assigned)
                 member_id = self._member_id

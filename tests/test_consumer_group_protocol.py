@@ -223,3 +223,53 @@ async def test_state_is_shared_through_the_data_file(cluster: Cluster, data_path
         assert sorted(m.member_id for m in described.members) == ["a", "b"]
     finally:
         await other.close()
+
+
+# --- the core's own Consumer with group_protocol="consumer" ---
+
+async def poll_until(consumers, condition, what: str, rounds: int = 200) -> None:
+    for _ in range(rounds):
+        for consumer in consumers:
+            await consumer.poll(10)
+        if condition():
+            return
+    raise AssertionError(f"never reached: {what}")
+
+
+async def test_core_consumers_rebalance_incrementally_without_stopping(cluster: Cluster) -> None:
+    from broker_core import Consumer, Producer
+
+    await cluster.topics.create_topic("orders", 4)
+    async with Producer(cluster) as producer:
+        for i in range(8):
+            await producer.send("orders", f"v{i}".encode(), partition=i % 4)
+    first = Consumer(cluster, group_id="g", client_id="first", group_protocol="consumer", auto_offset_reset="earliest")
+    changes: list[tuple[set, set]] = []
+    first.rebalance_listeners.append(lambda revoked, assigned: changes.append((revoked, assigned)))
+    first.subscribe(["orders"])
+    await poll_until([first], lambda: len(first.assignment()) == 4, "the first member owning everything")
+    assert first.generation == 1
+    second = Consumer(cluster, group_id="g", client_id="second", group_protocol="consumer")
+    second.subscribe(["orders"])
+    await poll_until([first, second], lambda: len(first.assignment()) == 2 and len(second.assignment()) == 2,
+                     "two partitions each")
+    # Only the two partitions that moved were revoked; the first never stopped owning the others.
+    assert [len(revoked) for revoked, _ in changes if revoked] == [2]
+    assert changes[-1][0] == {tp for tp in second.assignment()}
+    described = await cluster.groups.describe_group("g")
+    assert described.state == "Stable" and {m.member_epoch for m in described.members} == {2}
+    await first.commit()
+    # The first member read every record before the second joined, and committed the two
+    # partitions it gave up before revoking them (auto-commit), the others just now.
+    assert await cluster.groups.fetch_offsets("g") == {TopicPartition("orders", p): 2 for p in range(4)}
+    await second.close()
+    await poll_until([first], lambda: len(first.assignment()) == 4, "the first member owning everything again")
+    await first.close()
+    assert (await cluster.groups.describe_group("g")).state == "Empty"
+
+
+async def test_core_consumer_rejects_an_unknown_group_protocol(cluster: Cluster) -> None:
+    from broker_core import Consumer
+
+    with pytest.raises(ValueError, match="group.protocol: String must be one of: classic, consumer"):
+        Consumer(cluster, group_id="g", group_protocol="eager")
