@@ -66,6 +66,8 @@ KEY_MOMENTS: dict[str, str] = {
     "acks-and-data-loss": "expect high-watermark payments-0 == 0",
     "retention-and-compaction": "expect records clicks == 3",
     "connect-pipeline": "expect rows target.db/iris_data == 180",
+    # dan has joined group modern: cat gave up only two partitions, group classic's ann all four.
+    "rebalance-protocols": "expect revoked cat == 2",
 }
 #: Lesson playing time (wait steps) allowed before a screenshot fails.
 LESSON_DEADLINE_S = 60.0

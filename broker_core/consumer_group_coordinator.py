@@ -192,14 +192,19 @@ class ConsumerGroupCoordinator:
                 deadline = now + reconciled.rebalance_timeout_ms if reconciled.state == UNREVOKED_PARTITIONS else 0
                 reconciled = replace(reconciled, revocation_deadline=deadline)
                 group.put_member(reconciled)
-                if reconciled.assigned != member.assigned:
-                    group.events.append(("group_state", {
-                        "group": group.group_id, "state": group.state,
-                        "reason": f"member {member_id} at epoch {reconciled.member_epoch} owns"
-                                  f" {_text(reconciled.assigned)}"}))
+                # Told to every process at once: a member waiting for these partitions can ask now.
+                group.events.append(("group_state", {
+                    "group": group.group_id, "state": group.state,
+                    "reason": f"member {member_id} at epoch {reconciled.member_epoch} owns"
+                              f" {_text(reconciled.assigned)}"
+                              + (f", revoking {_text(reconciled.pending_revocation)}"
+                                 if reconciled.pending_revocation else "")}))
         full = joining or (request.rebalance_timeout_ms != -1 and request.owned_partitions is not None
                            and (request.subscribed_topic_names is not None or request.subscribed_topic_regex is not None))
-        answer = flatten(reconciled.assigned) if full or reconciled.assigned != member.assigned else None
+        # Kafka answers the assignment to a full request or when it changed. kplay also answers
+        # it to a member that is an epoch behind: it missed the answer that moved it on.
+        behind = not joining and request.member_epoch != reconciled.member_epoch
+        answer = flatten(reconciled.assigned) if full or behind or reconciled.assigned != member.assigned else None
         return ConsumerGroupHeartbeatResult(member_id, reconciled.member_epoch, self.heartbeat_interval_ms, answer)
 
     # -- reading ----------------------------------------------------------------------------

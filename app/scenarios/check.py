@@ -28,7 +28,7 @@ MAX_ADVANCE_WITH_MEMBERS_MS = 12 * 3_600_000
 #: Quantities whose target names a partition, and where the ``TOPIC-PARTITION`` part sits.
 _PARTITION_TARGETS = {"leader", "isr", "replicas", "high-watermark", "end-offset", "log-start", "leader-epoch"}
 #: Quantities whose target is (or starts with) a consumer the lesson runs.
-_CONSUMER_TARGETS = {"read", "keys", "position", "assignment"}
+_CONSUMER_TARGETS = {"read", "keys", "position", "assignment", "revoked"}
 
 
 @dataclass

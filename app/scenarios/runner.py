@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable, Protocol, TypeVar
 
 from broker_core import Cluster, Consumer, ManualClock, TopicPartition
+from broker_core.consumer_group_coordinator import ConsumerGroupHeartbeatRequest
 from broker_core.coordinator_records import INTERNAL_TOPICS
 from broker_core.errors import KafkaError
 from broker_core.log import BatchRequest
@@ -90,6 +91,8 @@ class ScenarioConsumer:
     consumer: Consumer
     group: str | None
     read: int = 0
+    #: Partitions taken from it by rebalances so far (the revoked side of its rebalance listener).
+    revoked: int = 0
     task: asyncio.Task[None] | None = None
     error: str | None = None
     records: list[Any] = field(default_factory=list)
@@ -366,10 +369,18 @@ class ScenarioRunner:
             raise self._fail(step, f"consumer '{name}' is already running (stop it first)")
         start = a.get("from", "latest")
         group = a.get("group")
+        protocol = a.get("protocol", "classic")
+        assignor = a.get("assignor")
+        if (assignor == "uniform" and protocol != "consumer") or (
+                protocol == "consumer" and assignor not in (None, "uniform", "range")):
+            raise self._fail(step, "consumer: protocol=consumer takes the broker's assignors uniform or range;"
+                                   " the classic protocol the client's range, roundrobin, sticky or cooperative-sticky")
+        assignors = ({"group_remote_assignor": assignor} if protocol == "consumer"
+                     else {"partition_assignment_strategy": assignor} if assignor else {})
         consumer = Consumer(self.cluster, group_id=group, client_id=name,
                             auto_offset_reset=start if start in ("earliest", "latest") else "earliest",
                             enable_auto_commit=a.get("auto-commit", "true") == "true",
-                            **({"partition_assignment_strategy": a["assignor"]} if "assignor" in a else {}))
+                            group_protocol=protocol, **assignors)
         topics = a["topic"].split(",")
         for topic in topics:
             await self.cluster.logs.partition_count(topic)  # UnknownTopicOrPartition if missing
@@ -391,6 +402,11 @@ class ScenarioRunner:
         if group:
             await self._open_window(group)
         entry = ScenarioConsumer(name, consumer, group)
+
+        def count_revoked(revoked: set[TopicPartition], assigned: set[TopicPartition]) -> None:
+            entry.revoked += len(revoked)
+
+        consumer.rebalance_listeners.append(count_revoked)
         entry.task = asyncio.create_task(self._poll_loop(entry), name=f"scenario-consumer-{name}")
         self.consumers[name] = entry
         if self._window is not None:
@@ -601,7 +617,12 @@ class ScenarioRunner:
             for entry in members:
                 consumer = entry.consumer
                 with contextlib.suppress(KafkaError):
-                    await self.cluster.groups.heartbeat(entry.group, consumer.generation, consumer.member_id)
+                    if consumer.protocol == "consumer":
+                        await self.cluster.groups.consumer_group_heartbeat(ConsumerGroupHeartbeatRequest(
+                            entry.group, consumer.member_id, consumer.generation,
+                            owned_partitions=_by_topic(consumer.assignment())))
+                    else:
+                        await self.cluster.groups.heartbeat(entry.group, consumer.generation, consumer.member_id)
         self.observer.report(step, f"clock moved forward {step.text.split()[1]}")
         await self._background_work(step)
 
@@ -680,6 +701,8 @@ class ScenarioRunner:
             name, _, tp_text = target.partition("/")
             topic, partition = _topic_partition(step, tp_text, self.scenario.source)
             return str(await self._consumer(step, name).consumer.position(TopicPartition(topic, partition)))
+        if q == "revoked":
+            return str(self._consumer(step, target).revoked)
         if q == "assignment":
             tps = sorted(self._consumer(step, target).consumer.assignment())
             return ",".join(str(tp) for tp in tps) or "none"
@@ -750,6 +773,14 @@ def _error_names(error: KafkaError) -> set[str]:
     refines (NoActiveController is a RequestTimedOut), and Kafka's error name."""
     names = {cls.__name__ for cls in type(error).__mro__ if issubclass(cls, KafkaError)}
     return names | {getattr(error, "name", "")}
+
+
+def _by_topic(partitions: set[TopicPartition]) -> dict[str, tuple[int, ...]]:
+    """Owned partitions as a KIP-848 heartbeat carries them: partition numbers by topic."""
+    out: dict[str, tuple[int, ...]] = {}
+    for tp in sorted(partitions):
+        out[tp.topic] = out.get(tp.topic, ()) + (tp.partition,)
+    return out
 
 
 def _topic_partition(step: Step, text: str, source: str) -> tuple[str, int]:

@@ -178,8 +178,10 @@ STEP_SPECS: dict[str, StepSpec] = {
         summary="produce one or N records (tombstone=true: a null value, deleting its key)"),
     "consumer": StepSpec(("name",), {
         "topic": str, "partitions": _int_list, "group": str, "from": _from,
-        "assignor": _choice("range", "roundrobin", "sticky", "cooperative-sticky"),
-        "auto-commit": _choice("true", "false")}, summary="start a consumer"),
+        "assignor": _choice("range", "roundrobin", "sticky", "cooperative-sticky", "uniform"),
+        "protocol": _choice("classic", "consumer"),
+        "auto-commit": _choice("true", "false")},
+        summary="start a consumer (protocol=consumer: Kafka 4's KIP-848 group protocol, assignor uniform or range)"),
     "stop-consumer": StepSpec(("name",), summary="stop a consumer cleanly (it leaves its group)"),
     "kill-consumer": StepSpec(("name",), summary="stop a consumer without leaving (its session expires)"),
     "commit": StepSpec(("name",), summary="commit a consumer's positions"),
@@ -224,7 +226,7 @@ QUANTITIES: dict[str, str] = {
     "leader": "T-P", "isr": "T-P", "replicas": "T-P", "high-watermark": "T-P", "end-offset": "T-P",
     "log-start": "T-P", "leader-epoch": "T-P", "records": "TOPIC", "partitions": "TOPIC",
     "partition-of": "TOPIC:KEY", "read": "CONSUMER", "keys": "CONSUMER", "position": "CONSUMER/T-P",
-    "assignment": "CONSUMER", "lag": "GROUP or GROUP/T-P", "committed": "GROUP/T-P",
+    "assignment": "CONSUMER", "revoked": "CONSUMER", "lag": "GROUP or GROUP/T-P", "committed": "GROUP/T-P",
     "generation": "GROUP", "members": "GROUP", "state": "GROUP", "controller": "",
     "live-brokers": "", "topics": "", "rows": "DB/TABLE", "connector": "NAME",
 }
