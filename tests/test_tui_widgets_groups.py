@@ -210,7 +210,7 @@ async def test_group_panel_shows_each_members_host_lag_and_the_assignor(cluster:
         await consumer.commit({TopicPartition("orders", 0): 1, TopicPartition("orders", 1): 3})
         await wait_for(pilot, lambda: "lag 2" in screen_text(app), "the member's lag")
         text = screen_text(app)
-        assert "Stable  classic/range  gen 1" in text
+        assert "Stable  gen 1  classic/range" in text
         assert "biller → orders-0, orders-1  lag 2  /10.0.0.7" in text
         assert "orders-0  cmt 1  end 3  lag 2  biller" in text and "orders-1  cmt 3  end 3  lag 0  biller" in text
     await consumer.close()
@@ -258,18 +258,18 @@ async def test_group_panel_says_which_protocol_and_shows_kip848_epochs_and_targe
     async with app.run_test(size=(160, 45)) as pilot:
         panel = app.query_one(GroupPanel)
         await heartbeat("alpha", 0)
-        await wait_for(pilot, lambda: "modern  Stable  consumer/uniform  epoch 1" in screen_text(app),
+        await wait_for(pilot, lambda: "modern  Stable  epoch 1  consumer/uniform" in screen_text(app),
                        "the consumer-protocol group's heading")
-        assert "alpha → orders-0, orders-1  epoch 1" in screen_text(app)
+        await wait_for(pilot, lambda: "alpha → orders-0, orders-1  epoch 1" in screen_text(app), "alpha's line")
         # beta joins: alpha keeps both partitions until it revokes one, and the panel says so.
         await heartbeat("beta", 0)
         await heartbeat("alpha", 1, owned=(0, 1))
-        await wait_for(pilot, lambda: "Reconciling" in screen_text(app), "the reconciling group")
-        text = screen_text(app)
-        assert "beta → (waiting for partitions)  epoch 2  target orders-" in text
+        await wait_for(pilot, lambda: "Reconciling" in screen_text(app)
+                       and "beta → (waiting for partitions)  epoch 2  target orders-" in screen_text(app),
+                       "the reconciling group, beta waiting for its target")
         await heartbeat("alpha", 1, owned=tuple(tp.partition for tp in next(
             m for m in panel.groups[0].description.members if m.member_id == "alpha").assignment))
         await heartbeat("beta", 2)
-        await wait_for(pilot, lambda: "modern  Stable  consumer/uniform  epoch 2" in screen_text(app), "the stable group")
+        await wait_for(pilot, lambda: "modern  Stable  epoch 2  consumer/uniform" in screen_text(app), "the stable group")
         members = {m.member_id: len(m.assignment) for m in panel.groups[0].description.members}
         assert members == {"alpha": 1, "beta": 1}

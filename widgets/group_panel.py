@@ -178,13 +178,13 @@ def _render_group(snapshot: GroupSnapshot) -> list[RenderableType]:
     heading = Text(no_wrap=True, overflow="ellipsis")
     heading.append(printable(d.group_id, 40), "bold")
     heading.append(f"  {d.state}", "bold green" if d.state == "Stable" else "bold yellow")
+    heading.append("  epoch " if consumer_protocol else "  gen ", "dim")
+    heading.append(str(d.generation), "bold")
     # "classic/range", "consumer/uniform": the protocol, then the assignor (short: the pane may be narrow).
     heading.append(f"  {d.group_type}", "cyan")
     if d.protocol:
         heading.append("/", "dim")
         heading.append(printable(d.protocol, 30))
-    heading.append("  epoch " if consumer_protocol else "  gen ", "dim")
-    heading.append(str(d.generation), "bold")
     parts: list[RenderableType] = [heading]
 
     for member in sorted(d.members, key=lambda m: (m.client_id, m.member_id)):
