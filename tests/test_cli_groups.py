@@ -264,3 +264,22 @@ def test_describe_a_kip848_consumer_group_as_kafka_4s_tool_does(data_path):
     offsets = kplay(data_path, "consumer-groups", "--describe", "--group", "modern")
     first = offsets.stdout.splitlines()[2].split()
     assert first[:6] == ["modern", "orders", "0", "0", "0", "0"] and first[6] == "member-a"
+
+
+def test_console_consumer_joins_with_the_kip848_protocol_when_asked(data_path):
+    create_topics(data_path, {"orders": 2})
+    kplay(data_path, "console-producer", "--topic", "orders", input="".join(f"o{i}\n" for i in range(4)))
+    read = kplay(data_path, "console-consumer", "--topic", "orders", "--group", "modern", "--from-beginning",
+                 "--max-messages", "4", "--consumer-property", "group.protocol=consumer",
+                 "--consumer-property", "group.remote.assignor=range")
+    assert read.returncode == 0, read.stderr
+    assert sorted(read.stdout.splitlines()) == ["o0", "o1", "o2", "o3"]
+    # It committed with its member epoch and left: an Empty group of the consumer protocol.
+    listed = kplay(data_path, "consumer-groups", "--list", "--state").stdout.splitlines()
+    assert [line.split() for line in listed] == [["GROUP", "STATE"], ["modern", "Empty"]]
+    assert sum(int(r["CURRENT-OFFSET"]) for r in describe_rows(data_path, "modern")) == 4
+    bad = kplay(data_path, "console-consumer", "--topic", "orders", "--group", "g", "--consumer-property",
+                "group.protocol=eager", "--max-messages", "1")
+    assert bad.returncode != 0
+    assert "group.protocol: String must be one of: classic, consumer" in bad.stderr
+    assert "Traceback" not in bad.stderr

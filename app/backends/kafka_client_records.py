@@ -141,7 +141,8 @@ class KafkaClientConsumer:
                  max_poll_records: int = 500, session_timeout_ms: int | None = None,
                  heartbeat_interval_ms: int | None = None, max_poll_interval_ms: int | None = None,
                  auto_commit_interval_ms: int | None = None,
-                 partition_assignment_strategy: str | Sequence[str] | None = None) -> None:
+                 partition_assignment_strategy: str | Sequence[str] | None = None,
+                 group_protocol: str | None = None, group_remote_assignor: str | None = None) -> None:
         if auto_offset_reset not in ("earliest", "latest", "none"):
             raise ValueError(f"Invalid value {auto_offset_reset} for configuration auto.offset.reset: "
                              "String must be one of: latest, earliest, none")
@@ -180,6 +181,10 @@ class KafkaClientConsumer:
                 raise ValueError(f"partition.assignment.strategy {unknown[0]} is not available with librdkafka "
                                  f"(it has {', '.join(ASSIGNORS)})")
             config["partition.assignment.strategy"] = ",".join(ASSIGNORS[name] for name in names)
+        # librdkafka 2.4+ speaks KIP-848 itself: group.protocol=consumer, group.remote.assignor.
+        for key, value in (("group.protocol", group_protocol), ("group.remote.assignor", group_remote_assignor)):
+            if value is not None:
+                config[key] = value
         self._consumer = Consumer(backend.client_config(**config))
         self._thread = ThreadPoolExecutor(1, thread_name_prefix="kplay-consumer")
         self._mode = "none"

@@ -273,6 +273,11 @@ def consumer_options(config: dict[str, str]) -> dict[str, Any]:
                                    "Not a number of type INT") from None
     if "partition.assignment.strategy" in config:
         options["partition_assignment_strategy"] = config["partition.assignment.strategy"]
+    # Kafka 4's KIP-848 protocol: group.protocol=consumer, the broker's assignor by group.remote.assignor.
+    if "group.protocol" in config:
+        options["group_protocol"] = config["group.protocol"].strip().lower()
+    if "group.remote.assignor" in config:
+        options["group_remote_assignor"] = config["group.remote.assignor"].strip()
     return options
 
 
