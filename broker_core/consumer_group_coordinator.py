@@ -30,8 +30,8 @@ from typing import Mapping
 from .clock import Clock
 from .consumer_group import (DEAD, ConsumerGroup, ConsumerGroupMember, Partitions, UNREVOKED_PARTITIONS,
                              flatten, load_consumer_group, partitions_of, reconcile, save_consumer_group)
-from .errors import (FencedMemberEpoch, GroupIdNotFound, InvalidRegularExpression, InvalidRequest, KafkaError,
-                     UnknownMemberId, UnsupportedAssignor)
+from .errors import (FencedInstanceId, FencedMemberEpoch, GroupIdNotFound, InvalidRegularExpression, InvalidRequest, KafkaError,
+                     UnknownMemberId, UnreleasedInstanceId, UnsupportedAssignor)
 from .group_descriptions import CONSUMER_GROUP_TYPE, GroupDescription, MemberDescription
 from .group_metadata import load_group, save_group
 from .records import TopicPartition
@@ -131,10 +131,21 @@ class ConsumerGroupCoordinator:
         return result
 
     def _leave(self, group: ConsumerGroup, request: ConsumerGroupHeartbeatRequest) -> ConsumerGroupHeartbeatResult:
+        """Epoch -1 leaves for good; -2, a static member's, leaves for a while: it keeps its
+        partitions (nobody else gets them) until it rejoins or its session times out."""
         if not group.exists:
             raise GroupIdNotFound(f"Consumer group {request.group_id} not found.")
-        if request.member_id not in group.members:
+        if request.instance_id is not None:
+            _static_member(group, request)
+        elif request.member_id not in group.members:
             raise _unknown_member(request.group_id, request.member_id)
+        if request.member_epoch == STATIC_LEAVE_EPOCH:
+            member = group.members[request.member_id]
+            group.put_member(replace(member.with_epoch(STATIC_LEAVE_EPOCH), pending_revocation={},
+                                     revocation_deadline=0))
+            group.events.append(("group_state", {"group": group.group_id, "state": group.state, "reason":
+                                 f"static member {request.member_id} ({request.instance_id}) left for a while"}))
+            return ConsumerGroupHeartbeatResult(request.member_id, STATIC_LEAVE_EPOCH, 0, None)
         group.fence(request.member_id, "left the group")
         return ConsumerGroupHeartbeatResult(request.member_id, request.member_epoch, 0, None)
 
@@ -144,10 +155,27 @@ class ConsumerGroupCoordinator:
         if not group.exists and not joining:
             raise GroupIdNotFound(f"Consumer group {request.group_id} not found.")
         member_id = request.member_id or new_member_id()
-        member = group.members.get(member_id)
         owned = None if request.owned_partitions is None else partitions_of(
             {t: set(p) for t, p in request.owned_partitions.items()})
-        if member is None:
+        static = None if request.instance_id is None else next(
+            (m for m in group.members.values() if m.instance_id == request.instance_id), None)
+        member = group.members.get(member_id)
+        if static is not None and joining:
+            # Kafka's static membership: the instance comes back (under a new member id or its
+            # old one) and takes its predecessor's place, partitions and target included, with
+            # no rebalance; but only if the predecessor left for a while (epoch -2).
+            if static.member_epoch != STATIC_LEAVE_EPOCH:
+                raise UnreleasedInstanceId(f"Static member {member_id} with instance id {request.instance_id} cannot"
+                                           f" join the group because the instance id is owned by {static.member_id}"
+                                           " member.")
+            del group.members[static.member_id]
+            member = replace(static, member_id=member_id, member_epoch=0, previous_member_epoch=0)
+            group.members[member_id] = member
+            group.touch()
+        elif request.instance_id is not None and not joining:
+            member = _static_member(group, request)
+            _check_epoch(member, request.member_epoch, owned)
+        elif member is None:
             if not joining:
                 raise _unknown_member(request.group_id, member_id)
             member = ConsumerGroupMember(member_id, member_epoch=0, previous_member_epoch=-1,
@@ -294,6 +322,18 @@ def _validate(request: ConsumerGroupHeartbeatRequest) -> None:
         except re.error as exc:
             raise InvalidRegularExpression(f"SubscribedTopicRegex {request.subscribed_topic_regex} is not a valid"
                                            f" regular expression: {exc}.") from None
+
+
+def _static_member(group: ConsumerGroup, request: ConsumerGroupHeartbeatRequest) -> ConsumerGroupMember:
+    """The member holding the request's instance id: UNKNOWN_MEMBER_ID if none, FENCED_INSTANCE_ID if
+    another member id holds it (Kafka's throwIfStaticMemberIsUnknown / throwIfInstanceIdIsFenced)."""
+    static = next((m for m in group.members.values() if m.instance_id == request.instance_id), None)
+    if static is None:
+        raise UnknownMemberId(f"Instance id {request.instance_id} is unknown.")
+    if static.member_id != request.member_id:
+        raise FencedInstanceId(f"Static member {request.member_id} with instance id {request.instance_id} was"
+                               f" fenced by member {static.member_id}.")
+    return static
 
 
 def _check_epoch(member: ConsumerGroupMember, received: int, owned: Partitions | None) -> None:

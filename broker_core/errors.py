@@ -306,6 +306,12 @@ class UnsupportedVersion(KafkaError):
     name, code = "UNSUPPORTED_VERSION", 35
 
 
+class FencedInstanceId(KafkaError):
+    """Another member with the same static instance id replaced this one."""
+
+    name, code = "FENCED_INSTANCE_ID", 82
+
+
 class FencedMemberEpoch(KafkaError):
     """KIP-848: the member's epoch is fenced; it must abandon all its partitions and rejoin."""
 

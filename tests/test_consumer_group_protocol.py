@@ -16,9 +16,9 @@ from broker_core import Cluster, ManualClock, TopicPartition
 from broker_core.consumer_group_coordinator import (CONSUMER_HEARTBEAT_INTERVAL_MS, CONSUMER_SESSION_TIMEOUT_MS,
                                                     ConsumerGroupHeartbeatRequest as Beat,
                                                     ConsumerGroupHeartbeatResult)
-from broker_core.errors import (FencedMemberEpoch, GroupIdNotFound, InconsistentGroupProtocol, InvalidRegularExpression,
+from broker_core.errors import (FencedInstanceId, FencedMemberEpoch, GroupIdNotFound, InconsistentGroupProtocol, InvalidRegularExpression,
                                 InvalidRequest, NonEmptyGroup, StaleMemberEpoch, UnknownMemberId,
-                                UnsupportedAssignor, UnsupportedVersion)
+                                UnreleasedInstanceId, UnsupportedAssignor, UnsupportedVersion)
 
 REBALANCE_MS = 30_000
 
@@ -273,3 +273,35 @@ async def test_core_consumer_rejects_an_unknown_group_protocol(cluster: Cluster)
 
     with pytest.raises(ValueError, match="group.protocol: String must be one of: classic, consumer"):
         Consumer(cluster, group_id="g", group_protocol="eager")
+
+
+async def test_a_static_member_comes_back_to_its_partitions_without_a_rebalance(cluster: Cluster,
+                                                                                clock: ManualClock) -> None:
+    await cluster.topics.create_topic("orders", 4)
+
+    async def join_static(member_id: str, instance: str) -> ConsumerGroupHeartbeatResult:
+        return await cluster.groups.consumer_group_heartbeat(Beat(
+            "g", member_id, 0, instance_id=instance, rebalance_timeout_ms=REBALANCE_MS,
+            subscribed_topic_names=("orders",), owned_partitions={}))
+
+    a = await join_static("a1", "instance-a")
+    b = await join_static("b1", "instance-b")
+    a = await beat(cluster, ("a1", 1), owned=by_topic(a.assignment))
+    a_parts = by_topic(a.assignment)
+    await cluster.groups.consumer_group_heartbeat(Beat("g", "a1", 1, instance_id="instance-a", owned_partitions=a_parts))
+    await beat(cluster, b, owned={})
+    epoch = (await cluster.groups.describe_group("g")).generation
+    # a restarts: it leaves for a while (-2) and keeps its partitions meanwhile.
+    left = await cluster.groups.consumer_group_heartbeat(Beat("g", "a1", -2, instance_id="instance-a"))
+    assert left.member_epoch == -2
+    with pytest.raises(UnreleasedInstanceId):
+        await join_static("b2", "instance-b")  # b never left: its instance id is still taken
+    back = await join_static("a2", "instance-a")
+    assert by_topic(back.assignment) == a_parts
+    assert back.member_epoch == epoch
+    described = await cluster.groups.describe_group("g")
+    assert described.generation == epoch  # no new group epoch: nothing was rebalanced
+    assert sorted(m.member_id for m in described.members) == ["a2", "b1"]
+    with pytest.raises(FencedInstanceId):
+        await cluster.groups.consumer_group_heartbeat(Beat("g", "a1", epoch, instance_id="instance-a",
+                                                           owned_partitions={}))
