@@ -127,6 +127,19 @@ def test_three_consumers_share_six_partitions_with_no_duplicates_and_no_gaps(ser
         assert (described.group_type, described.state, described.protocol) == ("consumer", "Stable", "uniform")
         assert {m.member_epoch for m in described.members} == {described.assignment_epoch}
         assert all(c.errors == [] for c in consumers)
+        # librdkafka's admin client reads the group through ConsumerGroupDescribe and ListGroups.
+        from confluent_kafka import ConsumerGroupState, ConsumerGroupType
+        from confluent_kafka.admin import AdminClient
+
+        admin = AdminClient({"bootstrap.servers": served.bootstrap})
+        group = admin.describe_consumer_groups(["shared"], request_timeout=10)["shared"].result(timeout=15)
+        assert (group.type, group.state, group.partition_assignor) == (
+            ConsumerGroupType.CONSUMER, ConsumerGroupState.STABLE, "uniform")
+        assert sorted(len(m.assignment.topic_partitions) for m in group.members) == [2, 2, 2]
+        assert all(sorted(tp.partition for tp in m.assignment.topic_partitions)
+                   == sorted(tp.partition for tp in m.target_assignment.topic_partitions) for m in group.members)
+        listed = admin.list_consumer_groups(request_timeout=10).result(timeout=15).valid
+        assert [(g.group_id, g.type) for g in listed] == [("shared", ConsumerGroupType.CONSUMER)]
     finally:
         for consumer in consumers:
             consumer.close()
