@@ -95,6 +95,12 @@ CONCEPTS: dict[str, Concept] = {c.title.lower().replace(" ", "_"): c for c in (
             "members rejoin, the group leader computes a new assignment with the assignor (range by default), "
             "and each member receives its partitions. Adding a second member visibly takes partitions from "
             "the first."),
+    Concept("Group protocol",
+            "Kafka 4 has two group protocols. The classic one (JoinGroup, SyncGroup) stops every member to "
+            "rebalance and a member, the leader, computes the assignment. The consumer protocol (KIP-848, "
+            "group.protocol=consumer) only heartbeats: the broker's assignor sets a target for each group "
+            "epoch, and a member revokes only the partitions that move and gets new ones once their old "
+            "owner has let them go, reading the others throughout."),
     Concept("Broker",
             "A broker is one Kafka server; it stores replicas of partitions and leads some of them. Stopping "
             "a broker moves the leadership of its partitions to in-sync followers on other brokers, and its "
@@ -129,7 +135,7 @@ PANE_CONCEPTS: dict[str, tuple[str, ...]] = {
     "ProducerBox": ("producer",),
     "ConsumerView": ("consumer_position", "lag"),
     "ConsumerDeck": ("consumer_position", "lag"),
-    "GroupPanel": ("consumer_group", "generation", "lag"),
+    "GroupPanel": ("consumer_group", "generation", "group_protocol", "lag"),
     "BrokerList": ("broker", "controller", "leader"),
     "EventLog": ("change_feed",),
     "WelcomePanel": ("topic", "partition"),
