@@ -413,10 +413,16 @@ class ConsumerView(Vertical, can_focus=False):
         if self.paused and assignment:
             self.consumer.pause()  # a paused view stays paused on the partitions a rebalance gives it
         if self.group is not None:
-            self.note = (f"rebalanced: generation {generation}, now {_partition_list(assignment)}"
+            counter = self._generation_word
+            self.note = (f"rebalanced: {counter} {generation}, now {_partition_list(assignment)}"
                          f" (was {_partition_list(previous)})")
-            self._pending.append(f"── generation {generation}: {_partition_list(assignment)} ──")
+            self._pending.append(f"── {counter} {generation}: {_partition_list(assignment)} ──")
             self.post_message(self.Rebalanced(self, generation, assignment))
+
+    @property
+    def _generation_word(self) -> str:
+        """A KIP-848 member (group.protocol=consumer) counts member epochs, a classic one generations."""
+        return "epoch" if getattr(self.consumer, "protocol", "classic") == "consumer" else "generation"
 
     def _fail(self, error: Exception) -> None:
         if isinstance(error, KafkaError):
@@ -518,7 +524,7 @@ class ConsumerView(Vertical, can_focus=False):
         if self.group is not None:
             title.append("group ", "dim")
             title.append(printable(self.group, 30), "bold")
-            title.append("  gen ", "dim")
+            title.append("  epoch " if self._generation_word == "epoch" else "  gen ", "dim")
             title.append("—" if self.generation is None or self.generation < 0 else str(self.generation), "bold")
             member = self.consumer.member_id
             if member:
