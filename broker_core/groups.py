@@ -27,7 +27,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from dataclasses import dataclass, field
-from typing import Any, Awaitable, Callable, Iterable, Mapping, TypeVar
+from typing import Any, Awaitable, Callable, Iterable, Mapping, Sequence, TypeVar
 
 from .clock import Clock
 from .consumer_group import ConsumerGroup, load_consumer_group, save_consumer_group
@@ -60,6 +60,25 @@ NO_GENERATION = -1
 NO_MEMBER_ID = ""
 
 _T = TypeVar("_T")
+
+
+def lag_rows(members: Sequence[MemberDescription], committed: Mapping[TopicPartition, int],
+             high_watermarks: Mapping[TopicPartition, int]) -> list[PartitionLag]:
+    """``kafka-consumer-groups --describe``'s rows: one per partition committed or assigned, sorted,
+    with lag = high watermark - committed offset (whichever cluster the numbers came from)."""
+    owners = {tp: member for member in members for tp in member.assignment}
+    rows = []
+    for tp in sorted(set(committed) | set(owners)):
+        offset = committed.get(tp)
+        end = high_watermarks.get(tp)
+        owner = owners.get(tp)
+        rows.append(PartitionLag(
+            tp.topic, tp.partition, offset, end,
+            # Not clamped: after a truncation Kafka's tool shows a negative lag too.
+            None if offset is None or end is None else end - offset,
+            owner.member_id if owner else None, owner.client_id if owner else None,
+            owner.host if owner else None))
+    return rows
 
 
 # --- the coordinator ------------------------------------------------------------------------
@@ -548,21 +567,8 @@ class GroupCoordinator:
         if description.state == DEAD:
             raise GroupIdNotFound(f"Consumer group '{group_id}' does not exist.")
         committed = await self.fetch_offsets(group_id)
-        owners = {tp: member for member in description.members for tp in member.assignment}
-        wanted = sorted(set(committed) | set(owners))
-        ends = await self._high_watermarks({tp.topic for tp in wanted})
-        rows = []
-        for tp in wanted:
-            offset = committed.get(tp)
-            end = ends.get(tp)
-            owner = owners.get(tp)
-            rows.append(PartitionLag(
-                tp.topic, tp.partition, offset, end,
-                # Not clamped: after a truncation Kafka's tool shows a negative lag too.
-                None if offset is None or end is None else end - offset,
-                owner.member_id if owner else None, owner.client_id if owner else None,
-                owner.host if owner else None))
-        return rows
+        wanted = set(committed) | {tp for member in description.members for tp in member.assignment}
+        return lag_rows(description.members, committed, await self._high_watermarks({tp.topic for tp in wanted}))
 
     async def delete_group(self, group_id: str) -> None:
         """DeleteGroups: remove an Empty group and its committed offsets.

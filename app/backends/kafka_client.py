@@ -27,6 +27,7 @@ from confluent_kafka.admin import (AdminClient, AlterConfigOpType, ConfigEntry a
                                    ResourceType)
 
 from broker_core.errors import GroupIdNotFound, InvalidConfig, KafkaError, UnknownTopicOrPartition
+from broker_core.groups import lag_rows
 
 from .interface import (DEFAULT_POLL_INTERVAL_S, Backend, BrokerDescription, Capability, ChangeStream,
                         ClusterUnreachable, ConfigEntry, ConsumerRecord, GroupDescription, GroupListing,
@@ -379,8 +380,8 @@ class KafkaClientBackend(Backend):
         if description.state == "Dead":
             raise GroupIdNotFound(f"Consumer group '{group}' does not exist.")
         committed = await self.committed_offsets(group)
-        return lag_rows(description, committed, await self.watermarks(
-            sorted(set(committed) | {tp for m in description.members for tp in m.assignment})))
+        marks = await self.watermarks(sorted(set(committed) | {tp for m in description.members for tp in m.assignment}))
+        return lag_rows(description.members, committed, {tp: mark.high_watermark for tp, mark in marks.items()})
 
     async def reset_offsets(self, group: str, offsets: Mapping[TopicPartition, int]) -> None:
         """AlterConsumerGroupOffsets (the cluster refuses it while the group has members)."""
@@ -488,19 +489,3 @@ def group_description(found: Any) -> GroupDescription:
     return GroupDescription(found.group_id, GROUP_STATES.get(found.state, "Unknown"),
                             "" if found.is_simple_consumer_group else "consumer", found.partition_assignor or "",
                             -1, "", members)
-
-
-def lag_rows(description: GroupDescription, committed: Mapping[TopicPartition, int],
-             marks: Mapping[TopicPartition, Watermarks]) -> list[PartitionLag]:
-    """``kafka-consumer-groups --describe`` rows, as the core's ``group_lag`` builds them."""
-    owners = {tp: member for member in description.members for tp in member.assignment}
-    rows = []
-    for tp in sorted(set(committed) | set(owners)):
-        offset = committed.get(tp)
-        end = marks[tp].high_watermark if tp in marks else None
-        owner = owners.get(tp)
-        rows.append(PartitionLag(tp.topic, tp.partition, offset, end,
-                                 None if offset is None or end is None else end - offset,
-                                 owner.member_id if owner else None, owner.client_id if owner else None,
-                                 owner.host if owner else None))
-    return rows
