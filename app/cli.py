@@ -14,7 +14,10 @@ from typing import Optional
 import typer
 import typer.core
 
+from broker_core.schema_migration import on_migration_progress
+
 from .data_location import resolve_data_path
+from .migration_progress import MigrationProgressBar
 from .listen_address import is_loopback
 
 #: Modules under app.commands, each with ``register(app: typer.Typer) -> None``.
@@ -101,6 +104,7 @@ for _module in COMMAND_MODULES:
 
 def main() -> None:
     """Console-script entry point: a usage error is one line on stderr, never a box or a traceback."""
+    on_migration_progress(MigrationProgressBar())
     try:
         code = app(prog_name="kplay", standalone_mode=False)
     except typer.TyperException as error:  # typer's own usage errors: unknown flag, bad integer, ...

@@ -67,7 +67,10 @@ async def delete_records(storage: Storage, clock: Clock, topic: str, offsets: di
 async def _move_log_start(conn: aiosqlite.Connection, topic_id: int, topic: str, partition: int,
                           old_start: int, new_start: int, now: int) -> None:
     key = (topic_id, partition)
-    await conn.execute("DELETE FROM records WHERE topic_id=? AND partition=? AND offset<?", (*key, new_start))
+    # Batches wholly below the new start go; one holding it stays, and reads skip its records
+    # below the log start (as Kafka's, whose log start may fall inside a batch).
+    await conn.execute("DELETE FROM batches WHERE topic_id=? AND partition=? AND base_offset<? AND last_offset<?",
+                       (*key, new_start, new_start))
     await conn.execute("DELETE FROM tombstone_horizons WHERE topic_id=? AND partition=? AND offset<?",
                        (*key, new_start))
     # Segments wholly below the new start go; the active segment always stays.

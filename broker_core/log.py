@@ -4,12 +4,17 @@ Each partition's log is a dense run of offsets from ``log_start_offset`` to
 ``log_end_offset``, divided into segments (rolled by ``segment.bytes`` and
 ``segment.ms``). Consumers read only below the high watermark: the offset every
 in-sync replica has reached.
+
+As in Kafka, the log is a sequence of record batches (``record_batch``, the v2 format),
+one row of the ``batches`` table each: an append stores one batch, its base offset the
+log end; a read decodes only the batches that hold what it asks for.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import struct
 from dataclasses import dataclass, replace
 from typing import Sequence
 
@@ -22,15 +27,21 @@ from .errors import (InvalidRecord, InvalidRequiredAcks, KafkaError, LeaderNotAv
                      RequestTimedOut, UnknownTopicOrPartition)
 from .producer_state import (ProducerMark, allocate_producer_id, check_batch, record_batch,
                              truncate_producer_state)
-from .records import (BATCH_OVERHEAD, AppendResult, ConsumerRecord, FetchResult, ProducerRecord,
-                      decode_headers, encode_headers, record_size)
+from .batch_compression import DecompressionBudget
+from .log_validator import validate_batch
+from .record_batch import (NO_TIMESTAMP, RecordBatch, build_batch, rebuild_batch, set_base_offset,
+                           set_max_timestamp, set_partition_leader_epoch)
+from .records import BATCH_OVERHEAD, AppendResult, ConsumerRecord, FetchResult, ProducerRecord, record_size
 from .replication import (REPLICATION_DELAY_KEY, PartitionState, ReplicaFetcher, ReplicationSettings, catch_up,
                           load_partitions, read_settings, record_follower_step, save_partition)
 from .retention import truncate_cleaner_state
-from .storage import Storage, record_change
+from .storage import DamagedRecordBatch, Storage, batch_is_intact, record_change
 
 EARLIEST = -2
 LATEST = -1
+#: A batch header's producer id, epoch and base sequence (at byte 43), and its attributes (at 21).
+_PRODUCER_FIELDS = struct.Struct(">qhi")
+_ATTRIBUTES = struct.Struct(">h")
 #: Builds a NamedTuple record from a ready tuple (about 3x cheaper than calling the class).
 _new_tuple = tuple.__new__
 #: The producer's request.timeout.ms: how long acks=all waits for the in-sync replicas.
@@ -52,6 +63,12 @@ class BatchRequest:
     #: The batch's size as a producer sent it (compressed, if it was), when known: Kafka
     #: limits that by max.message.bytes, not each record's size once decompressed.
     size_in_bytes: int | None = None
+    #: The batch exactly as a producer sent it (Kafka's v2 format), instead of ``records``: it is
+    #: validated as Kafka's LogValidator does and stored as it is, its offsets assigned in place.
+    #: ``AppendResult.timestamps`` then holds only the LogAppendTime, if the topic uses it.
+    batch: bytearray | None = None
+    #: What a compressed ``batch`` may expand to while it is validated (the request's budget).
+    budget: DecompressionBudget | None = None
 
 
 @dataclass(frozen=True)
@@ -208,10 +225,10 @@ class PartitionLogs:
         (state,) = await conn.execute_fetchall(
             f"SELECT p.leader, p.log_start_offset, p.log_end_offset, {_COUNT_REPLICAS.format('r.in_isr=1')},"
             f" {_COUNT_REPLICAS.format('r.in_isr=1 AND b.alive=1')}, {_COUNT_REPLICAS.format('r.in_isr=0 AND b.alive=1')},"
-            " (SELECT value FROM meta WHERE key=?), (SELECT alive FROM brokers WHERE id=p.leader)"
+            " (SELECT value FROM meta WHERE key=?), (SELECT alive FROM brokers WHERE id=p.leader), p.leader_epoch"
             " FROM partitions p WHERE p.topic_id=? AND p.partition=?",
             (REPLICATION_DELAY_KEY, topic_id, partition))
-        leader, log_start, leo, isr_size, isr_alive, out_of_sync_alive, delay, leader_alive = state
+        leader, log_start, leo, isr_size, isr_alive, out_of_sync_alive, delay, leader_alive, leader_epoch = state
         if leader < 0:
             raise LeaderNotAvailable(f"Partition {topic}-{partition} has no leader (offline)")
         if not leader_alive:
@@ -246,6 +263,10 @@ class PartitionLogs:
         max_bytes = config["max.message.bytes"]
         log_append_time = config["message.timestamp.type"] == "LogAppendTime"
         compacted = "compact" in config["cleanup.policy"].split(",")
+        if batch.batch is not None:
+            data, count, max_ts, timestamps = self._stored_as_sent(batch, config, leo, leader_epoch, now)
+            return await self._store(conn, topic_id, config, batch, data, count, max_ts, timestamps, leo,
+                                     log_start, leader, mark, lagging, settings, now)
         # Per-record work runs as whole-batch comprehensions: this is the produce hot path,
         # and an explicit loop with its branches cost about twice as much per record.
         records = batch.records
@@ -270,14 +291,47 @@ class PartitionLogs:
         else:
             timestamps = [now if r.timestamp is None else r.timestamp for r in records]
         max_ts = max(timestamps)
-        batch_bytes = sum(sizes)
-        rows = [(topic_id, partition, offset, ts, r.key, r.value, encode_headers(r.headers) if r.headers else None)
-                for offset, ts, r in zip(range(leo, leo + len(records)), timestamps, records)]
+        data = build_batch([(r[0], r[1], r[2], ts) for r, ts in zip(records, timestamps)], base_offset=leo,
+                           producer_id=mark.producer_id if mark else -1,
+                           producer_epoch=mark.producer_epoch if mark else -1,
+                           base_sequence=mark.base_sequence if mark else -1, partition_leader_epoch=leader_epoch,
+                           log_append_time=now if log_append_time else None)
+        return await self._store(conn, topic_id, config, batch, data, len(records), max_ts, tuple(timestamps), leo,
+                                 log_start, leader, mark, lagging, settings, now)
+
+    @staticmethod
+    def _stored_as_sent(batch: BatchRequest, config: dict, leo: int, leader_epoch: int,
+                        now: int) -> tuple[bytearray, int, int, tuple[int, ...]]:
+        """A producer's batch validated (Kafka's LogValidator) and given its offsets, leader epoch
+        and (LogAppendTime) the broker's time, in place: (bytes, records, max timestamp, timestamps)."""
+        topic, partition = batch.topic, batch.partition
+        data = batch.batch
+        assert data is not None
+        max_bytes = config["max.message.bytes"]
+        if len(data) > max_bytes:
+            raise RecordTooLarge(
+                f"The record batch size in the append to {topic}-{partition} is {len(data)} bytes "
+                f"which exceeds the maximum configured value of {max_bytes}.")
+        validated = validate_batch(data, config, now, f"{topic}-{partition}", batch.budget)
+        set_base_offset(data, leo)
+        set_partition_leader_epoch(data, leader_epoch)
+        if config["message.timestamp.type"] == "LogAppendTime":
+            set_max_timestamp(data, now, log_append_time=True)
+            return data, validated.record_count, now, (now,)
+        if validated.max_timestamp != NO_TIMESTAMP:
+            set_max_timestamp(data, validated.max_timestamp, log_append_time=False)
+        return data, validated.record_count, validated.max_timestamp, ()
+
+    async def _store(self, conn: aiosqlite.Connection, topic_id: int, config: dict, batch: BatchRequest,
+                     data: bytearray, count: int, max_ts: int, timestamps: tuple[int, ...], leo: int,
+                     log_start: int, leader: int, mark: ProducerMark | None, lagging: PartitionState | None,
+                     settings: ReplicationSettings | None, now: int) -> AppendResult:
+        """Store a batch whose offsets start at ``leo``, then the segment, producer state and replicas."""
+        topic, partition = batch.topic, batch.partition
+        batch_bytes = len(data)
+        new_leo = leo + count
         await self._roll_if_needed(conn, topic_id, partition, config, leo, batch_bytes, now)
-        await conn.executemany(
-            "INSERT INTO records(topic_id, partition, offset, timestamp, key, value, headers)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
-        new_leo = leo + len(rows)
+        await insert_batch(conn, topic_id, partition, data, leo, new_leo - 1, max_ts, count)
         await conn.execute(
             "UPDATE segments SET next_offset=?, size_bytes=size_bytes+?, max_timestamp=max(max_timestamp, ?)"
             " WHERE topic_id=? AND partition=? AND base_offset=(SELECT max(base_offset) FROM segments"
@@ -288,7 +342,7 @@ class PartitionLogs:
         hw = await self._replicate(conn, topic_id, partition, leader, new_leo, now, lagging, settings)
         await record_change(conn, now, "records", {
             "topic": topic, "partition": partition, "end_offset": new_leo, "high_watermark": hw})
-        return AppendResult(topic, partition, leo, new_leo - 1, tuple(timestamps), log_start, hw)
+        return AppendResult(topic, partition, leo, new_leo - 1, timestamps, log_start, hw)
 
     async def _roll_if_needed(self, conn: aiosqlite.Connection, topic_id: int, partition: int,
                               config: dict, leo: int, incoming: int, now: int) -> None:
@@ -363,18 +417,16 @@ class PartitionLogs:
             upto = leo if to_log_end else hw
             if offset < start or offset > leo or offset >= upto or max_records <= 0:
                 return found[0], []
-            return found[0], await conn.execute_fetchall(
-                "SELECT offset, timestamp, key, value, headers FROM records WHERE topic_id=? AND partition=?"
-                " AND offset>=? AND offset<? ORDER BY offset LIMIT ?",
-                (topic_id, partition, offset, upto, max_records))
+            return found[0], await read_batches(conn, topic_id, partition, offset, upto, max_records)
 
         state, rows = await self._storage.read_in_one_hop(fetch)
         if not state:
             raise UnknownTopicOrPartition(f"Topic '{topic}' does not exist")
-        return _fetch_result(topic, partition, offset, state[1:], rows, max_bytes)
+        return _fetch_result(topic, partition, offset, state[1:], rows, max_bytes, max_records,
+                             state[3] if to_log_end else state[4])
 
-    async def read_many(self, requests: Sequence[ReadRequest],
-                        max_total_bytes: int | None = None) -> list[FetchResult | KafkaError]:
+    async def read_many(self, requests: Sequence[ReadRequest], max_total_bytes: int | None = None, *,
+                        as_batches: bool = False) -> list[FetchResult | KafkaError]:
         """``read()`` for several partitions, in one consistent snapshot and one round trip.
 
         A Fetch names every partition a consumer is assigned; most have nothing new. Here
@@ -383,6 +435,11 @@ class PartitionLogs:
         and only partitions with records to return are read further. Once the records read
         reach ``max_total_bytes`` (a Fetch response's max_bytes), later partitions return
         their offsets without records, as a full Kafka response does.
+
+        ``as_batches`` returns the stored batches' bytes instead of records (``FetchResult.batches``),
+        as a Fetch serves them: whole batches from the one holding the offset (a consumer skips
+        the records below it), at most ``max_records`` batches and ``max_bytes`` bytes (at
+        least one batch), none that reaches the high watermark — nothing decoded.
         """
         if not requests:
             return []
@@ -410,12 +467,14 @@ class PartitionLogs:
                     continue
                 _, topic_id, _, _, start, leo, hw, _ = state
                 if start <= request.offset <= leo and request.offset < hw:
-                    found = rows[index] = await conn.execute_fetchall(
-                        "SELECT offset, timestamp, key, value, headers FROM records WHERE topic_id=?"
-                        " AND partition=? AND offset>=? AND offset<? ORDER BY offset LIMIT ?",
-                        (topic_id, request.partition, request.offset, hw, request.max_records))
-                    left -= min(request.max_bytes, sum((len(r[2]) if r[2] else 0) + (len(r[3]) if r[3] else 0)
-                                                       for r in found))
+                    if as_batches:
+                        found = rows[index] = await read_batch_bytes(
+                            conn, topic_id, request.partition, request.offset, hw, request.max_records,
+                            min(request.max_bytes, left))
+                    else:
+                        found = rows[index] = await read_batches(conn, topic_id, request.partition,
+                                                                 request.offset, hw, request.max_records)
+                    left -= min(request.max_bytes, sum(len(data) for _, data in found))
             return states, topics, rows
 
         states, topics, rows = await self._storage.read_in_one_hop(fetch)
@@ -427,7 +486,8 @@ class PartitionLogs:
                     raise UnknownTopicOrPartition(f"Topic '{request.topic}' does not exist")
                 found = (state[2], *state[4:]) if state is not None else (None, None, None, None, None)
                 results.append(_fetch_result(request.topic, request.partition, request.offset, found,
-                                             rows.get(index, []), request.max_bytes))
+                                             rows.get(index, []), request.max_bytes, request.max_records,
+                                             found[3], as_batches))
             except KafkaError as error:
                 results.append(error)
         return results
@@ -444,13 +504,28 @@ class PartitionLogs:
             if not found or found[0][1] is None or spec in (EARLIEST, LATEST):
                 return found, None
             topic_id, start, hw = found[0]
-            # Segments know their largest timestamp, so only one segment is scanned.
-            rows = await conn.execute_fetchall(
-                "SELECT min(offset) FROM records WHERE topic_id=? AND partition=? AND offset>=? AND offset<?"
-                " AND timestamp>=? AND offset >= coalesce((SELECT min(base_offset) FROM segments"
-                " WHERE topic_id=? AND partition=? AND max_timestamp>=?), 0)",
-                (topic_id, partition, start, hw, spec, topic_id, partition, spec))
-            return found, rows[0][0] if rows else None
+            # Segments and batches know their largest timestamp: only batches that may hold
+            # the record are decoded, from the first segment that may.
+            after = await conn.execute_fetchall(
+                "SELECT coalesce((SELECT min(base_offset) FROM segments WHERE topic_id=? AND partition=?"
+                " AND max_timestamp>=?), -1)", (topic_id, partition, spec))
+            lower = after[0][0]
+            if lower < 0:
+                return found, None
+            while True:
+                rows = await conn.execute_fetchall(
+                    "SELECT base_offset, data FROM batches WHERE topic_id=? AND partition=? AND base_offset>=?"
+                    " AND base_offset<? AND last_offset>=? AND max_timestamp>=? ORDER BY base_offset LIMIT 16",
+                    (topic_id, partition, lower, hw, start, spec))
+                for _, data in rows:
+                    for record in RecordBatch(data).records(from_offset=start):
+                        if record.offset >= hw:
+                            return found, None
+                        if record.timestamp >= spec:
+                            return found, record.offset
+                if len(rows) < 16:
+                    return found, None
+                lower = rows[-1][0] + 1
 
         found, offset = await self._storage.read_in_one_hop(look_up)
         if not found:
@@ -469,17 +544,36 @@ class PartitionLogs:
 
         As in Kafka, only the segment with the largest timestamp is searched."""
         meta = await self._topic(topic)
-        row = await self._storage.fetchone(
-            "SELECT r.offset, r.timestamp FROM partitions p JOIN records r ON r.topic_id=p.topic_id"
-            " AND r.partition=p.partition AND r.offset>=p.log_start_offset AND r.offset<p.high_watermark"
-            " AND r.offset>=coalesce((SELECT base_offset FROM segments s WHERE s.topic_id=p.topic_id"
-            " AND s.partition=p.partition ORDER BY s.max_timestamp DESC, s.base_offset LIMIT 1), 0)"
-            " WHERE p.topic_id=? AND p.partition=? ORDER BY r.timestamp DESC, r.offset LIMIT 1",
-            (meta[0], partition))
+        topic_id = meta[0]
+
+        async def look_up(conn: aiosqlite.Connection) -> tuple[int, int] | None:
+            state = await conn.execute_fetchall(
+                "SELECT p.log_start_offset, p.high_watermark, (SELECT s.base_offset FROM segments s"
+                " WHERE s.topic_id=p.topic_id AND s.partition=p.partition ORDER BY s.max_timestamp DESC,"
+                " s.base_offset LIMIT 1) FROM partitions p WHERE p.topic_id=? AND p.partition=?",
+                (topic_id, partition))
+            if not state:
+                return None
+            start, hw, segment = state[0]
+            rows = await conn.execute_fetchall(
+                "SELECT max_timestamp, data FROM batches WHERE topic_id=? AND partition=? AND base_offset>=?"
+                " AND base_offset<? AND last_offset>=? ORDER BY max_timestamp DESC, base_offset",
+                (topic_id, partition, max(segment or 0, 0), hw, start))
+            best: tuple[int, int] | None = None
+            for batch_max, data in rows:
+                if best is not None and batch_max < best[1]:
+                    break
+                for record in RecordBatch(data).records(from_offset=start):
+                    if record.offset < hw and (best is None or (record.timestamp, -record.offset)
+                                               > (best[1], -best[0])):
+                        best = (record.offset, record.timestamp)
+            return best
+
+        row = await self._storage.read_in_one_hop(look_up)
         if row is None:
-            await self._check_partition(meta[0], topic, partition)
+            await self._check_partition(topic_id, topic, partition)
             return None
-        return row[0], row[1]
+        return row
 
     async def _check_partition(self, topic_id: int, topic: str, partition: int) -> None:
         if await self._storage.fetchone("SELECT 1 FROM partitions WHERE topic_id=? AND partition=?",
@@ -497,9 +591,11 @@ class PartitionLogs:
         return meta
 
 
-def _fetch_result(topic: str, partition: int, offset: int, state: tuple, rows: list, max_bytes: int) -> FetchResult:
+def _fetch_result(topic: str, partition: int, offset: int, state: tuple, rows: list, max_bytes: int,
+                  max_records: int, upto: int, as_batches: bool = False) -> FetchResult:
     """A read's answer from its partition's ``(config, log start, log end, high watermark,
-    leader)`` and the record rows read; raises the read's Kafka error."""
+    leader)`` and the batches read (base offset, bytes), decoded from ``offset`` to
+    ``upto``; raises the read's Kafka error."""
     config, start, leo, hw, leader = state
     if leader is None:
         raise UnknownTopicOrPartition(f"Partition {partition} of topic '{topic}' does not exist")
@@ -513,19 +609,109 @@ def _fetch_result(topic: str, partition: int, offset: int, state: tuple, rows: l
             f"Fetch position {offset} is out of range for partition {topic}-{partition}"
             f" (log start {start}, log end {leo})")
     records: list[ConsumerRecord] = []
+    if as_batches:
+        return FetchResult(topic, partition, records, hw, start, leo, b"".join(data for _, data in rows))
     if rows:
         ts_type = effective_config(json.loads(config))["message.timestamp.type"]
         ts_type = "LogAppendTime" if ts_type == "LogAppendTime" else "CreateTime"
         budget = max_bytes
         append = records.append
-        for off, ts, key, value, headers in rows:
-            # tuple.__new__ skips the NamedTuple's keyword handling: this runs per record read.
-            append(_new_tuple(ConsumerRecord, (topic, partition, off, ts, key, value,
-                                               decode_headers(headers) if headers else (), ts_type)))
-            budget -= (len(key) if key else 0) + (len(value) if value else 0)
-            if budget <= 0:  # like Kafka, always return at least one record
-                break
+        left = max_records
+        for _, data in rows:
+            for off, ts, key, value, headers in RecordBatch(data).records(from_offset=offset):
+                if off >= upto:
+                    break
+                # tuple.__new__ skips the NamedTuple's keyword handling: this runs per record read.
+                append(_new_tuple(ConsumerRecord, (topic, partition, off, ts, key, value, headers, ts_type)))
+                budget -= (len(key) if key else 0) + (len(value) if value else 0)
+                left -= 1
+                if budget <= 0 or not left:  # like Kafka, always return at least one record
+                    break
+            else:
+                continue
+            break
     return FetchResult(topic, partition, records, hw, start, leo)
+
+
+async def insert_batch(conn: aiosqlite.Connection, topic_id: int, partition: int, data: bytes | bytearray,
+                       base_offset: int, last_offset: int, max_timestamp: int, record_count: int) -> None:
+    """Store one batch whose offsets are assigned (its header says the same as the arguments)."""
+    await conn.execute(
+        "INSERT INTO batches(topic_id, partition, base_offset, last_offset, max_timestamp, producer_id,"
+        " producer_epoch, base_sequence, attributes, record_count, size, data)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (topic_id, partition, base_offset, last_offset, max_timestamp,
+         *_PRODUCER_FIELDS.unpack_from(data, 43), _ATTRIBUTES.unpack_from(data, 21)[0], record_count,
+         len(data), bytes(data)))
+
+
+async def read_batch_bytes(conn: aiosqlite.Connection, topic_id: int, partition: int, offset: int, upto: int,
+                           max_batches: int, max_bytes: int) -> list[tuple[int, bytes]]:
+    """Whole stored batches from the one holding ``offset``, below ``upto``, at most ``max_batches``
+    of them and ``max_bytes`` bytes (but at least one), as (base offset, bytes)."""
+    if offset >= upto or max_batches <= 0:
+        return []
+    headers = await conn.execute_fetchall(
+        "SELECT base_offset, last_offset, size FROM batches WHERE topic_id=? AND partition=? AND base_offset>=coalesce("
+        "(SELECT max(base_offset) FROM batches WHERE topic_id=? AND partition=? AND base_offset<=?), ?)"
+        " AND base_offset<? ORDER BY base_offset LIMIT ?",
+        (topic_id, partition, topic_id, partition, offset, offset, upto, max_batches))
+    first = last = None
+    total = 0
+    for base, last_offset, size in headers:
+        if last_offset < offset:
+            continue  # all its records are below the offset (compaction emptied its end)
+        if last_offset >= upto or (first is not None and total + size > max_bytes):
+            break
+        if first is None:
+            first = base
+        last = base
+        total += size
+    if first is None:
+        return []
+    rows = await conn.execute_fetchall(
+        "SELECT base_offset, data FROM batches WHERE topic_id=? AND partition=? AND base_offset>=?"
+        " AND base_offset<=? ORDER BY base_offset", (topic_id, partition, first, last))
+    for base, data in rows:
+        if not batch_is_intact(data):
+            raise DamagedRecordBatch(topic_id, partition, base)
+    return rows
+
+
+async def read_batches(conn: aiosqlite.Connection, topic_id: int, partition: int, offset: int, upto: int,
+                       max_records: int) -> list[tuple[int, bytes]]:
+    """The batches holding records from ``offset`` (the first one may start below it) to ``upto``,
+    as (base offset, bytes): enough of them for ``max_records`` records, no more."""
+    if offset >= upto or max_records <= 0:
+        return []
+    # The batch holding ``offset`` starts at or below it: one seek, then the headers (not the
+    # bytes) to see how many batches hold max_records records.
+    counts = await conn.execute_fetchall(
+        "SELECT base_offset, last_offset, record_count FROM batches WHERE topic_id=? AND partition=? AND base_offset>=coalesce("
+        "(SELECT max(base_offset) FROM batches WHERE topic_id=? AND partition=? AND base_offset<=?), ?)"
+        " AND base_offset<? ORDER BY base_offset LIMIT ?",
+        (topic_id, partition, topic_id, partition, offset, offset, upto, max_records + 1))
+    if not counts:
+        return []
+    total = 0
+    last = counts[-1][0]
+    for base, last_offset, count in counts:
+        if base < offset:
+            # The batch holding the offset counts only its records from the offset on: exactly
+            # when its offsets are dense, none when compaction left gaps (then read on).
+            count = last_offset - offset + 1 if count == last_offset - base + 1 else 0
+        total += count
+        if total >= max_records:
+            last = base
+            break
+    rows = await conn.execute_fetchall(
+        "SELECT base_offset, data FROM batches WHERE topic_id=? AND partition=? AND base_offset>=?"
+        " AND base_offset<=? ORDER BY base_offset", (topic_id, partition, counts[0][0], last))
+    for base, data in rows:
+        # CRC-32C runs at GB/s: every batch read is checked, so damage is never served as records.
+        if not batch_is_intact(data):
+            raise DamagedRecordBatch(topic_id, partition, base)
+    return rows
 
 
 async def truncate_log(conn: aiosqlite.Connection, topic_id: int, partition: int, end_offset: int,
@@ -533,15 +719,30 @@ async def truncate_log(conn: aiosqlite.Connection, topic_id: int, partition: int
     """Remove every record at and above ``end_offset`` (Kafka's ``Log.truncateTo``).
 
     Runs inside the caller's write transaction; the caller updates the partition's
-    offsets. Segments above the new end go, the one holding it ends there; a new end
-    below the first segment leaves one empty segment starting at it. Later appends
-    reuse the removed offsets.
+    offsets. Batches from the new end go; one holding it keeps only its records below it.
+    Segments above the new end go, the one holding it ends there; a new end below the
+    first segment leaves one empty segment starting at it. Later appends reuse the
+    removed offsets.
     """
     removed = await conn.execute_fetchall(
-        "SELECT offset, key, value, headers FROM records WHERE topic_id=? AND partition=? AND offset>=?",
+        "SELECT base_offset, size FROM batches WHERE topic_id=? AND partition=? AND base_offset>=?",
         (topic_id, partition, end_offset))
-    await conn.execute("DELETE FROM records WHERE topic_id=? AND partition=? AND offset>=?",
+    await conn.execute("DELETE FROM batches WHERE topic_id=? AND partition=? AND base_offset>=?",
                        (topic_id, partition, end_offset))
+    straddling = await conn.execute_fetchall(
+        "SELECT id, base_offset, size, data FROM batches WHERE topic_id=? AND partition=? AND base_offset=("
+        "SELECT max(base_offset) FROM batches WHERE topic_id=? AND partition=? AND base_offset<?) AND last_offset>=?",
+        (topic_id, partition, topic_id, partition, end_offset, end_offset))
+    shrunk = 0
+    for row_id, base, size, data in straddling:
+        batch = RecordBatch(data)
+        kept = [record for record in batch.records() if record.offset < end_offset]
+        rebuilt = rebuild_batch(batch, kept, keep_last_offset=False)
+        shrunk = size - len(rebuilt)
+        await conn.execute(
+            "UPDATE batches SET last_offset=?, max_timestamp=?, record_count=?, size=?, data=? WHERE id=?",
+            (end_offset - 1, max((r.timestamp for r in kept), default=-1), len(kept), len(rebuilt),
+             bytes(rebuilt), row_id))
     await conn.execute("DELETE FROM pending_replication WHERE topic_id=? AND partition=? AND base_offset>=?",
                        (topic_id, partition, end_offset))
     await truncate_cleaner_state(conn, topic_id, partition, end_offset)
@@ -557,17 +758,16 @@ async def truncate_log(conn: aiosqlite.Connection, topic_id: int, partition: int
         return
     await conn.execute("DELETE FROM segments WHERE topic_id=? AND partition=? AND base_offset>?",
                        (topic_id, partition, end_offset))
-    kept = max(b for b in bases if b <= end_offset)
-    next_base = min((b for b in bases if b > kept), default=None)
-    # Only the removed records of the kept segment count against its size; the others
+    kept_base = max(b for b in bases if b <= end_offset)
+    next_base = min((b for b in bases if b > kept_base), default=None)
+    # Only the removed batches of the kept segment count against its size; the others
     # left with their segments.
-    lost_bytes = sum(record_size(key, value, decode_headers(headers))
-                     for offset, key, value, headers in removed if next_base is None or offset < next_base)
+    lost_bytes = shrunk + sum(size for base, size in removed if next_base is None or base < next_base)
     await conn.execute(
         "UPDATE segments SET next_offset=?, size_bytes=max(0, size_bytes-?), max_timestamp=coalesce("
-        "(SELECT max(timestamp) FROM records WHERE topic_id=? AND partition=? AND offset>=? AND offset<?), -1)"
-        " WHERE topic_id=? AND partition=? AND base_offset=?",
-        (end_offset, lost_bytes, topic_id, partition, kept, end_offset, topic_id, partition, kept))
+        "(SELECT max(max_timestamp) FROM batches WHERE topic_id=? AND partition=? AND base_offset>=?"
+        " AND base_offset<?), -1) WHERE topic_id=? AND partition=? AND base_offset=?",
+        (end_offset, lost_bytes, topic_id, partition, kept_base, end_offset, topic_id, partition, kept_base))
 
 
 async def _topic_meta(conn: aiosqlite.Connection, topic: str) -> tuple[int, int, dict] | None:

@@ -288,7 +288,22 @@ def _varint(value: int) -> bytes:
     return _zigzag_varint(value)
 
 
-def _read_varint(data: bytes | memoryview, position: int) -> tuple[int, int]:
+def _read_unsigned_varint(data: bytes | memoryview, position: int) -> tuple[int, int]:
+    """The varint at ``position``, not yet zigzag-decoded, and the position after it."""
+    result = 0
+    shift = 0
+    while True:
+        byte = data[position]
+        position += 1
+        result |= (byte & 0x7F) << shift
+        if byte < 0x80:
+            return result, position
+        shift += 7
+        if shift > 63:
+            raise InvalidRecord("Invalid record: a varint is longer than 10 bytes")
+
+
+def read_varint(data: bytes | memoryview, position: int) -> tuple[int, int]:
     """The zigzag varint at ``position`` and the position after it."""
     byte = data[position]
     if byte < 0x80:
@@ -451,44 +466,106 @@ class RecordBatch:
         # are deltas from it too.
         position = 0
         end = len(data)
+        new_record = tuple.__new__
+        skipped = 0
+        if from_offset is not None and count == header.last_offset_delta + 1 and from_offset > base_offset:
+            # Offset deltas rise with every record, so a batch with as many records as offsets
+            # holds exactly deltas 0..count-1: the records below from_offset are skipped by
+            # their lengths alone.
+            skipped = min(count, from_offset - base_offset)
+            for _ in range(skipped):
+                length, position = read_varint(data, position)
+                position += length
+            if position > end:
+                raise InvalidRecord("Incorrect declared batch size, premature EOF reached")
+        # The varints are decoded inline (one- and two-byte ones without a call): this loop is
+        # every consumer's and the UI's read path.
         try:
-            for _ in range(count):
-                length, position = _read_varint(data, position)
+            for _ in range(count - skipped):
+                b = data[position]
+                if b < 0x80:
+                    position += 1
+                elif data[position + 1] < 0x80:
+                    b = (b & 0x7F) | (data[position + 1] << 7)
+                    position += 2
+                else:
+                    b, position = _read_unsigned_varint(data, position)
+                length = (b >> 1) ^ -(b & 1)
                 record_end = position + length
                 if length < 0 or record_end > end:
                     raise InvalidRecord("Incorrect declared batch size, premature EOF reached")
                 position += 1  # attributes: unused
-                timestamp_delta, position = _read_varint(data, position)
-                offset_delta, position = _read_varint(data, position)
+                b = data[position]
+                if b < 0x80:
+                    position += 1
+                elif data[position + 1] < 0x80:
+                    b = (b & 0x7F) | (data[position + 1] << 7)
+                    position += 2
+                else:
+                    b, position = _read_unsigned_varint(data, position)
+                timestamp_delta = (b >> 1) ^ -(b & 1)
+                b = data[position]
+                if b < 0x80:
+                    position += 1
+                elif data[position + 1] < 0x80:
+                    b = (b & 0x7F) | (data[position + 1] << 7)
+                    position += 2
+                else:
+                    b, position = _read_unsigned_varint(data, position)
+                offset_delta = (b >> 1) ^ -(b & 1)
                 offset = base_offset + offset_delta
                 if from_offset is not None and offset < from_offset:
                     position = record_end
                     continue
-                key_length, position = _read_varint(data, position)
+                b = data[position]
+                if b < 0x80:
+                    position += 1
+                elif data[position + 1] < 0x80:
+                    b = (b & 0x7F) | (data[position + 1] << 7)
+                    position += 2
+                else:
+                    b, position = _read_unsigned_varint(data, position)
+                key_length = (b >> 1) ^ -(b & 1)
                 if key_length < 0:
                     key = None
                 else:
                     key = data[position:position + key_length]
                     position += key_length
-                value_length, position = _read_varint(data, position)
+                b = data[position]
+                if b < 0x80:
+                    position += 1
+                elif data[position + 1] < 0x80:
+                    b = (b & 0x7F) | (data[position + 1] << 7)
+                    position += 2
+                else:
+                    b, position = _read_unsigned_varint(data, position)
+                value_length = (b >> 1) ^ -(b & 1)
                 if value_length < 0:
                     value = None
                 else:
                     value = data[position:position + value_length]
                     position += value_length
-                header_count, position = _read_varint(data, position)
+                b = data[position]
+                if b < 0x80:
+                    position += 1
+                elif data[position + 1] < 0x80:
+                    b = (b & 0x7F) | (data[position + 1] << 7)
+                    position += 2
+                else:
+                    b, position = _read_unsigned_varint(data, position)
+                header_count = (b >> 1) ^ -(b & 1)
                 headers: Headers = ()
                 if header_count:
                     if header_count < 0:
                         raise InvalidRecord(f"Found invalid number of record headers {header_count}")
                     collected = []
                     for _ in range(header_count):
-                        name_length, position = _read_varint(data, position)
+                        name_length, position = read_varint(data, position)
                         if name_length < 0:
                             raise InvalidRecord(f"Invalid negative header key size {name_length}")
                         name = data[position:position + name_length].decode("utf-8", "replace")
                         position += name_length
-                        header_length, position = _read_varint(data, position)
+                        header_length, position = read_varint(data, position)
                         if header_length < 0:
                             header_value = None
                         else:
@@ -499,8 +576,9 @@ class RecordBatch:
                 if position != record_end:
                     raise InvalidRecord(f"Invalid record size: expected to read {length} bytes in record payload, "
                                         f"but instead read {length - (record_end - position)}")
-                yield Record(offset, append_time if append_time is not None else base_timestamp + timestamp_delta,
-                             key, value, headers)
+                # tuple.__new__ skips the NamedTuple's keyword handling: this runs per record read.
+                yield new_record(Record, (offset, append_time if append_time is not None
+                                          else base_timestamp + timestamp_delta, key, value, headers))
         except IndexError:
             raise InvalidRecord("Incorrect declared batch size, premature EOF reached") from None
         if position != end:
@@ -518,3 +596,22 @@ class RecordBatch:
 def batches_of(data: bytes | bytearray | memoryview) -> Iterable[RecordBatch]:
     """The batches of a concatenation of batches, headers read, records not yet decoded."""
     return (RecordBatch(view) for view in split_batches(data))
+
+
+def rebuild_batch(batch: RecordBatch, records: Sequence[Record], *, keep_last_offset: bool) -> bytearray:
+    """``batch`` with only ``records`` (some of its own), everything else kept: offsets, producer
+    fields, flags, codec, leader epoch and a LogAppendTime (as Kafka's cleaner rewrites a batch).
+
+    ``keep_last_offset`` keeps the batch's last offset even if its last record is gone (the
+    cleaner does, for producer state); otherwise the last offset is the last record's (a
+    truncation).
+    """
+    header = batch.header
+    base = header.base_offset
+    return build_batch(
+        [(r.key, r.value, r.headers, r.timestamp) for r in records], base_offset=base,
+        offset_deltas=[r.offset - base for r in records], compression=header.attributes & COMPRESSION_MASK,
+        producer_id=header.producer_id, producer_epoch=header.producer_epoch, base_sequence=header.base_sequence,
+        partition_leader_epoch=header.partition_leader_epoch, is_transactional=header.is_transactional,
+        is_control=header.is_control, log_append_time=header.max_timestamp if header.log_append_time else None,
+        last_offset_delta=header.last_offset_delta if keep_last_offset or not records else None)

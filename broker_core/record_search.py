@@ -6,7 +6,7 @@ chunks of offsets, each chunk one query on the database's reader thread:
 
 - by key: records whose key equals the bytes given;
 - by text: records whose key, value or headers contain the bytes given (SQLite's ``instr``
-  over the stored blobs, so only matching rows ever reach Python);
+  over the stored batches, so only batches holding the text are decoded in Python);
 - by regex: a Python regular expression over key, value and headers decoded as UTF-8
   (invalid bytes as ``\\xNN``), run on rows read a chunk at a time.
 
@@ -24,7 +24,8 @@ import aiosqlite
 
 from .errors import InvalidRequest, OffsetOutOfRange, UnknownTopicOrPartition
 from .log import PartitionLogs
-from .records import ConsumerRecord, Headers, decode_headers
+from .record_batch import RecordBatch
+from .records import ConsumerRecord, Headers
 from .storage import Storage
 
 SearchMode = Literal["key", "text", "regex"]
@@ -172,39 +173,38 @@ class RecordSearch:
 
 async def _chunk(conn: aiosqlite.Connection, topic_id: int, partition: int, low: int, high: int,
                  query: SearchQuery, needle: bytes) -> list:
-    """The rows of one chunk worth looking at (already filtered in SQL for key and text)."""
-    base = ("SELECT offset, timestamp, key, value, headers FROM records"
-            " WHERE topic_id=? AND partition=? AND offset>=? AND offset<?")
-    params: list = [topic_id, partition, low, high]
-    if query.mode == "key":
-        if query.pattern == "null":
-            return list(await conn.execute_fetchall(base + " AND key IS NULL ORDER BY offset", params))
-        return list(await conn.execute_fetchall(base + " AND key=? ORDER BY offset", [*params, needle]))
+    """The records of one chunk worth looking at: for text, only batches whose bytes contain
+    the text are decoded (SQLite's ``instr`` on uncompressed batches); a key is compared as
+    each record is decoded."""
+    sql = ("SELECT data FROM batches WHERE topic_id=? AND partition=? AND base_offset>=coalesce("
+           "(SELECT max(base_offset) FROM batches WHERE topic_id=? AND partition=? AND base_offset<=?), ?)"
+           " AND base_offset<?")
+    params: list = [topic_id, partition, topic_id, partition, low, low, high]
     if query.mode == "text":
-        tests = []
-        if "key" in query.fields:
-            tests.append("instr(key, ?) > 0")
-            params.append(needle)
-        if "value" in query.fields:
-            tests.append("instr(value, ?) > 0")
-            params.append(needle)
-        if "headers" in query.fields:
-            # Headers are stored as JSON with hex values: a cheap pre-filter, checked again in Python.
-            tests.append("instr(headers, ?) > 0 OR instr(headers, ?) > 0")
-            params.extend((needle, needle.hex().encode()))
-        return list(await conn.execute_fetchall(f"{base} AND ({' OR '.join(tests)}) ORDER BY offset", params))
-    return list(await conn.execute_fetchall(base + " ORDER BY offset", params))
+        # Compressed batches (codec bits set) cannot be pre-filtered; headers' names and values
+        # are stored as they are, so one instr covers every field.
+        sql += " AND (attributes & 7 != 0 OR instr(data, ?) > 0)"
+        params.append(needle)
+    found = []
+    key_wanted = None if query.mode != "key" or query.pattern == "null" else needle
+    for (data,) in await conn.execute_fetchall(sql + " ORDER BY base_offset", params):
+        for record in RecordBatch(data).records(from_offset=low):
+            if record.offset >= high:
+                break
+            if query.mode == "key" and record.key != key_wanted:
+                continue
+            found.append(tuple(record))
+    return found
 
 
 def _text_matches(needle: bytes, fields: frozenset[str], key: bytes | None, value: bytes | None,
-                  headers: bytes | None) -> bool:
+                  headers: Headers) -> bool:
     if "key" in fields and key is not None and needle in key:
         return True
     if "value" in fields and value is not None and needle in value:
         return True
     if "headers" in fields and headers:
-        return any(needle in name.encode() or (data is not None and needle in data)
-                   for name, data in decode_headers(headers))
+        return any(needle in name.encode() or (data is not None and needle in data) for name, data in headers)
     return False
 
 
@@ -213,13 +213,12 @@ def _as_text(data: bytes | None) -> str:
 
 
 def _regex_matches(regex: re.Pattern[str], fields: frozenset[str], key: bytes | None, value: bytes | None,
-                   headers: bytes | None) -> bool:
+                   headers: Headers) -> bool:
     if "key" in fields and key is not None and regex.search(_as_text(key)):
         return True
     if "value" in fields and value is not None and regex.search(_as_text(value)):
         return True
     if "headers" in fields and headers:
-        parsed: Headers = decode_headers(headers)
         return any(regex.search(name) or (data is not None and regex.search(_as_text(data)))
-                   for name, data in parsed)
+                   for name, data in headers)
     return False

@@ -89,6 +89,8 @@ class FetchResult:
     high_watermark: int = 0
     log_start_offset: int = 0
     log_end_offset: int = 0
+    #: With ``read_many(as_batches=True)``: the stored batches themselves, as a Fetch serves them.
+    batches: bytes = b""
 
 
 def record_size(key: bytes | None, value: bytes | None, headers: Headers = ()) -> int:

@@ -34,6 +34,7 @@ import contextlib
 import json
 import logging
 import os
+import struct
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -46,7 +47,7 @@ from .clock import Clock
 from .config import effective_config
 from .errors import InvalidConfig
 from .events import CHANGES_KEPT as FEED_CHANGES_KEPT
-from .records import decode_headers, record_size
+from .record_batch import BASE_TIMESTAMP_OFFSET, Record, RecordBatch, rebuild_batch
 from .storage import Storage, record_change, record_changes
 
 logger = logging.getLogger(__name__)
@@ -76,8 +77,11 @@ CHANGES_KEPT = FEED_CHANGES_KEPT
 #: Most distinct keys one compaction pass maps, like Kafka's ``log.cleaner.dedupe.buffer.size``:
 #: a dirty section with more keys is compacted over several passes, whole segments at a time.
 OFFSET_MAP_MAX_KEYS = 250_000
-#: Rows fetched per round trip while scanning a partition's records.
-SCAN_CHUNK = 5_000
+#: Batches fetched per round trip while scanning a partition's records.
+SCAN_CHUNK = 200
+#: Batches one compaction transaction rewrites at most.
+REWRITE_CHUNK = 100
+_INT64 = struct.Struct(">q")
 
 #: Why a segment was deleted (the ``reason`` of a ``segment_deleted`` event), after Kafka's
 #: ``SegmentDeletionReason`` classes RetentionMsBreach, RetentionSizeBreach, StartOffsetBreach.
@@ -214,6 +218,8 @@ class _Compaction:
 
     end_offset: int
     removed: list[int] = field(default_factory=list)
+    #: The batches losing records: (base offset, the offsets it loses), in offset order.
+    rewrites: list[tuple[int, frozenset[int]]] = field(default_factory=list)
     tombstones_removed: int = 0
     new_horizons: list[tuple[int, int]] = field(default_factory=list)
     dropped_horizons: list[int] = field(default_factory=list)
@@ -433,7 +439,7 @@ class LogCleaner:
         if deleted:
             # The log start has moved: nobody reads below it any more, so the records can go
             # in short transactions that let other writers in between.
-            for table in ("records", "tombstone_horizons"):
+            for table in ("batches", "tombstone_horizons"):
                 await delete_below(self._storage, table, topic_id, partition, log_start, renew=self._renew)
         if compaction is None and not deleted:
             return None
@@ -458,19 +464,21 @@ class LogCleaner:
             return state is not None and state[0] == log.leader_epoch and state[1] >= log.log_end \
                 and state[2] == log.log_start
 
-        for i in range(0, len(plan.removed), DELETE_CHUNK):
-            chunk = plan.removed[i:i + DELETE_CHUNK]
+        # Kafka's cleaner rewrites each batch without its removed records (an emptied batch
+        # goes); a chunk of batches per short transaction.
+        for i in range(0, len(plan.rewrites), REWRITE_CHUNK):
+            chunk = plan.rewrites[i:i + REWRITE_CHUNK]
 
-            async def remove(conn: aiosqlite.Connection, chunk: list[int] = chunk) -> bool:
+            async def rewrite(conn: aiosqlite.Connection, chunk: list[tuple[int, frozenset[int]]] = chunk) -> bool:
                 if not await unchanged(conn):
                     return False
                 await self._renew(conn)
-                await conn.executemany("DELETE FROM records WHERE topic_id=? AND partition=? AND offset=?",
-                                       [(tid, part, offset) for offset in chunk])
+                for base, removed in chunk:
+                    await _rewrite_batch(conn, tid, part, base, removed)
                 return True
 
             began = time.perf_counter()
-            if not await self._storage.write_in_one_hop(remove):
+            if not await self._storage.write_in_one_hop(rewrite):
                 return False
             await _let_others_write(time.perf_counter() - began)
         async with self._storage.write() as conn:
@@ -555,8 +563,11 @@ async def delete_below(storage: Storage, table: str, topic_id: int, partition: i
                        renew: Callable[[aiosqlite.Connection], Awaitable[None]] | None = None) -> int:
     """Delete ``table``'s rows of one partition below offset ``below``, at most
     ``DELETE_CHUNK`` rows per write transaction, so no other writer waits long; the
-    number deleted. ``table`` is ``records`` or ``tombstone_horizons``."""
-    assert table in ("records", "tombstone_horizons")
+    number deleted. ``table`` is ``batches`` (those wholly below: a batch holding ``below``
+    stays) or ``tombstone_horizons``."""
+    assert table in ("batches", "tombstone_horizons")
+    column = "base_offset" if table == "batches" else "offset"
+    wholly_below = " AND last_offset<?" if table == "batches" else ""
     total = 0
 
     async def chunk(conn: aiosqlite.Connection) -> tuple[int, bool]:
@@ -564,11 +575,12 @@ async def delete_below(storage: Storage, table: str, topic_id: int, partition: i
             await renew(conn)
         # The offset DELETE_CHUNK rows in: an exact row count even where compaction left gaps.
         row = await (await conn.execute(
-            f"SELECT offset FROM {table} WHERE topic_id=? AND partition=? AND offset<? ORDER BY offset"
+            f"SELECT {column} FROM {table} WHERE topic_id=? AND partition=? AND {column}<? ORDER BY {column}"
             " LIMIT 1 OFFSET ?", (topic_id, partition, below, DELETE_CHUNK))).fetchone()
         upper = below if row is None else row[0]
-        cursor = await conn.execute(f"DELETE FROM {table} WHERE topic_id=? AND partition=? AND offset<?",
-                                    (topic_id, partition, upper))
+        cursor = await conn.execute(
+            f"DELETE FROM {table} WHERE topic_id=? AND partition=? AND {column}<?{wholly_below}",
+            (topic_id, partition, upper, *((below,) if wholly_below else ())))
         return cursor.rowcount, row is None
 
     while True:
@@ -587,7 +599,7 @@ async def purge_topic_data(storage: Storage, topic_id: int, partitions: int) -> 
     its records to this, as Kafka deletes a topic's logs after the metadata change; a
     cleaner pass finishes the job if the process stops midway."""
     total = 0
-    for table in ("records", "tombstone_horizons"):
+    for table in ("batches", "tombstone_horizons"):
         for partition in range(partitions):
             total += await delete_below(storage, table, topic_id, partition, MAX_OFFSET)
     return total
@@ -595,8 +607,13 @@ async def purge_topic_data(storage: Storage, topic_id: int, partitions: int) -> 
 
 async def _find_leftovers(conn: aiosqlite.Connection) -> list[tuple[str, int, int, int]]:
     found = []
-    for table in ("records", "tombstone_horizons"):
-        # Skip-scan the primary key (topic_id, partition, offset): one seek per partition
+    for table in ("batches", "tombstone_horizons"):
+        column = "base_offset" if table == "batches" else "offset"
+        # The last offset of the first batch: a batch holding the log start stays.
+        lowest_sql = ("SELECT last_offset FROM batches WHERE topic_id=? AND partition=? ORDER BY base_offset LIMIT 1"
+                      if table == "batches" else
+                      "SELECT offset FROM tombstone_horizons WHERE topic_id=? AND partition=? ORDER BY offset LIMIT 1")
+        # Skip-scan the key (topic_id, partition, offset): one seek per partition
         # holding rows, however many rows it holds.
         key = (-1, -1)
         while True:
@@ -611,9 +628,7 @@ async def _find_leftovers(conn: aiosqlite.Connection) -> list[tuple[str, int, in
             if start is None:
                 found.append((table, row[0], row[1], MAX_OFFSET))  # its topic was deleted
                 continue
-            lowest = await (await conn.execute(
-                f"SELECT offset FROM {table} WHERE topic_id=? AND partition=? ORDER BY offset LIMIT 1",
-                key)).fetchone()
+            lowest = await (await conn.execute(lowest_sql, key)).fetchone()
             if lowest is not None and lowest[0] < start[0]:
                 found.append((table, row[0], row[1], start[0]))
     return found
@@ -716,12 +731,14 @@ async def _should_compact(conn: aiosqlite.Connection, log: _PartitionLog, config
     if max_lag >= now:
         return False
     # The earliest first-record timestamp of the dirty segments (Kafka's first batch timestamps).
-    row = await (await conn.execute(
-        "SELECT min(r.timestamp) FROM segments s JOIN records r ON r.topic_id=s.topic_id"
-        " AND r.partition=s.partition AND r.offset=s.base_offset WHERE s.topic_id=? AND s.partition=?"
-        " AND s.base_offset>=? AND s.base_offset<? AND r.timestamp>0",
-        (log.topic_id, log.partition, span.dirty[0].base_offset, span.dirty[-1].next_offset))).fetchone()
-    return row is not None and row[0] is not None and row[0] < now - max_lag
+    rows = await conn.execute_fetchall(
+        "SELECT substr(b.data, ?, 8) FROM segments s JOIN batches b ON b.topic_id=s.topic_id"
+        " AND b.partition=s.partition AND b.base_offset=s.base_offset WHERE s.topic_id=? AND s.partition=?"
+        " AND s.base_offset>=? AND s.base_offset<?",
+        (BASE_TIMESTAMP_OFFSET + 1, log.topic_id, log.partition, span.dirty[0].base_offset,
+         span.dirty[-1].next_offset))
+    firsts = [stamp for (raw,) in rows if (stamp := _INT64.unpack(raw)[0]) > 0]
+    return bool(firsts) and min(firsts) < now - max_lag
 
 
 async def _plan_compaction(conn: aiosqlite.Connection, log: _PartitionLog, config: dict[str, Any],
@@ -736,14 +753,12 @@ async def _plan_compaction(conn: aiosqlite.Connection, log: _PartitionLog, confi
     boundaries = iter(span.dirty)
     current = next(boundaries)
     full = False
-    cursor = await conn.execute(
-        "SELECT offset, key FROM records WHERE topic_id=? AND partition=? AND offset>=? AND offset<?"
-        " ORDER BY offset", (tid, part, span.first_dirty, span.dirty[-1].next_offset))
+    scan = _records_between(conn, tid, part, span.first_dirty, span.dirty[-1].next_offset)
     while not full:
-        rows = await cursor.fetchmany(SCAN_CHUNK)
-        if not rows:
+        rows = await anext(scan, None)
+        if rows is None:
             break
-        for offset, key in rows:
+        for offset, _, key, _, _, _ in rows:
             while offset >= current.next_offset:
                 # A whole segment is mapped; stop here if the map is full (like a full dedupe buffer).
                 end_offset = current.next_offset
@@ -755,7 +770,7 @@ async def _plan_compaction(conn: aiosqlite.Connection, log: _PartitionLog, confi
                 break
             if key is not None:
                 latest[key] = offset
-    await cursor.close()
+    await scan.aclose()
     if not full:
         end_offset = span.dirty[-1].next_offset
 
@@ -769,18 +784,17 @@ async def _plan_compaction(conn: aiosqlite.Connection, log: _PartitionLog, confi
     kept_max_ts = {s.base_offset: -1 for s in cleaned}
     segment_iter = iter(cleaned)
     segment = next(segment_iter)
-    cursor = await conn.execute(
-        "SELECT offset, timestamp, key, value IS NULL, coalesce(length(value), 0), headers FROM records"
-        " WHERE topic_id=? AND partition=? AND offset<? ORDER BY offset", (tid, part, end_offset))
-    while rows := await cursor.fetchmany(SCAN_CHUNK):
-        for offset, timestamp, key, tombstone, value_len, headers in rows:
+    batch_removed: list[int] = []
+    batch_kept: list[Record] = []
+    async for rows in _records_between(conn, tid, part, 0, end_offset):
+        for offset, timestamp, key, value, headers, batch in rows:
             while offset >= segment.next_offset:
                 segment = next(segment_iter)
             if key is None:
                 keep = False  # a keyless record has no place in a compacted log (Kafka drops it)
             elif offset < latest.get(key, offset):
                 keep = False  # superseded by a newer record with the same key
-            elif tombstone:
+            elif value is None:
                 horizon = horizons.get(offset)
                 keep = horizon is None or now < horizon
                 if horizon is None:
@@ -790,13 +804,23 @@ async def _plan_compaction(conn: aiosqlite.Connection, log: _PartitionLog, confi
             else:
                 keep = True
             if keep:
-                kept_size[segment.base_offset] += record_size(key, None, decode_headers(headers)) + value_len
                 kept_max_ts[segment.base_offset] = max(kept_max_ts[segment.base_offset], timestamp)
+                batch_kept.append(Record(offset, timestamp, key, value, headers))
             else:
                 plan.removed.append(offset)
+                batch_removed.append(offset)
                 if offset in horizons:
                     plan.dropped_horizons.append(offset)
-    await cursor.close()
+            if offset == batch.last_record_offset:
+                # The batch's last record: what is left of it is known.
+                if batch_removed:
+                    plan.rewrites.append((batch.header.base_offset, frozenset(batch_removed)))
+                    if batch_kept:
+                        kept_size[segment.base_offset] += len(rebuild_batch(batch.batch, batch_kept,
+                                                                            keep_last_offset=True))
+                else:
+                    kept_size[segment.base_offset] += batch.header.size_in_bytes
+                batch_removed, batch_kept = [], []
 
     for group in _group_segments_by_size(cleaned, config["segment.bytes"]):
         size = sum(kept_size[s.base_offset] for s in group)
@@ -911,3 +935,61 @@ async def truncate_cleaner_state(conn: aiosqlite.Connection, topic_id: int, part
         " WHERE topic_id=? AND partition=?", (end_offset, topic_id, partition))
     await conn.execute("DELETE FROM tombstone_horizons WHERE topic_id=? AND partition=? AND offset>=?",
                        (topic_id, partition, end_offset))
+
+
+@dataclass(frozen=True)
+class _ScannedBatch:
+    """A batch being scanned, its header, and the offset of its last record (which may lie
+    below its last offset, in a batch compaction already rewrote)."""
+
+    batch: RecordBatch
+    header: Any
+    last_record_offset: int
+
+
+async def _records_between(conn: aiosqlite.Connection, topic_id: int, partition: int, low: int,
+                           high: int) -> AsyncIterator[list[tuple]]:
+    """The records with offsets in ``[low, high)``, a chunk of batches at a time, as
+    (offset, timestamp, key, value, headers, the scanned batch); every batch's records whole
+    (those below ``low`` of the first are skipped)."""
+    lower = low
+    while True:
+        rows = await conn.execute_fetchall(
+            "SELECT base_offset, data FROM batches WHERE topic_id=? AND partition=? AND base_offset>=coalesce("
+            "(SELECT max(base_offset) FROM batches WHERE topic_id=? AND partition=? AND base_offset<=?), ?)"
+            " AND base_offset<? ORDER BY base_offset LIMIT ?",
+            (topic_id, partition, topic_id, partition, lower, lower, high, SCAN_CHUNK))
+        if not rows:
+            return
+        chunk = []
+        for base, data in rows:
+            batch = RecordBatch(data)
+            records = [r for r in batch.records(from_offset=low) if r.offset < high]
+            if not records:
+                continue
+            scanned = _ScannedBatch(batch, batch.header, records[-1].offset)
+            chunk.extend((r.offset, r.timestamp, r.key, r.value, r.headers, scanned) for r in records)
+        yield chunk
+        if len(rows) < SCAN_CHUNK:
+            return
+        lower = rows[-1][0] + 1
+
+
+async def _rewrite_batch(conn: aiosqlite.Connection, topic_id: int, partition: int, base_offset: int,
+                         removed: frozenset[int]) -> None:
+    """Rewrite one batch without the records at ``removed`` (delete it if none is left)."""
+    rows = await conn.execute_fetchall(
+        "SELECT id, data FROM batches WHERE topic_id=? AND partition=? AND base_offset=?",
+        (topic_id, partition, base_offset))
+    if not rows:
+        return
+    row_id, data = rows[0]
+    batch = RecordBatch(data)
+    kept = [record for record in batch.records() if record.offset not in removed]
+    if not kept:
+        await conn.execute("DELETE FROM batches WHERE id=?", (row_id,))
+        return
+    rebuilt = rebuild_batch(batch, kept, keep_last_offset=True)
+    header = RecordBatch(rebuilt).header
+    await conn.execute("UPDATE batches SET max_timestamp=?, record_count=?, size=?, data=? WHERE id=?",
+                       (header.max_timestamp, len(kept), len(rebuilt), bytes(rebuilt), row_id))

@@ -17,6 +17,7 @@ from typing import Awaitable, Callable
 from app.tui import PlaygroundApp
 from broker_core import Cluster, ManualClock, ProducerRecord
 from broker_core.events import SegmentDeleted
+from broker_core.log import BatchRequest
 from broker_core.retention import CHECK_INTERVAL_ENV, LogCleaner
 from cli_harness import LiveTool, kplay
 from test_tui_app_support import wait_until
@@ -171,8 +172,9 @@ async def test_a_big_retention_deletion_lets_another_writer_in_midway(data_path)
     try:
         await cluster.topics.create_topic("big", 1, 1, config={"retention.ms": 1000})
         await cluster.topics.create_topic("other", 1, 1)
+        # One record per batch, so the log has many rows (batches) to delete, as from many producers' requests.
         total = 10 * DELETE_CHUNK
-        await cluster.logs.append("big", 0, [ProducerRecord(b"k", b"v" * 20) for _ in range(total)])
+        await cluster.logs.append_batches([BatchRequest("big", 0, [ProducerRecord(b"k", b"v" * 20)])] * total)
         topic_id = (await probe.storage.fetchone("SELECT id FROM topics WHERE name='big'"))[0]
         clock.advance(2000)
         cleaning = asyncio.create_task(cluster.cleaner.run_once())
@@ -180,7 +182,7 @@ async def test_a_big_retention_deletion_lets_another_writer_in_midway(data_path)
         while not cleaning.done():
             await probe.logs.append("other", 0, [ProducerRecord(b"k", b"v")])
             left = (await probe.storage.fetchone(
-                "SELECT count(*) FROM records WHERE topic_id=? AND partition=0", (topic_id,)))[0]
+                "SELECT count(*) FROM batches WHERE topic_id=? AND partition=0", (topic_id,)))[0]
             if 0 < left < total:
                 seen_midway.append(left)
         report = await cleaning
@@ -188,7 +190,7 @@ async def test_a_big_retention_deletion_lets_another_writer_in_midway(data_path)
         # The other writer committed while the deletion was under way, more than once.
         assert len(seen_midway) >= 2, seen_midway
         assert (await probe.storage.fetchone(
-            "SELECT count(*) FROM records WHERE topic_id=?", (topic_id,)))[0] == 0
+            "SELECT count(*) FROM batches WHERE topic_id=?", (topic_id,)))[0] == 0
     finally:
         await probe.close()
         await cluster.close()
@@ -199,9 +201,10 @@ async def test_a_deleted_topics_records_leave_in_chunks_and_its_name_is_free_at_
 
     await cluster.topics.create_topic("gone", 2, 1)
     for partition in (0, 1):
-        await cluster.logs.append("gone", partition, [ProducerRecord(b"k", b"v")] * (2 * DELETE_CHUNK + 1))
+        await cluster.logs.append_batches([BatchRequest("gone", partition, [ProducerRecord(b"k", b"v")])]
+                                          * (2 * DELETE_CHUNK + 1))
     await cluster.topics.delete_topic("gone")
-    assert await cluster.storage.fetchone("SELECT count(*) FROM records") == (0,)
+    assert await cluster.storage.fetchone("SELECT count(*) FROM batches") == (0,)
     await cluster.topics.create_topic("gone", 1, 1)
     assert (await cluster.topics.describe_topic("gone")).record_count == 0
 

@@ -2,9 +2,10 @@
 per key kept by compaction, tombstones dropped after delete.retention.ms — all on a
 ManualClock, so a week passes without sleeping.
 
-Records are appended one batch each, as separate produce requests would, and are 44 bytes
-(3-byte key, 20-byte value, 21 bytes of overhead): with ``segment.bytes=150`` a segment
-holds exactly 3 records, so segments are [0, 3), [3, 6), [6, 9), ...
+Records are appended one batch each, as separate produce requests would, and each batch is
+91 bytes as Kafka counts it (a 30-byte record: 3-byte key, 20-byte value, 7 bytes of varints
+and attributes; plus the 61-byte batch header): with ``segment.bytes=300`` a segment holds
+exactly 3 batches, so segments are [0, 3), [3, 6), [6, 9), ...
 """
 
 from __future__ import annotations
@@ -22,7 +23,9 @@ from broker_core.retention import (RETENTION_MS_BREACH, RETENTION_SIZE_BREACH, L
 
 WEEK_MS = 7 * DAY_MS
 HOUR_MS = 3_600_000
-SMALL_SEGMENTS = {"segment.bytes": 150}
+SMALL_SEGMENTS = {"segment.bytes": 300}
+#: The size of one appended batch (one record), header included.
+BATCH_BYTES = 91
 
 
 def value(n: int) -> bytes:
@@ -162,10 +165,10 @@ async def test_retention_never_deletes_beyond_the_high_watermark(cluster, clock)
 # -- retention by size ---------------------------------------------------------------------
 
 async def test_size_retention_deletes_oldest_segments_while_the_rest_still_exceeds_it(cluster):
-    await cluster.topics.create_topic("t", 1, 1, config={**SMALL_SEGMENTS, "retention.bytes": 300})
+    await cluster.topics.create_topic("t", 1, 1, config={**SMALL_SEGMENTS, "retention.bytes": 620})
     await append(cluster, "t", [f"k{i:02d}" for i in range(20)])
     before = await cluster.cleaner.segments("t", 0)
-    assert sum(s.size_bytes for s in before) == 20 * 44
+    assert sum(s.size_bytes for s in before) == 20 * BATCH_BYTES
 
     report = await cluster.cleaner.run_once()
 
@@ -174,7 +177,7 @@ async def test_size_retention_deletes_oldest_segments_while_the_rest_still_excee
     after = await cluster.cleaner.segments("t", 0)
     size = sum(s.size_bytes for s in after)
     # Kafka deletes a segment only while the log without it is still >= retention.bytes.
-    assert size >= 300 > size - after[0].size_bytes
+    assert size >= 620 > size - after[0].size_bytes
     assert await log_start(cluster, "t") == after[0].base_offset == 12
     assert [(s.base_offset, s.next_offset) for s in after] == [(12, 15), (15, 18), (18, 20)]
     assert (await cluster.cleaner.run_once()).partitions == ()  # already within the limit
@@ -206,7 +209,7 @@ async def test_config_changed_later_takes_effect(cluster, clock):
     assert await log_start(cluster, "t") == 10
 
     await append(cluster, "t", [f"k{i:02d}" for i in range(6)], first_value=10)
-    await cluster.topics.alter_config("t", {"retention.ms": -1, "retention.bytes": 132})
+    await cluster.topics.alter_config("t", {"retention.ms": -1, "retention.bytes": 3 * BATCH_BYTES})
     clock.advance(WEEK_MS)
     report = await cluster.cleaner.run_once()
     assert {d.reason for d in report.partition("t", 0).deleted_segments} == {RETENTION_SIZE_BREACH}
@@ -283,10 +286,10 @@ async def test_compaction_merges_small_cleaned_segments(cluster):
     await cluster.cleaner.run_once()
 
     # Kafka's groupSegmentsBySize: consecutive segments whose sizes add up to at most
-    # segment.bytes are cleaned into one; [9, 12) (132 bytes) does not fit beside them.
+    # segment.bytes are cleaned into one; [9, 12) (273 bytes) does not fit beside them.
     segments = await cluster.cleaner.segments("c", 0)
     assert [(s.base_offset, s.next_offset) for s in segments] == [(0, 9), (9, 12), (12, 13)]
-    assert segments[0].size_bytes == 0 and segments[1].size_bytes == 88
+    assert segments[0].size_bytes == 0 and segments[1].size_bytes == 2 * BATCH_BYTES
     assert [offset for offset, _, _ in await contents(cluster, "c")] == [9, 11, 12]
 
 

@@ -421,9 +421,10 @@ def test_fetched_batches_carry_offsets_timestamps_and_log_append_time(served: Se
     assert all(isinstance(b, DefaultRecordBatch) and b.validate_crc() for b in batches)
     records = [r for b in batches for r in b]
     stored = served.log("p_appendtime", 0)
-    assert [(r.offset, r.value) for r in records] == [(1, b"2")]
+    # As Kafka serves it: the whole stored batch holding offset 1; the consumer skips offset 0 itself.
+    assert [(r.offset, r.value) for r in records] == [(0, b"1"), (1, b"2")]
     assert batches[0].timestamp_type == 1  # LogAppendTime: the broker's clock, not the producer's 1000
-    assert records[0].timestamp == stored[1].timestamp != 1_000
+    assert records[1].timestamp == stored[1].timestamp != 1_000
 
 
 def test_list_offsets_by_time_and_earliest_latest(served: ServedCluster) -> None:

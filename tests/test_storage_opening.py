@@ -212,7 +212,8 @@ def test_ctrl_c_on_serve_with_clients_connected_is_clean(data_path: Path) -> Non
 async def test_space_freed_by_a_delete_goes_back_to_the_file_system(data_path: Path) -> None:
     async with await Cluster.open(data_path) as cluster:
         await cluster.topics.create_topic("big", 1, 1)
-        for _ in range(4):
+        # 14 MB of values (stored as batches with little overhead: the file holds about that).
+        for _ in range(8):
             await cluster.logs.append("big", 0, [ProducerRecord(key=b"k", value=random.randbytes(900))
                                                  for _ in range(2_000)], acks=1)
         full = data_path.stat().st_size

@@ -85,7 +85,7 @@ async def measure(path: Path, records: int) -> list[str]:
             lines.append(f"{what}: {elapsed:.2f} s; {len(waits)} appends meanwhile, append time median "
                          f"{statistics.median(waits) if waits else 0:.1f} ms, p99 {p99:.1f} ms, "
                          f"longest {waits[-1] if waits else 0:.1f} ms")
-        left = await cluster.storage.fetchone("SELECT count(*) FROM records WHERE topic_id IN "
+        left = await cluster.storage.fetchone("SELECT coalesce(sum(record_count), 0) FROM batches WHERE topic_id IN "
                                               "(SELECT id FROM topics WHERE name='expiring') OR topic_id NOT IN "
                                               "(SELECT id FROM topics)")
         lines.append(f"records left behind: {left[0] if left else 0}")

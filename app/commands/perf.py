@@ -41,7 +41,9 @@ from broker_core.errors import UnknownTopicOrPartition
 from broker_core.events import RecordsAppended
 from broker_core.log import EARLIEST, parse_acks
 from broker_core.records import BATCH_OVERHEAD, record_size
-from broker_core.storage import SCHEMA
+from broker_core.record_batch import RecordBatch
+from broker_core.records import encode_headers
+from broker_core.schema_migration import V1_RECORDS_TABLE
 
 from .invocation import BootstrapServerOption, DataOption, UsageProblem, data_path, one_line_errors
 from .properties import parse_properties
@@ -53,8 +55,9 @@ LATENCY_SAMPLE = 16
 #: The percentiles Kafka's ProducerPerformance reports.
 PERCENTILES = (0.5, 0.95, 0.99, 0.999)
 MB = 1024 * 1024
-#: The records table exactly as the broker core creates it, for the raw baseline.
-RECORDS_DDL = next(ddl for ddl in SCHEMA if ddl.lstrip().startswith("CREATE TABLE records"))
+#: The raw baselines store the same records one row each, in the per-record table kplay used
+#: before it stored batches (schema version 1): what the batch layout has to beat.
+RECORDS_DDL = V1_RECORDS_TABLE
 RAW_SELECT = ("SELECT offset, timestamp, key, value, headers FROM records WHERE topic_id=? AND partition=?"
               " AND offset>=? ORDER BY offset LIMIT ?")
 
@@ -396,6 +399,8 @@ async def producer_perf(cluster: Cluster, settings: ProducerPerfSettings, compar
     lines: list[str] = []
     rounds: list[tuple[Run, Run]] = []
     per_txn = settings.batch_records or 1
+    used_before = await _pages_in_use(cluster)
+    appended = 0
     for _ in range(repeat):
         with progress_bar(f"producing to {settings.topic}", settings.num_records) as tick:
             if settings.direct_append:
@@ -403,6 +408,7 @@ async def producer_perf(cluster: Cluster, settings: ProducerPerfSettings, compar
             else:
                 core = await produce_with_core(cluster, settings, tick)
         lines.append(core.producer_line())
+        appended += core.records - core.failed
         if core.failed:
             lines.append(f"{core.failed} records failed, the first with {core.first_error}")
         per_txn = settings.batch_records or max(1, round(core.records / max(1, core.transactions)))
@@ -415,7 +421,33 @@ async def producer_perf(cluster: Cluster, settings: ProducerPerfSettings, compar
             rounds.append((core, raw))
     if rounds:
         lines.extend(comparison_lines(rounds, f"produce, {per_txn} records per transaction"))
+    if appended:
+        lines.append(await _data_file_line(cluster, settings, appended, await _pages_in_use(cluster) - used_before))
     return lines
+
+
+async def _pages_in_use(cluster: Cluster) -> int:
+    """Bytes of the data file in use (its pages minus the free ones), after a checkpoint."""
+    await cluster.storage.fetchone("PRAGMA wal_checkpoint(PASSIVE)")
+    pages = await cluster.storage.fetchone("PRAGMA page_count")
+    free = await cluster.storage.fetchone("PRAGMA freelist_count")
+    size = await cluster.storage.fetchone("PRAGMA page_size")
+    return (pages[0] - free[0]) * size[0]  # type: ignore[index]
+
+
+async def _data_file_line(cluster: Cluster, settings: ProducerPerfSettings, records: int, grown: int) -> str:
+    """The data file's growth per record next to Kafka's log (its batches: records + 61 bytes per
+    batch) and to the records' own bytes (key and value)."""
+    row = await cluster.storage.fetchone(
+        "SELECT sum(b.size), sum(b.record_count) FROM batches b JOIN topics t ON t.id=b.topic_id WHERE t.name=?",
+        (settings.topic,))
+    kafka_bytes, stored = (row[0] or 0, row[1] or 0) if row else (0, 0)
+    own = settings.record_size
+    kafka = kafka_bytes / max(1, stored)
+    disk = grown / max(1, records)
+    return (f"data file: {disk:.1f} bytes per record ({settings.record_size}-byte values, no key); Kafka's log "
+            f"holds {kafka:.1f} (its batches: records + 61 bytes each); data file / Kafka's "
+            f"{disk / max(kafka, 1e-9):.2f}x, / the records' own bytes {disk / max(own, 1):.2f}x")
 
 
 def producer_perf_test(
@@ -538,11 +570,42 @@ async def consume_with_core(cluster: Cluster, topic: str, messages: int, timeout
 
 
 async def consume_with_raw_sqlite(cluster: Cluster, topic: str, messages: int, page: int) -> ConsumeRun:
-    """The same reads through plain sqlite3: pages of ``page`` rows from the same records table."""
+    """The same reads through plain sqlite3: pages of ``page`` rows of the same records, stored one
+    row each (copied, untimed, into a scratch file beside the data file)."""
     topic_id = (await cluster.storage.fetchone("SELECT id FROM topics WHERE name=?", (topic,)))[0]  # type: ignore[index]
     partitions = await cluster.logs.partition_count(topic)
     starts = [await cluster.logs.list_offset(topic, p, EARLIEST) or 0 for p in range(partitions)]
-    conn = sqlite3.connect(cluster.path, isolation_level=None)
+    with tempfile.TemporaryDirectory(prefix="kplay-raw-", dir=cluster.path.parent) as scratch:
+        path = Path(scratch) / "raw-sqlite-baseline.db"
+        _copy_as_rows(cluster.path, path, topic_id)
+        return _consume_rows(path, topic_id, partitions, starts, messages, page)
+
+
+def _copy_as_rows(source: Path, target: Path, topic_id: int) -> None:
+    """Copy a topic's records from the data file's batches into one row each in ``target``."""
+    reader = sqlite3.connect(source, isolation_level=None)
+    writer = sqlite3.connect(target, isolation_level=None)
+    try:
+        writer.execute("PRAGMA journal_mode=WAL")
+        writer.execute("PRAGMA synchronous=NORMAL")
+        writer.execute(RECORDS_DDL)
+        writer.execute("BEGIN")
+        for partition, data in reader.execute("SELECT partition, data FROM batches WHERE topic_id=?"
+                                              " ORDER BY partition, base_offset", (topic_id,)):
+            writer.executemany(
+                "INSERT OR IGNORE INTO records(topic_id, partition, offset, timestamp, key, value, headers)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [(topic_id, partition, r.offset, r.timestamp, r.key, r.value, encode_headers(r.headers))
+                 for r in RecordBatch(data).records()])
+        writer.execute("COMMIT")
+    finally:
+        reader.close()
+        writer.close()
+
+
+def _consume_rows(path: Path, topic_id: int, partitions: int, starts: list[int], messages: int,
+                  page: int) -> ConsumeRun:
+    conn = sqlite3.connect(path, isolation_level=None)
     try:
         conn.execute("PRAGMA journal_mode=WAL")
         run = ConsumeRun("sqlite3", started=time.time())

@@ -25,8 +25,8 @@ from pathlib import Path
 SQLITE_DIR_ENV = "KPLAY_JDBC_SQLITE_DIR"
 #: SQLite's files beside a database, which must never be opened as databases themselves.
 SIDE_FILE_SUFFIXES = ("-wal", "-shm", "-journal")
-#: Tables every kplay data file has (``broker_core.storage``'s schema).
-_KPLAY_TABLES = {"meta", "brokers", "partitions", "records"}
+#: Tables every kplay data file has, of every schema version (``broker_core.storage``'s schema).
+_KPLAY_TABLES = {"meta", "brokers", "partitions"}
 
 
 class SqlitePathRefused(ValueError):

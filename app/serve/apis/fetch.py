@@ -18,7 +18,6 @@ from broker_core.errors import FencedLeaderEpoch, KafkaError
 from broker_core.log import ReadRequest
 from broker_core.topics import PartitionDescription
 
-from ..record_batches import encode_fetched_records
 from .context import RequestContext, WireError, error_code, topic_names
 
 TopicData = FetchResponse.FetchableTopicResponse
@@ -32,7 +31,7 @@ NO_EPOCH = -1
 WAKE_EVENTS = ("records", "replica_progress", "isr_changed", "leader_elected", "topic_deleted")
 #: The first Fetch version that names topics by id (KIP-516).
 TOPIC_ID_VERSION = 13
-#: Records read from the core per partition per fetch, at most (bytes limit the rest).
+#: Batches read from the core per partition per fetch, at most (bytes limit the rest).
 MAX_RECORDS_PER_PARTITION = 10_000
 
 
@@ -148,7 +147,7 @@ async def _read(ctx: RequestContext, wanted: list[_Wanted], max_bytes: int) -> _
         led.append((want, partition))
         requests.append(ReadRequest(want.topic, want.partition, want.offset, MAX_RECORDS_PER_PARTITION,
                                     max(1, min(want.max_bytes, budget))))
-    results = iter(await ctx.cluster.logs.read_many(requests, max_total_bytes=budget))
+    results = iter(await ctx.cluster.logs.read_many(requests, max_total_bytes=budget, as_batches=True))
     for want, partition in led:
         result = partition if isinstance(partition, KafkaError) else next(results)
         if isinstance(result, KafkaError):
@@ -156,7 +155,8 @@ async def _read(ctx: RequestContext, wanted: list[_Wanted], max_bytes: int) -> _
             found.errors += 1
         else:
             assert isinstance(partition, PartitionDescription)
-            records = encode_fetched_records(result.records, partition.leader_epoch) if budget > 0 else b""
+            # The stored batches as they are (Kafka's zero-copy fetch): no record is decoded or encoded.
+            records = result.batches if budget > 0 else b""
             part = PartitionData(partition_index=want.partition, error_code=WireError.NONE,
                                  high_watermark=result.high_watermark, last_stable_offset=result.high_watermark,
                                  log_start_offset=result.log_start_offset, aborted_transactions=None,

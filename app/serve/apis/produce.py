@@ -1,4 +1,4 @@
-"""Produce and InitProducerId: records in, through the core's ``append_batches``."""
+"""Produce and InitProducerId: batches in, stored as sent, through the core's ``append_batches``."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from broker_core.records import AppendResult
 
 from broker_core.batch_compression import DecompressionBudget
 from ..producer_state import BatchKey
-from ..record_batches import ProducedBatch, decode_produced_batch
+from ..record_batches import ProducedBatch, read_produced_batch
 from .transactions import init_transactional_producer_id
 from .context import CloseConnection, RequestContext, WireError, error_code, error_message
 
@@ -66,8 +66,7 @@ async def handle_produce(ctx: RequestContext, request) -> ProduceResponse | None
             try:
                 await ctx.server.leadership.led_by(ctx.broker_id, outcome.topic, outcome.partition)
                 await _check_batch_size(ctx, outcome.topic, outcome.partition, partition_data.records)
-                batch = decode_produced_batch(partition_data.records, budget,
-                                              f"{outcome.topic}-{outcome.partition}")
+                batch = read_produced_batch(partition_data.records)
             except KafkaError as error:
                 _fail(outcome, error)
                 continue
@@ -79,7 +78,7 @@ async def handle_produce(ctx: RequestContext, request) -> ProduceResponse | None
                 continue
             pending.append((outcome, batch, key))
     if pending:
-        await _append(ctx, pending, acks)
+        await _append(ctx, pending, acks, budget)
     if acks == 0:
         if any(outcome.error != WireError.NONE for outcome in outcomes):
             raise CloseConnection("an acks=0 produce failed")
@@ -88,7 +87,7 @@ async def handle_produce(ctx: RequestContext, request) -> ProduceResponse | None
 
 
 async def _append(ctx: RequestContext, pending: list[tuple[_PartitionOutcome, ProducedBatch, BatchKey]],
-                  acks: int) -> None:
+                  acks: int, budget: DecompressionBudget) -> None:
     """Append every accepted batch in one call; idempotent producers' retries wait for it."""
     producers = ctx.server.producers
     offsets: dict[BatchKey, int] = {}
@@ -96,8 +95,8 @@ async def _append(ctx: RequestContext, pending: list[tuple[_PartitionOutcome, Pr
         producers.begin(key)
     try:
         results = await ctx.cluster.logs.append_batches(
-            [BatchRequest(outcome.topic, outcome.partition, batch.records, key.mark if key.idempotent else None,
-                          batch.size_in_bytes) for outcome, batch, key in pending], acks)
+            [BatchRequest(outcome.topic, outcome.partition, (), key.mark if key.idempotent else None,
+                          batch.size_in_bytes, batch.data, budget) for outcome, batch, key in pending], acks)
         for (outcome, _, key), result in zip(pending, results):
             if isinstance(result, KafkaError):
                 _fail(outcome, result)

@@ -1,0 +1,140 @@
+"""Moving a data file of schema version 1 (one row per record) to version 2 (record batches).
+
+The migration runs when such a file is opened, in place and in one write transaction: a
+process killed midway leaves the file exactly as it was (SQLite rolls the transaction
+back), and another process opening it meanwhile waits for the lock, then finds it done.
+Each segment's records become batches of at most ``MIGRATED_BATCH_RECORDS`` records
+(consecutive offsets, compaction's gaps kept as offset deltas), so a batch never crosses
+a segment boundary; segment sizes are recounted from the batches, as Kafka counts them.
+Records below a partition's log start (waiting for the cleaner to delete them) and
+records of deleted topics are not carried over.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Callable, Sequence
+
+import aiosqlite
+
+from .errors import StorageError
+from .record_batch import build_batch
+from .records import decode_headers
+
+logger = logging.getLogger(__name__)
+
+#: The log's table in schema version 1, one row per record (headers as JSON with hex values):
+#: what a version-1 file holds, and the per-row shape the perf tools' raw baselines use.
+V1_RECORDS_TABLE = """CREATE TABLE records(
+        topic_id INTEGER NOT NULL,
+        partition INTEGER NOT NULL,
+        offset INTEGER NOT NULL,
+        timestamp INTEGER NOT NULL,
+        key BLOB,
+        value BLOB,
+        headers BLOB,
+        PRIMARY KEY(topic_id, partition, offset)
+    ) WITHOUT ROWID"""
+#: Records per migrated batch, and bytes: Kafka producers' batches are of this order.
+MIGRATED_BATCH_RECORDS = 1000
+MIGRATED_BATCH_BYTES = 1024 * 1024
+_SCAN_ROWS = 5000
+
+#: Told (path, records done, records in all) as a migration goes; the CLI draws a progress bar.
+MigrationProgress = Callable[[str, int, int], None]
+_progress: list[MigrationProgress] = []
+
+
+def on_migration_progress(callback: MigrationProgress | None) -> None:
+    """Have ``callback`` told how a schema migration advances (None: stop telling anyone)."""
+    _progress.clear()
+    if callback is not None:
+        _progress.append(callback)
+
+
+def _report(path: str, done: int, total: int) -> None:
+    for callback in _progress:
+        callback(path, done, total)
+
+
+async def migrate_to_batches(conn: aiosqlite.Connection, path: object, ddl: Sequence[str]) -> None:
+    """Rewrite a version-1 file's ``records`` as ``batches`` (created by ``ddl``), in one transaction."""
+    await conn.execute("BEGIN IMMEDIATE")
+    try:
+        ((version,),) = await conn.execute_fetchall("SELECT value FROM meta WHERE key='schema_version'")
+        if version != "1":  # another process migrated it while this one waited for the lock
+            await conn.execute("COMMIT")
+            return
+        ((total,),) = await conn.execute_fetchall("SELECT count(*) FROM records")
+        logger.warning("%s: moving %d records from schema version 1 (a row per record) to version 2 "
+                       "(record batches), in one transaction", path, total)
+        _report(str(path), 0, total)
+        for statement in ddl:
+            await conn.execute(statement)
+        done = 0
+        partitions = await conn.execute_fetchall(
+            "SELECT topic_id, partition, log_start_offset FROM partitions ORDER BY topic_id, partition")
+        for topic_id, partition, log_start in partitions:
+            done = await _migrate_partition(conn, str(path), topic_id, partition, log_start, done, total)
+        await conn.execute(
+            "UPDATE segments SET size_bytes=(SELECT coalesce(sum(b.size), 0) FROM batches b"
+            " WHERE b.topic_id=segments.topic_id AND b.partition=segments.partition"
+            " AND b.base_offset>=segments.base_offset AND b.base_offset<segments.next_offset)")
+        await conn.execute("DROP TABLE records")
+        await conn.execute("UPDATE meta SET value='2' WHERE key='schema_version'")
+        await conn.execute("COMMIT")
+        _report(str(path), total, total)
+    except BaseException as error:
+        if conn.in_transaction:
+            await conn.execute("ROLLBACK")
+        if isinstance(error, Exception) and not isinstance(error, StorageError):
+            raise StorageError(f"{path}: moving its records to record batches (schema version 2) failed "
+                               f"({error}); the file is unchanged") from error
+        raise
+
+
+async def _migrate_partition(conn: aiosqlite.Connection, path: str, topic_id: int, partition: int,
+                             log_start: int, done: int, total: int) -> int:
+    boundaries = [row[0] for row in await conn.execute_fetchall(
+        "SELECT next_offset FROM segments WHERE topic_id=? AND partition=? ORDER BY base_offset",
+        (topic_id, partition))]
+    pending: list[tuple] = []
+    pending_bytes = 0
+    segment_end = boundaries.pop(0) if boundaries else None
+
+    async def flush() -> None:
+        nonlocal pending, pending_bytes
+        if not pending:
+            return
+        base = pending[0][0]
+        batch = build_batch([(key, value, decode_headers(headers) if headers else (), ts)
+                             for _, ts, key, value, headers in pending],
+                            base_offset=base, offset_deltas=[row[0] - base for row in pending])
+        max_timestamp = max(row[1] for row in pending)
+        await conn.execute(
+            "INSERT INTO batches(topic_id, partition, base_offset, last_offset, max_timestamp, producer_id,"
+            " producer_epoch, base_sequence, attributes, record_count, size, data)"
+            " VALUES (?, ?, ?, ?, ?, -1, -1, -1, 0, ?, ?, ?)",
+            (topic_id, partition, base, pending[-1][0], max_timestamp, len(pending), len(batch), bytes(batch)))
+        pending = []
+        pending_bytes = 0
+
+    cursor = await conn.execute(
+        "SELECT offset, timestamp, key, value, headers FROM records WHERE topic_id=? AND partition=?"
+        " AND offset>=? ORDER BY offset", (topic_id, partition, log_start))
+    while rows := await cursor.fetchmany(_SCAN_ROWS):
+        for row in rows:
+            offset = row[0]
+            if segment_end is not None and offset >= segment_end:
+                await flush()
+                while segment_end is not None and offset >= segment_end:
+                    segment_end = boundaries.pop(0) if boundaries else None
+            pending.append(row)
+            pending_bytes += len(row[2] or b"") + len(row[3] or b"")
+            if len(pending) >= MIGRATED_BATCH_RECORDS or pending_bytes >= MIGRATED_BATCH_BYTES:
+                await flush()
+        done += len(rows)
+        _report(path, done, total)
+    await cursor.close()
+    await flush()
+    return done
