@@ -28,6 +28,7 @@ TANSU_NO_TOPIC_CONFIGS = "Tansu 0.6 neither stores nor describes topic config ov
 TANSU_NO_OFFSETS_FOR_TIMES = ("Tansu 0.6's ListOffsets by timestamp does not answer the first offset at or after "
                               "the timestamp (Kafka's offsetsForTimes does)")
 TANSU_NO_GROUP_MEMBERS = "Tansu 0.6's DescribeGroups lists no members of a Stable group (Kafka lists each)"
+TANSU_NO_KIP848 = "Tansu 0.6 does not implement KIP-848's consumer group protocol (Kafka 4 does)"
 TANSU_DELETED_GROUP_EMPTY = "Tansu 0.6 describes a deleted group as Empty (Kafka: Dead)"
 TANSU_WRONG_END_OFFSETS = ("Tansu 0.6's ListOffsets(latest) counts a multi-record batch as one offset: its high "
                            "watermark lags the records it stored (Kafka's is the offset after the last record)")

@@ -22,7 +22,7 @@ from app.backends.kafka_client import KafkaClientBackend
 from broker_core.errors import GroupIdNotFound, InvalidPartitions, TopicAlreadyExists, UnknownTopicOrPartition
 from broker_core.partitioner import partition_for_key
 
-from backend_support import (TANSU_DELETED_GROUP_EMPTY, TANSU_NO_CREATE_PARTITIONS, TANSU_NO_GROUP_MEMBERS, TANSU_NO_OFFSETS_FOR_TIMES,  # noqa: F401
+from backend_support import (TANSU_DELETED_GROUP_EMPTY, TANSU_NO_CREATE_PARTITIONS, TANSU_NO_KIP848, TANSU_NO_GROUP_MEMBERS, TANSU_NO_OFFSETS_FOR_TIMES,  # noqa: F401
                              TANSU_NO_TOPIC_CONFIGS, TANSU_WRONG_END_OFFSETS, served, tansu, unique)
 
 T = TypeVar("T")
@@ -79,7 +79,7 @@ async def consume(consumer: RecordConsumer, count: int, timeout: float = 20.0) -
         records.extend(await consumer.poll(timeout_ms=200))
         return len(records) >= count
 
-    await eventually(more, f"{count} records")
+    await eventually(more, f"{count} records", timeout)
     return records
 
 
@@ -317,6 +317,29 @@ async def test_a_described_group_names_its_members_and_their_partitions(backend:
         assert described.protocol == "range"
         rows = await backend.group_lag(group)
         assert {r.member_id for r in rows} == {member.member_id}
+    finally:
+        await consumer.close()
+
+
+async def test_a_kip848_group_is_listed_and_described_as_a_consumer_protocol_group(
+        backend: Backend, request: pytest.FixtureRequest) -> None:
+    if on_tansu(backend):
+        request.applymarker(pytest.mark.xfail(reason=TANSU_NO_KIP848, strict=True))
+    topic, group = unique("kip848"), unique("kip848-group")
+    await backend.create_topic(topic, 2, 1)
+    await backend.produce(topic, b"x", partition=0)
+    consumer = backend.consumer(group_id=group, auto_offset_reset="earliest", enable_auto_commit=False,
+                                group_protocol="consumer")
+    try:
+        consumer.subscribe([topic])
+        await consume(consumer, 1, timeout=5)  # under a second on the playground and kplay serve
+        await consumer.commit()
+        [listing] = [g for g in await backend.list_groups() if g.group_id == group]
+        assert listing.group_type == "consumer"
+        described = await backend.describe_group(group)
+        assert described.group_type == "consumer" and described.state == "Stable"
+        assert [sorted(m.assignment) for m in described.members] == [[TopicPartition(topic, 0),
+                                                                        TopicPartition(topic, 1)]]
     finally:
         await consumer.close()
 

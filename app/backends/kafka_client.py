@@ -19,7 +19,7 @@ import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, Callable, Mapping, Sequence, TypeVar
 
-from confluent_kafka import ConsumerGroupState, ConsumerGroupTopicPartitions, KafkaException
+from confluent_kafka import ConsumerGroupState, ConsumerGroupTopicPartitions, ConsumerGroupType, KafkaException
 from confluent_kafka import KafkaError as ClientError
 from confluent_kafka import TopicPartition as ClientTopicPartition
 from confluent_kafka.admin import (AdminClient, AlterConfigOpType, ConfigEntry as ClientConfigEntry,
@@ -27,6 +27,7 @@ from confluent_kafka.admin import (AdminClient, AlterConfigOpType, ConfigEntry a
                                    ResourceType)
 
 from broker_core.errors import GroupIdNotFound, InvalidConfig, KafkaError, UnknownTopicOrPartition
+from broker_core.group_descriptions import CLASSIC_GROUP_TYPE, CONSUMER_GROUP_TYPE
 from broker_core.groups import lag_rows
 
 from .interface import (DEFAULT_POLL_INTERVAL_S, Backend, BrokerDescription, Capability, ChangeStream,
@@ -346,8 +347,8 @@ class KafkaClientBackend(Backend):
         except KafkaException as error:
             raise self._client_error(error) from None
         return sorted((GroupListing(g.group_id, GROUP_STATES.get(g.state, "Unknown"),
-                                    "" if g.is_simple_consumer_group else "consumer") for g in result.valid),
-                      key=lambda g: g.group_id)
+                                    "" if g.is_simple_consumer_group else "consumer", group_type(g.type))
+                       for g in result.valid), key=lambda g: g.group_id)
 
     async def describe_group(self, group: str) -> GroupDescription:
         """DescribeGroups; an unknown group is ``Dead`` with no members, as Kafka reports it."""
@@ -480,12 +481,22 @@ def config_entry(entry: Any) -> ConfigEntry:
                        synonyms)
 
 
+def group_type(found: Any) -> str:
+    """KIP-848's group type as the core names it: "consumer" for the consumer protocol, else "classic"."""
+    return CONSUMER_GROUP_TYPE if found == ConsumerGroupType.CONSUMER else CLASSIC_GROUP_TYPE
+
+
 def group_description(found: Any) -> GroupDescription:
-    """A DescribeConsumerGroups answer as the core's ``GroupDescription`` (generation unknown: -1)."""
-    members = [MemberDescription(m.member_id, m.client_id, m.host,
-                                 sorted(TopicPartition(tp.topic, tp.partition)
-                                        for tp in (m.assignment.topic_partitions if m.assignment else [])))
+    """A DescribeConsumerGroups (or ConsumerGroupDescribe) answer as the core's ``GroupDescription``
+    (the generation or group epoch is not in librdkafka's answer: -1)."""
+    def partitions(assignment: Any) -> list[TopicPartition]:
+        return sorted(TopicPartition(tp.topic, tp.partition)
+                      for tp in (assignment.topic_partitions if assignment else []) or [])
+
+    members = [MemberDescription(m.member_id, m.client_id, m.host, partitions(m.assignment),
+                                 instance_id=m.group_instance_id,
+                                 target_assignment=partitions(getattr(m, "target_assignment", None)))
                for m in found.members]
     return GroupDescription(found.group_id, GROUP_STATES.get(found.state, "Unknown"),
                             "" if found.is_simple_consumer_group else "consumer", found.partition_assignor or "",
-                            -1, "", members)
+                            -1, "", members, group_type(getattr(found, "type", None)))
