@@ -21,6 +21,7 @@ from .retention import LogCleaner
 from .schema_registry import SchemaRegistry
 from .storage import Storage
 from .topics import TopicAdmin
+from .transaction_markers import TransactionMarkerWriter
 from .transactions import TransactionCoordinator
 
 
@@ -44,6 +45,7 @@ class Cluster:
         self.feed = ChangeFeed(storage.path)
         self.groups = GroupCoordinator(storage, clock, self.feed)
         self.transactions = TransactionCoordinator(storage, clock, self.groups)
+        self.transactions.set_markers(TransactionMarkerWriter(self.logs))
         self.cleaner = LogCleaner(storage, clock)
         self.leader_rebalancer = AutoLeaderRebalancer(self.controller, clock)
         self.schemas = SchemaRegistry(storage, clock)

@@ -62,6 +62,10 @@ class NoOffsetForPartition(KafkaError):
     name, code = "NO_OFFSET_FOR_PARTITION", -1
 
 
+#: Kafka's isolation.level values.
+ISOLATION_LEVELS = ("read_uncommitted", "read_committed")
+
+
 class Consumer:
     """Reads records from assigned partitions, alone or as a member of a consumer group.
 
@@ -77,10 +81,13 @@ class Consumer:
                  heartbeat_interval_ms: int = 3_000, max_poll_interval_ms: int = 300_000,
                  partition_assignment_strategy: str | Sequence[str] = "range",
                  host: str = "/127.0.0.1", group_protocol: str = "classic",
-                 group_remote_assignor: str | None = None) -> None:
+                 group_remote_assignor: str | None = None, isolation_level: str = "read_uncommitted") -> None:
         if auto_offset_reset not in ("earliest", "latest", "none"):
             raise ValueError(f"Invalid value {auto_offset_reset} for configuration auto.offset.reset: "
                              "String must be one of: latest, earliest, none")
+        if isolation_level not in ISOLATION_LEVELS:
+            raise ValueError(f"Invalid value {isolation_level} for configuration isolation.level: "
+                             "String must be one of: read_committed, read_uncommitted")
         if heartbeat_interval_ms >= session_timeout_ms:
             raise ValueError(f"heartbeat.interval.ms ({heartbeat_interval_ms}) must be lower than"
                              f" session.timeout.ms ({session_timeout_ms})")
@@ -104,6 +111,9 @@ class Consumer:
         self.client_id = client_id
         self.host = host
         self.auto_offset_reset = auto_offset_reset
+        #: Kafka's isolation.level: read_committed reads below the last stable offset, without
+        #: aborted transactions' records; read_uncommitted (Kafka's default) reads everything.
+        self.isolation_level = isolation_level
         self.enable_auto_commit = enable_auto_commit and group_id is not None
         self.auto_commit_interval_ms = auto_commit_interval_ms
         self.max_poll_records = max_poll_records
@@ -408,6 +418,10 @@ class Consumer:
             self._high_watermarks[tp] = result.high_watermark
             if result.records:
                 out.extend(result.records)
+            if result.next_offset is not None:
+                # Past the records and past the markers and aborted records skipped (offset gaps).
+                self._positions[tp] = result.next_offset
+            elif result.records:
                 self._positions[tp] = result.records[-1].offset + 1
         return out
 
@@ -415,10 +429,17 @@ class Consumer:
         if tp not in self._positions:
             await self._reset_position(tp, use_committed=True)
         try:
-            return await self._cluster.logs.read(tp.topic, tp.partition, self._positions[tp], max_records=budget)
+            return await self._cluster.logs.read(tp.topic, tp.partition, self._positions[tp], max_records=budget,
+                                                 read_committed=self.read_committed)
         except OffsetOutOfRange:
             await self._reset_position(tp, use_committed=False)
-            return await self._cluster.logs.read(tp.topic, tp.partition, self._positions[tp], max_records=budget)
+            return await self._cluster.logs.read(tp.topic, tp.partition, self._positions[tp], max_records=budget,
+                                                 read_committed=self.read_committed)
+
+    @property
+    def read_committed(self) -> bool:
+        """Whether this consumer reads only committed transactions (isolation.level=read_committed)."""
+        return self.isolation_level == "read_committed"
 
     # -- committing ---------------------------------------------------------------------
     async def commit(self, offsets: Mapping[TopicPartition, int] | None = None) -> None:

@@ -29,19 +29,24 @@ from .producer_state import (ProducerMark, allocate_producer_id, check_batch, re
                              truncate_producer_state)
 from .batch_compression import DecompressionBudget
 from .log_validator import validate_batch
-from .record_batch import (NO_TIMESTAMP, RecordBatch, build_batch, rebuild_batch, set_base_offset,
-                           set_max_timestamp, set_partition_leader_epoch)
+from .record_batch import (CONTROL_MASK, NO_TIMESTAMP, TRANSACTIONAL_MASK, RecordBatch, build_batch, read_header,
+                           rebuild_batch, set_base_offset, set_max_timestamp, set_partition_leader_epoch)
 from .records import BATCH_OVERHEAD, AppendResult, ConsumerRecord, FetchResult, ProducerRecord, record_size
 from .replication import (REPLICATION_DELAY_KEY, PartitionState, ReplicaFetcher, ReplicationSettings, catch_up,
                           load_partitions, read_settings, record_follower_step, save_partition)
 from .retention import truncate_cleaner_state
 from .storage import DamagedRecordBatch, Storage, batch_is_intact, record_change
+from . import transaction_index
+from .transaction_index import note_transactional_batch, verify_transactional_batch, visible_to_read_committed
 
 EARLIEST = -2
 LATEST = -1
 #: A batch header's producer id, epoch and base sequence (at byte 43), and its attributes (at 21).
 _PRODUCER_FIELDS = struct.Struct(">qhi")
 _ATTRIBUTES = struct.Struct(">h")
+#: A batch header's base offset (at byte 0) and last offset delta (at byte 23).
+_BASE_OFFSET = struct.Struct(">q")
+_LAST_OFFSET_DELTA = struct.Struct(">i")
 #: Builds a NamedTuple record from a ready tuple (about 3x cheaper than calling the class).
 _new_tuple = tuple.__new__
 #: The producer's request.timeout.ms: how long acks=all waits for the in-sync replicas.
@@ -69,6 +74,9 @@ class BatchRequest:
     batch: bytearray | None = None
     #: What a compressed ``batch`` may expand to while it is validated (the request's budget).
     budget: DecompressionBudget | None = None
+    #: Written by the transaction coordinator (a COMMIT/ABORT marker, Kafka's AppendOrigin.COORDINATOR):
+    #: not validated as a client's batch, and not checked against the producer's transaction.
+    from_coordinator: bool = False
 
 
 @dataclass(frozen=True)
@@ -80,6 +88,9 @@ class ReadRequest:
     offset: int
     max_records: int = 500
     max_bytes: int = 52_428_800
+    #: Kafka's isolation.level=read_committed: read only below the last stable offset, with the
+    #: aborted transactions listed (read_uncommitted, the default, reads to the high watermark).
+    read_committed: bool = False
 
 
 def parse_acks(acks: int | str) -> int:
@@ -162,6 +173,16 @@ class PartitionLogs:
         if meta is None or not 0 <= partition < meta[1]:
             raise UnknownTopicOrPartition(f"Partition {partition} of topic '{topic}' does not exist")
         return await self._append_one(conn, meta[0], meta[2], BatchRequest(topic, partition, records), 1, now)
+
+    async def append_control_in(self, conn: aiosqlite.Connection, topic: str, partition: int, batch: bytearray,
+                                now: int) -> AppendResult:
+        """Append the transaction coordinator's control batch (a COMMIT or ABORT marker, one
+        offset) inside the caller's write transaction, as a leader appends Kafka's markers."""
+        meta = await _topic_meta(conn, topic)
+        if meta is None or not 0 <= partition < meta[1]:
+            raise UnknownTopicOrPartition(f"Partition {partition} of topic '{topic}' does not exist")
+        return await self._append_one(conn, meta[0], meta[2], BatchRequest(topic, partition, (), batch=batch,
+                                                                           from_coordinator=True), 1, now)
 
     async def _await_in_sync_replicas(self, results: list[AppendResult | KafkaError],
                                       epochs: dict[int, int]) -> None:
@@ -264,6 +285,9 @@ class PartitionLogs:
         log_append_time = config["message.timestamp.type"] == "LogAppendTime"
         compacted = "compact" in config["cleanup.policy"].split(",")
         if batch.batch is not None:
+            if not batch.from_coordinator and batch.batch[22] & TRANSACTIONAL_MASK:
+                producer_id, producer_epoch, _ = _PRODUCER_FIELDS.unpack_from(batch.batch, 43)
+                await verify_transactional_batch(conn, producer_id, producer_epoch, topic, partition)
             data, count, max_ts, timestamps = self._stored_as_sent(batch, config, leo, leader_epoch, now)
             return await self._store(conn, topic_id, config, batch, data, count, max_ts, timestamps, leo,
                                      log_start, leader, mark, lagging, settings, now)
@@ -312,6 +336,11 @@ class PartitionLogs:
             raise RecordTooLarge(
                 f"The record batch size in the append to {topic}-{partition} is {len(data)} bytes "
                 f"which exceeds the maximum configured value of {max_bytes}.")
+        if batch.from_coordinator:
+            header = read_header(data)
+            set_base_offset(data, leo)
+            set_partition_leader_epoch(data, leader_epoch)
+            return data, header.record_count, header.max_timestamp, ()
         validated = validate_batch(data, config, now, f"{topic}-{partition}", batch.budget)
         set_base_offset(data, leo)
         set_partition_leader_epoch(data, leader_epoch)
@@ -332,6 +361,9 @@ class PartitionLogs:
         new_leo = leo + count
         await self._roll_if_needed(conn, topic_id, partition, config, leo, batch_bytes, now)
         await insert_batch(conn, topic_id, partition, data, leo, new_leo - 1, max_ts, count)
+        if data[22] & TRANSACTIONAL_MASK and not data[22] & CONTROL_MASK:
+            # The producer's transaction holds this partition's last stable offset from here.
+            await note_transactional_batch(conn, topic_id, partition, _PRODUCER_FIELDS.unpack_from(data, 43)[0], leo)
         await conn.execute(
             "UPDATE segments SET next_offset=?, size_bytes=size_bytes+?, max_timestamp=max(max_timestamp, ?)"
             " WHERE topic_id=? AND partition=? AND base_offset=(SELECT max(base_offset) FROM segments"
@@ -395,14 +427,18 @@ class PartitionLogs:
             return await allocate_producer_id(conn, 0)
 
     async def read(self, topic: str, partition: int, offset: int, *, max_records: int = 500,
-                   max_bytes: int = 52_428_800, to_log_end: bool = False) -> FetchResult:
+                   max_bytes: int = 52_428_800, to_log_end: bool = False,
+                   read_committed: bool = False) -> FetchResult:
         """Records from ``offset`` up to the high watermark, at most ``max_records`` of them.
 
         ``to_log_end`` reads up to the leader's log end instead, records not yet committed included, as a
         follower's fetch does in Kafka (``FetchIsolation.LOG_END``): for showing them (the partition strip),
         never for a consumer. Raises OffsetOutOfRange below the log start or above the log end, as a Kafka
-        fetch does.
+        fetch does. ``read_committed`` reads only below the last stable offset and leaves out the
+        records of aborted transactions (Kafka's isolation.level); transaction markers are never records.
         """
+        stable: list = [-1, ()]
+
         async def fetch(conn: aiosqlite.Connection) -> tuple[tuple, list]:
             # The topic and the partition's offsets in one statement, then the records, in
             # one round trip to the database thread and one consistent snapshot.
@@ -414,16 +450,22 @@ class PartitionLogs:
             if not found or found[0][5] is None or found[0][5] < 0:
                 return (found[0] if found else ()), []
             topic_id, _, start, leo, hw, _ = found[0]
-            upto = leo if to_log_end else hw
+            stable[0] = await transaction_index.last_stable_offset(conn, topic_id, partition, hw)
+            upto = leo if to_log_end else stable[0] if read_committed else hw
             if offset < start or offset > leo or offset >= upto or max_records <= 0:
                 return found[0], []
-            return found[0], await read_batches(conn, topic_id, partition, offset, upto, max_records)
+            rows = await read_batches(conn, topic_id, partition, offset, upto, max_records)
+            if read_committed and rows:
+                stable[1] = tuple(await transaction_index.aborted_between(conn, topic_id, partition, offset, upto))
+            return found[0], rows
 
         state, rows = await self._storage.read_in_one_hop(fetch)
         if not state:
             raise UnknownTopicOrPartition(f"Topic '{topic}' does not exist")
-        return _fetch_result(topic, partition, offset, state[1:], rows, max_bytes, max_records,
-                             state[3] if to_log_end else state[4])
+        upto = state[3] if to_log_end else stable[0] if read_committed else state[4]
+        result = _fetch_result(topic, partition, offset, state[1:], rows, max_bytes, max_records, upto,
+                               aborted=stable[1] if read_committed else None)
+        return replace(result, last_stable_offset=stable[0], aborted=stable[1])
 
     async def read_many(self, requests: Sequence[ReadRequest], max_total_bytes: int | None = None, *,
                         as_batches: bool = False) -> list[FetchResult | KafkaError]:
@@ -444,6 +486,9 @@ class PartitionLogs:
         if not requests:
             return []
         names = sorted({request.topic for request in requests})
+
+        stables: dict[int, int] = {}
+        aborted: dict[int, tuple] = {}
 
         async def fetch(conn: aiosqlite.Connection) -> tuple[dict, set, dict]:
             states: dict[tuple[str, int], tuple] = {}
@@ -466,14 +511,21 @@ class PartitionLogs:
                 if state is None or state[7] < 0 or request.max_records <= 0 or left <= 0:
                     continue
                 _, topic_id, _, _, start, leo, hw, _ = state
-                if start <= request.offset <= leo and request.offset < hw:
+                lso = stables[index] = await transaction_index.last_stable_offset(conn, topic_id, request.partition, hw)
+                upto = lso if request.read_committed else hw
+                if start <= request.offset <= leo and request.offset < upto:
                     if as_batches:
                         found = rows[index] = await read_batch_bytes(
-                            conn, topic_id, request.partition, request.offset, hw, request.max_records,
+                            conn, topic_id, request.partition, request.offset, upto, request.max_records,
                             min(request.max_bytes, left))
                     else:
                         found = rows[index] = await read_batches(conn, topic_id, request.partition,
-                                                                 request.offset, hw, request.max_records)
+                                                                 request.offset, upto, request.max_records)
+                    if request.read_committed and found:
+                        # Kafka lists the aborted transactions that overlap what the Fetch returns.
+                        end = _end_of(found[-1][1]) + 1
+                        aborted[index] = tuple(await transaction_index.aborted_between(
+                            conn, topic_id, request.partition, request.offset, end))
                     left -= min(request.max_bytes, sum(len(data) for _, data in found))
             return states, topics, rows
 
@@ -485,9 +537,12 @@ class PartitionLogs:
                 if request.topic not in topics:
                     raise UnknownTopicOrPartition(f"Topic '{request.topic}' does not exist")
                 found = (state[2], *state[4:]) if state is not None else (None, None, None, None, None)
-                results.append(_fetch_result(request.topic, request.partition, request.offset, found,
-                                             rows.get(index, []), request.max_bytes, request.max_records,
-                                             found[3], as_batches))
+                lso = stables.get(index, -1)
+                result = _fetch_result(request.topic, request.partition, request.offset, found,
+                                       rows.get(index, []), request.max_bytes, request.max_records,
+                                       lso if request.read_committed else found[3], as_batches,
+                                       aborted=aborted.get(index, ()) if request.read_committed else None)
+                results.append(replace(result, last_stable_offset=lso, aborted=aborted.get(index, ())))
             except KafkaError as error:
                 results.append(error)
         return results
@@ -592,10 +647,12 @@ class PartitionLogs:
 
 
 def _fetch_result(topic: str, partition: int, offset: int, state: tuple, rows: list, max_bytes: int,
-                  max_records: int, upto: int, as_batches: bool = False) -> FetchResult:
+                  max_records: int, upto: int, as_batches: bool = False, *,
+                  aborted: tuple | None = None) -> FetchResult:
     """A read's answer from its partition's ``(config, log start, log end, high watermark,
     leader)`` and the batches read (base offset, bytes), decoded from ``offset`` to
-    ``upto``; raises the read's Kafka error."""
+    ``upto``; raises the read's Kafka error. Control batches (transaction markers) are never
+    records; with ``aborted`` (a read_committed read) neither are aborted transactions' batches."""
     config, start, leo, hw, leader = state
     if leader is None:
         raise UnknownTopicOrPartition(f"Partition {partition} of topic '{topic}' does not exist")
@@ -611,18 +668,28 @@ def _fetch_result(topic: str, partition: int, offset: int, state: tuple, rows: l
     records: list[ConsumerRecord] = []
     if as_batches:
         return FetchResult(topic, partition, records, hw, start, leo, b"".join(data for _, data in rows))
+    next_offset = None
     if rows:
         ts_type = effective_config(json.loads(config))["message.timestamp.type"]
         ts_type = "LogAppendTime" if ts_type == "LogAppendTime" else "CreateTime"
         budget = max_bytes
         append = records.append
         left = max_records
-        for _, data in rows:
+        kept = _kept_batches(rows, aborted)
+        for (_, data), keep in zip(rows, kept):
+            if not keep:
+                # A marker, or an aborted transaction's batch for read_committed: an offset gap.
+                last = _end_of(data)
+                if last < upto:
+                    next_offset = max(next_offset or offset, last + 1)
+                    continue
+                break
             for off, ts, key, value, headers in RecordBatch(data).records(from_offset=offset):
                 if off >= upto:
                     break
                 # tuple.__new__ skips the NamedTuple's keyword handling: this runs per record read.
                 append(_new_tuple(ConsumerRecord, (topic, partition, off, ts, key, value, headers, ts_type)))
+                next_offset = off + 1
                 budget -= (len(key) if key else 0) + (len(value) if value else 0)
                 left -= 1
                 if budget <= 0 or not left:  # like Kafka, always return at least one record
@@ -630,7 +697,22 @@ def _fetch_result(topic: str, partition: int, offset: int, state: tuple, rows: l
             else:
                 continue
             break
-    return FetchResult(topic, partition, records, hw, start, leo)
+    return FetchResult(topic, partition, records, hw, start, leo, next_offset=next_offset)
+
+
+def _end_of(data: bytes) -> int:
+    """A stored batch's last offset, from its header (base offset + last offset delta)."""
+    return _BASE_OFFSET.unpack_from(data, 0)[0] + _LAST_OFFSET_DELTA.unpack_from(data, 23)[0]
+
+
+def _kept_batches(rows: list, aborted: tuple | None) -> list[bool]:
+    """Which stored batches hold records for the reader: never markers; for read_committed
+    (``aborted`` given) not the aborted transactions' batches either."""
+    headers = [(_BASE_OFFSET.unpack_from(data, 0)[0], _PRODUCER_FIELDS.unpack_from(data, 43)[0],
+                bool(data[22] & TRANSACTIONAL_MASK), bool(data[22] & CONTROL_MASK)) for _, data in rows]
+    if aborted is None:
+        return [not control for _, _, _, control in headers]
+    return visible_to_read_committed(headers, aborted)
 
 
 async def insert_batch(conn: aiosqlite.Connection, topic_id: int, partition: int, data: bytes | bytearray,

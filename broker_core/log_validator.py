@@ -10,8 +10,7 @@ are walked without building them (lengths, offset deltas, and only where needed 
 length or a timestamp); a compressed batch is decompressed for that walk, within the
 request's budget, as Kafka streams through it — and stored compressed.
 
-Two points are kplay's own: transactional batches are refused (the transaction coordinator
-does not write its markers into the log yet), and records must carry the offset deltas 0, 1, 2, ... that every producer writes
+One point is kplay's own: records must carry the offset deltas 0, 1, 2, ... that every producer writes
 (Kafka would rebuild a compressed batch that does not; kplay refuses it rather than store
 offsets out of order).
 """
@@ -77,11 +76,6 @@ def validate_batch(data: bytearray, config: dict[str, Any], now: int, where: str
                             f"count of records {count} in topic partition {where}")
     if header.is_control:
         raise InvalidRecord(f"Clients are not allowed to write control records in topic partition {where}")
-    if header.is_transactional:
-        # Until transactions write their COMMIT/ABORT markers into the log (control batches this
-        # format already holds), a transaction may carry consumer offsets but no records.
-        raise InvalidRecord("kplay does not store transactional records yet: a transaction may commit "
-                            "consumer offsets (send_offsets_to_transaction) but not produce records")
     if header.producer_id >= 0 and header.base_sequence < 0:
         raise InvalidRecord(f"Invalid sequence number {header.base_sequence} in record batch with producerId "
                             f"{header.producer_id} in topic partition {where}")

@@ -91,6 +91,14 @@ class FetchResult:
     log_end_offset: int = 0
     #: With ``read_many(as_batches=True)``: the stored batches themselves, as a Fetch serves them.
     batches: bytes = b""
+    #: The last stable offset: below it every transaction is decided (the high watermark without any).
+    last_stable_offset: int = -1
+    #: For a read_committed read: the aborted transactions among what was read
+    #: (``transaction_index.AbortedTransaction``), as a Fetch lists them.
+    aborted: tuple = ()
+    #: Where the next read starts: past the last record returned and past the markers and
+    #: aborted records skipped (None: after the last record, or unchanged without records).
+    next_offset: int | None = None
 
 
 def record_size(key: bytes | None, value: bytes | None, headers: Headers = ()) -> int:

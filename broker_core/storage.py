@@ -26,6 +26,7 @@ from .consumer_group_schema import CONSUMER_GROUP_TABLES
 from .errors import KafkaError, RequestTimedOut, StorageClosed, StorageError
 from .record_batch import read_header, verify_crc
 from .producer_state import PRODUCER_STATE_TABLES
+from .transaction_index import TRANSACTION_INDEX_TABLES
 from .schema_migration import migrate_to_batches
 from .single_hop import run_transaction
 
@@ -223,6 +224,7 @@ SCHEMA: tuple[str, ...] = (
     )""",
     *SCHEMA_REGISTRY_TABLES,
     *PRODUCER_STATE_TABLES,
+    *TRANSACTION_INDEX_TABLES,
     *CONSUMER_GROUP_TABLES,
 )
 
@@ -361,6 +363,9 @@ async def _add_missing_tables(conn: aiosqlite.Connection) -> None:
     present = {row[0] for row in await conn.execute_fetchall("SELECT name FROM sqlite_master WHERE type='table'")}
     if "producer_batches" not in present:
         for ddl in PRODUCER_STATE_TABLES:
+            await conn.execute(ddl)
+    if "aborted_transactions" not in present:
+        for ddl in TRANSACTION_INDEX_TABLES:
             await conn.execute(ddl)
     if "consumer_groups" not in present:
         for ddl in CONSUMER_GROUP_TABLES:

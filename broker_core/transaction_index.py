@@ -16,8 +16,11 @@ and markers they describe, so they survive a SIGKILL exactly as the log does.
 
 from __future__ import annotations
 
+import sqlite3
 from dataclasses import dataclass
 from typing import Any, Iterable
+
+from .errors import InvalidProducerEpoch, InvalidProducerIdMapping, InvalidTxnState
 
 #: The index's tables (``IF NOT EXISTS``: added to older data files when first needed).
 TRANSACTION_INDEX_TABLES: tuple[str, ...] = (
@@ -57,6 +60,32 @@ async def ensure_tables(conn: Any) -> None:
     """Create the index's tables if this data file has none yet (inside a write transaction)."""
     for ddl in TRANSACTION_INDEX_TABLES:
         await conn.execute(ddl)
+
+
+async def verify_transactional_batch(conn: Any, producer_id: int, producer_epoch: int, topic: str,
+                                    partition: int) -> None:
+    """Refuse a transactional batch that no ongoing transaction of its producer expects, as
+    Kafka (KIP-890) verifies before appending: a producer id no transactional id has is
+    InvalidProducerIdMapping, an older epoch InvalidProducerEpoch (a fenced zombie), a
+    partition not added to the ongoing transaction InvalidTxnState. Reads the transaction
+    coordinator's tables, in the append's own transaction (so EndTxn cannot slip between).
+    """
+    try:
+        rows = await conn.execute_fetchall(
+            "SELECT t.transactional_id, t.producer_epoch, t.state, p.partition IS NOT NULL FROM transactions t"
+            " LEFT JOIN transaction_partitions p ON p.transactional_id=t.transactional_id AND p.topic=?"
+            " AND p.partition=? WHERE t.producer_id=?", (topic, partition, producer_id))
+    except sqlite3.OperationalError:  # no transactional id was ever initialised in this file
+        rows = []
+    if not rows:
+        raise InvalidProducerIdMapping(f"Producer {producer_id} has no transactional id")
+    transactional_id, epoch, state, added = rows[0]
+    if producer_epoch != epoch:
+        raise InvalidProducerEpoch(f"Producer {producer_id}'s epoch {producer_epoch} is not the current "
+                                   f"epoch {epoch} of transactional id '{transactional_id}': it was fenced")
+    if state != "Ongoing" or not added:
+        raise InvalidTxnState(f"{topic}-{partition} is not part of an ongoing transaction of "
+                              f"'{transactional_id}' (AddPartitionsToTxn comes first)")
 
 
 async def note_transactional_batch(conn: Any, topic_id: int, partition: int, producer_id: int,

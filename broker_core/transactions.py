@@ -35,7 +35,7 @@ from typing import Any, Iterable, Mapping, Protocol, Sequence
 
 from .background_task import BackgroundTask
 from .clock import Clock
-from .errors import (ConcurrentTransactions, IllegalGeneration, InvalidProducerEpoch, InvalidProducerIdMapping,
+from .errors import (ConcurrentTransactions, IllegalGeneration, InvalidProducerIdMapping,
                      InvalidRequest, InvalidTransactionTimeout, InvalidTxnState,
                      ProducerFenced, StorageClosed, TransactionalIdNotFound, UnknownMemberId,
                      UnknownTopicOrPartition)
@@ -43,6 +43,7 @@ from .groups import GroupCoordinator
 from .producer_state import allocate_producer_id
 from .records import TopicPartition
 from .storage import Storage, record_change
+from .transaction_index import verify_transactional_batch
 
 log = logging.getLogger("kplay.transactions")
 
@@ -453,26 +454,11 @@ class TransactionCoordinator:
     # -- what a partition's leader asks -----------------------------------------------
     async def check_transactional_produce(self, producer_id: int, producer_epoch: int, topic: str,
                                           partition: int) -> None:
-        """Refuse a transactional batch that no ongoing transaction of its producer expects.
-
-        Kafka (KIP-890) verifies the same before appending: an older epoch is
-        InvalidProducerEpoch (a fenced zombie), a partition not added to the ongoing
-        transaction InvalidTxnState.
-        """
+        """Refuse a transactional batch that no ongoing transaction of its producer expects
+        (``transaction_index.verify_transactional_batch``; the log checks the same on append)."""
         await self._ensure_tables()
-        rows = await self._storage.fetchall(
-            "SELECT t.transactional_id, t.producer_epoch, t.state, p.partition IS NOT NULL FROM transactions t"
-            " LEFT JOIN transaction_partitions p ON p.transactional_id=t.transactional_id AND p.topic=?"
-            " AND p.partition=? WHERE t.producer_id=?", (topic, partition, producer_id))
-        if not rows:
-            raise InvalidProducerIdMapping(f"Producer {producer_id} has no transactional id")
-        transactional_id, epoch, state, added = rows[0]
-        if producer_epoch != epoch:
-            raise InvalidProducerEpoch(f"Producer {producer_id}'s epoch {producer_epoch} is not the current "
-                                       f"epoch {epoch} of transactional id '{transactional_id}': it was fenced")
-        if state != ONGOING or not added:
-            raise InvalidTxnState(f"{topic}-{partition} is not part of an ongoing transaction of "
-                                  f"'{transactional_id}' (AddPartitionsToTxn comes first)")
+        async with self._storage.snapshot() as conn:
+            await verify_transactional_batch(conn, producer_id, producer_epoch, topic, partition)
 
     # -- administration --------------------------------------------------------------
     async def describe(self, transactional_id: str) -> TransactionDescription:

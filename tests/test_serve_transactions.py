@@ -200,23 +200,75 @@ def test_describe_and_list_transactions_on_the_wire(served: ServedCluster) -> No
     assert all(state_ == "Ongoing" for _, state_ in listed)
 
 
-def test_transactional_records_are_refused_at_once_and_nothing_is_stored(served: ServedCluster) -> None:
-    """Until the log stores transactional batches and markers, a transaction carries offsets only:
-    its records are refused at once (never stored where read_committed consumers would see them)."""
-    from confluent_kafka import KafkaException
+def consume_all(served: ServedCluster, topic: str, isolation: str, expected: int) -> list[tuple[int, bytes]]:
+    """(offset, value) of every record a confluent-kafka consumer with ``isolation`` reads, once
+    it has read ``expected`` of them and reached the end of the partition."""
+    from confluent_kafka import Consumer
 
+    consumer = Consumer({"bootstrap.servers": served.bootstrap, "group.id": f"{topic}-{isolation}",
+                         "auto.offset.reset": "earliest", "isolation.level": isolation,
+                         "enable.partition.eof": True})
+    consumer.subscribe([topic])
+    got: list[tuple[int, bytes]] = []
+    at_end = False
+
+    def poll() -> None:
+        nonlocal at_end
+        message = consumer.poll(0.2)
+        if message is None:
+            return
+        if message.error():
+            at_end = message.error().code() == -191  # _PARTITION_EOF
+            return
+        got.append((message.offset(), message.value()))
+
+    try:
+        wait_for(lambda: len(got) >= expected and at_end, f"{expected} records for {isolation}", step=poll)
+    finally:
+        consumer.close()
+    return got
+
+
+def test_read_committed_sees_only_committed_records(served: ServedCluster) -> None:
+    """Committed, aborted, committed: read_committed reads the two committed transactions, with
+    the markers and the aborted records as offset gaps; read_uncommitted reads all records."""
     served.create_topic("txn-records")
-    producer = confluent_producer(served, "txn-records")
+    producer = confluent_producer(served, "txn-records-producer")
+    producer.init_transactions(30)
+    for outcome, values in (("commit", [b"a1", b"a2"]), ("abort", [b"b1", b"b2", b"b3"]), ("commit", [b"c1"])):
+        producer.begin_transaction()
+        for value in values:
+            producer.produce("txn-records", value)
+        producer.flush(30)
+        if outcome == "commit":
+            producer.commit_transaction(30)
+        else:
+            producer.abort_transaction(30)
+    # 2 records + marker, 3 + marker, 1 + marker: the log ends at 9.
+    assert served.call(served.core.logs.read("txn-records", 0, 0)).high_watermark == 9
+    committed = consume_all(served, "txn-records", "read_committed", 3)
+    assert committed == [(0, b"a1"), (1, b"a2"), (7, b"c1")]
+    everything = consume_all(served, "txn-records", "read_uncommitted", 6)
+    assert everything == [(0, b"a1"), (1, b"a2"), (3, b"b1"), (4, b"b2"), (5, b"b3"), (7, b"c1")]
+
+
+def test_an_open_transaction_holds_read_committed_back(served: ServedCluster) -> None:
+    """A read_committed consumer stops at the last stable offset while a transaction is open and
+    gets its records when it commits; kafka-python's read_committed consumer agrees."""
+    from kafka import KafkaConsumer
+
+    served.create_topic("txn-open")
+    producer = confluent_producer(served, "txn-open-producer")
     producer.init_transactions(30)
     producer.begin_transaction()
-    failures: list[Any] = []
-    producer.produce("txn-records", b"never stored", on_delivery=lambda error, _: failures.append(error))
-    started = time.monotonic()
+    producer.produce("txn-open", b"pending")
     producer.flush(30)
-    assert time.monotonic() - started < FAST_S
-    assert failures and failures[0] is not None
-    with pytest.raises(KafkaException):
-        producer.commit_transaction(30)
-    producer.abort_transaction(30)
-    assert state(served, "txn-records") == "CompleteAbort"
-    assert served.log("txn-records", 0) == []
+    result = served.call(served.core.logs.read("txn-open", 0, 0, read_committed=True))
+    assert (result.records, result.last_stable_offset, result.high_watermark) == ([], 0, 1)
+    producer.commit_transaction(30)
+    consumer = KafkaConsumer("txn-open", bootstrap_servers=served.bootstrap, isolation_level="read_committed",
+                             auto_offset_reset="earliest", consumer_timeout_ms=10_000)
+    try:
+        assert [(m.offset, m.value) for m in consumer][:1] == [(0, b"pending")]
+    finally:
+        consumer.close()

@@ -60,6 +60,11 @@ class _Wanted:
     epoch: int
 
 
+#: Fetch's isolation_level for read_committed (0 is read_uncommitted).
+READ_COMMITTED = 1
+AbortedTransaction = FetchResponse.FetchableTopicResponse.PartitionData.AbortedTransaction
+
+
 @dataclass
 class _Read:
     """What one pass over the requested partitions found."""
@@ -70,13 +75,16 @@ class _Read:
 
 
 async def handle_fetch(ctx: RequestContext, request) -> FetchResponse:
-    """Fetch: records from each requested offset up to the high watermark, held until
-    ``min_bytes`` are there or ``max_wait_ms`` has passed."""
+    """Fetch: records from each requested offset up to the high watermark (read_committed: the
+    last stable offset, with the aborted transactions listed), held until ``min_bytes`` are
+    there or ``max_wait_ms`` has passed."""
     # From v13 topics are named by id: unknown ids are answered UNKNOWN_TOPIC_ID, the rest by name.
     names, unknown = await topic_names(ctx, request.topics, by_id=ctx.version >= TOPIC_ID_VERSION)
     wanted = [_Wanted(name, p.partition, p.fetch_offset, p.partition_max_bytes,
                       p.current_leader_epoch if ctx.version >= 9 else NO_EPOCH)
               for name, topic in zip(names, request.topics) if name is not None for p in topic.partitions]
+    # isolation_level (v4+): 1 is read_committed, below the last stable offset.
+    read_committed = request.isolation_level == READ_COMMITTED
     loop = asyncio.get_running_loop()
     deadline = loop.time() + max(0, request.max_wait_ms) / 1000
     feed = ctx.cluster.feed
@@ -84,12 +92,12 @@ async def handle_fetch(ctx: RequestContext, request) -> FetchResponse:
     arrivals = feed.subscribe(*WAKE_EVENTS) if wanted else None
     try:
         while True:
-            found = await _read(ctx, wanted, request.max_bytes)
+            found = await _read(ctx, wanted, request.max_bytes, read_committed)
             remaining = deadline - loop.time()
             if found.bytes_read >= request.min_bytes or found.errors or remaining <= 0 or arrivals is None:
                 break
             if not await _arrival(arrivals, {(w.topic, w.partition) for w in wanted}, remaining):
-                found = await _read(ctx, wanted, request.max_bytes)
+                found = await _read(ctx, wanted, request.max_bytes, read_committed)
                 break
     finally:
         if arrivals is not None:
@@ -130,7 +138,7 @@ async def _arrival(arrivals, partitions: set[tuple[str, int]], timeout_s: float)
     return False
 
 
-async def _read(ctx: RequestContext, wanted: list[_Wanted], max_bytes: int) -> _Read:
+async def _read(ctx: RequestContext, wanted: list[_Wanted], max_bytes: int, read_committed: bool) -> _Read:
     """Every wanted partition in one read of the core: partitions with nothing new cost a
     lookup, not a query (a consumer names all its partitions in every Fetch)."""
     found = _Read()
@@ -146,7 +154,7 @@ async def _read(ctx: RequestContext, wanted: list[_Wanted], max_bytes: int) -> _
             continue
         led.append((want, partition))
         requests.append(ReadRequest(want.topic, want.partition, want.offset, MAX_RECORDS_PER_PARTITION,
-                                    max(1, min(want.max_bytes, budget))))
+                                    max(1, min(want.max_bytes, budget)), read_committed))
     results = iter(await ctx.cluster.logs.read_many(requests, max_total_bytes=budget, as_batches=True))
     for want, partition in led:
         result = partition if isinstance(partition, KafkaError) else next(results)
@@ -158,8 +166,11 @@ async def _read(ctx: RequestContext, wanted: list[_Wanted], max_bytes: int) -> _
             # The stored batches as they are (Kafka's zero-copy fetch): no record is decoded or encoded.
             records = result.batches if budget > 0 else b""
             part = PartitionData(partition_index=want.partition, error_code=WireError.NONE,
-                                 high_watermark=result.high_watermark, last_stable_offset=result.high_watermark,
-                                 log_start_offset=result.log_start_offset, aborted_transactions=None,
+                                 high_watermark=result.high_watermark, last_stable_offset=result.last_stable_offset,
+                                 log_start_offset=result.log_start_offset,
+                                 aborted_transactions=[AbortedTransaction(producer_id=a.producer_id,
+                                                                          first_offset=a.first_offset)
+                                                       for a in result.aborted] if read_committed else None,
                                  preferred_read_replica=-1, records=records)
             found.bytes_read += len(records)
             budget -= len(records)
