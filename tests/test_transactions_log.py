@@ -1,0 +1,132 @@
+"""Transactions in the log, through the core: transactional batches, COMMIT/ABORT markers taking
+an offset, the last stable offset, and the core's Consumer under both isolation levels.
+
+Batches are built as a transactional producer sends them (Kafka's v2 format with the
+transactional bit, its producer id, epoch and sequences) and appended as kplay serve does.
+"""
+
+from __future__ import annotations
+
+from broker_core import Cluster, Consumer, ManualClock, TopicPartition
+from broker_core.errors import InvalidProducerEpoch, InvalidTxnState, KafkaError
+from broker_core.log import BatchRequest
+from broker_core.producer_state import ProducerMark
+from broker_core.record_batch import RecordBatch, build_batch
+from broker_core.transactions import ProducerIdAndEpoch
+
+TP = TopicPartition("orders", 0)
+
+
+class TransactionalProducer:
+    """Just enough of a transactional producer: its id, epoch and next sequence."""
+
+    def __init__(self, cluster: Cluster, transactional_id: str, timeout_ms: int = 60_000) -> None:
+        self.cluster = cluster
+        self.transactional_id = transactional_id
+        self.timeout_ms = timeout_ms
+        self.ids = ProducerIdAndEpoch(-1, -1)
+        self.sequence = 0
+
+    async def init(self) -> None:
+        self.ids = await self.cluster.transactions.init_producer_id(self.transactional_id, self.timeout_ms)
+        self.sequence = 0
+
+    async def send(self, *values: bytes, tp: TopicPartition = TP) -> int:
+        await self.cluster.transactions.add_partitions(self.transactional_id, self.ids.producer_id,
+                                                       self.ids.producer_epoch, [tp])
+        return await self.append(*values, tp=tp)
+
+    async def append(self, *values: bytes, tp: TopicPartition = TP, epoch: int | None = None) -> int:
+        epoch = self.ids.producer_epoch if epoch is None else epoch
+        batch = build_batch([(None, value, (), 1_000) for value in values], producer_id=self.ids.producer_id,
+                            producer_epoch=epoch, base_sequence=self.sequence, is_transactional=True)
+        mark = ProducerMark(self.ids.producer_id, epoch, self.sequence, self.sequence + len(values) - 1)
+        (result,) = await self.cluster.logs.append_batches([BatchRequest(tp.topic, tp.partition, (), mark,
+                                                                         batch=batch)], acks=1)
+        if isinstance(result, KafkaError):
+            raise result
+        self.sequence += len(values)
+        return result.base_offset
+
+    async def end(self, commit: bool) -> None:
+        await self.cluster.transactions.end_transaction(self.transactional_id, self.ids.producer_id,
+                                                        self.ids.producer_epoch, commit)
+
+
+async def read_all(cluster: Cluster, isolation: str) -> tuple[list[tuple[int, bytes]], int]:
+    """Every record a fresh consumer with ``isolation`` reads, and its position after them."""
+    consumer = Consumer(cluster, auto_offset_reset="earliest", isolation_level=isolation)
+    consumer.assign([TP])
+    got = []
+    for _ in range(5):  # a few polls: each returns what is there
+        got += [(r.offset, r.value) for r in await consumer.poll()]
+    return got, await consumer.position(TP)
+
+
+async def test_markers_take_an_offset_and_read_committed_skips_aborted_records(cluster: Cluster) -> None:
+    await cluster.topics.create_topic("orders", 1, 1)
+    producer = TransactionalProducer(cluster, "app")
+    await producer.init()
+    assert await producer.send(b"a1", b"a2") == 0
+    # Open: read_committed stops at the last stable offset (0), read_uncommitted reads on.
+    assert await read_all(cluster, "read_committed") == ([], 0)
+    assert await read_all(cluster, "read_uncommitted") == ([(0, b"a1"), (1, b"a2")], 2)
+    await producer.end(commit=False)  # ABORT marker at 2
+    assert await producer.send(b"c1") == 3
+    await producer.end(commit=True)  # COMMIT marker at 4
+    result = await cluster.logs.read("orders", 0, 0, read_committed=True)
+    assert (result.high_watermark, result.last_stable_offset) == (5, 5)
+    assert [(a.producer_id, a.first_offset, a.last_offset) for a in result.aborted] == [
+        (producer.ids.producer_id, 0, 2)]
+    # read_committed: only the committed record; both read past the markers (offset gaps).
+    assert await read_all(cluster, "read_committed") == ([(3, b"c1")], 5)
+    assert await read_all(cluster, "read_uncommitted") == ([(0, b"a1"), (1, b"a2"), (3, b"c1")], 5)
+    # Even the partition strip's read (to the log end) never shows a marker as a record.
+    from_marker = await cluster.logs.read("orders", 0, 2, to_log_end=True)
+    assert [r.offset for r in from_marker.records] == [3]
+
+
+async def test_a_fenced_zombie_and_an_unadded_partition_cannot_write(cluster: Cluster) -> None:
+    await cluster.topics.create_topic("orders", 2, 1)
+    zombie = TransactionalProducer(cluster, "app")
+    await zombie.init()
+    await zombie.send(b"z1")
+    successor = TransactionalProducer(cluster, "app")
+    try:
+        await successor.init()
+    except KafkaError:  # CONCURRENT_TRANSACTIONS: the zombie's transaction was aborted first
+        await successor.init()
+    try:
+        await zombie.append(b"z2")
+        raise AssertionError("the zombie wrote")
+    except InvalidProducerEpoch:
+        pass
+    try:
+        await successor.append(b"s1", tp=TopicPartition("orders", 1))  # never added to the transaction
+        raise AssertionError("wrote outside the transaction")
+    except InvalidTxnState:
+        pass
+    # The zombie's record was aborted with a marker written by the coordinator.
+    assert await read_all(cluster, "read_committed") == ([], 2)
+
+
+async def test_a_timed_out_transaction_is_aborted_with_markers(cluster: Cluster, clock: ManualClock) -> None:
+    await cluster.topics.create_topic("orders", 1, 1)
+    producer = TransactionalProducer(cluster, "slow", timeout_ms=5_000)
+    await producer.init()
+    await producer.send(b"late")
+    clock.advance(5_001)
+    assert await cluster.transactions.abort_timed_out() == ["slow"]
+    result = await cluster.logs.read("orders", 0, 0, read_committed=True)
+    assert (result.records, result.last_stable_offset, result.high_watermark) == ([], 2, 2)  # the ABORT marker at 1
+    assert await read_all(cluster, "read_committed") == ([], 2)
+
+
+def test_control_batches_are_markers() -> None:
+    """The stored marker is a control batch that Kafka's clients recognise."""
+    from broker_core.record_batch import ControlType, EndTransactionMarker, build_control_batch
+
+    batch = RecordBatch(build_control_batch(EndTransactionMarker(ControlType.ABORT, 0), producer_id=7,
+                                            producer_epoch=1, timestamp=5))
+    assert batch.header.is_control and batch.header.is_transactional
+    assert batch.end_transaction_marker().control_type == ControlType.ABORT
