@@ -829,6 +829,7 @@ async def truncate_log(conn: aiosqlite.Connection, topic_id: int, partition: int
                        (topic_id, partition, end_offset))
     await truncate_cleaner_state(conn, topic_id, partition, end_offset)
     await truncate_producer_state(conn, topic_id, partition, end_offset)
+    await transaction_index.truncate(conn, topic_id, partition, end_offset)
     bases = [row[0] for row in await conn.execute_fetchall(
         "SELECT base_offset FROM segments WHERE topic_id=? AND partition=? ORDER BY base_offset",
         (topic_id, partition))]

@@ -42,6 +42,7 @@ from typing import Any, AsyncIterator, Awaitable, Callable
 
 import aiosqlite
 
+from . import transaction_index
 from .background_task import BackgroundTask
 from .clock import Clock
 from .config import effective_config
@@ -602,6 +603,8 @@ async def purge_topic_data(storage: Storage, topic_id: int, partitions: int) -> 
     for table in ("batches", "tombstone_horizons"):
         for partition in range(partitions):
             total += await delete_below(storage, table, topic_id, partition, MAX_OFFSET)
+    async with storage.write() as conn:
+        await transaction_index.forget_topic(conn, topic_id)
     return total
 
 
@@ -897,6 +900,7 @@ async def _write_deletions(conn: aiosqlite.Connection, log: _PartitionLog,
                        (tid, part, first_kept.base_offset))
     await conn.execute("UPDATE partitions SET log_start_offset=? WHERE topic_id=? AND partition=?",
                        (log_start, tid, part))
+    await transaction_index.forget_below(conn, tid, part, log_start)
     await record_changes(conn, now, "segment_deleted", [
         {"topic": log.topic, "partition": part, "base_offset": segment.base_offset,
          "next_offset": segment.next_offset, "log_start_offset": log_start, "reason": reason,
