@@ -79,3 +79,37 @@ def test_bad_input_is_one_line(data_path: Path) -> None:
     assert neither.returncode == 1 and "list or describe" in neither.stderr
     wrong = kplay(data_path, "transactions", "abort")
     assert wrong.returncode == 1 and "invalid choice: 'abort'" in wrong.stderr
+
+
+def test_console_consumer_isolation_levels(data_path: Path) -> None:
+    """An aborted transaction's records reach read_uncommitted only; offsets show the markers' gaps."""
+    from transaction_support import TransactionalProducer
+
+    async def make() -> None:
+        cluster = await Cluster.open(data_path)
+        try:
+            await cluster.topics.create_topic("orders", 1, 1)
+            producer = TransactionalProducer(cluster, "etl")
+            await producer.init()
+            await producer.send(b"kept-1", b"kept-2")
+            await producer.end(commit=True)  # marker at 2
+            await producer.send(b"dropped")
+            await producer.end(commit=False)  # marker at 4
+            await producer.send(b"kept-3")
+            await producer.end(commit=True)  # marker at 6
+        finally:
+            await cluster.close()
+
+    asyncio.run(make())
+    base = ["console-consumer", "--topic", "orders", "--from-beginning", "--property", "print.offset=true"]
+    committed = kplay(data_path, *base, "--max-messages", "3", "--isolation-level", "read_committed")
+    assert committed.returncode == 0, committed.stderr
+    assert [line.split("\t")[0] for line in committed.stdout.splitlines()] == ["Offset:0", "Offset:1", "Offset:5"]
+    assert "dropped" not in committed.stdout
+    everything = kplay(data_path, *base, "--max-messages", "4", "--consumer-property",
+                       "isolation.level=read_uncommitted")
+    assert everything.returncode == 0, everything.stderr
+    assert [line.split("\t")[0] for line in everything.stdout.splitlines()] == ["Offset:0", "Offset:1", "Offset:3",
+                                                                             "Offset:5"]
+    bad = kplay(data_path, *base, "--isolation-level", "read_most")
+    assert bad.returncode == 1 and "isolation.level" in bad.stderr and "Traceback" not in bad.stderr

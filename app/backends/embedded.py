@@ -103,9 +103,10 @@ class EmbeddedBackend(Backend):
     def consumer(self, *, group_id: str | None = None, client_id: str = "kplay-consumer",
                  auto_offset_reset: str = "latest", enable_auto_commit: bool = True,
                  isolation_level: str = "read_uncommitted", **settings: object) -> RecordConsumer:
-        """The core's ``Consumer`` (the core has no transactions: both isolation levels read the same)."""
+        """The core's ``Consumer``, reading committed transactions only with ``read_committed``."""
         return Consumer(self.cluster, group_id=group_id, client_id=client_id, auto_offset_reset=auto_offset_reset,
-                        enable_auto_commit=enable_auto_commit, **settings)  # type: ignore[arg-type]
+                        enable_auto_commit=enable_auto_commit, isolation_level=isolation_level,
+                        **settings)  # type: ignore[arg-type]
 
     async def list_groups(self) -> list[GroupListing]:
         """Every group, by id."""

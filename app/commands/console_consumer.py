@@ -171,9 +171,8 @@ def console_consumer(
     skip_message_on_error: Annotated[bool, typer.Option(
         "--skip-message-on-error", help="Accepted; kplay's formatter does not fail on a record.")] = False,
     isolation_level: Annotated[Optional[str], typer.Option(
-        "--isolation-level", help="read_committed or read_uncommitted (the default): with --cluster, whether "
-                                  "records of open or aborted transactions are read (the playground has no "
-                                  "transactions).")] = None,
+        "--isolation-level", help="read_committed or read_uncommitted (the default): whether records of open "
+                                  "or aborted transactions are read.")] = None,
     bootstrap_server: BootstrapServerOption = None,
     data: DataOption = None,
     cluster: ClusterOption = None,
