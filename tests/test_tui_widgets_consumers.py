@@ -166,3 +166,43 @@ async def test_hostile_records_render_literally_in_a_consumer(cluster: Cluster) 
                        "every payload, literally")
         assert "\x1b" not in screen_text(app) and "\x07" not in screen_text(app)
         assert not screen_styles_have_link(app)
+
+
+async def test_a_read_committed_view_skips_aborted_records(cluster) -> None:
+    """Two views of one partition, as created from the deck's form: read_uncommitted shows the
+    aborted transaction's record, read_committed does not (and says it is read_committed)."""
+    from transaction_support import TransactionalProducer
+
+    class DeckApp(App):
+        CSS_PATH = [consumer_view.CSS_FILE, consumer_deck.CSS_FILE]
+
+        def compose(self) -> ComposeResult:
+            yield ConsumerDeck(cluster)
+
+    await cluster.topics.create_topic("orders", 1, 1)
+    producer = TransactionalProducer(cluster, "etl")
+    await producer.init()
+    await producer.send(b"kept")
+    await producer.end(commit=True)
+    await producer.send(b"dropped")
+    await producer.end(commit=False)
+    app = DeckApp()
+    async with app.run_test(size=(160, 40)) as pilot:
+        deck = app.query_one(ConsumerDeck)
+        deck.focus()
+        await pilot.press("a", *"orders", "enter")
+        await wait_for(pilot, lambda: len(deck.views) == 1, "the read_uncommitted view")
+        deck.query_one("#consumer-deck-isolation").value = "read_committed"
+        deck.focus()
+        await pilot.press("a")
+        deck.query_one("#consumer-deck-topic").focus()
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: len(deck.views) == 2, "the read_committed view")
+        uncommitted, committed = deck.views
+        await wait_for(pilot, lambda: uncommitted.consumed == 2 and "dropped" in uncommitted.text, "both records")
+        await wait_for(pilot, lambda: committed.consumed == 1 and "kept" in committed.text, "the committed record")
+        assert "dropped" not in committed.text and "read_committed" in committed.text
+        assert "read_committed" not in uncommitted.text
+        # Both read past the two markers: position 4 (records at 0 and 2, markers at 1 and 3).
+        await wait_for(pilot, lambda: [s.position for s in committed.stats] == [4]
+                       and [s.position for s in uncommitted.stats] == [4], "positions past the markers")

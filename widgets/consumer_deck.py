@@ -33,6 +33,9 @@ CSS_FILE = Path(__file__).with_suffix(".tcss")
 MAX_VIEWS = 12
 
 START_CHOICES: tuple[tuple[str, str], ...] = (("from beginning", "earliest"), ("from end", "latest"))
+#: isolation.level: read_uncommitted (Kafka's default) reads open and aborted transactions' records too.
+ISOLATION_CHOICES: tuple[tuple[str, str], ...] = (("uncommitted", "read_uncommitted"),
+                                                  ("committed", "read_committed"))
 
 
 def parse_partitions(raw: str) -> list[int] | None:
@@ -92,6 +95,8 @@ class ConsumerDeck(Vertical, can_focus=True):
             yield Input(placeholder="all", id="consumer-deck-partitions", compact=True)
             yield Select(START_CHOICES, value="earliest", allow_blank=False, id="consumer-deck-start",
                          compact=True)
+            yield Select(ISOLATION_CHOICES, value="read_uncommitted", allow_blank=False,
+                         id="consumer-deck-isolation", compact=True, tooltip="isolation.level")
         yield Static(id="consumer-deck-message", markup=False)
 
     def on_mount(self) -> None:
@@ -140,14 +145,15 @@ class ConsumerDeck(Vertical, can_focus=True):
             self._say(str(error), error=True)
             return
         from_beginning = self.query_one("#consumer-deck-start", Select).value == "earliest"
-        self._add_from_form(topic, group, partitions, from_beginning)
+        isolation = str(self.query_one("#consumer-deck-isolation", Select).value)
+        self._add_from_form(topic, group, partitions, from_beginning, isolation)
 
     @work(group="consumer-deck-add")
     async def _add_from_form(self, topic: str, group: str | None, partitions: list[int] | None,
-                             from_beginning: bool) -> None:
+                             from_beginning: bool, isolation_level: str) -> None:
         try:
             view = await self.add_consumer(topic, group=group, partitions=partitions,
-                                           from_beginning=from_beginning)
+                                           from_beginning=from_beginning, isolation_level=isolation_level)
         except (KafkaError, ValueError) as error:
             self._say(_describe_error(error), error=True)
             return
@@ -157,9 +163,10 @@ class ConsumerDeck(Vertical, can_focus=True):
 
     async def add_consumer(self, topic: str, *, group: str | None = None,
                            partitions: Sequence[int] | None = None, from_beginning: bool = True,
-                           label: str | None = None, window: int = WINDOW) -> ConsumerView:
-        """Add a consumer view keeping the newest ``window`` records; raises
-        UnknownTopicOrPartition or ValueError for bad input."""
+                           label: str | None = None, window: int = WINDOW,
+                           isolation_level: str = "read_uncommitted") -> ConsumerView:
+        """Add a consumer view keeping the newest ``window`` records (``isolation_level``:
+        Kafka's isolation.level); raises UnknownTopicOrPartition or ValueError for bad input."""
         if len(self.views) >= MAX_VIEWS:
             raise ValueError(f"A deck holds at most {MAX_VIEWS} consumers; remove one first (x).")
         count = await self.cluster.logs.partition_count(topic)
@@ -169,7 +176,8 @@ class ConsumerDeck(Vertical, can_focus=True):
                 raise ValueError(f"Topic {printable(topic, 40)} has partitions 0-{count - 1}; "
                                  f"there is no partition {missing[0]}.")
         view = ConsumerView(self.cluster, topic, partitions=partitions, group=group,
-                            from_beginning=from_beginning, label=label, window=window)
+                            from_beginning=from_beginning, label=label, window=window,
+                            isolation_level=isolation_level)
         empty = self.query("#consumer-deck-empty")
         if empty:
             await empty.remove()

@@ -283,7 +283,7 @@ class ConsumerView(Vertical, can_focus=False):
     def __init__(self, cluster: Cluster, topic: str, *, partitions: Sequence[int] | None = None,
                  group: str | None = None, from_beginning: bool = True, label: str | None = None,
                  window: int = WINDOW, name: str | None = None, id: str | None = None,
-                 classes: str | None = None) -> None:
+                 classes: str | None = None, isolation_level: str = "read_uncommitted") -> None:
         super().__init__(name=name, id=id, classes=classes)
         self.cluster = cluster
         self.topic = topic
@@ -291,7 +291,8 @@ class ConsumerView(Vertical, can_focus=False):
         self.requested_partitions = list(partitions) if partitions is not None else None
         self.label = label or f"consumer-{next(_names)}"
         self.consumer = Consumer(cluster, group_id=group, client_id=self.label,
-                                 auto_offset_reset="earliest" if from_beginning else "latest")
+                                 auto_offset_reset="earliest" if from_beginning else "latest",
+                                 isolation_level=isolation_level)
         # The consumer this view made (a subclass may show one owned elsewhere instead).
         self._own_consumer = self.consumer
         self.paused = False
@@ -538,6 +539,9 @@ class ConsumerView(Vertical, can_focus=False):
         title.append("\n")
         title.append(f"{printable(self.topic, 40)} [{assigned or '—'}]" if self.group is not None
                      else f"partitions [{assigned or '—'}]")
+        if getattr(self.consumer, "read_committed", False):
+            # Open and aborted transactions' records are not read: say so, it explains the gaps.
+            title.append("  read_committed", "cyan")
         if self.paused:
             title.append("  ⏸ paused", "bold yellow")
         _set_text(self.query_one(".consumer-view-title", Static), title)
