@@ -272,3 +272,54 @@ def test_an_open_transaction_holds_read_committed_back(served: ServedCluster) ->
         assert [(m.offset, m.value) for m in consumer][:1] == [(0, b"pending")]
     finally:
         consumer.close()
+
+
+def test_consume_transform_produce_is_exactly_once(served: ServedCluster) -> None:
+    """The exactly-once loop: read (read_committed, in a group), write the transformed records and
+    the group's offsets in one transaction, commit. A batch whose transaction is aborted midway
+    is read again and written once: the output holds each input exactly once."""
+    from confluent_kafka import Consumer, Producer, TopicPartition as ConfluentPartition
+
+    served.create_topic("eos-in")
+    served.create_topic("eos-out")
+    source = Producer({"bootstrap.servers": served.bootstrap})
+    for i in range(10):
+        source.produce("eos-in", f"order-{i}".encode())
+    assert source.flush(15) == 0
+    consumer = Consumer({"bootstrap.servers": served.bootstrap, "group.id": "eos-app", "auto.offset.reset": "earliest",
+                         "enable.auto.commit": False, "isolation.level": "read_committed"})
+    producer = confluent_producer(served, "eos-app-1")
+    producer.init_transactions(30)
+    consumer.subscribe(["eos-in"])
+    done = aborted = 0
+    failed_once = False
+    try:
+        def step() -> None:
+            nonlocal done, failed_once, aborted
+            messages = consumer.consume(5, 0.5)
+            if not messages:
+                return
+            producer.begin_transaction()
+            for message in messages:
+                producer.produce("eos-out", message.value().upper())
+            producer.send_offsets_to_transaction(consumer.position(consumer.assignment()),
+                                                 consumer.consumer_group_metadata(), 30)
+            if not failed_once:
+                # A crash of the transform: abort, rewind to the committed offsets, read again.
+                failed_once = True
+                aborted = len(messages)
+                producer.abort_transaction(30)
+                for tp in consumer.committed(consumer.assignment(), 15):
+                    consumer.seek(ConfluentPartition(tp.topic, tp.partition, max(tp.offset, 0)))
+                return
+            producer.commit_transaction(30)
+            done += len(messages)
+
+        wait_for(lambda: done >= 10, "the ten inputs transformed", step=step)
+    finally:
+        consumer.close()
+    outputs = consume_all(served, "eos-out", "read_committed", 10)
+    assert sorted(value for _, value in outputs) == sorted(f"ORDER-{i}".encode() for i in range(10))
+    assert committed(served, "eos-app") == {TopicPartition("eos-in", 0): 10}
+    # The aborted attempt is in the log, visible only to read_uncommitted.
+    assert aborted and len(consume_all(served, "eos-out", "read_uncommitted", 10 + aborted)) == 10 + aborted
