@@ -36,7 +36,7 @@ class PacedTranscript(TranscriptObserver):
 
 
 @pytest.mark.parametrize("name", ["consumer-groups", "message-systems", "replication-factor", "control-plane",
-                                  "rebalance-protocols"])
+                                  "rebalance-protocols", "transactions"])
 async def test_a_lesson_played_at_1x_holds_as_it_does_headless(name: str, tmp_path: Path):
     scenario = load_scenario(name)
     cluster, clock, _ = await open_scenario_cluster(scenario, tmp_path / "lesson.db")

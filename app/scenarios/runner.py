@@ -24,6 +24,7 @@ from broker_core.partitioner import BuiltInPartitioner
 from broker_core.records import BATCH_OVERHEAD, ProducerRecord, record_size
 
 from .script import Condition, Scenario, ScenarioError, Step
+from .transaction_steps import LessonTransactionalProducer, TransactionSteps
 
 #: How long a ``wait`` step waits (real time) when it names no timeout.
 DEFAULT_WAIT_MS = 10_000
@@ -48,7 +49,8 @@ ACK_WAIT_LIMIT_MS = 60_000
 ACK_REAL_WAIT_S = 5.0
 _T = TypeVar("_T")
 STATE_CHANGING = {"create-topic", "alter-topic", "delete-topic", "produce", "stop-broker",
-                  "start-broker", "advance", "clean", "elect-preferred", "commit"}
+                  "start-broker", "advance", "clean", "elect-preferred", "commit", "commit-transaction",
+                  "abort-transaction"}
 
 
 class ScenarioObserver(Protocol):
@@ -125,7 +127,7 @@ class RunResult:
     steps_run: int
 
 
-class ScenarioRunner:
+class ScenarioRunner(TransactionSteps):
     """Runs ``scenario`` on ``cluster`` (which must use ``clock``)."""
 
     def __init__(self, cluster: Cluster, clock: ManualClock, scenario: Scenario,
@@ -135,6 +137,7 @@ class ScenarioRunner:
         self.scenario = scenario
         self.observer = observer
         self.consumers: dict[str, ScenarioConsumer] = {}
+        self.producers: dict[str, LessonTransactionalProducer] = {}
         self.failures: list[str] = []
         self._random = random.Random(scenario.seed)
         self._partitioner = BuiltInPartitioner(seed=scenario.seed)
@@ -248,7 +251,10 @@ class ScenarioRunner:
         # whatever count= says, and a failure stops the step where it happened.
         for start in range(0, count, PRODUCE_CHUNK):
             records = [self._record(a, i) for i in range(start, min(count, start + PRODUCE_CHUNK))]
-            results = await self._produce_chunk(topic, partitions, records, acks, a)
+            if "transaction" in a:
+                results = await self._produce_in_transaction(step, records, partitions)
+            else:
+                results = await self._produce_chunk(topic, partitions, records, acks, a)
             errors += [r for r in results if isinstance(r, KafkaError)]
             for r in results:
                 if not isinstance(r, KafkaError):
@@ -380,6 +386,7 @@ class ScenarioRunner:
         consumer = Consumer(self.cluster, group_id=group, client_id=name,
                             auto_offset_reset=start if start in ("earliest", "latest") else "earliest",
                             enable_auto_commit=a.get("auto-commit", "true") == "true",
+                            isolation_level=a.get("isolation", "read_uncommitted"),
                             group_protocol=protocol, **assignors)
         topics = a["topic"].split(",")
         for topic in topics:
@@ -717,6 +724,13 @@ class ScenarioRunner:
             if q == "committed":
                 return str(rows[0].committed) if rows[0].committed is not None else "none"
             return str(sum(r.lag or 0 for r in rows))
+        if q == "last-stable-offset":
+            topic, partition = _topic_partition(step, target, self.scenario.source)
+            start = (await self._partition(step, topic, partition)).log_start_offset
+            return str((await self.cluster.logs.read(topic, partition, start, max_records=0)).last_stable_offset)
+        if q == "transaction":
+            listed = {t.transactional_id: t.state for t in await self.cluster.transactions.list_transactions()}
+            return listed.get(target, "none")
         if q in ("generation", "members", "state"):
             desc = await self.cluster.groups.describe_group(target)
             return {"generation": str(desc.generation), "members": str(len(desc.members)), "state": desc.state}[q]

@@ -174,14 +174,24 @@ STEP_SPECS: dict[str, StepSpec] = {
     "delete-topic": StepSpec(("name",), {"expect-error": str}, summary="delete a topic"),
     "produce": StepSpec(("topic",), {
         "key": str, "value": str, "partition": _non_negative, "acks": _acks, "count": _count,
-        "keys": _keys, "rate": parse_rate, "expect-error": str, "tombstone": _choice("true", "false")},
-        summary="produce one or N records (tombstone=true: a null value, deleting its key)"),
+        "keys": _keys, "rate": parse_rate, "expect-error": str, "tombstone": _choice("true", "false"),
+        "transaction": str},
+        summary="produce one or N records (tombstone=true: a null value, deleting its key; "
+                "transaction=NAME: in that transactional producer's transaction)"),
     "consumer": StepSpec(("name",), {
         "topic": str, "partitions": _int_list, "group": str, "from": _from,
         "assignor": _choice("range", "roundrobin", "sticky", "cooperative-sticky", "uniform"),
         "protocol": _choice("classic", "consumer"),
-        "auto-commit": _choice("true", "false")},
+        "auto-commit": _choice("true", "false"),
+        "isolation": _choice("read_uncommitted", "read_committed")},
         summary="start a consumer (protocol=consumer: Kafka 4's KIP-848 group protocol, assignor uniform or range)"),
+    "transactional-producer": StepSpec(("name",), {"id": str, "timeout": parse_duration},
+                                       summary="start a transactional producer (InitProducerId with id=, "
+                                               "fencing an older producer of that transactional.id)"),
+    "send-offsets": StepSpec(("name",), {"consumer": str},
+                             summary="add a group consumer's positions to the producer's transaction"),
+    "commit-transaction": StepSpec(("name",), summary="commit a transactional producer's transaction"),
+    "abort-transaction": StepSpec(("name",), summary="abort a transactional producer's transaction"),
     "stop-consumer": StepSpec(("name",), summary="stop a consumer cleanly (it leaves its group)"),
     "kill-consumer": StepSpec(("name",), summary="stop a consumer without leaving (its session expires)"),
     "commit": StepSpec(("name",), summary="commit a consumer's positions"),
@@ -229,6 +239,7 @@ QUANTITIES: dict[str, str] = {
     "assignment": "CONSUMER", "revoked": "CONSUMER", "lag": "GROUP or GROUP/T-P", "committed": "GROUP/T-P",
     "generation": "GROUP", "members": "GROUP", "state": "GROUP", "controller": "",
     "live-brokers": "", "topics": "", "rows": "DB/TABLE", "connector": "NAME",
+    "last-stable-offset": "T-P", "transaction": "TRANSACTIONAL-ID",
 }
 
 
@@ -435,6 +446,12 @@ def _check_combinations(source: str, number: int, verb: str, args: dict[str, Any
             raise ScenarioError(source, number, "produce: use keys=... (a pattern) with count=, not key=")
         if "count" not in args and ("keys" in args or "rate" in args):
             raise ScenarioError(source, number, "produce: keys= and rate= go with count=N")
+    if verb == "transactional-producer" and "id" not in args:
+        raise ScenarioError(source, number, "transactional-producer: needs id=TRANSACTIONAL-ID")
+    if verb == "send-offsets" and "consumer" not in args:
+        raise ScenarioError(source, number, "send-offsets: needs consumer=NAME")
+    if verb == "produce" and "transaction" in args and "rate" in args:
+        raise ScenarioError(source, number, "produce: rate= does not go with transaction=")
     if verb == "consumer":
         if "topic" not in args:
             raise ScenarioError(source, number, "consumer: needs topic=NAME")
