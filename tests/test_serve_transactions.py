@@ -308,6 +308,7 @@ def test_consume_transform_produce_is_exactly_once(served: ServedCluster) -> Non
                 # A crash of the transform: abort, rewind to the committed offsets, read again.
                 failed_once = True
                 aborted = len(messages)
+                producer.flush(30)  # written, then aborted (abort alone may drop what is still queued)
                 producer.abort_transaction(30)
                 for tp in consumer.committed(consumer.assignment(), 15):
                     consumer.seek(ConfluentPartition(tp.topic, tp.partition, max(tp.offset, 0)))
