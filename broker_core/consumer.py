@@ -39,7 +39,7 @@ from .errors import (FencedMemberEpoch, IllegalGeneration, InvalidGroupId, Kafka
 from .events import Resync
 from .groups import JoinGroupResult
 from .log import EARLIEST, LATEST
-from .records import ConsumerRecord, FetchResult, TopicPartition
+from .records import ConsumerRecord, FetchResult, TopicPartition, TransactionMark
 
 if TYPE_CHECKING:
     from .cluster import Cluster
@@ -62,6 +62,8 @@ class NoOffsetForPartition(KafkaError):
     name, code = "NO_OFFSET_FOR_PARTITION", -1
 
 
+#: Transaction marks a consumer keeps for ``take_transaction_marks`` (the oldest go first).
+MARKS_KEPT = 1_000
 #: Kafka's isolation.level values.
 ISOLATION_LEVELS = ("read_uncommitted", "read_committed")
 
@@ -133,6 +135,7 @@ class Consumer:
         self._positions: dict[TopicPartition, int] = {}
         self._paused: set[TopicPartition] = set()
         self._high_watermarks: dict[TopicPartition, int] = {}
+        self._transaction_marks: list[tuple[TopicPartition, TransactionMark]] = []
         self._committed_by_us: dict[TopicPartition, int] = {}
         self._next_auto_commit_ms = self._now_ms() + auto_commit_interval_ms
         self._next_partition = 0
@@ -418,6 +421,9 @@ class Consumer:
             self._high_watermarks[tp] = result.high_watermark
             if result.records:
                 out.extend(result.records)
+            if result.transaction_marks:
+                self._transaction_marks.extend((tp, mark) for mark in result.transaction_marks)
+                del self._transaction_marks[:-MARKS_KEPT]
             if result.next_offset is not None:
                 # Past the records and past the markers and aborted records skipped (offset gaps).
                 self._positions[tp] = result.next_offset
@@ -435,6 +441,13 @@ class Consumer:
             await self._reset_position(tp, use_committed=False)
             return await self._cluster.logs.read(tp.topic, tp.partition, self._positions[tp], max_records=budget,
                                                  read_committed=self.read_committed)
+
+    def take_transaction_marks(self) -> list[tuple[TopicPartition, TransactionMark]]:
+        """The transaction markers polls passed and the aborted records they returned since the
+        last call (the newest ``MARKS_KEPT``), for a view that shows them; a Kafka consumer
+        hides both, and so does ``poll()``."""
+        marks, self._transaction_marks = self._transaction_marks, []
+        return marks
 
     @property
     def read_committed(self) -> bool:

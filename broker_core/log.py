@@ -29,9 +29,11 @@ from .producer_state import (ProducerMark, allocate_producer_id, check_batch, re
                              truncate_producer_state)
 from .batch_compression import DecompressionBudget
 from .log_validator import validate_batch
-from .record_batch import (CONTROL_MASK, NO_TIMESTAMP, TRANSACTIONAL_MASK, RecordBatch, build_batch, read_header,
-                           rebuild_batch, set_base_offset, set_max_timestamp, set_partition_leader_epoch)
-from .records import BATCH_OVERHEAD, AppendResult, ConsumerRecord, FetchResult, ProducerRecord, record_size
+from .record_batch import (CONTROL_MASK, NO_TIMESTAMP, TRANSACTIONAL_MASK, ControlType, RecordBatch, build_batch,
+                           read_header, rebuild_batch, set_base_offset, set_max_timestamp,
+                           set_partition_leader_epoch)
+from .records import (BATCH_OVERHEAD, AppendResult, ConsumerRecord, FetchResult, ProducerRecord, TransactionMark,
+                      record_size)
 from .replication import (REPLICATION_DELAY_KEY, PartitionState, ReplicaFetcher, ReplicationSettings, catch_up,
                           load_partitions, read_settings, record_follower_step, save_partition)
 from .retention import truncate_cleaner_state
@@ -455,7 +457,8 @@ class PartitionLogs:
             if offset < start or offset > leo or offset >= upto or max_records <= 0:
                 return found[0], []
             rows = await read_batches(conn, topic_id, partition, offset, upto, max_records)
-            if read_committed and rows:
+            if rows:
+                # read_committed drops these transactions' records; read_uncommitted marks them.
                 stable[1] = tuple(await transaction_index.aborted_between(conn, topic_id, partition, offset, upto))
             return found[0], rows
 
@@ -464,7 +467,7 @@ class PartitionLogs:
             raise UnknownTopicOrPartition(f"Topic '{topic}' does not exist")
         upto = state[3] if to_log_end else stable[0] if read_committed else state[4]
         result = _fetch_result(topic, partition, offset, state[1:], rows, max_bytes, max_records, upto,
-                               aborted=stable[1] if read_committed else None)
+                               aborted=stable[1] if read_committed else None, known_aborted=stable[1])
         return replace(result, last_stable_offset=stable[0], aborted=stable[1])
 
     async def read_many(self, requests: Sequence[ReadRequest], max_total_bytes: int | None = None, *,
@@ -648,11 +651,13 @@ class PartitionLogs:
 
 def _fetch_result(topic: str, partition: int, offset: int, state: tuple, rows: list, max_bytes: int,
                   max_records: int, upto: int, as_batches: bool = False, *,
-                  aborted: tuple | None = None) -> FetchResult:
+                  aborted: tuple | None = None, known_aborted: tuple = ()) -> FetchResult:
     """A read's answer from its partition's ``(config, log start, log end, high watermark,
     leader)`` and the batches read (base offset, bytes), decoded from ``offset`` to
     ``upto``; raises the read's Kafka error. Control batches (transaction markers) are never
-    records; with ``aborted`` (a read_committed read) neither are aborted transactions' batches."""
+    records; with ``aborted`` (a read_committed read) neither are aborted transactions' batches.
+    The markers passed and the aborted records returned (``known_aborted``) are listed as
+    ``transaction_marks``, for a view to show them."""
     config, start, leo, hw, leader = state
     if leader is None:
         raise UnknownTopicOrPartition(f"Partition {partition} of topic '{topic}' does not exist")
@@ -669,6 +674,7 @@ def _fetch_result(topic: str, partition: int, offset: int, state: tuple, rows: l
     if as_batches:
         return FetchResult(topic, partition, records, hw, start, leo, b"".join(data for _, data in rows))
     next_offset = None
+    marks: list[TransactionMark] = []
     if rows:
         ts_type = effective_config(json.loads(config))["message.timestamp.type"]
         ts_type = "LogAppendTime" if ts_type == "LogAppendTime" else "CreateTime"
@@ -676,14 +682,22 @@ def _fetch_result(topic: str, partition: int, offset: int, state: tuple, rows: l
         append = records.append
         left = max_records
         kept = _kept_batches(rows, aborted)
-        for (_, data), keep in zip(rows, kept):
+        in_aborted = _kept_batches(rows, known_aborted) if known_aborted and aborted is None else None
+        for index, ((_, data), keep) in enumerate(zip(rows, kept)):
+            last = _end_of(data)
+            if data[22] & CONTROL_MASK and offset <= last < upto:
+                commit = RecordBatch(data).end_transaction_marker().control_type == ControlType.COMMIT
+                marks.append(TransactionMark(last, last, "COMMIT" if commit else "ABORT",
+                                             _PRODUCER_FIELDS.unpack_from(data, 43)[0]))
             if not keep:
                 # A marker, or an aborted transaction's batch for read_committed: an offset gap.
-                last = _end_of(data)
                 if last < upto:
                     next_offset = max(next_offset or offset, last + 1)
                     continue
                 break
+            if in_aborted is not None and not in_aborted[index]:
+                marks.append(TransactionMark(max(offset, _BASE_OFFSET.unpack_from(data, 0)[0]), min(last, upto - 1),
+                                             "aborted", _PRODUCER_FIELDS.unpack_from(data, 43)[0]))
             for off, ts, key, value, headers in RecordBatch(data).records(from_offset=offset):
                 if off >= upto:
                     break
@@ -697,7 +711,8 @@ def _fetch_result(topic: str, partition: int, offset: int, state: tuple, rows: l
             else:
                 continue
             break
-    return FetchResult(topic, partition, records, hw, start, leo, next_offset=next_offset)
+    return FetchResult(topic, partition, records, hw, start, leo, next_offset=next_offset,
+                       transaction_marks=tuple(marks))
 
 
 def _end_of(data: bytes) -> int:

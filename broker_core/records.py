@@ -79,6 +79,16 @@ class AppendResult:
     high_watermark: int
 
 
+class TransactionMark(NamedTuple):
+    """A trace of a transaction that a read passed: a marker (``COMMIT``/``ABORT``, at ``offset``)
+    or an aborted transaction's records (``aborted``, ``offset`` to ``last_offset``)."""
+
+    offset: int
+    last_offset: int
+    kind: str
+    producer_id: int
+
+
 @dataclass(frozen=True, slots=True)
 class FetchResult:
     """Records read from one partition, with the offsets a consumer needs to track lag."""
@@ -96,6 +106,8 @@ class FetchResult:
     #: For a read_committed read: the aborted transactions among what was read
     #: (``transaction_index.AbortedTransaction``), as a Fetch lists them.
     aborted: tuple = ()
+    #: The markers passed over and (read_uncommitted) the aborted records returned, in offset order.
+    transaction_marks: tuple[TransactionMark, ...] = ()
     #: Where the next read starts: past the last record returned and past the markers and
     #: aborted records skipped (None: after the last record, or unchanged without records).
     next_offset: int | None = None

@@ -170,7 +170,8 @@ async def test_hostile_records_render_literally_in_a_consumer(cluster: Cluster) 
 
 async def test_a_read_committed_view_skips_aborted_records(cluster) -> None:
     """Two views of one partition, as created from the deck's form: read_uncommitted shows the
-    aborted transaction's record, read_committed does not (and says it is read_committed)."""
+    aborted transaction's record (marked) and both markers, read_committed neither (and says it
+    is read_committed)."""
     from transaction_support import TransactionalProducer
 
     class DeckApp(App):
@@ -203,6 +204,13 @@ async def test_a_read_committed_view_skips_aborted_records(cluster) -> None:
         await wait_for(pilot, lambda: committed.consumed == 1 and "kept" in committed.text, "the committed record")
         assert "dropped" not in committed.text and "read_committed" in committed.text
         assert "read_committed" not in uncommitted.text
+        # read_uncommitted shows what read_committed hides: the aborted record marked, and the markers.
+        await wait_for(pilot, lambda: "0:2 ✗aborted" in uncommitted.text and "0:3 ABORT marker" in uncommitted.text,
+                       "the aborted record and its marker")
+        lines = uncommitted.text.splitlines()
+        marker_lines = [line for line in lines if "marker" in line]
+        assert [line.split()[1] for line in marker_lines] == ["0:1", "0:3"]  # COMMIT at 1, ABORT at 3
+        assert "COMMIT marker" in marker_lines[0] and "kept" in lines[lines.index(marker_lines[0]) - 1]
         # Both read past the two markers: position 4 (records at 0 and 2, markers at 1 and 3).
         await wait_for(pilot, lambda: [s.position for s in committed.stats] == [4]
                        and [s.position for s in uncommitted.stats] == [4], "positions past the markers")

@@ -41,7 +41,7 @@ from textual.widgets import Static
 from broker_core import Cluster, Consumer, TopicPartition
 from broker_core.errors import KafkaError
 from broker_core.events import OffsetsCommitted, RecordsAppended, Resync
-from broker_core.records import ConsumerRecord
+from broker_core.records import ConsumerRecord, TransactionMark
 
 from .member_ids import shorten_member_ids
 from .record_chosen import RecordChosen
@@ -62,6 +62,8 @@ KEPT_WIRE_BYTES = 4096
 FRAME_S = 1 / 10
 #: How long one poll waits for records before doing its periodic work again.
 POLL_TIMEOUT_MS = 250
+#: Aborted records' offsets a view remembers to mark them (the newest).
+ABORTED_KEPT = 10_000
 #: Partition lines shown in the stats block before "+N more".
 STATS_LINES = 6
 
@@ -78,6 +80,8 @@ class WindowRecord:
     value: bytes | None
     #: False when ``value`` was cut to ``KEPT_VALUE_BYTES`` (a cut datum is never decoded).
     whole: bool = True
+    #: Written in a transaction that was aborted (a read_uncommitted view reads it anyway).
+    aborted: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -236,6 +240,8 @@ class RecordWindow(ScrollView, can_focus=True):
         else:
             line = StyledLine(f"{item.partition}:{item.offset}", style("record-window--position"))
             line.append(" ")
+            if item.aborted:
+                line.append("✗aborted ", style("record-window--note"))
             line.append(printable(item.key, 12), style("record-window--key"))
             line.append(" ")
             shown = self.values.decode(item.value, self.topic) if self.values is not None and item.whole else None
@@ -304,6 +310,8 @@ class ConsumerView(Vertical, can_focus=False):
         self.error: str | None = None
         self._window_size = window
         self._pending: list[ConsumerRecord | str] = []
+        #: (partition, offset) of records read from aborted transactions (read_uncommitted).
+        self._aborted: set[tuple[int, int]] = set()
         self._high_watermarks: dict[TopicPartition, int] = {}
         self._committed: dict[TopicPartition, int | None] = {}
         self._committed_stale = True
@@ -373,8 +381,10 @@ class ConsumerView(Vertical, can_focus=False):
                     continue
                 self.error = None
                 self._note_assignment()
-                if records:
-                    self._take(records)
+                marks = self.consumer.take_transaction_marks() \
+                    if hasattr(self.consumer, "take_transaction_marks") else []
+                if records or marks:
+                    self._take(records, marks)
                 async with self._action_lock:
                     await self._collect_stats()
                 self._schedule_draw()
@@ -382,13 +392,35 @@ class ConsumerView(Vertical, can_focus=False):
         finally:
             self._stopped.set()
 
-    def _take(self, records: list[ConsumerRecord]) -> None:
+    def _take(self, records: list[ConsumerRecord],
+              marks: Sequence[tuple[TopicPartition, TransactionMark]] = ()) -> None:
         self.consumed += len(records)
+        items: list[ConsumerRecord | str] = list(records[-self._window_size:])
+        if marks:
+            items = self._with_transaction_marks(items, marks)
         # Only the newest ``window`` records can ever be shown: the rest of a busy frame is
         # dropped here, and records are cut down to a line only when the frame is drawn.
-        self._pending.extend(records[-self._window_size:])
+        self._pending.extend(items)
         if len(self._pending) > self._window_size:
             del self._pending[:-self._window_size]
+
+    def _with_transaction_marks(self, items: list[ConsumerRecord | str],
+                                marks: Sequence[tuple[TopicPartition, TransactionMark]]) -> list[ConsumerRecord | str]:
+        """Records with the transaction markers passed as note lines in offset order, and the
+        aborted transactions' records remembered (drawn marked ✗) for a read_uncommitted view."""
+        notes: list[tuple[int, int, str]] = []
+        for tp, mark in marks:
+            if mark.kind == "aborted":
+                self._aborted.update((tp.partition, o) for o in range(mark.offset, mark.last_offset + 1))
+            else:
+                notes.append((tp.partition, mark.offset,
+                              f"── {tp.partition}:{mark.offset} {mark.kind} marker (producer {mark.producer_id}) ──"))
+        if len(self._aborted) > ABORTED_KEPT:
+            self._aborted = set(sorted(self._aborted)[-ABORTED_KEPT:])
+        keyed = [((item.partition, item.offset), item) for item in items if not isinstance(item, str)]
+        keyed += [((partition, offset), note) for partition, offset, note in notes]
+        keyed.sort(key=lambda pair: pair[0])
+        return [item for _, item in keyed]
 
     def _on_rebalance(self, revoked: set[TopicPartition], assigned: set[TopicPartition]) -> None:
         """The consumer's rebalance listener: say which partitions were taken away.
@@ -491,7 +523,7 @@ class ConsumerView(Vertical, can_focus=False):
                     self.window.forget_drawn_lines()
                 if not self.is_mounted:
                     return
-                self.window.extend([_window_record(item) for item in items])
+                self.window.extend([_window_record(item, self._aborted) for item in items])
             self.stats = [dataclasses.replace(s, high_watermark=max(
                 s.high_watermark or 0, self._high_watermarks.get(s.partition, 0))) for s in self.stats]
             self._draw()
@@ -652,8 +684,9 @@ class ConsumerView(Vertical, can_focus=False):
         self._schedule_draw()
 
 
-def _window_record(item: ConsumerRecord | str) -> WindowRecord | str:
-    """A consumed record cut to what a line can show (note lines pass through)."""
+def _window_record(item: ConsumerRecord | str, aborted: set[tuple[int, int]] = frozenset()) -> WindowRecord | str:
+    """A consumed record cut to what a line can show (note lines pass through); ``aborted``:
+    the (partition, offset) of records whose transaction was aborted."""
     if isinstance(item, str):
         return item
     value = item.value
@@ -661,7 +694,8 @@ def _window_record(item: ConsumerRecord | str) -> WindowRecord | str:
         len(value) <= KEPT_WIRE_BYTES and value[0] == 0)  # maybe registry-encoded: keep it decodable
     return WindowRecord(item.partition, item.offset,
                         item.key[:KEPT_KEY_BYTES] if item.key is not None else None,
-                        value if whole or value is None else value[:KEPT_VALUE_BYTES], whole)
+                        value if whole or value is None else value[:KEPT_VALUE_BYTES], whole,
+                        (item.partition, item.offset) in aborted)
 
 
 def _set_text(static: Static, text: Text) -> None:
