@@ -324,3 +324,49 @@ def test_consume_transform_produce_is_exactly_once(served: ServedCluster) -> Non
     assert committed(served, "eos-app") == {TopicPartition("eos-in", 0): 10}
     # The aborted attempt is in the log, visible only to read_uncommitted.
     assert aborted and len(consume_all(served, "eos-out", "read_uncommitted", 10 + aborted)) == 10 + aborted
+
+
+ZOMBIE_SCRIPT = """
+import sys
+from confluent_kafka import Producer
+producer = Producer({"bootstrap.servers": sys.argv[1], "transactional.id": "killed-app",
+                     "transaction.timeout.ms": 2000})
+producer.init_transactions(30)
+producer.begin_transaction()
+for i in range(5):
+    producer.produce("txn-killed", f"uncommitted {i}".encode())
+producer.flush(30)
+print("written", flush=True)
+sys.stdin.read()  # until killed
+"""
+
+
+def test_a_producer_killed_mid_transaction_never_shows_to_read_committed(served: ServedCluster) -> None:
+    """SIGKILL in the middle of a transaction: read_committed never sees its records; the
+    coordinator aborts it after transaction.timeout.ms and the partition moves on."""
+    import signal
+    import subprocess
+    import sys
+
+    served.create_topic("txn-killed")
+    served.call(served.core.transactions.start(0.05))
+    process = subprocess.Popen([sys.executable, "-c", ZOMBIE_SCRIPT, served.bootstrap], stdin=subprocess.PIPE,
+                               stdout=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout is not None and process.stdout.readline().strip() == "written"
+        process.send_signal(signal.SIGKILL)
+        process.wait(10)
+        before = served.call(served.core.logs.read("txn-killed", 0, 0, read_committed=True))
+        assert (before.records, before.last_stable_offset, before.high_watermark) == ([], 0, 5)
+        wait_for(lambda: state(served, "killed-app") == "CompleteAbort", "the coordinator's abort")
+        from confluent_kafka import Producer
+
+        plain = Producer({"bootstrap.servers": served.bootstrap})
+        plain.produce("txn-killed", b"after the crash")
+        assert plain.flush(15) == 0
+        assert consume_all(served, "txn-killed", "read_committed", 1) == [(6, b"after the crash")]
+        assert len(consume_all(served, "txn-killed", "read_uncommitted", 6)) == 6
+    finally:
+        if process.poll() is None:
+            process.kill()
+        served.call(served.core.transactions.stop())
