@@ -332,7 +332,8 @@ class Consumer:
         if self.auto_offset_reset == "none":
             raise NoOffsetForPartition(f"Undefined offset with no reset policy for partition: {tp}")
         spec = EARLIEST if self.auto_offset_reset == "earliest" else LATEST
-        self._positions[tp] = await self._cluster.logs.list_offset(tp.topic, tp.partition, spec)  # type: ignore[assignment]
+        self._positions[tp] = await self._cluster.logs.list_offset(  # type: ignore[assignment]
+            tp.topic, tp.partition, spec, read_committed=self.read_committed)
 
     # -- reading ------------------------------------------------------------------------
     async def poll(self, timeout_ms: int = 0) -> list[ConsumerRecord]:

@@ -550,15 +550,19 @@ class PartitionLogs:
                 results.append(error)
         return results
 
-    async def list_offset(self, topic: str, partition: int, spec: int) -> int | None:
-        """Kafka's ListOffsets: ``EARLIEST`` (-2), ``LATEST`` (-1, the high watermark) or a
-        timestamp (the first offset whose timestamp is at least it; None if there is none)."""
+    async def list_offset(self, topic: str, partition: int, spec: int, *,
+                          read_committed: bool = False) -> int | None:
+        """Kafka's ListOffsets: ``EARLIEST`` (-2), ``LATEST`` (-1, the high watermark; with
+        ``read_committed`` the last stable offset) or a timestamp (the first offset whose
+        timestamp is at least it; None if there is none)."""
         async def look_up(conn: aiosqlite.Connection) -> tuple[list, int | None]:
             # The topic, the partition's offsets and (for a timestamp) the offset, in one round
             # trip: a consumer assigned many partitions asks once per partition.
             found = await conn.execute_fetchall(
                 "SELECT t.id, p.log_start_offset, p.high_watermark FROM topics t LEFT JOIN partitions p"
                 " ON p.topic_id=t.id AND p.partition=? WHERE t.name=?", (partition, topic))
+            if found and found[0][1] is not None and spec == LATEST and read_committed:
+                return found, await transaction_index.last_stable_offset(conn, found[0][0], partition, found[0][2])
             if not found or found[0][1] is None or spec in (EARLIEST, LATEST):
                 return found, None
             topic_id, start, hw = found[0]
@@ -593,7 +597,7 @@ class PartitionLogs:
         if spec == EARLIEST:
             return found[0][1]
         if spec == LATEST:
-            return found[0][2]
+            return offset if read_committed else found[0][2]
         return offset
 
     async def max_timestamp_offset(self, topic: str, partition: int) -> tuple[int, int] | None:

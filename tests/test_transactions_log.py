@@ -90,3 +90,21 @@ def test_control_batches_are_markers() -> None:
                                             producer_epoch=1, timestamp=5))
     assert batch.header.is_control and batch.header.is_transactional
     assert batch.end_transaction_marker().control_type == ControlType.ABORT
+
+
+async def test_latest_offset_for_read_committed_is_the_lso(cluster: Cluster) -> None:
+    """ListOffsets LATEST with isolation_level=read_committed answers the last stable offset, so
+    a read_committed consumer starting at the end does not skip past an open transaction."""
+    from broker_core.log import LATEST
+
+    await cluster.topics.create_topic("orders", 1, 1)
+    producer = TransactionalProducer(cluster, "app")
+    await producer.init()
+    await producer.send(b"open")
+    assert await cluster.logs.list_offset("orders", 0, LATEST) == 1
+    assert await cluster.logs.list_offset("orders", 0, LATEST, read_committed=True) == 0
+    latest = Consumer(cluster, auto_offset_reset="latest", isolation_level="read_committed")
+    latest.assign([TP])
+    assert await latest.position(TP) == 0
+    await producer.end(commit=True)
+    assert [r.value for r in await latest.poll()] == [b"open"]

@@ -19,7 +19,7 @@ from broker_core.errors import KafkaError, OffsetOutOfRange
 from broker_core.log import EARLIEST, LATEST
 
 from .context import RequestContext, WireError, error_code
-from .fetch import NO_EPOCH, UNKNOWN_OFFSET, check_epoch
+from .fetch import NO_EPOCH, READ_COMMITTED, UNKNOWN_OFFSET, check_epoch
 
 #: ListOffsets' special timestamps beyond earliest (-2) and latest (-1): the record with the
 #: largest timestamp (v7+, KIP-734), the local log's start (v8+, KIP-405) and the last
@@ -46,7 +46,8 @@ async def handle_list_offsets(ctx: RequestContext, request) -> ListOffsetsRespon
             try:
                 partition = await ctx.server.leadership.led_by(ctx.broker_id, topic.name, p.partition_index)
                 check_epoch(epoch, partition)
-                offset, timestamp = await _offset_for(ctx, topic.name, p.partition_index, p.timestamp)
+                offset, timestamp = await _offset_for(ctx, topic.name, p.partition_index, p.timestamp,
+                                                      ctx.version >= 2 and request.isolation_level == READ_COMMITTED)
                 parts.append(OffsetsPartition(
                     partition_index=p.partition_index, error_code=WireError.NONE, timestamp=timestamp,
                     offset=UNKNOWN_OFFSET if offset is None else offset, leader_epoch=partition.leader_epoch))
@@ -58,8 +59,10 @@ async def handle_list_offsets(ctx: RequestContext, request) -> ListOffsetsRespon
     return ListOffsetsResponse(version=ctx.version, throttle_time_ms=0, topics=topics)
 
 
-async def _offset_for(ctx: RequestContext, topic: str, partition: int, spec: int) -> tuple[int | None, int]:
-    """(offset or None, timestamp or -1) for one partition and one timestamp or special spec."""
+async def _offset_for(ctx: RequestContext, topic: str, partition: int, spec: int,
+                      read_committed: bool = False) -> tuple[int | None, int]:
+    """(offset or None, timestamp or -1) for one partition and one timestamp or special spec
+    (``read_committed``, ListOffsets v2+: the latest offset is the last stable offset)."""
     if spec == MAX_TIMESTAMP:
         found = await ctx.cluster.logs.max_timestamp_offset(topic, partition)
         return (None, UNKNOWN_OFFSET) if found is None else found
@@ -68,7 +71,7 @@ async def _offset_for(ctx: RequestContext, topic: str, partition: int, spec: int
     if spec == LATEST_TIERED_TIMESTAMP:  # nothing is tiered: Kafka answers -1
         await ctx.cluster.logs.list_offset(topic, partition, LATEST)  # the partition must exist
         return None, UNKNOWN_OFFSET
-    offset = await ctx.cluster.logs.list_offset(topic, partition, spec)
+    offset = await ctx.cluster.logs.list_offset(topic, partition, spec, read_committed=read_committed)
     if offset is None or spec in (EARLIEST, LATEST):
         return offset, UNKNOWN_OFFSET
     return offset, await _timestamp_at(ctx, topic, partition, offset)
