@@ -223,3 +223,25 @@ def test_offsets_committed_by_a_consumer_protocol_member_are_resumed(served: Ser
         assert sorted(v for _, _, v in second.got()) == sorted(f"v{i}".encode() for i in range(120, 150))
     finally:
         second.close()
+
+
+def test_a_regex_subscription_is_resolved_by_the_broker_and_follows_new_topics(served: ServedCluster) -> None:
+    from confluent_kafka import Consumer
+
+    served.create_topic("orders-eu", 2)
+    served.create_topic("payments", 1)
+    consumer = Consumer({**config(served, "regex"), "topic.metadata.refresh.interval.ms": 1_000})
+    try:
+        consumer.subscribe(["^orders-.*"])  # librdkafka sends it as SubscribedTopicRegex (v1)
+
+        def owned() -> list[tuple[str, int]]:
+            consumer.poll(0.1)
+            return sorted((tp.topic, tp.partition) for tp in consumer.assignment())
+
+        wait_for(lambda: owned() == [("orders-eu", 0), ("orders-eu", 1)], "the orders-* partitions")
+        served.create_topic("orders-us", 1)  # the broker matches it at the next heartbeat
+        wait_for(lambda: owned() == [("orders-eu", 0), ("orders-eu", 1), ("orders-us", 0)], "the new topic's partition")
+        (member,) = served.call(served.core.groups.describe_group("regex")).members
+        assert "orders-.*" in (member.subscribed_topic_regex or "")
+    finally:
+        consumer.close()
