@@ -618,11 +618,18 @@ async def _find_leftovers(conn: aiosqlite.Connection) -> list[tuple[str, int, in
                       "SELECT offset FROM tombstone_horizons WHERE topic_id=? AND partition=? ORDER BY offset LIMIT 1")
         # Skip-scan the key (topic_id, partition, offset): one seek per partition
         # holding rows, however many rows it holds.
+        # Two seeks, not a row-value comparison: SQLite answers `(topic_id, partition) > (?, ?)`
+        # by walking every row of the last topic's partitions (1 s on a 10M-record partition,
+        # which held the TUI's first read back at start-up).
         key = (-1, -1)
         while True:
             row = await (await conn.execute(
-                f"SELECT topic_id, partition FROM {table} WHERE (topic_id, partition) > (?, ?)"
-                " ORDER BY topic_id, partition LIMIT 1", key)).fetchone()
+                f"SELECT topic_id, partition FROM {table} WHERE topic_id=? AND partition>?"
+                " ORDER BY partition LIMIT 1", key)).fetchone()
+            if row is None:
+                row = await (await conn.execute(
+                    f"SELECT topic_id, partition FROM {table} WHERE topic_id>?"
+                    " ORDER BY topic_id, partition LIMIT 1", (key[0],))).fetchone()
             if row is None:
                 break
             key = (row[0], row[1])
