@@ -509,12 +509,17 @@ class PartitionLogs:
                         states[(row[0], row[3])] = row
             rows: dict[int, list] = {}
             left = max_total_bytes if max_total_bytes is not None else float("inf")
+            # The partitions' open transactions in one query (usually there are none), not one each.
+            undecided = await transaction_index.undecided_transactions(conn, {state[1] for state in states.values()})
             for index, request in enumerate(requests):
                 state = states.get((request.topic, request.partition))
-                if state is None or state[7] < 0 or request.max_records <= 0 or left <= 0:
+                if state is None:
                     continue
                 _, topic_id, _, _, start, leo, hw, _ = state
-                lso = stables[index] = await transaction_index.last_stable_offset(conn, topic_id, request.partition, hw)
+                lso = stables[index] = transaction_index.stable_offset(
+                    undecided.get((topic_id, request.partition), ()), hw)
+                if state[7] < 0 or request.max_records <= 0 or left <= 0:
+                    continue
                 upto = lso if request.read_committed else hw
                 if start <= request.offset <= leo and request.offset < upto:
                     if as_batches:

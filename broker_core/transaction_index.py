@@ -135,10 +135,31 @@ async def forget_settled(conn: Any, topic_id: int, partition: int, high_watermar
 
 async def last_stable_offset(conn: Any, topic_id: int, partition: int, high_watermark: int) -> int:
     """The partition's LSO: the first offset of its earliest undecided transaction, else the high watermark."""
-    ((first,),) = await conn.execute_fetchall(
-        "SELECT min(first_offset) FROM partition_transactions WHERE topic_id=? AND partition=?"
-        " AND (marker_offset<0 OR marker_offset>=?)", (topic_id, partition, high_watermark))
-    return high_watermark if first is None else min(first, high_watermark)
+    rows = await conn.execute_fetchall(
+        "SELECT first_offset, marker_offset FROM partition_transactions WHERE topic_id=? AND partition=?",
+        (topic_id, partition))
+    return stable_offset(rows, high_watermark)
+
+
+async def undecided_transactions(conn: Any, topic_ids: Iterable[int]) -> dict[tuple[int, int], list[tuple[int, int]]]:
+    """Every transaction still tracked in these topics' partitions, as (first offset, marker
+    offset) per (topic id, partition): one query for a whole Fetch (usually none are)."""
+    ids = sorted(set(topic_ids))
+    found: dict[tuple[int, int], list[tuple[int, int]]] = {}
+    for start in range(0, len(ids), 500):  # SQLite's bound on parameters per statement
+        chunk = ids[start:start + 500]
+        for topic_id, partition, first, marker in await conn.execute_fetchall(
+                "SELECT topic_id, partition, first_offset, marker_offset FROM partition_transactions"
+                f" WHERE topic_id IN ({','.join('?' * len(chunk))})", chunk):
+            found.setdefault((topic_id, partition), []).append((first, marker))
+    return found
+
+
+def stable_offset(transactions: Iterable[tuple[int, int]], high_watermark: int) -> int:
+    """The LSO from a partition's (first offset, marker offset) rows: the earliest first offset of
+    a transaction whose marker is not yet below the high watermark, else the high watermark."""
+    firsts = [first for first, marker in transactions if marker < 0 or marker >= high_watermark]
+    return min(min(firsts), high_watermark) if firsts else high_watermark
 
 
 async def aborted_between(conn: Any, topic_id: int, partition: int, fetch_offset: int,
