@@ -25,6 +25,7 @@ heartbeat around them.
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
 from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Mapping
@@ -148,6 +149,13 @@ def reconcile(member: ConsumerGroupMember, target_epoch: int, target: Partitions
     return next_assignment(member.member_epoch, member.assigned)  # UNRELEASED_PARTITIONS
 
 
+def subscribes(member: ConsumerGroupMember, topic: str) -> bool:
+    """Whether ``member`` subscribes to ``topic``, by name or by its regex (matching the whole name)."""
+    if topic in member.subscribed_topic_names:
+        return True
+    return bool(member.subscribed_topic_regex) and re.fullmatch(member.subscribed_topic_regex, topic) is not None
+
+
 class ConsumerGroup:
     """One consumer group as the coordinator sees it inside a transaction."""
 
@@ -213,9 +221,10 @@ class ConsumerGroup:
         if self.members.pop(member_id, None) is None:
             return
         self.fenced.append(member_id)
+        # The subscribed topics without the member's (as Kafka recomputes them on a fence), so the
+        # next heartbeat does not see them vanish as a change of its own.
         self.subscription_metadata = {t: n for t, n in self.subscription_metadata.items()
-                                      if any(t in m.subscribed_topic_names for m in self.members.values())
-                                      or any(m.subscribed_topic_regex for m in self.members.values())}
+                                      if any(subscribes(m, t) for m in self.members.values())}
         self.bump_epoch(f"member {member_id} {reason}")
 
     def compute_target(self, topics: Mapping[str, TopicSpec], subscriptions: Mapping[str, frozenset[str]]) -> None:

@@ -29,7 +29,8 @@ from typing import Mapping
 
 from .clock import Clock
 from .consumer_group import (DEAD, ConsumerGroup, ConsumerGroupMember, Partitions, UNREVOKED_PARTITIONS,
-                             flatten, load_consumer_group, partitions_of, reconcile, save_consumer_group)
+                             flatten, load_consumer_group, partitions_of, reconcile, save_consumer_group,
+                             subscribes)
 from .errors import (FencedInstanceId, FencedMemberEpoch, GroupIdNotFound, InvalidRegularExpression, InvalidRequest, KafkaError,
                      UnknownMemberId, UnreleasedInstanceId, UnsupportedAssignor)
 from .group_descriptions import CONSUMER_GROUP_TYPE, GroupDescription, MemberDescription
@@ -353,12 +354,9 @@ def _check_epoch(member: ConsumerGroupMember, received: int, owned: Partitions |
 
 
 def _resolve(member: ConsumerGroupMember, topics: Mapping[str, TopicSpec]) -> frozenset[str]:
-    """The existing topics a member subscribes to, by name or by its regex (matched against the whole name)."""
-    names = {t for t in member.subscribed_topic_names if t in topics}
-    if member.subscribed_topic_regex:
-        pattern = re.compile(member.subscribed_topic_regex)
-        names |= {t for t in topics if t not in INTERNAL_TOPICS and pattern.fullmatch(t)}
-    return frozenset(names)
+    """The existing topics a member subscribes to, by name or by its regex (never an internal topic)."""
+    return frozenset(t for t in topics if (t in member.subscribed_topic_names or t not in INTERNAL_TOPICS)
+                     and subscribes(member, t))
 
 
 async def _topics(conn) -> dict[str, TopicSpec]:

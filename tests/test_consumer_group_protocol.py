@@ -305,3 +305,15 @@ async def test_a_static_member_comes_back_to_its_partitions_without_a_rebalance(
     with pytest.raises(FencedInstanceId):
         await cluster.groups.consumer_group_heartbeat(Beat("g", "a1", epoch, instance_id="instance-a",
                                                            owned_partitions={}))
+
+
+async def test_a_fenced_members_topics_leave_the_subscription_in_the_same_epoch(cluster: Cluster) -> None:
+    await cluster.topics.create_topic("orders", 1)
+    await cluster.topics.create_topic("payments", 1)
+    a = await join(cluster, "a", regex="ord.*")
+    await join(cluster, "b", topics=("payments",))
+    await cluster.groups.consumer_group_heartbeat(Beat("g", "b", -1))  # b leaves: epoch 3
+    a = await beat(cluster, a, owned={"orders": (0,)})
+    # No further epoch for "payments" leaving the subscription: the leave already counted it.
+    assert a.member_epoch == 3
+    assert (await cluster.groups.describe_group("g")).generation == 3
