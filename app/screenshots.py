@@ -257,13 +257,16 @@ def key_moment(name: str, scenario: Scenario) -> Step:
     raise RuntimeError(f"screenshots: lesson {name!r} has no step starting {wanted!r} (KEY_MOMENTS)")
 
 
-async def take_lessons(directory: Path) -> list[Path]:
-    """Play every built-in lesson up to its key moment and save ``demo-NAME.svg`` there."""
+async def take_lessons(directory: Path, names: set[str] | None = None) -> list[Path]:
+    """Play every built-in lesson (or those in ``names``) up to its key moment and save
+    ``demo-NAME.svg`` there."""
     directory = directory.resolve()
     directory.mkdir(parents=True, exist_ok=True)
     saved = []
     with tempfile.TemporaryDirectory(prefix="kplay-lesson-screenshots-") as scratch:
         for builtin in builtin_scenarios():
+            if names is not None and builtin.name not in names:
+                continue
             scenario = builtin.parse()
             moment = key_moment(builtin.name, scenario)
             cluster, _, _ = await open_scenario_cluster(scenario, Path(scratch) / f"{builtin.name}.db")

@@ -293,3 +293,34 @@ async def test_the_welcome_panel_does_not_offer_n_for_a_new_topic_during_a_lesso
             assert "create a topic" not in screen_text(pilot)
     finally:
         await cluster.close()
+
+
+async def test_the_transactions_lesson_shows_markers_in_its_consumer_views(tmp_path: Path):
+    """At the lesson's key moment its readers (adopted views) show the COMMIT and ABORT markers
+    they stepped over, and only the read_uncommitted one shows the aborted totals."""
+    from app.scenarios.library import load_scenario
+    from app.screenshots import key_moment
+
+    scenario = load_scenario("transactions")
+    moment = key_moment("transactions", scenario)
+    cluster, _, _ = await open_scenario_cluster(scenario, tmp_path / "lesson.db")
+    try:
+        playback = Playback(INSTANT, paused=True)
+        app = PlaygroundApp(cluster, keymap={}, demo=scenario, playback=playback)
+        async with app.run_test(size=SIZE) as pilot:
+            pane = app.screen.query_one(NarrationPane)
+            while True:
+                await wait_until(pilot, lambda: playback.holding or pane.state in ("finished", "failed"),
+                                 "a step", LESSON_DEADLINE_S)
+                assert pane.state not in ("finished", "failed"), pane.text
+                if pane.current_line == moment.line:
+                    break
+                playback.step()
+            views = {v.label: v for v in app.screen.query(AdoptedConsumerView)}
+            committed, uncommitted = views["committed-reader"], views["uncommitted-reader"]
+            await wait_until(pilot, lambda: "0:6 ABORT marker" in committed.text
+                             and "0:6 ABORT marker" in uncommitted.text, "the ABORT marker in both readers")
+            assert "0:3 COMMIT marker" in committed.text
+            assert "wrong total" in uncommitted.text and "wrong total" not in committed.text
+    finally:
+        await cluster.close()

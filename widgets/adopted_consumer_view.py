@@ -64,8 +64,10 @@ class AdoptedConsumerView(ConsumerView):
     def _catch_up(self) -> None:
         read, newest = self._records_read()
         new = read - self.consumed
-        if new > 0:
-            self._take(list(newest[-new:]))
+        # The markers and aborted records its polls passed (the owner does not look at them).
+        marks = self.consumer.take_transaction_marks()
+        if new > 0 or marks:
+            self._take(list(newest[-new:]) if new > 0 else [], marks)
         self.consumed = read
 
     async def _collect_stats(self) -> None:
