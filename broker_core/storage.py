@@ -292,6 +292,17 @@ def _check_path(path: Path) -> None:
         raise StorageError(f"{path} is a directory, not a data file; name a file inside it, e.g. {path / 'cluster.db'}")
     if not stat.S_ISREG(mode):
         raise StorageError(f"{path} is not a regular file (a FIFO, socket or device); a data file must be a file")
+    # SQLite keeps two files beside the data file; one that is not a file makes every
+    # open fail with "disk I/O error", which names neither the file nor the cause.
+    for suffix in ("-wal", "-shm"):
+        sidecar = path.with_name(path.name + suffix)
+        try:
+            sidecar_mode = sidecar.stat().st_mode
+        except OSError:
+            continue  # absent (the usual case): SQLite creates it
+        if not stat.S_ISREG(sidecar_mode):
+            raise StorageError(f"{sidecar} is not a regular file: SQLite keeps the data file's {suffix[1:]} file "
+                               f"there; move it away and open {path} again")
 
 
 def _kplay_meta(path: Path) -> dict[str, str] | None:

@@ -91,6 +91,23 @@ def test_a_directory_or_a_fifo_is_named_for_what_it_is(tmp_path: Path) -> None:
     assert_one_line_refusal(kplay(fifo, "topics", "--list", timeout=PROMPT_S), "is not a regular file")
 
 
+def test_a_wal_or_shm_path_that_is_not_a_file_is_named_and_the_data_is_kept(tmp_path: Path) -> None:
+    path = tmp_path / "cluster.db"
+    created = kplay(path, "topics", "--create", "--topic", "t", "--partitions", "1", "--replication-factor", "1",
+                    timeout=PROMPT_S)
+    assert created.returncode == 0, created.stderr
+    before = sha256(path)
+    for suffix in ("-wal", "-shm"):
+        sidecar = tmp_path / f"cluster.db{suffix}"
+        sidecar.mkdir()  # SQLite alone says only "disk I/O error" here
+        assert_one_line_refusal(kplay(path, "topics", "--list", timeout=PROMPT_S),
+                                f"{sidecar} is not a regular file")
+        assert sha256(path) == before
+        sidecar.rmdir()
+    listed = kplay(path, "topics", "--list", timeout=PROMPT_S)
+    assert listed.returncode == 0 and listed.stdout.split() == ["t"], listed
+
+
 def test_a_path_in_a_missing_directory_creates_nothing(tmp_path: Path) -> None:
     path = tmp_path / "typo" / "deeper" / "cluster.db"
     result = kplay(path, "topics", "--list", timeout=PROMPT_S)
