@@ -48,7 +48,7 @@ from .clock import Clock
 from .config import effective_config
 from .errors import InvalidConfig
 from .events import CHANGES_KEPT as FEED_CHANGES_KEPT
-from .record_batch import BASE_TIMESTAMP_OFFSET, Record, RecordBatch, rebuild_batch
+from .record_batch import BASE_TIMESTAMP_OFFSET, CONTROL_MASK, TRANSACTIONAL_MASK, Record, RecordBatch, rebuild_batch
 from .storage import Storage, record_change, record_changes
 
 logger = logging.getLogger(__name__)
@@ -195,6 +195,9 @@ class _PartitionLog:
     segments: list[LogSegment]
     checkpoint: int | None  # first dirty offset recorded by the last compaction
     leader_epoch: int = 0
+    #: The last stable offset: compaction never cleans an undecided transaction (Kafka's
+    #: cleaner stops at the first unstable offset).
+    last_stable_offset: int | None = None
 
 
 @dataclass(frozen=True)
@@ -705,13 +708,15 @@ def _plan_deletions(log: _PartitionLog, config: dict[str, Any],
 
 def _cleanable_range(log: _PartitionLog, config: dict[str, Any], now: int) -> _CleanableRange:
     """Where compaction may work: from the first dirty offset up to the first segment it
-    must not touch (the active one, the one holding the high watermark, or the first one
-    younger than ``min.compaction.lag.ms``)."""
+    must not touch (the active one, the one holding the high watermark or the last stable
+    offset, or the first one younger than ``min.compaction.lag.ms``)."""
     segments = log.segments
     checkpoint = log.checkpoint if log.checkpoint is not None else log.log_start
     # A checkpoint retention overtook, or one past a truncated log end, starts over at the log start.
     first_dirty = checkpoint if log.log_start <= checkpoint <= log.log_end else log.log_start
     limits = [log.high_watermark, segments[-1].base_offset]
+    if log.last_stable_offset is not None:
+        limits.append(log.last_stable_offset)
     lag = config["min.compaction.lag.ms"]
     if lag > 0:
         for segment in segments[:-1]:
@@ -758,6 +763,20 @@ async def _plan_compaction(conn: aiosqlite.Connection, log: _PartitionLog, confi
     record holding each key's latest offset (and tombstones not yet past their horizon)."""
     span = _cleanable_range(log, config, now)
     tid, part = log.topic_id, log.partition
+    # Aborted transactions' records never shadow a key, and go (Kafka's cleaner discards them);
+    # COMMIT/ABORT markers are not keyed records and stay.
+    aborted = await transaction_index.aborted_between(conn, tid, part, 0, span.dirty[-1].next_offset)
+
+    def transactional_role(header: Any) -> str | None:
+        attributes = header.attributes
+        if attributes & CONTROL_MASK:
+            return "marker"
+        if attributes & TRANSACTIONAL_MASK and any(
+                a.producer_id == header.producer_id and a.first_offset <= header.base_offset < a.last_offset
+                for a in aborted):
+            return "aborted"
+        return None
+
     latest: dict[bytes, int] = {}
     end_offset = span.first_dirty
     boundaries = iter(span.dirty)
@@ -768,7 +787,7 @@ async def _plan_compaction(conn: aiosqlite.Connection, log: _PartitionLog, confi
         rows = await anext(scan, None)
         if rows is None:
             break
-        for offset, _, key, _, _, _ in rows:
+        for offset, _, key, _, _, scanned in rows:
             while offset >= current.next_offset:
                 # A whole segment is mapped; stop here if the map is full (like a full dedupe buffer).
                 end_offset = current.next_offset
@@ -778,7 +797,7 @@ async def _plan_compaction(conn: aiosqlite.Connection, log: _PartitionLog, confi
                 current = next(boundaries)
             if full:
                 break
-            if key is not None:
+            if key is not None and transactional_role(scanned.header) is None:
                 latest[key] = offset
     await scan.aclose()
     if not full:
@@ -800,7 +819,12 @@ async def _plan_compaction(conn: aiosqlite.Connection, log: _PartitionLog, confi
         for offset, timestamp, key, value, headers, batch in rows:
             while offset >= segment.next_offset:
                 segment = next(segment_iter)
-            if key is None:
+            role = transactional_role(batch.header)
+            if role == "marker":
+                keep = True
+            elif role == "aborted":
+                keep = False
+            elif key is None:
                 keep = False  # a keyless record has no place in a compacted log (Kafka drops it)
             elif offset < latest.get(key, offset):
                 keep = False  # superseded by a newer record with the same key
@@ -929,8 +953,9 @@ async def _load_partition(conn: aiosqlite.Connection, topic_id: int, topic: str,
     checkpoint = await (await conn.execute(
         "SELECT first_dirty_offset FROM cleaner_checkpoints WHERE topic_id=? AND partition=?",
         (topic_id, partition))).fetchone()
+    stable = await transaction_index.last_stable_offset(conn, topic_id, partition, state[2])
     return _PartitionLog(topic_id, topic, partition, state[0], state[1], state[2], segments,
-                         checkpoint[0] if checkpoint else None, state[3])
+                         checkpoint[0] if checkpoint else None, state[3], stable)
 
 
 async def truncate_cleaner_state(conn: aiosqlite.Connection, topic_id: int, partition: int,

@@ -108,3 +108,42 @@ async def test_latest_offset_for_read_committed_is_the_lso(cluster: Cluster) -> 
     assert await latest.position(TP) == 0
     await producer.end(commit=True)
     assert [r.value for r in await latest.poll()] == [b"open"]
+
+
+async def test_compaction_keeps_committed_values_markers_and_open_transactions(cluster: Cluster,
+                                                                               clock: ManualClock) -> None:
+    """An aborted write never shadows a key (it is cleaned away instead), markers are not keyed
+    records, and nothing at or above the last stable offset is cleaned (Kafka's cleaner)."""
+    from broker_core.record_batch import build_batch
+    from broker_core.log import BatchRequest
+    from broker_core.producer_state import ProducerMark
+
+    await cluster.topics.create_topic("orders", 1, 1, {"cleanup.policy": "compact", "segment.ms": "1000",
+                                                       "min.cleanable.dirty.ratio": "0.01"})
+    producer = TransactionalProducer(cluster, "app")
+    await producer.init()
+
+    async def send(key: bytes, value: bytes) -> None:
+        await cluster.transactions.add_partitions("app", producer.ids.producer_id, producer.ids.producer_epoch, [TP])
+        batch = build_batch([(key, value, (), clock.now_ms())], producer_id=producer.ids.producer_id,
+                            producer_epoch=producer.ids.producer_epoch, base_sequence=producer.sequence,
+                            is_transactional=True)
+        mark = ProducerMark(producer.ids.producer_id, producer.ids.producer_epoch, producer.sequence, producer.sequence)
+        (result,) = await cluster.logs.append_batches([BatchRequest("orders", 0, (), mark, batch=batch)], acks=1)
+        assert not isinstance(result, KafkaError), result
+        producer.sequence += 1
+        clock.advance(2_000)  # each write opens a new segment
+
+    await send(b"k", b"committed")      # 0, COMMIT marker 1
+    await producer.end(commit=True)
+    await send(b"k", b"aborted")        # 2, ABORT marker 3
+    await producer.end(commit=False)
+    await send(b"j", b"open")           # 4: an open transaction holds the LSO at 4
+    await send(b"k", b"undecided")      # 5: undecided, so it must not supersede k at 0
+    report = await cluster.cleaner.run_once()
+    assert report.records_removed == 1  # the aborted record, and only it
+    committed, _ = await read_all(cluster, "read_committed")
+    assert committed == [(0, b"committed")]
+    await producer.end(commit=True)
+    everything, position = await read_all(cluster, "read_uncommitted")
+    assert everything == [(0, b"committed"), (4, b"open"), (5, b"undecided")] and position == 7
