@@ -370,3 +370,39 @@ def test_a_producer_killed_mid_transaction_never_shows_to_read_committed(served:
         if process.poll() is None:
             process.kill()
         served.call(served.core.transactions.stop())
+
+
+def test_aiokafka_transactions_commit_and_abort(served: ServedCluster) -> None:
+    """aiokafka's transactional producer commits and aborts; its read_committed consumer drops
+    the aborted record (from the Fetch's aborted_transactions) and reads the committed ones."""
+    from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+
+    served.create_topic("txn-aiokafka-records")
+
+    async def run() -> list[tuple[int, bytes]]:
+        producer = AIOKafkaProducer(bootstrap_servers=served.bootstrap, transactional_id="txn-aiokafka-records")
+        await asyncio.wait_for(producer.start(), 30)
+        try:
+            for value, commit in ((b"one", True), (b"aborted", False), (b"two", True)):
+                await producer.begin_transaction()
+                await producer.send_and_wait("txn-aiokafka-records", value)
+                if commit:
+                    await producer.commit_transaction()
+                else:
+                    await producer.abort_transaction()
+        finally:
+            await producer.stop()
+        consumer = AIOKafkaConsumer("txn-aiokafka-records", bootstrap_servers=served.bootstrap,
+                                    isolation_level="read_committed", auto_offset_reset="earliest")
+        await consumer.start()
+        got: list[tuple[int, bytes]] = []
+        try:
+            deadline = time.monotonic() + 20
+            while len(got) < 2 and time.monotonic() < deadline:
+                batches = await consumer.getmany(timeout_ms=500)
+                got += [(m.offset, m.value) for messages in batches.values() for m in messages]
+        finally:
+            await consumer.stop()
+        return got
+
+    assert asyncio.run(run()) == [(0, b"one"), (4, b"two")]
