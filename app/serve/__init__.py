@@ -8,13 +8,26 @@ APIs and versions advertised are data, in ``api_versions.py``. ``start_servers``
 ``kplay --serve``.
 """
 
+import importlib
 import logging
-
-from .kafka_server import DEFAULT_HOST, DEFAULT_PORT, BrokerSettings, KafkaServer
-from .servers import RunningServers, start_servers
+from typing import Any
 
 # A library's log lines go nowhere until the program says where (kplay serve: stderr; the
 # TUI must not have them written over its screen).
 logging.getLogger("kplay.serve").addHandler(logging.NullHandler())
 
-__all__ = ["DEFAULT_HOST", "DEFAULT_PORT", "BrokerSettings", "KafkaServer", "RunningServers", "start_servers"]
+# Where each public name lives. Loaded on first use (PEP 562), not when the package is: the
+# wire server pulls in kafka-python's protocol classes (~0.15 s), and the playground and
+# most commands import only app.serve.group_placement or app.serve.broker_settings.
+_EXPORTS = {"DEFAULT_HOST": "kafka_server", "DEFAULT_PORT": "kafka_server", "BrokerSettings": "kafka_server",
+            "KafkaServer": "kafka_server", "RunningServers": "servers", "start_servers": "servers"}
+
+__all__ = list(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    """Import the submodule holding ``name`` the first time it is asked for."""
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f".{module}", __name__), name)
