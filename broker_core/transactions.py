@@ -207,17 +207,21 @@ class TransactionCoordinator:
         self._markers = markers
 
     # -- the tables ----------------------------------------------------------------------
+    async def _has_tables(self) -> bool:
+        """Whether this data file has the coordinator's tables (made by its first transactional use)."""
+        if not self._tables_ready:
+            found = await self._storage.fetchone(
+                "SELECT count(*) FROM sqlite_master WHERE type='table' AND name IN"
+                " ('transactions','transaction_partitions','transaction_groups','transaction_offsets')")
+            self._tables_ready = bool(found and found[0] == 4)
+        return self._tables_ready
+
     async def _ensure_tables(self) -> None:
-        if self._tables_ready:
-            return
-        found = await self._storage.fetchone(
-            "SELECT count(*) FROM sqlite_master WHERE type='table' AND name IN"
-            " ('transactions','transaction_partitions','transaction_groups','transaction_offsets')")
-        if not found or found[0] != 4:
+        if not await self._has_tables():
             async with self._storage.write() as conn:
                 for ddl in TRANSACTION_TABLES:
                     await conn.execute(ddl)
-        self._tables_ready = True
+            self._tables_ready = True
 
     @staticmethod
     async def _load(conn: Any, transactional_id: str) -> _Transaction | None:
@@ -463,7 +467,8 @@ class TransactionCoordinator:
     # -- administration --------------------------------------------------------------
     async def describe(self, transactional_id: str) -> TransactionDescription:
         """DescribeTransactions for one id; TransactionalIdNotFound if there is none."""
-        await self._ensure_tables()
+        if not await self._has_tables():
+            raise TransactionalIdNotFound(f"No transaction has the transactional id '{transactional_id}'")
         async with self._storage.snapshot() as conn:
             txn = await self._load(conn, transactional_id)
             if txn is None:
@@ -481,7 +486,8 @@ class TransactionCoordinator:
     async def list_transactions(self, states: Sequence[str] = (), producer_ids: Sequence[int] = ()
                                 ) -> list[TransactionListing]:
         """ListTransactions: every transactional id, filtered by state and producer id when given."""
-        await self._ensure_tables()
+        if not await self._has_tables():
+            return []
         rows = await self._storage.fetchall(
             "SELECT transactional_id, producer_id, state FROM transactions ORDER BY transactional_id")
         wanted_states = {s.lower() for s in states}
@@ -492,7 +498,8 @@ class TransactionCoordinator:
     # -- timers ----------------------------------------------------------------------
     async def abort_timed_out(self) -> list[str]:
         """Abort every Ongoing transaction older than its timeout, fencing its producer; their ids."""
-        await self._ensure_tables()
+        if not await self._has_tables():
+            return []  # no transactional id ever: nothing to look at, and nothing written
         now = self._clock.now_ms()
         due = await self._storage.fetchall(
             "SELECT transactional_id FROM transactions WHERE state=? AND started_at + timeout_ms < ?", (ONGOING, now))
@@ -510,14 +517,18 @@ class TransactionCoordinator:
 
     async def expire_transactional_ids(self) -> list[str]:
         """Forget ids idle longer than ``transactional.id.expiration.ms`` (they go Dead); their ids."""
-        await self._ensure_tables()
+        if not await self._has_tables():
+            return []
         now = self._clock.now_ms()
-        expired = []
+        expired: list[str] = []
+        query = ("SELECT transactional_id, producer_id, producer_epoch FROM transactions"
+                 " WHERE state IN (?, ?, ?) AND updated_at + ? < ?")
+        params = (EMPTY, COMPLETE_COMMIT, COMPLETE_ABORT, self.id_expiration_ms, now)
+        # Looked for without the write lock first: this runs every second in every process.
+        if not await self._storage.fetchall(query, params):
+            return expired
         async with self._storage.write() as conn:
-            rows = await conn.execute_fetchall(
-                "SELECT transactional_id, producer_id, producer_epoch FROM transactions"
-                " WHERE state IN (?, ?, ?) AND updated_at + ? < ?",
-                (EMPTY, COMPLETE_COMMIT, COMPLETE_ABORT, self.id_expiration_ms, now))
+            rows = await conn.execute_fetchall(query, params)
             for transactional_id, producer_id, producer_epoch in rows:
                 await conn.execute("DELETE FROM transactions WHERE transactional_id=?", (transactional_id,))
                 await record_change(conn, now, "transaction_state", {

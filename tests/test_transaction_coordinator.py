@@ -221,3 +221,20 @@ async def test_two_processes_share_the_coordinators_state(orders: Cluster, data_
         assert (await other.transactions.describe("app")).state == "CompleteAbort"
     finally:
         await other.close()
+
+
+async def test_a_file_without_transactions_is_only_read(cluster: Cluster) -> None:
+    """The background check and the TUI's listing look without writing: a data file that never
+    saw a transactional producer gets no coordinator tables from them."""
+    async def tables() -> set[str]:
+        rows = await cluster.storage.fetchall("SELECT name FROM sqlite_master WHERE type='table'")
+        return {name for (name,) in rows}
+
+    assert await cluster.transactions.abort_timed_out() == []
+    assert await cluster.transactions.expire_transactional_ids() == []
+    assert await cluster.transactions.list_transactions() == []
+    with pytest.raises(TransactionalIdNotFound):
+        await cluster.transactions.describe("nobody")
+    assert "transactions" not in await tables()
+    await cluster.transactions.init_producer_id("app", TIMEOUT_MS)
+    assert "transactions" in await tables()
