@@ -498,6 +498,11 @@ def test_describe_configs_of_a_broker(served: ServedCluster) -> None:
     pytest.param(struct.pack(">ihhih", 10, 0, 2, 1, 0), id="Produce version below the range"),
     pytest.param(struct.pack(">ihhih", 12, 3, 8, 1, 0) + b"\x00\x05", id="Metadata body cut short"),
     pytest.param(struct.pack(">ihhih", 30, 0, 8, 1, 0) + b"\xff" * 20, id="Produce body of garbage"),
+    # transactional_id null (allowed), acks, timeout, one topic whose name is null (not allowed), no partitions.
+    pytest.param(struct.pack(">ihhihhhiihi", 28, 0, 8, 1, 0, -1, -1, 5000, 1, -1, 0), id="Produce topic name null"),
+    # Fetch v4: one topic "t" whose one partition is fine, then a second topic whose name is null.
+    pytest.param(struct.pack(">ihhihiiiibih1siiqihi", 60, 1, 4, 1, 0, -1, 500, 1, 1_000_000, 0, 2, 1, b"t", 1,
+                             0, 0, 1_000_000, -1, 0), id="Fetch second topic name null"),
 ])
 def test_a_broken_request_closes_that_connection_only(served: ServedCluster, frame: bytes) -> None:
     bystander = Client(served)

@@ -16,7 +16,7 @@ import logging
 import struct
 from typing import Any
 
-from kafka.protocol.schemas.fields.codecs import UUID
+from kafka.protocol.schemas.fields.codecs import UUID, Boolean, Float64, Int8, Int16, Int32, Int64, UnsignedInt16
 
 from .api_versions import SUPPORTED_APIS, ApiKey, api_name
 from .apis import HANDLERS, CloseConnection, RequestContext, WireError, api_versions_body
@@ -173,24 +173,49 @@ def _null_field(message: Any, struct: Any, version: int) -> str | None:
     kafka-python decodes a negative length as None whether or not the field is nullable;
     Kafka's own parser refuses it, and so does this server, before a handler sees it.
     """
+    for name, refused, nested, is_array in _null_checks(struct, version):
+        value = getattr(message, name)
+        if value is None:
+            if refused:
+                return name
+            continue
+        if nested:
+            for item in (value if is_array else (value,)):
+                found = _null_field(item, nested[0], version)
+                if found is not None:
+                    return f"{name}.{found}"
+    return None
+
+
+#: (struct, version) -> its fields that can come out of the decoder null: (name, null refused,
+#: (the field, if it is a struct or struct array holding such fields) or (), is a struct array).
+_NULL_CHECKS: dict[tuple[int, int], tuple[tuple[str, bool, tuple[Any, ...], bool], ...]] = {}
+
+#: Decoded as a number or a UUID, never as a null that a client could send.
+_NEVER_NULL = (Int8, Int16, Int32, Int64, UnsignedInt16, Float64, Boolean, UUID)
+
+
+def _null_checks(struct: Any, version: int) -> tuple[tuple[str, bool, tuple[Any, ...], bool], ...]:
+    """What ``_null_field`` looks at in ``struct`` at ``version``, worked out once per schema.
+
+    Fetch names every assigned partition in every request (librdkafka uses no fetch sessions);
+    its partitions hold only numbers, so with this plan the check does not walk them at all.
+    """
+    key = (id(struct), version)
+    checks = _NULL_CHECKS.get(key)
+    if checks is not None:
+        return checks
+    found = []
     for field in struct._fields:
         if not field.for_version_q(version) or field.tagged_field_q(version):
             continue
-        value = getattr(message, field.name)
-        if value is None:
-            # A UUID is 16 bytes on the wire: kafka-python reads the zero id as None.
-            if getattr(field, "_type", None) is UUID:
-                continue
-            if not field.nullable_for_version_q(version) and not isinstance(field.default, (int, float, bool)):
-                return field.name
+        if getattr(field, "_type", None) in _NEVER_NULL:
             continue
-        if field.is_struct_array():
-            for item in value:
-                found = _null_field(item, field, version)
-                if found is not None:
-                    return f"{field.name}.{found}"
-        elif field.is_struct():
-            found = _null_field(value, field, version)
-            if found is not None:
-                return f"{field.name}.{found}"
-    return None
+        # A UUID is 16 bytes on the wire (kafka-python reads the zero id as None, which is allowed);
+        # a null number takes its default.
+        refused = not field.nullable_for_version_q(version) and not isinstance(field.default, (int, float, bool))
+        nested = (field,) if (field.is_struct_array() or field.is_struct()) and _null_checks(field, version) else ()
+        if refused or nested:
+            found.append((field.name, refused, nested, field.is_struct_array()))
+    checks = _NULL_CHECKS[key] = tuple(found)
+    return checks
