@@ -555,6 +555,22 @@ class PartitionLogs:
                 results.append(error)
         return results
 
+    async def unstable_partitions(self, topic: str) -> dict[int, int]:
+        """The partitions of ``topic`` whose last stable offset is below their high watermark
+        (an undecided transaction holds read_committed consumers back), with that LSO."""
+        async def look_up(conn: aiosqlite.Connection) -> dict[int, int]:
+            found = await conn.execute_fetchall(
+                "SELECT t.id, p.partition, p.high_watermark FROM topics t JOIN partitions p ON p.topic_id=t.id"
+                " WHERE t.name=?", (topic,))
+            if not found:
+                return {}
+            undecided = await transaction_index.undecided_transactions(conn, {found[0][0]})
+            stable = {partition: transaction_index.stable_offset(undecided.get((topic_id, partition), ()), hw)
+                      for topic_id, partition, hw in found}
+            return {partition: lso for (_, partition, hw), lso in zip(found, stable.values()) if lso < hw}
+
+        return await self._storage.read_in_one_hop(look_up)
+
     async def list_offset(self, topic: str, partition: int, spec: int, *,
                           read_committed: bool = False) -> int | None:
         """Kafka's ListOffsets: ``EARLIEST`` (-2), ``LATEST`` (-1, the high watermark; with

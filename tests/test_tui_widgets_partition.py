@@ -108,3 +108,28 @@ async def test_unknown_and_deleted_topic_say_so(cluster: Cluster) -> None:
         await wait_for(pilot, lambda: "1 partition " in screen_text(app), "the topic")
         await cluster.topics.delete_topic("doomed")
         await wait_for(pilot, lambda: "was deleted" in screen_text(app), "the deletion")
+
+
+async def test_an_open_transaction_shows_the_lso_in_the_partition_header(cluster: Cluster, data_path) -> None:
+    """While a transaction is open on a partition its header shows the LSO below the HW; the
+    commit (made by another opener of the file, as another process would) takes it away."""
+    from transaction_support import TransactionalProducer
+
+    await cluster.topics.create_topic("orders", 2, 1)
+    app = PartitionApp(cluster)
+    async with app.run_test(size=(160, 30)) as pilot:
+        view = app.query_one(PartitionView)
+        view.topic = "orders"
+        await wait_for(pilot, lambda: "P0" in screen_text(app) and "HW 0" in screen_text(app), "the strips")
+        assert "LSO" not in screen_text(app)
+        other = await Cluster.open(data_path)
+        try:
+            producer = TransactionalProducer(other, "app")
+            await producer.init()
+            await producer.send(b"a", b"b")
+            await wait_for(pilot, lambda: "HW 2  LSO 0" in screen_text(app), "the LSO of the open transaction")
+            await producer.end(commit=True)
+            await wait_for(pilot, lambda: "LSO" not in screen_text(app) and "HW 3" in screen_text(app),
+                           "the LSO gone with the commit")
+        finally:
+            await other.close()

@@ -65,7 +65,7 @@ FRAME_S = 1 / 10
 FEED_KINDS = ("records", "topic_created", "topic_deleted", "topic_altered", "partitions_added",
               "segment_deleted", "log_compacted", "log_truncated", "leader_elected", "isr_changed",
               "replica_progress", "broker_state", "group_rebalanced", "group_state",
-              "offsets_committed", "resync")
+              "offsets_committed", "transaction_state", "resync")
 _GROUP_KINDS = {"group_rebalanced", "group_state", "offsets_committed"}
 #: Events that change a partition's shape (leader, ISR, start): the topic is described again.
 _DESCRIBE_KINDS = {"topic_created", "topic_altered", "partitions_added", "segment_deleted",
@@ -250,6 +250,11 @@ class PartitionStrips(ScrollView, can_focus=True):
             text.append(number(p.log_start_offset))
         text.append(" HW " if compact else "  HW ", self._style("dim"))
         text.append(number(p.high_watermark))
+        stable = self._view.stable.get(p.partition)
+        if stable is not None:
+            # An undecided transaction: read_committed consumers read only below the LSO.
+            text.append(" LSO " if compact else "  LSO ", self._style("dim"))
+            text.append(number(stable), self._style("out-of-sync"))
         text.append(" LEO " if compact else "  LEO ", self._style("dim"))
         text.append(number(p.log_end_offset))
         return text
@@ -374,6 +379,9 @@ class PartitionView(Vertical):
         self.cluster = cluster
         self.description: TopicDescription | None = None
         self.partitions: list[PartitionDescription] = []
+        #: Partitions whose last stable offset is below the high watermark (an open transaction): their LSO.
+        self.stable: dict[int, int] = {}
+        self._watching_transactions = False
         self.tails: dict[int, deque[StripCell]] = {}
         self.owners: dict[int, PartitionOwner] = {}
         self.open_partition: int | None = None
@@ -421,6 +429,8 @@ class PartitionView(Vertical):
     @work(exclusive=True, group="partition-view-load")
     async def _load_topic(self) -> None:
         """Describe the topic and read its owners; strips then read their latest records."""
+        self.stable = await self.cluster.logs.unstable_partitions(self.topic) if self.topic else {}
+        self._watching_transactions = bool(self.stable)
         await self._describe()
         await self._reload_owners()
         self.strips.sync_size()
@@ -538,6 +548,12 @@ class PartitionView(Vertical):
         describe = owners = False
         grown: set[int] = set()
         truncated = False
+        # Transactions move the LSO: look it up after their events, and after records while any is open.
+        states = [getattr(e, "state", "") for e in batch if e.kind == "transaction_state"]
+        if states:
+            self._watching_transactions = True
+        stable_stale = bool(states) or (self._watching_transactions and any(
+            isinstance(e, RecordsAppended) and e.topic == topic for e in batch))
         for event in batch:
             if isinstance(event, Resync):
                 describe = owners = True
@@ -567,6 +583,11 @@ class PartitionView(Vertical):
                     truncated = truncated or isinstance(event, (LogTruncated, LogCompacted))
                 if isinstance(event, (PartitionsAdded, TopicCreated)):
                     grown.update(range(len(self.partitions), getattr(event, "partitions", 0)))
+        if stable_stale or (describe and self._watching_transactions):
+            self.stable = await self.cluster.logs.unstable_partitions(topic)
+            if not self.stable and (not states or states[-1] != "Ongoing"):
+                self._watching_transactions = False  # nothing undecided: records alone no longer matter
+            owners = owners or bool(states)  # a redraw (the LSO), and EndTxn committed offsets
         if describe:
             await self._describe()
             self.strips.sync_size()
