@@ -82,7 +82,7 @@ async def handle_metadata(ctx: RequestContext, request) -> MetadataResponse:
                     topic.name = name
         wanted = list(dict.fromkeys(topic.name for topic in request.topics if topic.name is not None))
     allow_create = request.allow_auto_topic_creation if version >= 4 else True
-    existing = {t.name: t for t in await ctx.cluster.topics.describe_topics()}
+    existing = {t.name: t for t in await _described(ctx, wanted)}
     topics = []
     for name in (sorted(existing) if wanted is None else wanted):
         description = existing.get(name)
@@ -111,6 +111,25 @@ async def handle_metadata(ctx: RequestContext, request) -> MetadataResponse:
     return MetadataResponse(version=version, throttle_time_ms=0, brokers=brokers,
                             cluster_id=ctx.cluster.cluster_id,
                             controller_id=await ctx.cluster.controller.controller_id(), topics=topics)
+
+
+async def _described(ctx: RequestContext, wanted: list[str] | None) -> list[TopicDescription]:
+    """Every topic (``wanted`` None), else those of ``wanted`` that exist.
+
+    Only what was asked is read: a consumer's periodic Metadata names its own topics or none,
+    and describing every partition of the file for it cost 50 ms at 10,000 partitions.
+    """
+    topics = ctx.cluster.topics
+    if wanted is None:
+        return await topics.describe_topics()
+    if not wanted:
+        return []
+    known = set(await topics.list_topics())
+    try:
+        return await topics.describe_topics([name for name in wanted if name in known])
+    except UnknownTopicOrPartition:  # deleted since it was listed
+        asked = set(wanted)
+        return [t for t in await topics.describe_topics() if t.name in asked]
 
 
 async def handle_describe_cluster(ctx: RequestContext, request) -> DescribeClusterResponse:
