@@ -24,9 +24,11 @@ from .batch_compression import DecompressionBudget
 from .errors import CorruptRecord, InvalidRecord, InvalidTimestamp
 from .record_batch import (
     COMPRESSION_MASK,
+    LOG_OVERHEAD,
     MAGIC,
     MAGIC_OFFSET,
     NO_TIMESTAMP,
+    BatchHeader,
     RecordBatch,
     read_varint,
     read_header,
@@ -46,13 +48,12 @@ class ValidatedBatch:
     max_timestamp: int
 
 
-def validate_batch(data: bytearray, config: dict[str, Any], now: int, where: str,
-                   budget: DecompressionBudget | None = None) -> ValidatedBatch:
-    """Check one producer batch for ``where`` (topic-partition) against its topic's ``config``.
+def read_produced_header(data: bytes | bytearray) -> BatchHeader:
+    """The header of the one batch a Produce request carries for a partition, its framing checked.
 
-    Raises CorruptRecord (a damaged batch: CRC, truncation, records that do not parse),
-    InvalidRecord (with Kafka's words for each rule) or InvalidTimestamp; RecordTooLarge
-    when a compressed batch expands beyond ``budget``.
+    Raises InvalidRecord (not magic 2, or more than one batch) or CorruptRecord (shorter
+    than a batch header, or truncated), with Kafka's words. The CRC and the records are
+    not looked at: that is ``validate_batch``'s work.
     """
     if len(data) > MAGIC_OFFSET and data[MAGIC_OFFSET] != MAGIC:
         raise InvalidRecord("Produce requests with version 3 and above are only allowed to contain record "
@@ -61,9 +62,21 @@ def validate_batch(data: bytearray, config: dict[str, Any], now: int, where: str
     if header.size_in_bytes != len(data):
         if header.size_in_bytes > len(data):
             raise CorruptRecord(f"Record batch is truncated: its length field says {header.batch_length} bytes, "
-                                f"{len(data) - 12} arrived")
+                                f"{len(data) - LOG_OVERHEAD} arrived")
         raise InvalidRecord("Produce requests with version 3 and above are only allowed to contain exactly "
                             "one record batch")
+    return header
+
+
+def validate_batch(data: bytearray, config: dict[str, Any], now: int, where: str,
+                   budget: DecompressionBudget | None = None) -> ValidatedBatch:
+    """Check one producer batch for ``where`` (topic-partition) against its topic's ``config``.
+
+    Raises CorruptRecord (a damaged batch: CRC, truncation, records that do not parse),
+    InvalidRecord (with Kafka's words for each rule) or InvalidTimestamp; RecordTooLarge
+    when a compressed batch expands beyond ``budget``.
+    """
+    header = read_produced_header(data)
     verify_crc(data)
     count = header.record_count
     if header.last_offset_delta < 0:

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from broker_core.errors import CorruptRecord, InvalidRecord
-from broker_core.record_batch import LOG_OVERHEAD, MAGIC_OFFSET, RECORD_BATCH_OVERHEAD, read_header
+from broker_core.errors import CorruptRecord
+from broker_core.log_validator import read_produced_header
 
 
 @dataclass(frozen=True)
@@ -36,26 +36,12 @@ class ProducedBatch:
 def read_produced_batch(data: bytes | None) -> ProducedBatch:
     """The one record batch of a Produce request's partition, its header read (not yet validated).
 
-    Raises CorruptRecord (empty, or shorter than a batch header) or InvalidRecord (not
-    magic 2, or not exactly one batch), with Kafka's words.
+    Raises CorruptRecord (empty, shorter than a batch header, or truncated) or InvalidRecord
+    (not magic 2, or more than one batch), with Kafka's words (``read_produced_header``).
     """
     if not data:
         raise CorruptRecord("Record batch is empty: the produce request carried no records")
-    if len(data) < RECORD_BATCH_OVERHEAD:
-        if len(data) > MAGIC_OFFSET and data[MAGIC_OFFSET] != 2:
-            raise InvalidRecord("Produce requests with version 3 and above are only allowed to contain record "
-                                f"batches with magic version 2 (found magic {data[MAGIC_OFFSET]})")
-        raise CorruptRecord(f"Record batch of {len(data)} bytes is smaller than the batch header")
-    if data[MAGIC_OFFSET] != 2:
-        raise InvalidRecord("Produce requests with version 3 and above are only allowed to contain record "
-                            f"batches with magic version 2 (found magic {data[MAGIC_OFFSET]})")
-    header = read_header(data)
-    if header.size_in_bytes != len(data):
-        if header.size_in_bytes > len(data):
-            raise CorruptRecord(f"Record batch is truncated: its length field says {header.batch_length} bytes, "
-                                f"{len(data) - LOG_OVERHEAD} arrived")
-        raise InvalidRecord("Produce requests with version 3 and above are only allowed to contain exactly "
-                            "one record batch")
+    header = read_produced_header(data)
     # A copy the core may rewrite in place (offsets, leader epoch, LogAppendTime).
     return ProducedBatch(bytearray(data), header.producer_id, header.producer_epoch, header.base_sequence,
                          header.last_sequence)
