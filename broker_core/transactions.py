@@ -301,9 +301,14 @@ class TransactionCoordinator:
         return ProducerIdAndEpoch(txn.producer_id, txn.producer_epoch)
 
     # -- adding to a transaction ----------------------------------------------------------
-    async def _begin_update(self, conn: Any, transactional_id: str, producer_id: int,
-                            producer_epoch: int) -> _Transaction:
-        """The transaction a producer may add to, checked as Kafka checks it."""
+    async def _load_for_producer(self, conn: Any, transactional_id: str, producer_id: int,
+                                 producer_epoch: int) -> _Transaction:
+        """The transaction of ``transactional_id``, if this producer id and epoch hold it.
+
+        Raises InvalidProducerIdMapping (another producer id, or no such transaction) or
+        ProducerFenced (an older epoch), as Kafka's coordinator does for every request
+        after InitProducerId.
+        """
         txn = await self._load(conn, transactional_id)
         if txn is None or txn.producer_id != producer_id:
             raise InvalidProducerIdMapping(
@@ -312,6 +317,12 @@ class TransactionCoordinator:
             raise ProducerFenced(
                 f"Producer {producer_id} with epoch {producer_epoch} has been fenced: transactional id "
                 f"'{transactional_id}' is at epoch {txn.producer_epoch}")
+        return txn
+
+    async def _begin_update(self, conn: Any, transactional_id: str, producer_id: int,
+                            producer_epoch: int) -> _Transaction:
+        """The transaction a producer may add to, checked as Kafka checks it."""
+        txn = await self._load_for_producer(conn, transactional_id, producer_id, producer_epoch)
         if txn.state in (PREPARE_COMMIT, PREPARE_ABORT):
             raise ConcurrentTransactions(f"The transaction of '{transactional_id}' is being completed")
         return txn
@@ -372,12 +383,7 @@ class TransactionCoordinator:
                 raise IllegalGeneration(f"Generation {generation} of group '{group_id}' is not its current "
                                         f"generation {group.generation}")
         async with self._storage.write() as conn:
-            txn = await self._load(conn, transactional_id)
-            if txn is None or txn.producer_id != producer_id:
-                raise InvalidProducerIdMapping(
-                    f"The producer id {producer_id} is not the one of transactional id '{transactional_id}'")
-            if txn.producer_epoch != producer_epoch:
-                raise ProducerFenced(f"Producer {producer_id} with epoch {producer_epoch} has been fenced")
+            txn = await self._load_for_producer(conn, transactional_id, producer_id, producer_epoch)
             added = await conn.execute_fetchall(
                 "SELECT 1 FROM transaction_groups WHERE transactional_id=? AND group_id=?", (transactional_id, group_id))
             if txn.state != ONGOING or not added:
@@ -403,14 +409,7 @@ class TransactionCoordinator:
         await self._ensure_tables()
         now = self._clock.now_ms()
         async with self._storage.write() as conn:
-            txn = await self._load(conn, transactional_id)
-            if txn is None or txn.producer_id != producer_id:
-                raise InvalidProducerIdMapping(
-                    f"The producer id {producer_id} is not the one of transactional id '{transactional_id}'")
-            if txn.producer_epoch != producer_epoch:
-                raise ProducerFenced(
-                    f"Producer {producer_id} with epoch {producer_epoch} has been fenced: transactional id "
-                    f"'{transactional_id}' is at epoch {txn.producer_epoch}")
+            txn = await self._load_for_producer(conn, transactional_id, producer_id, producer_epoch)
             if txn.state == ONGOING:
                 await self._complete(conn, txn, commit=commit, now=now, fence=False,
                                      reason="committed" if commit else "aborted")
