@@ -257,6 +257,24 @@ def key_moment(name: str, scenario: Scenario) -> Step:
     raise RuntimeError(f"screenshots: lesson {name!r} has no step starting {wanted!r} (KEY_MOMENTS)")
 
 
+async def play_to_key_moment(pilot: Pilot, playback: Playback, pane: NarrationPane, name: str, moment: Step,
+                             deadline_s: float = LESSON_DEADLINE_S) -> None:
+    """Step lesson ``name``, played paused, until its narration is at ``moment`` (see ``key_moment``).
+
+    Raises RuntimeError when the lesson fails, or ends without reaching the moment.
+    """
+    while True:
+        await _until(pilot, lambda: playback.holding or pane.state in ("finished", "failed"),
+                     f"lesson {name} to finish a step", deadline_s)
+        if pane.state == "failed":
+            raise RuntimeError(f"screenshots: lesson {name} stopped: {pane.error}")
+        if pane.current_line == moment.line:
+            return
+        if pane.state == "finished":
+            raise RuntimeError(f"screenshots: lesson {name} ended before its key moment (line {moment.line})")
+        playback.step()
+
+
 async def take_lessons(directory: Path, names: set[str] | None = None) -> list[Path]:
     """Play every built-in lesson (or those in ``names``) up to its key moment and save
     ``demo-NAME.svg`` there."""
@@ -276,14 +294,7 @@ async def take_lessons(directory: Path, names: set[str] | None = None) -> list[P
                 app = PlaygroundApp(cluster, keymap={}, demo=scenario, playback=playback)
                 async with app.run_test(size=SIZE) as pilot:
                     pane = app.screen.query_one(NarrationPane)
-                    while True:
-                        await _until(pilot, lambda: playback.holding or pane.state in ("finished", "failed"),
-                                     f"lesson {builtin.name} to finish a step", LESSON_DEADLINE_S)
-                        if pane.state == "failed":
-                            raise RuntimeError(f"screenshots: lesson {builtin.name} stopped: {pane.error}")
-                        if pane.current_line == moment.line:
-                            break
-                        playback.step()
+                    await play_to_key_moment(pilot, playback, pane, builtin.name, moment)
                     await pilot.pause(0.6)  # the consumer views and partitions catch up with the step
                     saved.append(_save(app, directory, f"demo-{builtin.name}.svg"))
                     playback.resume()

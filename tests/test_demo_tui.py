@@ -299,7 +299,7 @@ async def test_the_transactions_lesson_shows_markers_in_its_consumer_views(tmp_p
     """At the lesson's key moment its readers (adopted views) show the COMMIT and ABORT markers
     they stepped over, and only the read_uncommitted one shows the aborted totals."""
     from app.scenarios.library import load_scenario
-    from app.screenshots import key_moment
+    from app.screenshots import key_moment, play_to_key_moment
 
     scenario = load_scenario("transactions")
     moment = key_moment("transactions", scenario)
@@ -308,14 +308,8 @@ async def test_the_transactions_lesson_shows_markers_in_its_consumer_views(tmp_p
         playback = Playback(INSTANT, paused=True)
         app = PlaygroundApp(cluster, keymap={}, demo=scenario, playback=playback)
         async with app.run_test(size=SIZE) as pilot:
-            pane = app.screen.query_one(NarrationPane)
-            while True:
-                await wait_until(pilot, lambda: playback.holding or pane.state in ("finished", "failed"),
-                                 "a step", LESSON_DEADLINE_S)
-                assert pane.state not in ("finished", "failed"), pane.text
-                if pane.current_line == moment.line:
-                    break
-                playback.step()
+            await play_to_key_moment(pilot, playback, app.screen.query_one(NarrationPane), "transactions", moment,
+                                     LESSON_DEADLINE_S)
             views = {v.label: v for v in app.screen.query(AdoptedConsumerView)}
             committed, uncommitted = views["committed-reader"], views["uncommitted-reader"]
             await wait_until(pilot, lambda: "0:6 ABORT marker" in committed.text
