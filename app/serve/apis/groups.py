@@ -33,11 +33,15 @@ class NotCoordinator(KafkaError):
     name, code, retriable = "NOT_COORDINATOR", 16, True
 
 
-def check_coordinator(ctx: RequestContext, group_id: str) -> None:
-    """Raise NotCoordinator unless this listener's broker coordinates ``group_id``."""
-    coordinator = ctx.server.coordinator_for(group_id)
+def check_coordinator(ctx: RequestContext, key: str, kind: str = "group") -> None:
+    """Raise NotCoordinator unless this listener's broker coordinates ``key``.
+
+    ``key`` is a group id or (``kind`` "transactional id") a transactional id: both are
+    placed by the same hash (``coordinator_for``).
+    """
+    coordinator = ctx.server.coordinator_for(key)
     if coordinator != ctx.broker_id:
-        raise NotCoordinator(f"This is not the correct coordinator for group '{group_id}' "
+        raise NotCoordinator(f"This is not the correct coordinator for {kind} '{key}' "
                              f"(broker {coordinator} is)")
 
 

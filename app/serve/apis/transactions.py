@@ -20,7 +20,7 @@ from broker_core.records import TopicPartition
 from broker_core.transactions import STATES, ProducerIdAndEpoch, UnknownPartitions
 
 from .context import RequestContext, WireError, error_code
-from .groups import NotCoordinator, check_coordinator
+from .groups import check_coordinator
 
 #: InitProducerId's "no producer id / epoch" (before v3, and from a producer starting afresh).
 NO_PRODUCER_ID = -1
@@ -37,10 +37,7 @@ ListedState = ListTransactionsResponse.TransactionState
 
 def check_transaction_coordinator(ctx: RequestContext, transactional_id: str) -> None:
     """Raise NotCoordinator unless this listener's broker coordinates ``transactional_id``."""
-    coordinator = ctx.server.coordinator_for(transactional_id)
-    if coordinator != ctx.broker_id:
-        raise NotCoordinator(f"This is not the correct coordinator for transactional id '{transactional_id}' "
-                             f"(broker {coordinator} is)")
+    check_coordinator(ctx, transactional_id, "transactional id")
 
 
 async def init_transactional_producer_id(ctx: RequestContext, request) -> InitProducerIdResponse:
