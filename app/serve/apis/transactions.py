@@ -40,7 +40,7 @@ def check_transaction_coordinator(ctx: RequestContext, transactional_id: str) ->
     check_coordinator(ctx, transactional_id, "transactional id")
 
 
-async def init_transactional_producer_id(ctx: RequestContext, request) -> InitProducerIdResponse:
+async def init_transactional_producer_id(ctx: RequestContext, request: Any) -> InitProducerIdResponse:
     """InitProducerId with a transactional id: its producer id and a new epoch, fencing older ones."""
     expected = None
     if ctx.version >= 3 and request.producer_id != NO_PRODUCER_ID:
@@ -56,7 +56,7 @@ async def init_transactional_producer_id(ctx: RequestContext, request) -> InitPr
                                   producer_id=result.producer_id, producer_epoch=result.producer_epoch)
 
 
-async def handle_add_partitions_to_txn(ctx: RequestContext, request) -> AddPartitionsToTxnResponse:
+async def handle_add_partitions_to_txn(ctx: RequestContext, request: Any) -> AddPartitionsToTxnResponse:
     """AddPartitionsToTxn: a client's one transaction (v0-3), or a batch of them (v4+, as brokers send).
 
     Every partition of a transaction gets the same answer, except that when some do not
@@ -120,7 +120,7 @@ async def _verify_partitions(ctx: RequestContext, txn: Any) -> list[Any]:
     return _topic_results(partitions, codes.__getitem__)
 
 
-async def handle_add_offsets_to_txn(ctx: RequestContext, request) -> AddOffsetsToTxnResponse:
+async def handle_add_offsets_to_txn(ctx: RequestContext, request: Any) -> AddOffsetsToTxnResponse:
     """AddOffsetsToTxn: the transaction will commit offsets of a consumer group."""
     code = WireError.NONE
     try:
@@ -132,7 +132,7 @@ async def handle_add_offsets_to_txn(ctx: RequestContext, request) -> AddOffsetsT
     return AddOffsetsToTxnResponse(version=ctx.version, throttle_time_ms=0, error_code=code)
 
 
-async def handle_txn_offset_commit(ctx: RequestContext, request) -> TxnOffsetCommitResponse:
+async def handle_txn_offset_commit(ctx: RequestContext, request: Any) -> TxnOffsetCommitResponse:
     """TxnOffsetCommit (sent to the group's coordinator): offsets the group sees only on commit."""
     offsets = {TopicPartition(topic.name, p.partition_index): (p.committed_offset, p.committed_metadata or "")
                for topic in request.topics for p in topic.partitions}
@@ -152,7 +152,7 @@ async def handle_txn_offset_commit(ctx: RequestContext, request) -> TxnOffsetCom
                                    topics=[CommitTopic(name=name, partitions=parts) for name, parts in by_topic.items()])
 
 
-async def handle_end_txn(ctx: RequestContext, request) -> EndTxnResponse:
+async def handle_end_txn(ctx: RequestContext, request: Any) -> EndTxnResponse:
     """EndTxn: commit or abort, writing the COMMIT or ABORT markers to every partition of the transaction."""
     code = WireError.NONE
     try:
@@ -167,7 +167,7 @@ async def handle_end_txn(ctx: RequestContext, request) -> EndTxnResponse:
                           producer_id=request.producer_id, producer_epoch=request.producer_epoch)
 
 
-async def handle_describe_transactions(ctx: RequestContext, request) -> DescribeTransactionsResponse:
+async def handle_describe_transactions(ctx: RequestContext, request: Any) -> DescribeTransactionsResponse:
     """DescribeTransactions: state, producer, timeout, start time and partitions of each id asked."""
     states = []
     for transactional_id in request.transactional_ids:
@@ -192,7 +192,7 @@ async def handle_describe_transactions(ctx: RequestContext, request) -> Describe
     return DescribeTransactionsResponse(version=ctx.version, throttle_time_ms=0, transaction_states=states)
 
 
-async def handle_list_transactions(ctx: RequestContext, request) -> ListTransactionsResponse:
+async def handle_list_transactions(ctx: RequestContext, request: Any) -> ListTransactionsResponse:
     """ListTransactions: the ids this broker coordinates (Kafka's admin client asks every broker).
 
     v1's duration filter keeps transactions open for at least that many milliseconds.
