@@ -20,7 +20,7 @@ from typing import Iterator
 
 import pytest
 
-from test_serve_support import HOST, ServedCluster
+from test_serve_support import HOST, ServedCluster, served  # noqa: F401 (a fixture, re-exported)
 
 #: Kafka's rules that Tansu 0.6 does not follow, said where a test checks them.
 TANSU_NO_CREATE_PARTITIONS = "Tansu 0.6 does not implement CreatePartitions (Kafka grows the topic)"
@@ -82,16 +82,6 @@ class TansuBroker:
                 self._process.kill()
                 self._process.wait(10)
         self._log.close()
-
-
-@pytest.fixture(scope="module")
-def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServedCluster]:
-    """``kplay serve`` on free ports, for the whole module."""
-    cluster = ServedCluster(Path(tmp_path_factory.mktemp("backend-serve")) / "cluster.db").start()
-    try:
-        yield cluster
-    finally:
-        cluster.stop()
 
 
 @pytest.fixture(scope="module")

@@ -8,23 +8,11 @@ it and delete it; refusals come back with Kafka's error codes and the core's wor
 from __future__ import annotations
 
 import asyncio
-from pathlib import Path
-from typing import Iterator
 
 import pytest
 
 from broker_core.errors import UnknownTopicOrPartition
-from test_serve_support import KITS, Sent, ServedCluster, wait_for
-
-
-@pytest.fixture(scope="module")
-def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServedCluster]:
-    """One served cluster for the module; every test uses its own topics and groups."""
-    cluster = ServedCluster(Path(tmp_path_factory.mktemp("serve-admin")) / "cluster.db").start()
-    try:
-        yield cluster
-    finally:
-        cluster.stop()
+from test_serve_support import KITS, Sent, ServedCluster, wait_for, served  # noqa: F401 (a fixture)
 
 
 def core_topics(served: ServedCluster) -> list[str]:

@@ -9,25 +9,14 @@ the core holds, so values must arrive decompressed with their keys and headers.
 from __future__ import annotations
 
 from collections import Counter
-from pathlib import Path
 from typing import Iterator
 
 import pytest
 
 from broker_core.records import TopicPartition
-from test_serve_support import KITS, ClientKit, ConsumerHandle, Got, Sent, ServedCluster, wait_for
+from test_serve_support import KITS, ClientKit, ConsumerHandle, Got, Sent, ServedCluster, wait_for, served  # noqa: F401 (a fixture)
 
 CODECS = ("gzip", "snappy", "lz4", "zstd")
-
-
-@pytest.fixture(scope="module")
-def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServedCluster]:
-    """One served cluster for the module; every test uses its own topics and groups."""
-    cluster = ServedCluster(Path(tmp_path_factory.mktemp("serve")) / "cluster.db").start()
-    try:
-        yield cluster
-    finally:
-        cluster.stop()
 
 
 @pytest.fixture(params=sorted(KITS))

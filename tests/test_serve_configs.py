@@ -2,21 +2,10 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Iterator
 
 import pytest
 
-from test_serve_support import ServedCluster
-
-
-@pytest.fixture(scope="module")
-def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServedCluster]:
-    cluster = ServedCluster(Path(tmp_path_factory.mktemp("serve-configs")) / "cluster.db").start()
-    try:
-        yield cluster
-    finally:
-        cluster.stop()
+from test_serve_support import ServedCluster, served  # noqa: F401 (a fixture)
 
 
 def test_confluent_incremental_alter_sets_deletes_and_refuses_as_kafka(served: ServedCluster) -> None:

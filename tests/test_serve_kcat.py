@@ -14,13 +14,12 @@ import re
 import signal
 import subprocess
 import threading
-from pathlib import Path
-from typing import IO, Iterator
+from typing import IO
 
 import pytest
 
 from broker_core.records import TopicPartition
-from test_serve_support import ServedCluster, kcat_path, wait_for
+from test_serve_support import ServedCluster, kcat_path, wait_for, served  # noqa: F401 (a fixture)
 
 KCAT = kcat_path()
 GROUP_SETTINGS = ["-X", "session.timeout.ms=6000", "-X", "heartbeat.interval.ms=200",
@@ -38,16 +37,6 @@ if KCAT is None:
 def kcat_required() -> None:
     """On CI kcat must be there: its absence fails instead of skipping."""
     pytest.fail("kcat is not installed, and CI=true: `make test` should have installed the Debian package 'kcat'")
-
-
-@pytest.fixture(scope="module")
-def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServedCluster]:
-    """One served cluster for the module; every test uses its own topics and groups."""
-    cluster = ServedCluster(Path(tmp_path_factory.mktemp("serve-kcat")) / "cluster.db").start()
-    try:
-        yield cluster
-    finally:
-        cluster.stop()
 
 
 def kcat(served: ServedCluster, *args: str, input: str | None = None, timeout: float = 30) -> subprocess.CompletedProcess:

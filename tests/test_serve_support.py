@@ -22,7 +22,9 @@ import time
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Coroutine, Sequence, TypeVar
+from typing import Any, Callable, Coroutine, Iterator, Sequence, TypeVar
+
+import pytest
 
 from broker_core import Cluster
 from app.serve import KafkaServer
@@ -142,6 +144,17 @@ class ServedCluster:
     def leader(self, topic: str, partition: int) -> int:
         """The partition's leader, as the core knows it."""
         return self.call(self.core.topics.describe_topic(topic)).partitions[partition].leader
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServedCluster]:
+    """``kplay serve`` on free ports, one for the whole module: every test uses its own topics
+    and groups. A module gets it by importing it (``from test_serve_support import served``)."""
+    cluster = ServedCluster(Path(tmp_path_factory.mktemp("serve")) / "cluster.db").start()
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
 
 
 def raw_connection(served: ServedCluster, broker_id: int = 0) -> socket.socket:

@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 from kafka.protocol.admin import (DescribeTransactionsRequest, DescribeTransactionsResponse, ListTransactionsRequest,
@@ -17,18 +16,9 @@ from kafka.protocol.admin import (DescribeTransactionsRequest, DescribeTransacti
 
 from broker_core import TopicPartition
 from broker_core.errors import TransactionalIdNotFound
-from test_serve_support import ServedCluster, exchange, wait_for
+from test_serve_support import ServedCluster, exchange, wait_for, served  # noqa: F401 (a fixture)
 
 FAST_S = 10  # what "at once" means for a client call
-
-
-@pytest.fixture(scope="module")
-def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServedCluster]:
-    cluster = ServedCluster(Path(tmp_path_factory.mktemp("serve-txn")) / "cluster.db").start()
-    try:
-        yield cluster
-    finally:
-        cluster.stop()
 
 
 def committed(served: ServedCluster, group: str) -> dict[TopicPartition, int]:

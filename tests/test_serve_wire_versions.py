@@ -13,8 +13,7 @@ from __future__ import annotations
 import struct
 import subprocess
 import time
-from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 from kafka.protocol.consumer import (ListOffsetsRequest, ListOffsetsResponse, OffsetCommitRequest,
@@ -24,18 +23,9 @@ from kafka.protocol.old.list_offsets import ListOffsetsRequest_v0, ListOffsetsRe
 from app.serve.api_versions import SUPPORTED_APIS, ApiKey
 from app.serve.apis import HANDLERS
 from test_serve_support import (AiokafkaKit, ConfluentKit, KafkaPythonKit, Sent, ServedCluster, kcat_path,
-                                exchange)
+                                exchange, served)  # noqa: F401 (a fixture)
 
 CLIENT_ID = "raw-test"
-
-
-@pytest.fixture(scope="module")
-def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServedCluster]:
-    cluster = ServedCluster(Path(tmp_path_factory.mktemp("serve-versions")) / "cluster.db").start()
-    try:
-        yield cluster
-    finally:
-        cluster.stop()
 
 
 def compact(text: str) -> bytes:
