@@ -16,7 +16,7 @@ from typing import AsyncIterator, Awaitable, Callable, TypeVar
 import pytest
 
 from app.backends import Backend, ClusterUnreachable, EmbeddedBackend, ReadOnlyCluster
-from app.backends.interface import (GroupStateChanged, OffsetsCommitted, RecordConsumer, RecordsAppended,
+from app.backends.interface import (ChangeStream, GroupStateChanged, OffsetsCommitted, RecordConsumer, RecordsAppended,
                                     TopicCreated, TopicDeleted, TopicPartition)
 from app.backends.kafka_client import KafkaClientBackend
 from broker_core.errors import GroupIdNotFound, InvalidPartitions, TopicAlreadyExists, UnknownTopicOrPartition
@@ -69,6 +69,19 @@ async def eventually(check: Callable[[], Awaitable[T]], what: str, timeout: floa
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout}s waiting for {what} (last: {result!r})")
         await asyncio.sleep(0.05)
+
+
+class SeenEvents:
+    """The events a change-feed subscription delivered so far."""
+
+    def __init__(self, stream: ChangeStream) -> None:
+        self.stream = stream
+        self.events: list = []
+
+    async def saw(self, kind: type, **fields: object) -> bool:
+        """Whether an event of ``kind`` with these field values has arrived (taking in the new ones first)."""
+        self.events.extend(self.stream.get_nowait())
+        return any(isinstance(e, kind) and all(getattr(e, k) == v for k, v in fields.items()) for e in self.events)
 
 
 async def consume(consumer: RecordConsumer, count: int, timeout: float = 20.0) -> list:
@@ -349,11 +362,8 @@ async def test_a_kip848_group_is_listed_and_described_as_a_consumer_protocol_gro
 async def test_the_change_feed_reports_topics_records_and_commits(backend: Backend) -> None:
     topic, group = unique("fed"), unique("fed-group")
     stream = await backend.subscribe()
-    seen: list = []
-
-    async def saw(kind: type, **fields: object) -> bool:
-        seen.extend(stream.get_nowait())
-        return any(isinstance(e, kind) and all(getattr(e, k) == v for k, v in fields.items()) for e in seen)
+    seen = SeenEvents(stream)
+    saw = seen.saw
 
     try:
         await backend.create_topic(topic, 1, 1)
@@ -373,7 +383,7 @@ async def test_the_change_feed_reports_topics_records_and_commits(backend: Backe
         await eventually(lambda: saw(GroupStateChanged, group=group), "GroupStateChanged")
         await backend.delete_topic(topic)
         await eventually(lambda: saw(TopicDeleted, topic=topic), "TopicDeleted")
-        assert [e.seq for e in seen] == sorted(e.seq for e in seen)
+        assert [e.seq for e in seen.events] == sorted(e.seq for e in seen.events)
     finally:
         stream.close()
 
@@ -413,17 +423,14 @@ async def test_the_feed_reports_a_lost_cluster_and_its_return(tmp_path: Path) ->
     backend = await KafkaClientBackend.open({"bootstrap.servers": broker.bootstrap, "reconnect.backoff.max.ms": "200"},
                                             poll_interval_s=POLL_INTERVAL_S, request_timeout_s=1)
     stream = await backend.subscribe()
-    seen: list = []
-
-    async def saw(kind: type, **fields: object) -> bool:
-        seen.extend(stream.get_nowait())
-        return any(isinstance(e, kind) and all(getattr(e, k) == v for k, v in fields.items()) for e in seen)
+    seen = SeenEvents(stream)
+    saw = seen.saw
 
     try:
         broker.stop(crash=True)  # a broker that dies (Tansu takes 5 s to stop gracefully)
         lost = await eventually(lambda: saw(ClusterConnection, connected=False), "the lost connection")
         assert lost
-        [event] = [e for e in seen if isinstance(e, ClusterConnection)]
+        [event] = [e for e in seen.events if isinstance(e, ClusterConnection)]
         assert "Cannot use cluster" in event.reason
         broker = TansuBroker(tmp_path / "tansu-again.log", port=broker.port)
         await eventually(lambda: saw(ClusterConnection, connected=True), "the connection back")
@@ -452,11 +459,8 @@ async def test_the_feed_turns_a_stopped_broker_and_moved_log_start_into_the_core
             for i in range(4):
                 await backend.produce("led", f"r{i}".encode(), partition=0)
             stream = await backend.subscribe()
-            seen: list = []
-
-            async def saw(kind: type, **fields: object) -> bool:
-                seen.extend(stream.get_nowait())
-                return any(isinstance(e, kind) and all(getattr(e, k) == v for k, v in fields.items()) for e in seen)
+            seen = SeenEvents(stream)
+            saw = seen.saw
 
             led_by_1 = [p.partition for p in (await backend.describe_topic("led")).partitions if p.leader == 1]
             assert led_by_1  # three partitions over three brokers: one is led by broker 1
