@@ -66,6 +66,19 @@ class NoOffsetForPartition(KafkaError):
 MARKS_KEPT = 1_000
 #: Kafka's isolation.level values.
 ISOLATION_LEVELS = ("read_uncommitted", "read_committed")
+#: Kafka's auto.offset.reset values.
+AUTO_OFFSET_RESETS = ("latest", "earliest", "none")
+
+
+def check_consumer_settings(auto_offset_reset: str, isolation_level: str) -> None:
+    """Raise ValueError, with Kafka's words, for an ``auto.offset.reset`` or ``isolation.level``
+    that Kafka's consumer refuses (every backend's consumer and the console consumer check the same)."""
+    if auto_offset_reset not in AUTO_OFFSET_RESETS:
+        raise ValueError(f"Invalid value {auto_offset_reset} for configuration auto.offset.reset: "
+                         f"String must be one of: {', '.join(AUTO_OFFSET_RESETS)}")
+    if isolation_level not in ISOLATION_LEVELS:
+        raise ValueError(f"Invalid value {isolation_level} for configuration isolation.level: "
+                         "String must be one of: read_committed, read_uncommitted")
 
 
 class Consumer:
@@ -84,12 +97,7 @@ class Consumer:
                  partition_assignment_strategy: str | Sequence[str] = "range",
                  host: str = "/127.0.0.1", group_protocol: str = "classic",
                  group_remote_assignor: str | None = None, isolation_level: str = "read_uncommitted") -> None:
-        if auto_offset_reset not in ("earliest", "latest", "none"):
-            raise ValueError(f"Invalid value {auto_offset_reset} for configuration auto.offset.reset: "
-                             "String must be one of: latest, earliest, none")
-        if isolation_level not in ISOLATION_LEVELS:
-            raise ValueError(f"Invalid value {isolation_level} for configuration isolation.level: "
-                             "String must be one of: read_committed, read_uncommitted")
+        check_consumer_settings(auto_offset_reset, isolation_level)
         if heartbeat_interval_ms >= session_timeout_ms:
             raise ValueError(f"heartbeat.interval.ms ({heartbeat_interval_ms}) must be lower than"
                              f" session.timeout.ms ({session_timeout_ms})")

@@ -259,6 +259,15 @@ async def test_offsets_for_times_finds_the_first_record_at_or_after(backend: Bac
     assert (await backend.offsets_for_times({tp: 9_000_000}))[tp] is None
 
 
+async def test_a_consumer_refuses_an_offset_reset_or_isolation_level_kafka_refuses(backend: Backend) -> None:
+    with pytest.raises(ValueError, match="^Invalid value smallest for configuration auto.offset.reset: String must "
+                                         "be one of: latest, earliest, none$"):
+        backend.consumer(auto_offset_reset="smallest")
+    with pytest.raises(ValueError, match="^Invalid value read_most for configuration isolation.level: String must "
+                                         "be one of: read_committed, read_uncommitted$"):
+        backend.consumer(isolation_level="read_most")
+
+
 # --- groups ---------------------------------------------------------------------------------
 
 async def test_a_group_member_consumes_commits_and_the_group_reports_its_lag(backend: Backend) -> None:

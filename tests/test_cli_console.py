@@ -137,6 +137,11 @@ def test_timeout_ms_ends_an_idle_consumer_with_kafkas_message(data_path):
     ("console-consumer", ["--topic", "t", "--partition", "5"], "Partition 5 of topic 't' does not exist"),
     ("console-consumer", ["--topic", "t", "--from-beginning", "--consumer-property", "auto.offset.reset=latest"],
      "Can't simultaneously specify --from-beginning and 'auto.offset.reset=latest'"),
+    ("console-consumer", ["--topic", "t", "--consumer-property", "auto.offset.reset=smallest"],
+     "Invalid value smallest for configuration auto.offset.reset: String must be one of: latest, earliest, none"),
+    ("console-consumer", ["--topic", "t", "--isolation-level", "read_most"],
+     "Invalid value read_most for configuration isolation.level: String must be one of: read_committed, "
+     "read_uncommitted"),
 ])
 def test_each_console_mistake_is_one_line_and_a_failure_status(data_path, tool, args, expected):
     create_topics(data_path, {"t": 1})

@@ -25,6 +25,7 @@ from confluent_kafka import Consumer, KafkaException, Producer
 from confluent_kafka import KafkaError as ClientError
 from confluent_kafka import TopicPartition as ClientTopicPartition
 
+from broker_core.consumer import check_consumer_settings
 from broker_core.errors import InvalidGroupId
 from broker_core.log import parse_acks
 
@@ -143,12 +144,7 @@ class KafkaClientConsumer:
                  auto_commit_interval_ms: int | None = None,
                  partition_assignment_strategy: str | Sequence[str] | None = None,
                  group_protocol: str | None = None, group_remote_assignor: str | None = None) -> None:
-        if auto_offset_reset not in ("earliest", "latest", "none"):
-            raise ValueError(f"Invalid value {auto_offset_reset} for configuration auto.offset.reset: "
-                             "String must be one of: latest, earliest, none")
-        if isolation_level not in ("read_uncommitted", "read_committed"):
-            raise ValueError(f"Invalid value {isolation_level} for configuration isolation.level: "
-                             "String must be one of: read_uncommitted, read_committed")
+        check_consumer_settings(auto_offset_reset, isolation_level)
         self._backend = backend
         self.group_id = group_id
         self.client_id = client_id

@@ -30,6 +30,7 @@ import typer
 from app.backends import Backend, EmbeddedBackend
 from app.backends.interface import RecordConsumer
 from broker_core import ConsumerRecord, TopicPartition
+from broker_core.consumer import check_consumer_settings
 from broker_core.errors import KafkaError, UnknownTopicOrPartition
 from broker_core.log import EARLIEST, LATEST
 from widgets.safe_text import printable
@@ -224,9 +225,6 @@ def check_arguments(*, topic: Optional[str], from_beginning: bool, group: Option
         raise UsageProblem(f"Can't simultaneously specify --from-beginning and 'auto.offset.reset={reset}', "
                            "please remove one option")
     reset = reset or ("earliest" if from_beginning else "latest")
-    if reset not in ("earliest", "latest", "none"):
-        raise UsageProblem(f"Invalid value {reset} for configuration auto.offset.reset: "
-                           "String must be one of: latest, earliest, none")
     start: Optional[int] = None
     if partition is not None:
         start = parse_offset(offset) if offset is not None else (EARLIEST if from_beginning else LATEST)
@@ -242,9 +240,10 @@ def check_arguments(*, topic: Optional[str], from_beginning: bool, group: Option
         auto_commit = False
     isolation = (isolation_level if isolation_level is not None
                  else config.get("isolation.level", "read_uncommitted")).strip().lower()
-    if isolation not in ("read_committed", "read_uncommitted"):
-        raise UsageProblem(f"Invalid value {isolation_level or config.get('isolation.level')} for configuration "
-                           "isolation.level: String must be one of: read_committed, read_uncommitted")
+    try:
+        check_consumer_settings(reset, isolation)
+    except ValueError as problem:
+        raise UsageProblem(str(problem)) from None
     terminal = stdout_is_terminal()
     record_format = coordinator_formatter(formatter_class, escape_controls=terminal) or \
         RecordFormat.from_properties(formatter, escape_controls=terminal)
