@@ -12,19 +12,22 @@ and return the new target assignment: topic -> partition numbers, per member.
   subscribes to the same topics (a *homogeneous* group) this is Kafka's
   ``UniformHomogeneousAssignmentBuilder`` step for step: each member keeps up to its quota
   of what it had, in the order Java's ``HashMap`` iterates member ids, and the rest goes to
-  members below quota. Members with different subscriptions (*heterogeneous*) use a
-  smaller sticky balancer than Kafka's 900-line ``UniformHeterogeneousAssignmentBuilder``:
-  it keeps what members had where still subscribed, gives each free partition to the
-  least-loaded subscriber, then moves partitions from the most to the least loaded
-  subscriber while they differ by more than one. Balanced and sticky like Kafka's, but
-  which member gets which partition may differ from Kafka on such groups.
+  members below quota. When members subscribe to different topics (*heterogeneous*) it is
+  Kafka's ``UniformHeterogeneousAssignmentBuilder`` step for step (ported from apache/kafka
+  commit 1eb7644, October 2024): members keep what they had of topics they still subscribe
+  to; free partitions go, topic by topic (most partitions per subscriber first), to the least
+  loaded subscriber; then up to 16 rounds over the topics move each topic's partitions from
+  its most to its least loaded subscribers until no move helps. Ties go to the member
+  earlier in ``HashMap`` order and the topic with the smaller id, as in Kafka. Balance is per
+  topic: no member holding a topic's partition has 2+ more than another subscriber of it
+  (unless the 16 rounds run out first, as in Kafka).
 
 Not modelled: rack-aware assignment.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from .assignors import java_hash_bucket, java_hashmap_order, java_string_key
@@ -67,7 +70,7 @@ def assign(assignor: str, members: Mapping[str, MemberSpec],
     if assignor == "range":
         return _range(members, topics)
     if assignor == "uniform":
-        return _uniform_homogeneous(members, topics) if homogeneous else _uniform_heterogeneous(members, topics)
+        return _uniform_homogeneous(members, topics) if homogeneous else uniform_heterogeneous(members, topics)
     raise PartitionAssignorError(f"unknown assignor {assignor!r}")
 
 
@@ -186,42 +189,243 @@ def _uniform_homogeneous(members: Mapping[str, MemberSpec],
 
 
 # --- uniform, heterogeneous ----------------------------------------------------------------
+#
+# Kafka's UniformHeterogeneousAssignmentBuilder (apache/kafka group-coordinator, ported from
+# commit 1eb7644349cb07139d6a3c1ad1986979647cac99, October 2024, the 4.0 line). Members are
+# numbered in the order the group spec iterates them (Java's HashMap order of member ids) and
+# every tie is broken by that number, so the order of choices below is Kafka's.
 
-def _uniform_heterogeneous(members: Mapping[str, MemberSpec],
-                           topics: Mapping[str, TopicSpec]) -> dict[str, TopicAssignment]:
-    order = sorted(members, key=java_string_key)
-    owner: dict[tuple[str, int], str] = {}
-    load = {member: 0 for member in order}
-    for member in order:
-        spec = members[member]
-        for topic, parts in sorted(spec.assignment.items()):
-            if topic not in spec.topics or topic not in topics:
-                continue
-            for partition in sorted(parts):
-                if partition < topics[topic].partitions and (topic, partition) not in owner:
-                    owner[(topic, partition)] = member
-                    load[member] += 1
-    subscribers = {topic: [m for m in order if topic in members[m].topics]
-                   for topic in sorted({t for spec in members.values() for t in spec.topics})}
-    # Topics with the fewest subscribers first: their partitions have the least choice.
-    for topic in sorted(subscribers, key=lambda t: (len(subscribers[t]), t)):
-        for partition in range(_partition_count(topics, topic)):
-            if (topic, partition) not in owner:
-                member = min(subscribers[topic], key=lambda m: (load[m], order.index(m)))
-                owner[(topic, partition)] = member
-                load[member] += 1
-    # Move partitions from the most to the least loaded of their subscribers until balanced.
-    moved = True
-    while moved:
-        moved = False
-        for (topic, partition), member in sorted(owner.items()):
-            target = min(subscribers[topic], key=lambda m: (load[m], order.index(m)))
-            if load[member] - load[target] > 1:
-                owner[(topic, partition)] = target
-                load[member] -= 1
-                load[target] += 1
-                moved = True
-    result: dict[str, TopicAssignment] = {member: {} for member in order}
-    for (topic, partition), member in owner.items():
-        result[member].setdefault(topic, set()).add(partition)
-    return result
+#: Kafka's MAX_ITERATION_COUNT: rounds over the topics in the final balancing phase.
+_MAX_ITERATION_COUNT = 16
+
+
+def _signed64(data: bytes) -> int:
+    return int.from_bytes(data, "big", signed=True)
+
+
+def _uuid_order(topic_id: bytes) -> tuple[int, int]:
+    """Java's ``Uuid.compareTo``: most then least significant 64 bits, compared as signed longs."""
+    if len(topic_id) != 16:
+        return (0, 0)
+    return (_signed64(topic_id[:8]), _signed64(topic_id[8:]))
+
+
+class _MemberAssignmentBalancer:
+    """Kafka's ``MemberAssignmentBalancer``: the least and most loaded ranges of a topic's subscribers.
+
+    Within each range every member started with the same partition count; the least loaded
+    range grows rightwards and the most loaded range leftwards as partitions move.
+    """
+
+    def __init__(self, sizes: list[int]) -> None:
+        self._sizes = sizes  # shared with the builder: it changes as partitions are assigned
+        self._sorted: list[int] = []
+        self._least_end = 0  # exclusive
+        self._least_count = -1
+        self._next_least = 0
+        self._most_start = 0  # inclusive
+        self._most_end = 0  # exclusive
+        self._most_count = 1
+        self._next_most = -1
+
+    def initialize(self, members: list[int]) -> int:
+        """Reset for these subscribers; the difference between the most and least loaded of them."""
+        sizes = self._sizes
+        self._sorted = sorted(members, key=lambda m: (sizes[m], m))
+        self._least_end = 0
+        self._least_count = sizes[self._sorted[0]] - 1
+        self._next_least = 0
+        self._most_start = len(self._sorted)
+        self._most_end = len(self._sorted)
+        self._most_count = sizes[self._sorted[-1]] + 1
+        self._next_most = len(self._sorted) - 1
+        return sizes[self._sorted[-1]] - sizes[self._sorted[0]]
+
+    def next_least_loaded(self) -> int:
+        """The member to give the next partition to (assumed given)."""
+        if self._next_least >= self._least_end:
+            # The range is full: bump its level and take in members now at that level.
+            self._least_count += 1
+            while (self._least_end < len(self._sorted)
+                   and self._sizes[self._sorted[self._least_end]] == self._least_count):
+                self._least_end += 1
+            self._next_least = 0
+        member = self._sorted[self._next_least]
+        self._next_least += 1
+        return member
+
+    def next_most_loaded(self) -> int:
+        """The member to take the next partition from (assumed taken), or -1 if none is left."""
+        if self._next_most < self._most_start:
+            if self._most_end <= self._most_start and self._most_start > 0:
+                # Emptied by exclusions: reset the level so the range surely expands below.
+                self._most_count = self._sizes[self._sorted[self._most_start - 1]]
+            else:
+                self._most_count -= 1
+            while self._most_start > 0 and self._sizes[self._sorted[self._most_start - 1]] == self._most_count:
+                self._most_start -= 1
+            self._next_most = self._most_end - 1
+        if self._next_most < 0:
+            return -1
+        member = self._sorted[self._next_most]
+        self._next_most -= 1
+        return member
+
+    def exclude_most_loaded(self) -> None:
+        """Drop the member ``next_most_loaded`` last returned: it has no partition of this topic to give."""
+        index = self._next_most + 1
+        member = self._sorted[index]
+        self._sorted[index] = self._sorted[self._most_end - 1]
+        self._sorted[self._most_end - 1] = member
+        self._most_end -= 1
+
+    def is_balanced(self) -> bool:
+        """The two ranges' partition counts differ by one or less."""
+        return self._most_count - self._least_count <= 1
+
+
+class _UniformHeterogeneousBuilder:
+    """Kafka's ``UniformHeterogeneousAssignmentBuilder``: balance first, then stickiness."""
+
+    def __init__(self, members: Mapping[str, MemberSpec], topics: Mapping[str, TopicSpec],
+                 member_order: list[str]) -> None:
+        self._members = members
+        self._topics = topics
+        self._member_ids = member_order
+        self._subscribers: dict[str, list[int]] = {}
+        for index, member in enumerate(member_order):
+            # Java iterates a subscription set; which topic is checked first decides which
+            # missing topic the error names, so check in name order for a stable message.
+            for topic in sorted(members[member].topics):
+                _partition_count(topics, topic)
+                self._subscribers.setdefault(topic, []).append(index)
+        self._sizes = [0] * len(member_order)
+        self._owners = {topic: [-1] * topics[topic].partitions for topic in self._subscribers}
+        self._target: dict[str, TopicAssignment] = {}
+
+    def _topic_key(self, topic: str) -> tuple[float, int, tuple[int, int], str]:
+        # Partitions per subscriber descending, then subscriber count ascending, then topic id
+        # ascending (the name only separates topics without an id, which Kafka cannot have).
+        count, subscribers = self._topics[topic].partitions, len(self._subscribers[topic])
+        return (-(count / subscribers), subscribers, _uuid_order(self._topics[topic].topic_id), topic)
+
+    def _sorted_topics(self, topics: Iterable[str]) -> list[str]:
+        return sorted(topics, key=self._topic_key)
+
+    def build(self) -> dict[str, TopicAssignment]:
+        """The new target assignment of every member."""
+        if not self._subscribers:
+            return {member: {} for member in self._member_ids}
+        self._maybe_revoke_partitions()
+        self._assign_remaining_partitions(self._unassigned_partitions())
+        self._balance()
+        return self._target
+
+    def _maybe_revoke_partitions(self) -> None:
+        # Each member keeps what it had of the topics it still subscribes to.
+        for index, member in enumerate(self._member_ids):
+            spec = self._members[member]
+            kept: TopicAssignment = {}
+            for topic, partitions in spec.assignment.items():
+                if topic not in spec.topics:
+                    continue
+                owners = self._owners[topic]
+                # Kafka's target assignment never holds a partition twice or past the topic's end;
+                # skip such entries rather than fail on them.
+                mine = {p for p in partitions if 0 <= p < len(owners) and owners[p] == -1}
+                for partition in mine:
+                    owners[partition] = index
+                self._sizes[index] += len(mine)
+                if mine:
+                    kept[topic] = mine
+            self._target[member] = kept
+
+    def _unassigned_partitions(self) -> dict[str, list[int]]:
+        unassigned = {topic: [p for p, owner in enumerate(owners) if owner == -1]
+                      for topic, owners in self._owners.items()}
+        return {topic: partitions for topic, partitions in unassigned.items() if partitions}
+
+    def _assign_remaining_partitions(self, partitions: dict[str, list[int]]) -> None:
+        # Topics sorted so the balanced outcome is most likely; each free partition goes to the
+        # least loaded subscriber, round after round.
+        balancer = _MemberAssignmentBalancer(self._sizes)
+        for topic in self._sorted_topics(partitions):
+            balancer.initialize(self._subscribers[topic])
+            for partition in partitions[topic]:
+                self._assign_partition(topic, partition, balancer.next_least_loaded())
+
+    def _balance(self) -> None:
+        # Only a topic with two or more subscribers can move.
+        movable = [topic for topic, subscribers in self._subscribers.items() if len(subscribers) >= 2]
+        if movable:
+            self._balance_topics(movable)
+
+    def _balance_topics(self, topics: list[str]) -> None:
+        # Loop over the topics until a whole round moves nothing, or the iteration limit.
+        ordered = self._sorted_topics(topics)
+        last_rebalanced = -1
+        balancer = _MemberAssignmentBalancer(self._sizes)
+        for _ in range(_MAX_ITERATION_COUNT):
+            for index, topic in enumerate(ordered):
+                if index == last_rebalanced:
+                    return
+                if self._balance_topic(topic, balancer) > 0 or last_rebalanced == -1:
+                    last_rebalanced = index
+
+    def _balance_topic(self, topic: str, balancer: _MemberAssignmentBalancer) -> int:
+        """Move the topic's partitions from its most to its least loaded subscribers; how many moved."""
+        reassigned = 0
+        if balancer.initialize(self._subscribers[topic]) <= 1:
+            return reassigned
+        owners = self._owners[topic]
+        # Partitions grouped by owner, so each owner's last partition is found at once.
+        partitions = sorted(range(len(owners)), key=lambda p: (owners[p], p))
+        starts: dict[int, int] = {}
+        ends: dict[int, int] = {}  # exclusive
+        for i, partition in enumerate(partitions):
+            starts.setdefault(owners[partition], i)
+            ends[owners[partition]] = i + 1
+        while not balancer.is_balanced():
+            while True:
+                most = balancer.next_most_loaded()
+                if most == -1:
+                    break
+                if most not in ends or ends[most] - starts[most] <= 0:
+                    balancer.exclude_most_loaded()
+                    continue
+                break
+            if most == -1:
+                break
+            # The chosen member gives up its last partition of the topic.
+            partition = partitions[ends[most] - 1]
+            ends[most] -= 1
+            least = balancer.next_least_loaded()
+            if balancer.is_balanced():
+                break
+            self._assign_partition(topic, partition, least)
+            reassigned += 1
+        return reassigned
+
+    def _assign_partition(self, topic: str, partition: int, index: int) -> None:
+        old = self._owners[topic][partition]
+        if old != -1:
+            old_assignment = self._target[self._member_ids[old]]
+            old_assignment[topic].discard(partition)
+            if not old_assignment[topic]:
+                del old_assignment[topic]
+            self._sizes[old] -= 1
+        self._target[self._member_ids[index]].setdefault(topic, set()).add(partition)
+        self._owners[topic][partition] = index
+        self._sizes[index] += 1
+
+
+def uniform_heterogeneous(members: Mapping[str, MemberSpec],
+                          topics: Mapping[str, TopicSpec]) -> dict[str, TopicAssignment]:
+    """Kafka's heterogeneous uniform builder on its own, whatever the subscriptions.
+
+    ``assign`` runs it only when members subscribe to different topics; Kafka's own tests
+    (UniformHeterogeneousAssignmentBuilderTest) also run it on matching subscriptions.
+    """
+    if not members:
+        return {}
+    return _UniformHeterogeneousBuilder(members, topics, java_hashmap_order(members)).build()
