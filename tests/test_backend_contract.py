@@ -15,7 +15,7 @@ from typing import AsyncIterator, Awaitable, Callable, TypeVar
 
 import pytest
 
-from app.backends import Backend, ClusterUnreachable, EmbeddedBackend, ReadOnlyCluster
+from app.backends import Backend, Capability, ClusterUnreachable, EmbeddedBackend, ReadOnlyCluster
 from app.backends.interface import (ChangeStream, GroupStateChanged, OffsetsCommitted, RecordConsumer, RecordsAppended,
                                     TopicCreated, TopicDeleted, TopicPartition)
 from app.backends.kafka_client import KafkaClientBackend
@@ -413,6 +413,15 @@ async def test_a_read_only_profile_refuses_writes_before_sending_them(served) ->
         assert topic not in await backend.list_topics()  # reads still work
     finally:
         await backend.close()
+
+
+async def test_only_the_playground_exposes_its_simulated_core(backend: Backend) -> None:
+    # A UI draws replica progress and uncommitted records from the core; a real cluster has none to give.
+    if isinstance(backend, EmbeddedBackend):
+        assert backend.cluster is not None and (await backend.cluster_id()) == backend.cluster.cluster_id
+    else:
+        assert backend.cluster is None
+        assert backend.unsupported_reason(Capability.BROKER_CONTROL)
 
 
 async def test_an_unreachable_cluster_fails_in_bounded_time_with_the_cause() -> None:

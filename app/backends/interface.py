@@ -48,6 +48,7 @@ What every method guarantees, on every backend:
 - ``schema_registry()`` and ``connect()`` give the cluster's Schema Registry and Kafka Connect with
   the verbs the playground's own have (the embedded ones, or REST clients of a profile's
   ``schema.registry.url`` / ``connect.url``), or raise ``Unsupported`` when the cluster has none.
+- ``cluster`` is the embedded core on the playground and None on a real cluster.
 - ``capabilities`` says what only some backends can do (stop a broker, the lesson clock,
   the Schema Registry, Connect); a caller checks it, and ``unsupported_reason`` gives the
   one line to show where a capability is missing.
@@ -59,7 +60,7 @@ import abc
 import asyncio
 import enum
 from dataclasses import dataclass
-from typing import AsyncIterator, ClassVar, Mapping, Protocol, Sequence
+from typing import TYPE_CHECKING, AsyncIterator, ClassVar, Mapping, Protocol, Sequence
 
 from broker_core.config import ConfigEntry
 from broker_core.errors import KafkaError
@@ -70,6 +71,9 @@ from broker_core.events import (BrokerStateChanged, ControllerChanged, Event, Gr
 from broker_core.groups import GroupDescription, GroupListing, MemberDescription, PartitionLag
 from broker_core.records import ConsumerRecord, Headers, RecordMetadata, TopicPartition
 from broker_core.topics import PartitionDescription, TopicDescription
+
+if TYPE_CHECKING:
+    from broker_core import Cluster
 
 __all__ = [
     "Backend", "BrokerDescription", "BrokerStateChanged", "Capability", "ChangeStream", "ClusterConnection",
@@ -252,6 +256,10 @@ class Backend(abc.ABC):
     read_only: bool = False
     #: What only some backends can do.
     capabilities: frozenset[Capability] = frozenset()
+    #: The embedded core when this backend is the playground, None on a real cluster: a UI draws
+    #: from it what only a simulation has (replica progress, records above the high watermark,
+    #: the lesson clock, stopping brokers).
+    cluster: "Cluster | None" = None
 
     def can(self, capability: Capability) -> bool:
         """Whether this backend has ``capability``."""
