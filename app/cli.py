@@ -16,6 +16,7 @@ import typer.core
 
 from broker_core.schema_migration import on_migration_progress
 
+from .cluster_profiles import ClusterChoiceProblem, chosen_cluster, resolve_cluster
 from .data_location import resolve_data_path
 from .migration_progress import MigrationProgressBar
 from .listen_address import is_loopback
@@ -47,6 +48,10 @@ app = typer.Typer(
 @app.callback(invoke_without_command=True)
 def playground(ctx: typer.Context,
                data: Optional[Path] = typer.Option(None, "--data", help="Data file (default: $KPLAY_DATA or the user data dir)."),
+               cluster: Optional[str] = typer.Option(None, "--cluster", metavar="HOST:PORT|NAME",
+                                                     help="Open a real Kafka cluster instead of the playground: "
+                                                          "bootstrap servers, or a profile in clusters.toml "
+                                                          "(default: $KPLAY_CLUSTER)."),
                serve: bool = typer.Option(False, "--serve", help="Also serve the playground to real Kafka, Schema Registry "
                                           "and Connect clients, as `kplay serve` does, while it is open."),
                host: Optional[str] = typer.Option(None, "--host", metavar="HOST", help="With --serve: the address to "
@@ -67,6 +72,10 @@ def playground(ctx: typer.Context,
                    "--kafka-only": kafka_only}
     misplaced = [flag for flag, given in serve_flags.items() if given]
     if ctx.invoked_subcommand is not None:
+        if cluster is not None:
+            sys.stderr.write(f"kplay: --cluster goes after the tool's name ('kplay {ctx.invoked_subcommand} "
+                             f"--cluster {cluster}')\n")
+            raise typer.Exit(2)
         if serve or misplaced:
             where = "--serve" if serve else misplaced[0]
             sys.stderr.write(f"kplay: {where} is an option of the playground itself ('kplay {where}'), "
@@ -93,6 +102,20 @@ def playground(ctx: typer.Context,
 
         settings = ServeSettings(host=bind, port=port, schema_registry_port=schema_registry_port,
                                  connect_port=connect_port, advertised_host=advertised_host, kafka_only=kafka_only)
+    try:
+        spec = chosen_cluster(cluster, data_given=data is not None)
+        profile = resolve_cluster(spec) if spec is not None else None
+    except ClusterChoiceProblem as problem:
+        sys.stderr.write(f"kplay: {problem}\n")
+        raise typer.Exit(2) from None
+    if profile is not None:
+        if serve:
+            sys.stderr.write("kplay: --serve serves the playground's data file, not a real cluster: "
+                             "give --serve or --cluster\n")
+            raise typer.Exit(2)
+        from .tui import run_cluster  # imported late: the command-line tools need no Textual
+
+        raise typer.Exit(run_cluster(profile))
     from .tui import run_playground  # imported late: the command-line tools need no Textual
 
     raise typer.Exit(run_playground(resolve_data_path(data), serve=settings))

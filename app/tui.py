@@ -3,8 +3,11 @@
     kplay                       # the default data file, created on first run
     kplay --data demo.db        # another one
     kplay --serve               # and real clients, Schema Registry and Connect clients on localhost
+    kplay --cluster HOST:PORT   # the same screen on a real Kafka cluster (or a profile NAME)
 
-The app takes an open ``Cluster`` (tests, scenario players) or a data path and a clock,
+The app takes an open ``Cluster`` (tests, scenario players), a data path and a clock, or an open
+``Backend`` of a real cluster (``kplay --cluster``: the panes run on it; what only the simulation
+has is left out, and each such key says why),
 starts the change feed, applies the user's key remapping and shows the main screen; ``C``
 switches to the pipeline screen (connectors and schemas). It runs a Kafka Connect worker
 (``PlaygroundConnect``), so connectors created from another terminal run here, and with
@@ -37,6 +40,8 @@ from widgets.adopted_consumer_view import AdoptedConsumerView
 from widgets.consumer_view import ConsumerView
 from widgets.event_log import EventLog, EventLogHandler
 
+from .backends import Backend, EmbeddedBackend
+from .cluster_profiles import ClusterProfile
 from .commands_palette import PlaygroundCommands, absent_actions, bound_actions, help_sections
 from .keymap import DeclaredBinding, KeymapError, default_keymap_path, load_keymap, remap_clashes
 from .playground_connect import PlaygroundConnect
@@ -67,7 +72,8 @@ class PlaygroundApp(App[None]):
     """The playground: one open cluster, shown live on the main screen.
 
     Pass an open ``cluster`` (the caller closes it), or a ``data_path`` (and optionally a
-    ``clock``) for the app to open and close itself. ``keymap`` (binding id -> keys)
+    ``clock``) for the app to open and close itself, or a real cluster's ``backend`` (the app
+    closes it; the panes run on it, with no simulation, lessons, Connect worker or servers). ``keymap`` (binding id -> keys)
     overrides reading ``keymap_path`` (default: ``$KPLAY_KEYS`` or the user's config dir).
     With ``replicate`` (the default) the app runs the replica fetcher, so lagging
     followers catch up while it is open. ``demo`` plays a scenario (a lesson) on the
@@ -94,8 +100,11 @@ class PlaygroundApp(App[None]):
                  clock: Clock | None = None, keymap: dict[str, str] | None = None,
                  keymap_path: Path | None = None, replicate: bool = True,
                  demo: Scenario | None = None, playback: Playback | None = None, connect: bool = True,
-                 serve: ServeSettings | None = None, freeze_gc: bool = True) -> None:
+                 serve: ServeSettings | None = None, freeze_gc: bool = True,
+                 backend: Backend | None = None) -> None:
         super().__init__()
+        #: A real cluster's backend (``kplay --cluster``), else None; the app closes it when it ends.
+        self.remote = backend
         self._replicate = replicate
         self._connect_wanted = connect and demo is None
         self._serve = serve
@@ -109,12 +118,13 @@ class PlaygroundApp(App[None]):
         self._log_handler: logging.Handler | None = None
         self._log_levels: dict[str, int] = {}
         self._frozen = False
+        self._clashes: dict[str, str] = {}
         self._demo = demo
         self._playback = playback
-        if cluster is None and data_path is None:
-            raise ValueError("PlaygroundApp needs an open cluster or a data path")
+        if cluster is None and data_path is None and backend is None:
+            raise ValueError("PlaygroundApp needs an open cluster, a data path or a backend")
         self.cluster: Cluster | None = cluster
-        self._owns_cluster = cluster is None
+        self._owns_cluster = cluster is None and backend is None
         self._data_path = Path(data_path) if data_path is not None else None
         self._clock = clock
         self.keymap_path = keymap_path if keymap is None else None
@@ -130,6 +140,9 @@ class PlaygroundApp(App[None]):
                 self._keymap_error = str(error)
 
     async def on_mount(self) -> None:
+        if self.remote is not None:
+            await self._show_remote(self.remote)
+            return
         if self.cluster is None:
             assert self._data_path is not None
             self.cluster = await Cluster.open(self._data_path, clock=self._clock)
@@ -145,11 +158,8 @@ class PlaygroundApp(App[None]):
             self.connect = PlaygroundConnect(self.cluster, base_dir=None)
         if self._serve is not None and not await self._start_servers(self._serve):
             return
-        clashes = remap_clashes(self.keymap, declared_bindings())
-        for binding_id in clashes:
-            del self.keymap[binding_id]
-        self.set_keymap(self.keymap)
-        main = MainScreen(self.cluster, lesson=self._demo, playback=self._playback,
+        self.set_keymap(self._usable_keymap())
+        main = MainScreen(EmbeddedBackend(self.cluster), lesson=self._demo, playback=self._playback,
                           serving=self.servers.lines() if self.servers is not None else None)
         await self.push_screen(main)
         self._route_logging(main.query_one(EventLog))
@@ -162,10 +172,28 @@ class PlaygroundApp(App[None]):
             # Everything alive now lives as long as the app: keep full collections from rescanning it.
             gc.freeze()
             self._frozen = True
+        self._tell_keymap_problems()
+
+    async def _show_remote(self, backend: Backend) -> None:
+        """The main screen on a real cluster: no simulation to run, no Connect worker, no servers."""
+        self.set_keymap(self._usable_keymap())
+        main = MainScreen(backend)
+        await self.push_screen(main)
+        self._route_logging(main.query_one(EventLog))
+        self._tell_keymap_problems()
+
+    def _usable_keymap(self) -> dict[str, str]:
+        """The user's keymap without remappings that clash (each is told once the screen is up)."""
+        self._clashes = remap_clashes(self.keymap, declared_bindings())
+        for binding_id in self._clashes:
+            del self.keymap[binding_id]
+        return self.keymap
+
+    def _tell_keymap_problems(self) -> None:
         if self._keymap_error:
             self.notify(f"{self._keymap_error}; using the default keys", severity="error",
                         timeout=10, markup=False)
-        for reason in clashes.values():
+        for reason in self._clashes.values():
             self.notify(f"keys.toml: {reason}", severity="warning", timeout=10, markup=False)
         self._warn_unknown_binding_ids()
 
@@ -210,6 +238,10 @@ class PlaygroundApp(App[None]):
         self._log_levels.clear()
 
     async def on_unmount(self) -> None:
+        if self.remote is not None:
+            self._unroute_logging()
+            await self.remote.close()
+            return
         try:
             if self.servers is not None:
                 await self.servers.stop()
@@ -316,6 +348,30 @@ def run_demo(scenario: Scenario, data: Path | None) -> None:
             discard_scratch(path, data)
 
     asyncio.run(play())
+
+
+def run_cluster(profile: ClusterProfile, *, keymap_path: Path | None = None) -> int:
+    """Open the playground's screen on the real cluster ``profile`` names (``kplay --cluster``); the exit code.
+
+    A cluster that cannot be reached at start is one line on stderr and exit status 1; once open,
+    losing it is a line on screen, and the screen follows it again when it comes back.
+    """
+    from .cluster_profiles import ClusterChoiceProblem, open_profile
+
+    async def look() -> int:
+        try:
+            backend = await open_profile(profile)
+        except (ClusterChoiceProblem, KafkaError) as problem:
+            print(f"kplay: cluster {profile.name}: {problem}", file=sys.stderr)
+            return 1
+        app = PlaygroundApp(backend=backend, keymap_path=keymap_path)
+        try:
+            await app.run_async()
+        finally:
+            await backend.close()  # the app closed it unless it never started (closing is idempotent)
+        return app.return_code or 0
+
+    return asyncio.run(look())
 
 
 def run_playground(data_path: Path, *, keymap_path: Path | None = None, serve: ServeSettings | None = None) -> int:

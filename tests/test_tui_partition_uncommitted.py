@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from textual.app import App, ComposeResult
 
+from app.backends import EmbeddedBackend
 from broker_core import Cluster, Producer
 from tui_widget_harness import screen_text, wait_for
 from widgets import partition_view
@@ -21,7 +22,7 @@ class PartitionApp(App):
         self.cluster = cluster
 
     def compose(self) -> ComposeResult:
-        yield PartitionView(self.cluster)
+        yield PartitionView(EmbeddedBackend(self.cluster))
 
 
 def _segments_with(app: App, text: str) -> list:

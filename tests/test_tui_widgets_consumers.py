@@ -5,6 +5,7 @@ from __future__ import annotations
 from textual.app import App, ComposeResult
 from textual.containers import Vertical
 
+from app.backends import EmbeddedBackend
 from broker_core import Cluster, Producer
 from tui_widget_harness import HOSTILE_PAYLOADS, HOSTILE_SHOWN, screen_styles_have_link, screen_text, wait_for
 from widgets import consumer_deck, consumer_view, partition_log, partition_view, producer_box
@@ -26,9 +27,9 @@ class DeckApp(App):
 
     def compose(self) -> ComposeResult:
         with Vertical():
-            yield ProducerBox(self.cluster)
-            yield PartitionView(self.cluster)
-            yield ConsumerDeck(self.cluster)
+            yield ProducerBox(EmbeddedBackend(self.cluster))
+            yield PartitionView(EmbeddedBackend(self.cluster))
+            yield ConsumerDeck(EmbeddedBackend(self.cluster))
 
 
 async def produce(cluster: Cluster, topic: str, items: list[tuple[bytes | None, bytes | None]],

@@ -5,6 +5,7 @@ from __future__ import annotations
 from textual.app import App, ComposeResult
 from textual.containers import Horizontal, Vertical
 
+from app.backends import EmbeddedBackend
 from broker_core import Cluster, Producer, TopicPartition
 from tui_widget_harness import screen_styles_have_link, screen_text, wait_for
 from widgets import consumer_deck, consumer_view, group_panel, partition_log, partition_view
@@ -25,8 +26,8 @@ class GroupsApp(App):
 
     def compose(self) -> ComposeResult:
         with Vertical():
-            yield PartitionView(self.cluster)
-            yield ConsumerDeck(self.cluster)
+            yield PartitionView(EmbeddedBackend(self.cluster))
+            yield ConsumerDeck(EmbeddedBackend(self.cluster))
 
 
 def partitions(view) -> set[int]:
@@ -109,8 +110,8 @@ class PanelApp(App):
 
     def compose(self) -> ComposeResult:
         with Horizontal():
-            yield ConsumerDeck(self.cluster)
-            yield GroupPanel(self.cluster)
+            yield ConsumerDeck(EmbeddedBackend(self.cluster))
+            yield GroupPanel(EmbeddedBackend(self.cluster))
 
 
 async def test_group_panel_shows_members_generation_assignment_and_lag(cluster: Cluster) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from textual.app import App, ComposeResult
 
+from app.backends import EmbeddedBackend
 from broker_core import Cluster, Producer
 from tui_widget_harness import HOSTILE_PAYLOADS, HOSTILE_SHOWN, screen_styles_have_link, screen_text, wait_for
 from widgets import partition_log, partition_view
@@ -21,7 +22,7 @@ class PartitionApp(App):
         self.cluster = cluster
 
     def compose(self) -> ComposeResult:
-        yield PartitionView(self.cluster)
+        yield PartitionView(EmbeddedBackend(self.cluster))
 
 
 async def produce(cluster: Cluster, topic: str, items: list[tuple[bytes | None, bytes | None]],

@@ -5,6 +5,7 @@ from __future__ import annotations
 from textual.app import App, ComposeResult
 from textual.widgets import Input, Select
 
+from app.backends import EmbeddedBackend
 from broker_core import Cluster, Consumer, TopicPartition
 from broker_core.errors import KafkaError
 from tui_widget_harness import HOSTILE_PAYLOADS, HOSTILE_SHOWN, screen_styles_have_link, screen_text, wait_for
@@ -22,7 +23,7 @@ class ProducerApp(App):
         self.cluster = cluster
 
     def compose(self) -> ComposeResult:
-        yield ProducerBox(self.cluster)
+        yield ProducerBox(EmbeddedBackend(self.cluster))
 
 
 async def type_into(pilot, selector: str, text: str) -> None:

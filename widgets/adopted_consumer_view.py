@@ -15,10 +15,11 @@ from typing import Callable, Sequence
 
 from textual import work
 
-from broker_core import Cluster, Consumer
+from broker_core import Consumer
 from broker_core.errors import KafkaError
 from broker_core.records import ConsumerRecord
 
+from .cluster_source import ClusterSource
 from .consumer_view import FRAME_S, WINDOW, ConsumerView, PartitionStats
 
 #: Returns how many records the consumer's owner has read so far, and the newest of them.
@@ -33,10 +34,10 @@ class AdoptedConsumerView(ConsumerView):
     the consumer running: its owner stops it.
     """
 
-    def __init__(self, cluster: Cluster, consumer: Consumer, records: RecordsRead, *, label: str,
+    def __init__(self, source: ClusterSource, consumer: Consumer, records: RecordsRead, *, label: str,
                  window: int = WINDOW, id: str | None = None) -> None:
         topics = sorted(consumer.subscription() or {tp.topic for tp in consumer.assignment()})
-        super().__init__(cluster, ",".join(topics), group=consumer.group_id, label=label, window=window, id=id)
+        super().__init__(source, ",".join(topics), group=consumer.group_id, label=label, window=window, id=id)
         # The base view made a consumer of its own; it has done nothing yet and is dropped.
         self.consumer = consumer
         self._records_read = records

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from rich.text import Text
 from textual import on
@@ -16,10 +16,10 @@ from textual.containers import Vertical
 from textual.message import Message
 from textual.widgets import DataTable
 
-from broker_core import Cluster
-from broker_core.controller import BrokerInfo
 from broker_core.quorum import QuorumStatus
 from broker_core.errors import KafkaError
+
+from .cluster_source import ClusterSource
 
 #: This widget's stylesheet, for the screen's CSS_PATH.
 CSS_FILE = Path(__file__).with_suffix(".tcss")
@@ -47,10 +47,11 @@ class BrokerList(Vertical):
 
         broker_id: int | None
 
-    def __init__(self, cluster: Cluster, *, id: str | None = None, classes: str | None = None) -> None:
+    def __init__(self, source: ClusterSource, *, id: str | None = None, classes: str | None = None) -> None:
         super().__init__(id=id, classes=classes)
-        self.cluster = cluster
-        self.brokers: list[BrokerInfo] = []
+        self.source = source
+        #: ``BrokerDescription`` rows: id, alive, controller, voter, leaders.
+        self.brokers: list[Any] = []
         #: The KRaft controller quorum as last read.
         self.quorum: QuorumStatus | None = None
         self.loaded = False
@@ -79,8 +80,7 @@ class BrokerList(Vertical):
         self.run_worker(self._follow_feed(), name="broker-list-feed", group="broker-list", exclusive=True)
 
     async def _follow_feed(self) -> None:
-        feed = await self.cluster.start_feed()
-        sub = feed.subscribe(*FOLLOWED_KINDS)
+        sub = await self.source.subscribe(*FOLLOWED_KINDS)
         try:
             await self.reload()
             while True:
@@ -93,8 +93,12 @@ class BrokerList(Vertical):
 
     async def reload(self) -> None:
         """Re-read the brokers and redraw."""
-        self.brokers = await self.cluster.controller.brokers()
-        self.quorum = await self.cluster.controller.quorum()
+        try:
+            self.brokers = await self.source.brokers()
+            # The KRaft quorum is the simulation's: a client's metadata does not describe it.
+            self.quorum = await self.source.cluster.controller.quorum() if self.source.cluster is not None else None
+        except KafkaError:
+            return  # the cluster went away: the screen says so; the next event reads again
         table = self.table
         keep = table.cursor_row
         table.clear()
@@ -110,8 +114,11 @@ class BrokerList(Vertical):
         alive = sum(b.alive for b in self.brokers)
         quorum = self.quorum
         # Short, to fit the pane's border: `kplay metadata-quorum ... describe --status` tells the rest.
-        kraft = f"KRaft leader {quorum.leader_id}" if quorum.has_leader else "KRaft: no quorum"
-        self.border_subtitle = f"{alive}/{len(self.brokers)} up · {kraft}"
+        if quorum is None:
+            self.border_subtitle = f"{alive} up"
+        else:
+            kraft = f"KRaft leader {quorum.leader_id}" if quorum.has_leader else "KRaft: no quorum"
+            self.border_subtitle = f"{alive}/{len(self.brokers)} up · {kraft}"
         self.loaded = True
 
     @on(DataTable.RowHighlighted, "#broker-table")
@@ -139,10 +146,15 @@ class BrokerList(Vertical):
         broker = self.selected
         if broker is None:
             return
+        if self.source.cluster is None:
+            self.notify(f"Brokers of {self.source.name} are not kplay's to {'start' if alive else 'stop'}: "
+                        "only the playground's simulated brokers are", severity="warning", markup=False)
+            return
         self.run_worker(self._set_alive(broker, alive), group="broker-list-change")
 
     async def _set_alive(self, broker: int, alive: bool) -> None:
-        controller = self.cluster.controller
+        assert self.source.cluster is not None
+        controller = self.source.cluster.controller
         try:
             change = await (controller.start_broker(broker) if alive else controller.stop_broker(broker))
         except KafkaError as error:

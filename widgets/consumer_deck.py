@@ -20,10 +20,11 @@ from textual.containers import Horizontal, HorizontalScroll, Vertical
 from textual.reactive import reactive
 from textual.widgets import Input, Label, Select, Static
 
-from broker_core import Cluster, Consumer
+from broker_core import Consumer
 from broker_core.errors import KafkaError
 
 from .adopted_consumer_view import AdoptedConsumerView, RecordsRead
+from .cluster_source import ClusterSource
 from .consumer_view import WINDOW, ConsumerView, RecordWindow
 from .safe_text import printable
 
@@ -76,10 +77,10 @@ class ConsumerDeck(Vertical, can_focus=True):
 
     topic: reactive[str | None] = reactive(None)
 
-    def __init__(self, cluster: Cluster, *, name: str | None = None, id: str | None = None,
+    def __init__(self, source: ClusterSource, *, name: str | None = None, id: str | None = None,
                  classes: str | None = None) -> None:
         super().__init__(name=name, id=id, classes=classes)
-        self.cluster = cluster
+        self.source = source
 
     def compose(self) -> ComposeResult:
         with HorizontalScroll(id="consumer-deck-views"):
@@ -169,13 +170,13 @@ class ConsumerDeck(Vertical, can_focus=True):
         Kafka's isolation.level); raises UnknownTopicOrPartition or ValueError for bad input."""
         if len(self.views) >= MAX_VIEWS:
             raise ValueError(f"A deck holds at most {MAX_VIEWS} consumers; remove one first (x).")
-        count = await self.cluster.logs.partition_count(topic)
+        count = await self.source.partition_count(topic)
         if partitions is not None:
             missing = [p for p in partitions if not 0 <= p < count]
             if missing:
                 raise ValueError(f"Topic {printable(topic, 40)} has partitions 0-{count - 1}; "
                                  f"there is no partition {missing[0]}.")
-        view = ConsumerView(self.cluster, topic, partitions=partitions, group=group,
+        view = ConsumerView(self.source, topic, partitions=partitions, group=group,
                             from_beginning=from_beginning, label=label, window=window,
                             isolation_level=isolation_level)
         empty = self.query("#consumer-deck-empty")
@@ -190,7 +191,7 @@ class ConsumerDeck(Vertical, can_focus=True):
         newest of them. The view never polls or closes the consumer."""
         if len(self.views) >= MAX_VIEWS:
             raise ValueError(f"A deck holds at most {MAX_VIEWS} consumers; {printable(name, 40)} is not shown.")
-        view = AdoptedConsumerView(self.cluster, consumer, records, label=name)
+        view = AdoptedConsumerView(self.source, consumer, records, label=name)
         empty = self.query("#consumer-deck-empty")
         if empty:
             await empty.remove()

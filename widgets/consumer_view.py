@@ -38,11 +38,12 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 from textual.widgets import Static
 
-from broker_core import Cluster, Consumer, TopicPartition
+from broker_core import TopicPartition
 from broker_core.errors import KafkaError
 from broker_core.events import OffsetsCommitted, RecordsAppended, Resync
 from broker_core.records import ConsumerRecord, TransactionMark
 
+from .cluster_source import ClusterSource
 from .member_ids import shorten_member_ids
 from .record_chosen import RecordChosen
 from .safe_text import printable
@@ -286,19 +287,19 @@ class ConsumerView(Vertical, can_focus=False):
             self.generation = generation
             self.assignment = assignment
 
-    def __init__(self, cluster: Cluster, topic: str, *, partitions: Sequence[int] | None = None,
+    def __init__(self, source: ClusterSource, topic: str, *, partitions: Sequence[int] | None = None,
                  group: str | None = None, from_beginning: bool = True, label: str | None = None,
                  window: int = WINDOW, name: str | None = None, id: str | None = None,
                  classes: str | None = None, isolation_level: str = "read_uncommitted") -> None:
         super().__init__(name=name, id=id, classes=classes)
-        self.cluster = cluster
+        self.source = source
         self.topic = topic
         self.group = group
         self.requested_partitions = list(partitions) if partitions is not None else None
         self.label = label or f"consumer-{next(_names)}"
-        self.consumer = Consumer(cluster, group_id=group, client_id=self.label,
-                                 auto_offset_reset="earliest" if from_beginning else "latest",
-                                 isolation_level=isolation_level)
+        self.consumer = source.consumer(group_id=group, client_id=self.label,
+                                        auto_offset_reset="earliest" if from_beginning else "latest",
+                                        isolation_level=isolation_level)
         # The consumer this view made (a subclass may show one owned elsewhere instead).
         self._own_consumer = self.consumer
         self.paused = False
@@ -316,7 +317,7 @@ class ConsumerView(Vertical, can_focus=False):
         self._committed: dict[TopicPartition, int | None] = {}
         self._committed_stale = True
         self._render_scheduled = False
-        self._values = SchemaValues(cluster.schemas)
+        self._values = SchemaValues(source.cluster.schemas if source.cluster is not None else None)
         self._stopping = False
         self._polling = False
         self._stopped = asyncio.Event()
@@ -347,11 +348,11 @@ class ConsumerView(Vertical, can_focus=False):
     # -- consuming ----------------------------------------------------------------------
     async def _start(self) -> None:
         if self.group is not None:
-            await self.cluster.logs.partition_count(self.topic)  # an unknown topic is an error here
+            await self.source.partition_count(self.topic)  # an unknown topic is an error here
             self.consumer.rebalance_listeners.append(self._on_rebalance)
             self.consumer.subscribe([self.topic])
         else:
-            count = await self.cluster.logs.partition_count(self.topic)
+            count = await self.source.partition_count(self.topic)
             wanted = self.requested_partitions if self.requested_partitions is not None else range(count)
             missing = [p for p in wanted if not 0 <= p < count]
             if missing:
@@ -485,8 +486,7 @@ class ConsumerView(Vertical, can_focus=False):
     # -- the change feed: high watermarks and commits between polls ---------------------
     @work(group="consumer-view-feed")
     async def _follow_feed(self) -> None:
-        await self.cluster.start_feed()
-        sub = self.cluster.feed.subscribe("records", "offsets_committed", "group_rebalanced",
+        sub = await self.source.subscribe("records", "offsets_committed", "group_rebalanced",
                                           "log_truncated", "segment_deleted", "resync")
         try:
             while True:

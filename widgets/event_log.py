@@ -21,13 +21,14 @@ from textual.binding import Binding, BindingType
 from textual.timer import Timer
 from textual.widgets import Log
 
-from broker_core import Cluster
+from broker_core.errors import KafkaError
 from broker_core.events import (BrokerStateChanged, ControllerChanged, Event, GroupRebalanced,
                                 GroupStateChanged, IsrChanged, LeaderElected, LogCompacted,
                                 LogTruncated, OffsetsCommitted, PartitionsAdded, RecordsAppended,
                                 Resync, SegmentDeleted, TopicAltered, TopicCreated, TopicDeleted,
                                 UnknownEvent)
 
+from .cluster_source import ClusterSource, clock_ms
 from .member_ids import shorten_member_ids
 from .safe_text import printable
 
@@ -119,6 +120,10 @@ def narrate(ev: Event) -> str | None:
                     f"log at offset {ev.end_offset} ({records} the new leader never had)")
         return (f"Partition {_name(ev.topic)}-{ev.partition} truncated at offset {ev.end_offset}: "
                 f"{records} that were never replicated are gone")
+    if ev.kind == "cluster_connection":  # a real cluster's connection (app.backends.ClusterConnection)
+        if getattr(ev, "connected", True):
+            return "Connected to the cluster again"
+        return f"Lost the cluster: {_name(getattr(ev, 'reason', '') or 'no answer')}"
     if isinstance(ev, Resync):
         return f"Missed some events ({_name(ev.reason)}); views re-read the data file"
     if isinstance(ev, UnknownEvent):
@@ -137,10 +142,10 @@ class EventLog(Log):
         Binding("c", "clear_log", "Clear log", id="event-log.clear"),
     ]
 
-    def __init__(self, cluster: Cluster, *, max_lines: int = MAX_LINES, id: str | None = None,
+    def __init__(self, source: ClusterSource, *, max_lines: int = MAX_LINES, id: str | None = None,
                  classes: str | None = None) -> None:
         super().__init__(max_lines=max_lines, id=id, classes=classes)
-        self.cluster = cluster
+        self.source = source
         self._pending_records: dict[str, int] = {}
         self._last_summary = 0.0
         self._summary_timer: Timer | None = None
@@ -151,11 +156,14 @@ class EventLog(Log):
         self.run_worker(self._follow_feed(), name="event-log-feed", group="event-log", exclusive=True)
 
     async def _follow_feed(self) -> None:
-        feed = await self.cluster.start_feed()
-        sub = feed.subscribe()
+        sub = await self.source.subscribe()
         try:
             # Subscribed first, so an append between this read and the loop is still counted.
-            for topic in await self.cluster.topics.describe_topics():
+            try:
+                described = await self.source.describe_topics()
+            except KafkaError:
+                described = []  # a real cluster out of reach: counting starts from its first events
+            for topic in described:
                 for p in topic.partitions:
                     self._end_offsets.setdefault((topic.name, p.partition), p.log_end_offset)
             while True:
@@ -196,7 +204,7 @@ class EventLog(Log):
 
     def notes(self, texts: list[str]) -> None:
         """Write several such lines at once (one ``write_lines`` call), stamped now."""
-        stamp = self._time(self.cluster.clock.now_ms())
+        stamp = self._time(clock_ms(self.source))
         self.write_lines([f"{stamp}  {printable(text, 1000)}" for text in texts])
 
     def _schedule_summary(self) -> None:
@@ -213,7 +221,7 @@ class EventLog(Log):
         parts = ", ".join(f"{count:,} to {_name(topic)}" for topic, count in sorted(self._pending_records.items()))
         self._pending_records.clear()
         self._last_summary = time.monotonic()
-        self.write_line(f"{self._time(self.cluster.clock.now_ms())}  Records appended: {parts}")
+        self.write_line(f"{self._time(clock_ms(self.source))}  Records appended: {parts}")
 
     @staticmethod
     def _time(at_ms: int) -> str:

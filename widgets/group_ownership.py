@@ -1,6 +1,6 @@
 """Which group member owns each partition of a topic, and the group's committed offset there.
 
-Read through the group coordinator's public API (``cluster.groups``), so the partition
+Read through the cluster's group coordinator (the backend's group verbs), so the partition
 view shows owners from every process on the data file, as a broker would report them.
 """
 
@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from broker_core import Cluster
 from broker_core.errors import KafkaError
+
+from .cluster_source import ClusterSource
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,7 +22,7 @@ class PartitionOwner:
     committed: int | None
 
 
-async def read_owners(cluster: Cluster, topic: str) -> dict[int, PartitionOwner]:
+async def read_owners(source: ClusterSource, topic: str) -> dict[int, PartitionOwner]:
     """Owners of ``topic``'s partitions, by partition number.
 
     When several groups read the topic, a group with a member on the partition wins over
@@ -29,12 +30,12 @@ async def read_owners(cluster: Cluster, topic: str) -> dict[int, PartitionOwner]
     """
     owners: dict[int, PartitionOwner] = {}
     try:
-        listings = await cluster.groups.list_groups()
+        listings = await source.list_groups()
     except KafkaError:
         return owners
     for listing in listings:
         try:
-            rows = await cluster.groups.group_lag(listing.group_id)
+            rows = await source.group_lag(listing.group_id)
         except KafkaError:
             continue  # the group went away between the two calls
         for row in rows:

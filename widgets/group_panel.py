@@ -26,13 +26,13 @@ from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
-from broker_core import Cluster
 from broker_core.errors import KafkaError
 from broker_core.group_descriptions import CONSUMER_GROUP_TYPE
 from broker_core.groups import GroupDescription, PartitionLag
 from broker_core.records import TopicPartition
 from broker_core.transactions import ONGOING, TransactionDescription
 
+from .cluster_source import ClusterSource
 from .safe_text import printable
 
 CSS_FILE = Path(__file__).with_suffix(".tcss")
@@ -73,10 +73,10 @@ class GroupPanel(VerticalScroll, can_focus=True):
         Binding("G", "scroll_end", "Bottom", show=False, id="group-panel.bottom"),
     ]
 
-    def __init__(self, cluster: Cluster, *, name: str | None = None, id: str | None = None,
+    def __init__(self, source: ClusterSource, *, name: str | None = None, id: str | None = None,
                  classes: str | None = None) -> None:
         super().__init__(name=name, id=id, classes=classes)
-        self.cluster = cluster
+        self.source = source
         self.groups: list[GroupSnapshot] = []
         self.hidden_groups = 0
         self.transactions: list[TransactionDescription] = []
@@ -93,8 +93,7 @@ class GroupPanel(VerticalScroll, can_focus=True):
     @work(group="group-panel-feed")
     async def _follow_feed(self) -> None:
         """Read the groups once, then again after each batch of relevant events."""
-        await self.cluster.start_feed()
-        sub = self.cluster.feed.subscribe(*FEED_KINDS)
+        sub = await self.source.subscribe(*FEED_KINDS)
         try:
             await self.reload()
             last = time.monotonic()
@@ -117,14 +116,14 @@ class GroupPanel(VerticalScroll, can_focus=True):
         """Read every group through the coordinator and redraw."""
         snapshots: list[GroupSnapshot] = []
         try:
-            listings = await self.cluster.groups.list_groups()
+            listings = await self.source.list_groups()
         except KafkaError:
             listings = []
         self.hidden_groups = max(0, len(listings) - MAX_GROUPS)
         for listing in listings[:MAX_GROUPS]:
             try:
-                description = await self.cluster.groups.describe_group(listing.group_id)
-                lag = await self.cluster.groups.group_lag(listing.group_id)
+                description = await self.source.describe_group(listing.group_id)
+                lag = await self.source.group_lag(listing.group_id)
             except KafkaError:
                 continue  # deleted between the calls
             snapshots.append(GroupSnapshot(description, lag))

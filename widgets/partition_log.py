@@ -20,9 +20,9 @@ from textual.geometry import Size
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from broker_core import Cluster
 from broker_core.errors import KafkaError
 
+from .cluster_source import ClusterSource
 from .record_chosen import RecordChosen
 from .safe_text import printable
 from .schema_values import SchemaValues
@@ -80,10 +80,10 @@ class PartitionLog(ScrollView, can_focus=True):
         Binding("enter", "open_record", "Open record", id="partition-log.open-record"),
     ]
 
-    def __init__(self, cluster: Cluster, *, name: str | None = None, id: str | None = None,
+    def __init__(self, source: ClusterSource, *, name: str | None = None, id: str | None = None,
                  classes: str | None = None) -> None:
         super().__init__(name=name, id=id, classes=classes)
-        self.cluster = cluster
+        self.source = source
         self.topic: str | None = None
         self.partition = 0
         self.log_start = 0
@@ -91,7 +91,7 @@ class PartitionLog(ScrollView, can_focus=True):
         self._pages: LRUCache[int, list[LogLine]] = LRUCache(PAGES_KEPT)
         self._loading: set[int] = set()
         self._generation = 0  # bumped on every show(): late page reads of a previous partition are dropped
-        self._values = SchemaValues(cluster.schemas)
+        self._values = SchemaValues(source.cluster.schemas if source.cluster is not None else None)
         #: The offset under the cursor (None: the newest, following new records).
         self.cursor: int | None = None
 
@@ -269,13 +269,13 @@ class PartitionLog(ScrollView, can_focus=True):
         lines: list[LogLine] = []
         try:
             if topic is not None and first < last:
-                result = await self.cluster.logs.read(topic, partition, first, max_records=last - first)
-                by_offset = {r.offset: r for r in result.records}
+                records, high_watermark = await self._read(topic, partition, first, last - first)
+                by_offset = {r.offset: r for r in records}
                 # Registry-encoded values are decoded once per page read, as JSON.
-                await self._values.load(self._values.wanted(r.value for r in result.records))
-                known_end = min(last, result.high_watermark)
-                if result.records and _stopped_at_byte_limit(result.records):
-                    known_end = result.records[-1].offset + 1  # the rest is unread, not removed
+                await self._values.load(self._values.wanted(r.value for r in records))
+                known_end = min(last, high_watermark)
+                if records and _stopped_at_byte_limit(records):
+                    known_end = records[-1].offset + 1  # the rest is unread, not removed
                 for offset in range(first, known_end):
                     record = by_offset.get(offset)
                     if record is None:
@@ -294,6 +294,14 @@ class PartitionLog(ScrollView, can_focus=True):
             return
         self._pages.set(page_no, lines)
         self.refresh()
+
+    async def _read(self, topic: str, partition: int, first: int, count: int) -> tuple[list, int]:
+        """Records from ``first`` on and the high watermark they were read below."""
+        if self.source.cluster is not None:
+            result = await self.source.cluster.logs.read(topic, partition, first, max_records=count)
+            return result.records, result.high_watermark
+        # A real cluster: a fetch returns committed records only; the feed keeps the watermark current.
+        return await self.source.read(topic, partition, first, max_records=count), self.high_watermark
 
     def render_lines_as_text(self) -> list[str]:
         """The visible lines as plain text (what a person reads on screen)."""

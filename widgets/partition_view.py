@@ -34,12 +34,13 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 from textual.widgets import Input, Static
 
-from broker_core import Cluster
 from broker_core.errors import KafkaError, UnknownTopicOrPartition
 from broker_core.events import (Event, LeaderElected, LogCompacted, LogTruncated, PartitionsAdded,
                                 RecordsAppended, Resync, SegmentDeleted, TopicCreated, TopicDeleted)
+from broker_core.records import ConsumerRecord
 from broker_core.topics import PartitionDescription, TopicDescription
 
+from .cluster_source import ClusterSource
 from .group_ownership import PartitionOwner, read_owners
 from .member_ids import shorten_member_ids
 from .number_format import fit_count
@@ -373,10 +374,10 @@ class PartitionView(Vertical):
 
     topic: reactive[str | None] = reactive(None)
 
-    def __init__(self, cluster: Cluster, *, name: str | None = None, id: str | None = None,
+    def __init__(self, source: ClusterSource, *, name: str | None = None, id: str | None = None,
                  classes: str | None = None) -> None:
         super().__init__(name=name, id=id, classes=classes)
-        self.cluster = cluster
+        self.source = source
         self.description: TopicDescription | None = None
         self.partitions: list[PartitionDescription] = []
         #: Partitions whose last stable offset is below the high watermark (an open transaction): their LSO.
@@ -392,7 +393,7 @@ class PartitionView(Vertical):
         # app tears its widgets down, and a query then finds nothing and fails the app.
         self._strips = PartitionStrips(self, id="partition-view-strips")
         self._title = Static(id="partition-view-title", markup=False)
-        self._log = PartitionLog(self.cluster, id="partition-view-log")
+        self._log = PartitionLog(self.source, id="partition-view-log")
 
     def compose(self) -> ComposeResult:
         yield self._title
@@ -442,19 +443,21 @@ class PartitionView(Vertical):
             self.description, self.partitions, self._status = None, [], "no topic selected"
         else:
             try:
-                self.description = await self.cluster.topics.describe_topic(topic)
+                self.description = await self.source.describe_topic(topic)
                 self.partitions = list(self.description.partitions)
                 self._status = ""
             except UnknownTopicOrPartition:
                 self.description, self.partitions = None, []
                 self._status = f"topic {printable(topic, 60)} does not exist"
+            except KafkaError:
+                return  # a real cluster out of reach: keep what is shown; its reconnection resyncs
         self._draw_title()
         if self.open_partition is not None:
             self._advance_log(truncated=False)
 
     async def _reload_owners(self) -> None:
         topic = self.topic
-        self.owners = await read_owners(self.cluster, topic) if topic is not None else {}
+        self.owners = await read_owners(self.source, topic) if topic is not None else {}
 
     def _draw_title(self) -> None:
         title = self._title
@@ -512,26 +515,33 @@ class PartitionView(Vertical):
                     continue
                 start = max(p.log_start_offset, p.log_end_offset - STRIP_RECORDS)
                 try:
-                    # Up to the log end: the records above the high watermark are drawn too, dimmed, as
-                    # "not yet committed" (a consumer never reads them; only this strip shows them).
-                    result = await self.cluster.logs.read(topic, number, start, max_records=STRIP_RECORDS,
-                                                          to_log_end=True)
+                    records = await self._read_tail(topic, number, start)
                 except KafkaError:
                     continue  # retention or deletion got there first; the next event retries
                 if topic != self.topic:
                     break
                 self.tails[number] = deque(
-                    (StripCell(r.offset, printable(r.key, STRIP_KEY_CHARS)) for r in result.records),
+                    (StripCell(r.offset, printable(r.key, STRIP_KEY_CHARS)) for r in records),
                     maxlen=STRIP_RECORDS)
             self.strips.refresh()
             await asyncio.sleep(FRAME_S)
+
+    async def _read_tail(self, topic: str, partition: int, start: int) -> list[ConsumerRecord]:
+        """The partition's latest records from ``start`` on."""
+        if self.source.cluster is not None:
+            # Up to the log end: the records above the high watermark are drawn too, dimmed, as
+            # "not yet committed" (a consumer never reads them; only this strip shows them).
+            result = await self.source.cluster.logs.read(topic, partition, start, max_records=STRIP_RECORDS,
+                                                         to_log_end=True)
+            return result.records
+        # A real cluster's client sees committed records only (its log end is its high watermark).
+        return await self.source.read(topic, partition, start, max_records=STRIP_RECORDS)
 
     # -- the change feed ----------------------------------------------------------------
     @work(group="partition-view-feed")
     async def _follow_feed(self) -> None:
         """Apply each batch of feed events, then redraw once."""
-        await self.cluster.start_feed()
-        sub = self.cluster.feed.subscribe(*FEED_KINDS)
+        sub = await self.source.subscribe(*FEED_KINDS)
         try:
             while True:
                 first = await sub.get()

@@ -16,6 +16,7 @@ import random
 import time
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 from rich.text import Text
 from textual import on, work
@@ -25,10 +26,10 @@ from textual.containers import Horizontal, Vertical
 from textual.reactive import reactive
 from textual.widgets import Input, Label, Select, Static
 
-from broker_core import Cluster, Producer
 from broker_core.errors import KafkaError
 from broker_core.records import Headers, RecordMetadata
 
+from .cluster_source import ClusterSource
 from .safe_text import printable
 
 CSS_FILE = Path(__file__).with_suffix(".tcss")
@@ -58,11 +59,11 @@ class ProducerBox(Vertical, can_focus=True):
 
     topic: reactive[str | None] = reactive(None)
 
-    def __init__(self, cluster: Cluster, *, name: str | None = None, id: str | None = None,
+    def __init__(self, source: ClusterSource, *, name: str | None = None, id: str | None = None,
                  classes: str | None = None) -> None:
         super().__init__(name=name, id=id, classes=classes)
-        self.cluster = cluster
-        self._producers: dict[str, Producer] = {}
+        self.source = source
+        self._producers: dict[str, Any] = {}
         self.last_result: list[RecordMetadata] | KafkaError | str | None = None
         #: Records per partition of the last burst.
         self.burst_spread: dict[int, int] = {}
@@ -121,9 +122,9 @@ class ProducerBox(Vertical, can_focus=True):
         acks = str(self.query_one("#producer-acks", Select).value)
         return topic, partition, acks
 
-    def _producer(self, acks: str) -> Producer:
+    def _producer(self, acks: str) -> Any:
         if acks not in self._producers:
-            self._producers[acks] = Producer(self.cluster, acks=acks, client_id="kplay-tui-producer")
+            self._producers[acks] = self.source.producer(acks=acks, client_id="kplay-tui-producer")
         return self._producers[acks]
 
     # -- sending ------------------------------------------------------------------------
@@ -193,7 +194,12 @@ class ProducerBox(Vertical, can_focus=True):
     @work(exclusive=True, group="producer-box-burst")
     async def _send_burst(self, topic: str, count: int, partition: int | None, acks: str, mode: str,
                           value: str) -> None:
-        producer = self._producer(acks)
+        try:
+            producer = self._producer(acks)
+        except KafkaError as error:  # a read-only cluster refuses before anything is sent
+            self.last_result = error
+            self._show_kafka_error(error)
+            return
         spread: Counter[int] = Counter()
         errors: Counter[str] = Counter()
         first_error: KafkaError | None = None
@@ -247,6 +253,8 @@ class ProducerBox(Vertical, can_focus=True):
 
     # -- the result line ----------------------------------------------------------------
     def _show(self, text: Text) -> None:
+        if not self.is_attached:
+            return  # an answer that came after the screen closed (a send to a vanished cluster times out late)
         self.query_one("#producer-result", Static).update(text)
 
     def _show_error(self, message: str) -> None:

@@ -70,13 +70,16 @@ class _Reader:
 class SchemaValues:
     """Decodes registry-encoded (Confluent wire format, Avro) values for drawing."""
 
-    def __init__(self, registry: SchemaRegistry) -> None:
+    def __init__(self, registry: SchemaRegistry | None) -> None:
+        # None: no registry to ask (a real cluster whose profile names none); values stay text.
         self._registry = registry
         self._readers: dict[int, _Reader] = {}
         self._unknown: dict[int, float] = {}  # id -> when the registry last did not have it
 
     def wanted(self, values: Iterable[bytes | None]) -> set[int]:
         """The schema ids in ``values`` that ``load`` should look up (cheap: reads 5 bytes each)."""
+        if self._registry is None:
+            return set()
         now = time.monotonic()
         ids: set[int] = set()
         for data in values:
@@ -91,6 +94,8 @@ class SchemaValues:
     async def load(self, ids: Iterable[int]) -> bool:
         """Look up the writer's schema of each id (at most ``MAX_LOADS``); True if any became readable."""
         learned = False
+        if self._registry is None:
+            return learned
         for schema_id in sorted(ids)[:MAX_LOADS]:
             try:
                 schema = await self._registry.get_avro_schema(schema_id)

@@ -23,13 +23,13 @@ from textual.message import Message
 from textual.timer import Timer
 from textual.widgets import DataTable, Label, Sparkline
 
-from broker_core import Cluster
-from broker_core.errors import UnknownTopicOrPartition
+from broker_core.errors import KafkaError, UnknownTopicOrPartition
 from broker_core.events import (Event, LogCompacted, LogTruncated, PartitionsAdded, RecordsAppended,
                                 ReplicaProgress, IsrChanged, SegmentDeleted, TopicCreated,
                                 TopicDeleted)
 from broker_core.topics import TopicDescription
 
+from .cluster_source import ClusterSource, clock_ms
 from .number_format import fit_count
 from .safe_text import printable
 
@@ -165,9 +165,9 @@ class TopicList(Vertical):
 
         topic: str
 
-    def __init__(self, cluster: Cluster, *, id: str | None = None, classes: str | None = None) -> None:
+    def __init__(self, source: ClusterSource, *, id: str | None = None, classes: str | None = None) -> None:
         super().__init__(id=id, classes=classes)
-        self.cluster = cluster
+        self.source = source
         self.rows: dict[str, TopicRow] = {}
         self.loaded = False
         self._selected: str | None = None
@@ -234,8 +234,7 @@ class TopicList(Vertical):
         self.set_interval(1.0, self._tick_rates, name="topic-list-rates")
 
     async def _follow_feed(self) -> None:
-        feed = await self.cluster.start_feed()
-        sub = feed.subscribe(*FOLLOWED_KINDS)
+        sub = await self.source.subscribe(*FOLLOWED_KINDS)
         try:
             # Subscribed before the first read, so nothing committed in between is missed.
             await self.reload()
@@ -249,17 +248,22 @@ class TopicList(Vertical):
     async def reload(self, names: Iterable[str] | None = None) -> None:
         """Re-describe ``names`` (every topic when None) and redraw."""
         if names is None:
-            described = await self.cluster.topics.describe_topics()
+            try:
+                described = await self.source.describe_topics()
+            except KafkaError:
+                return  # a real cluster out of reach: keep what is shown; its reconnection resyncs
             old = self.rows
             self.rows = {t.name: TopicRow.from_description(t, old[t.name].rate if t.name in old else None)
                          for t in described}
         else:
             for name in set(names):
                 try:
-                    topic = await self.cluster.topics.describe_topic(name)
+                    topic = await self.source.describe_topic(name)
                 except UnknownTopicOrPartition:
                     self.rows.pop(name, None)
                     continue
+                except KafkaError:
+                    continue  # out of reach: the row stays as it was
                 previous = self.rows.get(name)
                 self.rows[name] = TopicRow.from_description(topic, previous.rate if previous else None)
         self.loaded = True
@@ -330,7 +334,7 @@ class TopicList(Vertical):
             self._redraw_timer = None
         self._last_redraw = time.monotonic()
         table = self.table
-        now_ms = self.cluster.clock.now_ms()
+        now_ms = clock_ms(self.source)
         order = sorted(self.rows)
         if len(order) != self._count:
             # Posted before Selected, so the screen can show the panes a selection fills first.
@@ -387,7 +391,7 @@ class TopicList(Vertical):
         if topic != self._selected:
             self._selected = topic
             self.post_message(self.Selected(topic))
-            self._draw_sparkline(self.cluster.clock.now_ms())
+            self._draw_sparkline(clock_ms(self.source))
 
     @on(DataTable.RowHighlighted, "#topic-table")
     def _row_highlighted(self, event: DataTable.RowHighlighted) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shlex
 from pathlib import Path
 from typing import Mapping
 
@@ -10,8 +9,6 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 from textual.widgets import Static
-
-from broker_core import Cluster
 
 from .safe_text import printable
 
@@ -26,15 +23,14 @@ class WelcomePanel(Static):
     trigger them now (after the user's remapping), as the screen knows them.
     """
 
-    def __init__(self, cluster: Cluster, keys: Mapping[str, str], *, id: str | None = None,
+    def __init__(self, where: str, keys: Mapping[str, str], *, playground: bool = True, id: str | None = None,
                  classes: str | None = None) -> None:
-        super().__init__(self.message(cluster, keys), id=id, classes=classes)
-        self.cluster = cluster
+        super().__init__(self.message(where, keys, playground=playground), id=id, classes=classes)
 
     @staticmethod
-    def message(cluster: Cluster, keys: Mapping[str, str]) -> RenderableType:
-        """The panel's content for ``cluster`` with ``keys``."""
-        data = shlex.quote(str(cluster.path))
+    def message(where: str, keys: Mapping[str, str], *, playground: bool = True) -> RenderableType:
+        """The panel's content with ``keys``: ``where`` is the option that names the cluster to the
+        command-line tools (``--data PATH`` or ``--cluster NAME``); lessons only on the ``playground``."""
         steps = Table.grid(padding=(0, 1))
         steps.add_column(justify="right", no_wrap=True)
         steps.add_column()
@@ -48,17 +44,18 @@ class WelcomePanel(Static):
             steps.add_row(Text(f" {key} ", style="bold reverse") if key else Text(""), Text(what))
         commands = Table.grid(padding=(0, 0, 0, 2))
         commands.add_column(overflow="fold")
-        for line in (f"kplay --data {data} console-producer --topic orders",
-                     f"kplay --data {data} console-consumer --topic orders --from-beginning"):
+        for line in (f"kplay {where} console-producer --topic orders",
+                     f"kplay {where} console-consumer --topic orders --from-beginning"):
             commands.add_row(Text(printable(line, 300), style="italic"))
+        lessons = [Text.assemble("Lessons: ", ("kplay demo", "italic"), " lists them, ",
+                                 ("kplay demo first-steps", "italic"), " plays the first."), Text("")]
         return Group(
-            Text("Welcome to kplay, a Kafka playground. No topic yet; try:", style="bold"),
+            Text("Welcome to kplay, a Kafka playground. No topic yet; try:" if playground
+                 else "This cluster has no topic yet; try:", style="bold"),
             Text(""),
             steps,
             Text(""),
-            Text.assemble("Lessons: ", ("kplay demo", "italic"), " lists them, ",
-                          ("kplay demo first-steps", "italic"), " plays the first."),
-            Text(""),
+            *(lessons if playground else []),
             Text("From a second terminal, produce and watch it arrive:"),
             commands,
         )

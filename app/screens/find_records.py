@@ -29,6 +29,7 @@ from broker_core.record_search import SEARCH_FIELDS, RecordSearch, SearchMatch, 
 from widgets.record_text import format_timestamp
 from widgets.safe_text import printable
 
+from ..backends import EmbeddedBackend
 from .record_view import RecordViewScreen
 
 #: (value, label) of the "By" choices.
@@ -169,7 +170,7 @@ class FindRecordsScreen(ModalScreen[None]):
         record = await self.search.record_at(self.topic, partitions[0], offset)
         self._show([SearchMatch(record.partition, record.offset, record.timestamp, record.key, record.value)])
         self._say(f"Offset {offset:,} of partition {partitions[0]}.")
-        self.app.push_screen(RecordViewScreen(self.cluster, self.topic, partitions[0], offset))
+        self.app.push_screen(RecordViewScreen(EmbeddedBackend(self.cluster), self.topic, partitions[0], offset))
 
     async def _find_time(self, raw: str, partitions: list[int] | None) -> None:
         timestamp = parse_timestamp(raw)
@@ -221,7 +222,7 @@ class FindRecordsScreen(ModalScreen[None]):
     @on(OptionList.OptionSelected, "#find-results")
     def _open(self, event: OptionList.OptionSelected) -> None:
         match = self.results[event.option_index]
-        self.app.push_screen(RecordViewScreen(self.cluster, self.topic, match.partition, match.offset))
+        self.app.push_screen(RecordViewScreen(EmbeddedBackend(self.cluster), self.topic, match.partition, match.offset))
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.worker is self._worker and event.state == WorkerState.CANCELLED:

@@ -10,7 +10,7 @@ pipeline screen (connectors and schemas) on top; the main screen keeps following
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Callable, ClassVar
 
 from rich.text import Text
 from textual import events, on, work
@@ -21,7 +21,8 @@ from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import Header, Input, Select
 
-from broker_core import Cluster
+import shlex
+
 from broker_core.errors import KafkaError
 from widgets import (broker_list, consumer_deck, consumer_view, event_log, group_panel, narration, partition_log,
                      partition_view, producer_box, topic_list, welcome)
@@ -35,9 +36,11 @@ from widgets.narration import NarrationPane
 from widgets.partition_view import PartitionView
 from widgets.producer_box import ProducerBox
 from widgets.record_chosen import RecordChosen
+from widgets.safe_text import printable
 from widgets.topic_list import TopicList
 from widgets.welcome import WelcomePanel
 
+from ..backends import Backend, Capability
 from ..scenarios.playback import Playback
 from ..scenarios.script import Scenario
 from ..scenarios.tui_observer import lesson_steps, play_lesson
@@ -116,15 +119,28 @@ class MainScreen(Screen[None]):
 
     #: Actions that exist only while a lesson plays.
     LESSON_ACTIONS = frozenset({"lesson_pause", "lesson_step", "lesson_faster", "lesson_slower"})
+    #: Actions the playground's core does and a real cluster's screen leaves out: action -> the reason.
+    PLAYGROUND_ACTIONS: ClassVar[dict[str, Callable[[Backend], str]]] = {
+        "find_records": lambda backend: "Find records searches the playground's data file; on a real cluster use "
+                                        f"kplay console-consumer --cluster {backend.name}",
+        "admin": lambda backend: "The admin forms run on the playground; on a real cluster use kplay topics, "
+                                 f"configs and consumer-groups with --cluster {backend.name}",
+        "show_pipeline": lambda backend: (backend.unsupported_reason(Capability.CONNECT)
+                                          or "The pipeline screen shows the playground's own Connect worker "
+                                             "and Schema Registry"),
+    }
     #: Where an action works, for the help screen (action -> context).
     CONTEXT_ACTIONS: ClassVar[dict[str, str]] = {action: "in a lesson" for action in LESSON_ACTIONS}
     #: Panes shown only once the person adds one: the help screen lists their keys anyway.
     MAY_SHOW: ClassVar[tuple[type[Widget], ...]] = (ConsumerView, RecordWindow)
 
-    def __init__(self, cluster: Cluster, *, lesson: Scenario | None = None,
+    def __init__(self, backend: Backend, *, lesson: Scenario | None = None,
                  playback: Playback | None = None, serving: list[str] | None = None) -> None:
         super().__init__()
-        self.cluster = cluster
+        #: The cluster the panes run on: the playground's data file or a real cluster.
+        self.backend = backend
+        #: The playground's core (None on a real cluster: what only a simulation has is left out).
+        self.cluster = backend.cluster
         #: Where ``kplay --serve`` listens, one line per service (None when not serving).
         self.serving = serving
         #: The scenario played as a lesson on this screen (``kplay demo NAME``), if any.
@@ -143,25 +159,53 @@ class MainScreen(Screen[None]):
         if self.lesson is not None:
             yield NarrationPane(self.lesson.title, lesson_steps(self.lesson), id="narration")
         with Horizontal(id="top-row"):
-            yield TopicList(self.cluster, id="topics")
-            yield WelcomePanel(self.cluster, self._welcome_keys(), id="welcome")
-            yield PartitionView(self.cluster, id="partitions")
+            yield TopicList(self.backend, id="topics")
+            yield WelcomePanel(self._cli_option(), self._welcome_keys(), playground=self.cluster is not None,
+                               id="welcome")
+            yield PartitionView(self.backend, id="partitions")
             with Vertical(id="right-column"):
-                yield GroupPanel(self.cluster, id="groups")
-                yield BrokerList(self.cluster, id="brokers")
-        yield ProducerBox(self.cluster, id="producer")
-        yield ConsumerDeck(self.cluster, id="consumers")
-        yield EventLog(self.cluster, id="events")
+                yield GroupPanel(self.backend, id="groups")
+                yield BrokerList(self.backend, id="brokers")
+        yield ProducerBox(self.backend, id="producer")
+        yield ConsumerDeck(self.backend, id="consumers")
+        yield EventLog(self.backend, id="events")
         yield FittedFooter()
 
+    def _where(self) -> str:
+        """The header's line: which cluster is open (and where ``kplay --serve`` serves it)."""
+        if self.cluster is None:
+            # A real cluster: its profile's name or its bootstrap servers, always in sight.
+            return f"cluster {self.backend.name}" + (" · read-only" if self.backend.read_only else "")
+        if not self.serving:
+            return str(self.cluster.path)
+        # The addresses real clients need, always in sight (the event log lists them too).
+        bootstrap = next((line.split("=", 1)[1] for line in self.serving if line.startswith("bootstrap.servers=")), "")
+        rest = [line.replace("Kafka Connect:", "Connect").replace("Schema Registry:", "Schema Registry")
+                for line in self.serving if line.startswith(("Schema Registry:", "Kafka Connect:"))]
+        return " · ".join([str(self.cluster.path), f"Kafka {bootstrap}", *rest])
+
+    @work(group="main-connection")
+    async def _follow_connection(self) -> None:
+        """A real cluster: the header says when it is lost, and why, until it answers again."""
+        sub = await self.backend.subscribe("cluster_connection")
+        try:
+            while True:
+                event = await sub.get()
+                if event.kind != "cluster_connection":
+                    continue  # a resync, delivered to every subscriber
+                lost = "" if getattr(event, "connected", True) else getattr(event, "reason", "") or "no answer"
+                self.sub_title = self._where() + (f" · ⚠ lost: {printable(lost, 200)}" if lost else "")
+        finally:
+            sub.close()
+
+    def _cli_option(self) -> str:
+        """The option that points the command-line tools at this screen's cluster."""
+        if self.cluster is not None:
+            return f"--data {shlex.quote(str(self.cluster.path))}"
+        return f"--cluster {shlex.quote(self.backend.name)}"
+
     def on_mount(self) -> None:
-        self.sub_title = str(self.cluster.path)
-        if self.serving:
-            # The addresses real clients need, always in sight (the event log lists them too).
-            bootstrap = next((line.split("=", 1)[1] for line in self.serving if line.startswith("bootstrap.servers=")), "")
-            rest = [line.replace("Kafka Connect:", "Connect").replace("Schema Registry:", "Schema Registry")
-                    for line in self.serving if line.startswith(("Schema Registry:", "Kafka Connect:"))]
-            self.sub_title = " · ".join([str(self.cluster.path), f"Kafka {bootstrap}", *rest])
+        self.sub_title = self._where()
         for pane_name, (widget_id, title) in PANES.items():
             pane = self.query_one(f"#{widget_id}")
             if not pane.border_title:
@@ -173,6 +217,8 @@ class MainScreen(Screen[None]):
         # The welcome panel shows only once the topic list knows the cluster is empty.
         self.query_one(WelcomePanel).display = False
         self.query_one(TopicList).table.focus()
+        if self.cluster is None:
+            self._follow_connection()
         if self.lesson is not None:
             self.sub_title = self.lesson.title
             self.playback.on_change = self._show_playback
@@ -260,7 +306,7 @@ class MainScreen(Screen[None]):
 
     @on(RecordChosen)
     def _record_chosen(self, event: RecordChosen) -> None:
-        self.app.push_screen(RecordViewScreen(self.cluster, event.topic, event.partition, event.offset))
+        self.app.push_screen(RecordViewScreen(self.backend, event.topic, event.partition, event.offset))
 
     @on(TopicList.CountChanged)
     def _topic_count_changed(self, event: TopicList.CountChanged) -> None:
@@ -279,19 +325,22 @@ class MainScreen(Screen[None]):
             if confirmed:
                 self._delete_topic(event.topic)
 
-        self.app.push_screen(ConfirmDeleteScreen(event.topic, records), answered)
+        # On a real cluster the name is typed back: a slip of one key there loses real data.
+        real = self.cluster is None
+        self.app.push_screen(ConfirmDeleteScreen(event.topic, records, type_name=real,
+                                                 cluster_name=self.backend.name if real else ""), answered)
 
     @work(group="main-delete-topic")
     async def _delete_topic(self, topic: str) -> None:
         try:
-            await self.cluster.topics.delete_topic(topic)
+            await self.backend.delete_topic(topic)
         except KafkaError as error:
             self.notify(f"{error.name}: {error}", severity="error", markup=False)
 
     # -- the lesson -----------------------------------------------------------------------------
     @work(exclusive=True, group="lesson")
     async def _play_lesson(self) -> None:
-        assert self.lesson is not None
+        assert self.lesson is not None and self.cluster is not None
         pane = self.query_one(NarrationPane)
         result = await play_lesson(self.cluster, self.lesson, self.playback, pane,
                                    self.query_one(ConsumerDeck), self.query_one(EventLog), self.query_one(TopicList))
@@ -369,11 +418,23 @@ class MainScreen(Screen[None]):
                 return
         self.set_focus(None)
 
+    def _playground_only(self, action: str) -> bool:
+        """On a real cluster, say in one line why ``action`` is not here; True when it is not."""
+        if self.cluster is not None:
+            return False
+        self.notify(self.PLAYGROUND_ACTIONS[action](self.backend), severity="warning", markup=False)
+        return True
+
     @work(exclusive=True, group="main-new-topic")
     async def action_new_topic(self) -> None:
         """Open the topic creation form."""
-        live = len(await self.cluster.topics.live_brokers())
-        created = await self.app.push_screen_wait(TopicFormScreen(self.cluster, live))
+        try:
+            self.backend.check_writable("create a topic")
+            live = sum(1 for broker in await self.backend.brokers() if broker.alive)
+        except KafkaError as error:
+            self.notify(f"{error.name}: {error}", severity="error", markup=False)
+            return
+        created = await self.app.push_screen_wait(TopicFormScreen(self.backend, live))
         if created:
             self.query_one(TopicList).select_when_shown(created)
             self.notify(f"Topic {created} created.", markup=False)
@@ -382,6 +443,8 @@ class MainScreen(Screen[None]):
         """Find records of the selected topic (in the selected partition, or all of them)."""
         from .find_records import FindRecordsScreen
 
+        if self._playground_only("find_records"):
+            return
         view = self.query_one(PartitionView)
         if view.topic is None or not view.partitions:
             self.notify("Select a topic first.", severity="warning")
@@ -391,12 +454,16 @@ class MainScreen(Screen[None]):
 
     def action_admin(self, which: str = "") -> None:
         """Administer the cluster: topic configs, partitions, elections, group offsets, deletions."""
+        if self._playground_only("admin"):
+            return
         open_admin(self, which)
 
     def action_show_pipeline(self) -> None:
         """Show the connectors and the Schema Registry (the tutorial's database pipeline)."""
         from .pipeline import PipelineScreen  # late: Kafka Connect loads SQLAlchemy
 
+        if self._playground_only("show_pipeline"):
+            return
         connect = getattr(self.app, "connect", None)
         self.app.push_screen(PipelineScreen(self.cluster, connect=connect, serving=self.serving))
 

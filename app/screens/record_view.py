@@ -21,12 +21,13 @@ from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Footer, Static
 
-from broker_core import Cluster
 from broker_core.errors import KafkaError
-from broker_core.records import ConsumerRecord
+from broker_core.records import ConsumerRecord, TopicPartition
 from widgets.record_text import RecordSection, record_sections, sections_as_text
 from widgets.safe_text import printable
 from widgets.schema_values import SchemaValues
+
+from ..backends import Backend
 
 
 class RecordViewScreen(ModalScreen[None]):
@@ -43,16 +44,16 @@ class RecordViewScreen(ModalScreen[None]):
         Binding("k", "scroll(-1)", "Up", show=False, id="record-view.up"),
     ]
 
-    def __init__(self, cluster: Cluster, topic: str, partition: int, offset: int) -> None:
+    def __init__(self, backend: Backend, topic: str, partition: int, offset: int) -> None:
         super().__init__()
-        self.cluster = cluster
+        self.backend = backend
         self.topic = topic
         self.partition = partition
         self.record_offset = offset
         #: The record shown (None until read, or when the offset holds none).
         self.record: ConsumerRecord | None = None
         self.sections: list[RecordSection] = []
-        self._values = SchemaValues(cluster.schemas)
+        self._values = SchemaValues(backend.cluster.schemas if backend.cluster is not None else None)
 
     def compose(self) -> ComposeResult:
         with Vertical(id="record-view"):
@@ -74,16 +75,18 @@ class RecordViewScreen(ModalScreen[None]):
         """Read the record (and its partition's epoch, its schemas), then draw it."""
         status = self.query_one("#record-view-status", Static)
         try:
-            result = await self.cluster.logs.read(self.topic, self.partition, self.record_offset, max_records=1)
-            description = await self.cluster.topics.describe_topic(self.topic)
+            tp = TopicPartition(self.topic, self.partition)
+            records = await self.backend.read(self.topic, self.partition, self.record_offset, max_records=1)
+            marks = (await self.backend.watermarks([tp]))[tp]
+            description = await self.backend.describe_topic(self.topic)
         except KafkaError as error:
             self._show_missing(f"{error.name}: {printable(str(error), 300)}")
             return
-        record = result.records[0] if result.records else None
+        record = records[0] if records else None
         if record is None or record.offset != self.record_offset:
-            if self.record_offset >= result.high_watermark:
+            if self.record_offset >= marks.high_watermark:
                 why = (f"Offset {self.record_offset:,} is past the end of the log: the high watermark is "
-                       f"{result.high_watermark:,}, so the last record is at {result.high_watermark - 1:,}.")
+                       f"{marks.high_watermark:,}, so the last record is at {marks.high_watermark - 1:,}.")
             else:
                 why = f"Offset {self.record_offset:,} was removed by compaction."
             self._show_missing(why)
@@ -94,7 +97,7 @@ class RecordViewScreen(ModalScreen[None]):
         self.sections = record_sections(record, leader_epoch=epoch,
                                         key=self._values.decode(record.key, self.topic, is_key=True),
                                         value=self._values.decode(record.value, self.topic))
-        status.update(Text(f"the log holds offsets {result.log_start_offset:,}–{result.high_watermark - 1:,}  ·  "
+        status.update(Text(f"the log holds offsets {marks.log_start_offset:,}–{marks.high_watermark - 1:,}  ·  "
                            "y copy value  Y copy record  [ ] previous/next"))
         await self._draw()
 

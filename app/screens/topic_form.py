@@ -20,13 +20,14 @@ from textual.screen import ModalScreen
 from textual.validation import ValidationResult, Validator
 from textual.widgets import Input, Label, Select, Static
 
-from broker_core import Cluster
 from broker_core.config import DAY_MS, TOPIC_CONFIGS, validate_topic_config
 from broker_core.errors import (InvalidConfig, InvalidPartitions, InvalidReplicationFactor, InvalidTopic,
                                 KafkaError, TopicAlreadyExists)
 from broker_core.names import validate_topic_name
 from broker_core.topics import validate_new_topic
 from widgets.safe_text import printable
+
+from ..backends import Backend
 
 #: Form defaults: enough partitions and replicas that a first topic shows both at once.
 DEFAULT_PARTITIONS = 3
@@ -81,9 +82,9 @@ class TopicFormScreen(ModalScreen[str | None]):
         Binding("ctrl+s", "create", "Create", show=False, id="topic-form.create"),
     ]
 
-    def __init__(self, cluster: Cluster, live_brokers: int) -> None:
+    def __init__(self, backend: Backend, live_brokers: int) -> None:
         super().__init__()
-        self.cluster = cluster
+        self.backend = backend
         self.live_brokers = live_brokers
         self._creating = False
 
@@ -238,7 +239,7 @@ class TopicFormScreen(ModalScreen[str | None]):
     @work(exclusive=True, group="topic-form-create")
     async def _create(self, name: str, partitions: int, replication_factor: int, config: dict[str, str]) -> None:
         try:
-            await self.cluster.topics.create_topic(name, partitions, replication_factor, config)
+            await self.backend.create_topic(name, partitions, replication_factor, config)
         except KafkaError as error:
             self._creating = False
             self._show_core_error(error)
