@@ -448,9 +448,12 @@ class ConsumerView(Vertical, can_focus=False):
             self.consumer.pause()  # a paused view stays paused on the partitions a rebalance gives it
         if self.group is not None:
             counter = self._generation_word
-            self.note = (f"rebalanced: {counter} {generation}, now {_partition_list(assignment)}"
+            # A real cluster's client is not told the generation (-1): then the rebalance is said without it.
+            known = generation is not None and generation >= 0
+            self.note = (f"rebalanced: {f'{counter} {generation}, ' if known else ''}now {_partition_list(assignment)}"
                          f" (was {_partition_list(previous)})")
-            self._pending.append(f"── {counter} {generation}: {_partition_list(assignment)} ──")
+            self._pending.append(f"── {f'{counter} {generation}' if known else 'rebalanced'}: "
+                                 f"{_partition_list(assignment)} ──")
             self.post_message(self.Rebalanced(self, generation, assignment))
 
     @property

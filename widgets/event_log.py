@@ -79,7 +79,8 @@ def narrate(ev: Event) -> str | None:
         members = len(ev.assignment)
         owned = "; ".join(f"{_member(member)} gets {_partitions(parts)}"
                           for member, parts in sorted(ev.assignment.items()))
-        return (f"Group {_name(ev.group)} rebalanced: generation {ev.generation}, "
+        generation = f"generation {ev.generation}, " if ev.generation >= 0 else ""  # -1: a client cannot see it
+        return (f"Group {_name(ev.group)} rebalanced: {generation}"
                 f"{members} member{'s' if members != 1 else ''} ({_name(ev.protocol) or 'no assignor'})"
                 + (f": {owned}" if owned else ""))
     if isinstance(ev, GroupStateChanged):

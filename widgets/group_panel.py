@@ -137,8 +137,13 @@ class GroupPanel(VerticalScroll, can_focus=True):
         self._shape = shape
 
     async def _reload_transactions(self) -> None:
+        core = self.source.cluster
+        if core is None:
+            # The backend has no transaction verbs yet (Kafka's ListTransactions): the playground's only.
+            self.transactions, self.hidden_transactions = [], 0
+            return
         try:
-            listings = await self.cluster.transactions.list_transactions()
+            listings = await core.transactions.list_transactions()
         except KafkaError:
             listings = []
         # Open transactions first: they hold the last stable offset back.
@@ -147,7 +152,7 @@ class GroupPanel(VerticalScroll, can_focus=True):
         described = []
         for listing in listings[:MAX_TRANSACTIONS]:
             try:
-                described.append(await self.cluster.transactions.describe(listing.transactional_id))
+                described.append(await core.transactions.describe(listing.transactional_id))
             except KafkaError:
                 continue  # expired between the calls
         self.transactions = described
@@ -177,8 +182,9 @@ def _render_group(snapshot: GroupSnapshot) -> list[RenderableType]:
     heading = Text(no_wrap=True, overflow="ellipsis")
     heading.append(printable(d.group_id, 40), "bold")
     heading.append(f"  {d.state}", "bold green" if d.state == "Stable" else "bold yellow")
-    heading.append("  epoch " if consumer_protocol else "  gen ", "dim")
-    heading.append(str(d.generation), "bold")
+    if d.generation >= 0:  # -1 on a real cluster: DescribeGroups does not give a client the generation
+        heading.append("  epoch " if consumer_protocol else "  gen ", "dim")
+        heading.append(str(d.generation), "bold")
     # "classic/range", "consumer/uniform": the protocol, then the assignor (short: the pane may be narrow).
     heading.append(f"  {d.group_type}", "cyan")
     if d.protocol:
