@@ -362,7 +362,7 @@ def run_cluster(profile: ClusterProfile, *, keymap_path: Path | None = None) -> 
         try:
             backend = await open_profile(profile)
         except (ClusterChoiceProblem, KafkaError) as problem:
-            print(f"kplay: cluster {profile.name}: {problem}", file=sys.stderr)
+            print(f"kplay: {problem}", file=sys.stderr)  # it names the cluster and the cause
             return 1
         app = PlaygroundApp(backend=backend, keymap_path=keymap_path)
         try:

@@ -10,6 +10,8 @@ places (``backend_support``): these tests check only what Kafka guarantees.
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
 import time
 import uuid
 from pathlib import Path
@@ -26,7 +28,8 @@ from app.backends.kafka_client import KafkaClientBackend
 from app.screens.confirm_delete import ConfirmDeleteScreen
 from app.screens.main import MainScreen
 from app.tui import PlaygroundApp
-from backend_support import TansuBroker, served, tansu, unique  # noqa: F401
+from backend_support import TansuBroker, free_port, served, tansu, unique  # noqa: F401
+from cli_harness import KPLAY, ROOT
 from test_serve_support import ServedCluster
 from test_tui_app_support import screen_text, wait_until
 from widgets.consumer_deck import ConsumerDeck
@@ -178,6 +181,7 @@ async def test_deleting_a_topic_on_a_real_cluster_asks_for_its_name_typed_back(s
         app.screen.query_one(TopicList).table.focus()
         await pilot.press("d")
         await wait_until(pilot, lambda: isinstance(app.screen, ConfirmDeleteScreen), "the confirmation")
+        assert app.screen.topic == name
         # y, the playground's key, only types a letter of the name here.
         await pilot.press("y", *"wrong", "enter")
         error = app.screen.query_one("#confirm-delete-error", Static)
@@ -222,3 +226,25 @@ async def test_a_stopped_server_is_one_line_on_screen_and_the_screen_keeps_worki
             assert app.screen.sub_title == "cluster flaky"
     finally:
         tansu_broker.stop()
+
+
+def run_kplay(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    """``kplay ARGS`` as a person types it (no --data), to completion."""
+    return subprocess.run([*KPLAY, *args], capture_output=True, text=True, timeout=60, cwd=ROOT,
+                          env={**os.environ, "KPLAY_DATA": "", **(env or {})}, stdin=subprocess.DEVNULL)
+
+
+def test_a_cluster_unreachable_at_start_is_one_line_and_exit_1() -> None:
+    nobody = f"127.0.0.1:{free_port()}"
+    for done in (run_kplay("--cluster", nobody), run_kplay(env={"KPLAY_CLUSTER": nobody})):
+        assert done.returncode == 1
+        lines = done.stderr.strip().splitlines()
+        assert len(lines) == 1 and nobody in lines[0] and "refused" in lines[0].lower(), done.stderr
+        assert "Traceback" not in done.stderr
+
+
+def test_cluster_with_serve_or_before_a_tool_is_refused_in_one_line() -> None:
+    for args in (("--cluster", "127.0.0.1:9", "--serve"), ("--cluster", "127.0.0.1:9", "topics", "--list")):
+        done = run_kplay(*args)
+        assert done.returncode == 2
+        assert len(done.stderr.strip().splitlines()) == 1 and "--cluster" in done.stderr, done.stderr
