@@ -7,7 +7,9 @@ consumer group rebalancing as a second member joins, and the pipeline screen wit
 source and sink connector moving rows (and a consumer view decoding their Avro values on
 the main screen). Then it plays every built-in lesson
 (``kplay demo NAME``) one step at a time and saves ``demo-NAME.svg`` right after the step
-named in ``KEY_MOMENTS``: the moment the lesson is about.
+named in ``KEY_MOMENTS``: the moment the lesson is about. Last, ``remote-cluster.svg``: the same
+screen opened with ``--cluster`` on ``kplay serve`` (a real Kafka listener, reached through
+confluent-kafka), with a consumer group reading and records produced there by another client.
 
 Each SVG is marked ``xml:space="preserve"``: Textual draws a run of spaces as leading
 no-break spaces in a ``<text>`` element, which some renderers (librsvg, hence many image
@@ -305,6 +307,52 @@ async def take_lessons(directory: Path, names: set[str] | None = None) -> list[P
     return saved
 
 
+async def take_remote(directory: Path) -> Path:
+    """``remote-cluster.svg``: ``kplay --cluster`` on ``kplay serve``, records arriving from another client."""
+    from confluent_kafka import Producer as ClientProducer
+
+    from .backends.kafka_client import KafkaClientBackend
+    from .serve.servers import start_servers
+
+    directory = directory.resolve()
+    directory.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="kplay-screenshots-") as scratch:
+        cluster = await Cluster.open(Path(scratch) / "served.db")
+        servers = await start_servers(cluster, port=0, rest=False)
+        try:
+            await cluster.topics.create_topic("orders", partitions=3, replication_factor=2)
+            await cluster.topics.create_topic("payments", partitions=2, replication_factor=3)
+            await _produce(cluster, "orders", 24, keys=8)
+            await _produce(cluster, "payments", 6, keys=4)
+            bootstrap = servers.bootstrap_servers()
+            # Named as a profile in clusters.toml would be: the header shows the name, not the ports.
+            backend = await KafkaClientBackend.open({"bootstrap.servers": bootstrap}, name="staging")
+            app = PlaygroundApp(backend=backend, keymap={})
+            async with app.run_test(size=README_SIZE) as pilot:
+                topics = app.screen.query_one(TopicList)
+                await _until(pilot, lambda: topics.table.row_count == 2, "the remote topic list")
+                topics.select("orders")
+                view = await app.screen.query_one(ConsumerDeck).add_consumer("orders", group="billing",
+                                                                              label="billing #1")
+                await _until(pilot, lambda: view.consumed >= 24, "the group reading the remote topic", 60.0)
+
+                def send_elsewhere() -> None:
+                    producer = ClientProducer({"bootstrap.servers": bootstrap, "linger.ms": 0})
+                    for i in range(24, 33):
+                        producer.produce("orders", f"order {i}: {{\"amount\": {i * 7 % 100}}}".encode(),
+                                         f"customer-{i % 8}".encode())
+                    producer.flush(15)
+
+                await asyncio.to_thread(send_elsewhere)
+                await _until(pilot, lambda: view.consumed >= 33 and topics.rows["orders"].records >= 33,
+                             "the records from another client", 30.0)
+                await pilot.pause(1.5)  # the group panel's lag and the strips follow the next poll
+                return _save(app, directory, "remote-cluster.svg")
+        finally:
+            await servers.stop()
+            await cluster.close()
+
+
 def _save(app: PlaygroundApp, directory: Path, name: str) -> Path:
     path = directory / name
     svg = app.export_screenshot()
@@ -322,6 +370,7 @@ def main(argv: list[str] | None = None) -> int:
         print(path)
     for path in asyncio.run(take_lessons(Path(args[0]))):
         print(path)
+    print(asyncio.run(take_remote(Path(args[0]))))
     return 0
 
 
