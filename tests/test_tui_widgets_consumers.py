@@ -179,7 +179,7 @@ async def test_a_read_committed_view_skips_aborted_records(cluster) -> None:
         CSS_PATH = [consumer_view.CSS_FILE, consumer_deck.CSS_FILE]
 
         def compose(self) -> ComposeResult:
-            yield ConsumerDeck(cluster)
+            yield ConsumerDeck(EmbeddedBackend(cluster))
 
     await cluster.topics.create_topic("orders", 1, 1)
     producer = TransactionalProducer(cluster, "etl")
