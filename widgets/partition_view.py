@@ -430,7 +430,7 @@ class PartitionView(Vertical):
     @work(exclusive=True, group="partition-view-load")
     async def _load_topic(self) -> None:
         """Describe the topic and read its owners; strips then read their latest records."""
-        self.stable = await self.cluster.logs.unstable_partitions(self.topic) if self.topic else {}
+        self.stable = await self._unstable(self.topic) if self.topic else {}
         self._watching_transactions = bool(self.stable)
         await self._describe()
         await self._reload_owners()
@@ -526,6 +526,12 @@ class PartitionView(Vertical):
             self.strips.refresh()
             await asyncio.sleep(FRAME_S)
 
+    async def _unstable(self, topic: str) -> dict[int, int]:
+        """Partitions whose last stable offset an undecided transaction holds below the high watermark."""
+        if self.source.cluster is None:
+            return {}  # a real cluster: no backend verb shows another producer's open transactions yet
+        return await self.source.cluster.logs.unstable_partitions(topic)
+
     async def _read_tail(self, topic: str, partition: int, start: int) -> list[ConsumerRecord]:
         """The partition's latest records from ``start`` on."""
         if self.source.cluster is not None:
@@ -594,7 +600,7 @@ class PartitionView(Vertical):
                 if isinstance(event, (PartitionsAdded, TopicCreated)):
                     grown.update(range(len(self.partitions), getattr(event, "partitions", 0)))
         if stable_stale or (describe and self._watching_transactions):
-            self.stable = await self.cluster.logs.unstable_partitions(topic)
+            self.stable = await self._unstable(topic)
             if not self.stable and (not states or states[-1] != "Ongoing"):
                 self._watching_transactions = False  # nothing undecided: records alone no longer matter
             owners = owners or bool(states)  # a redraw (the LSO), and EndTxn committed offsets
