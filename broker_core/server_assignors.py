@@ -11,7 +11,7 @@ and return the new target assignment: topic -> partition numbers, per member.
 * ``uniform`` (``UniformAssignor``, Kafka's default): sticky and balanced. When every member
   subscribes to the same topics (a *homogeneous* group) this is Kafka's
   ``UniformHomogeneousAssignmentBuilder`` step for step: each member keeps up to its quota
-  of what it had, in the order Java's ``HashMap`` iterates member ids, and the rest goes to
+  of what it had, in the order Java's ``HashMap`` iterates member ids and topic ids, and the rest goes to
   members below quota. When members subscribe to different topics (*heterogeneous*) it is
   Kafka's ``UniformHeterogeneousAssignmentBuilder`` step for step (ported from apache/kafka
   commit 1eb7644, October 2024): members keep what they had of topics they still subscribe
@@ -30,7 +30,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from .assignors import java_hash_bucket, java_hashmap_order, java_string_key
+from .assignors import java_hash_bucket, java_hashmap_order, java_string_key, java_table_size
 
 #: Kafka's ``group.consumer.assignors`` default: the first is the default assignor.
 SERVER_ASSIGNORS = ("uniform", "range")
@@ -133,6 +133,24 @@ def _hashset_topic_order(names: list[str], topics: Mapping[str, TopicSpec]) -> l
                                                            if name in topics else 0, size))
 
 
+def _hashmap_topic_items(assignment: Mapping[str, frozenset[int]],
+                         topics: Mapping[str, TopicSpec]) -> list[tuple[str, frozenset[int]]]:
+    """A member's assignment in the order a default ``HashMap<Uuid, ...>`` of it iterates."""
+    size = java_table_size(len(assignment))
+    return sorted(assignment.items(), key=lambda item: java_hash_bucket(
+        _uuid_hash(topics[item[0]].topic_id) if item[0] in topics else 0, size))
+
+
+def _hashset_int_order(partitions: frozenset[int]) -> list[int]:
+    """Partition numbers in the order a default ``HashSet<Integer>`` of them iterates.
+
+    ``Integer.hashCode`` is the number itself, so this is ascending until numbers pass the
+    table size; numbers sharing a bucket are taken ascending (their insertion order is unknown).
+    """
+    size = java_table_size(len(partitions))
+    return sorted(partitions, key=lambda p: (java_hash_bucket(p & 0xFFFFFFFF, size), p))
+
+
 def _uniform_homogeneous(members: Mapping[str, MemberSpec],
                          topics: Mapping[str, TopicSpec]) -> dict[str, TopicAssignment]:
     order = java_hashmap_order(members)
@@ -156,7 +174,9 @@ def _uniform_homogeneous(members: Mapping[str, MemberSpec],
             quota += 1
             extra -= 1
         kept: TopicAssignment = {}
-        for topic, parts in members[member].assignment.items():
+        # Kafka walks the member's assignment as a HashMap<Uuid, HashSet<Integer>>: when the
+        # quota runs out mid-way, that order decides which partitions are kept.
+        for topic, parts in _hashmap_topic_items(members[member].assignment, topics):
             if topic not in subscribed:
                 continue
             if len(parts) <= quota:
@@ -164,7 +184,7 @@ def _uniform_homogeneous(members: Mapping[str, MemberSpec],
                 kept[topic] = set(parts)
                 continue
             mine = set()
-            for partition in sorted(parts):
+            for partition in _hashset_int_order(parts):
                 if quota > 0:
                     quota -= 1
                     mine.add(partition)

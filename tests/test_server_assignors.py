@@ -186,6 +186,16 @@ def test_heterogeneous_first_assignment_with_a_member_without_subscriptions() ->
     assert assign("uniform", members, kafka_topics(topic1=3)) == {"A": {"topic1": {0, 1, 2}}, "B": {}}
 
 
+def test_uniform_homogeneous_keeps_topics_in_kafkas_hashmap_order_when_over_quota() -> None:
+    # Kafka's homogeneous builder walks a member's old assignment as a HashMap<Uuid, ...>:
+    # topic2's id hashes to bucket 1, topic1's to bucket 10, so A keeps topic2 and frees topic1,
+    # whatever order kplay stored them in. Expected result printed by Kafka's own
+    # UniformHomogeneousAssignmentBuilder (apache/kafka 1eb7644) run on this layout.
+    members = {"A": spec("topic1", "topic2", topic1=(0, 1), topic2=(0, 1)), "B": spec("topic1", "topic2")}
+    assert assign("uniform", members, kafka_topics(topic1=2, topic2=2)) == {
+        "A": {"topic2": {0, 1}}, "B": {"topic1": {0, 1}}}
+
+
 # --- properties on random layouts ---
 
 @st.composite
