@@ -23,8 +23,10 @@ from broker_core import Cluster
 from broker_core.errors import ElectionNotNeeded, KafkaError
 from broker_core.records import TopicPartition
 
-from .invocation import (BootstrapServerOption, CommandConfigOption, DataOption, UsageProblem,
-                         one_line_errors, run_on_cluster)
+from app.backends import Backend, Capability, EmbeddedBackend, Unsupported
+
+from .invocation import (BootstrapServerOption, ClusterOption, CommandConfigOption, DataOption, UsageProblem,
+                         one_line_errors, run_on_backend, run_on_cluster)
 from .output import java_exception_name, print_lines, print_table, stdout_is_terminal
 
 BROKER_ACTIONS = ("list", "stop", "start", "replication-delay-ms", "replica-lag-time-max-ms")
@@ -52,6 +54,7 @@ def brokers(
         help="Kafka's replica.lag.time.max.ms: how long a follower may lag before it leaves the ISR.")] = None,
     bootstrap_server: BootstrapServerOption = None,
     data: DataOption = None,
+    cluster: ClusterOption = None,
 ) -> None:
     """List, stop and start the cluster's brokers; set how followers replicate (kplay's own tool)."""
     given = {"list": list_, "stop": stop is not None, "start": start is not None,
@@ -66,15 +69,18 @@ def brokers(
         action = chosen[0]
         value = {"stop": stop, "start": start, "replication-delay-ms": replication_delay_ms,
                  "replica-lag-time-max-ms": replica_lag_time_max_ms}.get(action)
-        run_on_cluster(ctx, data, lambda cluster: execute_brokers(cluster, action, value))
+        run_on_backend(ctx, data, cluster, lambda backend: execute_brokers(backend, action, value))
 
 
-async def execute_brokers(cluster: Cluster, action: str, value: Optional[int]) -> None:
-    """Run one ``kplay brokers`` action and print its outcome."""
-    controller = cluster.controller
+async def execute_brokers(backend: Backend, action: str, value: Optional[int]) -> None:
+    """Run one ``kplay brokers`` action and print its outcome (only ``--list`` on a real cluster)."""
     if action == "list":
-        await list_brokers(cluster)
-    elif action == "stop":
+        await list_brokers(backend)
+        return
+    if not isinstance(backend, EmbeddedBackend):
+        raise Unsupported(f"--{action}: {backend.unsupported_reason(Capability.BROKER_CONTROL)}")
+    controller = backend.cluster.controller
+    if action == "stop":
         assert value is not None
         print_lines((await controller.stop_broker(value)).lines())
     elif action == "start":
@@ -93,15 +99,24 @@ async def execute_brokers(cluster: Cluster, action: str, value: Optional[int]) -
                      f"longer leaves the ISR."])
 
 
-async def list_brokers(cluster: Cluster) -> None:
-    """``--list``: one row per broker (padded columns in a pipe, a table on a terminal)."""
+async def list_brokers(backend: Backend) -> None:
+    """``--list``: one row per broker (padded columns in a pipe, a table on a terminal).
+
+    On a real cluster the rows are what Metadata tells a client (live brokers, the controller id
+    it reports); the KRaft quorum and the replication knobs are the playground's only.
+    """
     headers = ["BROKER", "STATE", "CONTROLLER", "LEADERS", "ROLES"]
     rows = [[str(b.broker_id), "running" if b.alive else "stopped", "yes" if b.is_controller else "no",
              str(b.leader_count), "broker,controller" if b.is_voter else "broker"]
-            for b in await cluster.controller.brokers()]
-    quorum = (await cluster.controller.quorum()).summary()
+            for b in await backend.brokers()]
+    cluster = backend.cluster if isinstance(backend, EmbeddedBackend) else None
+    quorum = ((await cluster.controller.quorum()).summary() if cluster is not None else
+              "KRaft quorum: not visible to a client (confluent-kafka's AdminClient has no DescribeQuorum call)")
     if stdout_is_terminal():
         print_table(headers, rows)
+        if cluster is None:
+            print_lines([quorum])
+            return
         settings = await cluster.controller.replication_settings()
         print_lines([quorum, f"Replication delay: {settings.replication_delay_ms} ms   "
                      f"replica.lag.time.max.ms: {settings.replica_lag_time_max_ms}"])

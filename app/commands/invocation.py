@@ -22,7 +22,7 @@ import typer
 from broker_core import Cluster
 from broker_core.errors import KafkaError, StorageError
 
-from app.backends import Backend, ClusterUnreachable, EmbeddedBackend, ReadOnlyCluster
+from app.backends import Backend, ClusterUnreachable, EmbeddedBackend, ReadOnlyCluster, Unsupported
 from app.cluster_profiles import ClusterChoiceProblem, chosen_cluster, open_chosen, resolve_cluster
 from app.data_location import resolve_data_path
 
@@ -133,6 +133,17 @@ def run_on_backend(ctx: typer.Context, data: Path | None, cluster: str | None,
             await backend.close()
 
     return asyncio.run(session())
+
+
+def playground_cluster(backend: Backend, tool: str, missing: str) -> Cluster:
+    """The playground's core ``Cluster`` behind ``backend``, for a tool a Kafka client cannot run yet.
+
+    On a real cluster this raises ``Unsupported`` (one line): ``missing`` says which Kafka request the
+    client library does not expose, so the learner knows it is a client limit, not the cluster's.
+    """
+    if isinstance(backend, EmbeddedBackend):
+        return backend.cluster
+    raise Unsupported(f"kplay {tool} is not available on a real cluster: {missing}")
 
 
 def confirm_destructive(backend: Backend, what: str, name: str, *, yes: bool) -> None:

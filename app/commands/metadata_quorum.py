@@ -15,11 +15,11 @@ from typing import Annotated, Optional
 
 import typer
 
-from broker_core import Cluster
+from app.backends import Backend
 from broker_core.quorum import NoActiveController, QuorumStatus, VoterState
 
-from .invocation import (BootstrapServerOption, CommandConfigOption, DataOption, UsageProblem,
-                         one_line_errors, run_on_cluster)
+from .invocation import (BootstrapServerOption, ClusterOption, CommandConfigOption, DataOption, UsageProblem,
+                         one_line_errors, playground_cluster, run_on_backend)
 from .output import kafka_table_lines, print_lines
 
 REPLICATION_HEADERS = ("NodeId", "DirectoryId", "LogEndOffset", "Lag", "LastFetchTimestamp",
@@ -38,6 +38,7 @@ def metadata_quorum(
         "--bootstrap-controller", metavar="CONTROLLERS", help="Ignored: kplay's cluster is the data file.")] = None,
     command_config: CommandConfigOption = None,
     data: DataOption = None,
+    cluster: ClusterOption = None,
 ) -> None:
     """Describe the KRaft metadata quorum (kafka-metadata-quorum)."""
     with one_line_errors():
@@ -53,7 +54,7 @@ def metadata_quorum(
             raise UsageProblem("One of --status or --replication must be specified with describe sub-command")
         if status and human_readable:
             raise UsageProblem("The option --human-readable is only supported along with --replication")
-        quorum = run_on_cluster(ctx, data, _describe)
+        quorum = run_on_backend(ctx, data, cluster, _describe)
         if not quorum.has_leader:
             raise NoActiveController(
                 "org.apache.kafka.common.errors.TimeoutException: Call(callName=describeMetadataQuorum) timed out: "
@@ -62,7 +63,9 @@ def metadata_quorum(
         print_lines(replication_lines(quorum, human_readable) if replication else status_lines(quorum))
 
 
-async def _describe(cluster: Cluster) -> QuorumStatus:
+async def _describe(backend: Backend) -> QuorumStatus:
+    cluster = playground_cluster(backend, "metadata-quorum",
+                                 "confluent-kafka's AdminClient has no DescribeQuorum call")
     return await cluster.controller.quorum()
 
 

@@ -21,10 +21,11 @@ from broker_core import Cluster
 from broker_core.errors import TransactionalIdNotFound
 from broker_core.transactions import TransactionDescription, TransactionListing
 
+from app.backends import Backend
 from app.serve.group_placement import coordinator_among
 
-from .invocation import BootstrapServerOption, CommandConfigOption, DataOption, UsageProblem, one_line_errors, \
-    run_on_cluster
+from .invocation import (BootstrapServerOption, ClusterOption, CommandConfigOption, DataOption, UsageProblem,
+                         one_line_errors, playground_cluster, run_on_backend)
 from .output import kafka_table_lines, print_lines
 
 LIST_HEADERS = ("TransactionalId", "Coordinator", "ProducerId", "TransactionState")
@@ -48,6 +49,7 @@ def transactions(
     bootstrap_server: BootstrapServerOption = None,
     command_config: CommandConfigOption = None,
     data: DataOption = None,
+    cluster: ClusterOption = None,
 ) -> None:
     """List and describe transactions (kafka-transactions)."""
     with one_line_errors():
@@ -62,9 +64,16 @@ def transactions(
         if "describe" in chosen:
             if not transactional_id:
                 raise UsageProblem("kafka-transactions: error: argument --transactional-id is required")
-            print_lines(run_on_cluster(ctx, data, lambda cluster: describe_lines(cluster, transactional_id)))
+            print_lines(run_on_backend(ctx, data, cluster,
+                                       lambda backend: describe_lines(_core(backend), transactional_id)))
         else:
-            print_lines(run_on_cluster(ctx, data, lambda cluster: list_lines(cluster, duration_filter)))
+            print_lines(run_on_backend(ctx, data, cluster,
+                                       lambda backend: list_lines(_core(backend), duration_filter)))
+
+
+def _core(backend: Backend) -> Cluster:
+    return playground_cluster(backend, "transactions", "confluent-kafka's AdminClient has no "
+                              "ListTransactions or DescribeTransactions call")
 
 
 async def _coordinators(cluster: Cluster) -> tuple[list[int], set[int]]:
