@@ -576,50 +576,60 @@ class PartitionLogs:
         """Kafka's ListOffsets: ``EARLIEST`` (-2), ``LATEST`` (-1, the high watermark; with
         ``read_committed`` the last stable offset) or a timestamp (the first offset whose
         timestamp is at least it; None if there is none)."""
-        async def look_up(conn: aiosqlite.Connection) -> tuple[list, int | None]:
-            # The topic, the partition's offsets and (for a timestamp) the offset, in one round
-            # trip: a consumer assigned many partitions asks once per partition.
-            found = await conn.execute_fetchall(
-                "SELECT t.id, p.log_start_offset, p.high_watermark FROM topics t LEFT JOIN partitions p"
-                " ON p.topic_id=t.id AND p.partition=? WHERE t.name=?", (partition, topic))
-            if found and found[0][1] is not None and spec == LATEST and read_committed:
-                return found, await transaction_index.last_stable_offset(conn, found[0][0], partition, found[0][2])
-            if not found or found[0][1] is None or spec in (EARLIEST, LATEST):
-                return found, None
-            topic_id, start, hw = found[0]
-            # Segments and batches know their largest timestamp: only batches that may hold
-            # the record are decoded, from the first segment that may.
-            after = await conn.execute_fetchall(
-                "SELECT coalesce((SELECT min(base_offset) FROM segments WHERE topic_id=? AND partition=?"
-                " AND max_timestamp>=?), -1)", (topic_id, partition, spec))
-            lower = after[0][0]
-            if lower < 0:
-                return found, None
-            while True:
-                rows = await conn.execute_fetchall(
-                    "SELECT base_offset, data FROM batches WHERE topic_id=? AND partition=? AND base_offset>=?"
-                    " AND base_offset<? AND last_offset>=? AND max_timestamp>=? ORDER BY base_offset LIMIT 16",
-                    (topic_id, partition, lower, hw, start, spec))
-                for _, data in rows:
-                    for record in RecordBatch(data).records(from_offset=start):
-                        if record.offset >= hw:
-                            return found, None
-                        if record.timestamp >= spec:
-                            return found, record.offset
-                if len(rows) < 16:
-                    return found, None
-                lower = rows[-1][0] + 1
+        answer = (await self.list_offsets(topic, [(partition, spec)], read_committed=read_committed))[0]
+        if isinstance(answer, KafkaError):
+            raise answer
+        return answer[0]
 
-        found, offset = await self._storage.read_in_one_hop(look_up)
-        if not found:
-            raise UnknownTopicOrPartition(f"Topic '{topic}' does not exist")
-        if found[0][1] is None:
-            raise UnknownTopicOrPartition(f"Partition {partition} of topic '{topic}' does not exist")
-        if spec == EARLIEST:
-            return found[0][1]
-        if spec == LATEST:
-            return offset if read_committed else found[0][2]
-        return offset
+    async def list_offsets(self, topic: str, asks: Sequence[tuple[int, int]], *, read_committed: bool = False
+                           ) -> list[tuple[int | None, int] | UnknownTopicOrPartition]:
+        """``list_offset`` for many (partition, spec) pairs of one topic, in one read transaction:
+        per ask, (offset or None, the found record's timestamp or -1) or the partition's error.
+
+        A consumer assigned thousands of partitions asks for all of them in one request; the
+        partitions' offsets come from one statement per 500 partitions, not one per partition."""
+        async def look_up(conn: aiosqlite.Connection) -> tuple[int | None, dict[int, tuple[int, int]], dict, dict]:
+            wanted = sorted({partition for partition, _ in asks})
+            topic_id: int | None = None
+            states: dict[int, tuple[int, int]] = {}
+            for first in range(0, len(wanted), 500):  # SQLite's bound on parameters per statement
+                chunk = wanted[first:first + 500]
+                # The topic and its asked partitions in one statement (no partition: one row of NULLs).
+                for topic_id, partition, start, hw in await conn.execute_fetchall(
+                        "SELECT t.id, p.partition, p.log_start_offset, p.high_watermark FROM topics t"
+                        " LEFT JOIN partitions p ON p.topic_id=t.id"
+                        f" AND p.partition IN ({','.join('?' * len(chunk))}) WHERE t.name=?", (*chunk, topic)):
+                    if partition is not None:
+                        states[partition] = (start, hw)
+                if topic_id is None:
+                    return None, {}, {}, {}
+            undecided = (await transaction_index.undecided_transactions(conn, [topic_id])
+                         if read_committed and any(spec == LATEST for _, spec in asks) else {})
+            searched: dict[tuple[int, int], tuple[int, int] | None] = {}
+            for partition, spec in asks:
+                if spec not in (EARLIEST, LATEST) and partition in states and (partition, spec) not in searched:
+                    searched[partition, spec] = await _first_at_or_after(conn, topic_id, partition,
+                                                                         *states[partition], spec)
+            return topic_id, states, undecided, searched
+
+        topic_id, states, undecided, searched = await self._storage.read_in_one_hop(look_up)
+        answers: list[tuple[int | None, int] | UnknownTopicOrPartition] = []
+        for partition, spec in asks:
+            if topic_id is None:
+                answers.append(UnknownTopicOrPartition(f"Topic '{topic}' does not exist"))
+            elif partition not in states:
+                answers.append(UnknownTopicOrPartition(f"Partition {partition} of topic '{topic}' does not exist"))
+            elif spec == EARLIEST:
+                answers.append((states[partition][0], NO_TIMESTAMP))
+            elif spec == LATEST:
+                hw = states[partition][1]
+                if read_committed:
+                    hw = transaction_index.stable_offset(undecided.get((topic_id, partition), ()), hw)
+                answers.append((hw, NO_TIMESTAMP))
+            else:
+                record = searched.get((partition, spec))
+                answers.append((None, NO_TIMESTAMP) if record is None else record)
+        return answers
 
     async def max_timestamp_offset(self, topic: str, partition: int) -> tuple[int, int] | None:
         """Kafka's ListOffsets MAX_TIMESTAMP (-3, KIP-734): (offset, timestamp) of the first record
@@ -672,6 +682,33 @@ class PartitionLogs:
         if meta is None:
             raise UnknownTopicOrPartition(f"Topic '{topic}' does not exist")
         return meta
+
+
+async def _first_at_or_after(conn: aiosqlite.Connection, topic_id: int, partition: int, start: int, hw: int,
+                             timestamp: int) -> tuple[int, int] | None:
+    """(offset, timestamp) of the partition's first record below ``hw`` whose timestamp is at
+    least ``timestamp``, or None. Segments and batches know their largest timestamp: only
+    batches that may hold the record are decoded, from the first segment that may."""
+    after = await conn.execute_fetchall(
+        "SELECT coalesce((SELECT min(base_offset) FROM segments WHERE topic_id=? AND partition=?"
+        " AND max_timestamp>=?), -1)", (topic_id, partition, timestamp))
+    lower = after[0][0]
+    if lower < 0:
+        return None
+    while True:
+        rows = await conn.execute_fetchall(
+            "SELECT base_offset, data FROM batches WHERE topic_id=? AND partition=? AND base_offset>=?"
+            " AND base_offset<? AND last_offset>=? AND max_timestamp>=? ORDER BY base_offset LIMIT 16",
+            (topic_id, partition, lower, hw, start, timestamp))
+        for _, data in rows:
+            for record in RecordBatch(data).records(from_offset=start):
+                if record.offset >= hw:
+                    return None
+                if record.timestamp >= timestamp:
+                    return record.offset, record.timestamp
+        if len(rows) < 16:
+            return None
+        lower = rows[-1][0] + 1
 
 
 def _fetch_result(topic: str, partition: int, offset: int, state: tuple, rows: list, max_bytes: int,

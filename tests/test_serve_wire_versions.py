@@ -303,3 +303,55 @@ def test_topic_ids_in_metadata_fetch_and_delete_topics(served: ServedCluster) ->
                                              header=True).responses
     assert (deleted.name, deleted.topic_id, deleted.error_code) == ("by-id", topic_id, 0)
     assert served.call(served.core.topics.list_topics()).count("by-id") == 0
+
+
+def test_list_offsets_for_many_partitions_answers_each_as_the_core_does(served: ServedCluster) -> None:
+    """One ListOffsets per broker naming many partitions: every partition gets its own answer
+    (earliest, latest, latest under read_committed, by time) and its leader's epoch."""
+    from confluent_kafka import IsolationLevel, Producer, TopicPartition
+    from confluent_kafka.admin import AdminClient, OffsetSpec
+
+    from broker_core.delete_records import delete_records
+    from broker_core.log import EARLIEST, LATEST
+
+    topic, count = "many-offsets", 120
+    served.create_topic(topic, count)
+    producer = Producer({"bootstrap.servers": served.bootstrap, "linger.ms": 20})
+    for partition in range(count):
+        for step in range(partition % 4):  # 0-3 records, at times 1000*partition + 10*step
+            producer.produce(topic, b"v", partition=partition, timestamp=1_000 * partition + 10 * step + 1)
+    assert producer.flush(30) == 0
+    admin = AdminClient({"bootstrap.servers": served.bootstrap})
+    # The log starts later on a few partitions (kplay serve has no DeleteRecords: through the
+    # core), and one transaction stays open on partition 3.
+    core = served.core
+    served.call(delete_records(core.storage, core.clock, topic, {p: 1 for p in range(3, count, 8)}))
+    transactional = Producer({"bootstrap.servers": served.bootstrap, "transactional.id": "many-offsets-open"})
+    transactional.init_transactions(20)
+    transactional.begin_transaction()
+    transactional.produce(topic, b"open", partition=3, timestamp=1)
+    assert transactional.flush(20) == 0
+
+    described = {p.partition: p for p in served.call(served.core.topics.describe_topic(topic)).partitions}
+    specs = {"earliest": (OffsetSpec.earliest(), EARLIEST), "latest": (OffsetSpec.latest(), LATEST),
+             "by time": (OffsetSpec.for_timestamp(50_000), 50_000)}
+    for isolation in (IsolationLevel.READ_UNCOMMITTED, IsolationLevel.READ_COMMITTED):
+        for name, (asked, core_spec) in specs.items():
+            futures = admin.list_offsets({TopicPartition(topic, p): asked for p in range(count)},
+                                         isolation_level=isolation, request_timeout=30)
+            got = {tp.partition: future.result(timeout=30) for tp, future in futures.items()}
+            committed = isolation == IsolationLevel.READ_COMMITTED
+            expected = {p: served.call(served.core.logs.list_offset(topic, p, core_spec, read_committed=committed))
+                        for p in range(count)}
+            assert {p: got[p].offset for p in range(count)} == {
+                p: -1 if offset is None else offset for p, offset in expected.items()}, (name, isolation)
+            assert {p: got[p].leader_epoch for p in range(count)} == {
+                p: described[p].leader_epoch for p in range(count)}
+    # The core's answers are the right ones: checked against what was written.
+    latest = {p: served.call(served.core.logs.list_offset(topic, p, LATEST)) for p in range(count)}
+    assert latest[3] == 3 + 1 and latest[5] == 1  # partition 3: three records and the open one
+    assert served.call(served.core.logs.list_offset(topic, 3, LATEST, read_committed=True)) == 3
+    assert served.call(served.core.logs.list_offset(topic, 11, EARLIEST)) == 1  # records deleted below 1
+    assert served.call(served.core.logs.list_offset(topic, 50, 50_000)) == 0
+    assert served.call(served.core.logs.list_offset(topic, 49, 50_000)) is None  # its records are older
+    transactional.abort_transaction(20)

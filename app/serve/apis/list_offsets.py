@@ -15,7 +15,7 @@ import time
 from kafka.protocol.consumer import ListOffsetsResponse
 from kafka.protocol.old.list_offsets import ListOffsetsResponse_v0
 
-from broker_core.errors import KafkaError, OffsetOutOfRange
+from broker_core.errors import KafkaError
 from broker_core.log import EARLIEST, LATEST
 
 from .context import RequestContext, WireError, error_code
@@ -38,43 +38,60 @@ async def handle_list_offsets(ctx: RequestContext, request) -> ListOffsetsRespon
     when there is none); on the partition's leader."""
     if ctx.version == 0:
         return await _legacy_offsets(ctx, request)
+    read_committed = ctx.version >= 2 and request.isolation_level == READ_COMMITTED
     topics = []
     for topic in request.topics:
-        parts = []
+        answers: list[OffsetsPartition | None] = []
+        waiting: list[tuple[int, int, int]] = []  # (place in answers, timestamp asked, leader epoch)
+        asks: list[tuple[int, int]] = []  # (partition, spec) for the log, all in one read
         for p in topic.partitions:
             epoch = p.current_leader_epoch if ctx.version >= 4 else NO_EPOCH
             try:
                 partition = await ctx.server.leadership.led_by(ctx.broker_id, topic.name, p.partition_index)
                 check_epoch(epoch, partition)
-                offset, timestamp = await _offset_for(ctx, topic.name, p.partition_index, p.timestamp,
-                                                      ctx.version >= 2 and request.isolation_level == READ_COMMITTED)
-                parts.append(OffsetsPartition(
-                    partition_index=p.partition_index, error_code=WireError.NONE, timestamp=timestamp,
-                    offset=UNKNOWN_OFFSET if offset is None else offset, leader_epoch=partition.leader_epoch))
+                if p.timestamp == MAX_TIMESTAMP:
+                    found = await ctx.cluster.logs.max_timestamp_offset(topic.name, p.partition_index)
+                    answers.append(_answer(p.partition_index, (None, UNKNOWN_OFFSET) if found is None else found,
+                                           partition.leader_epoch))
+                    continue
+                waiting.append((len(answers), p.timestamp, partition.leader_epoch))
+                asks.append((p.partition_index, _log_spec(p.timestamp)))
+                answers.append(None)
             except KafkaError as error:
-                parts.append(OffsetsPartition(partition_index=p.partition_index, error_code=error_code(error),
-                                              timestamp=UNKNOWN_OFFSET, offset=UNKNOWN_OFFSET,
-                                              leader_epoch=NO_EPOCH))
-        topics.append(OffsetsTopic(name=topic.name, partitions=parts))
+                answers.append(_error(p.partition_index, error))
+        if asks:
+            found_all = await ctx.cluster.logs.list_offsets(topic.name, asks, read_committed=read_committed)
+            for (place, timestamp, leader_epoch), (index, _), found in zip(waiting, asks, found_all):
+                if isinstance(found, KafkaError):
+                    answers[place] = _error(index, found)
+                elif timestamp == LATEST_TIERED_TIMESTAMP:  # nothing is tiered: Kafka answers -1
+                    answers[place] = _answer(index, (None, UNKNOWN_OFFSET), leader_epoch)
+                else:
+                    answers[place] = _answer(index, found, leader_epoch)
+        topics.append(OffsetsTopic(name=topic.name, partitions=answers))
     return ListOffsetsResponse(version=ctx.version, throttle_time_ms=0, topics=topics)
 
 
-async def _offset_for(ctx: RequestContext, topic: str, partition: int, spec: int,
-                      read_committed: bool = False) -> tuple[int | None, int]:
-    """(offset or None, timestamp or -1) for one partition and one timestamp or special spec
-    (``read_committed``, ListOffsets v2+: the latest offset is the last stable offset)."""
-    if spec == MAX_TIMESTAMP:
-        found = await ctx.cluster.logs.max_timestamp_offset(topic, partition)
-        return (None, UNKNOWN_OFFSET) if found is None else found
-    if spec == EARLIEST_LOCAL_TIMESTAMP:  # no tiered storage: the local log starts at the log start
-        return await ctx.cluster.logs.list_offset(topic, partition, EARLIEST), UNKNOWN_OFFSET
-    if spec == LATEST_TIERED_TIMESTAMP:  # nothing is tiered: Kafka answers -1
-        await ctx.cluster.logs.list_offset(topic, partition, LATEST)  # the partition must exist
-        return None, UNKNOWN_OFFSET
-    offset = await ctx.cluster.logs.list_offset(topic, partition, spec, read_committed=read_committed)
-    if offset is None or spec in (EARLIEST, LATEST):
-        return offset, UNKNOWN_OFFSET
-    return offset, await _timestamp_at(ctx, topic, partition, offset)
+def _log_spec(timestamp: int) -> int:
+    """What to ask the log for a ListOffsets timestamp. Without tiered storage the local log
+    starts at the log start (-4); the last tiered offset (-5) is always -1, but the partition
+    must exist, so the log is asked for its latest."""
+    if timestamp == EARLIEST_LOCAL_TIMESTAMP:
+        return EARLIEST
+    if timestamp == LATEST_TIERED_TIMESTAMP:
+        return LATEST
+    return timestamp
+
+
+def _answer(index: int, found: tuple[int | None, int], leader_epoch: int) -> OffsetsPartition:
+    offset, timestamp = found
+    return OffsetsPartition(partition_index=index, error_code=WireError.NONE, timestamp=timestamp,
+                            offset=UNKNOWN_OFFSET if offset is None else offset, leader_epoch=leader_epoch)
+
+
+def _error(index: int, error: KafkaError) -> OffsetsPartition:
+    return OffsetsPartition(partition_index=index, error_code=error_code(error), timestamp=UNKNOWN_OFFSET,
+                            offset=UNKNOWN_OFFSET, leader_epoch=NO_EPOCH)
 
 
 async def _legacy_offsets(ctx: RequestContext, request) -> ListOffsetsResponse_v0:
@@ -100,11 +117,3 @@ async def _legacy_offsets(ctx: RequestContext, request) -> ListOffsetsResponse_v
                 parts.append((index, error_code(error), []))
         topics.append((name, parts))
     return ListOffsetsResponse_v0(topics=topics)
-
-
-async def _timestamp_at(ctx: RequestContext, topic: str, partition: int, offset: int) -> int:
-    try:
-        result = await ctx.cluster.logs.read(topic, partition, offset, max_records=1)
-    except OffsetOutOfRange:
-        return UNKNOWN_OFFSET
-    return result.records[0].timestamp if result.records else UNKNOWN_OFFSET
