@@ -319,3 +319,14 @@ def describe_topic_config(overrides: Mapping[str, Any]) -> list[ConfigEntry]:
         source = synonyms[0][0] if synonyms else "DEFAULT_CONFIG"
         entries.append(ConfigEntry(name, value, source, tuple(synonyms)))
     return entries
+
+
+def broker_default_configs() -> dict[str, str]:
+    """The broker-level configs the playground follows, at Kafka's defaults: the topic configs' synonyms."""
+    defaults = {"num.partitions": "1", "default.replication.factor": "1", "offsets.topic.num.partitions": "50",
+                "offsets.topic.replication.factor": "3", "auto.create.topics.enable": "true"}
+    for key in TOPIC_CONFIGS.values():
+        for synonym, value in key.broker_synonyms:
+            if value is not None:
+                defaults.setdefault(synonym, value)
+    return defaults

@@ -22,11 +22,14 @@ from app.backends.kafka_client import KafkaClientBackend
 from broker_core.errors import GroupIdNotFound, InvalidPartitions, TopicAlreadyExists, UnknownTopicOrPartition
 from broker_core.partitioner import partition_for_key
 
-from backend_support import (TANSU_DELETED_GROUP_EMPTY, TANSU_NO_CREATE_PARTITIONS, TANSU_NO_KIP848, TANSU_NO_GROUP_MEMBERS, TANSU_NO_OFFSETS_FOR_TIMES,  # noqa: F401
+from backend_support import (TANSU_DELETED_GROUP_EMPTY, TANSU_NO_BROKER_CONFIGS, TANSU_NO_CREATE_PARTITIONS, TANSU_NO_KIP848, TANSU_NO_GROUP_MEMBERS, TANSU_NO_OFFSETS_FOR_TIMES,  # noqa: F401
                              TANSU_NO_TOPIC_CONFIGS, TANSU_WRONG_END_OFFSETS, served, tansu, unique)
 
 T = TypeVar("T")
 BACKENDS = ["embedded", "serve", "tansu"]
+#: Kafka's ConfigEntry.ConfigSource names.
+KAFKA_CONFIG_SOURCES = {"DYNAMIC_TOPIC_CONFIG", "DYNAMIC_BROKER_CONFIG", "DYNAMIC_DEFAULT_BROKER_CONFIG",
+                        "STATIC_BROKER_CONFIG", "DEFAULT_CONFIG", "DYNAMIC_BROKER_LOGGER_CONFIG", "UNKNOWN_CONFIG"}
 #: Group timeouts: Tansu completes a join only after about half the session timeout.
 GROUP_SETTINGS = {"session_timeout_ms": 6_000, "heartbeat_interval_ms": 500}
 #: A short interval for the Kafka-client backend's change feed, so the feed tests are quick.
@@ -169,6 +172,19 @@ async def test_describing_the_configs_of_a_missing_topic_fails(backend: Backend,
         request.applymarker(pytest.mark.xfail(reason=TANSU_NO_TOPIC_CONFIGS, strict=True))
     with pytest.raises(UnknownTopicOrPartition):
         await backend.describe_config(unique("missing"))
+
+
+async def test_a_brokers_configs_are_described_and_the_default_entity_holds_only_cluster_wide_ones(
+        backend: Backend, request: pytest.FixtureRequest) -> None:
+    if on_tansu(backend):
+        request.applymarker(pytest.mark.xfail(reason=TANSU_NO_BROKER_CONFIGS, strict=True))
+    broker = str(min(b.broker_id for b in await backend.brokers()))
+    entries = await backend.describe_broker_config(broker)
+    names = [entry.name for entry in entries]
+    assert names and names == sorted(set(names))
+    assert all(entry.source in KAFKA_CONFIG_SOURCES for entry in entries)
+    defaults = await backend.describe_broker_config("")
+    assert all(entry.source == "DYNAMIC_DEFAULT_BROKER_CONFIG" for entry in defaults)
 
 
 # --- records --------------------------------------------------------------------------------

@@ -53,3 +53,61 @@ def test_tools_a_client_cannot_run_say_so_in_one_line(served: ServedCluster, arg
                                                        tool: str) -> None:
     line = one_line_failure(run(*args, cluster=served.bootstrap))
     assert f"kplay {tool} is not available on a real cluster: confluent-kafka's AdminClient has no" in line
+
+
+# --- configs --entity-type brokers ------------------------------------------------------------
+
+def test_broker_configs_describe_on_kplay_serve_prints_what_the_data_file_prints(
+        served: ServedCluster) -> None:  # noqa: F811
+    remote = run("configs", "--describe", "--entity-type", "brokers", cluster=served.bootstrap)
+    local = subprocess.run([*KPLAY, "configs", "--describe", "--entity-type", "brokers", "--data",
+                            str(served.data_path)], capture_output=True, text=True, timeout=60, cwd=ROOT)
+    assert remote.returncode == local.returncode == 0, remote.stderr
+    assert remote.stdout == local.stdout
+    assert remote.stdout.splitlines()[0] == "Dynamic configs for broker 0 are:"
+    assert remote.stdout.splitlines()[-1] == "Default configs for brokers in the cluster are:"
+
+
+def test_broker_configs_describe_all_lists_the_brokers_configs(served: ServedCluster) -> None:  # noqa: F811
+    result = run("configs", "--describe", "--all", "--broker", "0", cluster=served.bootstrap)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0] == "All configs for broker 0 are:"
+    names = [line.split("=", 1)[0].strip() for line in lines[1:]]
+    assert "auto.create.topics.enable" in names and names == sorted(names)
+
+
+def test_an_unknown_broker_is_refused(served: ServedCluster) -> None:  # noqa: F811
+    result = run("configs", "--describe", "--broker", "99", cluster=served.bootstrap)
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert "Broker 99 is not available" in result.stderr
+
+
+def test_altering_a_broker_config_reaches_the_cluster_which_refuses_it(served: ServedCluster) -> None:  # noqa: F811
+    # kplay serve's brokers have fixed configs: the refusal is the cluster's, in kafka-configs' form.
+    result = run("configs", "--alter", "--broker", "0", "--add-config", "log.cleaner.threads=2",
+                 cluster=served.bootstrap)
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert "InvalidRequestException: kplay's broker configs are fixed" in result.stderr
+
+
+def test_a_read_only_profile_refuses_broker_config_changes(tmp_path, served: ServedCluster) -> None:  # noqa: F811
+    profiles = tmp_path / "clusters.toml"
+    profiles.write_text(f'[ro]\n"bootstrap.servers" = "{served.bootstrap}"\nread_only = true\n')
+    line = one_line_failure(run("configs", "--alter", "--entity-default", "--entity-type", "brokers",
+                                "--add-config", "log.cleaner.threads=2", cluster="ro", profiles=profiles))
+    assert "read-only" in line and "default configs of the brokers" in line
+
+
+def test_broker_configs_on_tansu(tansu: ServedCluster) -> None:  # noqa: F811
+    # What Tansu answers (no entries: TANSU_NO_BROKER_CONFIGS) is printed in kafka-configs' form.
+    result = run("configs", "--describe", "--all", "--entity-type", "brokers", cluster=tansu.bootstrap)
+    assert "Traceback" not in result.stderr
+    assert result.returncode == 0, result.stderr
+    assert "All configs for broker" in result.stdout
+
+
+def test_the_brokers_default_entity_cannot_be_altered_through_confluent_kafka(served: ServedCluster) -> None:  # noqa: F811
+    line = one_line_failure(run("configs", "--alter", "--entity-default", "--entity-type", "brokers",
+                                "--add-config", "log.cleaner.threads=2", cluster=served.bootstrap))
+    assert "librdkafka refuses an empty resource name" in line and "--broker ID" in line

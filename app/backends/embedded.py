@@ -10,12 +10,13 @@ from pathlib import Path
 from typing import Mapping, Sequence
 
 from broker_core import Cluster, Consumer, Producer
-from broker_core.config import describe_topic_config
+from broker_core.config import broker_default_configs, describe_topic_config
+from broker_core.errors import InvalidRequest
 from broker_core.log import EARLIEST, LATEST
 
 from .interface import (Backend, BrokerDescription, Capability, ChangeStream, ConfigEntry, ConsumerRecord,
                         GroupDescription, GroupListing, PartitionLag, RecordConsumer, RecordProducer,
-                        TopicDescription, TopicPartition, Watermarks)
+                        TopicDescription, TopicPartition, Unsupported, Watermarks)
 
 
 class EmbeddedBackend(Backend):
@@ -78,6 +79,20 @@ class EmbeddedBackend(Backend):
                            delete: Sequence[str] = ()) -> None:
         """Incrementally alter overrides."""
         await self.cluster.topics.alter_config(topic, set_, delete)
+
+    async def describe_broker_config(self, broker: str) -> list[ConfigEntry]:
+        """A simulated broker's configs: Kafka's defaults, none dynamic ("" has no entries)."""
+        if broker == "":
+            return []
+        if broker not in {str(b.broker_id) for b in await self.cluster.controller.brokers()}:
+            raise InvalidRequest(f"Broker {broker} is not part of this cluster")
+        return [ConfigEntry(key, value, "DEFAULT_CONFIG", (("DEFAULT_CONFIG", key, value),))
+                for key, value in sorted(broker_default_configs().items())]
+
+    async def alter_broker_config(self, broker: str, set_: Mapping[str, str] | None = None,
+                                  delete: Sequence[str] = ()) -> None:
+        """Refused: the playground's broker configs are fixed."""
+        raise Unsupported("kplay's broker configs are fixed: change a topic's configs with --entity-type topics")
 
     async def watermarks(self, partitions: Sequence[TopicPartition]) -> dict[TopicPartition, Watermarks]:
         """ListOffsets earliest and latest for each partition."""

@@ -342,6 +342,22 @@ class Backend(abc.ABC):
                            delete: Sequence[str] = ()) -> None:
         """Set and remove config overrides of ``topic`` (incrementally: others stay)."""
 
+    @abc.abstractmethod
+    async def describe_broker_config(self, broker: str) -> list[ConfigEntry]:
+        """Every config of broker ``broker`` (an id; "" is the cluster-wide default entity), sorted by name.
+
+        Dynamic ones have source DYNAMIC_BROKER_CONFIG (DYNAMIC_DEFAULT_BROKER_CONFIG for ""). The
+        playground's brokers have none: their configs are Kafka's defaults, and "" has no entries.
+        """
+
+    @abc.abstractmethod
+    async def alter_broker_config(self, broker: str, set_: Mapping[str, str] | None = None,
+                                  delete: Sequence[str] = ()) -> None:
+        """Set and remove dynamic configs of ``broker`` ("" for every broker), incrementally.
+
+        ``Unsupported`` on the playground, whose broker configs are fixed.
+        """
+
     # --- records -------------------------------------------------------------------------
 
     @abc.abstractmethod

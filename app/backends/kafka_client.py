@@ -33,7 +33,7 @@ from broker_core.groups import lag_rows
 from .interface import (DEFAULT_POLL_INTERVAL_S, Backend, BrokerDescription, Capability, ChangeStream,
                         ClusterUnreachable, ConfigEntry, ConsumerRecord, GroupDescription, GroupListing,
                         MemberDescription, PartitionDescription, PartitionLag, RecordConsumer, RecordProducer,
-                        TopicDescription, TopicPartition, Watermarks)
+                        TopicDescription, TopicPartition, Unsupported, Watermarks)
 from .kafka_errors import DECISIVE_CODES, as_kafka_error, cause_text
 
 T = TypeVar("T")
@@ -272,11 +272,43 @@ class KafkaClientBackend(Backend):
                            delete: Sequence[str] = ()) -> None:
         """IncrementalAlterConfigs: set and delete overrides, the others stay."""
         self.check_writable(f"alter the configs of topic '{topic}'")
-        operations = [ClientConfigEntry(key, str(value), incremental_operation=AlterConfigOpType.SET)
-                      for key, value in (set_ or {}).items()]
-        operations += [ClientConfigEntry(key, None, incremental_operation=AlterConfigOpType.DELETE) for key in delete]
+        operations = alter_operations(set_, delete)
         await self.admin(self._admin.incremental_alter_configs,
                          [ConfigResource(ResourceType.TOPIC, topic, incremental_configs=operations)])
+
+    async def describe_broker_config(self, broker: str) -> list[ConfigEntry]:
+        """DescribeConfigs of a BROKER resource, with synonyms ("" is the cluster-wide default entity).
+
+        librdkafka refuses an empty resource name, so the default entity is read from a live broker's
+        description: each config set cluster-wide carries a DYNAMIC_DEFAULT_BROKER_CONFIG synonym.
+        """
+        if broker == "":
+            live = sorted(b.broker_id for b in await self.brokers())
+            if not live:
+                return []
+            return sorted({name: ConfigEntry(name, value, DEFAULT_BROKER_SOURCE, ((DEFAULT_BROKER_SOURCE, name, value),))
+                           for entry in await self.describe_broker_config(str(live[0]))
+                           for source, name, value in entry.synonyms if source == DEFAULT_BROKER_SOURCE}.values(),
+                          key=lambda e: e.name)
+        answers = await self.admin(self._admin.describe_configs, [ConfigResource(ResourceType.BROKER, broker)])
+        entries = next(iter(answers.values()))
+        return sorted((config_entry(entry) for entry in entries.values()), key=lambda e: e.name)
+
+    async def alter_broker_config(self, broker: str, set_: Mapping[str, str] | None = None,
+                                  delete: Sequence[str] = ()) -> None:
+        """IncrementalAlterConfigs of a BROKER resource: set and delete dynamic configs, the others stay.
+
+        kafka-configs sends the legacy AlterConfigs with the old dynamic configs plus the changes;
+        the incremental request ends in the same dynamic configs without resending the others.
+        """
+        self.check_writable(f"alter the configs of broker '{broker}'" if broker else
+                            "alter the default configs of the brokers")
+        if broker == "":
+            raise Unsupported("confluent-kafka cannot address the brokers' default entity (librdkafka refuses an "
+                              "empty resource name): alter each broker with --broker ID")
+        operations = alter_operations(set_, delete)
+        await self.admin(self._admin.incremental_alter_configs,
+                         [ConfigResource(ResourceType.BROKER, broker, incremental_configs=operations)])
 
     # --- records ----------------------------------------------------------------------------
 
@@ -465,6 +497,18 @@ def topic_description(topic: Any, topic_id: str, overrides: dict[str, str],
                                                mark.log_start_offset, mark.high_watermark, mark.high_watermark))
     replication = len(partitions[0].replicas) if partitions else 0
     return TopicDescription(topic.topic, topic_id, replication, dict(overrides), tuple(partitions))
+
+
+#: Where a cluster-wide dynamic broker config comes from (Kafka's ConfigEntry.ConfigSource).
+DEFAULT_BROKER_SOURCE = "DYNAMIC_DEFAULT_BROKER_CONFIG"
+
+
+def alter_operations(set_: Mapping[str, str] | None, delete: Sequence[str]) -> list[ClientConfigEntry]:
+    """IncrementalAlterConfigs operations: SET each of ``set_``, DELETE each of ``delete``."""
+    operations = [ClientConfigEntry(key, str(value), incremental_operation=AlterConfigOpType.SET)
+                  for key, value in (set_ or {}).items()]
+    operations += [ClientConfigEntry(key, None, incremental_operation=AlterConfigOpType.DELETE) for key in delete]
+    return operations
 
 
 def config_entry(entry: Any) -> ConfigEntry:

@@ -22,8 +22,8 @@ from typing import Annotated, Optional
 
 import typer
 
-from app.backends import Backend, ClusterUnreachable, EmbeddedBackend, ReadOnlyCluster
-from broker_core.config import TOPIC_CONFIGS, ConfigEntry
+from app.backends import Backend, ClusterUnreachable, EmbeddedBackend, ReadOnlyCluster, Unsupported
+from broker_core.config import ConfigEntry
 from broker_core.errors import KafkaError
 from broker_core.names import validate_topic_name
 
@@ -205,10 +205,10 @@ async def execute(backend: Backend, command: ConfigsCommand) -> None:
             await alter_topic(backend, command)
         else:
             await describe_topics(backend, command)
-    elif not isinstance(backend, EmbeddedBackend):
-        raise UsageProblem(f"kplay configs --cluster describes and alters topics only, not {command.entity_type}")
     elif command.action == "alter":
-        raise UsageProblem("kplay's broker configs are fixed: change a topic's configs with --entity-type topics")
+        if isinstance(backend, EmbeddedBackend):
+            raise UsageProblem("kplay's broker configs are fixed: change a topic's configs with --entity-type topics")
+        await alter_broker(backend, command)
     else:
         await describe_brokers(backend, command)
 
@@ -255,37 +255,57 @@ async def describe_topics(backend: Backend, command: ConfigsCommand) -> None:
 
 
 async def describe_brokers(backend: Backend, command: ConfigsCommand) -> None:
-    """``--describe`` of brokers: kplay's brokers have no dynamic configs; ``--all`` shows the defaults."""
+    """``--describe`` of brokers: their dynamic configs, or with ``--all`` every config (the playground's
+    brokers have no dynamic configs; ``--all`` shows Kafka's defaults)."""
     brokers = [str(b.broker_id) for b in await backend.brokers() if b.alive]
     names = [command.entity_name] if command.entity_name is not None else [*brokers, ""]
     lines: list[str] = []
     for name in names:
-        if name == "":
-            lines.append("Default configs for brokers in the cluster are:")
-            continue
-        if name not in brokers:
+        if name != "" and name not in brokers:
             print_lines(lines)
             raise BrokerFailure(_NoSuchBroker(f"Broker {name} is not available"))
-        lines.append(f"{'All' if command.describe_all else 'Dynamic'} configs for broker {name} are:")
-        if command.describe_all:
-            lines.extend(entry_line(ConfigEntry(key, value, "DEFAULT_CONFIG", (("DEFAULT_CONFIG", key, value),)))
-                         for key, value in sorted(broker_defaults().items()))
+        try:
+            entries = await backend.describe_broker_config(name)
+        except (ClusterUnreachable, ReadOnlyCluster):
+            raise
+        except KafkaError as error:
+            print_lines(lines)
+            raise BrokerFailure(error) from None
+        if name == "":
+            lines.append("Default configs for brokers in the cluster are:")
+        else:
+            lines.append(f"{'All' if command.describe_all else 'Dynamic'} configs for broker {name} are:")
+        lines.extend(entry_line(entry) for entry in entries
+                     if command.describe_all or entry.source == _dynamic_broker_source(name))
     print_lines(lines)
+
+
+def _dynamic_broker_source(name: str) -> str:
+    """ConfigCommand.getResourceConfig's filter without ``--all``: one broker's or the default entity's."""
+    return "DYNAMIC_DEFAULT_BROKER_CONFIG" if name == "" else "DYNAMIC_BROKER_CONFIG"
+
+
+async def alter_broker(backend: Backend, command: ConfigsCommand) -> None:
+    """``--alter`` of a broker (or ``--entity-default``) on a real cluster: dynamic broker configs."""
+    name = command.entity_name
+    assert name is not None
+    try:  # kafka-configs checks --delete-config against the broker's own dynamic configs
+        current = {entry.name for entry in await backend.describe_broker_config(name)
+                   if entry.source == _dynamic_broker_source(name)}
+        missing = [key for key in command.to_delete if key not in current]
+        if missing:
+            raise UsageProblem(f"Invalid config(s): {','.join(missing)}")
+        await backend.alter_broker_config(name, command.to_add, command.to_delete)
+    except (ClusterUnreachable, ReadOnlyCluster, Unsupported):
+        raise
+    except KafkaError as error:
+        raise BrokerFailure(error) from None
+    print_lines([f"Completed updating config for broker {name}." if name else
+                 "Completed updating default config for brokers in the cluster."])
 
 
 class _NoSuchBroker(KafkaError):
     """A broker id that is not in the cluster (Kafka's admin client times out on it)."""
-
-
-def broker_defaults() -> dict[str, str]:
-    """The broker-level configs kplay follows, at Kafka's defaults: the topic configs' synonyms."""
-    defaults = {"num.partitions": "1", "default.replication.factor": "1", "offsets.topic.num.partitions": "50",
-                "offsets.topic.replication.factor": "3", "auto.create.topics.enable": "true"}
-    for key in TOPIC_CONFIGS.values():
-        for synonym, value in key.broker_synonyms:
-            if value is not None:
-                defaults.setdefault(synonym, value)
-    return defaults
 
 
 def entry_line(entry: ConfigEntry) -> str:

@@ -233,6 +233,8 @@ def _only_topics(resource_type: int) -> None:
 
 
 def _broker_entries(ctx: RequestContext, resource_name: str) -> list:
+    if resource_name == "":  # the cluster-wide default entity: kplay serve sets no dynamic defaults
+        return []
     try:
         broker_id = int(resource_name)
     except ValueError:
