@@ -12,9 +12,9 @@ import pytest
 
 from cli_harness import KPLAY, ROOT
 from test_cli_cluster import one_line_failure, run
-from test_serve_support import ServedCluster
+from test_serve_support import ServedCluster, wait_for
 
-from backend_support import served, tansu  # noqa: F401
+from backend_support import served, tansu, unique  # noqa: F401
 
 
 def test_brokers_list_on_kplay_serve_shows_the_data_files_brokers(served: ServedCluster) -> None:  # noqa: F811
@@ -111,3 +111,56 @@ def test_the_brokers_default_entity_cannot_be_altered_through_confluent_kafka(se
     line = one_line_failure(run("configs", "--alter", "--entity-default", "--entity-type", "brokers",
                                 "--add-config", "log.cleaner.threads=2", cluster=served.bootstrap))
     assert "librdkafka refuses an empty resource name" in line and "--broker ID" in line
+
+
+# --- leader-election ----------------------------------------------------------------------------
+
+def test_a_preferred_election_moves_leadership_back_on_kplay_serve(served: ServedCluster) -> None:  # noqa: F811
+    topic = unique("elect")
+    served.create_topic(topic, 1, 2)
+    preferred = served.leader(topic, 0)
+    served.call(served.core.controller.stop_broker(preferred))
+    try:
+        assert served.leader(topic, 0) != preferred
+    finally:
+        served.call(served.core.controller.start_broker(preferred))
+    arguments = ("leader-election", "--election-type", "preferred", "--topic", topic, "--partition", "0")
+
+    def elected() -> subprocess.CompletedProcess | None:
+        # The restarted broker leads again once it is back in the ISR; until then Kafka refuses (status 1).
+        result = run(*arguments, cluster=served.bootstrap)
+        return result if result.returncode == 0 else None
+
+    result = wait_for(elected, "the preferred replica to be elected")
+    assert result.stdout == f"Successfully completed leader election (PREFERRED) for partitions {topic}-0\n"
+    assert served.leader(topic, 0) == preferred
+    again = run(*arguments, cluster=served.bootstrap)
+    assert again.returncode == 0 and again.stdout == f"Valid replica already elected for partitions {topic}-0\n"
+
+
+def test_an_unclean_election_on_a_real_cluster_asks_for_the_topic_typed_back(served: ServedCluster) -> None:  # noqa: F811
+    topic = unique("unclean")
+    served.create_topic(topic, 1, 2)
+    arguments = ("leader-election", "--election-type", "unclean", "--topic", topic, "--partition", "0")
+    refused = run(*arguments, cluster=served.bootstrap, input="nope\n")
+    assert refused.returncode == 1 and "Traceback" not in refused.stderr and refused.stdout == ""
+    assert refused.stderr.splitlines()[-1].startswith("Not confirmed: elect unclean leaders in topic")
+    confirmed = run(*arguments, cluster=served.bootstrap, input=f"{topic}\n")
+    assert confirmed.returncode == 0, confirmed.stderr
+    assert confirmed.stdout == f"Valid replica already elected for partitions {topic}-0\n"
+    assert f"Type '{topic}' to confirm" in confirmed.stderr
+
+
+def test_a_read_only_profile_refuses_an_election(tmp_path, served: ServedCluster) -> None:  # noqa: F811
+    profiles = tmp_path / "clusters.toml"
+    profiles.write_text(f'[ro]\n"bootstrap.servers" = "{served.bootstrap}"\nread_only = true\n')
+    line = one_line_failure(run("leader-election", "--election-type", "preferred", "--all-topic-partitions",
+                                cluster="ro", profiles=profiles))
+    assert "read-only" in line and "elect preferred leaders" in line
+
+
+def test_an_election_on_a_cluster_without_elect_leaders_is_one_line(tansu: ServedCluster) -> None:  # noqa: F811
+    # Tansu 0.6 has no ElectLeaders (TANSU_NO_ELECT_LEADERS): the client's refusal is one line.
+    line = one_line_failure(run("leader-election", "--election-type", "preferred", "--all-topic-partitions",
+                                cluster=tansu.bootstrap))
+    assert "ElectLeaders" in line and "not supported by broker" in line

@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
-from kafka.protocol.admin import DescribeConfigsRequest, DescribeConfigsResponse
+from kafka.protocol.admin import (DescribeConfigsRequest, DescribeConfigsResponse, ElectLeadersRequest,
+                                  ElectLeadersResponse)
 from kafka.protocol.consumer import (FetchRequest, FetchResponse, JoinGroupRequest, JoinGroupResponse,
                                      ListOffsetsRequest, ListOffsetsResponse)
 from kafka.protocol.metadata import (ApiVersionsRequest, ApiVersionsResponse, FindCoordinatorRequest, FindCoordinatorResponse,
@@ -483,6 +484,24 @@ def test_describe_configs_of_a_broker(served: ServedCluster) -> None:
     assert entries["broker.id"] == "1"
     assert entries["socket.request.max.bytes"] == "1000000"
     assert entries["num.partitions"] == "1"
+
+
+@pytest.mark.parametrize("version", [0, 1, 2])
+def test_elect_leaders_answers_each_partition_at_every_version(served: ServedCluster, version: int) -> None:
+    topic = f"elect-v{version}"
+    served.create_topic(topic, 2, 2)
+    client = Client(served)
+    try:
+        asked = [ElectLeadersRequest.TopicPartitions(topic=topic, partitions=[0, 1]),
+                 ElectLeadersRequest.TopicPartitions(topic="no-such-topic", partitions=[0])]
+        response = client.call(ElectLeadersRequest, ElectLeadersResponse, version, election_type=0,
+                               topic_partitions=asked, timeout_ms=1000)
+    finally:
+        client.close()
+    codes = {(result.topic, p.partition_id): p.error_code
+             for result in response.replica_election_results for p in result.partition_result}
+    # The preferred replicas already lead: ELECTION_NOT_NEEDED (84); an unknown topic: 3.
+    assert codes == {(topic, 0): 84, (topic, 1): 84, ("no-such-topic", 0): 3}
 
 
 # -- what a broken client cannot break -------------------------------------------------------

@@ -94,6 +94,11 @@ class EmbeddedBackend(Backend):
         """Refused: the playground's broker configs are fixed."""
         raise Unsupported("kplay's broker configs are fixed: change a topic's configs with --entity-type topics")
 
+    async def elect_leaders(self, kind: str, partitions: Sequence[TopicPartition] | None = None
+                            ) -> dict[TopicPartition, KafkaError | None]:
+        """The simulated controller's election."""
+        return await self.cluster.controller.elect_leaders(kind, partitions)  # type: ignore[arg-type]
+
     async def watermarks(self, partitions: Sequence[TopicPartition]) -> dict[TopicPartition, Watermarks]:
         """ListOffsets earliest and latest for each partition."""
         logs = self.cluster.logs

@@ -358,6 +358,12 @@ class Backend(abc.ABC):
         ``Unsupported`` on the playground, whose broker configs are fixed.
         """
 
+    @abc.abstractmethod
+    async def elect_leaders(self, kind: str, partitions: Sequence[TopicPartition] | None = None
+                            ) -> dict[TopicPartition, KafkaError | None]:
+        """Kafka's ``Admin.electLeaders``: ``kind`` "preferred" or "unclean"; the outcome per partition
+        (None: elected). ``partitions`` None means every partition (those needing none are left out)."""
+
     # --- records -------------------------------------------------------------------------
 
     @abc.abstractmethod

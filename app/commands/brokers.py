@@ -19,14 +19,13 @@ from typing import Annotated, Optional
 
 import typer
 
-from broker_core import Cluster
 from broker_core.errors import ElectionNotNeeded, KafkaError
 from broker_core.records import TopicPartition
 
 from app.backends import Backend, Capability, EmbeddedBackend, Unsupported
 
 from .invocation import (BootstrapServerOption, ClusterOption, CommandConfigOption, DataOption, UsageProblem,
-                         one_line_errors, run_on_backend, run_on_cluster)
+                         YesOption, confirm_destructive, one_line_errors, run_on_backend)
 from .output import java_exception_name, print_lines, print_table, stdout_is_terminal
 
 BROKER_ACTIONS = ("list", "stop", "start", "replication-delay-ms", "replica-lag-time-max-ms")
@@ -144,6 +143,8 @@ def leader_election(
     bootstrap_server: BootstrapServerOption = None,
     command_config: CommandConfigOption = None,
     data: DataOption = None,
+    cluster: ClusterOption = None,
+    yes: YesOption = False,
 ) -> None:
     """Elect partition leaders: preferred replicas or unclean ones (kafka-leader-election)."""
     with one_line_errors():
@@ -154,7 +155,7 @@ def leader_election(
         elif topic is not None:
             assert partition is not None
             partitions = [TopicPartition(topic, partition)]
-        run_on_cluster(ctx, data, lambda cluster: execute_election(cluster, kind, partitions))
+        run_on_backend(ctx, data, cluster, lambda backend: execute_election(backend, kind, partitions, yes=yes))
 
 
 def check_election_arguments(election_type: Optional[str], topic: Optional[str], partition: Optional[int],
@@ -197,9 +198,23 @@ def read_election_file(path: Path) -> list[TopicPartition]:
     return partitions
 
 
-async def execute_election(cluster: Cluster, kind: str, partitions: Optional[list[TopicPartition]]) -> None:
-    """Elect, then print Kafka's three kinds of lines; fail (status 1) if any partition failed."""
-    results = await cluster.controller.elect_leaders(kind, partitions)  # type: ignore[arg-type]
+async def execute_election(backend: Backend, kind: str, partitions: Optional[list[TopicPartition]], *,
+                           yes: bool = False) -> None:
+    """Elect, then print Kafka's three kinds of lines; fail (status 1) if any partition failed.
+
+    An unclean election can lose committed records, so on a real cluster it asks for the topic's name
+    typed back (the cluster's name when the election spans several topics or all of them).
+    """
+    if kind == "unclean":
+        backend.check_writable("elect unclean leaders")
+        topics = sorted({tp.topic for tp in partitions or ()})
+        if len(topics) == 1:
+            what, name = f"elect unclean leaders in topic '{topics[0]}' (records may be lost)", topics[0]
+        else:
+            spans = "every partition" if partitions is None else "partitions of several topics"
+            what, name = f"elect unclean leaders for {spans} (records may be lost)", backend.name
+        confirm_destructive(backend, what, name, yes=yes)
+    results = await backend.elect_leaders(kind, partitions)
     label = kind.upper()
     succeeded = sorted((tp for tp, error in results.items() if error is None), key=_order)
     not_needed = sorted((tp for tp, error in results.items() if isinstance(error, ElectionNotNeeded)), key=_order)

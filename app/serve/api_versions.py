@@ -20,6 +20,7 @@ from enum import IntEnum
 from typing import Any, Mapping
 
 from kafka.protocol.admin import (AlterConfigsRequest, AlterConfigsResponse, DescribeTransactionsRequest,
+                                  ElectLeadersRequest, ElectLeadersResponse,
                                   DescribeTransactionsResponse, ListTransactionsRequest, ListTransactionsResponse, CreatePartitionsRequest,
                                   CreatePartitionsResponse, CreateTopicsRequest, CreateTopicsResponse, DeleteGroupsRequest, DeleteGroupsResponse,
                                   DeleteTopicsRequest, DeleteTopicsResponse, DescribeClusterRequest,
@@ -78,6 +79,7 @@ class ApiKey(IntEnum):
     SASL_AUTHENTICATE = 36
     CREATE_PARTITIONS = 37
     DELETE_GROUPS = 42
+    ELECT_LEADERS = 43
     INCREMENTAL_ALTER_CONFIGS = 44
     DESCRIBE_CLUSTER = 60
     DESCRIBE_TRANSACTIONS = 65
@@ -137,6 +139,7 @@ SUPPORTED_APIS: dict[int, ApiSpec] = {spec.key: spec for spec in (
     ApiSpec(ApiKey.SASL_AUTHENTICATE, 0, 2, SaslAuthenticateRequest, SaslAuthenticateResponse),
     ApiSpec(ApiKey.CREATE_PARTITIONS, 0, 3, CreatePartitionsRequest, CreatePartitionsResponse),
     ApiSpec(ApiKey.DELETE_GROUPS, 0, 2, DeleteGroupsRequest, DeleteGroupsResponse),
+    ApiSpec(ApiKey.ELECT_LEADERS, 0, 2, ElectLeadersRequest, ElectLeadersResponse),
     ApiSpec(ApiKey.ALTER_CONFIGS, 0, 2, AlterConfigsRequest, AlterConfigsResponse),
     ApiSpec(ApiKey.INCREMENTAL_ALTER_CONFIGS, 0, 1, IncrementalAlterConfigsRequest,
             IncrementalAlterConfigsResponse),

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from ..api_versions import ApiKey
 from .admin import (handle_alter_configs, handle_create_partitions, handle_create_topics, handle_delete_topics,
-                    handle_describe_configs, handle_incremental_alter_configs)
+                    handle_describe_configs, handle_elect_leaders, handle_incremental_alter_configs)
 from .consumer_groups import handle_consumer_group_describe, handle_consumer_group_heartbeat
 from .context import CloseConnection, Handler, RequestContext, WireError
 from .fetch import handle_fetch
@@ -46,6 +46,7 @@ HANDLERS: dict[int, Handler] = {
     ApiKey.DESCRIBE_CONFIGS: handle_describe_configs,
     ApiKey.CREATE_PARTITIONS: handle_create_partitions,
     ApiKey.DELETE_GROUPS: handle_delete_groups,
+    ApiKey.ELECT_LEADERS: handle_elect_leaders,
     ApiKey.ALTER_CONFIGS: handle_alter_configs,
     ApiKey.INCREMENTAL_ALTER_CONFIGS: handle_incremental_alter_configs,
     ApiKey.DESCRIBE_CLUSTER: handle_describe_cluster,

@@ -11,10 +11,12 @@ import contextlib
 from typing import Any
 
 from kafka.protocol.admin import (AlterConfigsResponse, CreatePartitionsResponse, CreateTopicsResponse,
-                                  DeleteTopicsResponse, DescribeConfigsResponse, IncrementalAlterConfigsResponse)
+                                  DeleteTopicsResponse, DescribeConfigsResponse, ElectLeadersResponse,
+                                  IncrementalAlterConfigsResponse)
 
 from broker_core.config import TOPIC_CONFIGS, apply_config_operations, describe_topic_config
 from broker_core.errors import InvalidRequest, KafkaError, TopicAlreadyExists, UnknownTopicOrPartition
+from broker_core.records import TopicPartition
 from broker_core.topics import validate_new_topic, validate_partition_increase
 
 from ..topic_ids import wire_topic_id
@@ -127,6 +129,23 @@ async def handle_create_partitions(ctx: RequestContext, request) -> CreatePartit
         results.append(CreatePartitionsResponse.CreatePartitionsTopicResult(name=topic.name, error_code=code,
                                                                             error_message=message))
     return CreatePartitionsResponse(version=ctx.version, throttle_time_ms=0, results=results)
+
+
+async def handle_elect_leaders(ctx: RequestContext, request) -> ElectLeadersResponse:
+    """ElectLeaders: preferred (v0's only kind) or unclean elections, an outcome per partition."""
+    kind = "unclean" if ctx.version >= 1 and request.election_type == 1 else "preferred"
+    partitions = None if request.topic_partitions is None else [
+        TopicPartition(topic.topic, partition) for topic in request.topic_partitions for partition in topic.partitions]
+    outcomes = await ctx.cluster.controller.elect_leaders(kind, partitions)
+    by_topic: dict[str, list] = {}
+    for tp, error in sorted(outcomes.items(), key=lambda item: (item[0].topic, item[0].partition)):
+        by_topic.setdefault(tp.topic, []).append(ElectLeadersResponse.ReplicaElectionResult.PartitionResult(
+            partition_id=tp.partition, error_code=WireError.NONE if error is None else error_code(error),
+            error_message=None if error is None else error_message(error)))
+    return ElectLeadersResponse(version=ctx.version, throttle_time_ms=0, error_code=WireError.NONE,
+                                replica_election_results=[
+                                    ElectLeadersResponse.ReplicaElectionResult(topic=topic, partition_result=results)
+                                    for topic, results in by_topic.items()])
 
 
 async def handle_describe_configs(ctx: RequestContext, request) -> DescribeConfigsResponse:
