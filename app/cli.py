@@ -22,7 +22,7 @@ from .migration_progress import MigrationProgressBar
 from .listen_address import is_loopback
 
 #: Modules under app.commands, each with ``register(app: typer.Typer) -> None``.
-COMMAND_MODULES: tuple[str, ...] = ("topics", "configs", "console_producer", "console_consumer", "perf", "consumer_groups", "demo", "brokers", "schema_registry", "connect", "serve", "tui_perf", "tui_open_perf", "cluster_open_perf", "find_perf", "fetch_perf", "delete_perf", "metadata_quorum", "transactions")
+COMMAND_MODULES: tuple[str, ...] = ("topics", "configs", "console_producer", "console_consumer", "perf", "consumer_groups", "demo", "brokers", "schema_registry", "connect", "serve", "tui_perf", "tui_open_perf", "cluster_open_perf", "find_perf", "fetch_perf", "delete_perf", "metadata_quorum", "transactions", "delete_records")
 
 def _hide_flag_types() -> None:
     """Show no ``<bool>`` after a plain flag in ``--help`` (typer's rich help prints one; a flag takes no value)."""

@@ -25,6 +25,8 @@ from test_serve_support import HOST, ServedCluster, served  # noqa: F401 (a fixt
 #: Kafka's rules that Tansu 0.6 does not follow, said where a test checks them.
 TANSU_NO_CREATE_PARTITIONS = "Tansu 0.6 does not implement CreatePartitions (Kafka grows the topic)"
 TANSU_NO_TOPIC_CONFIGS = "Tansu 0.6 neither stores nor describes topic config overrides (Kafka does)"
+TANSU_NO_DELETE_RECORDS = ("Tansu 0.6 drops the connection on DeleteRecords (Kafka answers each partition's "
+                           "new low watermark)")
 TANSU_NO_ELECT_LEADERS = "Tansu 0.6 does not implement ElectLeaders (KIP-460; Kafka has since 2.4)"
 TANSU_NO_BROKER_CONFIGS = ("Tansu 0.6 answers DescribeConfigs of a broker with no entries (Kafka lists every "
                            "broker config with its source)")

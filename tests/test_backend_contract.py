@@ -19,10 +19,10 @@ from app.backends import Backend, Capability, ClusterUnreachable, EmbeddedBacken
 from app.backends.interface import (ChangeStream, GroupStateChanged, OffsetsCommitted, RecordConsumer, RecordsAppended,
                                     TopicCreated, TopicDeleted, TopicPartition)
 from app.backends.kafka_client import KafkaClientBackend
-from broker_core.errors import ElectionNotNeeded, GroupIdNotFound, InvalidPartitions, TopicAlreadyExists, UnknownTopicOrPartition
+from broker_core.errors import ElectionNotNeeded, GroupIdNotFound, OffsetOutOfRange, InvalidPartitions, TopicAlreadyExists, UnknownTopicOrPartition
 from broker_core.partitioner import partition_for_key
 
-from backend_support import (TANSU_DELETED_GROUP_EMPTY, TANSU_NO_BROKER_CONFIGS, TANSU_NO_ELECT_LEADERS, TANSU_NO_CREATE_PARTITIONS, TANSU_NO_KIP848, TANSU_NO_GROUP_MEMBERS, TANSU_NO_OFFSETS_FOR_TIMES,  # noqa: F401
+from backend_support import (TANSU_DELETED_GROUP_EMPTY, TANSU_NO_BROKER_CONFIGS, TANSU_NO_DELETE_RECORDS, TANSU_NO_ELECT_LEADERS, TANSU_NO_CREATE_PARTITIONS, TANSU_NO_KIP848, TANSU_NO_GROUP_MEMBERS, TANSU_NO_OFFSETS_FOR_TIMES,  # noqa: F401
                              TANSU_NO_TOPIC_CONFIGS, TANSU_WRONG_END_OFFSETS, served, tansu, unique)
 
 T = TypeVar("T")
@@ -185,6 +185,22 @@ async def test_a_brokers_configs_are_described_and_the_default_entity_holds_only
     assert all(entry.source in KAFKA_CONFIG_SOURCES for entry in entries)
     defaults = await backend.describe_broker_config("")
     assert all(entry.source == "DYNAMIC_DEFAULT_BROKER_CONFIG" for entry in defaults)
+
+
+async def test_deleted_records_are_gone_and_the_low_watermark_is_answered(backend: Backend,
+                                                                          request: pytest.FixtureRequest) -> None:
+    if on_tansu(backend):
+        request.applymarker(pytest.mark.xfail(reason=TANSU_NO_DELETE_RECORDS, strict=True))
+    topic = unique("trimmed")
+    await backend.create_topic(topic, 1, 1)
+    await send_all(backend, topic, [(b"k", f"v{i}".encode()) for i in range(4)])
+    tp = TopicPartition(topic, 0)
+    outcomes = await backend.delete_records({tp: 3})
+    assert outcomes == {tp: 3}
+    assert (await backend.watermarks([tp]))[tp].log_start_offset == 3
+    assert [r.value for r in await backend.read(topic, 0, 3)] == [b"v3"]
+    far = await backend.delete_records({tp: 99})
+    assert isinstance(far[tp], OffsetOutOfRange)
 
 
 async def test_a_preferred_election_where_the_preferred_replica_leads_is_not_needed(

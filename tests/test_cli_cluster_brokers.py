@@ -144,7 +144,7 @@ def test_an_unclean_election_on_a_real_cluster_asks_for_the_topic_typed_back(ser
     arguments = ("leader-election", "--election-type", "unclean", "--topic", topic, "--partition", "0")
     refused = run(*arguments, cluster=served.bootstrap, input="nope\n")
     assert refused.returncode == 1 and "Traceback" not in refused.stderr and refused.stdout == ""
-    assert refused.stderr.splitlines()[-1].startswith("Not confirmed: elect unclean leaders in topic")
+    assert refused.stderr.splitlines()[-1].startswith("Not confirmed: elect unclean leaders (records may be lost) in topic")
     confirmed = run(*arguments, cluster=served.bootstrap, input=f"{topic}\n")
     assert confirmed.returncode == 0, confirmed.stderr
     assert confirmed.stdout == f"Valid replica already elected for partitions {topic}-0\n"

@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
-from kafka.protocol.admin import (DescribeConfigsRequest, DescribeConfigsResponse, ElectLeadersRequest,
-                                  ElectLeadersResponse)
+from kafka.protocol.admin import (DeleteRecordsRequest, DeleteRecordsResponse, DescribeConfigsRequest,
+                                  DescribeConfigsResponse, ElectLeadersRequest, ElectLeadersResponse)
 from kafka.protocol.consumer import (FetchRequest, FetchResponse, JoinGroupRequest, JoinGroupResponse,
                                      ListOffsetsRequest, ListOffsetsResponse)
 from kafka.protocol.metadata import (ApiVersionsRequest, ApiVersionsResponse, FindCoordinatorRequest, FindCoordinatorResponse,
@@ -484,6 +484,27 @@ def test_describe_configs_of_a_broker(served: ServedCluster) -> None:
     assert entries["broker.id"] == "1"
     assert entries["socket.request.max.bytes"] == "1000000"
     assert entries["num.partitions"] == "1"
+
+
+@pytest.mark.parametrize("version", [0, 1, 2])
+def test_delete_records_answers_each_partitions_low_watermark_at_every_version(served: ServedCluster,
+                                                                               version: int) -> None:
+    topic = f"trim-v{version}"
+    served.create_topic(topic, 2, 1)
+    client = Client(served)
+    try:
+        asked = [DeleteRecordsRequest.DeleteRecordsTopic(name=topic, partitions=[
+                     DeleteRecordsRequest.DeleteRecordsTopic.DeleteRecordsPartition(partition_index=0, offset=-1),
+                     DeleteRecordsRequest.DeleteRecordsTopic.DeleteRecordsPartition(partition_index=1, offset=0)]),
+                 DeleteRecordsRequest.DeleteRecordsTopic(name="no-such-topic", partitions=[
+                     DeleteRecordsRequest.DeleteRecordsTopic.DeleteRecordsPartition(partition_index=0, offset=5)])]
+        response = client.call(DeleteRecordsRequest, DeleteRecordsResponse, version, topics=asked, timeout_ms=1000)
+    finally:
+        client.close()
+    answers = {(t.name, p.partition_index): (p.low_watermark, p.error_code)
+               for t in response.topics for p in t.partitions}
+    # Empty partitions: the log start stays 0; an unknown topic: UNKNOWN_TOPIC_OR_PARTITION (3), -1.
+    assert answers == {(topic, 0): (0, 0), (topic, 1): (0, 0), ("no-such-topic", 0): (-1, 3)}
 
 
 @pytest.mark.parametrize("version", [0, 1, 2])

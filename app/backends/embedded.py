@@ -11,7 +11,8 @@ from typing import Mapping, Sequence
 
 from broker_core import Cluster, Consumer, Producer
 from broker_core.config import broker_default_configs, describe_topic_config
-from broker_core.errors import InvalidRequest
+from broker_core.delete_records import delete_records
+from broker_core.errors import InvalidRequest, KafkaError
 from broker_core.log import EARLIEST, LATEST
 
 from .interface import (Backend, BrokerDescription, Capability, ChangeStream, ConfigEntry, ConsumerRecord,
@@ -93,6 +94,21 @@ class EmbeddedBackend(Backend):
                                   delete: Sequence[str] = ()) -> None:
         """Refused: the playground's broker configs are fixed."""
         raise Unsupported("kplay's broker configs are fixed: change a topic's configs with --entity-type topics")
+
+    async def delete_records(self, offsets: Mapping[TopicPartition, int]) -> dict[TopicPartition, int | KafkaError]:
+        """The core's DeleteRecords, one topic at a time (all or nothing within a topic, as the core does)."""
+        by_topic: dict[str, dict[int, int]] = {}
+        for tp, offset in offsets.items():
+            by_topic.setdefault(tp.topic, {})[tp.partition] = offset
+        outcomes: dict[TopicPartition, int | KafkaError] = {}
+        for topic, asked in by_topic.items():
+            try:
+                starts: dict[int, int | KafkaError] = dict(
+                    await delete_records(self.cluster.storage, self.cluster.clock, topic, asked))
+            except KafkaError as error:
+                starts = {partition: error for partition in asked}
+            outcomes.update({TopicPartition(topic, partition): starts[partition] for partition in asked})
+        return outcomes
 
     async def elect_leaders(self, kind: str, partitions: Sequence[TopicPartition] | None = None
                             ) -> dict[TopicPartition, KafkaError | None]:

@@ -359,6 +359,11 @@ class Backend(abc.ABC):
         """
 
     @abc.abstractmethod
+    async def delete_records(self, offsets: Mapping[TopicPartition, int]) -> dict[TopicPartition, int | KafkaError]:
+        """Kafka's ``Admin.deleteRecords``: delete each partition's records below its offset (-1: the high
+        watermark); per partition the new log start offset (the low watermark) or the failure."""
+
+    @abc.abstractmethod
     async def elect_leaders(self, kind: str, partitions: Sequence[TopicPartition] | None = None
                             ) -> dict[TopicPartition, KafkaError | None]:
         """Kafka's ``Admin.electLeaders``: ``kind`` "preferred" or "unclean"; the outcome per partition

@@ -311,6 +311,17 @@ class KafkaClientBackend(Backend):
         await self.admin(self._admin.incremental_alter_configs,
                          [ConfigResource(ResourceType.BROKER, broker, incremental_configs=operations)])
 
+    async def delete_records(self, offsets: Mapping[TopicPartition, int]) -> dict[TopicPartition, int | KafkaError]:
+        """DeleteRecords through the AdminClient: each partition's low watermark, or its error."""
+        self.check_writable("delete records")
+        asked = [ClientTopicPartition(tp.topic, tp.partition, offset) for tp, offset in offsets.items()]
+        answers = await self.admin_outcomes(self._admin.delete_records, asked)
+        for outcome in answers.values():
+            if isinstance(outcome, ClusterUnreachable):  # the cluster, not a partition, failed: one line
+                raise outcome
+        return {TopicPartition(tp.topic, tp.partition): outcome if isinstance(outcome, KafkaError)
+                else outcome.low_watermark for tp, outcome in answers.items()}
+
     async def elect_leaders(self, kind: str, partitions: Sequence[TopicPartition] | None = None
                             ) -> dict[TopicPartition, KafkaError | None]:
         """ElectLeaders through the AdminClient (its one future answers every partition)."""

@@ -25,7 +25,7 @@ from broker_core.records import TopicPartition
 from app.backends import Backend, Capability, EmbeddedBackend, Unsupported
 
 from .invocation import (BootstrapServerOption, ClusterOption, CommandConfigOption, DataOption, UsageProblem,
-                         YesOption, confirm_destructive, one_line_errors, run_on_backend)
+                         YesOption, confirm_destructive_on_topics, one_line_errors, run_on_backend)
 from .output import java_exception_name, print_lines, print_table, stdout_is_terminal
 
 BROKER_ACTIONS = ("list", "stop", "start", "replication-delay-ms", "replica-lag-time-max-ms")
@@ -207,13 +207,8 @@ async def execute_election(backend: Backend, kind: str, partitions: Optional[lis
     """
     if kind == "unclean":
         backend.check_writable("elect unclean leaders")
-        topics = sorted({tp.topic for tp in partitions or ()})
-        if len(topics) == 1:
-            what, name = f"elect unclean leaders in topic '{topics[0]}' (records may be lost)", topics[0]
-        else:
-            spans = "every partition" if partitions is None else "partitions of several topics"
-            what, name = f"elect unclean leaders for {spans} (records may be lost)", backend.name
-        confirm_destructive(backend, what, name, yes=yes)
+        confirm_destructive_on_topics(backend, "elect unclean leaders (records may be lost)",
+                                      None if partitions is None else [tp.topic for tp in partitions], yes=yes)
     results = await backend.elect_leaders(kind, partitions)
     label = kind.upper()
     succeeded = sorted((tp for tp, error in results.items() if error is None), key=_order)

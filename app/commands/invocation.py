@@ -15,7 +15,7 @@ import os
 import sqlite3
 import sys
 from pathlib import Path
-from typing import Annotated, Awaitable, Callable, Iterator, Optional, TypeVar
+from typing import Annotated, Awaitable, Callable, Iterator, Optional, Sequence, TypeVar
 
 import typer
 
@@ -162,6 +162,17 @@ def confirm_destructive(backend: Backend, what: str, name: str, *, yes: bool) ->
         sys.stderr.write("\n")
         raise UsageProblem(f"Not confirmed: {what} on cluster '{backend.name}' was not done "
                            "(type the name exactly, or pass --yes)")
+
+
+def confirm_destructive_on_topics(backend: Backend, what: str, topics: Sequence[str] | None, *, yes: bool) -> None:
+    """``confirm_destructive`` for an action on partitions: one topic's name typed back, or the
+    cluster's name when the action spans several topics (``topics`` None: every topic)."""
+    named = sorted(set(topics or ()))
+    if topics is not None and len(named) == 1:
+        confirm_destructive(backend, f"{what} in topic '{named[0]}'", named[0], yes=yes)
+    else:
+        spans = "every topic" if topics is None else "topics " + ", ".join(f"'{name}'" for name in named)
+        confirm_destructive(backend, f"{what} in {spans}", backend.name, yes=yes)
 
 
 # Options every tool accepts. The connection flags are ignored (kplay's cluster is the data

@@ -20,7 +20,7 @@ from enum import IntEnum
 from typing import Any, Mapping
 
 from kafka.protocol.admin import (AlterConfigsRequest, AlterConfigsResponse, DescribeTransactionsRequest,
-                                  ElectLeadersRequest, ElectLeadersResponse,
+                                  DeleteRecordsRequest, DeleteRecordsResponse, ElectLeadersRequest, ElectLeadersResponse,
                                   DescribeTransactionsResponse, ListTransactionsRequest, ListTransactionsResponse, CreatePartitionsRequest,
                                   CreatePartitionsResponse, CreateTopicsRequest, CreateTopicsResponse, DeleteGroupsRequest, DeleteGroupsResponse,
                                   DeleteTopicsRequest, DeleteTopicsResponse, DescribeClusterRequest,
@@ -68,6 +68,7 @@ class ApiKey(IntEnum):
     API_VERSIONS = 18
     CREATE_TOPICS = 19
     DELETE_TOPICS = 20
+    DELETE_RECORDS = 21
     INIT_PRODUCER_ID = 22
     OFFSET_FOR_LEADER_EPOCH = 23
     ADD_PARTITIONS_TO_TXN = 24
@@ -129,6 +130,7 @@ SUPPORTED_APIS: dict[int, ApiSpec] = {spec.key: spec for spec in (
     ApiSpec(ApiKey.API_VERSIONS, 0, 4, ApiVersionsRequest, ApiVersionsResponse),
     ApiSpec(ApiKey.CREATE_TOPICS, 2, 7, CreateTopicsRequest, CreateTopicsResponse),
     ApiSpec(ApiKey.DELETE_TOPICS, 1, 6, DeleteTopicsRequest, DeleteTopicsResponse),
+    ApiSpec(ApiKey.DELETE_RECORDS, 0, 2, DeleteRecordsRequest, DeleteRecordsResponse),
     ApiSpec(ApiKey.INIT_PRODUCER_ID, 0, 5, InitProducerIdRequest, InitProducerIdResponse),
     ApiSpec(ApiKey.OFFSET_FOR_LEADER_EPOCH, 2, 4, OffsetForLeaderEpochRequest, OffsetForLeaderEpochResponse),
     ApiSpec(ApiKey.ADD_PARTITIONS_TO_TXN, 0, 5, AddPartitionsToTxnRequest, AddPartitionsToTxnResponse),

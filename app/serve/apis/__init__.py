@@ -8,8 +8,9 @@ Kafka sends no response). No Kafka semantics live here: they are the core's.
 from __future__ import annotations
 
 from ..api_versions import ApiKey
-from .admin import (handle_alter_configs, handle_create_partitions, handle_create_topics, handle_delete_topics,
-                    handle_describe_configs, handle_elect_leaders, handle_incremental_alter_configs)
+from .admin import (handle_alter_configs, handle_create_partitions, handle_create_topics, handle_delete_records,
+                    handle_delete_topics, handle_describe_configs, handle_elect_leaders,
+                    handle_incremental_alter_configs)
 from .consumer_groups import handle_consumer_group_describe, handle_consumer_group_heartbeat
 from .context import CloseConnection, Handler, RequestContext, WireError
 from .fetch import handle_fetch
@@ -41,6 +42,7 @@ HANDLERS: dict[int, Handler] = {
     ApiKey.API_VERSIONS: handle_api_versions,
     ApiKey.CREATE_TOPICS: handle_create_topics,
     ApiKey.DELETE_TOPICS: handle_delete_topics,
+    ApiKey.DELETE_RECORDS: handle_delete_records,
     ApiKey.INIT_PRODUCER_ID: handle_init_producer_id,
     ApiKey.OFFSET_FOR_LEADER_EPOCH: handle_offset_for_leader_epoch,
     ApiKey.DESCRIBE_CONFIGS: handle_describe_configs,

@@ -11,10 +11,11 @@ import contextlib
 from typing import Any
 
 from kafka.protocol.admin import (AlterConfigsResponse, CreatePartitionsResponse, CreateTopicsResponse,
-                                  DeleteTopicsResponse, DescribeConfigsResponse, ElectLeadersResponse,
+                                  DeleteRecordsResponse, DeleteTopicsResponse, DescribeConfigsResponse, ElectLeadersResponse,
                                   IncrementalAlterConfigsResponse)
 
 from broker_core.config import TOPIC_CONFIGS, apply_config_operations, describe_topic_config
+from broker_core.delete_records import delete_records
 from broker_core.errors import InvalidRequest, KafkaError, TopicAlreadyExists, UnknownTopicOrPartition
 from broker_core.records import TopicPartition
 from broker_core.topics import validate_new_topic, validate_partition_increase
@@ -129,6 +130,23 @@ async def handle_create_partitions(ctx: RequestContext, request) -> CreatePartit
         results.append(CreatePartitionsResponse.CreatePartitionsTopicResult(name=topic.name, error_code=code,
                                                                             error_message=message))
     return CreatePartitionsResponse(version=ctx.version, throttle_time_ms=0, results=results)
+
+
+async def handle_delete_records(ctx: RequestContext, request) -> DeleteRecordsResponse:
+    """DeleteRecords: move each partition's log start forward (the core's all-or-nothing per topic)."""
+    topics = []
+    for topic in request.topics:
+        offsets = {partition.partition_index: partition.offset for partition in topic.partitions}
+        try:
+            starts: dict[int, int] = await delete_records(ctx.cluster.storage, ctx.cluster.clock, topic.name, offsets)
+            code, low = WireError.NONE, None
+        except KafkaError as error:
+            starts, code, low = {}, error_code(error), -1
+        topics.append(DeleteRecordsResponse.DeleteRecordsTopicResult(name=topic.name, partitions=[
+            DeleteRecordsResponse.DeleteRecordsTopicResult.DeleteRecordsPartitionResult(
+                partition_index=index, low_watermark=starts[index] if low is None else low, error_code=code)
+            for index in offsets]))
+    return DeleteRecordsResponse(version=ctx.version, throttle_time_ms=0, topics=topics)
 
 
 async def handle_elect_leaders(ctx: RequestContext, request) -> ElectLeadersResponse:
