@@ -468,6 +468,23 @@ async def test_only_the_playground_exposes_its_simulated_core(backend: Backend) 
         assert backend.unsupported_reason(Capability.BROKER_CONTROL)
 
 
+async def test_a_client_call_cancelled_as_its_answer_lands_stays_cancelled(served) -> None:  # noqa: F811
+    # Closing the backend cancels the change feed's poll. On Python 3.11 asyncio.wait_for returned
+    # an answer that landed in the same loop turn as the cancellation and dropped the cancellation,
+    # so the poll loop went on and closing the app waited forever.
+    backend = await KafkaClientBackend.open({"bootstrap.servers": served.bootstrap})
+    try:
+        answer: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+        waiting = asyncio.create_task(backend.answer(answer))
+        await asyncio.sleep(0)  # the call now waits for its answer
+        answer.set_result("metadata")
+        waiting.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await waiting
+    finally:
+        await backend.close()
+
+
 async def test_an_unreachable_cluster_fails_in_bounded_time_with_the_cause() -> None:
     from backend_support import free_port
 

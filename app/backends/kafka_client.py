@@ -17,7 +17,7 @@ import logging
 import os
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Any, Callable, Mapping, Sequence, TypeVar
+from typing import Any, Awaitable, Callable, Mapping, Sequence, TypeVar
 
 from confluent_kafka import (ConsumerGroupState, ConsumerGroupTopicPartitions, ConsumerGroupType, ElectionType,
                              KafkaException)
@@ -110,12 +110,20 @@ class KafkaClientBackend(Backend):
             raise ClusterUnreachable(f"the connection to cluster '{self.name}' is closed")
         loop = asyncio.get_running_loop()
         try:
-            return await asyncio.wait_for(loop.run_in_executor(self._executor, function, *args),
-                                          self.request_timeout_s + 1)
-        except asyncio.TimeoutError:
-            raise self._unreachable() from None
+            return await self.answer(loop.run_in_executor(self._executor, function, *args))
         except KafkaException as error:
             raise self._client_error(error) from None
+
+    async def answer(self, pending: Awaitable[T]) -> T:
+        """Await a client call's answer for at most ``request_timeout_s`` (+1 s, so librdkafka's own
+        timeout fires first); ``ClusterUnreachable`` with the clearest cause seen after that."""
+        # asyncio.timeout, not wait_for: on Python 3.11 wait_for swallows a cancellation that
+        # arrives as the answer does (CPython gh-86296), and the change feed's loop never stopped.
+        try:
+            async with asyncio.timeout(self.request_timeout_s + 1):
+                return await pending
+        except TimeoutError:
+            raise self._unreachable() from None
 
     async def admin(self, request: Callable[..., dict[Any, Future[Any]]], *args: Any,
                     **kwargs: Any) -> dict[Any, Any]:
@@ -134,9 +142,7 @@ class KafkaClientBackend(Backend):
         outcomes: dict[Any, Any] = {}
         for key, future in futures.items():
             try:
-                outcomes[key] = await asyncio.wait_for(asyncio.wrap_future(future), self.request_timeout_s + 1)
-            except asyncio.TimeoutError:
-                raise self._unreachable() from None
+                outcomes[key] = await self.answer(asyncio.wrap_future(future))
             except KafkaException as error:
                 outcomes[key] = self._client_error(error)
         return outcomes
@@ -190,10 +196,12 @@ class KafkaClientBackend(Backend):
         """Stop the change feed and the client threads."""
         if self._closed:
             return
-        if self._feed is not None:
-            await self._feed.stop()
-        self._closed = True
-        self._executor.shutdown(wait=False, cancel_futures=True)
+        try:
+            if self._feed is not None:
+                await self._feed.stop()
+        finally:
+            self._closed = True
+            self._executor.shutdown(wait=False, cancel_futures=True)
 
     # --- topics -----------------------------------------------------------------------------
 
@@ -332,9 +340,7 @@ class KafkaClientBackend(Backend):
         # (SystemError "more argument specifiers than keyword list entries"); the wait below bounds it.
         future = await self.call(lambda: self._admin.elect_leaders(election, asked))
         try:
-            answers = await asyncio.wait_for(asyncio.wrap_future(future), self.request_timeout_s + 1)
-        except asyncio.TimeoutError:
-            raise self._unreachable() from None
+            answers = await self.answer(asyncio.wrap_future(future))
         except KafkaException as error:
             raise self._client_error(error) from None
         return {TopicPartition(tp.topic, tp.partition): None if outcome is None else self._client_error(outcome)
@@ -403,9 +409,7 @@ class KafkaClientBackend(Backend):
         """ListGroups (consumer groups), sorted by id."""
         future = await self.call(lambda: self._admin.list_consumer_groups(request_timeout=self.request_timeout_s))
         try:
-            result = await asyncio.wait_for(asyncio.wrap_future(future), self.request_timeout_s + 1)
-        except asyncio.TimeoutError:
-            raise self._unreachable() from None
+            result = await self.answer(asyncio.wrap_future(future))
         except KafkaException as error:
             raise self._client_error(error) from None
         return sorted((GroupListing(g.group_id, GROUP_STATES.get(g.state, "Unknown"),

@@ -27,6 +27,8 @@ from .interface import (BrokerStateChanged, ClusterConnection, ClusterUnreachabl
 if TYPE_CHECKING:
     from .kafka_client import KafkaClientBackend
 
+#: How long stopping the feed may wait for a poll under way to end (its client calls are cancelled at once).
+STOP_WITHIN_S = 10.0
 #: A partition as Metadata shows it: leader, replicas, ISR.
 PartitionState = tuple[int, tuple[int, ...], tuple[int, ...]]
 
@@ -141,12 +143,17 @@ class KafkaClientFeed:
         self._task = asyncio.create_task(self._run(), name="kplay-kafka-client-feed")
 
     async def stop(self) -> None:
-        """Stop polling."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        """Stop polling (``RuntimeError`` if the poll does not end within ``STOP_WITHIN_S``)."""
+        if self._task is None:
+            return
+        task, self._task = self._task, None
+        task.cancel()
+        # A bounded wait: a poll that ignored its cancellation once kept app teardown waiting forever.
+        done, _ = await asyncio.wait({task}, timeout=STOP_WITHIN_S)
+        if not done:
+            raise RuntimeError(f"the change feed's poll did not end within {STOP_WITHIN_S:g} s of being stopped")
+        with contextlib.suppress(asyncio.CancelledError):
+            task.result()
 
     def subscribe(self, *kinds: str) -> Subscription:
         """A new subscription to events of ``kinds`` (all when none are named)."""
@@ -155,7 +162,8 @@ class KafkaClientFeed:
         return subscription
 
     async def _run(self) -> None:
-        while True:
+        # Checked as well as cancelled: a cancellation swallowed on the way must not keep it polling.
+        while asyncio.current_task() is self._task:
             await asyncio.sleep(self.poll_interval_s)
             await self.poll_once()
 
