@@ -88,13 +88,16 @@ class ClientConnection:
 
     async def _read_frame(self) -> bytes | None:
         idle_s = self.server.settings.connections_max_idle_ms / 1000
+        # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow a cancellation that
+        # arrives with the data (CPython gh-86296), and a stopping broker would keep this loop going.
         try:
-            prefix = await asyncio.wait_for(self._reader.readexactly(_SIZE.size), idle_s)
+            async with asyncio.timeout(idle_s):
+                prefix = await self._reader.readexactly(_SIZE.size)
         except asyncio.IncompleteReadError as partial:
             if partial.partial:
                 raise
             return None  # a clean close between requests
-        except asyncio.TimeoutError:
+        except TimeoutError:
             raise CloseConnection(f"idle for connections.max.idle.ms ({idle_s * 1000:.0f} ms)") from None
         size = _SIZE.unpack(prefix)[0]
         limit = self.server.settings.socket_request_max_bytes
@@ -103,8 +106,9 @@ class ClientConnection:
         if size < MIN_REQUEST_BYTES:
             raise ProtocolViolation(f"request size {size} is smaller than a request header")
         try:
-            return await asyncio.wait_for(self._reader.readexactly(size), idle_s)
-        except asyncio.TimeoutError:
+            async with asyncio.timeout(idle_s):
+                return await self._reader.readexactly(size)
+        except TimeoutError:
             raise CloseConnection(f"a request of {size} bytes stayed incomplete for connections.max.idle.ms "
                                   f"({idle_s * 1000:.0f} ms)") from None
 
