@@ -207,16 +207,30 @@ class TopicList(Vertical):
         return tuple(columns), max(NAME_WIDTH // 2, width - used)
 
     def on_resize(self, event: events.Resize) -> None:
-        # The pane's border and the table's scrollbar take three cells.
-        columns, name_width = self.fit_columns(event.size.width - 3)
-        if (columns, name_width) != (self._columns, self._name_width):
-            self._columns, self._name_width = columns, name_width
-            table = self.table
-            table.clear(columns=True)
-            self._add_columns(table)
-            self._order = []  # redraw every row with the new columns
-            if self.loaded:
-                self._redraw()
+        # The table takes its new size in the next layout: fit the columns to it then.
+        self.call_after_refresh(self._refit)
+
+    def _refit(self) -> None:
+        if self._fit_columns_to_table() and self.loaded:
+            self._redraw()
+
+    def _fit_columns_to_table(self) -> bool:
+        """Fit the columns to the width the table has for them now; True if they changed.
+
+        Measured on the table itself, not the pane: its vertical scrollbar comes and goes with the
+        row count, and columns wider than the table cut the right-aligned counts off."""
+        width = self.table.scrollable_content_region.width
+        if width <= 0:
+            return False
+        columns, name_width = self.fit_columns(width)
+        if (columns, name_width) == (self._columns, self._name_width):
+            return False
+        self._columns, self._name_width = columns, name_width
+        table = self.table
+        table.clear(columns=True)
+        self._add_columns(table)
+        self._order = []  # redraw every row with the new columns
+        return True
 
     @property
     def table(self) -> DataTable:
@@ -333,6 +347,7 @@ class TopicList(Vertical):
             self._redraw_timer.stop()
             self._redraw_timer = None
         self._last_redraw = time.monotonic()
+        self._fit_columns_to_table()
         table = self.table
         now_ms = clock_ms(self.source)
         order = sorted(self.rows)
