@@ -9,6 +9,7 @@ notices the day Tansu follows Kafka); kplay is never bent to Tansu.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from pathlib import Path
 from typing import AsyncIterator, Awaitable, Callable, TypeVar
@@ -481,6 +482,40 @@ async def test_a_client_call_cancelled_as_its_answer_lands_stays_cancelled(serve
         waiting.cancel()
         with pytest.raises(asyncio.CancelledError):
             await waiting
+    finally:
+        await backend.close()
+
+
+async def test_a_poll_that_meets_a_topic_deleted_midway_is_dropped_and_the_feed_goes_on(served) -> None:  # noqa: F811
+    # Seen in a full run: Metadata listed a topic, it was deleted, and ListOffsets for it failed with
+    # UNKNOWN_TOPIC_OR_PARTITION; the poll raised, the feed's task ended, and the TUI never saw the
+    # topic go. A poll meeting such a change is dropped; the next one sees the cluster whole.
+    backend = await KafkaClientBackend.open({"bootstrap.servers": served.bootstrap}, poll_interval_s=0.1)
+    try:
+        stream = await backend.subscribe("topic_created")
+        real_watermarks = backend.watermarks
+        failures = 0
+
+        async def deleted_midway(partitions):  # type: ignore[no-untyped-def]
+            nonlocal failures
+            if failures < 2:
+                failures += 1
+                raise UnknownTopicOrPartition("This server does not host this topic-partition.")
+            return await real_watermarks(partitions)
+
+        backend.watermarks = deleted_midway  # type: ignore[method-assign]
+        name = f"after-a-failed-poll-{time.monotonic_ns()}"
+        await backend.create_topic(name, partitions=1, replication_factor=1)
+        deadline = time.monotonic() + 20
+        seen: list[str] = []
+        while name not in seen:
+            remaining = deadline - time.monotonic()
+            assert remaining > 0, f"the feed stopped after its failed polls (events seen: {seen})"
+            with contextlib.suppress(asyncio.TimeoutError):
+                event = await asyncio.wait_for(stream.get(), min(remaining, 1.0))
+                seen.append(getattr(event, "topic", ""))
+        assert failures == 2
+        stream.close()
     finally:
         await backend.close()
 

@@ -254,7 +254,8 @@ def test_tls_to_a_plaintext_listener_is_one_line_naming_the_handshake(served: Se
     path = tmp_path / "clusters.toml"
     path.write_text(f'[tls]\n"bootstrap.servers" = "{served.bootstrap}"\n"security.protocol" = "SSL"\n')
     line = one_line_failure(run("topics", "--list", cluster="tls", profiles=path))
-    assert "SSL handshake failed" in line, line
+    # librdkafka words it by when the plaintext listener's answer lands (both seen in full runs).
+    assert "SSL handshake failed" in line or "SSL connection closed by peer" in line, line
     missing_ca = tmp_path / "clusters-ca.toml"
     missing_ca.write_text(f'[tls]\n"bootstrap.servers" = "{served.bootstrap}"\n"security.protocol" = "SSL"\n'
                           f'"ssl.ca.location" = "{tmp_path}/no-such-ca.pem"\n')

@@ -17,6 +17,7 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Iterator
 
+from broker_core.errors import KafkaError
 from broker_core.events import Subscription
 
 from .interface import (BrokerStateChanged, ClusterConnection, ClusterUnreachable, ControllerChanged, Event,
@@ -176,6 +177,11 @@ class KafkaClientFeed:
                 self.connected = False
                 self._publish(ClusterConnection, connected=False, reason=str(problem))
                 return 1
+            return 0
+        except KafkaError:
+            # The cluster changed between this poll's requests (a topic deleted after Metadata
+            # listed it and before its offsets were asked): drop this poll, the next sees it whole.
+            # Raising would end the feed, and every pane would stop following the cluster.
             return 0
         published = 0
         if not self.connected or self._snapshot is None:
