@@ -29,6 +29,7 @@ from .producer_state import (ProducerMark, allocate_producer_id, check_batch, re
                              truncate_producer_state)
 from .batch_compression import DecompressionBudget
 from .log_validator import validate_batch
+from .record_reader import append_consumer_records
 from .record_batch import (CONTROL_MASK, NO_TIMESTAMP, TRANSACTIONAL_MASK, ControlType, RecordBatch, build_batch,
                            read_header, rebuild_batch, set_base_offset, set_max_timestamp,
                            set_partition_leader_epoch)
@@ -430,7 +431,7 @@ class PartitionLogs:
 
     async def read(self, topic: str, partition: int, offset: int, *, max_records: int = 500,
                    max_bytes: int = 52_428_800, to_log_end: bool = False,
-                   read_committed: bool = False) -> FetchResult:
+                   read_committed: bool = False, whole_batches: bool = False) -> FetchResult:
         """Records from ``offset`` up to the high watermark, at most ``max_records`` of them.
 
         ``to_log_end`` reads up to the leader's log end instead, records not yet committed included, as a
@@ -438,6 +439,8 @@ class PartitionLogs:
         never for a consumer. Raises OffsetOutOfRange below the log start or above the log end, as a Kafka
         fetch does. ``read_committed`` reads only below the last stable offset and leaves out the
         records of aborted transactions (Kafka's isolation.level); transaction markers are never records.
+        ``whole_batches`` returns every record of the batches read for ``max_records`` (from
+        ``offset``, below the high watermark or LSO), as a Kafka fetch returns whole batches.
         """
         stable: list = [-1, ()]
 
@@ -466,7 +469,8 @@ class PartitionLogs:
         if not state:
             raise UnknownTopicOrPartition(f"Topic '{topic}' does not exist")
         upto = state[3] if to_log_end else stable[0] if read_committed else state[4]
-        result = _fetch_result(topic, partition, offset, state[1:], rows, max_bytes, max_records, upto,
+        result = _fetch_result(topic, partition, offset, state[1:], rows, max_bytes,
+                               float("inf") if whole_batches else max_records, upto,
                                aborted=stable[1] if read_committed else None, known_aborted=stable[1])
         return replace(result, last_stable_offset=stable[0], aborted=stable[1])
 
@@ -712,7 +716,7 @@ async def _first_at_or_after(conn: aiosqlite.Connection, topic_id: int, partitio
 
 
 def _fetch_result(topic: str, partition: int, offset: int, state: tuple, rows: list, max_bytes: int,
-                  max_records: int, upto: int, as_batches: bool = False, *,
+                  max_records: float, upto: int, as_batches: bool = False, *,
                   aborted: tuple | None = None, known_aborted: tuple = ()) -> FetchResult:
     """A read's answer from its partition's ``(config, log start, log end, high watermark,
     leader)`` and the batches read (base offset, bytes), decoded from ``offset`` to
@@ -740,8 +744,7 @@ def _fetch_result(topic: str, partition: int, offset: int, state: tuple, rows: l
     if rows:
         ts_type = effective_config(json.loads(config))["message.timestamp.type"]
         ts_type = "LogAppendTime" if ts_type == "LogAppendTime" else "CreateTime"
-        budget = max_bytes
-        append = records.append
+        budget: float = max_bytes
         left = max_records
         kept = _kept_batches(rows, aborted)
         in_aborted = _kept_batches(rows, known_aborted) if known_aborted and aborted is None else None
@@ -760,19 +763,13 @@ def _fetch_result(topic: str, partition: int, offset: int, state: tuple, rows: l
             if in_aborted is not None and not in_aborted[index]:
                 marks.append(TransactionMark(max(offset, _BASE_OFFSET.unpack_from(data, 0)[0]), min(last, upto - 1),
                                              "aborted", _PRODUCER_FIELDS.unpack_from(data, 43)[0]))
-            for off, ts, key, value, headers in RecordBatch(data).records(from_offset=offset):
-                if off >= upto:
-                    break
-                # tuple.__new__ skips the NamedTuple's keyword handling: this runs per record read.
-                append(_new_tuple(ConsumerRecord, (topic, partition, off, ts, key, value, headers, ts_type)))
-                next_offset = off + 1
-                budget -= (len(key) if key else 0) + (len(value) if value else 0)
-                left -= 1
-                if budget <= 0 or not left:  # like Kafka, always return at least one record
-                    break
-            else:
-                continue
-            break
+            taken, budget = append_consumer_records(records, topic, partition, data, offset, upto, left, budget,
+                                                    ts_type)
+            if taken:
+                next_offset = records[-1].offset + 1
+                left -= taken
+            if budget <= 0 or not left:  # like Kafka, always return at least one record
+                break
     return FetchResult(topic, partition, records, hw, start, leo, next_offset=next_offset,
                        transaction_marks=tuple(marks))
 
