@@ -33,6 +33,7 @@ from .consumer_protocol import (ConsumerProtocolAssignment, ConsumerProtocolErro
                                 decode_assignment, decode_cooperative_user_data, decode_sticky_user_data,
                                 decode_subscription, encode_assignment, encode_cooperative_user_data,
                                 encode_sticky_user_data, encode_subscription)
+from .completed_fetch import CompletedFetch
 from .consumer_group_member import GROUP_PROTOCOLS, ConsumerProtocolMember
 from .errors import (FencedMemberEpoch, IllegalGeneration, InvalidGroupId, KafkaError, OffsetOutOfRange,
                      RebalanceInProgress, UnknownMemberId, UnknownTopicOrPartition)
@@ -141,6 +142,8 @@ class Consumer:
         self._subscription: tuple[str, ...] = ()
         self._assigned: list[TopicPartition] = []
         self._positions: dict[TopicPartition, int] = {}
+        #: Records fetched and not yet returned, per partition (Kafka's buffered CompletedFetch).
+        self._completed: dict[TopicPartition, CompletedFetch] = {}
         self._paused: set[TopicPartition] = set()
         self._high_watermarks: dict[TopicPartition, int] = {}
         self._transaction_marks: list[tuple[TopicPartition, TransactionMark]] = []
@@ -268,6 +271,7 @@ class Consumer:
         keep = set(partitions)
         self._assigned = sorted(keep)
         self._positions = {tp: off for tp, off in self._positions.items() if tp in keep}
+        self._completed = {tp: fetched for tp, fetched in self._completed.items() if tp in keep}
         self._paused &= keep
 
     def assignment(self) -> set[TopicPartition]:
@@ -418,37 +422,47 @@ class Consumer:
             budget = self.max_poll_records - len(out)
             if budget <= 0:
                 break
-            try:
-                result = await self._fetch_partition(tp, budget)
-            except KafkaError as error:
-                if not error.retriable:
-                    raise
-                # Kafka's fetcher retries these (an offline leader, a topic deleted before the
-                # group rebalanced) on the next fetch instead of failing poll().
-                self._check_metadata = True
-                continue
-            self._high_watermarks[tp] = result.high_watermark
-            if result.records:
-                out.extend(result.records)
-            if result.transaction_marks:
-                self._transaction_marks.extend((tp, mark) for mark in result.transaction_marks)
+            fetched = self._completed.get(tp)
+            if fetched is not None and self._positions.get(tp) != fetched.position:
+                fetched = None  # a seek moved the position: those records are not next (Kafka drops them too)
+            if fetched is None:
+                try:
+                    result = await self._fetch_partition(tp)
+                except KafkaError as error:
+                    if not error.retriable:
+                        raise
+                    # Kafka's fetcher retries these (an offline leader, a topic deleted before the
+                    # group rebalanced) on the next fetch instead of failing poll().
+                    self._check_metadata = True
+                    continue
+                self._high_watermarks[tp] = result.high_watermark
+                fetched = self._completed[tp] = CompletedFetch(result, self._positions[tp])
+            records, marks, position = fetched.take(budget)
+            if fetched.drained:
+                del self._completed[tp]
+            if records:
+                out.extend(records)
+            if marks:
+                self._transaction_marks.extend((tp, mark) for mark in marks)
                 del self._transaction_marks[:-MARKS_KEPT]
-            if result.next_offset is not None:
+            if position is not None:
                 # Past the records and past the markers and aborted records skipped (offset gaps).
-                self._positions[tp] = result.next_offset
-            elif result.records:
-                self._positions[tp] = result.records[-1].offset + 1
+                self._positions[tp] = position
         return out
 
-    async def _fetch_partition(self, tp: TopicPartition, budget: int) -> FetchResult:
+    async def _fetch_partition(self, tp: TopicPartition) -> FetchResult:
+        # Whole batches, enough of them for max.poll.records: what this poll does not return,
+        # the next ones do (CompletedFetch), without reading or decoding the batches again.
         if tp not in self._positions:
             await self._reset_position(tp, use_committed=True)
         try:
-            return await self._cluster.logs.read(tp.topic, tp.partition, self._positions[tp], max_records=budget,
+            return await self._cluster.logs.read(tp.topic, tp.partition, self._positions[tp],
+                                                 max_records=self.max_poll_records, whole_batches=True,
                                                  read_committed=self.read_committed)
         except OffsetOutOfRange:
             await self._reset_position(tp, use_committed=False)
-            return await self._cluster.logs.read(tp.topic, tp.partition, self._positions[tp], max_records=budget,
+            return await self._cluster.logs.read(tp.topic, tp.partition, self._positions[tp],
+                                                 max_records=self.max_poll_records, whole_batches=True,
                                                  read_committed=self.read_committed)
 
     def take_transaction_marks(self) -> list[tuple[TopicPartition, TransactionMark]]:

@@ -1,0 +1,57 @@
+"""The core Consumer's fetch: whole batches are read once and handed out max.poll.records at a
+time across polls (Kafka's CompletedFetch), and a seek elsewhere leaves what was fetched unused."""
+
+from __future__ import annotations
+
+from broker_core import Cluster, Consumer, ProducerRecord, TopicPartition
+from broker_core.delete_records import delete_records
+
+TP = TopicPartition("big", 0)
+
+
+async def one_batch_of(cluster: Cluster, count: int) -> None:
+    await cluster.topics.create_topic("big", 1, 1)
+    await cluster.logs.append("big", 0, [ProducerRecord(b"k%d" % i, b"v%d" % i) for i in range(count)])
+
+
+async def test_a_batch_larger_than_a_poll_is_returned_across_polls_in_order(cluster: Cluster) -> None:
+    await one_batch_of(cluster, 10)
+    consumer = Consumer(cluster, auto_offset_reset="earliest", max_poll_records=4)
+    consumer.assign([TP])
+    polls = [[r.offset for r in await consumer.poll()] for _ in range(4)]
+    assert polls == [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9], []]
+    assert await consumer.position(TP) == 10
+
+
+async def test_a_seek_between_polls_reads_from_the_new_position(cluster: Cluster) -> None:
+    await one_batch_of(cluster, 10)
+    consumer = Consumer(cluster, auto_offset_reset="earliest", max_poll_records=3)
+    consumer.assign([TP])
+    assert [r.offset for r in await consumer.poll()] == [0, 1, 2]
+    consumer.seek(TP, 8)
+    assert [r.offset for r in await consumer.poll()] == [8, 9]
+    consumer.seek(TP, 1)
+    assert [(r.offset, r.value) for r in await consumer.poll()] == [(1, b"v1"), (2, b"v2"), (3, b"v3")]
+
+
+async def test_a_paused_partition_keeps_its_place(cluster: Cluster) -> None:
+    await one_batch_of(cluster, 6)
+    consumer = Consumer(cluster, auto_offset_reset="earliest", max_poll_records=4)
+    consumer.assign([TP])
+    assert [r.offset for r in await consumer.poll()] == [0, 1, 2, 3]
+    consumer.pause(TP)
+    assert await consumer.poll() == []
+    consumer.resume(TP)
+    assert [r.offset for r in await consumer.poll()] == [4, 5]
+
+
+async def test_a_partition_given_up_and_assigned_again_is_read_afresh(cluster: Cluster) -> None:
+    await one_batch_of(cluster, 6)
+    consumer = Consumer(cluster, auto_offset_reset="earliest", max_poll_records=2)
+    consumer.assign([TP])
+    assert [r.offset for r in await consumer.poll()] == [0, 1]
+    await delete_records(cluster.storage, cluster.clock, "big", {0: 4})
+    consumer.assign([])
+    consumer.assign([TP])
+    consumer.seek(TP, 2)  # where the records fetched before continued: they are gone from the log
+    assert [r.offset for r in await consumer.poll()] == [4, 5]
