@@ -437,6 +437,17 @@ class ChangeFeed:
         self._subscriptions.add(sub)
         return sub
 
+    def committed_version(self) -> int:
+        """A number that moves whenever any connection (this process's or another's) commits to
+        the data file, read without a thread hop: while it stays, nothing in the file changed.
+        -1 while the feed is not running (then anything may have changed)."""
+        if self._conn is None:
+            return -1
+        try:
+            return self._conn.execute("PRAGMA data_version").fetchone()[0]
+        except sqlite3.Error:
+            return -1
+
     def wake(self) -> None:
         """Look for changes now (called after this process commits, to skip the poll wait)."""
         self._wake.set()

@@ -4,10 +4,13 @@
 
 For each partition count, on a fresh data file in a temporary directory: a topic of that
 many partitions, ``--num-records`` records of ``--record-size`` bytes spread over the first
-``--partitions-with-data`` of them, ``kplay serve`` in its own process, and a
-confluent-kafka consumer assigned every partition from the beginning. The figure is the
-time from assign() to the last record. Kafka's fetch costs what has data (KIP-227's
-sessions); the target is 10,000 partitions within 2x of 100.
+``--partitions-with-data`` of them, ``kplay serve`` in its own process, and a consumer of
+each ``--client`` assigned every partition from the beginning: kafka-python (incremental
+fetch sessions, one ListOffsets per broker), confluent-kafka (librdkafka: no fetch
+sessions, one ListOffsets per partition) or ``core`` (the in-process ``broker_core``
+Consumer that the TUI and console-consumer use, no serve). The figure is the time from
+assign() to the last record, the best of ``--repeat`` runs. Kafka's fetch costs what has
+data (KIP-227's sessions); the target is 10,000 partitions within 2x of 100.
 """
 
 from __future__ import annotations
@@ -40,6 +43,10 @@ def fetch_perf_test(
     offset_zero: Annotated[bool, typer.Option(
         "--offset-zero", help="Assign at offset 0 instead of the beginning: no ListOffsets per partition, "
                               "so the figure is the fetches' alone.")] = False,
+    client: Annotated[str, typer.Option(
+        "--client", metavar="LIST", help="Comma-separated consumers to time: kafka-python, confluent-kafka, "
+                                         "core (one table each).")] = "kafka-python,confluent-kafka",
+    repeat: Annotated[int, typer.Option("--repeat", metavar="N", help="Runs per figure; the best is kept.")] = 1,
 ) -> None:
     """Time a consumer assigned many partitions, few with data, through kplay serve."""
     with one_line_errors("Error: "):
@@ -47,45 +54,83 @@ def fetch_perf_test(
             counts = [int(part) for part in partitions.split(",") if part.strip()]
         except ValueError:
             raise UsageProblem(f"--partitions must be a comma-separated list of numbers, not {partitions!r}") from None
-        if not counts or min(counts) < 1 or num_records < 1 or with_data < 1 or record_size < 0:
-            raise UsageProblem("--partitions, --num-records and --partitions-with-data must be at least 1")
-        try:
-            import confluent_kafka  # noqa: F401
-        except ImportError:
-            raise UsageProblem("fetch-perf-test needs confluent-kafka (pip install confluent-kafka)") from None
-        lines = [f"fetch-perf-test: {num_records} records of {record_size} bytes in "
-                 f"{with_data} partition(s); one confluent-kafka consumer assigned every partition "
-                 + ("at offset 0" if offset_zero else "from the beginning (one ListOffsets per partition)"),
-                 f"{'partitions':>12}{'seconds':>10}{'records/sec':>14}{'vs first':>10}"]
-        first = None
-        for count in counts:
-            seconds = _measure(count, num_records, record_size, min(with_data, count), offset_zero)
-            first = first or seconds
-            lines.append(f"{count:>12}{seconds:>10.2f}{num_records / seconds:>14.0f}{seconds / first:>9.2f}x")
+        if not counts or min(counts) < 1 or num_records < 1 or with_data < 1 or record_size < 0 or repeat < 1:
+            raise UsageProblem("--partitions, --num-records, --partitions-with-data and --repeat must be at least 1")
+        clients = [name.strip() for name in client.split(",") if name.strip()]
+        unknown = [name for name in clients if name not in CLIENTS]
+        if unknown or not clients:
+            raise UsageProblem(f"--client must name some of {', '.join(CLIENTS)}, not {client!r}")
+        for name in clients:
+            module = CLIENTS[name][0]
+            if module:
+                try:
+                    __import__(module)
+                except ImportError:
+                    raise UsageProblem(f"fetch-perf-test --client {name} needs {name} "
+                                       f"(pip install {name})") from None
+        figures = _measure_all(counts, clients, num_records, record_size, with_data, offset_zero, repeat)
+        start = "at offset 0" if offset_zero else "from the beginning"
+        lines = [f"fetch-perf-test: {num_records} records of {record_size} bytes in {with_data} partition(s); "
+                 f"one consumer assigned every partition {start}, best of {repeat}"]
+        for name in clients:
+            lines += ["", f"{name}: {CLIENTS[name][1]}",
+                      f"{'partitions':>12}{'seconds':>10}{'records/sec':>14}{'vs first':>10}"]
+            first = None
+            for count in counts:
+                seconds = figures[name, count]
+                first = first or seconds
+                lines.append(f"{count:>12}{seconds:>10.2f}{num_records / seconds:>14.0f}{seconds / first:>9.2f}x")
         print_lines(lines + [f"(load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs)"])
 
 
-def _measure(partitions: int, num_records: int, record_size: int, with_data: int, offset_zero: bool) -> float:
-    with tempfile.TemporaryDirectory(prefix="kplay-fetch-perf-") as directory:
-        data = Path(directory) / "fetch-perf.db"
-        asyncio.run(_fill(data, partitions, num_records, record_size, with_data))
-        server = subprocess.Popen([sys.executable, "-c", "from app.cli import main; main()", "serve", "--port", "0",
-                                   "--kafka-only", "--data", str(data)], stdout=subprocess.PIPE,
-                                  stderr=subprocess.DEVNULL, text=True)
-        try:
-            assert server.stdout is not None
-            bootstrap = ""
-            for line in server.stdout:
-                if line.startswith("bootstrap.servers="):
-                    bootstrap = line.strip().split("=", 1)[1]
-                if line.startswith("Press Ctrl+C"):
-                    break
-            if not bootstrap:
-                raise UsageProblem("kplay serve did not start")
-            return _consume(bootstrap, partitions, num_records, offset_zero)
-        finally:
-            server.terminate()
-            server.wait()
+#: --client name -> (module it needs, what it does per fetch).
+CLIENTS = {
+    "kafka-python": ("kafka", "through kplay serve; incremental fetch sessions, one ListOffsets per broker"),
+    "confluent-kafka": ("confluent_kafka", "through kplay serve; librdkafka sends no fetch sessions and "
+                                           "one ListOffsets per partition"),
+    "core": ("", "broker_core's Consumer in this process, no serve"),
+}
+
+
+def _measure_all(counts: list[int], clients: list[str], num_records: int, record_size: int, with_data: int,
+                 offset_zero: bool, repeat: int) -> dict[tuple[str, int], float]:
+    """Each client's best time per partition count, every client reading the same data file."""
+    figures: dict[tuple[str, int], float] = {}
+    for count in counts:
+        with tempfile.TemporaryDirectory(prefix="kplay-fetch-perf-") as directory:
+            data = Path(directory) / "fetch-perf.db"
+            asyncio.run(_fill(data, count, num_records, record_size, min(with_data, count)))
+            for name in clients:
+                runs = []
+                for _ in range(repeat):
+                    if name == "core":
+                        runs.append(asyncio.run(_consume_core(data, count, num_records, offset_zero)))
+                    else:
+                        runs.append(_measure(data, name, count, num_records, offset_zero))
+                figures[name, count] = min(runs)
+    return figures
+
+
+def _measure(data: Path, client: str, partitions: int, num_records: int, offset_zero: bool) -> float:
+    """One run of a Kafka client against ``kplay serve`` (a fresh process: no sessions carried over)."""
+    server = subprocess.Popen([sys.executable, "-c", "from app.cli import main; main()", "serve", "--port", "0",
+                               "--kafka-only", "--data", str(data)], stdout=subprocess.PIPE,
+                              stderr=subprocess.DEVNULL, text=True)
+    try:
+        assert server.stdout is not None
+        bootstrap = ""
+        for line in server.stdout:
+            if line.startswith("bootstrap.servers="):
+                bootstrap = line.strip().split("=", 1)[1]
+            if line.startswith("Press Ctrl+C"):
+                break
+        if not bootstrap:
+            raise UsageProblem("kplay serve did not start")
+        consume = _consume_kafka_python if client == "kafka-python" else _consume
+        return consume(bootstrap, partitions, num_records, offset_zero)
+    finally:
+        server.terminate()
+        server.wait()
 
 
 async def _fill(data: Path, partitions: int, num_records: int, record_size: int, with_data: int) -> None:
@@ -119,6 +164,55 @@ def _consume(bootstrap: str, partitions: int, num_records: int, offset_zero: boo
         return time.perf_counter() - started
     finally:
         consumer.close()
+
+
+def _consume_kafka_python(bootstrap: str, partitions: int, num_records: int, offset_zero: bool) -> float:
+    from kafka import KafkaConsumer, TopicPartition
+
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False,
+                             max_poll_records=10_000)
+    try:
+        started = time.perf_counter()
+        assigned = [TopicPartition("fetch-perf", p) for p in range(partitions)]
+        consumer.assign(assigned)
+        if offset_zero:
+            for tp in assigned:
+                consumer.seek(tp, 0)
+        else:
+            consumer.seek_to_beginning()
+        read = 0
+        deadline = started + 600
+        while read < num_records and time.perf_counter() < deadline:
+            read += sum(len(records) for records in consumer.poll(timeout_ms=1000).values())
+        if read < num_records:
+            raise UsageProblem(f"read only {read} of {num_records} records in 600 s")
+        return time.perf_counter() - started
+    finally:
+        consumer.close()
+
+
+async def _consume_core(data: Path, partitions: int, num_records: int, offset_zero: bool) -> float:
+    from broker_core.consumer import Consumer
+
+    async with await Cluster.open(data) as cluster:
+        consumer = Consumer(cluster, auto_offset_reset="earliest", enable_auto_commit=False, max_poll_records=10_000)
+        try:
+            started = time.perf_counter()
+            consumer.assign([("fetch-perf", p) for p in range(partitions)])
+            if offset_zero:
+                for p in range(partitions):
+                    consumer.seek(("fetch-perf", p), 0)
+            else:
+                await consumer.seek_to_beginning()
+            read = 0
+            deadline = started + 600
+            while read < num_records and time.perf_counter() < deadline:
+                read += len(await consumer.poll(timeout_ms=1000))
+            if read < num_records:
+                raise UsageProblem(f"read only {read} of {num_records} records in 600 s")
+            return time.perf_counter() - started
+        finally:
+            await consumer.close()
 
 
 def register(app: typer.Typer) -> None:

@@ -12,6 +12,8 @@ CONNECTIONS_MAX_IDLE_MS = 600_000
 #: defaults: with the KIP-848 protocol the broker, not the client, sets both.
 GROUP_CONSUMER_SESSION_TIMEOUT_MS = 45_000
 GROUP_CONSUMER_HEARTBEAT_INTERVAL_MS = 5_000
+#: Kafka's ``max.incremental.fetch.session.cache.slots`` default: fetch sessions per broker.
+MAX_INCREMENTAL_FETCH_SESSION_CACHE_SLOTS = 1000
 
 
 @dataclass(frozen=True)
@@ -25,3 +27,4 @@ class BrokerSettings:
     connections_max_idle_ms: int = CONNECTIONS_MAX_IDLE_MS
     group_consumer_session_timeout_ms: int = GROUP_CONSUMER_SESSION_TIMEOUT_MS
     group_consumer_heartbeat_interval_ms: int = GROUP_CONSUMER_HEARTBEAT_INTERVAL_MS
+    max_incremental_fetch_session_cache_slots: int = MAX_INCREMENTAL_FETCH_SESSION_CACHE_SLOTS

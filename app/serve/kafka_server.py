@@ -33,6 +33,7 @@ from .broker_settings import BrokerSettings
 from .connection import ClientConnection
 from .credentials import Credentials
 from .group_placement import coordinator_among
+from .fetch_sessions import FetchSessionCaches
 from .leadership import LeadershipView
 from .producer_state import ProducerStateTable
 from .sasl import ENABLED_MECHANISMS
@@ -77,6 +78,7 @@ class KafkaServer:
         cluster.groups.consumer_groups.session_timeout_ms = self.settings.group_consumer_session_timeout_ms
         cluster.groups.consumer_groups.heartbeat_interval_ms = self.settings.group_consumer_heartbeat_interval_ms
         self.leadership = LeadershipView(cluster)
+        self.fetch_sessions = FetchSessionCaches(self.settings.max_incremental_fetch_session_cache_slots)
         self.producers = ProducerStateTable()
         self.broker_ids: list[int] = []
         self._base_port = port
@@ -190,6 +192,9 @@ class KafkaServer:
             ("connections.max.idle.ms", s.connections_max_idle_ms, "long",
              "A connection that sends nothing for this long is closed.",
              s.connections_max_idle_ms != defaults.connections_max_idle_ms),
+            ("max.incremental.fetch.session.cache.slots", s.max_incremental_fetch_session_cache_slots, "int",
+             "Incremental fetch sessions (KIP-227) a broker keeps at most.",
+             s.max_incremental_fetch_session_cache_slots != defaults.max_incremental_fetch_session_cache_slots),
             ("message.max.bytes", MESSAGE_MAX_BYTES_DEFAULT, "int", "Largest record batch accepted.", False),
             ("group.min.session.timeout.ms", GROUP_MIN_SESSION_TIMEOUT_MS, "int",
              "Smallest session timeout a group member may ask for.", False),
@@ -227,6 +232,7 @@ class KafkaServer:
         server.close()
         for connection in list(self._connections.get(broker_id, ())):
             connection.close()
+        self.fetch_sessions.drop(broker_id)  # a broker's sessions live in its memory
         if stopped:
             log.info("broker %d stopped: its listener is closed", broker_id)
 

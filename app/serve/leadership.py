@@ -31,6 +31,11 @@ class LeadershipView:
         self._topics = None
         self._generation += 1
 
+    @property
+    def generation(self) -> int:
+        """Moves whenever what is known is dropped: a leadership change may lie behind."""
+        return self._generation
+
     async def topic(self, name: str) -> TopicDescription | None:
         """The topic as last read, or None if it does not exist.
 

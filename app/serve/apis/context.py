@@ -11,6 +11,7 @@ from broker_core.errors import KafkaError
 
 from ..broker_settings import BrokerSettings
 from ..credentials import Credentials
+from ..fetch_sessions import FetchSessionCaches
 from ..leadership import LeadershipView
 from ..producer_state import ProducerStateTable
 
@@ -25,6 +26,8 @@ class ServerView(Protocol):
     cluster: Cluster
     settings: BrokerSettings
     leadership: LeadershipView
+    #: Each broker's incremental fetch sessions (KIP-227).
+    fetch_sessions: FetchSessionCaches
     producers: ProducerStateTable
     broker_ids: list[int]
     #: The users who may connect, when the listeners require SASL (None: no authentication).

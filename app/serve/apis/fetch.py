@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
+from typing import Any, Awaitable, Callable
 
 from kafka.protocol.consumer import FetchResponse
 
@@ -18,6 +19,8 @@ from broker_core.errors import FencedLeaderEpoch, KafkaError
 from broker_core.log import ReadRequest
 from broker_core.topics import PartitionDescription
 
+from ..fetch_sessions import (FINAL_EPOCH, INITIAL_EPOCH, INVALID_SESSION_ID, SESSION_VERSION, CachedPartition,
+                              FetchSession, PartitionKey, SessionError, next_epoch)
 from .context import RequestContext, WireError, error_code, topic_names
 
 TopicData = FetchResponse.FetchableTopicResponse
@@ -51,25 +54,18 @@ def check_epoch(requested: int, partition: PartitionDescription) -> None:
                              f"({partition.leader_epoch})")
 
 
-@dataclass
-class _Wanted:
-    topic: str
-    partition: int
-    offset: int
-    max_bytes: int
-    epoch: int
-
-
 #: Fetch's isolation_level for read_committed (0 is read_uncommitted).
 READ_COMMITTED = 1
 AbortedTransaction = FetchResponse.FetchableTopicResponse.PartitionData.AbortedTransaction
+#: One partition's answer, with what the request (or the session) asked of it.
+Answer = tuple[CachedPartition, PartitionData]
 
 
 @dataclass
 class _Read:
-    """What one pass over the requested partitions found."""
+    """What one pass over the chosen partitions found, in the order they were chosen."""
 
-    parts: dict[str, list] = field(default_factory=dict)
+    answers: list[Answer] = field(default_factory=list)
     bytes_read: int = 0
     errors: int = 0
 
@@ -77,36 +73,163 @@ class _Read:
 async def handle_fetch(ctx: RequestContext, request) -> FetchResponse:
     """Fetch: records from each requested offset up to the high watermark (read_committed: the
     last stable offset, with the aborted transactions listed), held until ``min_bytes`` are
-    there or ``max_wait_ms`` has passed."""
+    there or ``max_wait_ms`` has passed; within a fetch session (v7+, KIP-227) the request names
+    only what changed and the response only partitions with something new."""
+    by_id = ctx.version >= TOPIC_ID_VERSION
     # From v13 topics are named by id: unknown ids are answered UNKNOWN_TOPIC_ID, the rest by name.
-    names, unknown = await topic_names(ctx, request.topics, by_id=ctx.version >= TOPIC_ID_VERSION)
-    wanted = [_Wanted(name, p.partition, p.fetch_offset, p.partition_max_bytes,
-                      p.current_leader_epoch if ctx.version >= 9 else NO_EPOCH)
-              for name, topic in zip(names, request.topics) if name is not None for p in topic.partitions]
+    names, _ = await topic_names(ctx, request.topics, by_id=by_id)
+    asked = [CachedPartition(name, topic.topic_id if by_id else None, p.partition, p.fetch_offset,
+                             p.partition_max_bytes, p.current_leader_epoch if ctx.version >= 9 else NO_EPOCH)
+             for name, topic in zip(names, request.topics) for p in topic.partitions]
     # isolation_level (v4+): 1 is read_committed, below the last stable offset.
     read_committed = request.isolation_level == READ_COMMITTED
+    session_id, epoch = ((request.session_id, request.session_epoch) if ctx.version >= SESSION_VERSION
+                         else (INVALID_SESSION_ID, FINAL_EPOCH))
+    cache = ctx.server.fetch_sessions.of(ctx.broker_id)
+    if epoch in (INITIAL_EPOCH, FINAL_EPOCH):  # a full fetch: any session named is closed
+        if session_id != INVALID_SESSION_ID:
+            cache.remove(session_id)
+        seen = _seen_version(ctx)
+        answers = await _serve(ctx, request, read_committed, lambda: _all(asked), asked)
+        if epoch == FINAL_EPOCH:
+            return _response(ctx, WireError.NONE, INVALID_SESSION_ID, answers)
+        session = cache.create(by_id, {(_topic_key(part, by_id), part.partition): part for part, _ in answers})
+        if session is not None:
+            session.seen_version = seen
+            for part, data in answers:
+                part.must_respond(len(data.records), data.high_watermark, data.log_start_offset, data.error_code)
+                _note_pending(session, (_topic_key(part, by_id), part.partition), part, data, read_committed)
+        return _response(ctx, WireError.NONE, INVALID_SESSION_ID if session is None else session.id, answers)
+    session = cache.get(session_id)
+    if session is None:
+        return _response(ctx, SessionError.FETCH_SESSION_ID_NOT_FOUND, INVALID_SESSION_ID, [])
+    if session.epoch != epoch:
+        return _response(ctx, SessionError.INVALID_FETCH_SESSION_EPOCH, INVALID_SESSION_ID, [])
+    if session.uses_topic_ids != by_id:
+        return _response(ctx, SessionError.FETCH_SESSION_TOPIC_ID_ERROR, INVALID_SESSION_ID, [])
+    forgotten = [(topic.topic_id if by_id else topic.topic, partition)
+                 for topic in request.forgotten_topics_data or () for partition in topic.partitions]
+    named = session.update(asked, forgotten)
+    if not session.partitions:  # every partition forgotten: the session ends
+        cache.remove(session.id)
+        answers = await _serve(ctx, request, read_committed, lambda: _all(asked), asked)
+        return _response(ctx, WireError.NONE, INVALID_SESSION_ID, answers)
+    cache.touch(session)
+    session.epoch = next_epoch(session.epoch)
+    expected = session.epoch
+    answers = await _serve(ctx, request, read_committed,
+                           lambda: _changed(ctx, session, named, read_committed), list(session.partitions.values()))
+    if session.epoch != expected:  # another request of this session was answered meanwhile
+        return _response(ctx, SessionError.INVALID_FETCH_SESSION_EPOCH, session.id, [])
+    kept = []
+    for part, data in answers:
+        key = (_topic_key(part, by_id), part.partition)
+        if key not in session.partitions:
+            continue  # forgotten by a request answered while this one waited
+        _note_pending(session, key, part, data, read_committed)
+        if part.must_respond(len(data.records), data.high_watermark, data.log_start_offset, data.error_code):
+            kept.append((part, data))
+            if data.records:
+                session.moved_to_end(key)
+    return _response(ctx, WireError.NONE, session.id, kept)
+
+
+def _topic_key(part: CachedPartition, by_id: bool) -> Any:
+    return part.topic_id if by_id else part.topic
+
+
+def _seen_version(ctx: RequestContext) -> tuple[int, int]:
+    """What must move before any partition can have changed without being named: the data file's
+    commit counter and the leadership view's generation (-1 when the feed cannot say)."""
+    version = ctx.cluster.feed.committed_version()
+    return (version, ctx.server.leadership.generation) if version >= 0 else (-1, -1)
+
+
+def _note_pending(session: FetchSession, key: PartitionKey, part: CachedPartition, data: PartitionData,
+                  read_committed: bool) -> None:
+    """Remember whether this partition would answer something even if nothing is committed:
+    an error, or records from its fetch offset (Kafka reads every session partition each
+    time; here those are the only ones read while the data file stays as it is)."""
+    upto = data.last_stable_offset if read_committed else data.high_watermark
+    if data.error_code or part.fetch_offset < upto or part.fetch_offset < data.log_start_offset:
+        session.pending.add(key)
+    else:
+        session.pending.discard(key)
+
+
+async def _all(asked: list[CachedPartition]) -> list[CachedPartition]:
+    return asked
+
+
+async def _changed(ctx: RequestContext, session: FetchSession, named: list[PartitionKey],
+                   read_committed: bool) -> list[CachedPartition]:
+    """The session's partitions that may answer something, in session order: those the request
+    named, those pending, and, once anything was committed since the last look, those whose
+    log moved (one query for all) or whose leadership changed — not every partition each time."""
+    keys = set(named) | session.pending
+    seen = _seen_version(ctx)
+    if seen[0] < 0 or seen != session.seen_version:
+        topics = {part.topic for part in session.partitions.values() if part.topic is not None}
+        offsets = await ctx.cluster.logs.partition_offsets(sorted(topics))
+        leaders = {topic: await ctx.server.leadership.topic(topic) for topic in topics}
+        for key, part in session.partitions.items():
+            state = offsets.get((part.topic, part.partition)) if part.topic is not None else None
+            if state is None:
+                keys.add(key)
+                continue
+            start, end, high_watermark, stable = state
+            upto = stable if read_committed else high_watermark
+            description = leaders.get(part.topic)
+            led = (description.partitions[part.partition]
+                   if description is not None and part.partition < len(description.partitions) else None)
+            if (part.high_watermark != high_watermark or part.log_start_offset != start
+                    or part.fetch_offset < upto or part.fetch_offset > end or part.fetch_offset < start
+                    or led is None or led.leader != ctx.broker_id
+                    or part.leader_epoch not in (NO_EPOCH, led.leader_epoch)):
+                keys.add(key)
+        session.seen_version = seen
+    if len(keys) == len(session.partitions):
+        return list(session.partitions.values())
+    return [part for key, part in session.partitions.items() if key in keys]
+
+
+async def _serve(ctx: RequestContext, request, read_committed: bool,
+                 choose: Callable[[], Awaitable[list[CachedPartition]]],
+                 watched: list[CachedPartition]) -> list[Answer]:
+    """Read the partitions ``choose`` picks, again each time records may have arrived on one of
+    ``watched``, until ``min_bytes`` are there, an error, or ``max_wait_ms`` has passed."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + max(0, request.max_wait_ms) / 1000
     feed = ctx.cluster.feed
     # Subscribe before the first read, so that records appended in between are not missed.
-    arrivals = feed.subscribe(*WAKE_EVENTS) if wanted else None
+    arrivals = feed.subscribe(*WAKE_EVENTS) if watched else None
     try:
         while True:
-            found = await _read(ctx, wanted, request.max_bytes, read_committed)
+            found = await _read(ctx, await choose(), request.max_bytes, read_committed)
             remaining = deadline - loop.time()
             if found.bytes_read >= request.min_bytes or found.errors or remaining <= 0 or arrivals is None:
                 break
-            if not await _arrival(arrivals, {(w.topic, w.partition) for w in wanted}, remaining):
-                found = await _read(ctx, wanted, request.max_bytes, read_committed)
+            if not await _arrival(arrivals, {(w.topic, w.partition) for w in watched if w.topic}, remaining):
+                found = await _read(ctx, await choose(), request.max_bytes, read_committed)
                 break
     finally:
         if arrivals is not None:
             arrivals.close()
-    ids = {name: topic.topic_id for name, topic in zip(names, request.topics) if ctx.version >= TOPIC_ID_VERSION}
-    responses = [TopicData(topic=name, topic_id=ids.get(name), partitions=parts) for name, parts in found.parts.items()]
-    responses.extend(TopicData(topic_id=topic.topic_id, partitions=[_unknown_id(p.partition) for p in topic.partitions])
-                     for topic in unknown)
-    return FetchResponse(version=ctx.version, throttle_time_ms=0, error_code=WireError.NONE, session_id=0,
+    return found.answers
+
+
+def _response(ctx: RequestContext, error: int, session_id: int, answers: list[Answer]) -> FetchResponse:
+    """The response, its partitions grouped by topic in the order answered."""
+    responses: list[TopicData] = []
+    by_id = ctx.version >= TOPIC_ID_VERSION
+    last: Any = object()
+    for part, data in answers:
+        key = _topic_key(part, by_id)
+        if key != last or not responses:
+            responses.append(TopicData(topic=part.topic, topic_id=part.topic_id if by_id else None, partitions=[]))
+            last = key
+        responses[-1].partitions.append(data)
+    return FetchResponse(version=ctx.version, throttle_time_ms=0, error_code=int(error), session_id=session_id,
                          responses=responses)
 
 
@@ -138,25 +261,33 @@ async def _arrival(arrivals, partitions: set[tuple[str, int]], timeout_s: float)
     return False
 
 
-async def _read(ctx: RequestContext, wanted: list[_Wanted], max_bytes: int, read_committed: bool) -> _Read:
+async def _read(ctx: RequestContext, wanted: list[CachedPartition], max_bytes: int, read_committed: bool) -> _Read:
     """Every wanted partition in one read of the core: partitions with nothing new cost a
-    lookup, not a query (a consumer names all its partitions in every Fetch)."""
+    lookup, not a query."""
     found = _Read()
     budget = max_bytes if max_bytes > 0 else 2**31 - 1
-    led: list[tuple[_Wanted, PartitionDescription | KafkaError]] = []
+    led: list[tuple[CachedPartition, PartitionDescription | KafkaError | None]] = []
     requests: list[ReadRequest] = []
     for want in wanted:
+        if want.topic is None:  # a topic id no topic has
+            led.append((want, None))
+            continue
         try:
             partition = await ctx.server.leadership.led_by(ctx.broker_id, want.topic, want.partition)
-            check_epoch(want.epoch, partition)
+            check_epoch(want.leader_epoch, partition)
         except KafkaError as error:
             led.append((want, error))
             continue
         led.append((want, partition))
-        requests.append(ReadRequest(want.topic, want.partition, want.offset, MAX_RECORDS_PER_PARTITION,
+        requests.append(ReadRequest(want.topic, want.partition, want.fetch_offset, MAX_RECORDS_PER_PARTITION,
                                     max(1, min(want.max_bytes, budget)), read_committed))
-    results = iter(await ctx.cluster.logs.read_many(requests, max_total_bytes=budget, as_batches=True))
+    results = iter(await ctx.cluster.logs.read_many(requests, max_total_bytes=budget, as_batches=True)
+                   if requests else ())
     for want, partition in led:
+        if partition is None:
+            found.answers.append((want, _unknown_id(want.partition)))
+            found.errors += 1
+            continue
         result = partition if isinstance(partition, KafkaError) else next(results)
         if isinstance(result, KafkaError):
             part = _error_partition(want, result)
@@ -174,11 +305,11 @@ async def _read(ctx: RequestContext, wanted: list[_Wanted], max_bytes: int, read
                                  preferred_read_replica=-1, records=records)
             found.bytes_read += len(records)
             budget -= len(records)
-        found.parts.setdefault(want.topic, []).append(part)
+        found.answers.append((want, part))
     return found
 
 
-def _error_partition(want: _Wanted, error: KafkaError) -> PartitionData:
+def _error_partition(want: CachedPartition, error: KafkaError) -> PartitionData:
     # librdkafka cannot parse a null record set: an error partition carries empty records.
     return PartitionData(partition_index=want.partition, error_code=error_code(error),
                          high_watermark=UNKNOWN_OFFSET, last_stable_offset=UNKNOWN_OFFSET,
