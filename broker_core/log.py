@@ -30,9 +30,9 @@ from .producer_state import (ProducerMark, allocate_producer_id, check_batch, re
 from .batch_compression import DecompressionBudget
 from .log_validator import validate_batch
 from .record_reader import append_consumer_records
-from .record_batch import (CONTROL_MASK, NO_TIMESTAMP, TRANSACTIONAL_MASK, ControlType, RecordBatch, build_batch,
-                           read_header, rebuild_batch, set_base_offset, set_max_timestamp,
-                           set_partition_leader_epoch)
+from .record_batch import (COMPRESSION_MASK, CONTROL_MASK, NO_TIMESTAMP, TRANSACTIONAL_MASK, ControlType,
+                           RecordBatch, build_batch, read_header, rebuild_batch, set_base_offset,
+                           set_max_timestamp, set_partition_leader_epoch)
 from .records import (BATCH_OVERHEAD, AppendResult, ConsumerRecord, FetchResult, ProducerRecord, TransactionMark,
                       record_size)
 from .replication import (REPLICATION_DELAY_KEY, PartitionState, ReplicaFetcher, ReplicationSettings, catch_up,
@@ -486,23 +486,28 @@ class PartitionLogs:
         async def fetch(conn: aiosqlite.Connection) -> tuple[tuple, list]:
             # The topic and the partition's offsets in one statement, then the records, in
             # one round trip to the database thread and one consistent snapshot.
+            # The topic, the partition's offsets and its last stable offset (the first offset of
+            # its earliest undecided transaction, transaction_index.stable_offset) in one statement.
             found = await conn.execute_fetchall(
                 "SELECT t.id, t.config, p.log_start_offset, p.log_end_offset, p.high_watermark,"
-                " CASE WHEN p.leader>=0 AND (SELECT alive FROM brokers WHERE id=p.leader)=0 THEN -2 ELSE p.leader END"
+                " CASE WHEN p.leader>=0 AND (SELECT alive FROM brokers WHERE id=p.leader)=0 THEN -2 ELSE p.leader END,"
+                " (SELECT min(first_offset) FROM partition_transactions WHERE topic_id=t.id AND partition=p.partition"
+                " AND (marker_offset<0 OR marker_offset>=p.high_watermark))"
                 " FROM topics t LEFT JOIN partitions p ON p.topic_id=t.id AND p.partition=? WHERE t.name=?",
                 (partition, topic))
             if not found or found[0][5] is None or found[0][5] < 0:
-                return (found[0] if found else ()), []
-            topic_id, _, start, leo, hw, _ = found[0]
-            stable[0] = await transaction_index.last_stable_offset(conn, topic_id, partition, hw)
+                return (found[0][:6] if found else ()), []
+            topic_id, _, start, leo, hw, _, first_undecided = found[0]
+            stable[0] = hw if first_undecided is None else min(first_undecided, hw)
             upto = leo if to_log_end else stable[0] if read_committed else hw
             if offset < start or offset > leo or offset >= upto or max_records <= 0:
-                return found[0], []
+                return found[0][:6], []
             rows = await read_batches(conn, topic_id, partition, offset, upto, max_records)
-            if rows:
-                # read_committed drops these transactions' records; read_uncommitted marks them.
+            if rows and (read_committed or any(data[22] & TRANSACTIONAL_MASK for _, data in rows)):
+                # read_committed drops these transactions' records; read_uncommitted marks them
+                # (only transactional batches can be theirs).
                 stable[1] = tuple(await transaction_index.aborted_between(conn, topic_id, partition, offset, upto))
-            return found[0], rows
+            return found[0][:6], rows
 
         state, rows = await self._storage.read_in_one_hop(fetch)
         if not state:
@@ -807,7 +812,10 @@ def _fetch_result(topic: str, partition: int, offset: int, state: tuple, rows: l
     if rows:
         ts_type = effective_config(json.loads(config))["message.timestamp.type"]
         ts_type = "LogAppendTime" if ts_type == "LogAppendTime" else "CreateTime"
-        budget: float = max_bytes
+        # Kafka's max_bytes counts record batches; this counts keys and values (fewer bytes),
+        # so when the uncompressed batches read hold fewer than it, it cannot run out.
+        budget: float = (float("inf") if sum(len(data) for _, data in rows) < max_bytes
+                         and not any(data[22] & COMPRESSION_MASK for _, data in rows) else max_bytes)
         left = max_records
         kept = _kept_batches(rows, aborted)
         in_aborted = _kept_batches(rows, known_aborted) if known_aborted and aborted is None else None
@@ -903,33 +911,33 @@ async def read_batches(conn: aiosqlite.Connection, topic_id: int, partition: int
     as (base offset, bytes): enough of them for ``max_records`` records, no more."""
     if offset >= upto or max_records <= 0:
         return []
-    # The batch holding ``offset`` starts at or below it: one seek, then the headers (not the
-    # bytes) to see how many batches hold max_records records.
-    counts = await conn.execute_fetchall(
-        "SELECT base_offset, last_offset, record_count FROM batches WHERE topic_id=? AND partition=? AND base_offset>=coalesce("
-        "(SELECT max(base_offset) FROM batches WHERE topic_id=? AND partition=? AND base_offset<=?), ?)"
-        " AND base_offset<? ORDER BY base_offset LIMIT ?",
-        (topic_id, partition, topic_id, partition, offset, offset, upto, max_records + 1))
-    if not counts:
-        return []
+    # The batch holding ``offset`` starts at or below it: one seek, then batches are stepped
+    # through (SQLite reads a row's bytes only when it is stepped to) until they hold
+    # max_records records, at most max_records + 1 batches (compaction may leave empty ones).
+    cursor = await conn.execute(
+        "SELECT base_offset, last_offset, record_count, data FROM batches WHERE topic_id=? AND partition=?"
+        " AND base_offset>=coalesce((SELECT max(base_offset) FROM batches WHERE topic_id=? AND partition=?"
+        " AND base_offset<=?), ?) AND base_offset<? ORDER BY base_offset",
+        (topic_id, partition, topic_id, partition, offset, offset, upto))
+    rows: list[tuple[int, bytes]] = []
     total = 0
-    last = counts[-1][0]
-    for base, last_offset, count in counts:
-        if base < offset:
-            # The batch holding the offset counts only its records from the offset on: exactly
-            # when its offsets are dense, none when compaction left gaps (then read on).
-            count = last_offset - offset + 1 if count == last_offset - base + 1 else 0
-        total += count
-        if total >= max_records:
-            last = base
-            break
-    rows = await conn.execute_fetchall(
-        "SELECT base_offset, data FROM batches WHERE topic_id=? AND partition=? AND base_offset>=?"
-        " AND base_offset<=? ORDER BY base_offset", (topic_id, partition, counts[0][0], last))
-    for base, data in rows:
-        # CRC-32C runs at GB/s: every batch read is checked, so damage is never served as records.
-        if not batch_is_intact(data):
-            raise DamagedRecordBatch(topic_id, partition, base)
+    try:
+        while total < max_records and len(rows) <= max_records:
+            row = await cursor.fetchone()
+            if row is None:
+                break
+            base, last_offset, count, data = row
+            if base < offset:
+                # The batch holding the offset counts only its records from the offset on: exactly
+                # when its offsets are dense, none when compaction left gaps (then read on).
+                count = last_offset - offset + 1 if count == last_offset - base + 1 else 0
+            total += count
+            # CRC-32C runs at GB/s: every batch read is checked, so damage is never served as records.
+            if not batch_is_intact(data):
+                raise DamagedRecordBatch(topic_id, partition, base)
+            rows.append((base, data))
+    finally:
+        await cursor.close()
     return rows
 
 
