@@ -65,6 +65,8 @@ class NoOffsetForPartition(KafkaError):
 
 #: Transaction marks a consumer keeps for ``take_transaction_marks`` (the oldest go first).
 MARKS_KEPT = 1_000
+#: A poll that would read at least this many partitions first asks which have anything to read.
+IDLE_CHECK_MIN_PARTITIONS = 4
 #: Kafka's isolation.level values.
 ISOLATION_LEVELS = ("read_uncommitted", "read_committed")
 #: Kafka's auto.offset.reset values.
@@ -418,6 +420,7 @@ class Consumer:
         out: list[ConsumerRecord] = []
         start = self._next_partition % len(fetchable)
         self._next_partition += 1
+        idle = await self._idle_partitions(fetchable)
         for tp in fetchable[start:] + fetchable[:start]:
             budget = self.max_poll_records - len(out)
             if budget <= 0:
@@ -425,6 +428,8 @@ class Consumer:
             fetched = self._completed.get(tp)
             if fetched is not None and self._positions.get(tp) != fetched.position:
                 fetched = None  # a seek moved the position: those records are not next (Kafka drops them too)
+            if fetched is None and tp in idle:
+                continue
             if fetched is None:
                 try:
                     result = await self._fetch_partition(tp)
@@ -449,6 +454,27 @@ class Consumer:
                 # Past the records and past the markers and aborted records skipped (offset gaps).
                 self._positions[tp] = position
         return out
+
+    async def _idle_partitions(self, fetchable: list[TopicPartition]) -> set[TopicPartition]:
+        """The partitions with nothing to read at their position, from one query for all of them:
+        a consumer assigned thousands of partitions, few with data, reads only those few (Kafka's
+        fetch likewise costs what has data), not one query per partition each poll. Only when
+        several partitions would be read; a partition not found, without a position or out of
+        range is read as usual (and raises what it raises)."""
+        wanted = [tp for tp in fetchable if tp not in self._completed and tp in self._positions]
+        if len(wanted) < IDLE_CHECK_MIN_PARTITIONS:
+            return set()
+        offsets = await self._cluster.logs.partition_offsets(sorted({tp.topic for tp in wanted}))
+        idle = set()
+        for tp in wanted:
+            found = offsets.get((tp.topic, tp.partition))
+            if found is None:
+                continue
+            upto = found.last_stable_offset if self.read_committed else found.high_watermark
+            if upto <= self._positions[tp] <= found.log_end_offset and self._positions[tp] >= found.log_start_offset:
+                idle.add(tp)
+                self._high_watermarks[tp] = found.high_watermark
+        return idle
 
     async def _fetch_partition(self, tp: TopicPartition) -> FetchResult:
         # Whole batches, enough of them for max.poll.records: what this poll does not return,
