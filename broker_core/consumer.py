@@ -143,6 +143,7 @@ class Consumer:
         self._mode = "none"  # "assign" or "subscribe" once one was called
         self._subscription: tuple[str, ...] = ()
         self._assigned: list[TopicPartition] = []
+        self._assigned_set: set[TopicPartition] = set()  # for membership checks, per seek
         self._positions: dict[TopicPartition, int] = {}
         #: Records fetched and not yet returned, per partition (Kafka's buffered CompletedFetch).
         self._completed: dict[TopicPartition, CompletedFetch] = {}
@@ -272,6 +273,7 @@ class Consumer:
     def _set_assignment(self, partitions: Iterable[TopicPartition]) -> None:
         keep = set(partitions)
         self._assigned = sorted(keep)
+        self._assigned_set = keep
         self._positions = {tp: off for tp, off in self._positions.items() if tp in keep}
         self._completed = {tp: fetched for tp, fetched in self._completed.items() if tp in keep}
         self._paused &= keep
@@ -291,15 +293,25 @@ class Consumer:
 
     async def seek_to_beginning(self, *partitions: TopicPartition) -> None:
         """Move to the log start offset (the oldest record retention has kept)."""
-        for tp in partitions or tuple(self._assigned):
-            self._require_assigned(tp)
-            self._positions[tp] = await self._cluster.logs.list_offset(tp.topic, tp.partition, EARLIEST)  # type: ignore[assignment]
+        await self._seek_to(EARLIEST, partitions or tuple(self._assigned))
 
     async def seek_to_end(self, *partitions: TopicPartition) -> None:
         """Move to the high watermark: only records produced from now on will be read."""
-        for tp in partitions or tuple(self._assigned):
+        await self._seek_to(LATEST, partitions or tuple(self._assigned))
+
+    async def _seek_to(self, spec: int, partitions: Sequence[TopicPartition]) -> None:
+        """Seek each partition to its EARLIEST or LATEST offset: one lookup per topic, not one
+        per partition (a consumer may be assigned thousands)."""
+        by_topic: dict[str, list[TopicPartition]] = {}
+        for tp in partitions:
             self._require_assigned(tp)
-            self._positions[tp] = await self._cluster.logs.list_offset(tp.topic, tp.partition, LATEST)  # type: ignore[assignment]
+            by_topic.setdefault(tp.topic, []).append(tp)
+        for topic, tps in by_topic.items():
+            found = await self._cluster.logs.list_offsets(topic, [(tp.partition, spec) for tp in tps])
+            for tp, answer in zip(tps, found):
+                if isinstance(answer, KafkaError):
+                    raise answer
+                self._positions[tp] = answer[0]  # type: ignore[assignment]
 
     async def position(self, tp: TopicPartition | tuple[str, int]) -> int:
         """The offset of the next record this consumer will read from ``tp``."""
@@ -334,7 +346,7 @@ class Consumer:
         return set(self._paused)
 
     def _require_assigned(self, tp: TopicPartition) -> None:
-        if tp not in self._assigned:
+        if tp not in self._assigned_set:
             raise ValueError(f"No current assignment for partition {tp}")
 
     async def _reset_position(self, tp: TopicPartition, *, use_committed: bool) -> None:
