@@ -3,6 +3,8 @@ time across polls (Kafka's CompletedFetch), and a seek elsewhere leaves what was
 
 from __future__ import annotations
 
+import asyncio
+
 from broker_core import Cluster, Consumer, ProducerRecord, TopicPartition
 from broker_core.delete_records import delete_records
 
@@ -55,3 +57,31 @@ async def test_a_partition_given_up_and_assigned_again_is_read_afresh(cluster: C
     consumer.assign([TP])
     consumer.seek(TP, 2)  # where the records fetched before continued: they are gone from the log
     assert [r.offset for r in await consumer.poll()] == [4, 5]
+
+
+async def test_a_consumer_polling_a_long_backlog_lets_other_tasks_run(cluster: Cluster) -> None:
+    # Reads run on the event loop's thread with no round trip (Storage.read_inline) and polls
+    # may be served from what was fetched: a busy poll loop must still yield to other tasks.
+    await cluster.topics.create_topic("big", 1, 1)
+    for start in range(0, 2000, 100):
+        await cluster.logs.append("big", 0, [ProducerRecord(None, b"v%d" % i) for i in range(start, start + 100)])
+    consumer = Consumer(cluster, auto_offset_reset="earliest", max_poll_records=50)
+    consumer.assign([TP])
+    ticks = 0
+
+    async def ticker() -> None:
+        nonlocal ticks
+        while True:
+            ticks += 1
+            await asyncio.sleep(0)
+
+    task = asyncio.create_task(ticker())
+    try:
+        read = 0
+        ticks_while_reading = 0
+        while read < 2000:
+            read += len(await consumer.poll())
+            ticks_while_reading = ticks
+        assert ticks_while_reading >= 10
+    finally:
+        task.cancel()
