@@ -38,7 +38,7 @@ from .records import (BATCH_OVERHEAD, AppendResult, ConsumerRecord, FetchResult,
 from .replication import (REPLICATION_DELAY_KEY, PartitionState, ReplicaFetcher, ReplicationSettings, catch_up,
                           load_partitions, read_settings, record_follower_step, save_partition)
 from .retention import truncate_cleaner_state
-from .storage import DamagedRecordBatch, Storage, batch_is_intact, record_change
+from .storage import DamagedRecordBatch, Storage, batch_is_intact
 from . import transaction_index
 from .transaction_index import note_transactional_batch, verify_transactional_batch, visible_to_read_committed
 
@@ -144,6 +144,17 @@ def parse_acks(acks: int | str) -> int:
 #: A subquery counting partition ``p``'s replicas (``r``, on brokers ``b``) that match a condition.
 _COUNT_REPLICAS = ("(SELECT count(*) FROM replicas r JOIN brokers b ON b.id=r.broker_id"
                    " WHERE r.topic_id=p.topic_id AND r.partition=p.partition AND {})")
+#: What an append needs of its partition, in one statement: the leader, offsets, ISR, the
+#: replication delay, and the active segment (base offset, size, created at).
+_APPEND_STATE = (
+    f"SELECT p.leader, p.log_start_offset, p.log_end_offset, {_COUNT_REPLICAS.format('r.in_isr=1')},"
+    f" {_COUNT_REPLICAS.format('r.in_isr=1 AND b.alive=1')}, {_COUNT_REPLICAS.format('r.in_isr=0 AND b.alive=1')},"
+    " (SELECT value FROM meta WHERE key=?), (SELECT alive FROM brokers WHERE id=p.leader), p.leader_epoch,"
+    " s.base_offset, s.size_bytes, s.created_at FROM partitions p JOIN segments s ON s.topic_id=p.topic_id"
+    " AND s.partition=p.partition AND s.base_offset=(SELECT max(base_offset) FROM segments"
+    " WHERE topic_id=p.topic_id AND partition=p.partition) WHERE p.topic_id=? AND p.partition=?")
+#: Topics' configs as stored (JSON overrides) -> in effect: parsed once, not on every append.
+_CONFIGS: dict[str, dict] = {}
 
 
 class PartitionLogs:
@@ -289,13 +300,9 @@ class PartitionLogs:
         topic, partition = batch.topic, batch.partition
         # One statement (one thread hop) for the partition, its ISR and the replication delay;
         # execute_fetchall, since execute() and then fetchone() would be two hops.
-        (state,) = await conn.execute_fetchall(
-            f"SELECT p.leader, p.log_start_offset, p.log_end_offset, {_COUNT_REPLICAS.format('r.in_isr=1')},"
-            f" {_COUNT_REPLICAS.format('r.in_isr=1 AND b.alive=1')}, {_COUNT_REPLICAS.format('r.in_isr=0 AND b.alive=1')},"
-            " (SELECT value FROM meta WHERE key=?), (SELECT alive FROM brokers WHERE id=p.leader), p.leader_epoch"
-            " FROM partitions p WHERE p.topic_id=? AND p.partition=?",
-            (REPLICATION_DELAY_KEY, topic_id, partition))
-        leader, log_start, leo, isr_size, isr_alive, out_of_sync_alive, delay, leader_alive, leader_epoch = state
+        (state,) = await conn.execute_fetchall(_APPEND_STATE, (REPLICATION_DELAY_KEY, topic_id, partition))
+        leader, log_start, leo, isr_size, isr_alive, out_of_sync_alive, delay, leader_alive, leader_epoch = state[:9]
+        segment = state[9:]  # the active segment: base offset, size, created at
         if leader < 0:
             raise LeaderNotAvailable(f"Partition {topic}-{partition} has no leader (offline)")
         if not leader_alive:
@@ -336,7 +343,7 @@ class PartitionLogs:
                 await verify_transactional_batch(conn, producer_id, producer_epoch, topic, partition)
             data, count, max_ts, timestamps = self._stored_as_sent(batch, config, leo, leader_epoch, now)
             return await self._store(conn, topic_id, config, batch, data, count, max_ts, timestamps, leo,
-                                     log_start, leader, mark, lagging, settings, now)
+                                     log_start, leader, mark, lagging, settings, now, segment)
         # Per-record work runs as whole-batch comprehensions: this is the produce hot path,
         # and an explicit loop with its branches cost about twice as much per record.
         records = batch.records
@@ -367,7 +374,7 @@ class PartitionLogs:
                            base_sequence=mark.base_sequence if mark else -1, partition_leader_epoch=leader_epoch,
                            log_append_time=now if log_append_time else None)
         return await self._store(conn, topic_id, config, batch, data, len(records), max_ts, tuple(timestamps), leo,
-                                 log_start, leader, mark, lagging, settings, now)
+                                 log_start, leader, mark, lagging, settings, now, segment)
 
     @staticmethod
     def _stored_as_sent(batch: BatchRequest, config: dict, leo: int, leader_epoch: int,
@@ -400,39 +407,39 @@ class PartitionLogs:
     async def _store(self, conn: aiosqlite.Connection, topic_id: int, config: dict, batch: BatchRequest,
                      data: bytearray, count: int, max_ts: int, timestamps: tuple[int, ...], leo: int,
                      log_start: int, leader: int, mark: ProducerMark | None, lagging: PartitionState | None,
-                     settings: ReplicationSettings | None, now: int) -> AppendResult:
-        """Store a batch whose offsets start at ``leo``, then the segment, producer state and replicas."""
+                     settings: ReplicationSettings | None, now: int, segment: tuple) -> AppendResult:
+        """Store a batch whose offsets start at ``leo``, then the segment, producer state and replicas.
+        ``segment`` is the active segment's (base offset, size, created at) before the append."""
         topic, partition = batch.topic, batch.partition
         batch_bytes = len(data)
         new_leo = leo + count
-        await self._roll_if_needed(conn, topic_id, partition, config, leo, batch_bytes, now)
+        active = await self._roll_if_needed(conn, topic_id, partition, config, leo, batch_bytes, now, segment)
         await insert_batch(conn, topic_id, partition, data, leo, new_leo - 1, max_ts, count)
         if data[22] & TRANSACTIONAL_MASK and not data[22] & CONTROL_MASK:
             # The producer's transaction holds this partition's last stable offset from here.
             await note_transactional_batch(conn, topic_id, partition, _PRODUCER_FIELDS.unpack_from(data, 43)[0], leo)
         await conn.execute(
             "UPDATE segments SET next_offset=?, size_bytes=size_bytes+?, max_timestamp=max(max_timestamp, ?)"
-            " WHERE topic_id=? AND partition=? AND base_offset=(SELECT max(base_offset) FROM segments"
-            " WHERE topic_id=? AND partition=?)",
-            (new_leo, batch_bytes, max_ts, topic_id, partition, topic_id, partition))
+            " WHERE topic_id=? AND partition=? AND base_offset=?",
+            (new_leo, batch_bytes, max_ts, topic_id, partition, active))
         if mark is not None:
             await record_batch(conn, topic_id, partition, mark, leo, new_leo - 1, now)
+        # No change-feed row: the feed tells appends from the partition's log end and batches.
         hw = await self._replicate(conn, topic_id, partition, leader, new_leo, now, lagging, settings)
-        await record_change(conn, now, "records", {
-            "topic": topic, "partition": partition, "end_offset": new_leo, "high_watermark": hw})
         return AppendResult(topic, partition, leo, new_leo - 1, timestamps, log_start, hw)
 
     async def _roll_if_needed(self, conn: aiosqlite.Connection, topic_id: int, partition: int,
-                              config: dict, leo: int, incoming: int, now: int) -> None:
+                              config: dict, leo: int, incoming: int, now: int, segment: tuple) -> int:
+        """Roll the active segment if it must be; return the base offset of the one appended to."""
         # Kafka rolls before appending a batch that would overflow the active segment, or
         # when the active segment is older than segment.ms; an empty segment never rolls.
-        ((base, size, created),) = await conn.execute_fetchall(
-            "SELECT base_offset, size_bytes, created_at FROM segments WHERE topic_id=? AND partition=?"
-            " ORDER BY base_offset DESC LIMIT 1", (topic_id, partition))
+        base, size, created = segment
         if size > 0 and (size + incoming > config["segment.bytes"] or now - created >= config["segment.ms"]):
             await conn.execute(
                 "INSERT INTO segments(topic_id, partition, base_offset, next_offset, created_at)"
                 " VALUES (?, ?, ?, ?, ?)", (topic_id, partition, leo, leo, now))
+            return leo
+        return base
 
     async def _replicate(self, conn: aiosqlite.Connection, topic_id: int, partition: int,
                          leader: int, new_leo: int, now: int, lagging: PartitionState | None,
@@ -456,14 +463,16 @@ class PartitionLogs:
                 lagging.pending.append((base, now))
             step = catch_up(lagging, now, settings)
             await save_partition(conn, lagging)
+            await conn.execute("UPDATE partitions SET appended_at=? WHERE topic_id=? AND partition=?",
+                               (now, topic_id, partition))
             await record_follower_step(conn, now, lagging, step, progress_event=False)
             return lagging.high_watermark
         await conn.execute(
             "UPDATE replicas SET log_end_offset=?, caught_up_at=? WHERE topic_id=? AND partition=?"
             " AND (broker_id=? OR (in_isr=1 AND broker_id IN (SELECT id FROM brokers WHERE alive=1)))",
             (new_leo, now, topic_id, partition, leader))
-        await conn.execute("UPDATE partitions SET log_end_offset=?, high_watermark=? WHERE topic_id=? AND partition=?",
-                           (new_leo, new_leo, topic_id, partition))
+        await conn.execute("UPDATE partitions SET log_end_offset=?, high_watermark=?, appended_at=?"
+                           " WHERE topic_id=? AND partition=?", (new_leo, new_leo, now, topic_id, partition))
         return new_leo
 
     async def new_producer_id(self) -> int:
@@ -1008,8 +1017,14 @@ async def _topic_meta(conn: aiosqlite.Connection, topic: str) -> tuple[int, int,
     rows = await conn.execute_fetchall("SELECT id, partitions, config FROM topics WHERE name=?", (topic,))
     if not rows:
         return None
-    row = rows[0]
-    return row[0], row[1], effective_config(json.loads(row[2]))
+    topic_id, partitions, raw = rows[0]
+    config = _CONFIGS.get(raw)
+    if config is None:
+        if len(_CONFIGS) >= 1024:
+            _CONFIGS.clear()
+        # Shared by every append to topics with these overrides: nobody may change it.
+        config = _CONFIGS[raw] = effective_config(json.loads(raw))
+    return topic_id, partitions, config
 
 
 async def _topic_meta_read(storage: Storage, topic: str) -> tuple[int, int, dict] | None:

@@ -1,4 +1,11 @@
-"""Moving a data file of schema version 1 (one row per record) to version 2 (record batches).
+"""Moving a data file of an older schema version to the current one, in place.
+
+Version 2 -> 3 (``migrate_to_append_times``) adds ``partitions.appended_at``, the time of a
+partition's last append, from which the change feed tells appends (there is no change-feed
+row per append from version 3 on): a column added, nothing rewritten. A kplay that reads
+only version 2 refuses the file from then on (its feed would never see an append).
+
+Version 1 (one row per record) -> 2 (record batches):
 
 The migration runs when such a file is opened, in place and in one write transaction: a
 process killed midway leaves the file exactly as it was (SQLite rolls the transaction
@@ -138,3 +145,29 @@ async def _migrate_partition(conn: aiosqlite.Connection, path: str, topic_id: in
     await cursor.close()
     await flush()
     return done
+
+
+#: Version 3's column: when the partition's last batch was appended (the writer's clock, ms).
+APPENDED_AT_COLUMN = "ALTER TABLE partitions ADD COLUMN appended_at INTEGER NOT NULL DEFAULT 0"
+
+
+async def migrate_to_append_times(conn: aiosqlite.Connection, path: object) -> None:
+    """Move a version-2 file to version 3 (``partitions.appended_at``), in one transaction."""
+    await conn.execute("BEGIN IMMEDIATE")
+    try:
+        ((version,),) = await conn.execute_fetchall("SELECT value FROM meta WHERE key='schema_version'")
+        if version != "2":  # another process migrated it while this one waited for the lock
+            await conn.execute("COMMIT")
+            return
+        columns = {row[1] for row in await conn.execute_fetchall("PRAGMA table_info(partitions)")}
+        if "appended_at" not in columns:
+            await conn.execute(APPENDED_AT_COLUMN)
+        await conn.execute("UPDATE meta SET value='3' WHERE key='schema_version'")
+        await conn.execute("COMMIT")
+    except BaseException as error:
+        if conn.in_transaction:
+            await conn.execute("ROLLBACK")
+        if isinstance(error, Exception) and not isinstance(error, StorageError):
+            raise StorageError(f"{path}: adding partitions.appended_at (schema version 3) failed ({error}); "
+                               "the file is unchanged") from error
+        raise

@@ -27,14 +27,15 @@ from .errors import KafkaError, RequestTimedOut, StorageClosed, StorageError
 from .record_batch import read_header, verify_crc
 from .producer_state import PRODUCER_STATE_TABLES
 from .transaction_index import TRANSACTION_INDEX_TABLES
-from .schema_migration import migrate_to_batches
+from .schema_migration import migrate_to_append_times, migrate_to_batches
 from .single_hop import InlineReader, InlineWriter, run_transaction
 
 T = TypeVar("T")
 
 APPLICATION = "kplay"
 #: 2: the log is stored as record batches (``batches``), not one row per record (``records``).
-SCHEMA_VERSION = 2
+#: 3: appends write no change-feed row; the feed tells them from ``partitions`` (``appended_at``).
+SCHEMA_VERSION = 3
 BATCHES_TABLE = """CREATE TABLE batches(
         id INTEGER PRIMARY KEY,
         topic_id INTEGER NOT NULL,
@@ -108,7 +109,8 @@ SCHEMA: tuple[str, ...] = (
         config TEXT NOT NULL DEFAULT '{}',
         created_at INTEGER NOT NULL
     )""",
-    # leader is -1 while the partition is offline; log_end_offset is the leader's.
+    # leader is -1 while the partition is offline; log_end_offset is the leader's; appended_at
+    # is when its last batch was appended (the change feed's "at" for appends).
     """CREATE TABLE partitions(
         topic_id INTEGER NOT NULL,
         partition INTEGER NOT NULL,
@@ -117,6 +119,7 @@ SCHEMA: tuple[str, ...] = (
         log_start_offset INTEGER NOT NULL DEFAULT 0,
         log_end_offset INTEGER NOT NULL DEFAULT 0,
         high_watermark INTEGER NOT NULL DEFAULT 0,
+        appended_at INTEGER NOT NULL DEFAULT 0,
         PRIMARY KEY(topic_id, partition)
     ) WITHOUT ROWID""",
     # Replication is modelled by per-replica progress over one stored copy of each record.
@@ -215,7 +218,8 @@ SCHEMA: tuple[str, ...] = (
         commit_timestamp INTEGER NOT NULL,
         PRIMARY KEY(group_id, topic, partition)
     ) WITHOUT ROWID""",
-    # The change feed: every write appends what it changed, in the same transaction.
+    # The change feed: every write appends what it changed, in the same transaction; appends
+    # excepted, which the feed tells from ``partitions`` and ``batches`` (events.py).
     """CREATE TABLE changes(
         seq INTEGER PRIMARY KEY AUTOINCREMENT,
         at INTEGER NOT NULL,
@@ -463,8 +467,10 @@ class Storage:
                 meta = _validated_meta(path, await cls._create(writer, path, brokers, now_ms))
             else:
                 await _add_missing_tables(writer)
-                if int(meta["schema_version"]) < SCHEMA_VERSION:
+                if int(meta["schema_version"]) < 2:
                     await migrate_to_batches(writer, path, (BATCHES_TABLE, BATCHES_INDEX))
+                if int(meta["schema_version"]) < SCHEMA_VERSION:
+                    await migrate_to_append_times(writer, path)
                     meta = {**meta, "schema_version": str(SCHEMA_VERSION)}
             reader = await cls._connect(path, opened)
         except BaseException as exc:

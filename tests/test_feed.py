@@ -91,3 +91,28 @@ async def test_a_subscription_for_some_kinds_gets_only_those(cluster: Cluster) -
     await _collect_until(everything, lambda e: isinstance(e, TopicCreated) and e.topic == "b", timeout_s=10)
     got = await _collect_until(only_topics, lambda e: isinstance(e, TopicCreated) and e.topic == "b", timeout_s=10)
     assert [(type(e), e.topic) for e in got] == [(TopicCreated, "a"), (TopicCreated, "b")]  # type: ignore[attr-defined]
+
+
+async def test_each_append_is_one_event_at_the_writers_clock_even_between_two_polls(
+        cluster: Cluster, clock) -> None:  # type: ignore[no-untyped-def]
+    await cluster.topics.create_topic("t", partitions=2, replication_factor=2)
+    await cluster.start_feed()
+    subscription = cluster.feed.subscribe("records")
+    clock.set(1_800_000_000_000)
+    # Three appends in one write-lock-holding burst: the feed may see them in one poll.
+    for size in (1, 3, 2):
+        await cluster.logs.append("t", 1, [ProducerRecord(None, b"v")] * size, acks=1)
+    events = await _collect_until(subscription, lambda e: e.end_offset == 6, timeout_s=10)  # type: ignore[attr-defined]
+    assert [(e.topic, e.partition, e.end_offset, e.high_watermark) for e in events] == [  # type: ignore[attr-defined]
+        ("t", 1, 1, 1), ("t", 1, 4, 4), ("t", 1, 6, 6)]
+    assert {e.at for e in events} == {1_800_000_000_000}  # the writer's (manual) clock, not the wall's
+
+
+async def test_a_feed_started_after_appends_reports_only_later_ones(cluster: Cluster) -> None:
+    await cluster.topics.create_topic("t", partitions=1, replication_factor=1)
+    await cluster.logs.append("t", 0, [ProducerRecord(None, b"old")] * 4)
+    await cluster.start_feed()
+    subscription = cluster.feed.subscribe("records")
+    await cluster.logs.append("t", 0, [ProducerRecord(None, b"new")])
+    events = await _collect_until(subscription, lambda e: True, timeout_s=10)
+    assert [(e.end_offset, e.high_watermark) for e in events] == [(5, 5)]  # type: ignore[attr-defined]

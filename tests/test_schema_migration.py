@@ -8,6 +8,7 @@ record, exactly, and never leave a half-migrated file.
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from pathlib import Path
 
@@ -137,3 +138,27 @@ def test_the_cli_says_it_migrates_and_then_reads_the_old_records(data_path: Path
     assert result.stdout.splitlines() == ["alice\t1", "bob\t2", "carol\tnull", "alice\t3"]
     again = kplay(data_path, "console-consumer", "--topic", "users", "--from-beginning", "--timeout-ms", "2000")
     assert "moving" not in again.stderr
+
+
+async def test_a_version_2_file_opens_as_version_3_and_its_appends_reach_the_feed(data_path: Path) -> None:
+    cluster = await Cluster.open(data_path, clock=ManualClock(T0))
+    await cluster.topics.create_topic("t", 1, 1)
+    await cluster.logs.append("t", 0, [ProducerRecord(None, b"before")])
+    await cluster.close()
+    conn = sqlite3.connect(data_path)  # back to version 2: no partitions.appended_at
+    conn.execute("ALTER TABLE partitions DROP COLUMN appended_at")
+    conn.execute("UPDATE meta SET value='2' WHERE key='schema_version'")
+    conn.commit()
+    conn.close()
+
+    cluster = await Cluster.open(data_path, clock=ManualClock(T0 + 5))
+    try:
+        assert await cluster.storage.fetchone("SELECT value FROM meta WHERE key='schema_version'") == ("3",)
+        await cluster.start_feed()
+        subscription = cluster.feed.subscribe("records")
+        await cluster.logs.append("t", 0, [ProducerRecord(None, b"after")])
+        event = await asyncio.wait_for(subscription.get(), 10)
+        assert (event.end_offset, event.at) == (2, T0 + 5)  # type: ignore[attr-defined]
+        assert [r.value for r in (await cluster.logs.read("t", 0, 0)).records] == [b"before", b"after"]
+    finally:
+        await cluster.close()
