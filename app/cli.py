@@ -9,10 +9,11 @@ from __future__ import annotations
 import importlib
 import sys
 from pathlib import Path
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 import typer
 import typer.core
+import typer.main
 
 from broker_core.schema_migration import on_migration_progress
 
@@ -21,8 +22,56 @@ from .data_location import resolve_data_path
 from .migration_progress import MigrationProgressBar
 from .listen_address import is_loopback
 
+if TYPE_CHECKING:
+    from typer._click import Command  # typer's own click, which its groups are built on
+
+#: Each tool's name -> its module under app.commands (which has ``register(app: typer.Typer) -> None``
+#: adding it), in the order ``kplay --help`` lists them. A tool's module is imported only when
+#: that tool runs or the help lists them all: ``kplay`` with no arguments opens the playground
+#: without importing any (issue 17: the playground opens in < 1 s).
+COMMANDS: dict[str, str] = {
+    "topics": "topics", "configs": "configs", "console-producer": "console_producer",
+    "console-consumer": "console_consumer", "producer-perf-test": "perf", "consumer-perf-test": "perf",
+    "feed-perf-test": "perf", "consumer-groups": "consumer_groups", "demo": "demo", "brokers": "brokers",
+    "leader-election": "brokers", "schema-registry": "schema_registry", "connect": "connect",
+    "generator": "connect", "serve": "serve", "serve-perf-test": "serve", "tui-perf-test": "tui_perf",
+    "tui-open-perf-test": "tui_open_perf", "cluster-open-perf-test": "cluster_open_perf",
+    "find-perf-test": "find_perf", "fetch-perf-test": "fetch_perf", "delete-perf-test": "delete_perf",
+    "metadata-quorum": "metadata_quorum", "transactions": "transactions", "delete-records": "delete_records",
+}
 #: Modules under app.commands, each with ``register(app: typer.Typer) -> None``.
-COMMAND_MODULES: tuple[str, ...] = ("topics", "configs", "console_producer", "console_consumer", "perf", "consumer_groups", "demo", "brokers", "schema_registry", "connect", "serve", "tui_perf", "tui_open_perf", "cluster_open_perf", "find_perf", "fetch_perf", "delete_perf", "metadata_quorum", "transactions", "delete_records")
+COMMAND_MODULES: tuple[str, ...] = tuple(dict.fromkeys(COMMANDS.values()))
+
+
+def tool_commands(module: str) -> dict[str, Command]:
+    """The click commands that ``app.commands.<module>`` registers, by name."""
+    registry = typer.Typer()
+    importlib.import_module(f"app.commands.{module}").register(registry)
+    return {info.name or typer.main.get_command_name(info.callback.__name__):  # type: ignore[union-attr]
+            typer.main.get_command_from_info(info, pretty_exceptions_short=app.pretty_exceptions_short,
+                                             rich_markup_mode=app.rich_markup_mode)
+            for info in registry.registered_commands}
+
+
+class LazyToolGroup(typer.core.TyperGroup):
+    """The ``kplay`` group: each tool's module is imported when the tool is named, not at start-up."""
+
+    def get_command(self, ctx: typer.Context, cmd_name: str) -> Command | None:
+        module = COMMANDS.get(cmd_name)
+        if module is not None and cmd_name not in self.commands:
+            self.commands.update(tool_commands(module))
+        return self.commands.get(cmd_name)
+
+    def list_commands(self, ctx: typer.Context) -> list[str]:
+        for name in COMMANDS:
+            self.get_command(ctx, name)
+        return super().list_commands(ctx)
+
+    def resolve_command(self, ctx: typer.Context, args: list[str]) -> tuple[str | None, Command | None, list[str]]:
+        if args and args[0] not in COMMANDS:
+            self.list_commands(ctx)  # an unknown name: typer suggests the closest of all the tools
+        return super().resolve_command(ctx, args)
+
 
 def _hide_flag_types() -> None:
     """Show no ``<bool>`` after a plain flag in ``--help`` (typer's rich help prints one; a flag takes no value)."""
@@ -42,6 +91,7 @@ app = typer.Typer(
     no_args_is_help=False,
     add_completion=False,
     pretty_exceptions_enable=False,
+    cls=LazyToolGroup,
 )
 
 
@@ -119,10 +169,6 @@ def playground(ctx: typer.Context,
     from .tui import run_playground  # imported late: the command-line tools need no Textual
 
     raise typer.Exit(run_playground(resolve_data_path(data), serve=settings))
-
-
-for _module in COMMAND_MODULES:
-    importlib.import_module(f"app.commands.{_module}").register(app)
 
 
 def main() -> None:
