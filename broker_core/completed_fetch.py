@@ -15,11 +15,13 @@ from .records import ConsumerRecord, FetchResult, TransactionMark
 class CompletedFetch:
     """One partition's fetched records, returned in order from ``position``."""
 
-    __slots__ = ("records", "index", "position", "next_offset", "marks")
+    __slots__ = ("records", "stream", "index", "position", "next_offset", "marks")
 
     def __init__(self, result: FetchResult, position: int) -> None:
-        #: The records fetched, and how many of them were returned already.
+        #: The records fetched, and how many of them were returned already; or the stream
+        #: that decodes them as they are taken.
         self.records = result.records
+        self.stream = result.stream
         self.index = 0
         #: The offset the next record returned continues from: the consumer's position while
         #: these records are still the ones to return.
@@ -31,25 +33,35 @@ class CompletedFetch:
 
     @property
     def drained(self) -> bool:
-        """Whether every record was returned."""
+        """Whether every record was returned (for a stream: known once a take found no more)."""
+        if self.stream is not None:
+            return self.stream.exhausted
         return self.index >= len(self.records)
 
     def take(self, most: int) -> tuple[list[ConsumerRecord], list[TransactionMark], int | None]:
         """Up to ``most`` records, the transaction marks passed with them, and the position
         after them (None when there is nothing to move past)."""
-        start = self.index
-        end = min(start + most, len(self.records))
-        taken = self.records[start:end]
-        self.index = end
-        if end >= len(self.records):
-            position = self.next_offset if self.next_offset is not None else (
-                taken[-1].offset + 1 if taken else None)
-            marks, self.marks = self.marks, []
+        if self.stream is not None:
+            taken = self.stream.take(most)
+            position = self.stream.next_offset
         else:
-            position = taken[-1].offset + 1
+            start = self.index
+            end = min(start + most, len(self.records))
+            taken = self.records[start:end]
+            self.index = end
+            if end >= len(self.records):
+                position = self.next_offset if self.next_offset is not None else (
+                    taken[-1].offset + 1 if taken else None)
+            else:
+                position = taken[-1].offset + 1
+        if self.drained:
+            marks, self.marks = self.marks, []
+        elif position is not None:
             marks = [mark for mark in self.marks if mark.offset < position]
             if marks:
                 self.marks = [mark for mark in self.marks if mark.offset >= position]
+        else:
+            marks = []
         if position is not None:
             self.position = position
         return taken, marks, position

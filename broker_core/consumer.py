@@ -440,32 +440,45 @@ class Consumer:
             fetched = self._completed.get(tp)
             if fetched is not None and self._positions.get(tp) != fetched.position:
                 fetched = None  # a seek moved the position: those records are not next (Kafka drops them too)
-            if fetched is None and tp in idle:
-                continue
-            if fetched is None:
-                try:
-                    result = await self._fetch_partition(tp)
-                except KafkaError as error:
-                    if not error.retriable:
-                        raise
-                    # Kafka's fetcher retries these (an offline leader, a topic deleted before the
-                    # group rebalanced) on the next fetch instead of failing poll().
-                    self._check_metadata = True
+            if fetched is not None:
+                records, marks, position = fetched.take(budget)
+                self._took(tp, records, marks, position, out)
+                if not fetched.drained:
                     continue
-                self._high_watermarks[tp] = result.high_watermark
-                fetched = self._completed[tp] = CompletedFetch(result, self._positions[tp])
+                del self._completed[tp]
+                if records:
+                    continue
+                # Nothing was left (a stream learns it when asked): read on from the log now.
+            if tp in idle:
+                continue
+            try:
+                result = await self._fetch_partition(tp)
+            except KafkaError as error:
+                if not error.retriable:
+                    raise
+                # Kafka's fetcher retries these (an offline leader, a topic deleted before the
+                # group rebalanced) on the next fetch instead of failing poll().
+                self._check_metadata = True
+                continue
+            self._high_watermarks[tp] = result.high_watermark
+            fetched = self._completed[tp] = CompletedFetch(result, self._positions[tp])
             records, marks, position = fetched.take(budget)
             if fetched.drained:
                 del self._completed[tp]
-            if records:
-                out.extend(records)
-            if marks:
-                self._transaction_marks.extend((tp, mark) for mark in marks)
-                del self._transaction_marks[:-MARKS_KEPT]
-            if position is not None:
-                # Past the records and past the markers and aborted records skipped (offset gaps).
-                self._positions[tp] = position
+            self._took(tp, records, marks, position, out)
         return out
+
+    def _took(self, tp: TopicPartition, records: list[ConsumerRecord], marks: list[TransactionMark],
+              position: int | None, out: list[ConsumerRecord]) -> None:
+        """Pass on what a fetch of ``tp`` gave: records into ``out``, marks, the new position."""
+        if records:
+            out.extend(records)
+        if marks:
+            self._transaction_marks.extend((tp, mark) for mark in marks)
+            del self._transaction_marks[:-MARKS_KEPT]
+        if position is not None:
+            # Past the records and past the markers and aborted records skipped (offset gaps).
+            self._positions[tp] = position
 
     async def _idle_partitions(self, fetchable: list[TopicPartition]) -> set[TopicPartition]:
         """The partitions with nothing to read at their position, from one query for all of them:

@@ -29,7 +29,7 @@ from .producer_state import (ProducerMark, allocate_producer_id, check_batch, re
                              truncate_producer_state)
 from .batch_compression import DecompressionBudget
 from .log_validator import validate_batch
-from .record_reader import append_consumer_records
+from .record_reader import RecordStream, append_consumer_records
 from .record_batch import (COMPRESSION_MASK, CONTROL_MASK, NO_TIMESTAMP, TRANSACTIONAL_MASK, ControlType,
                            RecordBatch, build_batch, read_header, rebuild_batch, set_base_offset,
                            set_max_timestamp, set_partition_leader_epoch)
@@ -832,6 +832,9 @@ def _fetch_result(topic: str, partition: int, offset: int, state: tuple, rows: l
         budget: float = (float("inf") if sum(len(data) for _, data in rows) < max_bytes
                          and not any(data[22] & COMPRESSION_MASK for _, data in rows) else max_bytes)
         left = max_records
+        # A whole-batch read for a consumer, with no limit to count against: its records are
+        # decoded as the consumer's polls take them (RecordStream), not here.
+        items: list[bytes | int] | None = [] if left == budget == float("inf") else None
         kept = _kept_batches(rows, aborted)
         in_aborted = _kept_batches(rows, known_aborted) if known_aborted and aborted is None else None
         for index, ((_, data), keep) in enumerate(zip(rows, kept)):
@@ -844,11 +847,16 @@ def _fetch_result(topic: str, partition: int, offset: int, state: tuple, rows: l
                 # A marker, or an aborted transaction's batch for read_committed: an offset gap.
                 if last < upto:
                     next_offset = max(next_offset or offset, last + 1)
+                    if items is not None:
+                        items.append(last + 1)
                     continue
                 break
             if in_aborted is not None and not in_aborted[index]:
                 marks.append(TransactionMark(max(offset, _BASE_OFFSET.unpack_from(data, 0)[0]), min(last, upto - 1),
                                              "aborted", _PRODUCER_FIELDS.unpack_from(data, 43)[0]))
+            if items is not None:
+                items.append(data)
+                continue
             taken, budget = append_consumer_records(records, topic, partition, data, offset, upto, left, budget,
                                                     ts_type)
             if taken:
@@ -856,6 +864,9 @@ def _fetch_result(topic: str, partition: int, offset: int, state: tuple, rows: l
                 left -= taken
             if budget <= 0 or not left:  # like Kafka, always return at least one record
                 break
+        if items:
+            return FetchResult(topic, partition, records, hw, start, leo, transaction_marks=tuple(marks),
+                               stream=RecordStream(topic, partition, items, offset, upto, ts_type))
     return FetchResult(topic, partition, records, hw, start, leo, next_offset=next_offset,
                        transaction_marks=tuple(marks))
 

@@ -13,7 +13,8 @@ The batches given here were read from the log with their CRC checked (``log.read
 from __future__ import annotations
 
 import struct
-from typing import Any, Callable
+from itertools import repeat
+from typing import Any, Callable, Iterator
 
 from .record_batch import (ATTRIBUTES_OFFSET, COMPRESSION_MASK, RECORD_BATCH_OVERHEAD, RECORD_COUNT_OFFSET,
                            RecordBatch)
@@ -129,4 +130,107 @@ def _append_python(out: list[ConsumerRecord], topic: str, partition: int, data: 
     return taken, budget
 
 
-__all__ = ["append_consumer_records"]
+
+
+class RecordStream:
+    """The records of a fetch's batches, decoded only as they are taken.
+
+    Kafka's consumer reads a fetched batch's records as poll() asks for them (its
+    CompletedFetch), and so does this: a poll builds only the records it returns. That also
+    keeps few records alive at once, so far fewer outlive a garbage-collector pass (a
+    ConsumerRecord, a tuple subclass, stays tracked; every full pass walks the whole heap).
+
+    ``items`` are, in log order, a kept batch's bytes or, for a batch passed over (a marker, an
+    aborted transaction's batch for read_committed), the offset after it.
+    """
+
+    __slots__ = ("_topic", "_partition", "_timestamp_type", "_from", "_upto", "_items", "_index", "_records",
+                 "_data", "_compiled", "next_offset", "exhausted")
+
+    def __init__(self, topic: str, partition: int, items: list[bytes | int], from_offset: int, upto: int,
+                 timestamp_type: str) -> None:
+        self._topic = topic
+        self._partition = partition
+        self._timestamp_type = timestamp_type
+        self._from = from_offset
+        self._upto = upto
+        self._items = items
+        self._index = 0
+        self._records: Any = None  # the records of the batch being read, an iterator
+        self._data = b""
+        self._compiled = False
+        #: Where reading continues after what was taken (past the records and the batches
+        #: passed over); None while nothing was.
+        self.next_offset: int | None = None
+        #: Whether every record was taken (known once a take finds no more).
+        self.exhausted = False
+
+    def take(self, most: int) -> list[ConsumerRecord]:
+        """Up to ``most`` more records; fewer only when there are no more."""
+        out: list[ConsumerRecord] = []
+        while len(out) < most:
+            if self._records is None:
+                if self._index >= len(self._items):
+                    self.exhausted = True
+                    break
+                item = self._items[self._index]
+                self._index += 1
+                if isinstance(item, int):
+                    self.next_offset = max(self.next_offset or self._from, item)
+                    continue
+                self._open(item)
+            want = most - len(out)
+            try:
+                # next() over the iterator, not islice: aiokafka's batch refuses a second iter().
+                chunk = self._build(map(next, repeat(self._records, want)))
+            except Exception:  # noqa: BLE001
+                if not self._compiled:
+                    raise
+                # aiokafka's reader found fault: decode again in pure Python from the first
+                # record not yet returned, to read what is right and fail with Kafka's words.
+                self._open_python(max(self._from, self.next_offset or self._from))
+                continue
+            if chunk:
+                out += chunk
+                self.next_offset = chunk[-1].offset + 1
+            if len(chunk) < want:
+                self._records = None
+        return out
+
+    def _build(self, records: Any) -> list[ConsumerRecord]:
+        topic, partition, timestamp_type, new = self._topic, self._partition, self._timestamp_type, _new_tuple
+        return [new(ConsumerRecord, (topic, partition, record.offset, record.timestamp, record.key, record.value,
+                                     tuple(headers) if (headers := record.headers) else (), timestamp_type))
+                for record in records]
+
+    def _open(self, data: bytes) -> None:
+        self._data = data
+        reader = _compiled_reader()
+        if reader is None or _INT32.unpack_from(data, RECORD_COUNT_OFFSET)[0] <= 0:
+            self._open_python(self._from)
+            return
+        compressed = data[ATTRIBUTES_OFFSET + 1] & COMPRESSION_MASK
+        records = iter(reader(_uncompressed(data) if compressed else data))
+        base = _INT64.unpack_from(data, 0)[0]
+        if base < self._from or base + _INT32.unpack_from(data, _LAST_OFFSET_DELTA_OFFSET)[0] >= self._upto:
+            records = _between(records, self._from, self._upto)
+        self._records = records
+        self._compiled = True
+
+    def _open_python(self, from_offset: int) -> None:
+        self._records = _between(RecordBatch(self._data).records(from_offset=from_offset), from_offset, self._upto)
+        self._compiled = False
+
+
+def _between(records: Any, low: int, high: int) -> Iterator[Any]:
+    """The records with offsets from ``low`` and below ``high``."""
+    for record in records:
+        offset = record.offset
+        if offset < low:
+            continue
+        if offset >= high:
+            return
+        yield record
+
+
+__all__ = ["RecordStream", "append_consumer_records"]

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import NamedTuple, Sequence
+from typing import TYPE_CHECKING, NamedTuple, Sequence
+
+if TYPE_CHECKING:
+    from .record_reader import RecordStream
 
 Headers = tuple[tuple[str, bytes], ...]
 
@@ -111,6 +114,9 @@ class FetchResult:
     #: Where the next read starts: past the last record returned and past the markers and
     #: aborted records skipped (None: after the last record, or unchanged without records).
     next_offset: int | None = None
+    #: With ``read(whole_batches=True)``: the records, decoded as they are taken
+    #: (``record_reader.RecordStream``; ``records`` is then empty and ``next_offset`` None).
+    stream: "RecordStream | None" = None
 
 
 def record_size(key: bytes | None, value: bytes | None, headers: Headers = ()) -> int:

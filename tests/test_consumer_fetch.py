@@ -7,6 +7,7 @@ import asyncio
 
 from broker_core import Cluster, Consumer, ProducerRecord, TopicPartition
 from broker_core.delete_records import delete_records
+from transaction_support import TP as ORDERS, TransactionalProducer
 
 TP = TopicPartition("big", 0)
 
@@ -85,3 +86,29 @@ async def test_a_consumer_polling_a_long_backlog_lets_other_tasks_run(cluster: C
         assert ticks_while_reading >= 10
     finally:
         task.cancel()
+
+
+async def test_small_polls_skip_markers_and_aborted_records_as_one_big_poll_does(cluster: Cluster) -> None:
+    await cluster.topics.create_topic("orders", 1, 1)
+    producer = TransactionalProducer(cluster, "app")
+    await producer.init()
+    await producer.send(b"a", b"b", b"c")  # 0-2
+    await producer.end(commit=True)  # COMMIT marker at 3
+    await producer.send(b"x", b"y")  # 4-5
+    await producer.end(commit=False)  # ABORT marker at 6
+    await producer.send(b"d")  # 7
+    await producer.end(commit=True)  # COMMIT marker at 8
+    for isolation, offsets in (("read_committed", [0, 1, 2, 7]), ("read_uncommitted", [0, 1, 2, 4, 5, 7])):
+        for most in (1, 2, 500):
+            consumer = Consumer(cluster, auto_offset_reset="earliest", isolation_level=isolation,
+                                max_poll_records=most)
+            consumer.assign([ORDERS])
+            read: list[int] = []
+            marks = []
+            for _ in range(12):
+                read += [r.offset for r in await consumer.poll()]
+                marks += [(mark.offset, mark.kind) for _, mark in consumer.take_transaction_marks()]
+            assert read == offsets, (isolation, most)
+            assert await consumer.position(ORDERS) == 9
+            markers = [(3, "COMMIT"), (6, "ABORT"), (8, "COMMIT")]
+            assert [m for m in marks if m[1] != "aborted"] == markers, (isolation, most)

@@ -69,3 +69,12 @@ def test_a_header_name_that_is_not_utf8_is_read_as_before() -> None:
     batch[index:index + 2] = b"\xff\xfe"  # not UTF-8: aiokafka's reader refuses, record_batch replaces
     records_read, taken, _ = read(bytes(batch), compiled=True)
     assert taken == 1 and records_read[0].headers == (("\ufffd\ufffd", b"x"),)
+
+
+def test_a_stream_takes_a_batch_in_parts_with_the_compiled_reader() -> None:
+    batch = bytes(build_batch([(None, b"v%d" % i, (), 1) for i in range(10)], base_offset=100))
+    stream = record_reader.RecordStream("t", 0, [batch, 115], 102, 2**62, "CreateTime")
+    parts = [[r.offset for r in stream.take(3)] for _ in range(4)]
+    assert parts == [[102, 103, 104], [105, 106, 107], [108, 109], []]
+    assert stream._compiled  # it never fell back to the pure-Python decoder
+    assert (stream.exhausted, stream.next_offset) == (True, 115)
