@@ -35,6 +35,7 @@ from .credentials import Credentials
 from .group_placement import coordinator_among
 from .fetch_sessions import FetchSessionCaches
 from .leadership import LeadershipView
+from .offsets_snapshot import OffsetsSnapshots
 from .producer_state import ProducerStateTable
 from .sasl import ENABLED_MECHANISMS
 
@@ -79,6 +80,7 @@ class KafkaServer:
         cluster.groups.consumer_groups.heartbeat_interval_ms = self.settings.group_consumer_heartbeat_interval_ms
         self.leadership = LeadershipView(cluster)
         self.fetch_sessions = FetchSessionCaches(self.settings.max_incremental_fetch_session_cache_slots)
+        self.offsets_snapshots = OffsetsSnapshots(cluster)
         self.producers = ProducerStateTable()
         self.broker_ids: list[int] = []
         self._base_port = port

@@ -13,6 +13,7 @@ from ..broker_settings import BrokerSettings
 from ..credentials import Credentials
 from ..fetch_sessions import FetchSessionCaches
 from ..leadership import LeadershipView
+from ..offsets_snapshot import OffsetsSnapshots
 from ..producer_state import ProducerStateTable
 
 
@@ -28,6 +29,8 @@ class ServerView(Protocol):
     leadership: LeadershipView
     #: Each broker's incremental fetch sessions (KIP-227).
     fetch_sessions: FetchSessionCaches
+    #: Topics' partition offsets as of the last commit (ListOffsets' EARLIEST and LATEST).
+    offsets_snapshots: OffsetsSnapshots
     producers: ProducerStateTable
     broker_ids: list[int]
     #: The users who may connect, when the listeners require SASL (None: no authentication).

@@ -16,7 +16,8 @@ from kafka.protocol.consumer import ListOffsetsResponse
 from kafka.protocol.old.list_offsets import ListOffsetsResponse_v0
 
 from broker_core.errors import KafkaError
-from broker_core.log import EARLIEST, LATEST
+from broker_core.log import EARLIEST, LATEST, PartitionOffsets
+from broker_core.record_batch import NO_TIMESTAMP
 
 from .context import RequestContext, WireError, error_code
 from .fetch import NO_EPOCH, READ_COMMITTED, UNKNOWN_OFFSET, check_epoch
@@ -44,11 +45,17 @@ async def handle_list_offsets(ctx: RequestContext, request) -> ListOffsetsRespon
         answers: list[OffsetsPartition | None] = []
         waiting: list[tuple[int, int, int]] = []  # (place in answers, timestamp asked, leader epoch)
         asks: list[tuple[int, int]] = []  # (partition, spec) for the log, all in one read
+        snapshot = await _snapshot(ctx, topic)
         for p in topic.partitions:
             epoch = p.current_leader_epoch if ctx.version >= 4 else NO_EPOCH
             try:
                 partition = await ctx.server.leadership.led_by(ctx.broker_id, topic.name, p.partition_index)
                 check_epoch(epoch, partition)
+                state = snapshot.get(p.partition_index) if snapshot is not None else None
+                if state is not None and p.timestamp in SNAPSHOT_SPECS:
+                    answers.append(_from_snapshot(p.partition_index, p.timestamp, state, read_committed,
+                                                  partition.leader_epoch))
+                    continue
                 if p.timestamp == MAX_TIMESTAMP:
                     found = await ctx.cluster.logs.max_timestamp_offset(topic.name, p.partition_index)
                     answers.append(_answer(p.partition_index, (None, UNKNOWN_OFFSET) if found is None else found,
@@ -70,6 +77,33 @@ async def handle_list_offsets(ctx: RequestContext, request) -> ListOffsetsRespon
                     answers[place] = _answer(index, found, leader_epoch)
         topics.append(OffsetsTopic(name=topic.name, partitions=answers))
     return ListOffsetsResponse(version=ctx.version, throttle_time_ms=0, topics=topics)
+
+
+#: What a snapshot of the partitions' offsets answers without reading the log.
+SNAPSHOT_SPECS = (EARLIEST, LATEST, EARLIEST_LOCAL_TIMESTAMP, LATEST_TIERED_TIMESTAMP)
+
+
+async def _snapshot(ctx: RequestContext, topic) -> dict[int, PartitionOffsets] | None:
+    """The topic's offsets as of the last commit, when the request asks what they answer and
+    the snapshot is worth having (``OffsetsSnapshots``); None: ask the log."""
+    if not any(p.timestamp in SNAPSHOT_SPECS for p in topic.partitions):
+        return None
+    description = await ctx.server.leadership.topic(topic.name)
+    if description is None:
+        return None
+    return await ctx.server.offsets_snapshots.of(topic.name, len(description.partitions))
+
+
+def _from_snapshot(index: int, timestamp: int, state: PartitionOffsets, read_committed: bool,
+                   leader_epoch: int) -> OffsetsPartition:
+    """What the log would answer for EARLIEST (-2, and -4: no tiered storage), LATEST (-1; the
+    last stable offset for read_committed) or the last tiered offset (-5: always -1)."""
+    if timestamp == LATEST_TIERED_TIMESTAMP:
+        return _answer(index, (None, UNKNOWN_OFFSET), leader_epoch)
+    if timestamp in (EARLIEST, EARLIEST_LOCAL_TIMESTAMP):
+        return _answer(index, (state.log_start_offset, NO_TIMESTAMP), leader_epoch)
+    return _answer(index, (state.last_stable_offset if read_committed else state.high_watermark, NO_TIMESTAMP),
+                   leader_epoch)
 
 
 def _log_spec(timestamp: int) -> int:
