@@ -141,18 +141,21 @@ def parse_acks(acks: int | str) -> int:
     raise InvalidRequiredAcks(f"Invalid acks: {acks} (expected 0, 1, -1 or all)")
 
 
-#: A subquery counting partition ``p``'s replicas (``r``, on brokers ``b``) that match a condition.
-_COUNT_REPLICAS = ("(SELECT count(*) FROM replicas r JOIN brokers b ON b.id=r.broker_id"
-                   " WHERE r.topic_id=p.topic_id AND r.partition=p.partition AND {})")
-#: What an append needs of its partition, in one statement: the leader, offsets, ISR, the
-#: replication delay, and the active segment (base offset, size, created at).
+#: What an append needs of its partition, in one statement: the leader, offsets, the ISR's size,
+#: its live members, live replicas out of it and live followers in it (one pass over the
+#: replicas), the replication delay, and the active segment (base offset, size, created at).
 _APPEND_STATE = (
-    f"SELECT p.leader, p.log_start_offset, p.log_end_offset, {_COUNT_REPLICAS.format('r.in_isr=1')},"
-    f" {_COUNT_REPLICAS.format('r.in_isr=1 AND b.alive=1')}, {_COUNT_REPLICAS.format('r.in_isr=0 AND b.alive=1')},"
-    " (SELECT value FROM meta WHERE key=?), (SELECT alive FROM brokers WHERE id=p.leader), p.leader_epoch,"
-    " s.base_offset, s.size_bytes, s.created_at FROM partitions p JOIN segments s ON s.topic_id=p.topic_id"
+    "SELECT p.leader, p.log_start_offset, p.log_end_offset, r.isr, r.isr_alive, r.out_alive,"
+    " (SELECT value FROM meta WHERE key=?1), (SELECT alive FROM brokers WHERE id=p.leader), p.leader_epoch,"
+    " s.base_offset, s.size_bytes, s.created_at, r.followers_alive"
+    " FROM partitions p JOIN segments s ON s.topic_id=p.topic_id"
     " AND s.partition=p.partition AND s.base_offset=(SELECT max(base_offset) FROM segments"
-    " WHERE topic_id=p.topic_id AND partition=p.partition) WHERE p.topic_id=? AND p.partition=?")
+    " WHERE topic_id=p.topic_id AND partition=p.partition),"
+    " (SELECT count(*) FILTER (WHERE r.in_isr) isr, count(*) FILTER (WHERE r.in_isr AND b.alive) isr_alive,"
+    " count(*) FILTER (WHERE NOT r.in_isr AND b.alive) out_alive, count(*) FILTER (WHERE r.in_isr AND b.alive"
+    " AND r.broker_id<>(SELECT leader FROM partitions WHERE topic_id=?2 AND partition=?3)) followers_alive"
+    " FROM replicas r JOIN brokers b ON b.id=r.broker_id"
+    " WHERE r.topic_id=?2 AND r.partition=?3) r WHERE p.topic_id=?2 AND p.partition=?3")
 #: Topics' configs as stored (JSON overrides) -> in effect: parsed once, not on every append.
 _CONFIGS: dict[str, dict] = {}
 
@@ -302,7 +305,8 @@ class PartitionLogs:
         # execute_fetchall, since execute() and then fetchone() would be two hops.
         (state,) = await conn.execute_fetchall(_APPEND_STATE, (REPLICATION_DELAY_KEY, topic_id, partition))
         leader, log_start, leo, isr_size, isr_alive, out_of_sync_alive, delay, leader_alive, leader_epoch = state[:9]
-        segment = state[9:]  # the active segment: base offset, size, created at
+        segment = state[9:12]  # the active segment: base offset, size, created at
+        followers = state[12]  # live in-sync followers
         if leader < 0:
             raise LeaderNotAvailable(f"Partition {topic}-{partition} has no leader (offline)")
         if not leader_alive:
@@ -343,7 +347,7 @@ class PartitionLogs:
                 await verify_transactional_batch(conn, producer_id, producer_epoch, topic, partition)
             data, count, max_ts, timestamps = self._stored_as_sent(batch, config, leo, leader_epoch, now)
             return await self._store(conn, topic_id, config, batch, data, count, max_ts, timestamps, leo,
-                                     log_start, leader, mark, lagging, settings, now, segment)
+                                     log_start, leader, mark, lagging, settings, now, segment, followers)
         # Per-record work runs as whole-batch comprehensions: this is the produce hot path,
         # and an explicit loop with its branches cost about twice as much per record.
         records = batch.records
@@ -374,7 +378,7 @@ class PartitionLogs:
                            base_sequence=mark.base_sequence if mark else -1, partition_leader_epoch=leader_epoch,
                            log_append_time=now if log_append_time else None)
         return await self._store(conn, topic_id, config, batch, data, len(records), max_ts, tuple(timestamps), leo,
-                                 log_start, leader, mark, lagging, settings, now, segment)
+                                 log_start, leader, mark, lagging, settings, now, segment, followers)
 
     @staticmethod
     def _stored_as_sent(batch: BatchRequest, config: dict, leo: int, leader_epoch: int,
@@ -407,9 +411,11 @@ class PartitionLogs:
     async def _store(self, conn: aiosqlite.Connection, topic_id: int, config: dict, batch: BatchRequest,
                      data: bytearray, count: int, max_ts: int, timestamps: tuple[int, ...], leo: int,
                      log_start: int, leader: int, mark: ProducerMark | None, lagging: PartitionState | None,
-                     settings: ReplicationSettings | None, now: int, segment: tuple) -> AppendResult:
+                     settings: ReplicationSettings | None, now: int, segment: tuple,
+                     followers: int) -> AppendResult:
         """Store a batch whose offsets start at ``leo``, then the segment, producer state and replicas.
-        ``segment`` is the active segment's (base offset, size, created at) before the append."""
+        ``segment`` is the active segment's (base offset, size, created at) before the append;
+        ``followers`` counts the live in-sync followers."""
         topic, partition = batch.topic, batch.partition
         batch_bytes = len(data)
         new_leo = leo + count
@@ -425,7 +431,7 @@ class PartitionLogs:
         if mark is not None:
             await record_batch(conn, topic_id, partition, mark, leo, new_leo - 1, now)
         # No change-feed row: the feed tells appends from the partition's log end and batches.
-        hw = await self._replicate(conn, topic_id, partition, leader, new_leo, now, lagging, settings)
+        hw = await self._replicate(conn, topic_id, partition, leader, new_leo, now, lagging, settings, followers)
         return AppendResult(topic, partition, leo, new_leo - 1, timestamps, log_start, hw)
 
     async def _roll_if_needed(self, conn: aiosqlite.Connection, topic_id: int, partition: int,
@@ -443,7 +449,7 @@ class PartitionLogs:
 
     async def _replicate(self, conn: aiosqlite.Connection, topic_id: int, partition: int,
                          leader: int, new_leo: int, now: int, lagging: PartitionState | None,
-                         settings: ReplicationSettings | None) -> int:
+                         settings: ReplicationSettings | None, followers: int = 1) -> int:
         """Advance replicas after an append and return the new high watermark.
 
         ``lagging`` is None on the fast path (no replication delay, every in-sync replica
@@ -451,6 +457,10 @@ class PartitionLogs:
         batch at once, so the high watermark is the new log end. Otherwise the batch is
         queued for followers and a catch-up step runs. High watermark = min log end
         offset over the ISR.
+
+        The leader's own replica row is not written: the leader's log end offset is the
+        partition's, and it was caught up at its last append (``load_partitions`` reads it so).
+        A partition without live followers (replication factor 1) writes no replica row at all.
         """
         if lagging is not None:
             assert settings is not None
@@ -467,10 +477,11 @@ class PartitionLogs:
                                (now, topic_id, partition))
             await record_follower_step(conn, now, lagging, step, progress_event=False)
             return lagging.high_watermark
-        await conn.execute(
-            "UPDATE replicas SET log_end_offset=?, caught_up_at=? WHERE topic_id=? AND partition=?"
-            " AND (broker_id=? OR (in_isr=1 AND broker_id IN (SELECT id FROM brokers WHERE alive=1)))",
-            (new_leo, now, topic_id, partition, leader))
+        if followers:
+            await conn.execute(
+                "UPDATE replicas SET log_end_offset=?, caught_up_at=? WHERE topic_id=? AND partition=?"
+                " AND broker_id<>? AND in_isr=1 AND broker_id IN (SELECT id FROM brokers WHERE alive=1)",
+                (new_leo, now, topic_id, partition, leader))
         await conn.execute("UPDATE partitions SET log_end_offset=?, high_watermark=?, appended_at=?"
                            " WHERE topic_id=? AND partition=?", (new_leo, new_leo, now, topic_id, partition))
         return new_leo

@@ -210,9 +210,13 @@ async def load_partitions(conn: aiosqlite.Connection, condition: str = "1",
             topic_id, name, partition, configs[config], leader, epoch, start, leo, hw)
     if not states:
         return []
+    # The leader's row is not written by appends (log.py): its log end offset is the partition's,
+    # and it was caught up when it last appended.
     replicas = await conn.execute_fetchall(
-        "SELECT r.topic_id, r.partition, r.broker_id, r.position, r.log_end_offset, r.in_isr,"
-        " r.caught_up_at, r.diverged_at, coalesce(b.alive, 0) FROM replicas r"
+        "SELECT r.topic_id, r.partition, r.broker_id, r.position,"
+        " CASE WHEN r.broker_id=p.leader THEN p.log_end_offset ELSE r.log_end_offset END, r.in_isr,"
+        " CASE WHEN r.broker_id=p.leader THEN max(r.caught_up_at, p.appended_at) ELSE r.caught_up_at END,"
+        " r.diverged_at, coalesce(b.alive, 0) FROM replicas r"
         " JOIN partitions p ON p.topic_id=r.topic_id AND p.partition=r.partition"
         f" LEFT JOIN brokers b ON b.id=r.broker_id WHERE {condition} ORDER BY r.position", params)
     for topic_id, partition, broker, position, leo, in_isr, caught_up, diverged, alive in replicas:

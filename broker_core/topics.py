@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Mapping, Sequence
 
 import aiosqlite
@@ -185,7 +185,9 @@ class TopicAdmin:
             replicas.setdefault((topic_id, partition), []).append(ReplicaState(broker, leo, bool(in_isr)))
         partitions: dict[int, list[PartitionDescription]] = {}
         for topic_id, partition, leader, epoch, start, leo, hw in parts:
-            states = tuple(replicas.get((topic_id, partition), ()))
+            # The leader's log end offset is the partition's (appends do not write its replica row).
+            states = tuple(replace(s, log_end_offset=leo) if s.broker_id == leader else s
+                           for s in replicas.get((topic_id, partition), ()))
             # Kafka lists the ISR leader first, then the others in replica order.
             isr = [s.broker_id for s in states if s.in_isr]
             if leader in isr:

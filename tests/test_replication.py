@@ -12,6 +12,7 @@ from broker_core.errors import (BrokerNotAvailable, ElectionNotNeeded, InvalidCo
                                 PreferredLeaderNotAvailable, RequestTimedOut)
 from broker_core.events import Event
 from broker_core.records import ProducerRecord
+from broker_core.replication import ReplicaFetcher
 from broker_core.topics import PartitionDescription
 
 DEADLINE_S = 10
@@ -404,3 +405,25 @@ async def test_every_election_is_narrated_on_the_change_feed(dedicated_cluster):
     elected = await next_event(events, "leader_elected")
     assert (elected.previous, elected.leader, elected.leader_epoch) == (desc.leader, desc.replicas[2], 1)
     assert elected.isr == [desc.replicas[2]] and "leader broker" in elected.reason
+
+
+async def test_a_stopped_leader_keeps_the_log_end_it_had_and_catches_up_when_it_starts(cluster):
+    # Appends do not write the leader's replica row (its log end is the partition's): a leader
+    # that stops must still be shown, and elected from, with the log end it really had.
+    await cluster.topics.create_topic("t", 1, 3)
+    await append(cluster, "t", [b"a"] * 5)
+    old_leader = (await partition(cluster, "t")).leader
+    assert {r.log_end_offset for r in (await partition(cluster, "t")).replica_states} == {5}
+
+    await cluster.controller.stop_broker(old_leader)
+    await append(cluster, "t", [b"b"] * 2)
+    desc = await partition(cluster, "t")
+    assert desc.leader != old_leader
+    assert leo_of(desc, old_leader) == 5 and leo_of(desc, desc.leader) == 7 and desc.high_watermark == 7
+
+    await cluster.controller.start_broker(old_leader)
+    deadline = asyncio.get_running_loop().time() + DEADLINE_S
+    while leo_of(desc := await partition(cluster, "t"), old_leader) != 7 or old_leader not in desc.isr:
+        assert asyncio.get_running_loop().time() < deadline, f"broker {old_leader} never caught up: {desc}"
+        await ReplicaFetcher(cluster.storage, cluster.clock).run_once()
+        await asyncio.sleep(0.01)
