@@ -958,21 +958,27 @@ async def read_batches(conn: aiosqlite.Connection, topic_id: int, partition: int
         (topic_id, partition, topic_id, partition, offset, offset, upto))
     rows: list[tuple[int, bytes]] = []
     total = 0
+    step = 1
     try:
         while total < max_records and len(rows) <= max_records:
-            row = await cursor.fetchone()
-            if row is None:
+            # As many rows as the batches so far say are still needed: one for big batches,
+            # a few at a time for small ones (each fetch is a call; each row read, its bytes).
+            found = await cursor.fetchmany(min(step, max_records + 1 - len(rows)))
+            if not found:
                 break
-            base, last_offset, count, data = row
-            if base < offset:
-                # The batch holding the offset counts only its records from the offset on: exactly
-                # when its offsets are dense, none when compaction left gaps (then read on).
-                count = last_offset - offset + 1 if count == last_offset - base + 1 else 0
-            total += count
-            # CRC-32C runs at GB/s: every batch read is checked, so damage is never served as records.
-            if not batch_is_intact(data):
-                raise DamagedRecordBatch(topic_id, partition, base)
-            rows.append((base, data))
+            for base, last_offset, count, data in found:
+                if base < offset:
+                    # The batch holding the offset counts only its records from the offset on: exactly
+                    # when its offsets are dense, none when compaction left gaps (then read on).
+                    count = last_offset - offset + 1 if count == last_offset - base + 1 else 0
+                total += count
+                # CRC-32C runs at GB/s: every batch read is checked, so damage is never served as records.
+                if not batch_is_intact(data):
+                    raise DamagedRecordBatch(topic_id, partition, base)
+                rows.append((base, data))
+                if total >= max_records:
+                    break
+            step = min(64, max(1, (max_records - total) // max(count, 1)))
     finally:
         await cursor.close()
     return rows

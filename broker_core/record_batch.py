@@ -221,6 +221,20 @@ def verify_crc(batch: bytes | bytearray | memoryview) -> None:
         raise CorruptRecord(f"Record is corrupt (stored crc = {stored}, computed crc = {computed})")
 
 
+#: From byte 8: the batch length, the partition leader epoch, the magic and the CRC.
+_LENGTH_TO_CRC = struct.Struct(">iibI")
+
+
+def is_intact(data: bytes | bytearray | memoryview) -> bool:
+    """Whether ``data`` is exactly one whole v2 batch whose CRC-32C matches its bytes: what
+    ``RecordBatch(data)`` and ``verify_crc`` find, in one step (every stored batch read is checked)."""
+    if len(data) < RECORD_BATCH_OVERHEAD:
+        return False
+    length, _, magic, crc = _LENGTH_TO_CRC.unpack_from(data, 8)
+    return (magic == MAGIC and length + LOG_OVERHEAD == len(data)
+            and crc == _crc32c.crc32c(memoryview(data)[ATTRIBUTES_OFFSET:]))
+
+
 def split_batches(data: bytes | bytearray | memoryview) -> Iterator[memoryview]:
     """Each batch of a concatenation of batches (a Fetch response's or a segment's bytes).
 

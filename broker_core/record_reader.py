@@ -16,7 +16,7 @@ import struct
 from itertools import repeat
 from typing import Any, Callable, Iterator
 
-from .record_batch import (ATTRIBUTES_OFFSET, COMPRESSION_MASK, RECORD_BATCH_OVERHEAD, RECORD_COUNT_OFFSET,
+from .record_batch import (ATTRIBUTES_OFFSET, COMPRESSION_MASK, HEADER, RECORD_BATCH_OVERHEAD, RECORD_COUNT_OFFSET,
                            RecordBatch)
 from .records import ConsumerRecord
 
@@ -205,14 +205,13 @@ class RecordStream:
 
     def _open(self, data: bytes) -> None:
         self._data = data
-        reader = _compiled_reader()
-        if reader is None or _INT32.unpack_from(data, RECORD_COUNT_OFFSET)[0] <= 0:
+        reader = _compiled if _compiled is not False else _compiled_reader()
+        base, _, _, _, _, attributes, last_delta, *_, count = HEADER.unpack_from(data)
+        if reader is None or count <= 0:
             self._open_python(self._from)
             return
-        compressed = data[ATTRIBUTES_OFFSET + 1] & COMPRESSION_MASK
-        records = iter(reader(_uncompressed(data) if compressed else data))
-        base = _INT64.unpack_from(data, 0)[0]
-        if base < self._from or base + _INT32.unpack_from(data, _LAST_OFFSET_DELTA_OFFSET)[0] >= self._upto:
+        records = iter(reader(_uncompressed(data) if attributes & COMPRESSION_MASK else data))
+        if base < self._from or base + last_delta >= self._upto:
             records = _between(records, self._from, self._upto)
         self._records = records
         self._compiled = True

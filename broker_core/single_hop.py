@@ -44,6 +44,10 @@ class DirectCursor:
         """Every remaining row."""
         return self._cursor.fetchall()
 
+    async def fetchmany(self, size: int) -> list[Any]:
+        """Up to ``size`` more rows."""
+        return self._cursor.fetchmany(size)
+
     async def close(self) -> None:
         """Close the cursor."""
         self._cursor.close()

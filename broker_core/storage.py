@@ -24,7 +24,7 @@ import aiosqlite
 
 from .consumer_group_schema import CONSUMER_GROUP_TABLES
 from .errors import KafkaError, RequestTimedOut, StorageClosed, StorageError
-from .record_batch import read_header, verify_crc
+from .record_batch import is_intact
 from .producer_state import PRODUCER_STATE_TABLES
 from .transaction_index import TRANSACTION_INDEX_TABLES
 from .schema_migration import migrate_to_append_times, migrate_to_batches
@@ -265,12 +265,7 @@ class DamagedRecordBatch(Exception):
 
 def batch_is_intact(data: bytes) -> bool:
     """Whether a stored batch is whole and its CRC-32C matches its bytes."""
-    try:
-        header = read_header(data)
-        verify_crc(data)
-    except KafkaError:
-        return False
-    return header.size_in_bytes == len(data)
+    return is_intact(data)
 
 
 def is_corruption(error: BaseException) -> bool:

@@ -211,3 +211,19 @@ def test_a_payload_that_does_not_decompress_is_a_corrupt_record(codec) -> None:
     batch[RECORD_BATCH_OVERHEAD + 20:] = b"\xff" * (len(batch) - RECORD_BATCH_OVERHEAD - 20)
     with pytest.raises((CorruptRecord, InvalidRecord)):
         list(RecordBatch(batch).records())
+
+
+def test_a_stored_batch_is_intact_only_whole_with_its_magic_and_crc() -> None:
+    from broker_core.record_batch import is_intact
+
+    batch = bytes(build_batch([(b"k", b"v" * 50, (), 1), (None, b"w", (("h", b"1"),), 2)]))
+    assert is_intact(batch)
+    flipped = bytearray(batch)
+    flipped[-1] ^= 1
+    wrong_magic = bytearray(batch)
+    wrong_magic[16] = 1
+    longer_claim = bytearray(batch)
+    struct.pack_into(">i", longer_claim, 8, len(batch))
+    for damaged in (bytes(flipped), bytes(wrong_magic), bytes(longer_claim), batch[:-1], batch + b"\x00",
+                    batch[:40]):
+        assert not is_intact(damaged)
