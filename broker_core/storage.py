@@ -244,6 +244,9 @@ _WRITER_PRAGMAS = (f"PRAGMA journal_size_limit={JOURNAL_SIZE_LIMIT_BYTES}", "PRA
 #: 1000 WAL pages SQLite's own automatic checkpoint waits for, at the 6-8 pages of a small append.
 INLINE_CHECKPOINT_EVERY = 128
 
+#: Inline writes in a row without a yield to the event loop, at most this long (seconds).
+INLINE_YIELD_S = 0.002
+
 #: Files up to this size get SQLite's ``quick_check`` when opened (about 4 ms per MB): a damaged
 #: small file is refused before anything writes to it. Larger files rely on SQLite noticing
 #: damage as it reads (``SQLITE_CORRUPT``), after which this process stops writing.
@@ -437,6 +440,9 @@ class Storage:
         # The loop thread's own writer (write_inline), serialised with ``writer`` by the write lock.
         self._inline = InlineWriter(str(path), (*_WRITER_PRAGMAS, "PRAGMA wal_autocheckpoint=0"))
         self._inline_commits = 0
+        # When the loop last ran queued callbacks after an inline write (``_let_others_run``).
+        self._loop_ran_at = 0.0
+        self._turn_noted = False
         self._checkpointer: asyncio.Future[None] | None = None
         # The loop thread's own reader (read_inline): small reads with no round trip.
         self._inline_reader = InlineReader(str(path), ("PRAGMA query_only=1",))
@@ -590,9 +596,25 @@ class Storage:
         for callback in self.after_commit:
             callback()
         await self._reclaim_if_due()
-        # Let other tasks run, as a hop would have: a loop of inline writes must not starve them.
-        await asyncio.sleep(0)
+        await self._let_others_run()
         return result  # type: ignore[return-value]
+
+    async def _let_others_run(self) -> None:
+        """Yield to the event loop if it has not run other work for ``INLINE_YIELD_S``: a loop
+        of inline writes must not starve other tasks (a hop let them run at every write), but
+        a yield per write cost a loop iteration (~10 us) each, most of them needless when the
+        caller awaits something else between writes anyway (a producer's sender does)."""
+        loop = asyncio.get_running_loop()
+        if loop.time() - self._loop_ran_at >= INLINE_YIELD_S:
+            await asyncio.sleep(0)
+        if not self._turn_noted:
+            self._turn_noted = True
+            loop.call_soon(self._note_turn, loop)
+
+    def _note_turn(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Run by the loop once it runs queued callbacks again: other tasks had their turn."""
+        self._turn_noted = False
+        self._loop_ran_at = loop.time()
 
     async def _checkpoint(self) -> None:
         """Copy the WAL into the file for the inline writer, which never checkpoints itself (that

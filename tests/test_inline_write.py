@@ -79,3 +79,24 @@ async def test_many_inline_appends_keep_the_wal_short(cluster: Cluster) -> None:
     finally:
         probe.close()
     assert frames < 2000, f"the WAL holds {frames} frames: nobody checkpoints the inline writer's commits"
+
+
+async def test_a_loop_of_inline_appends_lets_other_tasks_run(cluster: Cluster) -> None:
+    await cluster.topics.create_topic("t", 1, 1)
+    ticks = 0
+
+    async def ticker() -> None:
+        nonlocal ticks
+        while True:
+            ticks += 1
+            await asyncio.sleep(0)
+
+    task = asyncio.create_task(ticker())
+    try:
+        await asyncio.sleep(0)
+        started = ticks
+        for _ in range(2000):  # awaits nothing but the appends
+            await cluster.logs.append("t", 0, [ProducerRecord(None, b"v")])
+        assert ticks - started >= 10, "other tasks did not run while the appends went on"
+    finally:
+        task.cancel()
