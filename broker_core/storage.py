@@ -240,9 +240,13 @@ SCHEMA: tuple[str, ...] = (
 _WRITER_PRAGMAS = (f"PRAGMA journal_size_limit={JOURNAL_SIZE_LIMIT_BYTES}", "PRAGMA synchronous=NORMAL",
                    "PRAGMA cell_size_check=ON")
 
-#: The inline writer's commits between two checkpoints (run on the writer's thread): about the
-#: 1000 WAL pages SQLite's own automatic checkpoint waits for, at the 6-8 pages of a small append.
+#: WAL frames (pages) between two checkpoints of the inline writer's commits: SQLite's own
+#: automatic checkpoint's default. The commits between two checkpoints follow from how many
+#: frames the last one found, starting from ``INLINE_CHECKPOINT_EVERY`` and kept between its
+#: bounds.
+INLINE_CHECKPOINT_FRAMES = 1000
 INLINE_CHECKPOINT_EVERY = 128
+INLINE_CHECKPOINT_EVERY_BOUNDS = (16, 1024)
 
 #: Inline writes in a row without a yield to the event loop, at most this long (seconds).
 INLINE_YIELD_S = 0.002
@@ -440,6 +444,7 @@ class Storage:
         # The loop thread's own writer (write_inline), serialised with ``writer`` by the write lock.
         self._inline = InlineWriter(str(path), (*_WRITER_PRAGMAS, "PRAGMA wal_autocheckpoint=0"))
         self._inline_commits = 0
+        self._checkpoint_every = INLINE_CHECKPOINT_EVERY
         # When the loop last ran queued callbacks after an inline write (``_let_others_run``).
         self._loop_ran_at = 0.0
         self._turn_noted = False
@@ -589,7 +594,7 @@ class Storage:
                     result = await _run_on_thread(self._writer, body, "BEGIN IMMEDIATE")
         if done:
             self._inline_commits += 1
-            if self._inline_commits >= INLINE_CHECKPOINT_EVERY and (
+            if self._inline_commits >= self._checkpoint_every and (
                     self._checkpointer is None or self._checkpointer.done()):
                 self._inline_commits = 0
                 self._checkpointer = asyncio.ensure_future(self._checkpoint())
@@ -623,7 +628,12 @@ class Storage:
         with contextlib.suppress(sqlite3.OperationalError, StorageError):  # busy or closed: next time
             async with self._write_lock:
                 self._refuse_if_closed()
-                await self._writer.execute_fetchall("PRAGMA wal_checkpoint(PASSIVE)")
+                commits = max(1, self._inline_commits + self._checkpoint_every)
+                ((_, frames, _),) = await self._writer.execute_fetchall("PRAGMA wal_checkpoint(PASSIVE)")
+            if frames > 0:
+                # About INLINE_CHECKPOINT_FRAMES frames until the next one, at this many per commit.
+                low, high = INLINE_CHECKPOINT_EVERY_BOUNDS
+                self._checkpoint_every = max(low, min(high, commits * INLINE_CHECKPOINT_FRAMES // frames))
 
     async def _reclaim_if_due(self) -> None:
         """After a write, at most once a second: give free pages back, in the background."""
