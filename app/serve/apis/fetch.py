@@ -16,7 +16,7 @@ from typing import Any, Awaitable, Callable
 from kafka.protocol.consumer import FetchResponse
 
 from broker_core.errors import FencedLeaderEpoch, KafkaError
-from broker_core.log import ReadRequest
+from broker_core.log import PartitionOffsets, ReadRequest
 from broker_core.topics import PartitionDescription
 
 from ..fetch_sessions import (FINAL_EPOCH, INITIAL_EPOCH, INVALID_SESSION_ID, SESSION_VERSION, CachedPartition,
@@ -266,8 +266,9 @@ async def _read(ctx: RequestContext, wanted: list[CachedPartition], max_bytes: i
     lookup, not a query."""
     found = _Read()
     budget = max_bytes if max_bytes > 0 else 2**31 - 1
-    led: list[tuple[CachedPartition, PartitionDescription | KafkaError | None]] = []
+    led: list[tuple[CachedPartition, PartitionDescription | KafkaError | PartitionData | None]] = []
     requests: list[ReadRequest] = []
+    snapshots = await _snapshots(ctx, wanted) if len(wanted) >= SNAPSHOT_MIN_PARTITIONS else {}
     for want in wanted:
         if want.topic is None:  # a topic id no topic has
             led.append((want, None))
@@ -278,6 +279,16 @@ async def _read(ctx: RequestContext, wanted: list[CachedPartition], max_bytes: i
         except KafkaError as error:
             led.append((want, error))
             continue
+        snapshot = snapshots.get(want.topic)
+        state = snapshot.get(want.partition) if snapshot is not None else None
+        if state is not None and state.log_start_offset <= want.fetch_offset <= state.log_end_offset \
+                and want.fetch_offset >= (state.last_stable_offset if read_committed else state.high_watermark):
+            # Nothing to read at this offset (the snapshot is as of the last commit): answered without the log.
+            led.append((want, PartitionData(
+                partition_index=want.partition, error_code=WireError.NONE, high_watermark=state.high_watermark,
+                last_stable_offset=state.last_stable_offset, log_start_offset=state.log_start_offset,
+                aborted_transactions=[] if read_committed else None, preferred_read_replica=-1, records=b"")))
+            continue
         led.append((want, partition))
         requests.append(ReadRequest(want.topic, want.partition, want.fetch_offset, MAX_RECORDS_PER_PARTITION,
                                     max(1, min(want.max_bytes, budget)), read_committed))
@@ -287,6 +298,9 @@ async def _read(ctx: RequestContext, wanted: list[CachedPartition], max_bytes: i
         if partition is None:
             found.answers.append((want, _unknown_id(want.partition)))
             found.errors += 1
+            continue
+        if isinstance(partition, PartitionData):
+            found.answers.append((want, partition))
             continue
         result = partition if isinstance(partition, KafkaError) else next(results)
         if isinstance(result, KafkaError):
@@ -306,6 +320,23 @@ async def _read(ctx: RequestContext, wanted: list[CachedPartition], max_bytes: i
             found.bytes_read += len(records)
             budget -= len(records)
         found.answers.append((want, part))
+    return found
+
+
+#: A Fetch over at least this many partitions answers those with nothing to read from the
+#: topics' offsets snapshot (``OffsetsSnapshots``) instead of the log.
+SNAPSHOT_MIN_PARTITIONS = 64
+
+
+async def _snapshots(ctx: RequestContext, wanted: list[CachedPartition]) -> dict[str, dict[int, PartitionOffsets]]:
+    """The wanted topics' offsets as of the last commit, where a snapshot is to be had."""
+    found = {}
+    for topic in {want.topic for want in wanted if want.topic is not None}:
+        description = await ctx.server.leadership.topic(topic)
+        if description is not None:
+            snapshot = await ctx.server.offsets_snapshots.of(topic, len(description.partitions))
+            if snapshot is not None:
+                found[topic] = snapshot
     return found
 
 
