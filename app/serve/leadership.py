@@ -9,6 +9,7 @@ the set of topics changed (from this process or another).
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 
 from broker_core import Cluster
@@ -25,6 +26,7 @@ class LeadershipView:
         self._cluster = cluster
         self._topics: dict[str, TopicDescription] | None = None
         self._generation = 0
+        self._loading: tuple[int, asyncio.Future[dict[str, TopicDescription]]] | None = None
 
     def invalidate(self) -> None:
         """Forget what is known: the next question reads the data file again."""
@@ -86,8 +88,19 @@ class LeadershipView:
     async def _load(self) -> dict[str, TopicDescription]:
         if self._topics is not None:
             return self._topics
-        generation = self._generation
-        topics = {t.name: t for t in await self._cluster.topics.describe_topics()}
+        # One read for every request that asks meanwhile: describing 10,000 partitions takes
+        # ~100 ms, and the requests of a consumer's start (one per broker) come together.
+        loading = self._loading
+        if loading is None or loading[0] != self._generation:
+            loading = self._loading = (self._generation, asyncio.ensure_future(self._read(self._generation)))
+        return await asyncio.shield(loading[1])
+
+    async def _read(self, generation: int) -> dict[str, TopicDescription]:
+        try:
+            topics = {t.name: t for t in await self._cluster.topics.describe_topics()}
+        finally:
+            if self._loading is not None and self._loading[0] == generation:
+                self._loading = None
         # Keep it only if nothing changed while it was read.
         if generation == self._generation:
             self._topics = topics

@@ -15,6 +15,8 @@ only once enough requests missed to pay for it; a miss otherwise goes the usual 
 
 from __future__ import annotations
 
+import asyncio
+
 from broker_core import Cluster
 from broker_core.log import PartitionOffsets
 
@@ -30,6 +32,7 @@ class OffsetsSnapshots:
         self._cluster = cluster
         self._snapshots: dict[str, tuple[int, dict[int, PartitionOffsets]]] = {}
         self._misses: dict[str, int] = {}
+        self._loading: dict[str, tuple[int, asyncio.Future[dict[int, PartitionOffsets]]]] = {}
 
     async def of(self, topic: str, partitions: int) -> dict[int, PartitionOffsets] | None:
         """``topic``'s offsets by partition as of the last commit, or None when the caller must
@@ -46,7 +49,19 @@ class OffsetsSnapshots:
             self._misses[topic] = misses
             return None
         self._misses[topic] = 0
-        found = await self._cluster.logs.partition_offsets([topic])
+        # One read for every request that asks meanwhile at this version (a consumer's start
+        # sends one ListOffsets per broker at once).
+        loading = self._loading.get(topic)
+        if loading is None or loading[0] != version:
+            loading = self._loading[topic] = (version, asyncio.ensure_future(self._read(topic, version)))
+        return await asyncio.shield(loading[1])
+
+    async def _read(self, topic: str, version: int) -> dict[int, PartitionOffsets]:
+        try:
+            found = await self._cluster.logs.partition_offsets([topic])
+        finally:
+            if self._loading.get(topic, (None,))[0] == version:
+                del self._loading[topic]
         offsets = {partition: state for (_, partition), state in found.items()}
         # Tagged with the version read before the query: a commit in between moves it again,
         # and this snapshot (perhaps newer than its tag) is then not used.
