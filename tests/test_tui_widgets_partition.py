@@ -81,6 +81,25 @@ async def test_open_log_of_a_partition_and_follow_new_records(cluster: Cluster) 
         assert not log.display
 
 
+async def test_a_log_shown_before_it_is_laid_out_opens_at_its_newest_records(cluster: Cluster) -> None:
+    """However late the layout gives the log its size (a busy first frame), it opens at the end."""
+    await cluster.topics.create_topic("events", partitions=1)
+    await produce(cluster, "events", [(f"k{i}".encode(), f"value-{i}".encode()) for i in range(600)])
+    app = PartitionApp(cluster)
+    async with app.run_test(size=(160, 45)) as pilot:
+        view = app.query_one(PartitionView)
+        view.topic = "events"
+        await wait_for(pilot, lambda: "599:k599" in screen_text(app), "the strip")
+        log = view.log
+        log.show("events", 0, 0, 600)  # still hidden: no size yet
+        await pilot.pause()
+        await pilot.pause()  # refreshes come and go before the log has a size
+        assert log.size.height == 0
+        log.display = True
+        await wait_for(pilot, lambda: "value-599" in screen_text(app), "the newest record in the log")
+        assert "value-0 " not in screen_text(app) + " "
+
+
 async def test_hostile_keys_and_values_show_literally(cluster: Cluster) -> None:
     await cluster.topics.create_topic("hostile", partitions=1)
     await produce(cluster, "hostile", [(payload, payload) for payload in HOSTILE_PAYLOADS])

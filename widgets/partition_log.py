@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from textual import work
+from textual import events, work
 from textual.binding import Binding, BindingType
 from textual.cache import LRUCache
 from textual.geometry import Size
@@ -94,6 +94,8 @@ class PartitionLog(ScrollView, can_focus=True):
         self._values = SchemaValues(source.cluster.schemas if source.cluster is not None else None)
         #: The offset under the cursor (None: the newest, following new records).
         self.cursor: int | None = None
+        #: Shown, but not yet laid out: scroll to the newest records once it has a size.
+        self._end_when_sized = False
 
     # -- what is shown ------------------------------------------------------------------
     def show(self, topic: str, partition: int, log_start: int, high_watermark: int) -> None:
@@ -106,9 +108,17 @@ class PartitionLog(ScrollView, can_focus=True):
         self.cursor = None
         self.virtual_size = Size(0, self.line_count)
         self.scroll_end(animate=False, immediate=True, x_axis=False)
-        # A log that was hidden has no size yet: scroll again once it has been laid out.
-        self.call_after_refresh(self.scroll_end, animate=False, immediate=True, x_axis=False)
+        # A log that was hidden has no size yet: scroll again once it has been laid out (on_resize).
+        # Not after the next refresh: that can come before the layout that sizes it, and the
+        # log then stayed at its oldest record.
+        self._end_when_sized = self.size.height == 0
         self.refresh()
+
+    def on_resize(self, event: events.Resize) -> None:
+        if self._end_when_sized and event.size.height > 0:
+            self._end_when_sized = False
+            if self.cursor is None:
+                self.scroll_end(animate=False, immediate=True, x_axis=False)
 
     @property
     def line_count(self) -> int:
