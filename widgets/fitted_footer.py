@@ -26,8 +26,8 @@ class FittedFooter(Footer):
     #: Binding ids kept whatever the width (the way out, the way to every other key, a lesson's controls).
     ESSENTIAL: ClassVar[frozenset[str]] = frozenset({"quit", "help", "command-palette", "lesson.pause", "lesson.step"})
 
-    def __init__(self, *, id: str | None = None) -> None:  # noqa: A002 (Textual's name)
-        super().__init__(id=id)
+    def __init__(self, *, id: str | None = None, compact: bool = False) -> None:  # noqa: A002 (Textual's name)
+        super().__init__(id=id, compact=compact)
         self._composed_width = 0
         #: Descriptions of the shown keys left out at this width (for tests and the curious).
         self.left_out: list[str] = []

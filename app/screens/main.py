@@ -155,6 +155,10 @@ class MainScreen(Screen[None]):
         self._titles: dict[str, str] = {}
 
     def compose(self) -> ComposeResult:
+        # The layout's classes before the panes mount, so each pane is styled once, for this size:
+        # each class changed on the screen afterwards restyles every pane (tens of ms apiece).
+        self.set_class(self.lesson is not None, "-lesson", update=False)
+        self._set_layout_classes(self.app.size.width, self.app.size.height)
         yield Header(icon="≡")
         if self.lesson is not None:
             yield NarrationPane(self.lesson.title, lesson_steps(self.lesson), id="narration")
@@ -169,7 +173,7 @@ class MainScreen(Screen[None]):
         yield ProducerBox(self.backend, id="producer")
         yield ConsumerDeck(self.backend, id="consumers")
         yield EventLog(self.backend, id="events")
-        yield FittedFooter()
+        yield FittedFooter(compact=self.app.size.width < MEDIUM_COLUMNS)
 
     def _where(self) -> str:
         """The header's line: which cluster is open (and where ``kplay --serve`` serves it)."""
@@ -211,8 +215,6 @@ class MainScreen(Screen[None]):
             if not pane.border_title:
                 pane.border_title = title
             self._titles[pane_name] = str(pane.border_title)
-        if self.lesson is not None:
-            self.add_class("-lesson")
         self.fit_to(self.app.size.width, self.app.size.height)
         # The welcome panel shows only once the topic list knows the cluster is empty.
         self.query_one(WelcomePanel).display = False
@@ -240,12 +242,20 @@ class MainScreen(Screen[None]):
 
     def fit_to(self, width: int, height: int) -> None:
         """Lay the panes out for a ``width`` x ``height`` terminal (at once, on every resize)."""
-        wanted = size_classes(width, height)
-        for name in ("-w-narrow", "-w-medium", "-w-wide", "-h-short", "-h-tiny"):
-            self.set_class(name in wanted, name)
+        before = set(self.classes)
+        self._set_layout_classes(width, height)
+        if set(self.classes) != before:
+            self.update_node_styles()  # once for every class changed
         # A narrower footer drops the spaces between keys (and then the least important keys, see FittedFooter).
         self.query_one(FittedFooter).compact = width < MEDIUM_COLUMNS
-        self._show_slots()
+        self._title_slots()
+
+    def _set_layout_classes(self, width: int, height: int) -> None:
+        """Set the size classes and the shared places' classes for ``width`` x ``height``, not restyling."""
+        wanted = size_classes(width, height)
+        for name in ("-w-narrow", "-w-medium", "-w-wide", "-h-short", "-h-tiny"):
+            self.set_class(name in wanted, name, update=False)
+        self._set_slot_classes()
 
     def _folded(self) -> tuple[tuple[str, ...], tuple[str, ...]]:
         """The panes that share the side place and the bottom place now (empty: each has its own)."""
@@ -260,13 +270,25 @@ class MainScreen(Screen[None]):
 
     def _show_slots(self) -> None:
         """Show the chosen pane of each shared place; title each with the keys of the others."""
+        before = set(self.classes)
+        self._set_slot_classes()
+        if set(self.classes) != before:
+            self.update_node_styles()
+        self._title_slots()
+
+    def _set_slot_classes(self) -> None:
+        """Mark the pane shown in each shared place, not restyling."""
         side, bottom = self._folded()
         if self.bottom_pane not in bottom:
             self.bottom_pane = "consumers"
         for pane in SIDE_SLOT[1:]:
-            self.set_class(self.side_pane == pane, f"-side-{pane}")
+            self.set_class(self.side_pane == pane, f"-side-{pane}", update=False)
         for pane in BOTTOM_SLOT:
-            self.set_class(self.bottom_pane == pane, f"-bottom-{pane}")
+            self.set_class(self.bottom_pane == pane, f"-bottom-{pane}", update=False)
+
+    def _title_slots(self) -> None:
+        """Title each pane of a shared place with the keys of the others."""
+        side, bottom = self._folded()
         if not self._titles:
             return
         numbers = {pane: str(number) for number, pane in enumerate(PANES, start=1)}
