@@ -42,7 +42,7 @@ class Cluster:
         self.topics = TopicAdmin(storage, clock)
         self.logs = PartitionLogs(storage, clock)
         self.controller = Controller(storage, clock)
-        self.feed = ChangeFeed(storage.path)
+        self.feed = ChangeFeed(storage.path, appended=storage.appended)
         self.groups = GroupCoordinator(storage, clock, self.feed)
         self.transactions = TransactionCoordinator(storage, clock, self.groups)
         self.transactions.set_markers(TransactionMarkerWriter(self.logs))

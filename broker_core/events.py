@@ -46,6 +46,18 @@ CHANGES_BOUND_TRIGGER = f"""CREATE TRIGGER IF NOT EXISTS changes_bounded AFTER I
     WHEN NEW.seq % {CHANGES_PRUNE_EVERY} = 0
     BEGIN DELETE FROM changes WHERE seq <= NEW.seq - {CHANGES_KEPT}; END"""
 
+#: The feed connection's own record of each partition's log end as last published (a TEMP
+#: table: it lives in that connection only, never in the data file).
+_FEED_ENDS_TABLE = ("CREATE TEMP TABLE IF NOT EXISTS feed_ends(topic_id INTEGER NOT NULL, partition INTEGER NOT NULL,"
+                    " end_offset INTEGER NOT NULL, PRIMARY KEY(topic_id, partition)) WITHOUT ROWID")
+#: Partitions whose log end moved since it was last published: (topic id, partition, log end,
+#: high watermark, appended at, the log end published before; 0 for a new partition).
+_MOVED_LOG_ENDS = (
+    "SELECT p.topic_id, p.partition, p.log_end_offset, p.high_watermark, p.appended_at, coalesce(k.end_offset, 0)"
+    " FROM partitions p LEFT JOIN temp.feed_ends k ON k.topic_id=p.topic_id AND k.partition=p.partition"
+    " WHERE p.log_end_offset<>coalesce(k.end_offset, 0)")
+_MOVED_LOG_END = _MOVED_LOG_ENDS + " AND p.topic_id=? AND p.partition=?"
+
 EVENT_TYPES: dict[str, type["Event"]] = {}
 
 
@@ -400,8 +412,13 @@ class ChangeFeed:
     entries of the changes table read.
     """
 
-    def __init__(self, path: Path | str, *, poll_interval_s: float = POLL_INTERVAL_S) -> None:
+    def __init__(self, path: Path | str, *, poll_interval_s: float = POLL_INTERVAL_S,
+                 appended: set[tuple[int, int]] | None = None) -> None:
         self._path = Path(path)
+        # (topic id, partition) of this process's appends since the last look (``Storage.appended``):
+        # looked at by key at once, while the scan of every partition waits for the next tick.
+        self._appended = appended if appended is not None else set()
+        self._scanned_at = 0.0
         self._interval = poll_interval_s
         self._conn: sqlite3.Connection | None = None
         self._task: asyncio.Task[None] | None = None
@@ -413,8 +430,8 @@ class ChangeFeed:
         self.last_seq = 0
         self._data_version = -1
         self._stopping = False
-        # Each partition's log end as last published, and topic names by id (for the events).
-        self._ends: dict[tuple[int, int], int] = {}
+        # Topic names by id (for the events); each partition's log end as last published is kept
+        # in the feed connection's own temporary table (``feed_ends``), compared in SQL.
         self._topic_names: dict[int, str] = {}
 
     async def start(self) -> None:
@@ -424,12 +441,15 @@ class ChangeFeed:
         self._conn = connect_raw(self._path)
         # The version first: a commit after it is seen by the first poll (at worst twice, harmlessly).
         self._data_version = self._conn.execute("PRAGMA data_version").fetchone()[0]
+        self._conn.execute(_FEED_ENDS_TABLE)
         self._conn.execute("BEGIN")
         try:
             self.last_seq = self._conn.execute("SELECT coalesce(max(seq), 0) FROM changes").fetchone()[0]
-            self._ends = {(topic_id, partition): end for topic_id, partition, end, _, _ in self._log_ends()}
+            self._conn.execute("DELETE FROM temp.feed_ends")
+            self._conn.execute("INSERT INTO temp.feed_ends SELECT topic_id, partition, log_end_offset FROM partitions")
         finally:
             self._conn.execute("COMMIT")
+        self._appended.clear()
         self._task = asyncio.create_task(self._run(), name="kplay-change-feed")
 
     async def stop(self) -> None:
@@ -501,9 +521,16 @@ class ChangeFeed:
         """Publish whatever was committed since the last poll; return how many events."""
         assert self._conn is not None
         version = self._conn.execute("PRAGMA data_version").fetchone()[0]
-        if version == self._data_version:
+        if version == self._data_version and not self._appended:
             return 0
-        self._data_version = version
+        # Every partition's log end is compared at most once per poll interval (a scan of them
+        # all: ~0.5 ms at 3,000); until then only this process's appends are looked at, by key,
+        # and the version is left unconsumed so that the next tick scans.
+        now = asyncio.get_running_loop().time()
+        scan = version != self._data_version and now - self._scanned_at >= self._interval * 0.9
+        if scan:
+            self._data_version = version
+            self._scanned_at = now
         published = 0
         # One snapshot for the change rows and the log ends: a topic's creation is published
         # before its first append, and an append is never published twice.
@@ -527,7 +554,7 @@ class ChangeFeed:
                 if len(rows) < READ_CHUNK:
                     break
                 await asyncio.sleep(0)
-            published += self._publish_appends()
+            published += self._publish_appends(scan)
         finally:
             self._conn.execute("COMMIT")
         if published:
@@ -535,25 +562,20 @@ class ChangeFeed:
             published_event.set()
         return published
 
-    def _log_ends(self) -> list[tuple[int, int, int, int, int]]:
-        """Every partition's (topic id, partition, log end, high watermark, appended at)."""
-        assert self._conn is not None
-        return self._conn.execute(
-            "SELECT topic_id, partition, log_end_offset, high_watermark, appended_at FROM partitions").fetchall()
-
-    def _publish_appends(self) -> int:
+    def _publish_appends(self, scan: bool) -> int:
         """One ``RecordsAppended`` per batch appended above the log ends last seen (inside the
-        poll's read transaction); returns how many."""
+        poll's read transaction), in every partition (``scan``) or in those this process appended
+        to; returns how many."""
         assert self._conn is not None
-        known = self._ends
-        ends: dict[tuple[int, int], int] = {}
+        keys = list(self._appended)
+        self._appended.clear()
+        if scan:
+            moved = self._conn.execute(_MOVED_LOG_ENDS).fetchall()
+        else:
+            moved = [row for key in keys for row in self._conn.execute(_MOVED_LOG_END, key).fetchall()]
         published = 0
-        for topic_id, partition, end, hw, at in self._log_ends():
-            key = (topic_id, partition)
-            ends[key] = end
-            before = known.get(key, 0)  # a partition new since the last poll starts at 0
-            if end == before:
-                continue
+        for topic_id, partition, end, hw, at, before in moved:
+            self._conn.execute("INSERT OR REPLACE INTO temp.feed_ends VALUES (?, ?, ?)", (topic_id, partition, end))
             topic = self._topic_name(topic_id)
             if topic is None:
                 continue
@@ -571,7 +593,6 @@ class ChangeFeed:
             for last in lasts:
                 self._publish(RecordsAppended(self.last_seq, at, topic, partition, last + 1, min(hw, last + 1)))
             published += len(lasts)
-        self._ends = ends
         return published
 
     def _topic_name(self, topic_id: int) -> str | None:

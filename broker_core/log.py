@@ -430,7 +430,9 @@ class PartitionLogs:
             (new_leo, batch_bytes, max_ts, topic_id, partition, active))
         if mark is not None:
             await record_batch(conn, topic_id, partition, mark, leo, new_leo - 1, now)
-        # No change-feed row: the feed tells appends from the partition's log end and batches.
+        # No change-feed row: the feed tells appends from the partition's log end and batches
+        # (this process's feed looks at this partition first).
+        self._storage.appended.add((topic_id, partition))
         hw = await self._replicate(conn, topic_id, partition, leader, new_leo, now, lagging, settings, followers)
         return AppendResult(topic, partition, leo, new_leo - 1, timestamps, log_start, hw)
 

@@ -441,6 +441,8 @@ class Storage:
         self._reclaimer: asyncio.Future[None] | None = None
         self._reclaim_timer: asyncio.TimerHandle | None = None
         self.after_commit: list[Any] = []  # callables run after every successful write
+        #: (topic id, partition) of this process's appends, for the change feed to look at first.
+        self.appended: set[tuple[int, int]] = set()
         # The loop thread's own writer (write_inline), serialised with ``writer`` by the write lock.
         self._inline = InlineWriter(str(path), (*_WRITER_PRAGMAS, "PRAGMA wal_autocheckpoint=0"))
         self._inline_commits = 0

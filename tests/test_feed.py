@@ -116,3 +116,22 @@ async def test_a_feed_started_after_appends_reports_only_later_ones(cluster: Clu
     await cluster.logs.append("t", 0, [ProducerRecord(None, b"new")])
     events = await _collect_until(subscription, lambda e: True, timeout_s=10)
     assert [(e.end_offset, e.high_watermark) for e in events] == [(5, 5)]  # type: ignore[attr-defined]
+
+
+async def test_this_processs_appends_arrive_at_once_between_scans_of_every_partition(cluster: Cluster) -> None:
+    from broker_core.events import ChangeFeed
+
+    await cluster.topics.create_topic("t", partitions=3, replication_factor=1)
+    # A feed that scans every partition's log end at most once an hour: this process's own
+    # appends still reach it at once, looked up by partition.
+    feed = ChangeFeed(cluster.path, poll_interval_s=3600, appended=cluster.storage.appended)
+    cluster.storage.after_commit.append(feed.wake)
+    await feed.start()
+    try:
+        subscription = feed.subscribe("records")
+        for end in (1, 2, 3):
+            await cluster.logs.append("t", 2, [ProducerRecord(None, b"v")])
+            event = await asyncio.wait_for(subscription.get(), 10)
+            assert (event.topic, event.partition, event.end_offset) == ("t", 2, end)  # type: ignore[attr-defined]
+    finally:
+        await feed.stop()
