@@ -141,21 +141,15 @@ def parse_acks(acks: int | str) -> int:
     raise InvalidRequiredAcks(f"Invalid acks: {acks} (expected 0, 1, -1 or all)")
 
 
-#: What an append needs of its partition, in one statement: the leader, offsets, the ISR's size,
-#: its live members, live replicas out of it and live followers in it (one pass over the
-#: replicas), the replication delay, and the active segment (base offset, size, created at).
+#: What an append needs of its partition, in one statement, one row per replica: the leader,
+#: offsets, leader epoch, the replication delay, the active segment (base offset, size,
+#: created at), and each replica's broker, whether it is in the ISR and whether its broker runs.
 _APPEND_STATE = (
-    "SELECT p.leader, p.log_start_offset, p.log_end_offset, r.isr, r.isr_alive, r.out_alive,"
-    " (SELECT value FROM meta WHERE key=?1), (SELECT alive FROM brokers WHERE id=p.leader), p.leader_epoch,"
-    " s.base_offset, s.size_bytes, s.created_at, r.followers_alive"
-    " FROM partitions p JOIN segments s ON s.topic_id=p.topic_id"
-    " AND s.partition=p.partition AND s.base_offset=(SELECT max(base_offset) FROM segments"
-    " WHERE topic_id=p.topic_id AND partition=p.partition),"
-    " (SELECT count(*) FILTER (WHERE r.in_isr) isr, count(*) FILTER (WHERE r.in_isr AND b.alive) isr_alive,"
-    " count(*) FILTER (WHERE NOT r.in_isr AND b.alive) out_alive, count(*) FILTER (WHERE r.in_isr AND b.alive"
-    " AND r.broker_id<>(SELECT leader FROM partitions WHERE topic_id=?2 AND partition=?3)) followers_alive"
-    " FROM replicas r JOIN brokers b ON b.id=r.broker_id"
-    " WHERE r.topic_id=?2 AND r.partition=?3) r WHERE p.topic_id=?2 AND p.partition=?3")
+    "SELECT p.leader, p.log_start_offset, p.log_end_offset, p.leader_epoch, (SELECT value FROM meta WHERE key=?1),"
+    " s.base_offset, s.size_bytes, s.created_at, r.broker_id, r.in_isr, b.alive"
+    " FROM partitions p, (SELECT base_offset, size_bytes, created_at FROM segments WHERE topic_id=?2 AND partition=?3"
+    " ORDER BY base_offset DESC LIMIT 1) s JOIN replicas r ON r.topic_id=p.topic_id AND r.partition=p.partition"
+    " JOIN brokers b ON b.id=r.broker_id WHERE p.topic_id=?2 AND p.partition=?3")
 #: Topics' configs as stored (JSON overrides) -> in effect: parsed once, not on every append.
 _CONFIGS: dict[str, dict] = {}
 
@@ -303,10 +297,21 @@ class PartitionLogs:
         topic, partition = batch.topic, batch.partition
         # One statement (one thread hop) for the partition, its ISR and the replication delay;
         # execute_fetchall, since execute() and then fetchone() would be two hops.
-        (state,) = await conn.execute_fetchall(_APPEND_STATE, (REPLICATION_DELAY_KEY, topic_id, partition))
-        leader, log_start, leo, isr_size, isr_alive, out_of_sync_alive, delay, leader_alive, leader_epoch = state[:9]
-        segment = state[9:12]  # the active segment: base offset, size, created at
-        followers = state[12]  # live in-sync followers
+        replicas = await conn.execute_fetchall(_APPEND_STATE, (REPLICATION_DELAY_KEY, topic_id, partition))
+        leader, log_start, leo, leader_epoch, delay = replicas[0][:5]
+        segment = replicas[0][5:8]  # the active segment: base offset, size, created at
+        isr_size = isr_alive = out_of_sync_alive = followers = 0
+        leader_alive = None
+        for *_, broker, in_isr, alive in replicas:
+            if broker == leader:
+                leader_alive = alive
+            if in_isr:
+                isr_size += 1
+                if alive:
+                    isr_alive += 1
+                    followers += broker != leader  # live in-sync followers
+            elif alive:
+                out_of_sync_alive += 1
         if leader < 0:
             raise LeaderNotAvailable(f"Partition {topic}-{partition} has no leader (offline)")
         if not leader_alive:
