@@ -50,8 +50,6 @@ _ATTRIBUTES = struct.Struct(">h")
 #: A batch header's base offset (at byte 0) and last offset delta (at byte 23).
 _BASE_OFFSET = struct.Struct(">q")
 _LAST_OFFSET_DELTA = struct.Struct(">i")
-#: Builds a NamedTuple record from a ready tuple (about 3x cheaper than calling the class).
-_new_tuple = tuple.__new__
 #: Reads of at most this many records run on the event loop's thread (``Storage.read_inline``):
 #: a consumer's poll (max.poll.records, 500 by default) reads in ~0.1 ms, less than the round
 #: trip to the database thread; bigger reads keep the thread.

@@ -23,7 +23,7 @@ from typing import Any, AsyncIterator, Awaitable, Callable, Iterable, Iterator, 
 import aiosqlite
 
 from .consumer_group_schema import CONSUMER_GROUP_TABLES
-from .errors import KafkaError, RequestTimedOut, StorageClosed, StorageError
+from .errors import RequestTimedOut, StorageClosed, StorageError
 from .record_batch import is_intact
 from .producer_state import PRODUCER_STATE_TABLES
 from .transaction_index import TRANSACTION_INDEX_TABLES
