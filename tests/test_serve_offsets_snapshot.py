@@ -36,6 +36,25 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServedCluster]:
         cluster.stop()
 
 
+@pytest.fixture
+def quiet_feed(served: ServedCluster) -> Iterator[None]:
+    """The server's change feed looks for other processes' commits only once a minute: what
+    keeps answers fresh is then the PRAGMA data_version check alone, not an event that
+    happened to invalidate the snapshot first."""
+    feed: Any = served.core.feed
+    interval = feed._interval
+
+    def set_interval(value: float) -> None:
+        feed._interval = value
+        feed.wake()  # end the tick under way; the next one waits the new interval
+
+    served._loop.call_soon_threadsafe(set_interval, 60.0)
+    try:
+        yield
+    finally:
+        served._loop.call_soon_threadsafe(set_interval, interval)
+
+
 def offsets(client: Client, topic: str, timestamp: int, partitions: range) -> dict[int, int]:
     Topic = ListOffsetsRequest.ListOffsetsTopic
     response: Any = client.call(
@@ -57,7 +76,7 @@ def in_another_process(data_path: Path, code: str) -> None:
                    timeout=60)
 
 
-def test_list_offsets_answers_what_another_process_just_committed(served: ServedCluster) -> None:
+def test_list_offsets_answers_what_another_process_just_committed(served: ServedCluster, quiet_feed: None) -> None:
     served.create_topic("o_snapshot", partitions=PARTITIONS)
     client = Client(served)
     try:
@@ -86,5 +105,26 @@ def test_an_unknown_partition_is_still_an_error(served: ServedCluster) -> None:
                 for p in (1, 5)])])
         codes = {p.partition_index: p.error_code for t in response.topics for p in t.partitions}
         assert codes == {1: 0, 5: 3}  # UNKNOWN_TOPIC_OR_PARTITION
+    finally:
+        client.close()
+
+
+def test_metadata_answers_partitions_another_process_just_added(served: ServedCluster, quiet_feed: None) -> None:
+    from kafka.protocol.metadata import MetadataRequest, MetadataResponse
+
+    served.create_topic("o_metadata", partitions=2)
+    client = Client(served)
+
+    def partitions() -> list[int]:
+        response: Any = client.call(MetadataRequest, MetadataResponse, 12, allow_auto_topic_creation=False,
+                                    include_topic_authorized_operations=False,
+                                    topics=[MetadataRequest.MetadataRequestTopic(topic_id=None, name="o_metadata")])
+        return sorted(p.partition_index for t in response.topics for p in t.partitions)
+
+    try:
+        assert partitions() == [0, 1]
+        assert partitions() == [0, 1]  # answered from the leadership view: nothing was committed since
+        in_another_process(served.data_path, "await cluster.topics.create_partitions('o_metadata', 4)")
+        assert partitions() == [0, 1, 2, 3]
     finally:
         client.close()

@@ -27,10 +27,13 @@ class LeadershipView:
         self._topics: dict[str, TopicDescription] | None = None
         self._generation = 0
         self._loading: tuple[int, asyncio.Future[dict[str, TopicDescription]]] | None = None
+        #: The feed's committed_version() read before ``_topics`` was (-1: unknown).
+        self._loaded_version = -1
 
     def invalidate(self) -> None:
         """Forget what is known: the next question reads the data file again."""
         self._topics = None
+        self._loaded_version = -1
         self._generation += 1
 
     @property
@@ -96,6 +99,7 @@ class LeadershipView:
         return await asyncio.shield(loading[1])
 
     async def _read(self, generation: int) -> dict[str, TopicDescription]:
+        version = self._cluster.feed.committed_version()
         try:
             topics = {t.name: t for t in await self._cluster.topics.describe_topics()}
         finally:
@@ -104,4 +108,19 @@ class LeadershipView:
         # Keep it only if nothing changed while it was read.
         if generation == self._generation:
             self._topics = topics
+            self._loaded_version = version
         return topics
+
+    async def described_now(self) -> dict[str, TopicDescription] | None:
+        """Every topic as of the data file's last commit, when this view holds exactly that
+        (nothing committed by any process since it was read: the feed's ``PRAGMA
+        data_version`` has not moved); else None. Metadata then shares this view's one
+        description of the file instead of describing its topics again."""
+        feed = self._cluster.feed
+        version = feed.committed_version()
+        if version < 0:
+            return None
+        topics = await self._load()
+        if self._topics is topics and self._loaded_version == version == feed.committed_version():
+            return topics
+        return None
