@@ -2,10 +2,11 @@
 
 Every record a consumer polls is decoded here. aiokafka ships a compiled (Cython) reader of
 Kafka's v2 batches, ``DefaultRecordBatch``: about 0.2 us a record where ``record_batch``'s
-pure-Python loop takes 1.5-2 us. It is imported on the first read, not at start-up (aiokafka's
-package costs ~35 ms to import). Where it is missing (a platform without aiokafka's wheel, a
-build without its extensions) or finds fault with a batch, ``record_batch`` decodes instead,
-so the records and the errors (Kafka's words) are the same either way.
+pure-Python loop takes 1.5-2 us. It is imported when the first Consumer is made, not at
+start-up (aiokafka's package costs ~35 ms to import). Where it is missing (a platform without
+aiokafka's wheel, a build without its extensions) or finds fault with a batch,
+``record_batch`` decodes instead, so the records and the errors (Kafka's words) are the same
+either way.
 
 The batches given here were read from the log with their CRC checked (``log.read_batches``).
 """
@@ -32,7 +33,11 @@ _UNBOUNDED = float("inf")
 _compiled: Any = False
 
 
-def _compiled_reader() -> Callable[[bytes], Any] | None:
+def load_compiled_reader() -> Callable[[bytes], Any] | None:
+    """Import aiokafka's compiled batch reader if not yet done (about 35 ms, once), and return
+    it (None where it is missing). A Consumer does this when it is made: it will decode many
+    records. Reads before any (a view's page of records) decode in pure Python instead, so
+    opening the playground never pays for the import."""
     global _compiled
     if _compiled is False:
         try:
@@ -62,7 +67,7 @@ def append_consumer_records(out: list[ConsumerRecord], topic: str, partition: in
     Raises InvalidRecord (Kafka's words) for records that disagree with their batch header.
     """
     count = _INT32.unpack_from(data, RECORD_COUNT_OFFSET)[0]
-    reader = _compiled_reader()
+    reader = _compiled or None  # only if a consumer loaded it (load_compiled_reader)
     if count > 0 and reader is not None and limit > 0:
         mark = len(out)
         try:
@@ -205,7 +210,7 @@ class RecordStream:
 
     def _open(self, data: bytes) -> None:
         self._data = data
-        reader = _compiled if _compiled is not False else _compiled_reader()
+        reader = _compiled if _compiled is not False else load_compiled_reader()
         base, _, _, _, _, attributes, last_delta, *_, count = HEADER.unpack_from(data)
         if reader is None or count <= 0:
             self._open_python(self._from)
@@ -232,4 +237,4 @@ def _between(records: Any, low: int, high: int) -> Iterator[Any]:
         yield record
 
 
-__all__ = ["RecordStream", "append_consumer_records"]
+__all__ = ["RecordStream", "append_consumer_records", "load_compiled_reader"]
