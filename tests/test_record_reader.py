@@ -78,3 +78,30 @@ def test_a_stream_takes_a_batch_in_parts_with_the_compiled_reader() -> None:
     assert parts == [[102, 103, 104], [105, 106, 107], [108, 109], []]
     assert stream._compiled  # it never fell back to the pure-Python decoder
     assert (stream.exhausted, stream.next_offset) == (True, 115)
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(records, min_size=1, max_size=3), st.sampled_from(list(Compression)), st.booleans(),
+       st.integers(min_value=0, max_value=30), st.integers(min_value=1, max_value=70),
+       st.integers(min_value=1, max_value=9))
+def test_a_stream_taken_in_parts_reads_what_pure_python_reads(batches, codec, append_time, skip, cut, most) -> None:
+    # Batches of a partition one after another, a skipped batch (a marker) between them.
+    items: list = []
+    expected = []
+    base = 0
+    for rows in batches:
+        batch = bytes(build_batch(rows, base_offset=base, compression=codec,
+                                  log_append_time=2**41 if append_time else None))
+        items += [batch, base + len(rows) + 1]
+        expected += [(r.offset, r.timestamp, r.key, r.value, r.headers) for r in read(batch, compiled=False)[0]]
+        base += len(rows) + 1
+    low, high = skip, skip + cut
+    record_reader.load_compiled_reader()
+    stream = record_reader.RecordStream("t", 3, items, low, high, "CreateTime")
+    taken = []
+    while part := stream.take(most):
+        assert len(part) <= most
+        taken += part
+    assert [(r.offset, r.timestamp, r.key, r.value, r.headers) for r in taken] == [
+        e for e in expected if low <= e[0] < high]
+    assert stream._compiled or not taken
