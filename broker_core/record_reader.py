@@ -150,7 +150,7 @@ class RecordStream:
     """
 
     __slots__ = ("_topic", "_partition", "_timestamp_type", "_from", "_upto", "_items", "_index", "_records",
-                 "_data", "_compiled", "next_offset", "exhausted")
+                 "_data", "_compiled", "_whole", "next_offset", "exhausted")
 
     def __init__(self, topic: str, partition: int, items: list[bytes | int], from_offset: int, upto: int,
                  timestamp_type: str) -> None:
@@ -164,6 +164,7 @@ class RecordStream:
         self._records: Any = None  # the records of the batch being read, an iterator
         self._data = b""
         self._compiled = False
+        self._whole = 0  # the record count of a compiled batch not yet started, none of them filtered out
         #: Where reading continues after what was taken (past the records and the batches
         #: passed over); None while nothing was.
         self.next_offset: int | None = None
@@ -185,9 +186,15 @@ class RecordStream:
                     continue
                 self._open(item)
             want = most - len(out)
+            whole, self._whole = self._whole, 0
             try:
-                # next() over the iterator, not islice: aiokafka's batch refuses a second iter().
-                chunk = self._build(map(next, repeat(self._records, want)))
+                if 0 < whole <= want:
+                    # All of a batch not yet started: iterated as it is, the fastest loop.
+                    chunk = self._build(self._records)
+                    want = len(chunk) + 1  # it is done
+                else:
+                    # next() over the iterator, not islice: aiokafka's batch refuses a second iter().
+                    chunk = self._build(map(next, repeat(self._records, want)))
             except Exception:  # noqa: BLE001
                 if not self._compiled:
                     raise
@@ -218,6 +225,8 @@ class RecordStream:
         records = iter(reader(_uncompressed(data) if attributes & COMPRESSION_MASK else data))
         if base < self._from or base + last_delta >= self._upto:
             records = _between(records, self._from, self._upto)
+        else:
+            self._whole = count
         self._records = records
         self._compiled = True
 
