@@ -841,8 +841,6 @@ def _fetch_result(topic: str, partition: int, offset: int, state: tuple, rows: l
     next_offset = None
     marks: list[TransactionMark] = []
     if rows:
-        ts_type = effective_config(json.loads(config))["message.timestamp.type"]
-        ts_type = "LogAppendTime" if ts_type == "LogAppendTime" else "CreateTime"
         # Kafka's max_bytes counts record batches; this counts keys and values (fewer bytes),
         # so when the uncompressed batches read hold fewer than it, it cannot run out.
         budget: float = (float("inf") if sum(len(data) for _, data in rows) < max_bytes
@@ -873,8 +871,7 @@ def _fetch_result(topic: str, partition: int, offset: int, state: tuple, rows: l
             if items is not None:
                 items.append(data)
                 continue
-            taken, budget = append_consumer_records(records, topic, partition, data, offset, upto, left, budget,
-                                                    ts_type)
+            taken, budget = append_consumer_records(records, topic, partition, data, offset, upto, left, budget)
             if taken:
                 next_offset = records[-1].offset + 1
                 left -= taken
@@ -882,7 +879,7 @@ def _fetch_result(topic: str, partition: int, offset: int, state: tuple, rows: l
                 break
         if items:
             return FetchResult(topic, partition, records, hw, start, leo, transaction_marks=tuple(marks),
-                               stream=RecordStream(topic, partition, items, offset, upto, ts_type))
+                               stream=RecordStream(topic, partition, items, offset, upto))
     return FetchResult(topic, partition, records, hw, start, leo, next_offset=next_offset,
                        transaction_marks=tuple(marks))
 

@@ -18,7 +18,7 @@ from itertools import repeat
 from typing import Any, Callable, Iterator
 
 from .record_batch import (ATTRIBUTES_OFFSET, COMPRESSION_MASK, HEADER, RECORD_BATCH_OVERHEAD, RECORD_COUNT_OFFSET,
-                           RecordBatch)
+                           TIMESTAMP_TYPE_MASK, RecordBatch)
 from .records import ConsumerRecord
 
 _INT64 = struct.Struct(">q")
@@ -48,6 +48,12 @@ def load_compiled_reader() -> Callable[[bytes], Any] | None:
     return _compiled
 
 
+def timestamp_type_of(data: bytes) -> str:
+    """A batch's records' timestamp type, from its attributes, as Kafka's consumer reports it
+    (``batch.timestampType()``): LogAppendTime when the broker stamped them."""
+    return "LogAppendTime" if data[ATTRIBUTES_OFFSET + 1] & TIMESTAMP_TYPE_MASK else "CreateTime"
+
+
 def _uncompressed(data: bytes) -> bytes:
     """A compressed batch as the same batch uncompressed (its CRC no longer valid: it was
     checked before), expanded by ``record_batch`` within its decompression budget."""
@@ -58,7 +64,7 @@ def _uncompressed(data: bytes) -> bytes:
 
 
 def append_consumer_records(out: list[ConsumerRecord], topic: str, partition: int, data: bytes, from_offset: int,
-                            upto: int, limit: int, budget: float, timestamp_type: str) -> tuple[int, float]:
+                            upto: int, limit: int, budget: float) -> tuple[int, float]:
     """Append to ``out`` the records of the stored batch ``data`` from ``from_offset`` and
     below ``upto``: at most ``limit`` of them, stopping after the one whose key and value bytes
     use up ``budget`` (infinite when the caller knows the batches hold fewer bytes: then it is
@@ -67,6 +73,7 @@ def append_consumer_records(out: list[ConsumerRecord], topic: str, partition: in
     Raises InvalidRecord (Kafka's words) for records that disagree with their batch header.
     """
     count = _INT32.unpack_from(data, RECORD_COUNT_OFFSET)[0]
+    timestamp_type = timestamp_type_of(data)
     reader = _compiled or None  # only if a consumer loaded it (load_compiled_reader)
     if count > 0 and reader is not None and limit > 0:
         mark = len(out)
@@ -152,11 +159,10 @@ class RecordStream:
     __slots__ = ("_topic", "_partition", "_timestamp_type", "_from", "_upto", "_items", "_index", "_records",
                  "_data", "_compiled", "_whole", "next_offset", "exhausted")
 
-    def __init__(self, topic: str, partition: int, items: list[bytes | int], from_offset: int, upto: int,
-                 timestamp_type: str) -> None:
+    def __init__(self, topic: str, partition: int, items: list[bytes | int], from_offset: int, upto: int) -> None:
         self._topic = topic
         self._partition = partition
-        self._timestamp_type = timestamp_type
+        self._timestamp_type = "CreateTime"  # the batch being read's
         self._from = from_offset
         self._upto = upto
         self._items = items
@@ -217,6 +223,7 @@ class RecordStream:
 
     def _open(self, data: bytes) -> None:
         self._data = data
+        self._timestamp_type = timestamp_type_of(data)
         reader = _compiled if _compiled is not False else load_compiled_reader()
         base, _, _, _, _, attributes, last_delta, *_, count = HEADER.unpack_from(data)
         if reader is None or count <= 0:
@@ -246,4 +253,4 @@ def _between(records: Any, low: int, high: int) -> Iterator[Any]:
         yield record
 
 
-__all__ = ["RecordStream", "append_consumer_records", "load_compiled_reader"]
+__all__ = ["RecordStream", "append_consumer_records", "load_compiled_reader", "timestamp_type_of"]

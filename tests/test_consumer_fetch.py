@@ -112,3 +112,16 @@ async def test_small_polls_skip_markers_and_aborted_records_as_one_big_poll_does
             assert await consumer.position(ORDERS) == 9
             markers = [(3, "COMMIT"), (6, "ABORT"), (8, "COMMIT")]
             assert [m for m in marks if m[1] != "aborted"] == markers, (isolation, most)
+
+
+async def test_a_records_timestamp_type_is_its_batchs_as_kafkas_consumer_reports_it(cluster: Cluster) -> None:
+    # Kafka's consumer takes it from the batch (batch.timestampType()), not from the topic's config now.
+    await cluster.topics.create_topic("stamped", 1, 1, config={"message.timestamp.type": "LogAppendTime"})
+    await cluster.logs.append("stamped", 0, [ProducerRecord(None, b"a", timestamp=5)])
+    await cluster.topics.alter_config("stamped", {"message.timestamp.type": "CreateTime"})
+    await cluster.logs.append("stamped", 0, [ProducerRecord(None, b"b", timestamp=7)])
+    consumer = Consumer(cluster, auto_offset_reset="earliest")
+    consumer.assign([TopicPartition("stamped", 0)])
+    stamped, created = await consumer.poll()
+    assert stamped.timestamp_type == "LogAppendTime" and stamped.timestamp != 5
+    assert (created.timestamp_type, created.timestamp) == ("CreateTime", 7)

@@ -26,7 +26,7 @@ def read(data: bytes, *, compiled: bool, from_offset: int = 0, upto: int = 2**62
     record_reader._compiled = saved if compiled else None
     try:
         out: list = []
-        taken, left = append_consumer_records(out, "t", 3, data, from_offset, upto, limit, budget, "CreateTime")
+        taken, left = append_consumer_records(out, "t", 3, data, from_offset, upto, limit, budget)
         return out, taken, left
     finally:
         record_reader._compiled = saved
@@ -73,7 +73,7 @@ def test_a_header_name_that_is_not_utf8_is_read_as_before() -> None:
 
 def test_a_stream_takes_a_batch_in_parts_with_the_compiled_reader() -> None:
     batch = bytes(build_batch([(None, b"v%d" % i, (), 1) for i in range(10)], base_offset=100))
-    stream = record_reader.RecordStream("t", 0, [batch, 115], 102, 2**62, "CreateTime")
+    stream = record_reader.RecordStream("t", 0, [batch, 115], 102, 2**62)
     parts = [[r.offset for r in stream.take(3)] for _ in range(4)]
     assert parts == [[102, 103, 104], [105, 106, 107], [108, 109], []]
     assert stream._compiled  # it never fell back to the pure-Python decoder
@@ -97,7 +97,7 @@ def test_a_stream_taken_in_parts_reads_what_pure_python_reads(batches, codec, ap
         base += len(rows) + 1
     low, high = skip, skip + cut
     record_reader.load_compiled_reader()
-    stream = record_reader.RecordStream("t", 3, items, low, high, "CreateTime")
+    stream = record_reader.RecordStream("t", 3, items, low, high)
     taken = []
     while part := stream.take(most):
         assert len(part) <= most
