@@ -203,13 +203,16 @@ async def _serve(ctx: RequestContext, request, read_committed: bool,
     feed = ctx.cluster.feed
     # Subscribe before the first read, so that records appended in between are not missed.
     arrivals = feed.subscribe(*WAKE_EVENTS) if watched else None
+    watched_keys: set[tuple[str, int]] | None = None
     try:
         while True:
             found = await _read(ctx, await choose(), request.max_bytes, read_committed)
             remaining = deadline - loop.time()
             if found.bytes_read >= request.min_bytes or found.errors or remaining <= 0 or arrivals is None:
                 break
-            if not await _arrival(arrivals, {(w.topic, w.partition) for w in watched if w.topic}, remaining):
+            if watched_keys is None:  # once: a session may hold 10,000 partitions
+                watched_keys = {(w.topic, w.partition) for w in watched if w.topic}
+            if not await _arrival(arrivals, watched_keys, remaining):
                 found = await _read(ctx, await choose(), request.max_bytes, read_committed)
                 break
     finally:
