@@ -892,10 +892,10 @@ def _end_of(data: bytes) -> int:
 def _kept_batches(rows: list, aborted: tuple | None) -> list[bool]:
     """Which stored batches hold records for the reader: never markers; for read_committed
     (``aborted`` given) not the aborted transactions' batches either."""
+    if aborted is None:
+        return [not data[22] & CONTROL_MASK for _, data in rows]
     headers = [(_BASE_OFFSET.unpack_from(data, 0)[0], _PRODUCER_FIELDS.unpack_from(data, 43)[0],
                 bool(data[22] & TRANSACTIONAL_MASK), bool(data[22] & CONTROL_MASK)) for _, data in rows]
-    if aborted is None:
-        return [not control for _, _, _, control in headers]
     return visible_to_read_committed(headers, aborted)
 
 
