@@ -444,7 +444,7 @@ class Consumer:
             if fetched is not None and self._positions.get(tp) != fetched.position:
                 fetched = None  # a seek moved the position: those records are not next (Kafka drops them too)
             if fetched is not None:
-                records, marks, position = fetched.take(budget)
+                records, marks, position = self._take(tp, fetched, budget)
                 self._took(tp, records, marks, position, out)
                 if not fetched.drained:
                     continue
@@ -465,11 +465,21 @@ class Consumer:
                 continue
             self._high_watermarks[tp] = result.high_watermark
             fetched = self._completed[tp] = CompletedFetch(result, self._positions[tp])
-            records, marks, position = fetched.take(budget)
+            records, marks, position = self._take(tp, fetched, budget)
             if fetched.drained:
                 del self._completed[tp]
             self._took(tp, records, marks, position, out)
         return out
+
+    def _take(self, tp: TopicPartition, fetched: CompletedFetch,
+              budget: int) -> tuple[list[ConsumerRecord], list[TransactionMark], int | None]:
+        """Records from what was fetched; a record that cannot be read drops the fetch, so the
+        next poll reads it again and fails again until a seek moves past it (as Kafka's consumer)."""
+        try:
+            return fetched.take(budget)
+        except BaseException:
+            self._completed.pop(tp, None)
+            raise
 
     def _took(self, tp: TopicPartition, records: list[ConsumerRecord], marks: list[TransactionMark],
               position: int | None, out: list[ConsumerRecord]) -> None:

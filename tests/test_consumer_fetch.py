@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
 from broker_core import Cluster, Consumer, ProducerRecord, TopicPartition
 from broker_core.delete_records import delete_records
 from transaction_support import TP as ORDERS, TransactionalProducer
@@ -125,3 +127,32 @@ async def test_a_records_timestamp_type_is_its_batchs_as_kafkas_consumer_reports
     stamped, created = await consumer.poll()
     assert stamped.timestamp_type == "LogAppendTime" and stamped.timestamp != 5
     assert (created.timestamp_type, created.timestamp) == ("CreateTime", 7)
+
+
+async def test_a_record_that_cannot_be_read_fails_every_poll_until_a_seek_past_it(cluster: Cluster, data_path) -> None:
+    # As Kafka's consumer: the position stays before the bad record, so each poll raises again.
+    import sqlite3
+    import struct
+
+    from broker_core.errors import InvalidRecord
+    from broker_core.record_batch import compute_crc
+
+    await cluster.topics.create_topic("bad", 1, 1)
+    await cluster.logs.append("bad", 0, [ProducerRecord(None, b"v%d" % i) for i in range(3)])
+    await cluster.logs.append("bad", 0, [ProducerRecord(None, b"w")])
+    with sqlite3.connect(data_path) as conn:  # one record too many claimed, the CRC made to match
+        (data,) = conn.execute("SELECT data FROM batches WHERE base_offset=0 AND record_count=3").fetchone()
+        bad = bytearray(data)
+        struct.pack_into(">i", bad, 57, 4)
+        struct.pack_into(">I", bad, 17, compute_crc(bad))
+        conn.execute("UPDATE batches SET data=? WHERE base_offset=0 AND record_count=3", (bytes(bad),))
+    bad_tp = TopicPartition("bad", 0)
+    consumer = Consumer(cluster, auto_offset_reset="earliest", max_poll_records=2)
+    consumer.assign([bad_tp])
+    assert [r.value for r in await consumer.poll()] == [b"v0", b"v1"]  # before the fault is reached
+    for _ in range(3):
+        with pytest.raises(InvalidRecord):
+            await consumer.poll()
+    assert await consumer.position(bad_tp) == 2
+    consumer.seek(bad_tp, 3)
+    assert [r.value for r in await consumer.poll()] == [b"w"]
