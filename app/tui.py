@@ -51,6 +51,9 @@ from .screens.confirm_quit import ConfirmQuitScreen
 from .screens.help import HelpScreen
 from .screens.main import MainScreen
 
+#: How long after the main screen is up the garbage collector stays off, when kplay started with it off
+#: (``app.cli``): the panes' first reads and frames, which allocate mostly what lives as long as the app.
+START_UP_S = 1.5
 #: Loggers whose records the event log shows from INFO up (the rest from WARNING up).
 INFO_LOGGERS = ("kplay.serve",)
 
@@ -168,11 +171,23 @@ class PlaygroundApp(App[None]):
         if self.connect is not None:
             self.run_worker(self.connect.run(), name="connect-worker", group="connect", exclusive=True,
                             exit_on_error=False)
-        if self._freeze_gc:
+        if gc.isenabled():
+            self._settle_gc()
+        else:
+            # kplay starts with collections off (app.cli): the panes' first reads and frames run
+            # without them, then start-up's own garbage is collected once.
+            self.set_timer(START_UP_S, self._settle_gc, name="start-up-gc")
+        self._tell_keymap_problems()
+
+    def _settle_gc(self) -> None:
+        """Collections on again (after start-up), and everything alive then frozen out of their reach."""
+        if not gc.isenabled():
+            gc.collect()  # what start-up left: not frozen with the rest
+            gc.enable()
+        if self._freeze_gc and not self._frozen:
             # Everything alive now lives as long as the app: keep full collections from rescanning it.
             gc.freeze()
             self._frozen = True
-        self._tell_keymap_problems()
 
     async def _show_remote(self, backend: Backend) -> None:
         """The main screen on a real cluster: no simulation to run, no Connect worker, no servers."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import re
 from pathlib import Path
 
@@ -117,13 +118,32 @@ def test_kplay_without_arguments_opens_the_playground_on_the_data_file(monkeypat
     from app.cli import app as cli
 
     opened: list[tuple[Path, object]] = []
-    monkeypatch.setattr(app.tui, "run_playground", lambda path, serve=None: opened.append((path, serve)) or 0)
+
+    def run_playground(path: Path, serve: object = None) -> int:
+        assert not gc.isenabled()  # start-up runs without collections (the app turns them back on)
+        opened.append((path, serve))
+        return 0
+
+    monkeypatch.setattr(app.tui, "run_playground", run_playground)
     monkeypatch.setenv("KPLAY_DATA", str(tmp_path / "env.db"))
     result = CliRunner().invoke(cli, [])
     assert result.exit_code == 0, result.output
     result = CliRunner().invoke(cli, ["--data", str(tmp_path / "flag.db")])
     assert result.exit_code == 0, result.output
     assert opened == [(tmp_path / "env.db", None), (tmp_path / "flag.db", None)]
+    assert gc.isenabled()  # on again once the playground returned
+
+
+async def test_collections_are_back_on_and_start_up_frozen_once_the_screen_is_up(cluster):
+    """kplay opens the playground with the garbage collector off; the app turns it on again."""
+    gc.disable()
+    try:
+        app = PlaygroundApp(cluster, keymap={})
+        async with app.run_test(size=SIZE) as pilot:
+            await wait_until(pilot, gc.isenabled, "collections back on")
+            assert gc.get_freeze_count() > 0
+    finally:
+        gc.enable()
 
 
 def test_kplay_serve_flag_opens_the_playground_serving_with_the_flags_of_kplay_serve(monkeypatch, tmp_path):

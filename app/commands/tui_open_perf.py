@@ -25,6 +25,7 @@ resident set below 200 MB.
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import os
 import resource
@@ -229,6 +230,8 @@ async def open_playground(data: Path, last: int) -> dict[str, float | int]:
 def _main(argv: list[str]) -> int:
     if len(argv) == 3 and argv[0] == "open":
         import app.cli  # noqa: F401  -- what ``kplay`` imports before it opens the playground
+
+        gc.disable()  # as ``kplay`` opens the playground (app.cli), until the app turns collections on
         print(json.dumps(asyncio.run(open_playground(Path(argv[1]), int(argv[2])))))
         return 0
     print("usage: python -m app.commands.tui_open_perf open DATA LAST_OFFSET", file=sys.stderr)
