@@ -50,10 +50,6 @@ _ATTRIBUTES = struct.Struct(">h")
 #: A batch header's base offset (at byte 0) and last offset delta (at byte 23).
 _BASE_OFFSET = struct.Struct(">q")
 _LAST_OFFSET_DELTA = struct.Struct(">i")
-#: Reads of at most this many records run on the event loop's thread (``Storage.read_inline``):
-#: a consumer's poll (max.poll.records, 500 by default) reads in ~0.1 ms, less than the round
-#: trip to the database thread; bigger reads keep the thread.
-INLINE_READ_MAX_RECORDS = 1000
 #: The producer's request.timeout.ms: how long acks=all waits for the in-sync replicas.
 REQUEST_TIMEOUT_MS = 30_000
 #: How often a producer waiting for acks=all looks again (real seconds; the clock may be manual).
@@ -513,7 +509,6 @@ class PartitionLogs:
         stable: list = [-1, ()]
 
         async def fetch(conn: aiosqlite.Connection) -> tuple[tuple, list]:
-            stable[:] = [-1, ()]  # from scratch: an inline attempt that met a lock runs again
             # The topic, the partition's offsets and its last stable offset (the first offset of
             # its earliest undecided transaction, transaction_index.stable_offset) in one statement.
             found = await conn.execute_fetchall(
@@ -537,10 +532,7 @@ class PartitionLogs:
                 stable[1] = tuple(await transaction_index.aborted_between(conn, topic_id, partition, offset, upto))
             return found[0][:6], rows
 
-        if max_records <= INLINE_READ_MAX_RECORDS:
-            state, rows = await self._storage.read_inline(fetch)
-        else:
-            state, rows = await self._storage.read_in_one_hop(fetch)
+        state, rows = await self._storage.read_in_one_hop(fetch)
         if not state:
             raise UnknownTopicOrPartition(f"Topic '{topic}' does not exist")
         upto = state[3] if to_log_end else stable[0] if read_committed else state[4]

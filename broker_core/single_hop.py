@@ -122,9 +122,6 @@ class InlineWriter:
     (the database thread). The caller serialises this writer with its other writer connection.
     """
 
-    #: How its transactions begin: a writer takes the write lock at once.
-    BEGIN = "BEGIN IMMEDIATE"
-
     def __init__(self, path: str, pragmas: Sequence[str]) -> None:
         self._path = path
         self._pragmas = tuple(pragmas)
@@ -149,7 +146,7 @@ class InlineWriter:
         run again from its start)."""
         conn = self._connection()
         try:
-            conn.execute(self.BEGIN)
+            conn.execute("BEGIN IMMEDIATE")
         except sqlite3.OperationalError as error:
             if is_lock_wait(error):
                 return False, None
@@ -168,14 +165,3 @@ class InlineWriter:
         if self._conn is not None:
             self._conn.close()
             self._conn = None
-
-
-class InlineReader(InlineWriter):
-    """Read transactions (consistent snapshots) run on the calling thread, never waiting for a lock.
-
-    In WAL mode a reader waits for no writer; the rare lock it cannot take at once (another
-    connection recovering the WAL) makes ``try_transaction`` say so, as for ``InlineWriter``.
-    """
-
-    BEGIN = "BEGIN"
-

@@ -28,7 +28,7 @@ from .record_batch import is_intact
 from .producer_state import PRODUCER_STATE_TABLES
 from .transaction_index import TRANSACTION_INDEX_TABLES
 from .schema_migration import migrate_to_append_times, migrate_to_batches
-from .single_hop import InlineReader, InlineWriter, run_transaction
+from .single_hop import InlineWriter, run_transaction
 
 T = TypeVar("T")
 
@@ -451,8 +451,6 @@ class Storage:
         self._loop_ran_at = 0.0
         self._turn_noted = False
         self._checkpointer: asyncio.Future[None] | None = None
-        # The loop thread's own reader (read_inline): small reads with no round trip.
-        self._inline_reader = InlineReader(str(path), ("PRAGMA query_only=1",))
 
     @classmethod
     async def open(cls, path: Path | str, *, brokers: int = 3, now_ms: int = 0) -> "Storage":
@@ -719,25 +717,6 @@ class Storage:
             with self._noticing_damage():
                 return await _run_on_thread(self._reader, body, "BEGIN")
 
-    async def read_inline(self, body: Callable[[aiosqlite.Connection], Awaitable[T]]) -> T:
-        """``read_in_one_hop`` with no hop: ``body`` runs on the event loop's thread, or on the
-        reader's thread if SQLite could not begin the read at once.
-
-        For small hot reads (a consumer's poll), whose statements cost less than a round trip
-        to the database thread. ``body`` may await only ``conn``'s query methods, and may run
-        twice: it must start from scratch each time.
-        """
-        if not _runs_functions(self._reader):
-            return await self.read_in_one_hop(body)
-        self._refuse_if_closed()
-        with self._noticing_damage():
-            done, result = self._inline_reader.try_transaction(body)
-        if not done:
-            return await self.read_in_one_hop(body)
-        # Let other tasks run, as a hop would have: a loop of inline reads must not starve them.
-        await asyncio.sleep(0)
-        return result  # type: ignore[return-value]
-
     @contextlib.asynccontextmanager
     async def snapshot(self) -> AsyncIterator[aiosqlite.Connection]:
         """A read transaction: every query inside sees the same committed state."""
@@ -788,7 +767,6 @@ class Storage:
         # finish it; anyone queued behind sees ``closed`` and stops.
         async with self._write_lock, self._read_lock:
             self._inline.close()
-            self._inline_reader.close()
             await self._reader.close()
             await self._writer.close()
 

@@ -63,8 +63,8 @@ async def test_a_partition_given_up_and_assigned_again_is_read_afresh(cluster: C
 
 
 async def test_a_consumer_polling_a_long_backlog_lets_other_tasks_run(cluster: Cluster) -> None:
-    # Reads run on the event loop's thread with no round trip (Storage.read_inline) and polls
-    # may be served from what was fetched: a busy poll loop must still yield to other tasks.
+    # Polls may be served from what was fetched, with nothing to wait for: a busy poll loop
+    # must still yield to other tasks.
     await cluster.topics.create_topic("big", 1, 1)
     for start in range(0, 2000, 100):
         await cluster.logs.append("big", 0, [ProducerRecord(None, b"v%d" % i) for i in range(start, start + 100)])
