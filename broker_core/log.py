@@ -50,6 +50,10 @@ _ATTRIBUTES = struct.Struct(">h")
 #: A batch header's base offset (at byte 0) and last offset delta (at byte 23).
 _BASE_OFFSET = struct.Struct(">q")
 _LAST_OFFSET_DELTA = struct.Struct(">i")
+#: Kafka's max.partition.fetch.bytes default: a consumer's fetch reads whole batches on past
+#: max.poll.records up to this many bytes (its polls decode only what they return), so a
+#: backlog costs one round trip to the database thread per MiB, not one per poll.
+PARTITION_FETCH_BYTES = 1_048_576
 #: The producer's request.timeout.ms: how long acks=all waits for the in-sync replicas.
 REQUEST_TIMEOUT_MS = 30_000
 #: How often a producer waiting for acks=all looks again (real seconds; the clock may be manual).
@@ -525,7 +529,8 @@ class PartitionLogs:
             upto = leo if to_log_end else stable[0] if read_committed else hw
             if offset < start or offset > leo or offset >= upto or max_records <= 0:
                 return found[0][:6], []
-            rows = await read_batches(conn, topic_id, partition, offset, upto, max_records)
+            rows = await read_batches(conn, topic_id, partition, offset, upto, max_records,
+                                      fill_bytes=PARTITION_FETCH_BYTES if whole_batches else 0)
             if rows and (read_committed or any(data[22] & TRANSACTIONAL_MASK for _, data in rows)):
                 # read_committed drops these transactions' records; read_uncommitted marks them
                 # (only transactional batches can be theirs).
@@ -937,9 +942,10 @@ async def read_batch_bytes(conn: aiosqlite.Connection, topic_id: int, partition:
 
 
 async def read_batches(conn: aiosqlite.Connection, topic_id: int, partition: int, offset: int, upto: int,
-                       max_records: int) -> list[tuple[int, bytes]]:
+                       max_records: int, *, fill_bytes: int = 0) -> list[tuple[int, bytes]]:
     """The batches holding records from ``offset`` (the first one may start below it) to ``upto``,
-    as (base offset, bytes): enough of them for ``max_records`` records, no more."""
+    as (base offset, bytes): enough of them for ``max_records`` records, no more; with
+    ``fill_bytes``, more until that many bytes are read (never more than max_records + 1 batches)."""
     if offset >= upto or max_records <= 0:
         return []
     # The batch holding ``offset`` starts at or below it: one seek, then batches are stepped
@@ -952,9 +958,10 @@ async def read_batches(conn: aiosqlite.Connection, topic_id: int, partition: int
         (topic_id, partition, topic_id, partition, offset, offset, upto))
     rows: list[tuple[int, bytes]] = []
     total = 0
+    read = 0
     step = 1
     try:
-        while total < max_records and len(rows) <= max_records:
+        while (total < max_records or read < fill_bytes) and len(rows) <= max_records:
             # As many rows as the batches so far say are still needed: one for big batches,
             # a few at a time for small ones (each fetch is a call; each row read, its bytes).
             found = await cursor.fetchmany(min(step, max_records + 1 - len(rows)))
@@ -970,7 +977,8 @@ async def read_batches(conn: aiosqlite.Connection, topic_id: int, partition: int
                 if not batch_is_intact(data):
                     raise DamagedRecordBatch(topic_id, partition, base)
                 rows.append((base, data))
-                if total >= max_records:
+                read += len(data)
+                if total >= max_records and read >= fill_bytes:
                     break
             step = min(64, max(1, (max_records - total) // max(count, 1)))
     finally:
