@@ -237,16 +237,21 @@ SCHEMA: tuple[str, ...] = (
 #: (not a power cut) and is ~5x faster than FULL. cell_size_check checks each b-tree cell's bounds
 #: as it is read: damage becomes SQLITE_CORRUPT (and this process stops writing) instead of a
 #: write through a bad page.
+#: WAL frames (pages) between two checkpoints, for every kplay writer. Each checkpoint costs two
+#: fsyncs whatever it copies, and copies each page once however often it was written: a one-record
+#: append writes 4 pages where raw sqlite3's writes 1, so SQLite's default of 1000 checkpointed
+#: every ~250 appends (raw sqlite3: every 1000). 4000 frames keep the WAL file at ~16 MB (4 KB
+#: pages), under ``JOURNAL_SIZE_LIMIT_BYTES``; its index (the -shm file) at one or two hash tables.
+WAL_CHECKPOINT_FRAMES = 4000
 _WRITER_PRAGMAS = (f"PRAGMA journal_size_limit={JOURNAL_SIZE_LIMIT_BYTES}", "PRAGMA synchronous=NORMAL",
-                   "PRAGMA cell_size_check=ON")
+                   "PRAGMA cell_size_check=ON", f"PRAGMA wal_autocheckpoint={WAL_CHECKPOINT_FRAMES}")
 
-#: WAL frames (pages) between two checkpoints of the inline writer's commits: SQLite's own
-#: automatic checkpoint's default. The commits between two checkpoints follow from how many
-#: frames the last one found, starting from ``INLINE_CHECKPOINT_EVERY`` and kept between its
-#: bounds.
-INLINE_CHECKPOINT_FRAMES = 1000
-INLINE_CHECKPOINT_EVERY = 128
-INLINE_CHECKPOINT_EVERY_BOUNDS = (16, 1024)
+#: WAL frames between two checkpoints of the inline writer's commits (which never checkpoint by
+#: themselves). The commits between two checkpoints follow from how many frames the last one
+#: found, starting from ``INLINE_CHECKPOINT_EVERY`` and kept between its bounds.
+INLINE_CHECKPOINT_FRAMES = WAL_CHECKPOINT_FRAMES
+INLINE_CHECKPOINT_EVERY = 512
+INLINE_CHECKPOINT_EVERY_BOUNDS = (16, 4096)
 
 #: Inline writes in a row without a yield to the event loop, at most this long (seconds).
 INLINE_YIELD_S = 0.002

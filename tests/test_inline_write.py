@@ -9,6 +9,7 @@ import time
 import pytest
 
 from broker_core import Cluster, ProducerRecord
+from broker_core import storage as storage_module
 from broker_core.storage import connect_raw, record_change
 
 
@@ -71,14 +72,14 @@ async def test_while_another_process_holds_the_lock_the_loop_runs_on_and_the_wri
 
 async def test_many_inline_appends_keep_the_wal_short(cluster: Cluster) -> None:
     await cluster.topics.create_topic("t", 1, 1)
-    for _ in range(600):  # about 4,000 WAL pages if nobody checkpointed
+    for _ in range(3 * storage_module.WAL_CHECKPOINT_FRAMES // 4):  # 3x the pages if nobody checkpointed
         await cluster.logs.append("t", 0, [ProducerRecord(None, b"v" * 100)])
     probe = sqlite3.connect(cluster.path)
     try:
         _, frames, _ = probe.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
     finally:
         probe.close()
-    assert frames < 2000, f"the WAL holds {frames} frames: nobody checkpoints the inline writer's commits"
+    assert frames < 2 * storage_module.WAL_CHECKPOINT_FRAMES, f"the WAL holds {frames} frames: nobody checkpoints the inline writer's commits"
 
 
 async def test_a_loop_of_inline_appends_lets_other_tasks_run(cluster: Cluster) -> None:

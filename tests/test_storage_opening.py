@@ -233,6 +233,10 @@ async def test_space_freed_by_a_delete_goes_back_to_the_file_system(data_path: P
         for _ in range(8):
             await cluster.logs.append("big", 0, [ProducerRecord(key=b"k", value=random.randbytes(900))
                                                  for _ in range(2_000)], acks=1)
+        # Copied into the file now (the WAL would hold it until WAL_CHECKPOINT_FRAMES pages).
+        probe = sqlite3.connect(data_path)
+        probe.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        probe.close()
         full = data_path.stat().st_size
         assert full > 8_000_000
         await cluster.topics.delete_topic("big")
