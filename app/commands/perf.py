@@ -285,8 +285,10 @@ async def produce_with_core(cluster: Cluster, settings: ProducerPerfSettings, ti
                 future.add_done_callback(acknowledged(sent_at))
                 sent_at = []
                 await asyncio.sleep(0)  # the sender takes this batch alone into a transaction
-                if in_flight is not None:
-                    await asyncio.wait([in_flight])  # ... and the previous one has committed
+                if in_flight is not None and not in_flight.done():
+                    # ... and the previous one has committed (asyncio.wait costs a loop
+                    # iteration even for a future already done: most are, at one record).
+                    await asyncio.wait([in_flight])
                 in_flight = future
             else:
                 # Records are acked in whatever batches formed. Kafka's tool has a callback per
