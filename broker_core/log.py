@@ -114,7 +114,10 @@ def _is_small(batches: Sequence[BatchRequest]) -> bool:
             records += 1
         else:
             records += len(batch.records)
-            size += sum(len(r.value or b"") + len(r.key or b"") for r in batch.records)
+            if records > INLINE_APPEND_MAX_RECORDS:
+                return False
+            for record in batch.records:  # a loop, not sum() over a generator: this runs per append
+                size += len(record.value or b"") + len(record.key or b"")
         if size > INLINE_APPEND_MAX_BYTES or records > INLINE_APPEND_MAX_RECORDS:
             return False
     return True

@@ -456,6 +456,9 @@ class Storage:
         self._loop_ran_at = 0.0
         self._turn_noted = False
         self._checkpointer: asyncio.Future[None] | None = None
+        # ``write_inline``'s two error translations as one plain context manager (hot path).
+        self._write_errors = _WriteErrors(self)
+        self._writer_runs_functions = _runs_functions(writer)
 
     @classmethod
     async def open(cls, path: Path | str, *, brokers: int = 3, now_ms: int = 0) -> "Storage":
@@ -587,13 +590,13 @@ class Storage:
         and may run twice (an attempt that met a lock wrote nothing): it must start from
         scratch each time.
         """
-        if not _runs_functions(self._writer):
+        if not self._writer_runs_functions:
             async with self.write() as conn:
                 return await body(conn)
         self._refuse_if_damaged()
         async with self._write_lock:
             self._refuse_if_closed()
-            with self._noticing_damage(), _lock_wait_as_timeout():
+            with self._write_errors:
                 done, result = self._inline.try_transaction(body)
                 if not done:
                     result = await _run_on_thread(self._writer, body, "BEGIN IMMEDIATE")
@@ -785,9 +788,38 @@ def _lock_wait_as_timeout() -> Any:
     except sqlite3.OperationalError as exc:
         if "locked" not in str(exc) and "busy" not in str(exc):
             raise
-        raise RequestTimedOut(
-            f"The request timed out: another process held the data file's write lock for more than "
-            f"{BUSY_TIMEOUT_MS // 1000} s") from None
+        raise _lock_wait_timeout() from None
+
+
+def _lock_wait_timeout() -> RequestTimedOut:
+    return RequestTimedOut(
+        f"The request timed out: another process held the data file's write lock for more than "
+        f"{BUSY_TIMEOUT_MS // 1000} s")
+
+
+class _WriteErrors:
+    """``with storage._noticing_damage(), _lock_wait_as_timeout():`` as one plain context manager,
+    for ``write_inline``: two generator-based ones cost ~3 us of a ~90 us one-record append."""
+
+    __slots__ = ("_storage",)
+
+    def __init__(self, storage: Storage) -> None:
+        self._storage = storage
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: Any) -> bool:
+        if exc is None:
+            return False
+        if isinstance(exc, sqlite3.OperationalError) and ("locked" in str(exc) or "busy" in str(exc)):
+            raise _lock_wait_timeout() from None
+        if isinstance(exc, DamagedRecordBatch) or is_corruption(exc):
+            storage = self._storage
+            if storage.damage is None:
+                storage.damage = damaged_file_error(storage.path, exc)
+            raise storage.damage from None
+        return False
 
 
 def _runs_functions(conn: aiosqlite.Connection) -> bool:
