@@ -107,7 +107,11 @@ def open_in_fresh_process(data: Path, last: int) -> Opening:
         assert child.stdout is not None
         first = child.stdout.readline()  # "shown", written the moment the strip ends at ``last``
         shown_s = time.perf_counter() - began
-        rest, errors = child.communicate(timeout=OPEN_TIMEOUT_S)
+        try:
+            rest, errors = child.communicate(timeout=OPEN_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            raise UsageProblem(f"tui-open-perf-test: the playground process did not finish within {OPEN_TIMEOUT_S:.0f} s"
+                               f" (it printed {first.strip()!r} first)") from None
     finally:
         if child.poll() is None:
             child.kill()
