@@ -39,7 +39,8 @@ from .errors import (FencedMemberEpoch, IllegalGeneration, InvalidGroupId, Kafka
                      RebalanceInProgress, UnknownMemberId, UnknownTopicOrPartition)
 from .events import Resync
 from .groups import JoinGroupResult
-from .log import EARLIEST, LATEST
+from .log import EARLIEST, LATEST, PartitionOffsets
+from .ready_partitions import ReadyPartitions
 from .record_reader import load_compiled_reader
 from .records import ConsumerRecord, FetchResult, TopicPartition, TransactionMark
 
@@ -66,7 +67,8 @@ class NoOffsetForPartition(KafkaError):
 
 #: Transaction marks a consumer keeps for ``take_transaction_marks`` (the oldest go first).
 MARKS_KEPT = 1_000
-#: A poll that would read at least this many partitions first asks which have anything to read.
+#: A consumer assigned at least this many partitions reads only those that have anything at their
+#: position (``ReadyPartitions``); fewer are simply read each poll.
 IDLE_CHECK_MIN_PARTITIONS = 4
 #: Kafka's isolation.level values.
 ISOLATION_LEVELS = ("read_uncommitted", "read_committed")
@@ -145,6 +147,10 @@ class Consumer:
         self._subscription: tuple[str, ...] = ()
         self._assigned: list[TopicPartition] = []
         self._assigned_set: set[TopicPartition] = set()  # for membership checks, per seek
+        self._assigned_index: dict[TopicPartition, int] = {}  # place in the polls' round
+        self._assigned_topics: frozenset[str] = frozenset()
+        #: Which partitions have anything at their position, from one scan kept while nobody commits.
+        self._ready = ReadyPartitions(isolation_level == "read_committed")
         self._positions: dict[TopicPartition, int] = {}
         #: Records fetched and not yet returned, per partition (Kafka's buffered CompletedFetch).
         self._completed: dict[TopicPartition, CompletedFetch] = {}
@@ -223,7 +229,7 @@ class Consumer:
         """Read exactly these partitions (no group rebalancing)."""
         if self._mode == "subscribe":
             raise ValueError("Subscription to topics, partitions and pattern are mutually exclusive")
-        new = [TopicPartition(*tp) for tp in partitions]
+        new = [tp if type(tp) is TopicPartition else TopicPartition._make(tp) for tp in partitions]
         self._mode = "assign" if new else "none"
         self._set_assignment(new)
 
@@ -277,7 +283,10 @@ class Consumer:
         keep = set(partitions)
         self._assigned = sorted(keep)
         self._assigned_set = keep
+        self._assigned_index = {tp: index for index, tp in enumerate(self._assigned)}
+        self._assigned_topics = frozenset(tp.topic for tp in keep)
         self._positions = {tp: off for tp, off in self._positions.items() if tp in keep}
+        self._ready.assigned(keep, self._positions)
         self._completed = {tp: fetched for tp, fetched in self._completed.items() if tp in keep}
         self._paused &= keep
 
@@ -292,29 +301,53 @@ class Consumer:
         self._require_assigned(tp)
         if offset < 0:
             raise ValueError(f"seek offset must not be negative: {offset}")
-        self._positions[tp] = offset
+        self._set_position(tp, offset)
 
     async def seek_to_beginning(self, *partitions: TopicPartition) -> None:
         """Move to the log start offset (the oldest record retention has kept)."""
-        await self._seek_to(EARLIEST, partitions or tuple(self._assigned))
+        await self._seek_to(EARLIEST, partitions)
 
     async def seek_to_end(self, *partitions: TopicPartition) -> None:
-        """Move to the high watermark: only records produced from now on will be read."""
-        await self._seek_to(LATEST, partitions or tuple(self._assigned))
+        """Move to the high watermark (the last stable offset with read_committed): only records
+        produced from now on will be read."""
+        await self._seek_to(LATEST, partitions)
 
     async def _seek_to(self, spec: int, partitions: Sequence[TopicPartition]) -> None:
-        """Seek each partition to its EARLIEST or LATEST offset: one lookup per topic, not one
-        per partition (a consumer may be assigned thousands)."""
+        """Seek each partition (none named: every assigned one) to its EARLIEST or LATEST offset (the
+        last stable offset for read_committed, as Kafka's consumer asks ListOffsets with its isolation
+        level): one lookup per topic, not one per partition (a consumer may be assigned thousands)."""
+        if not partitions and len(self._assigned) >= IDLE_CHECK_MIN_PARTITIONS:
+            await self._seek_all_to(spec)
+            return
         by_topic: dict[str, list[TopicPartition]] = {}
+        partitions = partitions or tuple(self._assigned)
         for tp in partitions:
             self._require_assigned(tp)
             by_topic.setdefault(tp.topic, []).append(tp)
         for topic, tps in by_topic.items():
-            found = await self._cluster.logs.list_offsets(topic, [(tp.partition, spec) for tp in tps])
+            found = await self._cluster.logs.list_offsets(topic, [(tp.partition, spec) for tp in tps],
+                                                          read_committed=self.read_committed)
             for tp, answer in zip(tps, found):
                 if isinstance(answer, KafkaError):
                     raise answer
-                self._positions[tp] = answer[0]  # type: ignore[assignment]
+                self._set_position(tp, answer[0])  # type: ignore[arg-type]
+
+    async def _seek_all_to(self, spec: int) -> None:
+        """Seek every assigned partition from one read of all their offsets, which also tells the
+        next poll which partitions have anything to read (no second scan)."""
+        version = self._cluster.storage.data_version()  # read before the scan, as ``_refresh_ready`` does
+        offsets = await self._cluster.logs.partition_offsets(sorted(self._assigned_topics))
+        positions = {}
+        for tp in self._assigned:
+            found = offsets.get(tp)  # type: ignore[call-overload]
+            if found is None:
+                raise (UnknownTopicOrPartition(f"Topic '{tp.topic}' does not exist")
+                       if not any(key[0] == tp.topic for key in offsets) else
+                       UnknownTopicOrPartition(f"Partition {tp.partition} of topic '{tp.topic}' does not exist"))
+            positions[tp] = (found.log_start_offset if spec == EARLIEST else
+                             found.last_stable_offset if self.read_committed else found.high_watermark)
+        self._positions.update(positions)
+        self._scanned(version, offsets)
 
     async def position(self, tp: TopicPartition | tuple[str, int]) -> int:
         """The offset of the next record this consumer will read from ``tp``."""
@@ -331,7 +364,11 @@ class Consumer:
 
     def high_watermark(self, tp: TopicPartition) -> int | None:
         """The high watermark seen by the last fetch of ``tp`` (None before one)."""
-        return self._high_watermarks.get(tp)
+        found = self._high_watermarks.get(tp)
+        if found is None:
+            scanned = self._ready.offsets(tp)
+            return scanned.high_watermark if scanned is not None and tp in self._assigned_set else None
+        return found
 
     def pause(self, *partitions: TopicPartition) -> None:
         """Stop fetching these partitions (positions are kept)."""
@@ -348,6 +385,10 @@ class Consumer:
         """Partitions currently paused."""
         return set(self._paused)
 
+    def _set_position(self, tp: TopicPartition, offset: int) -> None:
+        self._positions[tp] = offset
+        self._ready.moved(tp, offset)
+
     def _require_assigned(self, tp: TopicPartition) -> None:
         if tp not in self._assigned_set:
             raise ValueError(f"No current assignment for partition {tp}")
@@ -356,13 +397,13 @@ class Consumer:
         if use_committed and self.group_id is not None:
             committed = await self.committed(tp)
             if committed is not None:
-                self._positions[tp] = committed
+                self._set_position(tp, committed)
                 return
         if self.auto_offset_reset == "none":
             raise NoOffsetForPartition(f"Undefined offset with no reset policy for partition: {tp}")
         spec = EARLIEST if self.auto_offset_reset == "earliest" else LATEST
-        self._positions[tp] = await self._cluster.logs.list_offset(  # type: ignore[assignment]
-            tp.topic, tp.partition, spec, read_committed=self.read_committed)
+        self._set_position(tp, await self._cluster.logs.list_offset(  # type: ignore[arg-type]
+            tp.topic, tp.partition, spec, read_committed=self.read_committed))
 
     # -- reading ------------------------------------------------------------------------
     async def poll(self, timeout_ms: int = 0) -> list[ConsumerRecord]:
@@ -429,14 +470,8 @@ class Consumer:
                 return
 
     async def _fetch_once(self) -> list[ConsumerRecord]:
-        fetchable = [tp for tp in self._assigned if tp not in self._paused]
-        if not fetchable:
-            return []
         out: list[ConsumerRecord] = []
-        start = self._next_partition % len(fetchable)
-        self._next_partition += 1
-        idle = await self._idle_partitions(fetchable)
-        for tp in fetchable[start:] + fetchable[:start]:
+        for tp in await self._partitions_to_read():
             budget = self.max_poll_records - len(out)
             if budget <= 0:
                 break
@@ -452,8 +487,8 @@ class Consumer:
                 if records:
                     continue
                 # Nothing was left (a stream learns it when asked): read on from the log now.
-            if tp in idle:
-                continue
+            if tp not in self._ready.ready and len(self._assigned) >= IDLE_CHECK_MIN_PARTITIONS:
+                continue  # nothing at its position (it was only here for what it had buffered)
             try:
                 result = await self._fetch_partition(tp)
             except KafkaError as error:
@@ -491,28 +526,69 @@ class Consumer:
             del self._transaction_marks[:-MARKS_KEPT]
         if position is not None:
             # Past the records and past the markers and aborted records skipped (offset gaps).
-            self._positions[tp] = position
+            self._set_position(tp, position)
 
-    async def _idle_partitions(self, fetchable: list[TopicPartition]) -> set[TopicPartition]:
-        """The partitions with nothing to read at their position, from one query for all of them:
-        a consumer assigned thousands of partitions, few with data, reads only those few (Kafka's
-        fetch likewise costs what has data), not one query per partition each poll. Only when
-        several partitions would be read; a partition not found, without a position or out of
-        range is read as usual (and raises what it raises)."""
-        wanted = [tp for tp in fetchable if tp not in self._completed and tp in self._positions]
-        if len(wanted) < IDLE_CHECK_MIN_PARTITIONS:
-            return set()
-        offsets = await self._cluster.logs.partition_offsets(sorted({tp.topic for tp in wanted}))
-        idle = set()
-        for tp in wanted:
-            found = offsets.get((tp.topic, tp.partition))
-            if found is None:
-                continue
-            upto = found.last_stable_offset if self.read_committed else found.high_watermark
-            if upto <= self._positions[tp] <= found.log_end_offset and self._positions[tp] >= found.log_start_offset:
-                idle.add(tp)
-                self._high_watermarks[tp] = found.high_watermark
-        return idle
+    async def _partitions_to_read(self) -> list[TopicPartition]:
+        """The partitions this poll looks at, in turn from a place that moves each poll (so one busy
+        partition cannot starve the others): those with records buffered and those with anything at
+        their position. A consumer assigned thousands of partitions, few with data, looks at those few
+        (Kafka's fetch likewise costs what has data): which they are comes from one query for all of
+        them, kept until anyone commits to the data file (``ReadyPartitions``); a partition not found,
+        without a position or out of range is read as usual (and raises or resets as it does)."""
+        count = len(self._assigned)
+        if not count:
+            return []
+        start = self._next_partition % count
+        self._next_partition += 1
+        if count < IDLE_CHECK_MIN_PARTITIONS:
+            return [tp for tp in self._assigned[start:] + self._assigned[:start] if tp not in self._paused]
+        if len(self._positions) < count:
+            await self._reset_missing_positions()
+        await self._refresh_ready()
+        wanted = (self._ready.ready | self._completed.keys()) - self._paused
+        index = self._assigned_index
+        return sorted(wanted, key=lambda tp: (index[tp] - start) % count)
+
+    async def _refresh_ready(self) -> None:
+        """Scan every assigned partition's offsets again if anyone committed since the last scan."""
+        version = self._cluster.storage.data_version()  # read before the scan: a later commit moves it
+        if self._ready.is_current(version, self._assigned_topics):
+            return
+        offsets = await self._cluster.logs.partition_offsets(sorted(self._assigned_topics))
+        self._scanned(version, offsets)
+
+    def _scanned(self, version: int, offsets: Mapping[tuple[str, int], PartitionOffsets]) -> None:
+        """Take a scan of every assigned partition's offsets (``version`` read before it). Its high
+        watermarks are newer than any fetch's so far: ``high_watermark()`` answers from it until a
+        fetch of the partition tells a newer one (a Kafka fetch reports every partition's)."""
+        self._ready.scanned(version, self._assigned_topics, offsets, self._positions, self._assigned)
+        self._high_watermarks.clear()
+
+    async def _reset_missing_positions(self) -> None:
+        """Give every assigned partition without a position one, as Kafka's updateFetchPositions
+        does before a fetch: the group's committed offsets in one lookup, then ``auto_offset_reset``
+        in one lookup per topic, not two per partition. A partition this cannot settle (unknown,
+        ``auto_offset_reset="none"``) is left to the fetch, which raises or retries as it does."""
+        missing = [tp for tp in self._assigned if tp not in self._positions]
+        with contextlib.suppress(KafkaError):
+            if self.group_id is not None:
+                committed = await self._cluster.groups.fetch_offsets(self.group_id, missing)
+                for tp in missing:
+                    if committed.get(tp) is not None:
+                        self._set_position(tp, committed[tp])
+                missing = [tp for tp in missing if tp not in self._positions]
+            if not missing or self.auto_offset_reset == "none":
+                return
+            spec = EARLIEST if self.auto_offset_reset == "earliest" else LATEST
+            by_topic: dict[str, list[TopicPartition]] = {}
+            for tp in missing:
+                by_topic.setdefault(tp.topic, []).append(tp)
+            for topic, tps in by_topic.items():
+                found = await self._cluster.logs.list_offsets(topic, [(tp.partition, spec) for tp in tps],
+                                                              read_committed=self.read_committed)
+                for tp, answer in zip(tps, found):
+                    if not isinstance(answer, KafkaError) and answer[0] is not None:
+                        self._set_position(tp, answer[0])
 
     async def _fetch_partition(self, tp: TopicPartition) -> FetchResult:
         # Whole batches, enough of them for max.poll.records: what this poll does not return,

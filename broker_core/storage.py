@@ -459,6 +459,8 @@ class Storage:
         # ``write_inline``'s two error translations as one plain context manager (hot path).
         self._write_errors = _WriteErrors(self)
         self._writer_runs_functions = _runs_functions(writer)
+        # A connection that never writes nor holds a transaction: only ``data_version`` uses it.
+        self._version_probe: sqlite3.Connection | None = None
 
     @classmethod
     async def open(cls, path: Path | str, *, brokers: int = 3, now_ms: int = 0) -> "Storage":
@@ -749,6 +751,16 @@ class Storage:
         rows = await self.fetchall(sql, params)
         return rows[0] if rows else None
 
+    def data_version(self) -> int:
+        """A number that moves whenever any connection (this process's writers or another
+        process's) commits to the file, read on the calling thread in microseconds: while it
+        stays, nothing in the file changed. Read it *before* reading what it vouches for."""
+        self._refuse_if_closed()
+        if self._version_probe is None:
+            self._version_probe = connect_raw(self.path)
+        with self._noticing_damage():
+            return self._version_probe.execute("PRAGMA data_version").fetchone()[0]
+
     @property
     def closed(self) -> bool:
         """Whether ``close()`` was called: every later read or write raises ``StorageClosed``."""
@@ -775,6 +787,8 @@ class Storage:
         # finish it; anyone queued behind sees ``closed`` and stops.
         async with self._write_lock, self._read_lock:
             self._inline.close()
+            if self._version_probe is not None:
+                self._version_probe.close()
             await self._reader.close()
             await self._writer.close()
 
