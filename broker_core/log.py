@@ -650,6 +650,9 @@ class PartitionLogs:
                     " FROM topics t JOIN partitions p ON p.topic_id=t.id"
                     f" WHERE t.name IN ({','.join('?' * len(chunk))})", chunk))
             undecided = await transaction_index.undecided_transactions(conn, {row[1] for row in rows})
+            if not undecided:  # the usual case: no transaction open, every LSO is the high watermark
+                return {(name, partition): PartitionOffsets(start, leo, hw, hw)
+                        for name, _, partition, start, leo, hw in rows}
             stable = transaction_index.stable_offset
             return {(name, partition): PartitionOffsets(
                         start, leo, hw, stable(undecided[topic_id, partition], hw)
