@@ -150,3 +150,24 @@ async def test_positions_without_a_seek_come_from_one_lookup_not_one_per_partiti
     assert lookups == ["list_offsets"]
     assert await consumer.position(TopicPartition("fresh", 6)) == 1
     assert await consumer.position(TopicPartition("fresh", 0)) == 0
+
+
+async def test_seek_to_end_with_read_committed_goes_to_the_last_stable_offset(cluster: Cluster) -> None:
+    # Kafka's consumer asks ListOffsets with its isolation level for every reset, seekToEnd included.
+    await cluster.topics.create_topic("open", PARTITIONS, 1)
+    await cluster.logs.append("open", 3, [ProducerRecord(None, b"before")])
+    producer = TransactionalProducer(cluster, "open-txn")
+    await producer.init()
+    await producer.send(b"undecided", tp=TopicPartition("open", 3))
+    committed = Consumer(cluster, enable_auto_commit=False, isolation_level="read_committed")
+    uncommitted = Consumer(cluster, enable_auto_commit=False)
+    for consumer in (committed, uncommitted):
+        consumer.assign([TopicPartition("open", p) for p in range(PARTITIONS)])
+    await committed.seek_to_end()  # every partition: one scan
+    await uncommitted.seek_to_end(TopicPartition("open", 3))  # named partitions: ListOffsets per topic
+    assert await committed.position(TopicPartition("open", 3)) == 1
+    assert await uncommitted.position(TopicPartition("open", 3)) == 2
+    await committed.seek_to_end(TopicPartition("open", 3))
+    assert await committed.position(TopicPartition("open", 3)) == 1
+    await producer.end(commit=True)
+    assert [r.value for r in await committed.poll()] == [b"undecided"]
