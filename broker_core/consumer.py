@@ -280,8 +280,9 @@ class Consumer:
         self._leave_task = loop.create_task(self._leave(owned, member_id))
 
     def _set_assignment(self, partitions: Iterable[TopicPartition]) -> None:
-        keep = set(partitions)
-        self._assigned = sorted(keep)
+        ordered = sorted(partitions)  # often given in order: sorting a sorted list is one pass, a set's is not
+        keep = set(ordered)
+        self._assigned = ordered if len(ordered) == len(keep) else sorted(keep)
         self._assigned_set = keep
         self._assigned_index = {tp: index for index, tp in enumerate(self._assigned)}
         self._assigned_topics = frozenset(tp.topic for tp in keep)
