@@ -39,8 +39,8 @@ from .errors import (FencedMemberEpoch, IllegalGeneration, InvalidGroupId, Kafka
                      RebalanceInProgress, UnknownMemberId, UnknownTopicOrPartition)
 from .events import Resync
 from .groups import JoinGroupResult
-from .log import EARLIEST, LATEST, PartitionOffsets
-from .ready_partitions import ReadyPartitions
+from .log import EARLIEST, LATEST
+from .ready_partitions import OffsetRows, ReadyPartitions
 from .record_reader import load_compiled_reader
 from .records import ConsumerRecord, FetchResult, TopicPartition, TransactionMark
 
@@ -337,16 +337,17 @@ class Consumer:
         """Seek every assigned partition from one read of all their offsets, which also tells the
         next poll which partitions have anything to read (no second scan)."""
         version = self._cluster.storage.data_version()  # read before the scan, as ``_refresh_ready`` does
-        offsets = await self._cluster.logs.partition_offsets(sorted(self._assigned_topics))
+        offsets = await self._cluster.logs.partition_offset_rows(sorted(self._assigned_topics))
         positions = {}
+        column = 1 if spec == EARLIEST else 4 if self.read_committed else 3  # log start, LSO, high watermark
         for tp in self._assigned:
-            found = offsets.get(tp)  # type: ignore[call-overload]
+            partitions = offsets.get(tp.topic)
+            if partitions is None:
+                raise UnknownTopicOrPartition(f"Topic '{tp.topic}' does not exist")
+            found = partitions.get(tp.partition)
             if found is None:
-                raise (UnknownTopicOrPartition(f"Topic '{tp.topic}' does not exist")
-                       if not any(key[0] == tp.topic for key in offsets) else
-                       UnknownTopicOrPartition(f"Partition {tp.partition} of topic '{tp.topic}' does not exist"))
-            positions[tp] = (found.log_start_offset if spec == EARLIEST else
-                             found.last_stable_offset if self.read_committed else found.high_watermark)
+                raise UnknownTopicOrPartition(f"Partition {tp.partition} of topic '{tp.topic}' does not exist")
+            positions[tp] = found[column]
         self._positions.update(positions)
         self._scanned(version, offsets)
 
@@ -366,9 +367,8 @@ class Consumer:
     def high_watermark(self, tp: TopicPartition) -> int | None:
         """The high watermark seen by the last fetch of ``tp`` (None before one)."""
         found = self._high_watermarks.get(tp)
-        if found is None:
-            scanned = self._ready.offsets(tp)
-            return scanned.high_watermark if scanned is not None and tp in self._assigned_set else None
+        if found is None and tp in self._assigned_set:
+            return self._ready.high_watermark(tp)
         return found
 
     def pause(self, *partitions: TopicPartition) -> None:
@@ -555,10 +555,10 @@ class Consumer:
         version = self._cluster.storage.data_version()  # read before the scan: a later commit moves it
         if self._ready.is_current(version, self._assigned_topics):
             return
-        offsets = await self._cluster.logs.partition_offsets(sorted(self._assigned_topics))
+        offsets = await self._cluster.logs.partition_offset_rows(sorted(self._assigned_topics))
         self._scanned(version, offsets)
 
-    def _scanned(self, version: int, offsets: Mapping[tuple[str, int], PartitionOffsets]) -> None:
+    def _scanned(self, version: int, offsets: OffsetRows) -> None:
         """Take a scan of every assigned partition's offsets (``version`` read before it). Its high
         watermarks are newer than any fetch's so far: ``high_watermark()`` answers from it until a
         fetch of the partition tells a newer one (a Kafka fetch reports every partition's)."""

@@ -661,6 +661,34 @@ class PartitionLogs:
 
         return await self._storage.read_in_one_hop(look_up) if names else {}
 
+    async def partition_offset_rows(self, topics: Sequence[str]) -> dict[str, dict[int, tuple[int, int, int, int, int]]]:
+        """``partition_offsets`` as plain rows, per topic then partition: (partition, log start, log end,
+        high watermark, last stable offset). For a consumer that keeps them for thousands of partitions:
+        a tuple of ints costs the garbage collector nothing once it is untracked, a named tuple is
+        tracked for as long as it lives (and makes the next full collection longer)."""
+        names = sorted(set(topics))
+
+        async def look_up(conn: aiosqlite.Connection) -> dict[str, dict[int, tuple[int, int, int, int, int]]]:
+            table: dict[str, dict[int, tuple[int, int, int, int, int]]] = {}
+            ids: dict[int, str] = {}
+            for start in range(0, len(names), 500):  # SQLite's bound on parameters per statement
+                chunk = names[start:start + 500]
+                for name, topic_id in await conn.execute_fetchall(
+                        f"SELECT name, id FROM topics WHERE name IN ({','.join('?' * len(chunk))})", chunk):
+                    ids[topic_id] = name
+                    # The high watermark twice: the last stable offset, unless a transaction is open.
+                    table[name] = {row[0]: row for row in await conn.execute_fetchall(
+                        "SELECT partition, log_start_offset, log_end_offset, high_watermark, high_watermark"
+                        " FROM partitions WHERE topic_id=?", (topic_id,))}
+            undecided = await transaction_index.undecided_transactions(conn, ids)
+            for (topic_id, partition), transactions in undecided.items():
+                row = table[ids[topic_id]].get(partition)
+                if row is not None:
+                    table[ids[topic_id]][partition] = (*row[:4], transaction_index.stable_offset(transactions, row[3]))
+            return table
+
+        return await self._storage.read_in_one_hop(look_up) if names else {}
+
     async def unstable_partitions(self, topic: str) -> dict[int, int]:
         """The partitions of ``topic`` whose last stable offset is below their high watermark
         (an undecided transaction holds read_committed consumers back), with that LSO."""
