@@ -11,20 +11,17 @@ including after its session epoch was made stale.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
-from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 from kafka.protocol.consumer import FetchRequest, FetchResponse
 
-from broker_core import Cluster
 from broker_core.delete_records import delete_records
 from app.serve.fetch_sessions import FetchSessionCache
 from test_serve_protocol import Client, produce, produce_batch
-from test_serve_support import ServedCluster, wait_for
+from test_serve_support import ServedCluster, served_one_broker as served, wait_for  # noqa: F401
 
 FETCH_SESSION_ID_NOT_FOUND = 70
 INVALID_FETCH_SESSION_EPOCH = 71
@@ -32,20 +29,6 @@ FETCH_SESSION_TOPIC_ID_ERROR = 106
 VERSION = 12  # by name; 13+ by topic id
 
 
-@pytest.fixture(scope="module")
-def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServedCluster]:
-    """One broker, so that every partition's leader answers on the same connection."""
-    path = Path(tmp_path_factory.mktemp("serve-sessions")) / "cluster.db"
-
-    async def create() -> None:
-        await (await Cluster.open(path, brokers=1)).close()
-
-    asyncio.run(create())
-    cluster = ServedCluster(path).start()
-    try:
-        yield cluster
-    finally:
-        cluster.stop()
 
 
 def partition(index: int, offset: int, epoch: int = -1) -> Any:

@@ -4,7 +4,6 @@ once, never a stale offset."""
 
 from __future__ import annotations
 
-import asyncio
 import subprocess
 import sys
 from pathlib import Path
@@ -13,27 +12,13 @@ from typing import Any, Iterator
 import pytest
 from kafka.protocol.consumer import ListOffsetsRequest, ListOffsetsResponse
 
-from broker_core import Cluster
 from test_serve_protocol import Client
-from test_serve_support import ServedCluster
+from test_serve_support import ServedCluster, served_one_broker as served  # noqa: F401
 
 EARLIEST, LATEST = -2, -1
 PARTITIONS = 200  # more than one lookup's worth of rows: the snapshot is read whole
 
 
-@pytest.fixture(scope="module")
-def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServedCluster]:
-    path = Path(tmp_path_factory.mktemp("serve-offsets")) / "cluster.db"
-
-    async def create() -> None:
-        await (await Cluster.open(path, brokers=1)).close()
-
-    asyncio.run(create())
-    cluster = ServedCluster(path).start()
-    try:
-        yield cluster
-    finally:
-        cluster.stop()
 
 
 @pytest.fixture

@@ -157,6 +157,23 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServedCluster]:
         cluster.stop()
 
 
+@pytest.fixture(scope="module")
+def served_one_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServedCluster]:
+    """``kplay serve`` of a one-broker cluster, one for the whole module: every partition's leader
+    answers on the same connection. A module gets it by importing it."""
+    path = Path(tmp_path_factory.mktemp("serve-one-broker")) / "cluster.db"
+
+    async def create() -> None:
+        await (await Cluster.open(path, brokers=1)).close()
+
+    asyncio.run(create())
+    cluster = ServedCluster(path).start()
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+
+
 def raw_connection(served: ServedCluster, broker_id: int = 0) -> socket.socket:
     """A plain TCP connection to one broker, for hand-made bytes."""
     sock = socket.create_connection(served.endpoint(broker_id), timeout=10)
