@@ -147,8 +147,8 @@ def parse_acks(acks: int | str) -> int:
 #: created at), and each replica's broker, whether it is in the ISR and whether its broker runs.
 _APPEND_STATE = (
     "SELECT p.leader, p.log_start_offset, p.log_end_offset, p.leader_epoch, (SELECT value FROM meta WHERE key=?1),"
-    " s.base_offset, s.size_bytes, s.created_at, r.broker_id, r.in_isr, b.alive"
-    " FROM partitions p, (SELECT base_offset, size_bytes, created_at FROM segments WHERE topic_id=?2 AND partition=?3"
+    " s.base_offset, p.active_segment_bytes, s.created_at, r.broker_id, r.in_isr, b.alive"
+    " FROM partitions p, (SELECT base_offset, created_at FROM segments WHERE topic_id=?2 AND partition=?3"
     " ORDER BY base_offset DESC LIMIT 1) s JOIN replicas r ON r.topic_id=p.topic_id AND r.partition=p.partition"
     " JOIN brokers b ON b.id=r.broker_id WHERE p.topic_id=?2 AND p.partition=?3")
 #: Topics' configs as stored (JSON overrides) -> in effect: parsed once, not on every append.
@@ -425,40 +425,45 @@ class PartitionLogs:
         topic, partition = batch.topic, batch.partition
         batch_bytes = len(data)
         new_leo = leo + count
-        active = await self._roll_if_needed(conn, topic_id, partition, config, leo, batch_bytes, now, segment)
+        await self._roll_if_needed(conn, topic_id, partition, config, leo, batch_bytes, now, segment)
         await insert_batch(conn, topic_id, partition, data, leo, new_leo - 1, max_ts, count)
         if data[22] & TRANSACTIONAL_MASK and not data[22] & CONTROL_MASK:
             # The producer's transaction holds this partition's last stable offset from here.
             await note_transactional_batch(conn, topic_id, partition, _PRODUCER_FIELDS.unpack_from(data, 43)[0], leo)
-        await conn.execute(
-            "UPDATE segments SET next_offset=?, size_bytes=size_bytes+?, max_timestamp=max(max_timestamp, ?)"
-            " WHERE topic_id=? AND partition=? AND base_offset=?",
-            (new_leo, batch_bytes, max_ts, topic_id, partition, active))
         if mark is not None:
             await record_batch(conn, topic_id, partition, mark, leo, new_leo - 1, now)
         # No change-feed row: the feed tells appends from the partition's log end and batches
         # (this process's feed looks at this partition first).
         self._storage.appended.add((topic_id, partition))
-        hw = await self._replicate(conn, topic_id, partition, leader, new_leo, now, lagging, settings, followers)
+        hw = await self._replicate(conn, topic_id, partition, leader, new_leo, now, lagging, settings, followers,
+                                   batch_bytes, max_ts)
         return AppendResult(topic, partition, leo, new_leo - 1, timestamps, log_start, hw)
 
     async def _roll_if_needed(self, conn: aiosqlite.Connection, topic_id: int, partition: int,
-                              config: dict, leo: int, incoming: int, now: int, segment: tuple) -> int:
-        """Roll the active segment if it must be; return the base offset of the one appended to."""
+                              config: dict, leo: int, incoming: int, now: int, segment: tuple) -> None:
+        """Roll the active segment if it must be, in the append's transaction: the closing
+        segment's final values go into its row, and its partition's row starts the new one."""
         # Kafka rolls before appending a batch that would overflow the active segment, or
         # when the active segment is older than segment.ms; an empty segment never rolls.
         base, size, created = segment
         if size > 0 and (size + incoming > config["segment.bytes"] or now - created >= config["segment.ms"]):
             await conn.execute(
+                "UPDATE segments SET next_offset=?1, size_bytes=?2, max_timestamp=(SELECT active_segment_max_timestamp"
+                " FROM partitions WHERE topic_id=?3 AND partition=?4) WHERE topic_id=?3 AND partition=?4"
+                " AND base_offset=?5", (leo, size, topic_id, partition, base))
+            await conn.execute(
                 "INSERT INTO segments(topic_id, partition, base_offset, next_offset, created_at)"
                 " VALUES (?, ?, ?, ?, ?)", (topic_id, partition, leo, leo, now))
-            return leo
-        return base
+            await conn.execute(
+                "UPDATE partitions SET active_segment_bytes=0, active_segment_max_timestamp=-1"
+                " WHERE topic_id=? AND partition=?", (topic_id, partition))
 
     async def _replicate(self, conn: aiosqlite.Connection, topic_id: int, partition: int,
                          leader: int, new_leo: int, now: int, lagging: PartitionState | None,
-                         settings: ReplicationSettings | None, followers: int = 1) -> int:
-        """Advance replicas after an append and return the new high watermark.
+                         settings: ReplicationSettings | None, followers: int, batch_bytes: int,
+                         max_ts: int) -> int:
+        """Advance replicas after an append and return the new high watermark; the partition's
+        row also takes the appended batch's ``batch_bytes`` and ``max_ts`` into its active segment's.
 
         ``lagging`` is None on the fast path (no replication delay, every in-sync replica
         alive, every live follower in sync): every follower on a live broker copies the
@@ -481,8 +486,10 @@ class PartitionLogs:
                 lagging.pending.append((base, now))
             step = catch_up(lagging, now, settings)
             await save_partition(conn, lagging)
-            await conn.execute("UPDATE partitions SET appended_at=? WHERE topic_id=? AND partition=?",
-                               (now, topic_id, partition))
+            await conn.execute(
+                "UPDATE partitions SET appended_at=?, active_segment_bytes=active_segment_bytes+?,"
+                " active_segment_max_timestamp=max(active_segment_max_timestamp, ?) WHERE topic_id=? AND partition=?",
+                (now, batch_bytes, max_ts, topic_id, partition))
             await record_follower_step(conn, now, lagging, step, progress_event=False)
             return lagging.high_watermark
         if followers:
@@ -490,8 +497,10 @@ class PartitionLogs:
                 "UPDATE replicas SET log_end_offset=?, caught_up_at=? WHERE topic_id=? AND partition=?"
                 " AND broker_id<>? AND in_isr=1 AND broker_id IN (SELECT id FROM brokers WHERE alive=1)",
                 (new_leo, now, topic_id, partition, leader))
-        await conn.execute("UPDATE partitions SET log_end_offset=?, high_watermark=?, appended_at=?"
-                           " WHERE topic_id=? AND partition=?", (new_leo, new_leo, now, topic_id, partition))
+        await conn.execute(
+            "UPDATE partitions SET log_end_offset=?, high_watermark=?, appended_at=?,"
+            " active_segment_bytes=active_segment_bytes+?, active_segment_max_timestamp=max(active_segment_max_timestamp, ?)"
+            " WHERE topic_id=? AND partition=?", (new_leo, new_leo, now, batch_bytes, max_ts, topic_id, partition))
         return new_leo
 
     async def new_producer_id(self) -> int:
@@ -775,7 +784,7 @@ class PartitionLogs:
 
         async def look_up(conn: aiosqlite.Connection) -> tuple[int, int] | None:
             state = await conn.execute_fetchall(
-                "SELECT p.log_start_offset, p.high_watermark, (SELECT s.base_offset FROM segments s"
+                "SELECT p.log_start_offset, p.high_watermark, (SELECT s.base_offset FROM segment_state s"
                 " WHERE s.topic_id=p.topic_id AND s.partition=p.partition ORDER BY s.max_timestamp DESC,"
                 " s.base_offset LIMIT 1) FROM partitions p WHERE p.topic_id=? AND p.partition=?",
                 (topic_id, partition))
@@ -824,7 +833,7 @@ async def _first_at_or_after(conn: aiosqlite.Connection, topic_id: int, partitio
     least ``timestamp``, or None. Segments and batches know their largest timestamp: only
     batches that may hold the record are decoded, from the first segment that may."""
     after = await conn.execute_fetchall(
-        "SELECT coalesce((SELECT min(base_offset) FROM segments WHERE topic_id=? AND partition=?"
+        "SELECT coalesce((SELECT min(base_offset) FROM segment_state WHERE topic_id=? AND partition=?"
         " AND max_timestamp>=?), -1)", (topic_id, partition, timestamp))
     lower = after[0][0]
     if lower < 0:
@@ -1062,19 +1071,25 @@ async def truncate_log(conn: aiosqlite.Connection, topic_id: int, partition: int
         await conn.execute(
             "INSERT INTO segments(topic_id, partition, base_offset, next_offset, created_at) VALUES (?, ?, ?, ?, ?)",
             (topic_id, partition, end_offset, end_offset, now))
+        await conn.execute("UPDATE partitions SET active_segment_bytes=0, active_segment_max_timestamp=-1"
+                           " WHERE topic_id=? AND partition=?", (topic_id, partition))
         return
-    await conn.execute("DELETE FROM segments WHERE topic_id=? AND partition=? AND base_offset>?",
-                       (topic_id, partition, end_offset))
     kept_base = max(b for b in bases if b <= end_offset)
     next_base = min((b for b in bases if b > kept_base), default=None)
-    # Only the removed batches of the kept segment count against its size; the others
-    # left with their segments.
+    # The kept segment becomes the active one: its size (read before the segments above go,
+    # while its values are still where segment_state finds them) less its removed batches
+    # (the others left with their segments), into the partition's row.
+    ((kept_size,),) = await conn.execute_fetchall(
+        "SELECT size_bytes FROM segment_state WHERE topic_id=? AND partition=? AND base_offset=?",
+        (topic_id, partition, kept_base))
+    await conn.execute("DELETE FROM segments WHERE topic_id=? AND partition=? AND base_offset>?",
+                       (topic_id, partition, end_offset))
     lost_bytes = shrunk + sum(size for base, size in removed if next_base is None or base < next_base)
     await conn.execute(
-        "UPDATE segments SET next_offset=?, size_bytes=max(0, size_bytes-?), max_timestamp=coalesce("
+        "UPDATE partitions SET active_segment_bytes=?, active_segment_max_timestamp=coalesce("
         "(SELECT max(max_timestamp) FROM batches WHERE topic_id=? AND partition=? AND base_offset>=?"
-        " AND base_offset<?), -1) WHERE topic_id=? AND partition=? AND base_offset=?",
-        (end_offset, lost_bytes, topic_id, partition, kept_base, end_offset, topic_id, partition, kept_base))
+        " AND base_offset<?), -1) WHERE topic_id=? AND partition=?",
+        (max(0, kept_size - lost_bytes), topic_id, partition, kept_base, end_offset, topic_id, partition))
 
 
 async def _topic_meta(conn: aiosqlite.Connection, topic: str) -> tuple[int, int, dict] | None:

@@ -366,7 +366,7 @@ class LogCleaner:
         """The segments of ``topic``-``partition``, oldest first (the last one is active)."""
         rows = await self._storage.fetchall(
             "SELECT s.base_offset, s.next_offset, s.size_bytes, s.created_at, s.max_timestamp"
-            " FROM segments s JOIN topics t ON t.id=s.topic_id WHERE t.name=? AND s.partition=?"
+            " FROM segment_state s JOIN topics t ON t.id=s.topic_id WHERE t.name=? AND s.partition=?"
             " ORDER BY s.base_offset", (topic, partition))
         return [LogSegment(*row) for row in rows]
 
@@ -381,7 +381,7 @@ class LogCleaner:
             # With one min() aggregate, SQLite takes the bare columns from the oldest segment.
             oldest = await conn.execute_fetchall(
                 "SELECT topic_id, partition, min(base_offset), next_offset, size_bytes, created_at,"
-                " max_timestamp, sum(size_bytes), count(*) FROM segments GROUP BY topic_id, partition")
+                " max_timestamp, sum(size_bytes), count(*) FROM segment_state GROUP BY topic_id, partition")
             offsets = await conn.execute_fetchall(
                 "SELECT topic_id, partition, log_start_offset, log_end_offset, high_watermark FROM partitions")
         configs = {tid: (name, effective_config(json.loads(raw))) for tid, name, raw in topics}
@@ -923,10 +923,13 @@ async def _write_deletions(conn: aiosqlite.Connection, log: _PartitionLog,
     tid, part = log.topic_id, log.partition
     first_kept = remaining[0]
     if first_kept not in log.segments:
-        # Every segment expired: this is the active segment rolled before the old ones went.
+        # Every segment expired: this is the active segment rolled before the old ones went
+        # (the closing one is deleted below, so its final values need not be written).
         await conn.execute(
             "INSERT INTO segments(topic_id, partition, base_offset, next_offset, created_at) VALUES (?, ?, ?, ?, ?)",
             (tid, part, log.log_end, log.log_end, now))
+        await conn.execute("UPDATE partitions SET active_segment_bytes=0, active_segment_max_timestamp=-1"
+                           " WHERE topic_id=? AND partition=?", (tid, part))
     await conn.execute("DELETE FROM segments WHERE topic_id=? AND partition=? AND base_offset<?",
                        (tid, part, first_kept.base_offset))
     await conn.execute("UPDATE partitions SET log_start_offset=? WHERE topic_id=? AND partition=?",
@@ -946,7 +949,7 @@ async def _load_partition(conn: aiosqlite.Connection, topic_id: int, topic: str,
         " WHERE topic_id=? AND partition=?",
         (topic_id, partition))).fetchone()
     segments = [LogSegment(*row) for row in await conn.execute_fetchall(
-        "SELECT base_offset, next_offset, size_bytes, created_at, max_timestamp FROM segments"
+        "SELECT base_offset, next_offset, size_bytes, created_at, max_timestamp FROM segment_state"
         " WHERE topic_id=? AND partition=? ORDER BY base_offset", (topic_id, partition))]
     if state is None or not segments:
         return None

@@ -5,6 +5,12 @@ partition's last append, from which the change feed tells appends (there is no c
 row per append from version 3 on): a column added, nothing rewritten. A kplay that reads
 only version 2 refuses the file from then on (its feed would never see an append).
 
+Version 3 -> 4 (``migrate_to_partition_segment_state``) moves the active segment's size and
+largest timestamp into its partition's row (``partitions.active_segment_bytes`` and
+``active_segment_max_timestamp``), which every append updates anyway, and adds the
+``segment_state`` view readers read segments through. A kplay that reads only version 3
+refuses the file from then on (it would read the active segment's stale row).
+
 Version 1 (one row per record) -> 2 (record batches):
 
 The migration runs when such a file is opened, in place and in one write transaction: a
@@ -170,4 +176,44 @@ async def migrate_to_append_times(conn: aiosqlite.Connection, path: object) -> N
         if isinstance(error, Exception) and not isinstance(error, StorageError):
             raise StorageError(f"{path}: adding partitions.appended_at (schema version 3) failed ({error}); "
                                "the file is unchanged") from error
+        raise
+
+
+#: Version 4's columns: the active segment's size and largest timestamp, in its partition's row.
+ACTIVE_SEGMENT_COLUMNS = (
+    ("active_segment_bytes", "ALTER TABLE partitions ADD COLUMN active_segment_bytes INTEGER NOT NULL DEFAULT 0"),
+    ("active_segment_max_timestamp",
+     "ALTER TABLE partitions ADD COLUMN active_segment_max_timestamp INTEGER NOT NULL DEFAULT -1"),
+)
+
+
+async def migrate_to_partition_segment_state(conn: aiosqlite.Connection, path: object, view_ddl: str) -> None:
+    """Move a version-3 file to version 4, in one transaction: each partition's active segment's
+    size and largest timestamp copied into its row, and the ``segment_state`` view (``view_ddl``)."""
+    await conn.execute("BEGIN IMMEDIATE")
+    try:
+        ((version,),) = await conn.execute_fetchall("SELECT value FROM meta WHERE key='schema_version'")
+        if version != "3":  # another process migrated it while this one waited for the lock
+            await conn.execute("COMMIT")
+            return
+        columns = {row[1] for row in await conn.execute_fetchall("PRAGMA table_info(partitions)")}
+        for name, ddl in ACTIVE_SEGMENT_COLUMNS:
+            if name not in columns:
+                await conn.execute(ddl)
+        # The active segment is the newest; its row keeps its values too, unread from now on.
+        await conn.execute(
+            "UPDATE partitions SET (active_segment_bytes, active_segment_max_timestamp)=(SELECT s.size_bytes,"
+            " s.max_timestamp FROM segments s WHERE s.topic_id=partitions.topic_id AND s.partition=partitions.partition"
+            " ORDER BY s.base_offset DESC LIMIT 1) WHERE EXISTS (SELECT 1 FROM segments s"
+            " WHERE s.topic_id=partitions.topic_id AND s.partition=partitions.partition)")
+        await conn.execute("DROP VIEW IF EXISTS segment_state")
+        await conn.execute(view_ddl)
+        await conn.execute("UPDATE meta SET value='4' WHERE key='schema_version'")
+        await conn.execute("COMMIT")
+    except BaseException as error:
+        if conn.in_transaction:
+            await conn.execute("ROLLBACK")
+        if isinstance(error, Exception) and not isinstance(error, StorageError):
+            raise StorageError(f"{path}: moving the active segments' state into partitions (schema version 4) "
+                               f"failed ({error}); the file is unchanged") from error
         raise

@@ -27,7 +27,7 @@ from .errors import RequestTimedOut, StorageClosed, StorageError
 from .record_batch import is_intact
 from .producer_state import PRODUCER_STATE_TABLES
 from .transaction_index import TRANSACTION_INDEX_TABLES
-from .schema_migration import migrate_to_append_times, migrate_to_batches
+from .schema_migration import migrate_to_append_times, migrate_to_batches, migrate_to_partition_segment_state
 from .single_hop import InlineWriter, run_transaction
 
 T = TypeVar("T")
@@ -35,7 +35,8 @@ T = TypeVar("T")
 APPLICATION = "kplay"
 #: 2: the log is stored as record batches (``batches``), not one row per record (``records``).
 #: 3: appends write no change-feed row; the feed tells them from ``partitions`` (``appended_at``).
-SCHEMA_VERSION = 3
+#: 4: the active segment's size and largest timestamp live in its partition's row (``segment_state``).
+SCHEMA_VERSION = 4
 BATCHES_TABLE = """CREATE TABLE batches(
         id INTEGER PRIMARY KEY,
         topic_id INTEGER NOT NULL,
@@ -52,6 +53,17 @@ BATCHES_TABLE = """CREATE TABLE batches(
         data BLOB NOT NULL
     )"""
 BATCHES_INDEX = "CREATE UNIQUE INDEX batches_by_offset ON batches(topic_id, partition, base_offset)"
+#: Every segment with its current values, the one place readers read segments from: a closed
+#: segment's as its row holds them, the active (newest) one's from its partition's row (its
+#: next offset is the log end offset).
+SEGMENT_STATE_VIEW = """CREATE VIEW segment_state AS
+    SELECT s.topic_id AS topic_id, s.partition AS partition, s.base_offset AS base_offset,
+        coalesce(p.log_end_offset, s.next_offset) AS next_offset,
+        coalesce(p.active_segment_bytes, s.size_bytes) AS size_bytes, s.created_at AS created_at,
+        coalesce(p.active_segment_max_timestamp, s.max_timestamp) AS max_timestamp
+    FROM segments s LEFT JOIN partitions p ON p.topic_id=s.topic_id AND p.partition=s.partition
+        AND s.base_offset=(SELECT max(a.base_offset) FROM segments a
+                           WHERE a.topic_id=s.topic_id AND a.partition=s.partition)"""
 #: How long a writer waits for another process's transaction before giving up.
 BUSY_TIMEOUT_MS = 60_000
 #: The -wal file is cut back to this size whenever a checkpoint lets it start over (without
@@ -110,7 +122,9 @@ SCHEMA: tuple[str, ...] = (
         created_at INTEGER NOT NULL
     )""",
     # leader is -1 while the partition is offline; log_end_offset is the leader's; appended_at
-    # is when its last batch was appended (the change feed's "at" for appends).
+    # is when its last batch was appended (the change feed's "at" for appends). The active
+    # segment's size and largest timestamp are kept here, written by the UPDATE every append
+    # runs anyway (its segments row would cost one more statement and page per append).
     """CREATE TABLE partitions(
         topic_id INTEGER NOT NULL,
         partition INTEGER NOT NULL,
@@ -120,6 +134,8 @@ SCHEMA: tuple[str, ...] = (
         log_end_offset INTEGER NOT NULL DEFAULT 0,
         high_watermark INTEGER NOT NULL DEFAULT 0,
         appended_at INTEGER NOT NULL DEFAULT 0,
+        active_segment_bytes INTEGER NOT NULL DEFAULT 0,
+        active_segment_max_timestamp INTEGER NOT NULL DEFAULT -1,
         PRIMARY KEY(topic_id, partition)
     ) WITHOUT ROWID""",
     # Replication is modelled by per-replica progress over one stored copy of each record.
@@ -153,7 +169,9 @@ SCHEMA: tuple[str, ...] = (
     # and header scans 100x slower in measurement (see the commit adding this table).
     BATCHES_TABLE,
     BATCHES_INDEX,
-    # A segment covers offsets [base_offset, next_offset); the newest one is active.
+    # A segment covers offsets [base_offset, next_offset); the newest one is active. The active
+    # one's row holds only base_offset and created_at (its other columns are written once, when
+    # it rolls): read segments through ``segment_state``.
     """CREATE TABLE segments(
         topic_id INTEGER NOT NULL,
         partition INTEGER NOT NULL,
@@ -164,6 +182,7 @@ SCHEMA: tuple[str, ...] = (
         max_timestamp INTEGER NOT NULL DEFAULT -1,
         PRIMARY KEY(topic_id, partition, base_offset)
     ) WITHOUT ROWID""",
+    SEGMENT_STATE_VIEW,
     # The log cleaner's progress (Kafka's cleaner-offset-checkpoint): a compacted
     # partition's offsets below first_dirty_offset have been compacted.
     """CREATE TABLE cleaner_checkpoints(
@@ -485,8 +504,10 @@ class Storage:
                 await _add_missing_tables(writer)
                 if int(meta["schema_version"]) < 2:
                     await migrate_to_batches(writer, path, (BATCHES_TABLE, BATCHES_INDEX))
-                if int(meta["schema_version"]) < SCHEMA_VERSION:
+                if int(meta["schema_version"]) < 3:
                     await migrate_to_append_times(writer, path)
+                if int(meta["schema_version"]) < SCHEMA_VERSION:
+                    await migrate_to_partition_segment_state(writer, path, SEGMENT_STATE_VIEW)
                     meta = {**meta, "schema_version": str(SCHEMA_VERSION)}
             reader = await cls._connect(path, opened)
         except BaseException as exc:

@@ -54,6 +54,6 @@ async def test_a_truncation_inside_a_batch_keeps_the_records_below_and_offsets_a
     assert appended.base_offset == 6
     read = (await cluster.logs.read("t", 0, 5)).records
     assert [(r.offset, r.key) for r in read] == [(5, b"k5"), (6, b"again")]
-    segment = await cluster.storage.fetchone("SELECT size_bytes FROM segments")
+    segment = await cluster.storage.fetchone("SELECT size_bytes FROM segment_state")
     stored = await cluster.storage.fetchone("SELECT sum(size) FROM batches")
     assert segment == stored

@@ -21,6 +21,7 @@ from broker_core.records import encode_headers
 from broker_core.schema_migration import MIGRATED_BATCH_RECORDS, V1_RECORDS_TABLE
 from broker_core.storage import SCHEMA_VERSION
 from cli_harness import kplay
+from test_schema_migration_segment_state import downgrade_to_version_3
 
 T0 = 1_700_000_000_000
 
@@ -140,11 +141,12 @@ def test_the_cli_says_it_migrates_and_then_reads_the_old_records(data_path: Path
     assert "moving" not in again.stderr
 
 
-async def test_a_version_2_file_opens_as_version_3_and_its_appends_reach_the_feed(data_path: Path) -> None:
+async def test_a_version_2_file_opens_as_version_4_and_its_appends_reach_the_feed(data_path: Path) -> None:
     cluster = await Cluster.open(data_path, clock=ManualClock(T0))
     await cluster.topics.create_topic("t", 1, 1)
     await cluster.logs.append("t", 0, [ProducerRecord(None, b"before")])
     await cluster.close()
+    downgrade_to_version_3(data_path)
     conn = sqlite3.connect(data_path)  # back to version 2: no partitions.appended_at
     conn.execute("ALTER TABLE partitions DROP COLUMN appended_at")
     conn.execute("UPDATE meta SET value='2' WHERE key='schema_version'")
@@ -153,7 +155,7 @@ async def test_a_version_2_file_opens_as_version_3_and_its_appends_reach_the_fee
 
     cluster = await Cluster.open(data_path, clock=ManualClock(T0 + 5))
     try:
-        assert await cluster.storage.fetchone("SELECT value FROM meta WHERE key='schema_version'") == ("3",)
+        assert await cluster.storage.fetchone("SELECT value FROM meta WHERE key='schema_version'") == ("4",)
         await cluster.start_feed()
         subscription = cluster.feed.subscribe("records")
         await cluster.logs.append("t", 0, [ProducerRecord(None, b"after")])
