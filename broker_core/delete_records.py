@@ -73,7 +73,8 @@ async def _move_log_start(conn: aiosqlite.Connection, topic_id: int, topic: str,
                        (*key, new_start, new_start))
     await conn.execute("DELETE FROM tombstone_horizons WHERE topic_id=? AND partition=? AND offset<?",
                        (*key, new_start))
-    # Segments wholly below the new start go; the active segment always stays.
+    # Segments wholly below the new start go; the active segment always stays (its row's
+    # next_offset is not its current one: the partition's log end is).
     await conn.execute(
         "DELETE FROM segments WHERE topic_id=? AND partition=? AND next_offset<=? AND base_offset<"
         "(SELECT max(base_offset) FROM segments WHERE topic_id=? AND partition=?)",

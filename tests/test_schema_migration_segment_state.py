@@ -93,3 +93,18 @@ async def test_a_kplay_that_knows_only_version_3_refuses_a_version_4_file(data_p
     monkeypatch.setattr(storage, "SCHEMA_VERSION", 3)
     with pytest.raises(StorageError, match="upgrade kplay"):
         await Cluster.open(data_path)
+
+
+async def test_appends_while_followers_lag_count_into_the_active_segment_and_roll_it(data_path: Path) -> None:
+    # With a replication delay an append takes the catch-up path, which writes the partition's row itself.
+    cluster = await Cluster.open(data_path, clock=ManualClock(T0))
+    try:
+        await cluster.controller.set_replication_delay(60_000)
+        await cluster.topics.create_topic("t", 1, 3, config={"segment.bytes": 300})
+        for i in range(4):
+            await cluster.logs.append("t", 0, [record(i)], acks=1)
+        segments = await cluster.cleaner.segments("t", 0)
+        assert [(s.base_offset, s.next_offset, s.size_bytes, s.max_timestamp) for s in segments] == [
+            (0, 3, 3 * BATCH_BYTES, T0 + 2000), (3, 4, BATCH_BYTES, T0 + 3000)]
+    finally:
+        await cluster.close()
