@@ -100,7 +100,7 @@ async def test_a_version_1_file_is_migrated_in_place_and_every_record_is_found(d
                 " WHERE b.topic_id=s.topic_id AND b.partition=s.partition AND b.base_offset>=s.base_offset"
                 " AND b.base_offset<s.next_offset), (SELECT count(*) FROM batches b WHERE b.topic_id=s.topic_id"
                 " AND b.partition=s.partition AND b.base_offset<s.base_offset AND b.last_offset>=s.base_offset)"
-                " FROM segments s"):
+                " FROM segment_state s"):
             assert row[2] == row[3] and row[4] == 0, row
         batches = await cluster.storage.fetchall("SELECT record_count, data FROM batches")
         assert max(count for count, _ in batches) <= MIGRATED_BATCH_RECORDS
