@@ -427,6 +427,8 @@ class ChangeFeed:
         self._subscriptions: set[Subscription] = set()
         # Set (and replaced by a fresh one) whenever events are published.
         self._published = asyncio.Event()
+        # One poll at a time: ``catch_up`` may run while the poller is inside a poll's transaction.
+        self._polling = asyncio.Lock()
         self.last_seq = 0
         self._data_version = -1
         self._stopping = False
@@ -517,8 +519,25 @@ class ChangeFeed:
             except sqlite3.OperationalError:
                 continue  # a writer holds an exclusive lock (checkpoint); try next tick
 
-    async def poll_once(self) -> int:
-        """Publish whatever was committed since the last poll; return how many events."""
+    def behind(self) -> bool:
+        """Whether something may have been committed that the feed has not published yet
+        (True while the feed is not running)."""
+        version = self.committed_version()
+        return version < 0 or version != self._data_version or bool(self._appended)
+
+    async def catch_up(self) -> int:
+        """Publish now whatever was committed so far, scanning every partition's log end
+        without waiting for the poll interval (a reader that must be exact calls it when
+        ``behind()``); return how many events."""
+        return await self.poll_once(scan=True)
+
+    async def poll_once(self, *, scan: bool = False) -> int:
+        """Publish whatever was committed since the last poll; return how many events.
+        ``scan``: compare every partition's log end now, even within the poll interval."""
+        async with self._polling:
+            return await self._poll(scan)
+
+    async def _poll(self, force_scan: bool) -> int:
         assert self._conn is not None
         version = self._conn.execute("PRAGMA data_version").fetchone()[0]
         if version == self._data_version and not self._appended:
@@ -527,7 +546,7 @@ class ChangeFeed:
         # all: ~0.5 ms at 3,000); until then only this process's appends are looked at, by key,
         # and the version is left unconsumed so that the next tick scans.
         now = asyncio.get_running_loop().time()
-        scan = version != self._data_version and now - self._scanned_at >= self._interval * 0.9
+        scan = version != self._data_version and (force_scan or now - self._scanned_at >= self._interval * 0.9)
         if scan:
             self._data_version = version
             self._scanned_at = now

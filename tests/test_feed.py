@@ -135,3 +135,27 @@ async def test_this_processs_appends_arrive_at_once_between_scans_of_every_parti
             assert (event.topic, event.partition, event.end_offset) == ("t", 2, end)  # type: ignore[attr-defined]
     finally:
         await feed.stop()
+
+
+async def test_catch_up_publishes_another_connections_commit_without_waiting_for_a_poll(cluster: Cluster) -> None:
+    from broker_core.events import ChangeFeed
+
+    await cluster.topics.create_topic("t", partitions=3, replication_factor=1)
+    # A feed that looks for other connections' commits once an hour and is never woken: only
+    # ``catch_up`` can find the append (a reader that must be exact calls it when ``behind()``).
+    feed = ChangeFeed(cluster.path, poll_interval_s=3600)
+    await feed.start()
+    try:
+        subscription = feed.subscribe("records")
+        assert not feed.behind()
+        ends = []
+        for size in (2, 1):  # the second within the poll interval of the first one's scan
+            await cluster.logs.append("t", 1, [ProducerRecord(None, b"v")] * size)
+            assert feed.behind()
+            # Twice at once, as a fetch may while the poller polls: one poll at a time, each batch once.
+            await asyncio.gather(feed.catch_up(), feed.catch_up())
+            assert not feed.behind()
+            ends += [(e.topic, e.partition, e.end_offset) for e in subscription.get_nowait()]  # type: ignore[attr-defined]
+        assert ends == [("t", 1, 2), ("t", 1, 3)]
+    finally:
+        await feed.stop()
