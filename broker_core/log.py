@@ -155,6 +155,15 @@ _APPEND_STATE = (
 _CONFIGS: dict[str, dict] = {}
 
 
+#: A read of at most this many partitions looks them up by key (one statement, two parameters
+#: each), not by reading every partition of their topics.
+FEW_PARTITIONS = 250
+#: What ``read_many`` knows of a partition: its topic, offsets and leader (-2: on a stopped broker).
+_READ_STATE = ("t.name, t.id, t.config, p.partition, p.log_start_offset, p.log_end_offset, p.high_watermark,"
+               " CASE WHEN p.leader>=0 AND (SELECT alive FROM brokers WHERE id=p.leader)=0 THEN -2"
+               " ELSE p.leader END")
+
+
 class PartitionLogs:
     """Appends to and reads from every partition log in the data file."""
 
@@ -581,17 +590,25 @@ class PartitionLogs:
         stables: dict[int, int] = {}
         aborted: dict[int, tuple] = {}
 
+        pairs = sorted({(request.topic, request.partition) for request in requests})
+
         async def fetch(conn: aiosqlite.Connection) -> tuple[dict, set, dict]:
             states: dict[tuple[str, int], tuple] = {}
             topics: set[str] = set()
-            for start in range(0, len(names), 500):  # SQLite's bound on parameters per statement
-                chunk = names[start:start + 500]
-                for row in await conn.execute_fetchall(
-                        "SELECT t.name, t.id, t.config, p.partition, p.log_start_offset, p.log_end_offset,"
-                        " p.high_watermark, CASE WHEN p.leader>=0 AND (SELECT alive FROM brokers"
-                        " WHERE id=p.leader)=0 THEN -2 ELSE p.leader END FROM topics t"
-                        " LEFT JOIN partitions p ON p.topic_id=t.id"
-                        f" WHERE t.name IN ({','.join('?' * len(chunk))})", chunk):
+            if len(pairs) <= FEW_PARTITIONS:
+                # An incremental Fetch names a few partitions of a topic that may have 10,000:
+                # those rows by key, not the whole topic's.
+                statement = (f"WITH wanted(name, partition) AS (VALUES {','.join(['(?,?)'] * len(pairs))})"
+                             f" SELECT {_READ_STATE} FROM wanted w JOIN topics t ON t.name=w.name"
+                             " LEFT JOIN partitions p ON p.topic_id=t.id AND p.partition=w.partition")
+                chunks = [(statement, [value for pair in pairs for value in pair])]
+            else:
+                chunks = [(f"SELECT {_READ_STATE} FROM topics t LEFT JOIN partitions p ON p.topic_id=t.id"
+                           f" WHERE t.name IN ({','.join('?' * len(chunk))})", chunk)
+                          # SQLite's bound on parameters per statement
+                          for chunk in (names[start:start + 500] for start in range(0, len(names), 500))]
+            for statement, parameters in chunks:
+                for row in await conn.execute_fetchall(statement, parameters):
                     topics.add(row[0])
                     if row[3] is not None:
                         states[(row[0], row[3])] = row
