@@ -120,9 +120,13 @@ class FetchSession:
     #: Partitions to read even when nothing was committed since the last read: errors, and
     #: those with data the last response had no room for.
     pending: set[PartitionKey] = field(default_factory=set)
-    #: ``ChangeFeed.committed_version()`` when every partition was last compared with the
-    #: log (-1: never): while it has not moved, only ``pending`` and requested ones can change.
-    seen_version: int = -1
+    #: The ``PartitionChangeLog`` number this session last took changes up to (-1: none), and
+    #: the leadership view's generation then: partitions changed since, plus ``pending`` and
+    #: requested ones, are all that can answer something new.
+    change_number: int = -1
+    leadership_generation: int = -1
+    #: Topic key by topic name (v13+ sessions keep partitions by topic id), built when needed.
+    _topic_keys: dict[str, Hashable] | None = field(default=None, repr=False)
 
     def update(self, wanted: Iterable[CachedPartition], forgotten: Iterable[PartitionKey]) -> list[PartitionKey]:
         """Apply an incremental request: partitions added or changed, and forgotten; return
@@ -133,13 +137,28 @@ class FetchSession:
             cached = self.partitions.get(key)
             if cached is None:
                 self.partitions[key] = part
+                self._topic_keys = None
             else:
                 cached.update_request(part.fetch_offset, part.max_bytes, part.leader_epoch)
             named.append(key)
         for key in forgotten:
             self.partitions.pop(key, None)
             self.pending.discard(key)
+            self._topic_keys = None
         return named
+
+    def key_of(self, topic: str, partition: int) -> PartitionKey | None:
+        """This session's key of a partition named by topic name, None if it does not hold it."""
+        if not self.uses_topic_ids:
+            key: PartitionKey = (topic, partition)
+        else:
+            if self._topic_keys is None:
+                self._topic_keys = {part.topic: topic_key for (topic_key, _), part in self.partitions.items()
+                                    if part.topic is not None}
+            if topic not in self._topic_keys:
+                return None
+            key = (self._topic_keys[topic], partition)
+        return key if key in self.partitions else None
 
     def moved_to_end(self, key: PartitionKey) -> None:
         """Read this partition after the others next time (it has just returned records)."""

@@ -36,6 +36,7 @@ from .group_placement import coordinator_among
 from .fetch_sessions import FetchSessionCaches
 from .leadership import LeadershipView
 from .offsets_snapshot import OffsetsSnapshots
+from .partition_changes import PartitionChangeLog
 from .producer_state import ProducerStateTable
 from .sasl import ENABLED_MECHANISMS
 
@@ -81,6 +82,7 @@ class KafkaServer:
         self.leadership = LeadershipView(cluster)
         self.fetch_sessions = FetchSessionCaches(self.settings.max_incremental_fetch_session_cache_slots)
         self.offsets_snapshots = OffsetsSnapshots(cluster)
+        self.partition_changes = PartitionChangeLog(cluster.feed, on_leadership_change=self.leadership.invalidate)
         self.producers = ProducerStateTable()
         self.broker_ids: list[int] = []
         self._base_port = port
@@ -99,6 +101,7 @@ class KafkaServer:
         Raises OSError when a port cannot be bound (for example, already in use).
         """
         await self.cluster.start_feed()
+        self.partition_changes.start()
         # Subscribe before reading the brokers, so that no change between the two is missed.
         events = self.cluster.feed.subscribe(*LEADERSHIP_EVENTS)
         try:
@@ -127,6 +130,7 @@ class KafkaServer:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
         self._watcher = self._fetcher = None
+        self.partition_changes.close()
         for broker_id in list(self._listeners):
             self._close_listener(broker_id, stopped=False)
         tasks = list(self._tasks)

@@ -93,13 +93,13 @@ async def handle_fetch(ctx: RequestContext, request) -> FetchResponse:
     if epoch in (INITIAL_EPOCH, FINAL_EPOCH):  # a full fetch: any session named is closed
         if session_id != INVALID_SESSION_ID:
             cache.remove(session_id)
-        seen = _seen_version(ctx)
+        seen = await _seen(ctx)
         answers = await _serve(ctx, request, read_committed, lambda: _all(asked), asked)
         if epoch == FINAL_EPOCH:
             return _response(ctx, WireError.NONE, INVALID_SESSION_ID, answers)
         session = cache.create(by_id, {(_topic_key(part, by_id), part.partition): part for part, _ in answers})
         if session is not None:
-            session.seen_version = seen
+            session.change_number, session.leadership_generation = seen
             for part, data in answers:
                 part.must_respond(len(data.records), data.high_watermark, data.log_start_offset, data.error_code)
                 _note_pending(session, (_topic_key(part, by_id), part.partition), part, data, read_committed)
@@ -142,11 +142,11 @@ def _topic_key(part: CachedPartition, by_id: bool) -> Any:
     return part.topic_id if by_id else part.topic
 
 
-def _seen_version(ctx: RequestContext) -> tuple[int, int]:
-    """What must move before any partition can have changed without being named: the data file's
-    commit counter and the leadership view's generation (-1 when the feed cannot say)."""
-    version = ctx.cluster.feed.committed_version()
-    return (version, ctx.server.leadership.generation) if version >= 0 else (-1, -1)
+async def _seen(ctx: RequestContext) -> tuple[int, int]:
+    """Where a session's next look at changes starts: the partition change log's number, with
+    every commit so far taken in, and the leadership view's generation (-1: unknown)."""
+    number = await ctx.server.partition_changes.catch_up()
+    return (number, ctx.server.leadership.generation) if number >= 0 else (-1, -1)
 
 
 def _note_pending(session: FetchSession, key: PartitionKey, part: CachedPartition, data: PartitionData,
@@ -168,33 +168,48 @@ async def _all(asked: list[CachedPartition]) -> list[CachedPartition]:
 async def _changed(ctx: RequestContext, session: FetchSession, named: list[PartitionKey],
                    read_committed: bool) -> list[CachedPartition]:
     """The session's partitions that may answer something, in session order: those the request
-    named, those pending, and, once anything was committed since the last look, those whose
-    log moved (one query for all) or whose leadership changed — not every partition each time."""
+    named, those pending, and those the partition change log lists since the session last
+    looked; every partition is compared with the log (one query) only when the change log
+    cannot say (a whole-topic change, a gap) or the leadership view changed."""
     keys = set(named) | session.pending
-    seen = _seen_version(ctx)
-    if seen[0] < 0 or seen != session.seen_version:
-        topics = {part.topic for part in session.partitions.values() if part.topic is not None}
-        offsets = await ctx.cluster.logs.partition_offsets(sorted(topics))
-        leaders = {topic: await ctx.server.leadership.topic(topic) for topic in topics}
-        for key, part in session.partitions.items():
-            state = offsets.get((part.topic, part.partition)) if part.topic is not None else None
-            if state is None:
+    number, generation = await _seen(ctx)
+    changed = (ctx.server.partition_changes.since(session.change_number)
+               if number >= 0 and generation == session.leadership_generation else None)
+    if changed is not None:
+        for topic, partition in changed:
+            key = session.key_of(topic, partition)
+            if key is not None:
                 keys.add(key)
-                continue
-            start, end, high_watermark, stable = state
-            upto = stable if read_committed else high_watermark
-            description = leaders.get(part.topic)
-            led = (description.partitions[part.partition]
-                   if description is not None and part.partition < len(description.partitions) else None)
-            if (part.high_watermark != high_watermark or part.log_start_offset != start
-                    or part.fetch_offset < upto or part.fetch_offset > end or part.fetch_offset < start
-                    or led is None or led.leader != ctx.broker_id
-                    or part.leader_epoch not in (NO_EPOCH, led.leader_epoch)):
-                keys.add(key)
-        session.seen_version = seen
+    else:
+        keys |= await _compared(ctx, session, read_committed)
+    session.change_number, session.leadership_generation = number, generation
     if len(keys) == len(session.partitions):
         return list(session.partitions.values())
     return [part for key, part in session.partitions.items() if key in keys]
+
+
+async def _compared(ctx: RequestContext, session: FetchSession, read_committed: bool) -> set[PartitionKey]:
+    """The session's partitions whose log or leadership differs from what it last answered."""
+    keys = set()
+    topics = {part.topic for part in session.partitions.values() if part.topic is not None}
+    offsets = await ctx.cluster.logs.partition_offsets(sorted(topics))
+    leaders = {topic: await ctx.server.leadership.topic(topic) for topic in topics}
+    for key, part in session.partitions.items():
+        state = offsets.get((part.topic, part.partition)) if part.topic is not None else None
+        if state is None:
+            keys.add(key)
+            continue
+        start, end, high_watermark, stable = state
+        upto = stable if read_committed else high_watermark
+        description = leaders.get(part.topic)
+        led = (description.partitions[part.partition]
+               if description is not None and part.partition < len(description.partitions) else None)
+        if (part.high_watermark != high_watermark or part.log_start_offset != start
+                or part.fetch_offset < upto or part.fetch_offset > end or part.fetch_offset < start
+                or led is None or led.leader != ctx.broker_id
+                or part.leader_epoch not in (NO_EPOCH, led.leader_epoch)):
+            keys.add(key)
+    return keys
 
 
 async def _serve(ctx: RequestContext, request, read_committed: bool,
