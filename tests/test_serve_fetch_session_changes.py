@@ -159,3 +159,28 @@ async def test_the_change_log_answers_changed_partitions_or_says_it_cannot() -> 
     feed.offer(TopicDeleted(10, 0, "t"))
     assert log.since(latest) == set() and await log.catch_up() == latest + 1
     assert log.since(latest) is None  # a whole-topic change
+
+
+def test_changes_taken_by_a_request_answered_too_late_are_answered_next(served_one_broker: ServedCluster) -> None:
+    from kafka.protocol.consumer import FetchRequest, FetchResponse
+
+    cluster = served_one_broker
+    cluster.create_topic("c_late", partitions=3)
+    held, other = Client(cluster), Client(cluster)
+    try:
+        session = fetch(held, 0, 0, {"c_late": [partition(p, 0) for p in range(3)]}).session_id
+        cache = cluster.server.fetch_sessions.of(0)  # type: ignore[union-attr]
+        # Epoch 1 waits for records; meanwhile epoch 2 is answered on another connection.
+        held.send(FetchRequest, 12, replica_id=-1, max_wait_ms=20_000, min_bytes=1, max_bytes=1 << 24,
+                  isolation_level=0, session_id=session, session_epoch=1, topics=[], forgotten_topics_data=[],
+                  rack_id="")
+        wait_for(lambda: cache.get(session).epoch == 2, "the held request to be taken in")
+        assert answered(fetch(other, session, 2, {})) == {}
+        produce(other, "c_late", 2, produce_batch((None, b"x")))
+        # The held request wakes, takes the change, and is refused: the client's next fetch answers it.
+        assert held.receive(FetchResponse, 12).error_code == 71  # INVALID_FETCH_SESSION_EPOCH
+        news = fetch(other, session, 3, {})
+        assert sorted(answered(news)) == [2] and answered(news)[2].records
+    finally:
+        held.close()
+        other.close()

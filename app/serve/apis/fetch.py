@@ -124,6 +124,8 @@ async def handle_fetch(ctx: RequestContext, request) -> FetchResponse:
     answers = await _serve(ctx, request, read_committed,
                            lambda: _changed(ctx, session, named, read_committed), list(session.partitions.values()))
     if session.epoch != expected:  # another request of this session was answered meanwhile
+        # What this one took from the change log is answered to no one: compare every partition next time.
+        session.change_number = -1
         return _response(ctx, SessionError.INVALID_FETCH_SESSION_EPOCH, session.id, [])
     kept = []
     for part, data in answers:
