@@ -93,7 +93,8 @@ async def handle_fetch(ctx: RequestContext, request) -> FetchResponse:
     if epoch in (INITIAL_EPOCH, FINAL_EPOCH):  # a full fetch: any session named is closed
         if session_id != INVALID_SESSION_ID:
             cache.remove(session_id)
-        seen = await _seen(ctx)
+        # Where a session created here starts taking changes (a sessionless fetch needs none).
+        seen = await _seen(ctx) if epoch == INITIAL_EPOCH else (-1, -1)
         answers = await _serve(ctx, request, read_committed, lambda: _all(asked), asked)
         if epoch == FINAL_EPOCH:
             return _response(ctx, WireError.NONE, INVALID_SESSION_ID, answers)
