@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import functools
 import os
 import random
 import sqlite3
@@ -249,17 +250,15 @@ async def produce_with_core(cluster: Cluster, settings: ProducerPerfSettings, ti
     failures: list[BaseException] = []
     perf_counter = time.perf_counter
 
-    def acknowledged(sent_at: Sequence[float]):  # type: ignore[no-untyped-def]
-        """A callback for the future of the last record of ``sent_at``: all of them were acked with it."""
-        def done(future: asyncio.Future) -> None:  # type: ignore[type-arg]
-            if future.cancelled() or future.exception() is not None:
-                failures.append(future.exception() or asyncio.CancelledError())
-                return
-            now = perf_counter()
-            latencies = [(now - sent) * 1000 for sent in sent_at]
-            run.latencies_ms.extend(latencies)
-            reporter.record(latencies)
-        return done
+    def acknowledged(sent_at: Sequence[float], future: asyncio.Future) -> None:  # type: ignore[type-arg]
+        """Record the acks of ``sent_at``'s records, all acknowledged with ``future`` (the last one's)."""
+        if future.cancelled() or future.exception() is not None:
+            failures.append(future.exception() or asyncio.CancelledError())
+            return
+        now = perf_counter()
+        latencies = [(now - sent) * 1000 for sent in sent_at]
+        run.latencies_ms.extend(latencies)
+        reporter.record(latencies)
 
     throttle = Throttle(settings.throughput)
     topic = settings.topic
@@ -281,10 +280,15 @@ async def produce_with_core(cluster: Cluster, settings: ProducerPerfSettings, ti
                 sent_at.append(perf_counter())
                 if i % every:
                     continue
-                # The batch is full, so the producer has closed it: one callback covers it all.
-                future.add_done_callback(acknowledged(sent_at))
-                sent_at = []
+                # The batch is full, so the producer has closed it: one ack covers it all.
                 await asyncio.sleep(0)  # the sender takes this batch alone into a transaction
+                if future.done():
+                    # An inline append acked it in that turn: record it now, with no callback
+                    # (and its handle and loop turn) per batch.
+                    acknowledged(sent_at, future)
+                else:
+                    future.add_done_callback(functools.partial(acknowledged, sent_at))
+                sent_at = []
                 if in_flight is not None and not in_flight.done():
                     # ... and the previous one has committed (asyncio.wait costs a loop
                     # iteration even for a future already done: most are, at one record).
@@ -296,14 +300,14 @@ async def produce_with_core(cluster: Cluster, settings: ProducerPerfSettings, ti
                 # its handle per record keep the garbage collector busy), so every
                 # LATENCY_SAMPLE-th record is timed.
                 if i % LATENCY_SAMPLE == 0:
-                    future.add_done_callback(acknowledged((perf_counter(),)))
+                    future.add_done_callback(functools.partial(acknowledged, (perf_counter(),)))
                 if i % every:
                     continue
                 await asyncio.sleep(0)  # let the sender run, as Kafka's sender thread would
             tick.advance(every)
             await throttle.wait(i)
         if sent_at:
-            future.add_done_callback(acknowledged(sent_at))
+            future.add_done_callback(functools.partial(acknowledged, sent_at))
         await producer.flush()
         run.elapsed_s = perf_counter() - start
     await asyncio.sleep(0)  # let the last acknowledgement callbacks run
