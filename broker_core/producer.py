@@ -18,7 +18,6 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Sequence
 
 from .errors import InvalidRecord, KafkaError, RecordTooLarge, UnknownTopicOrPartition
-from .events import wait_for_event
 from .log import BatchRequest, parse_acks
 from .partitioner import BuiltInPartitioner
 from .records import BATCH_OVERHEAD, AppendResult, ProducerRecord, RecordMetadata, record_size
@@ -43,6 +42,12 @@ class _Batch:
     records: list[ProducerRecord] = field(default_factory=list)
     futures: list[asyncio.Future[RecordMetadata]] = field(default_factory=list)
     size: int = BATCH_OVERHEAD
+
+
+def _resolve(waiter: asyncio.Future[None]) -> None:
+    """End the sender's wait (linger.ms passed), unless a wake already did."""
+    if not waiter.done():
+        waiter.set_result(None)
 
 
 class Producer:
@@ -72,7 +77,8 @@ class Producer:
         self._available: dict[str, tuple[int, ...]] = {}
         self._open: dict[tuple[str, int], _Batch] = {}
         self._ready: deque[_Batch] = deque()
-        self._wakeup = asyncio.Event()
+        #: The sender's wait for work, while it waits: send and flush resolve it.
+        self._wakeup: asyncio.Future[None] | None = None
         self._drained = asyncio.Event()
         self._buffered = 0
         self._flushing = 0
@@ -172,8 +178,7 @@ class Producer:
             self._partitioner.on_append(topic, size + (BATCH_OVERHEAD if opened else 0), full, count,
                                         self._available.get(topic), lambda: self._queue_sizes(topic))
         if wake:  # the sender only needs to look again when a batch opened or became ready
-            self._ensure_sender()
-            self._wakeup.set()
+            self._wake_sender()
         if self.acks == 0:
             # acks=0: no acknowledgement, so nothing to wait for and no offset to report.
             ack = asyncio.get_running_loop().create_future()
@@ -193,9 +198,30 @@ class Producer:
         del self._open[(batch.topic, batch.partition)]
         self._ready.append(batch)
 
-    def _ensure_sender(self) -> None:
+    def _wake_sender(self) -> None:
+        """Start the sender, or end its wait: there is a batch to look at."""
         if self._sender is None or self._sender.done():
             self._sender = asyncio.create_task(self._run(), name="kplay-producer-sender")
+        waiter = self._wakeup
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    async def _wait_for_work(self, timeout_s: float | None = None) -> None:
+        """Wait until send or flush wakes the sender, or ``timeout_s`` passes.
+
+        A bare future (and a timer for linger.ms) rather than an Event: this runs once per
+        transaction, and an Event's wait costs more (for a timeout, a task and
+        ``asyncio.wait`` besides). A cancellation always ends the wait.
+        """
+        loop = asyncio.get_running_loop()
+        waiter = self._wakeup = loop.create_future()
+        timer = None if timeout_s is None else loop.call_later(timeout_s, _resolve, waiter)
+        try:
+            await waiter
+        finally:
+            self._wakeup = None
+            if timer is not None:
+                timer.cancel()
 
     async def flush(self) -> None:
         """Send every queued record now and wait until all are acknowledged (or failed)."""
@@ -203,8 +229,7 @@ class Producer:
             return
         self._flushing += 1
         try:
-            self._ensure_sender()
-            self._wakeup.set()
+            self._wake_sender()
             while self._open or self._ready or self._buffered:
                 self._drained.clear()
                 await self._drained.wait()
@@ -225,15 +250,13 @@ class Producer:
     async def _run(self) -> None:
         while True:
             if not self._open and not self._ready:
-                self._wakeup.clear()
-                await self._wakeup.wait()
+                await self._wait_for_work()
                 continue
             if not self._ready and not self._flushing:
                 oldest = min(b.created for b in self._open.values())
                 delay = oldest + self.linger_s - time.monotonic()
                 if delay > 0:
-                    self._wakeup.clear()
-                    await wait_for_event(self._wakeup, delay)
+                    await self._wait_for_work(delay)
                     continue
             # One request carries at most max_request_size bytes (always at least one batch),
             # so a backlog goes as several transactions and the write lock is never held for
