@@ -34,7 +34,7 @@ _RECORD_ERRORS = (RecordTooLarge, InvalidRecord)
 _new_tuple = tuple.__new__
 
 
-@dataclass
+@dataclass(slots=True)
 class _Batch:
     topic: str
     partition: int
@@ -144,9 +144,10 @@ class Producer:
         else:
             count = await self.partitions_for(topic)
         sticky = partition is None and key is None
+        # The queue sizes only weigh a choice between partitions: none to make with one.
+        queue_sizes = (lambda: self._queue_sizes(topic)) if count > 1 else None
         if partition is None:
-            partition = self._partitioner.partition(topic, key, count, self._available.get(topic),
-                                                    lambda: self._queue_sizes(topic))
+            partition = self._partitioner.partition(topic, key, count, self._available.get(topic), queue_sizes)
         elif not 0 <= partition < count:
             raise UnknownTopicOrPartition(
                 f"Partition {partition} of topic '{topic}' with partition count {count} is not present in metadata")
@@ -176,7 +177,7 @@ class Producer:
         if sticky:
             # A new batch's header counts, as in Kafka's estimatedSizeInBytes.
             self._partitioner.on_append(topic, size + (BATCH_OVERHEAD if opened else 0), full, count,
-                                        self._available.get(topic), lambda: self._queue_sizes(topic))
+                                        self._available.get(topic), queue_sizes)
         if wake:  # the sender only needs to look again when a batch opened or became ready
             self._wake_sender()
         if self.acks == 0:
