@@ -3,12 +3,11 @@ time across polls (Kafka's CompletedFetch), and a seek elsewhere leaves what was
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
 
 from broker_core import Cluster, Consumer, ProducerRecord, TopicPartition
 from broker_core.delete_records import delete_records
+from loop_ticks import counting_loop_ticks
 from transaction_support import TP as ORDERS, TransactionalProducer
 
 TP = TopicPartition("big", 0)
@@ -70,24 +69,13 @@ async def test_a_consumer_polling_a_long_backlog_lets_other_tasks_run(cluster: C
         await cluster.logs.append("big", 0, [ProducerRecord(None, b"v%d" % i) for i in range(start, start + 100)])
     consumer = Consumer(cluster, auto_offset_reset="earliest", max_poll_records=50)
     consumer.assign([TP])
-    ticks = 0
-
-    async def ticker() -> None:
-        nonlocal ticks
-        while True:
-            ticks += 1
-            await asyncio.sleep(0)
-
-    task = asyncio.create_task(ticker())
-    try:
+    async with counting_loop_ticks() as ticks:
         read = 0
         ticks_while_reading = 0
         while read < 2000:
             read += len(await consumer.poll())
-            ticks_while_reading = ticks
+            ticks_while_reading = ticks.count
         assert ticks_while_reading >= 10
-    finally:
-        task.cancel()
 
 
 async def test_small_polls_skip_markers_and_aborted_records_as_one_big_poll_does(cluster: Cluster) -> None:

@@ -11,6 +11,7 @@ import pytest
 from broker_core import Cluster, ProducerRecord
 from broker_core import storage as storage_module
 from broker_core.storage import connect_raw, record_change
+from loop_ticks import counting_loop_ticks
 
 
 async def _kinds(cluster: Cluster) -> list[str]:
@@ -84,20 +85,8 @@ async def test_many_inline_appends_keep_the_wal_short(cluster: Cluster) -> None:
 
 async def test_a_loop_of_inline_appends_lets_other_tasks_run(cluster: Cluster) -> None:
     await cluster.topics.create_topic("t", 1, 1)
-    ticks = 0
-
-    async def ticker() -> None:
-        nonlocal ticks
-        while True:
-            ticks += 1
-            await asyncio.sleep(0)
-
-    task = asyncio.create_task(ticker())
-    try:
-        await asyncio.sleep(0)
-        started = ticks
+    async with counting_loop_ticks() as ticks:
+        started = ticks.count
         for _ in range(2000):  # awaits nothing but the appends
             await cluster.logs.append("t", 0, [ProducerRecord(None, b"v")])
-        assert ticks - started >= 10, "other tasks did not run while the appends went on"
-    finally:
-        task.cancel()
+        assert ticks.count - started >= 10, "other tasks did not run while the appends went on"

@@ -6,36 +6,18 @@ delete-records, a new leader and a deleted topic are answered too."""
 
 from __future__ import annotations
 
-import contextlib
-from typing import Any, Iterator
+from typing import Any
 
 from broker_core.events import LeaderElected, RecordsAppended, Subscription, TopicDeleted
 from app.serve.partition_changes import PartitionChangeLog
 from test_serve_fetch_sessions import answered, fetch, partition
 from test_serve_offsets_snapshot import in_another_process
 from test_serve_protocol import Client, produce, produce_batch
-from test_serve_support import ServedCluster, served, served_one_broker, wait_for  # noqa: F401
+from test_serve_support import ServedCluster, quiet_feed, served, served_one_broker, wait_for  # noqa: F401
 
 NOT_LEADER_OR_FOLLOWER = 6
 UNKNOWN_TOPIC_OR_PARTITION = 3
 PARTITIONS = 50
-
-
-@contextlib.contextmanager
-def quiet_feed(cluster: ServedCluster) -> Iterator[None]:
-    """The server's change feed looks for other processes' commits only once a minute."""
-    feed: Any = cluster.core.feed
-    interval = feed._interval
-
-    def set_interval(value: float) -> None:
-        feed._interval = value
-        feed.wake()  # end the tick under way; the next one waits the new interval
-
-    cluster._loop.call_soon_threadsafe(set_interval, 60.0)
-    try:
-        yield
-    finally:
-        cluster._loop.call_soon_threadsafe(set_interval, interval)
 
 
 def test_another_processs_append_to_a_partition_not_named_is_answered(served_one_broker: ServedCluster) -> None:

@@ -13,7 +13,7 @@ import pytest
 from kafka.protocol.consumer import ListOffsetsRequest, ListOffsetsResponse
 
 from test_serve_protocol import Client
-from test_serve_support import ServedCluster, served_one_broker as served  # noqa: F401
+from test_serve_support import ServedCluster, quiet_feed, served_one_broker as served  # noqa: F401
 
 EARLIEST, LATEST = -2, -1
 PARTITIONS = 200  # more than one lookup's worth of rows: the snapshot is read whole
@@ -21,23 +21,11 @@ PARTITIONS = 200  # more than one lookup's worth of rows: the snapshot is read w
 
 
 
-@pytest.fixture
-def quiet_feed(served: ServedCluster) -> Iterator[None]:
-    """The server's change feed looks for other processes' commits only once a minute: what
-    keeps answers fresh is then the PRAGMA data_version check alone, not an event that
-    happened to invalidate the snapshot first."""
-    feed: Any = served.core.feed
-    interval = feed._interval
-
-    def set_interval(value: float) -> None:
-        feed._interval = value
-        feed.wake()  # end the tick under way; the next one waits the new interval
-
-    served._loop.call_soon_threadsafe(set_interval, 60.0)
-    try:
+@pytest.fixture(name="quiet_feed")
+def quiet_feed_fixture(served: ServedCluster) -> Iterator[None]:
+    """The feed slowed for the whole test (see ``test_serve_support.quiet_feed``)."""
+    with quiet_feed(served):
         yield
-    finally:
-        served._loop.call_soon_threadsafe(set_interval, interval)
 
 
 def offsets(client: Client, topic: str, timestamp: int, partitions: range) -> dict[int, int]:

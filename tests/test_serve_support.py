@@ -14,6 +14,7 @@ quick: the libraries' defaults are several seconds each.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import shutil
 import socket
 import struct
@@ -172,6 +173,24 @@ def served_one_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Serv
         yield cluster
     finally:
         cluster.stop()
+
+
+@contextlib.contextmanager
+def quiet_feed(cluster: ServedCluster) -> Iterator[None]:
+    """The server's change feed looks for other processes' commits only once a minute: what keeps
+    answers fresh is then the server's own commit check, not an event that happened to come first."""
+    feed: Any = cluster.core.feed
+    interval = feed._interval
+
+    def set_interval(value: float) -> None:
+        feed._interval = value
+        feed.wake()  # end the tick under way; the next one waits the new interval
+
+    cluster._loop.call_soon_threadsafe(set_interval, 60.0)
+    try:
+        yield
+    finally:
+        cluster._loop.call_soon_threadsafe(set_interval, interval)
 
 
 def raw_connection(served: ServedCluster, broker_id: int = 0) -> socket.socket:
