@@ -37,7 +37,8 @@ COMMANDS: dict[str, str] = {
     "leader-election": "brokers", "schema-registry": "schema_registry", "connect": "connect",
     "generator": "connect", "serve": "serve", "serve-perf-test": "serve", "tui-perf-test": "tui_perf",
     "tui-open-perf-test": "tui_open_perf", "cluster-open-perf-test": "cluster_open_perf",
-    "find-perf-test": "find_perf", "fetch-perf-test": "fetch_perf", "delete-perf-test": "delete_perf",
+    "find-perf-test": "find_perf", "fetch-perf-test": "fetch_perf", "fetch-session-perf-test": "fetch_session_perf",
+    "delete-perf-test": "delete_perf",
     "metadata-quorum": "metadata_quorum", "transactions": "transactions", "delete-records": "delete_records",
 }
 #: Modules under app.commands, each with ``register(app: typer.Typer) -> None``.

@@ -33,3 +33,24 @@ def test_fetch_perf_test_refuses_an_unknown_client_in_one_line() -> None:
     assert result.returncode != 0
     assert result.stderr.strip().splitlines() == [
         "--client must name some of kafka-python, confluent-kafka, core, not 'kafka-java'"]
+
+
+def test_fetch_session_perf_test_times_incremental_fetches_per_partition_count() -> None:
+    result = subprocess.run([*KPLAY, "fetch-session-perf-test", "--partitions", "3,30", "--partitions-with-data", "2",
+                             "--rounds", "3"], capture_output=True, text=True, timeout=180, cwd=ROOT, env=_env())
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith("fetch-session-perf-test: kplay serve in its own process; before each of 3 "
+                               "incremental fetches, another process appends one record to each of 2 partition(s)")
+    rows = [line.split() for line in lines[2:4]]
+    assert [row[0] for row in rows] == ["3", "30"]
+    assert all(float(row[1]) > 0 and float(row[3]) > 0 for row in rows) and rows[0][2] == rows[0][4] == "1.00x"
+    assert lines[-1].startswith("(load average ")
+
+
+def test_fetch_session_perf_test_refuses_a_bad_count_in_one_line() -> None:
+    result = subprocess.run([*KPLAY, "fetch-session-perf-test", "--partitions", "10,ten"], capture_output=True,
+                            text=True, timeout=60, cwd=ROOT, env=_env())
+    assert result.returncode != 0
+    assert result.stderr.strip().splitlines() == [
+        "--partitions must be a comma-separated list of numbers, not '10,ten'"]
