@@ -48,6 +48,7 @@ bench: $(STAMP) bytecode test-clients
 	$(BIN)/kplay find-perf-test --records 1000000 && \
 	$(BIN)/kplay delete-perf-test --num-records 1000000 && \
 	$(BIN)/kplay fetch-perf-test --partitions 100,10000 --offset-zero && \
+	$(BIN)/kplay fetch-session-perf-test --partitions 100,10000 && \
 	$(BIN)/kplay serve-perf-test --num-records 200000 && \
 	$(BIN)/kplay tui-open-perf-test --records 10000000 && \
 	rm -rf $$scratch
