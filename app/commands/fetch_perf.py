@@ -17,13 +17,12 @@ times the Kafka clients against Tansu (a native broker) too: what a client costs
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Iterator
 
 import typer
 
@@ -54,10 +53,7 @@ def fetch_perf_test(
 ) -> None:
     """Time a consumer assigned many partitions, few with data, through kplay serve."""
     with one_line_errors("Error: "):
-        try:
-            counts = [int(part) for part in partitions.split(",") if part.strip()]
-        except ValueError:
-            raise UsageProblem(f"--partitions must be a comma-separated list of numbers, not {partitions!r}") from None
+        counts = partition_counts(partitions)
         if not counts or min(counts) < 1 or num_records < 1 or with_data < 1 or record_size < 0 or repeat < 1:
             raise UsageProblem("--partitions, --num-records, --partitions-with-data and --repeat must be at least 1")
         clients = [name.strip() for name in client.split(",") if name.strip()]
@@ -166,24 +162,29 @@ def _measure_tansu(counts: list[int], clients: list[str], num_records: int, reco
 
 def _measure(data: Path, client: str, partitions: int, num_records: int, offset_zero: bool) -> float:
     """One run of a Kafka client against ``kplay serve`` (a fresh process: no sessions carried over)."""
-    server = subprocess.Popen([sys.executable, "-c", "from app.cli import main; main()", "serve", "--port", "0",
-                               "--kafka-only", "--data", str(data)], stdout=subprocess.PIPE,
-                              stderr=subprocess.DEVNULL, text=True)
-    try:
-        assert server.stdout is not None
-        bootstrap = ""
-        for line in server.stdout:
-            if line.startswith("bootstrap.servers="):
-                bootstrap = line.strip().split("=", 1)[1]
-            if line.startswith("Press Ctrl+C"):
-                break
-        if not bootstrap:
-            raise UsageProblem("kplay serve did not start")
+    with serving(data) as bootstrap:
         consume = _consume_kafka_python if client == "kafka-python" else _consume
         return consume(bootstrap, partitions, num_records, offset_zero)
-    finally:
-        server.terminate()
-        server.wait()
+
+
+def partition_counts(text: str) -> list[int]:
+    """``--partitions``: a comma-separated list of partition counts."""
+    try:
+        return [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise UsageProblem(f"--partitions must be a comma-separated list of numbers, not {text!r}") from None
+
+
+@contextlib.contextmanager
+def serving(data: Path) -> Iterator[str]:
+    """``kplay serve`` on ``data`` in its own process; yields its ``bootstrap.servers``."""
+    from app.serve.throughput import ServerDidNotStart, served
+
+    try:
+        with served(data) as bootstrap:
+            yield bootstrap
+    except ServerDidNotStart as failed:
+        raise UsageProblem(" ".join(str(failed).split())) from None
 
 
 async def _fill(data: Path, partitions: int, num_records: int, record_size: int, with_data: int) -> None:

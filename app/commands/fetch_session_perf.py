@@ -20,8 +20,6 @@ import os
 import socket
 import statistics
 import struct
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -32,6 +30,7 @@ import typer
 from broker_core import Cluster
 from broker_core.records import ProducerRecord
 
+from .fetch_perf import partition_counts, serving
 from .invocation import UsageProblem, one_line_errors
 from .output import print_lines
 
@@ -48,10 +47,7 @@ def fetch_session_perf_test(
 ) -> None:
     """Time an incremental Fetch (KIP-227) in a session of many partitions while a few get records."""
     with one_line_errors("Error: "):
-        try:
-            counts = [int(part) for part in partitions.split(",") if part.strip()]
-        except ValueError:
-            raise UsageProblem(f"--partitions must be a comma-separated list of numbers, not {partitions!r}") from None
+        counts = partition_counts(partitions)
         if not counts or min(counts) < 1 or with_data < 1 or rounds < 1:
             raise UsageProblem("--partitions, --partitions-with-data and --rounds must be at least 1")
         lines = [f"fetch-session-perf-test: kplay serve in its own process; before each of {rounds} incremental "
@@ -115,24 +111,9 @@ def _measure(partitions: int, with_data: int, rounds: int) -> tuple[float, float
     with tempfile.TemporaryDirectory(prefix="kplay-fetch-session-perf-") as directory:
         data = Path(directory) / "fetch-session-perf.db"
         asyncio.run(_create(data, partitions))
-        server = subprocess.Popen([sys.executable, "-c", "from app.cli import main; main()", "serve", "--port", "0",
-                                   "--kafka-only", "--data", str(data)], stdout=subprocess.PIPE,
-                                  stderr=subprocess.DEVNULL, text=True)
-        try:
-            assert server.stdout is not None
-            bootstrap = ""
-            for line in server.stdout:
-                if line.startswith("bootstrap.servers="):
-                    bootstrap = line.strip().split("=", 1)[1].split(",")[0]
-                if line.startswith("Press Ctrl+C"):
-                    break
-            if not bootstrap:
-                raise UsageProblem("kplay serve did not start")
-            host, port = bootstrap.rsplit(":", 1)
+        with serving(data) as bootstrap:
+            host, port = bootstrap.split(",")[0].rsplit(":", 1)
             return asyncio.run(_rounds(data, _Connection(host, int(port)), partitions, with_data, rounds))
-        finally:
-            server.terminate()
-            server.wait()
 
 
 async def _create(data: Path, partitions: int) -> None:

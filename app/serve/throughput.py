@@ -124,6 +124,10 @@ async def in_process(path: Path, settings: BenchmarkSettings) -> ClientResult:
 
 # -- the server, in its own process ------------------------------------------------------
 
+class ServerDidNotStart(RuntimeError):
+    """``kplay serve`` exited or closed its output before printing its bootstrap servers."""
+
+
 @contextlib.contextmanager
 def served(path: Path) -> Iterator[str]:
     """``kplay serve --kafka-only`` on free loopback ports; yields ``bootstrap.servers``."""
@@ -139,7 +143,7 @@ def served(path: Path) -> Iterator[str]:
                 bootstrap = line.strip().split("=", 1)[1]
                 break
         if bootstrap is None:
-            raise RuntimeError(f"kplay serve did not start: {process.stderr.read() if process.stderr else ''}")
+            raise ServerDidNotStart(f"kplay serve did not start: {process.stderr.read() if process.stderr else ''}")
         yield bootstrap
     finally:
         process.terminate()
