@@ -20,6 +20,7 @@ from typing import NamedTuple, Sequence
 
 import aiosqlite
 
+from .append_state import PartitionAppendState, forget_append_state, read_append_state
 from .clock import Clock
 from .config import effective_config
 from .errors import (InvalidRecord, InvalidRequiredAcks, KafkaError, LeaderNotAvailable, NotEnoughReplicas,
@@ -142,15 +143,6 @@ def parse_acks(acks: int | str) -> int:
     raise InvalidRequiredAcks(f"Invalid acks: {acks} (expected 0, 1, -1 or all)")
 
 
-#: What an append needs of its partition, in one statement, one row per replica: the leader,
-#: offsets, leader epoch, the replication delay, the active segment (base offset, size,
-#: created at), and each replica's broker, whether it is in the ISR and whether its broker runs.
-_APPEND_STATE = (
-    "SELECT p.leader, p.log_start_offset, p.log_end_offset, p.leader_epoch, (SELECT value FROM meta WHERE key=?1),"
-    " s.base_offset, p.active_segment_bytes, s.created_at, r.broker_id, r.in_isr, b.alive"
-    " FROM partitions p, (SELECT base_offset, created_at FROM segments WHERE topic_id=?2 AND partition=?3"
-    " ORDER BY base_offset DESC LIMIT 1) s JOIN replicas r ON r.topic_id=p.topic_id AND r.partition=p.partition"
-    " JOIN brokers b ON b.id=r.broker_id WHERE p.topic_id=?2 AND p.partition=?3")
 #: Topics' configs as stored (JSON overrides) -> in effect: parsed once, not on every append.
 _CONFIGS: dict[str, dict] = {}
 
@@ -213,6 +205,8 @@ class PartitionLogs:
                             (meta[0], batch.partition))).fetchone())[0]
                     results.append(result)
                 except KafkaError as error:
+                    if meta is not None:  # it may have failed after a write (a follower caught up)
+                        forget_append_state(conn, meta[0], batch.partition)
                     results.append(error)
 
         # The whole append in one round trip to the database thread: it awaits nothing but
@@ -305,34 +299,21 @@ class PartitionLogs:
     async def _append_one(self, conn: aiosqlite.Connection, topic_id: int, config: dict,
                           batch: BatchRequest, acks: int, now: int) -> AppendResult:
         topic, partition = batch.topic, batch.partition
-        # One statement (one thread hop) for the partition, its ISR and the replication delay;
-        # execute_fetchall, since execute() and then fetchone() would be two hops.
-        replicas = await conn.execute_fetchall(_APPEND_STATE, (REPLICATION_DELAY_KEY, topic_id, partition))
-        leader, log_start, leo, leader_epoch, delay = replicas[0][:5]
-        segment = replicas[0][5:8]  # the active segment: base offset, size, created at
-        isr_size = isr_alive = out_of_sync_alive = followers = 0
-        leader_alive = None
-        for *_, broker, in_isr, alive in replicas:
-            if broker == leader:
-                leader_alive = alive
-            if in_isr:
-                isr_size += 1
-                if alive:
-                    isr_alive += 1
-                    followers += broker != leader  # live in-sync followers
-            elif alive:
-                out_of_sync_alive += 1
+        state = await read_append_state(conn, topic_id, partition)
+        leader, log_start, leo = state.leader, state.log_start_offset, state.log_end_offset
+        isr_alive = state.isr_alive
         if leader < 0:
             raise LeaderNotAvailable(f"Partition {topic}-{partition} has no leader (offline)")
-        if not leader_alive:
+        if not state.leader_alive:
             # Only without an active controller: nobody could move the leadership away.
             raise NotLeaderOrFollower(f"Broker {leader}, the leader of {topic}-{partition}, is stopped and no "
                                       "active controller can elect another")
         lagging: PartitionState | None = None
         settings: ReplicationSettings | None = None
-        if int(delay or 0) > 0 or out_of_sync_alive or isr_alive < isr_size:
+        if state.followers_lag:
             # Followers lag: bring them and the ISR up to now first, so that acks=all is
             # judged against the ISR as it is, not as it was when someone last looked.
+            forget_append_state(conn, topic_id, partition)  # this changes replicas and maybe the ISR
             settings = await read_settings(conn)
             lagging = (await load_partitions(conn, "p.topic_id=? AND p.partition=?", (topic_id, partition)))[0]
             step = catch_up(lagging, now, settings)
@@ -360,9 +341,9 @@ class PartitionLogs:
             if not batch.from_coordinator and batch.batch[22] & TRANSACTIONAL_MASK:
                 producer_id, producer_epoch, _ = _PRODUCER_FIELDS.unpack_from(batch.batch, 43)
                 await verify_transactional_batch(conn, producer_id, producer_epoch, topic, partition)
-            data, count, max_ts, timestamps = self._stored_as_sent(batch, config, leo, leader_epoch, now)
-            return await self._store(conn, topic_id, config, batch, data, count, max_ts, timestamps, leo,
-                                     log_start, leader, mark, lagging, settings, now, segment, followers)
+            data, count, max_ts, timestamps = self._stored_as_sent(batch, config, leo, state.leader_epoch, now)
+            return await self._store(conn, topic_id, config, batch, data, count, max_ts, timestamps,
+                                     state, mark, lagging, settings, now)
         # Per-record work runs as whole-batch comprehensions: this is the produce hot path,
         # and an explicit loop with its branches cost about twice as much per record.
         records = batch.records
@@ -390,10 +371,10 @@ class PartitionLogs:
         data = build_batch([(r[0], r[1], r[2], ts) for r, ts in zip(records, timestamps)], base_offset=leo,
                            producer_id=mark.producer_id if mark else -1,
                            producer_epoch=mark.producer_epoch if mark else -1,
-                           base_sequence=mark.base_sequence if mark else -1, partition_leader_epoch=leader_epoch,
+                           base_sequence=mark.base_sequence if mark else -1, partition_leader_epoch=state.leader_epoch,
                            log_append_time=now if log_append_time else None)
-        return await self._store(conn, topic_id, config, batch, data, len(records), max_ts, tuple(timestamps), leo,
-                                 log_start, leader, mark, lagging, settings, now, segment, followers)
+        return await self._store(conn, topic_id, config, batch, data, len(records), max_ts, tuple(timestamps),
+                                 state, mark, lagging, settings, now)
 
     @staticmethod
     def _stored_as_sent(batch: BatchRequest, config: dict, leo: int, leader_epoch: int,
@@ -424,17 +405,16 @@ class PartitionLogs:
         return data, validated.record_count, validated.max_timestamp, ()
 
     async def _store(self, conn: aiosqlite.Connection, topic_id: int, config: dict, batch: BatchRequest,
-                     data: bytearray, count: int, max_ts: int, timestamps: tuple[int, ...], leo: int,
-                     log_start: int, leader: int, mark: ProducerMark | None, lagging: PartitionState | None,
-                     settings: ReplicationSettings | None, now: int, segment: tuple,
-                     followers: int) -> AppendResult:
-        """Store a batch whose offsets start at ``leo``, then the segment, producer state and replicas.
-        ``segment`` is the active segment's (base offset, size, created at) before the append;
-        ``followers`` counts the live in-sync followers."""
+                     data: bytearray, count: int, max_ts: int, timestamps: tuple[int, ...],
+                     state: PartitionAppendState, mark: ProducerMark | None, lagging: PartitionState | None,
+                     settings: ReplicationSettings | None, now: int) -> AppendResult:
+        """Store a batch whose offsets start at the log end ``state`` holds, then the segment,
+        producer state and replicas, and move ``state`` along."""
         topic, partition = batch.topic, batch.partition
         batch_bytes = len(data)
+        leo = state.log_end_offset
         new_leo = leo + count
-        await self._roll_if_needed(conn, topic_id, partition, config, leo, batch_bytes, now, segment)
+        await self._roll_if_needed(conn, topic_id, partition, config, batch_bytes, now, state)
         await insert_batch(conn, topic_id, partition, data, leo, new_leo - 1, max_ts, count)
         if data[22] & TRANSACTIONAL_MASK and not data[22] & CONTROL_MASK:
             # The producer's transaction holds this partition's last stable offset from here.
@@ -444,28 +424,31 @@ class PartitionLogs:
         # No change-feed row: the feed tells appends from the partition's log end and batches
         # (this process's feed looks at this partition first).
         self._storage.appended.add((topic_id, partition))
-        hw = await self._replicate(conn, topic_id, partition, leader, new_leo, now, lagging, settings, followers,
-                                   batch_bytes, max_ts)
-        return AppendResult(topic, partition, leo, new_leo - 1, timestamps, log_start, hw)
+        hw = await self._replicate(conn, topic_id, partition, state.leader, new_leo, now, lagging, settings,
+                                   state.followers, batch_bytes, max_ts)
+        state.appended(new_leo, batch_bytes)
+        return AppendResult(topic, partition, leo, new_leo - 1, timestamps, state.log_start_offset, hw)
 
     async def _roll_if_needed(self, conn: aiosqlite.Connection, topic_id: int, partition: int,
-                              config: dict, leo: int, incoming: int, now: int, segment: tuple) -> None:
+                              config: dict, incoming: int, now: int, state: PartitionAppendState) -> None:
         """Roll the active segment if it must be, in the append's transaction: the closing
         segment's final values go into its row, and its partition's row starts the new one."""
         # Kafka rolls before appending a batch that would overflow the active segment, or
         # when the active segment is older than segment.ms; an empty segment never rolls.
-        base, size, created = segment
-        if size > 0 and (size + incoming > config["segment.bytes"] or now - created >= config["segment.ms"]):
+        size, leo = state.segment_bytes, state.log_end_offset
+        if size > 0 and (size + incoming > config["segment.bytes"]
+                         or now - state.segment_created_at >= config["segment.ms"]):
             await conn.execute(
                 "UPDATE segments SET next_offset=?1, size_bytes=?2, max_timestamp=(SELECT active_segment_max_timestamp"
                 " FROM partitions WHERE topic_id=?3 AND partition=?4) WHERE topic_id=?3 AND partition=?4"
-                " AND base_offset=?5", (leo, size, topic_id, partition, base))
+                " AND base_offset=?5", (leo, size, topic_id, partition, state.segment_base_offset))
             await conn.execute(
                 "INSERT INTO segments(topic_id, partition, base_offset, next_offset, created_at)"
                 " VALUES (?, ?, ?, ?, ?)", (topic_id, partition, leo, leo, now))
             await conn.execute(
                 "UPDATE partitions SET active_segment_bytes=0, active_segment_max_timestamp=-1"
                 " WHERE topic_id=? AND partition=?", (topic_id, partition))
+            state.rolled(leo, now)
 
     async def _replicate(self, conn: aiosqlite.Connection, topic_id: int, partition: int,
                          leader: int, new_leo: int, now: int, lagging: PartitionState | None,
@@ -1110,6 +1093,11 @@ async def truncate_log(conn: aiosqlite.Connection, topic_id: int, partition: int
 
 
 async def _topic_meta(conn: aiosqlite.Connection, topic: str) -> tuple[int, int, dict] | None:
+    """The topic's id, partition count and config in effect (kept on ``conn`` while nobody else
+    writes, as ``append_state`` keeps partitions), or None if there is no such topic."""
+    kept = getattr(conn, "kept", None)
+    if kept is not None and (meta := kept.get(topic)) is not None:
+        return meta  # type: ignore[no-any-return]
     rows = await conn.execute_fetchall("SELECT id, partitions, config FROM topics WHERE name=?", (topic,))
     if not rows:
         return None
@@ -1120,6 +1108,8 @@ async def _topic_meta(conn: aiosqlite.Connection, topic: str) -> tuple[int, int,
             _CONFIGS.clear()
         # Shared by every append to topics with these overrides: nobody may change it.
         config = _CONFIGS[raw] = effective_config(json.loads(raw))
+    if kept is not None:
+        kept[topic] = (topic_id, partitions, config)
     return topic_id, partitions, config
 
 

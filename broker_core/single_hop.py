@@ -20,6 +20,13 @@ connection of its own that never waits for a lock: when another process holds th
 write lock, ``BEGIN IMMEDIATE`` fails at once and the caller takes the database thread,
 which may wait for it. A small transaction then blocks the loop for its own statements
 only, never for another process.
+
+What a transaction read can be kept for the next one on the same connection while no other
+connection commits: ``InlineWriter`` reads ``PRAGMA data_version`` right after BEGIN (under
+the write lock, so nothing can change until COMMIT) and hands the body ``conn.kept``, a dict
+emptied whenever that version moved or a transaction failed. A body that keeps something
+must keep it true of what it commits itself. Appends keep their partition's state there: two
+SELECTs less per one-record append (~12 us of ~75).
 """
 
 from __future__ import annotations
@@ -66,8 +73,13 @@ class DirectCursor:
 class DirectConnection:
     """aiosqlite's query methods over a plain sqlite3 connection (used on the database thread)."""
 
-    def __init__(self, conn: sqlite3.Connection) -> None:
+    __slots__ = ("_conn", "kept")
+
+    def __init__(self, conn: sqlite3.Connection, kept: dict[Any, Any] | None = None) -> None:
         self._conn = conn
+        #: State kept across this connection's transactions while nobody else commits (see the
+        #: module's docstring), or None where nothing is kept.
+        self.kept = kept
 
     async def execute(self, sql: str, parameters: Sequence[Any] | dict[str, Any] = ()) -> DirectCursor:
         """Run one statement."""
@@ -90,10 +102,11 @@ def run_transaction(conn: sqlite3.Connection, body: Callable[[Any], Awaitable[T]
     return _run_begun(conn, body)
 
 
-def _run_begun(conn: sqlite3.Connection, body: Callable[[Any], Awaitable[T]]) -> T:
+def _run_begun(conn: sqlite3.Connection, body: Callable[[Any], Awaitable[T]],
+               kept: dict[Any, Any] | None = None) -> T:
     """Run ``body`` in the transaction just begun on ``conn``, then commit (or roll back)."""
     try:
-        coroutine = body(DirectConnection(conn))
+        coroutine = body(DirectConnection(conn, kept))
         try:
             coroutine.send(None)  # type: ignore[attr-defined]
         except StopIteration as finished:
@@ -126,6 +139,10 @@ class InlineWriter:
         self._path = path
         self._pragmas = tuple(pragmas)
         self._conn: sqlite3.Connection | None = None
+        # What bodies keep between transactions (DirectConnection.kept), and the file's
+        # data_version it is true of.
+        self._kept: dict[Any, Any] = {}
+        self._version = -1
 
     def _connection(self) -> sqlite3.Connection:
         if self._conn is None:
@@ -151,9 +168,17 @@ class InlineWriter:
             if is_lock_wait(error):
                 return False, None
             raise
+        kept = self._kept
         try:
-            return True, _run_begun(conn, body)
+            # Read under the write lock: another connection's commit since the last
+            # transaction here (this process's other writer's too) empties what was kept.
+            version = conn.execute("PRAGMA data_version").fetchone()[0]
+            if version != self._version:
+                kept.clear()
+                self._version = version
+            return True, _run_begun(conn, body, kept)
         except BaseException as error:
+            kept.clear()  # the body may have kept what was then rolled back
             if conn.in_transaction:  # COMMIT itself failed
                 conn.execute("ROLLBACK")
             if is_lock_wait(error):
@@ -162,6 +187,7 @@ class InlineWriter:
 
     def close(self) -> None:
         """Close the connection (opened again on the next transaction)."""
+        self._kept.clear()
         if self._conn is not None:
             self._conn.close()
             self._conn = None
