@@ -66,6 +66,14 @@ class PartitionAppendState:
         self.log_end_offset = new_log_end_offset
         self.segment_bytes += batch_bytes
 
+    def must_roll(self, incoming: int, now_ms: int, config: dict[str, Any]) -> bool:
+        """Whether the active segment rolls before a batch of ``incoming`` bytes: Kafka rolls when
+        the batch would overflow segment.bytes or the segment is segment.ms old; an empty
+        segment never rolls."""
+        size = self.segment_bytes
+        return size > 0 and (size + incoming > config["segment.bytes"]
+                             or now_ms - self.segment_created_at >= config["segment.ms"])
+
     def rolled(self, base_offset: int, now_ms: int) -> None:
         """A new (empty) active segment starts at ``base_offset``."""
         self.segment_base_offset = base_offset
@@ -74,15 +82,11 @@ class PartitionAppendState:
 
 
 async def read_append_state(conn: Any, topic_id: int, partition: int) -> PartitionAppendState:
-    """The partition's state as an append needs it (one statement; kept on ``conn`` when it keeps
-    state, see the module's docstring)."""
-    kept = getattr(conn, "kept", None)
-    if kept is not None:
-        state = kept.get((topic_id, partition))
-        if state is not None:
-            return state  # type: ignore[no-any-return]
+    """The partition's state as an append needs it, read in one statement (and kept on ``conn``
+    when it keeps state, under ``(topic_id, partition)``: see the module's docstring)."""
     state = PartitionAppendState(
         await conn.execute_fetchall(_APPEND_STATE, (REPLICATION_DELAY_KEY, topic_id, partition)))
+    kept = getattr(conn, "kept", None)
     if kept is not None:
         kept[(topic_id, partition)] = state
     return state

@@ -16,7 +16,7 @@ import asyncio
 import json
 import struct
 from dataclasses import dataclass, replace
-from typing import NamedTuple, Sequence
+from typing import Any, NamedTuple, Sequence
 
 import aiosqlite
 
@@ -61,9 +61,9 @@ REQUEST_TIMEOUT_MS = 30_000
 ACKS_POLL_S = 0.02
 
 
-@dataclass(frozen=True)
-class BatchRequest:
-    """Records for one partition, appended atomically."""
+class BatchRequest(NamedTuple):
+    """Records for one partition, appended atomically (a named tuple: one is made per produced
+    batch, and a frozen dataclass's construction cost a one-record append ~3 %)."""
 
     topic: str
     partition: int
@@ -145,6 +145,7 @@ def parse_acks(acks: int | str) -> int:
 
 #: Topics' configs as stored (JSON overrides) -> in effect: parsed once, not on every append.
 _CONFIGS: dict[str, dict] = {}
+_NOT_LOOKED_UP = object()
 
 
 #: A read of at most this many partitions looks them up by key (one statement, two parameters
@@ -188,11 +189,14 @@ class PartitionLogs:
             # From scratch: an inline attempt that met another process's lock runs again.
             results.clear()
             epochs.clear()
-            topics: dict[str, tuple[int, int, dict] | None] = {}
+            # The topics' metadata, kept across transactions where the connection keeps state
+            # (an unknown topic too: whoever creates it commits on another connection).
+            kept = getattr(conn, "kept", None)
+            topics: dict[Any, Any] = {} if kept is None else kept
             for batch in batches:
-                if batch.topic not in topics:
-                    topics[batch.topic] = await _topic_meta(conn, batch.topic)
-                meta = topics[batch.topic]
+                meta = topics.get(batch.topic, _NOT_LOOKED_UP)
+                if meta is _NOT_LOOKED_UP:
+                    meta = topics[batch.topic] = await _topic_meta(conn, batch.topic)
                 try:
                     if meta is None or not 0 <= batch.partition < meta[1]:
                         raise UnknownTopicOrPartition(
@@ -277,7 +281,7 @@ class PartitionLogs:
                         f"offset {result.last_offset}")
                 elif row[1] > result.last_offset:
                     min_isr = effective_config(json.loads(row[2]))["min.insync.replicas"]
-                    results[index] = replace(result, high_watermark=row[1]) if row[3] >= min_isr else \
+                    results[index] = result._replace(high_watermark=row[1]) if row[3] >= min_isr else \
                         NotEnoughReplicasAfterAppend(
                             f"Messages are written to the log, but to fewer in-sync replicas than required: "
                             f"the ISR of {tp} has {row[3]} replica(s), min.insync.replicas is {min_isr}")
@@ -299,7 +303,10 @@ class PartitionLogs:
     async def _append_one(self, conn: aiosqlite.Connection, topic_id: int, config: dict,
                           batch: BatchRequest, acks: int, now: int) -> AppendResult:
         topic, partition = batch.topic, batch.partition
-        state = await read_append_state(conn, topic_id, partition)
+        kept = getattr(conn, "kept", None)
+        state = None if kept is None else kept.get((topic_id, partition))
+        if state is None:
+            state = await read_append_state(conn, topic_id, partition)
         leader, log_start, leo = state.leader, state.log_start_offset, state.log_end_offset
         isr_alive = state.isr_alive
         if leader < 0:
@@ -414,7 +421,8 @@ class PartitionLogs:
         batch_bytes = len(data)
         leo = state.log_end_offset
         new_leo = leo + count
-        await self._roll_if_needed(conn, topic_id, partition, config, batch_bytes, now, state)
+        if state.must_roll(batch_bytes, now, config):
+            await self._roll(conn, topic_id, partition, now, state)
         await insert_batch(conn, topic_id, partition, data, leo, new_leo - 1, max_ts, count)
         if data[22] & TRANSACTIONAL_MASK and not data[22] & CONTROL_MASK:
             # The producer's transaction holds this partition's last stable offset from here.
@@ -424,76 +432,71 @@ class PartitionLogs:
         # No change-feed row: the feed tells appends from the partition's log end and batches
         # (this process's feed looks at this partition first).
         self._storage.appended.add((topic_id, partition))
-        hw = await self._replicate(conn, topic_id, partition, state.leader, new_leo, now, lagging, settings,
-                                   state.followers, batch_bytes, max_ts)
+        if lagging is None:
+            # Every follower on a live broker is in sync and copies the batch at once (see
+            # _replicate_lagging for the rest): the high watermark is the new log end. The
+            # leader's own replica row is not written: its log end offset is the partition's
+            # (``load_partitions`` reads it so); without live followers (replication factor 1)
+            # no replica row is written at all.
+            if state.followers:
+                await conn.execute(
+                    "UPDATE replicas SET log_end_offset=?, caught_up_at=? WHERE topic_id=? AND partition=?"
+                    " AND broker_id<>? AND in_isr=1 AND broker_id IN (SELECT id FROM brokers WHERE alive=1)",
+                    (new_leo, now, topic_id, partition, state.leader))
+            # The partition's row also takes the batch into its active segment's size and
+            # largest timestamp.
+            await conn.execute(
+                "UPDATE partitions SET log_end_offset=?, high_watermark=?, appended_at=?, active_segment_bytes="
+                "active_segment_bytes+?, active_segment_max_timestamp=max(active_segment_max_timestamp, ?)"
+                " WHERE topic_id=? AND partition=?", (new_leo, new_leo, now, batch_bytes, max_ts, topic_id, partition))
+            hw = new_leo
+        else:
+            assert settings is not None
+            hw = await self._replicate_lagging(conn, topic_id, partition, new_leo, now, lagging, settings,
+                                               batch_bytes, max_ts)
         state.appended(new_leo, batch_bytes)
         return AppendResult(topic, partition, leo, new_leo - 1, timestamps, state.log_start_offset, hw)
 
-    async def _roll_if_needed(self, conn: aiosqlite.Connection, topic_id: int, partition: int,
-                              config: dict, incoming: int, now: int, state: PartitionAppendState) -> None:
-        """Roll the active segment if it must be, in the append's transaction: the closing
-        segment's final values go into its row, and its partition's row starts the new one."""
-        # Kafka rolls before appending a batch that would overflow the active segment, or
-        # when the active segment is older than segment.ms; an empty segment never rolls.
-        size, leo = state.segment_bytes, state.log_end_offset
-        if size > 0 and (size + incoming > config["segment.bytes"]
-                         or now - state.segment_created_at >= config["segment.ms"]):
-            await conn.execute(
-                "UPDATE segments SET next_offset=?1, size_bytes=?2, max_timestamp=(SELECT active_segment_max_timestamp"
-                " FROM partitions WHERE topic_id=?3 AND partition=?4) WHERE topic_id=?3 AND partition=?4"
-                " AND base_offset=?5", (leo, size, topic_id, partition, state.segment_base_offset))
-            await conn.execute(
-                "INSERT INTO segments(topic_id, partition, base_offset, next_offset, created_at)"
-                " VALUES (?, ?, ?, ?, ?)", (topic_id, partition, leo, leo, now))
-            await conn.execute(
-                "UPDATE partitions SET active_segment_bytes=0, active_segment_max_timestamp=-1"
-                " WHERE topic_id=? AND partition=?", (topic_id, partition))
-            state.rolled(leo, now)
-
-    async def _replicate(self, conn: aiosqlite.Connection, topic_id: int, partition: int,
-                         leader: int, new_leo: int, now: int, lagging: PartitionState | None,
-                         settings: ReplicationSettings | None, followers: int, batch_bytes: int,
-                         max_ts: int) -> int:
-        """Advance replicas after an append and return the new high watermark; the partition's
-        row also takes the appended batch's ``batch_bytes`` and ``max_ts`` into its active segment's.
-
-        ``lagging`` is None on the fast path (no replication delay, every in-sync replica
-        alive, every live follower in sync): every follower on a live broker copies the
-        batch at once, so the high watermark is the new log end. Otherwise the batch is
-        queued for followers and a catch-up step runs. High watermark = min log end
-        offset over the ISR.
-
-        The leader's own replica row is not written: the leader's log end offset is the
-        partition's, and it was caught up at its last append (``load_partitions`` reads it so).
-        A partition without live followers (replication factor 1) writes no replica row at all.
-        """
-        if lagging is not None:
-            assert settings is not None
-            base = lagging.log_end_offset
-            lagging.log_end_offset = new_leo
-            if settings.replication_delay_ms > 0:
-                await conn.execute(
-                    "INSERT OR REPLACE INTO pending_replication(topic_id, partition, base_offset, appended_at)"
-                    " VALUES (?, ?, ?, ?)", (topic_id, partition, base, now))
-                lagging.pending.append((base, now))
-            step = catch_up(lagging, now, settings)
-            await save_partition(conn, lagging)
-            await conn.execute(
-                "UPDATE partitions SET appended_at=?, active_segment_bytes=active_segment_bytes+?,"
-                " active_segment_max_timestamp=max(active_segment_max_timestamp, ?) WHERE topic_id=? AND partition=?",
-                (now, batch_bytes, max_ts, topic_id, partition))
-            await record_follower_step(conn, now, lagging, step, progress_event=False)
-            return lagging.high_watermark
-        if followers:
-            await conn.execute(
-                "UPDATE replicas SET log_end_offset=?, caught_up_at=? WHERE topic_id=? AND partition=?"
-                " AND broker_id<>? AND in_isr=1 AND broker_id IN (SELECT id FROM brokers WHERE alive=1)",
-                (new_leo, now, topic_id, partition, leader))
+    async def _roll(self, conn: aiosqlite.Connection, topic_id: int, partition: int, now: int,
+                    state: PartitionAppendState) -> None:
+        """Roll the active segment in the append's transaction: the closing segment's final
+        values go into its row, and its partition's row starts the new one."""
+        leo = state.log_end_offset
         await conn.execute(
-            "UPDATE partitions SET log_end_offset=?, high_watermark=?, appended_at=?,"
-            " active_segment_bytes=active_segment_bytes+?, active_segment_max_timestamp=max(active_segment_max_timestamp, ?)"
-            " WHERE topic_id=? AND partition=?", (new_leo, new_leo, now, batch_bytes, max_ts, topic_id, partition))
-        return new_leo
+            "UPDATE segments SET next_offset=?1, size_bytes=?2, max_timestamp=(SELECT active_segment_max_timestamp"
+            " FROM partitions WHERE topic_id=?3 AND partition=?4) WHERE topic_id=?3 AND partition=?4"
+            " AND base_offset=?5", (leo, state.segment_bytes, topic_id, partition, state.segment_base_offset))
+        await conn.execute(
+            "INSERT INTO segments(topic_id, partition, base_offset, next_offset, created_at)"
+            " VALUES (?, ?, ?, ?, ?)", (topic_id, partition, leo, leo, now))
+        await conn.execute(
+            "UPDATE partitions SET active_segment_bytes=0, active_segment_max_timestamp=-1"
+            " WHERE topic_id=? AND partition=?", (topic_id, partition))
+        state.rolled(leo, now)
+
+    @staticmethod
+    async def _replicate_lagging(conn: aiosqlite.Connection, topic_id: int, partition: int, new_leo: int,
+                                 now: int, lagging: PartitionState, settings: ReplicationSettings,
+                                 batch_bytes: int, max_ts: int) -> int:
+        """Advance replicas after an append while followers lag (a replication delay, a dead
+        in-sync replica, a live replica out of the ISR) and return the new high watermark (the
+        lowest log end offset in the ISR): the batch is queued for followers and a catch-up step
+        runs; the partition's row takes the batch into its active segment's size and timestamp."""
+        base = lagging.log_end_offset
+        lagging.log_end_offset = new_leo
+        if settings.replication_delay_ms > 0:
+            await conn.execute(
+                "INSERT OR REPLACE INTO pending_replication(topic_id, partition, base_offset, appended_at)"
+                " VALUES (?, ?, ?, ?)", (topic_id, partition, base, now))
+            lagging.pending.append((base, now))
+        step = catch_up(lagging, now, settings)
+        await save_partition(conn, lagging)
+        await conn.execute(
+            "UPDATE partitions SET appended_at=?, active_segment_bytes=active_segment_bytes+?,"
+            " active_segment_max_timestamp=max(active_segment_max_timestamp, ?) WHERE topic_id=? AND partition=?",
+            (now, batch_bytes, max_ts, topic_id, partition))
+        await record_follower_step(conn, now, lagging, step, progress_event=False)
+        return lagging.high_watermark
 
     async def new_producer_id(self) -> int:
         """A producer id this data file never handed out (Kafka's InitProducerId for an
@@ -1093,11 +1096,7 @@ async def truncate_log(conn: aiosqlite.Connection, topic_id: int, partition: int
 
 
 async def _topic_meta(conn: aiosqlite.Connection, topic: str) -> tuple[int, int, dict] | None:
-    """The topic's id, partition count and config in effect (kept on ``conn`` while nobody else
-    writes, as ``append_state`` keeps partitions), or None if there is no such topic."""
-    kept = getattr(conn, "kept", None)
-    if kept is not None and (meta := kept.get(topic)) is not None:
-        return meta  # type: ignore[no-any-return]
+    """The topic's id, partition count and config in effect, or None if there is no such topic."""
     rows = await conn.execute_fetchall("SELECT id, partitions, config FROM topics WHERE name=?", (topic,))
     if not rows:
         return None
@@ -1108,8 +1107,6 @@ async def _topic_meta(conn: aiosqlite.Connection, topic: str) -> tuple[int, int,
             _CONFIGS.clear()
         # Shared by every append to topics with these overrides: nobody may change it.
         config = _CONFIGS[raw] = effective_config(json.loads(raw))
-    if kept is not None:
-        kept[topic] = (topic_id, partitions, config)
     return topic_id, partitions, config
 
 

@@ -69,9 +69,9 @@ class RecordMetadata(NamedTuple):
     timestamp: int
 
 
-@dataclass(frozen=True, slots=True)
-class AppendResult:
-    """The outcome of appending one batch to one partition."""
+class AppendResult(NamedTuple):
+    """The outcome of appending one batch to one partition (a named tuple: one is made per
+    produced batch, and a frozen dataclass's construction cost a one-record append ~3 %)."""
 
     topic: str
     partition: int

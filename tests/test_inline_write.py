@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import threading
 import time
 
 import pytest
@@ -81,6 +82,48 @@ async def test_many_inline_appends_keep_the_wal_short(cluster: Cluster) -> None:
     finally:
         probe.close()
     assert frames < 2 * storage_module.WAL_CHECKPOINT_FRAMES, f"the WAL holds {frames} frames: nobody checkpoints the inline writer's commits"
+
+
+async def test_a_steady_stream_of_appends_still_starts_the_wal_over(cluster: Cluster) -> None:
+    """The checkpoint copies most of the WAL beside the appends; its last step must still
+    catch up with them, or the WAL would never start over and grow without end."""
+    await cluster.topics.create_topic("t", 1, 1)
+    for _ in range(2 * storage_module.WAL_CHECKPOINT_FRAMES):  # ~6x the threshold in frames
+        await cluster.logs.append("t", 0, [ProducerRecord(None, b"v" * 100)])
+    wal = cluster.path.with_name(cluster.path.name + "-wal")
+    frame_bytes = 24 + 4096
+    assert wal.stat().st_size < 3 * storage_module.WAL_CHECKPOINT_FRAMES * frame_bytes, \
+        f"the WAL grew to {wal.stat().st_size} bytes: it never started over"
+
+
+async def test_appends_go_on_while_a_checkpoint_copies_the_wal(cluster: Cluster, monkeypatch: pytest.MonkeyPatch) -> None:
+    started, release = threading.Event(), threading.Event()
+    real = storage_module._wal_checkpoint
+    calls: list[int] = []
+
+    def held_first(conn: sqlite3.Connection) -> int:
+        calls.append(1)
+        if len(calls) == 1:  # the first step: held until the test has appended beside it
+            started.set()
+            release.wait(30)
+        return real(conn)
+
+    monkeypatch.setattr(storage_module, "_wal_checkpoint", held_first)
+    await cluster.topics.create_topic("t", 1, 1)
+    deadline = time.monotonic() + 30
+    while not started.is_set():
+        assert time.monotonic() < deadline, "no checkpoint started"
+        await cluster.logs.append("t", 0, [ProducerRecord(None, b"v" * 100)])
+    try:
+        for i in range(100):
+            appended = await asyncio.wait_for(
+                cluster.logs.append("t", 0, [ProducerRecord(None, b"beside %d" % i)]), timeout=10)
+            assert appended.base_offset == appended.last_offset
+    finally:
+        release.set()
+    while len(calls) < 2:  # the last step, under the write lock, follows
+        assert time.monotonic() < deadline, "the checkpoint's last step never ran"
+        await asyncio.sleep(0.01)
 
 
 async def test_a_loop_of_inline_appends_lets_other_tasks_run(cluster: Cluster) -> None:
