@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import struct
 from enum import IntEnum
-from typing import Iterable, Iterator, NamedTuple, Sequence
+from typing import Any, Iterable, Iterator, NamedTuple, Sequence
 
 import crc32c as _crc32c
 
@@ -361,6 +361,28 @@ def _encode_headers(headers: Sequence[tuple[str, bytes | None]]) -> bytes:
     return b"".join(parts)
 
 
+#: aiokafka's compiled batch builder; False until ``load_compiled_builder`` looked for it, None if missing.
+_compiled_builder: Any = False
+#: What the compiled builder is told a batch may hold: batches here are bounded by max.message.bytes.
+_NO_SIZE_LIMIT = 2**31 - 1
+_NO_HEADERS: list[tuple[str, bytes | None]] = []
+
+
+def load_compiled_builder() -> Any:
+    """Import aiokafka's compiled (Cython) batch builder if not yet done (about 35 ms, once, shared
+    with ``record_reader``'s import), and return it (None where it is missing). A Producer does
+    this when it is made; batches built before any are built in pure Python, byte for byte the
+    same (tests/test_record_batch_builders.py), so opening the playground never pays for the import."""
+    global _compiled_builder
+    if _compiled_builder is False:
+        try:
+            from aiokafka.record._crecords.default_records import DefaultRecordBatchBuilder
+        except ImportError:  # pragma: no cover - aiokafka's wheels carry the extension
+            DefaultRecordBatchBuilder = None
+        _compiled_builder = DefaultRecordBatchBuilder
+    return _compiled_builder
+
+
 def build_batch(records: Sequence[tuple[bytes | None, bytes | None, Sequence[tuple[str, bytes | None]], int]],
                 *, base_offset: int = 0, offset_deltas: Sequence[int] | None = None,
                 compression: int = Compression.NONE, compression_level: int | None = None,
@@ -378,6 +400,21 @@ def build_batch(records: Sequence[tuple[bytes | None, bytes | None, Sequence[tup
     record's (a compacted batch keeps its original last offset, for producer state); with no
     records at all the batch is an empty header, as Kafka's cleaner may keep.
     """
+    if (_compiled_builder and records and offset_deltas is None and not compression and log_append_time is None
+            and not is_control and delete_horizon is None and last_offset_delta is None):
+        # The common batch (a producer's records, dense offsets, uncompressed): aiokafka's
+        # compiled builder writes the same bytes 3-4x faster (0.16 against 0.5 us a record).
+        builder = _compiled_builder(MAGIC, 0, is_transactional, producer_id, producer_epoch, base_sequence,
+                                    _NO_SIZE_LIMIT)
+        append = builder.append
+        for offset, (key, value, headers, timestamp) in enumerate(records):
+            # It takes headers as a list only (never changed: one empty list serves all).
+            append(offset, timestamp, key, value, list(headers) if headers else _NO_HEADERS)
+        built: bytearray = builder.build()
+        # Outside the CRC: written after it, as a broker assigns them.
+        _INT64.pack_into(built, 0, base_offset)
+        _INT32.pack_into(built, PARTITION_LEADER_EPOCH_OFFSET, partition_leader_epoch)
+        return built
     if offset_deltas is None:
         offset_deltas = range(len(records))
     if records:

@@ -42,7 +42,7 @@ from broker_core.errors import UnknownTopicOrPartition
 from broker_core.events import RecordsAppended
 from broker_core.log import EARLIEST, parse_acks
 from broker_core.records import BATCH_OVERHEAD, record_size
-from broker_core.record_batch import RecordBatch
+from broker_core.record_batch import RecordBatch, load_compiled_builder
 from broker_core.records import encode_headers
 from broker_core.schema_migration import V1_RECORDS_TABLE
 
@@ -327,6 +327,7 @@ async def append_directly(cluster: Cluster, settings: ProducerPerfSettings, tick
     value = payload(settings.record_size)
     batch_records = settings.batch_records or 1000
     partitions = await cluster.logs.partition_count(settings.topic)
+    load_compiled_builder()  # as in any process that runs a Producer
     run = Run("kplay log append")
     reporter = WindowReporter(settings.record_size)
     throttle = Throttle(settings.throughput)
