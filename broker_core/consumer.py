@@ -491,7 +491,7 @@ class Consumer:
             if tp not in self._ready.ready and len(self._assigned) >= IDLE_CHECK_MIN_PARTITIONS:
                 continue  # nothing at its position (it was only here for what it had buffered)
             try:
-                result = await self._fetch_partition(tp)
+                result, fetched_at = await self._fetch_partition(tp)
             except KafkaError as error:
                 if not error.retriable:
                     raise
@@ -499,8 +499,12 @@ class Consumer:
                 # group rebalanced) on the next fetch instead of failing poll().
                 self._check_metadata = True
                 continue
+            if fetched_at is None or self._positions.get(tp) != fetched_at:
+                # Revoked, unassigned, closed or sought elsewhere while it was read: as Kafka's
+                # fetcher ignores records for a partition no longer fetchable at that offset.
+                continue
             self._high_watermarks[tp] = result.high_watermark
-            fetched = self._completed[tp] = CompletedFetch(result, self._positions[tp])
+            fetched = self._completed[tp] = CompletedFetch(result, fetched_at)
             records, marks, position = self._take(tp, fetched, budget)
             if fetched.drained:
                 del self._completed[tp]
@@ -591,20 +595,24 @@ class Consumer:
                     if not isinstance(answer, KafkaError) and answer[0] is not None:
                         self._set_position(tp, answer[0])
 
-    async def _fetch_partition(self, tp: TopicPartition) -> FetchResult:
+    async def _fetch_partition(self, tp: TopicPartition) -> tuple[FetchResult, int | None]:
+        """What ``tp`` holds from this consumer's position, and the position read from (None if
+        the partition stopped being fetchable while its position was looked up)."""
         # Whole batches, enough of them for max.poll.records: what this poll does not return,
         # the next ones do (CompletedFetch), without reading or decoding the batches again.
         if tp not in self._positions:
             await self._reset_position(tp, use_committed=True)
+        position = self._positions.get(tp)
         try:
-            return await self._cluster.logs.read(tp.topic, tp.partition, self._positions[tp],
+            return await self._cluster.logs.read(tp.topic, tp.partition, position or 0,
                                                  max_records=self.max_poll_records, whole_batches=True,
-                                                 read_committed=self.read_committed)
+                                                 read_committed=self.read_committed), position
         except OffsetOutOfRange:
             await self._reset_position(tp, use_committed=False)
-            return await self._cluster.logs.read(tp.topic, tp.partition, self._positions[tp],
+            position = self._positions.get(tp)
+            return await self._cluster.logs.read(tp.topic, tp.partition, position or 0,
                                                  max_records=self.max_poll_records, whole_batches=True,
-                                                 read_committed=self.read_committed)
+                                                 read_committed=self.read_committed), position
 
     def take_transaction_marks(self) -> list[tuple[TopicPartition, TransactionMark]]:
         """The transaction markers polls passed and the aborted records they returned since the

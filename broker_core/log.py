@@ -34,7 +34,7 @@ from .record_reader import RecordStream, append_consumer_records
 from .record_batch import (COMPRESSION_MASK, CONTROL_MASK, NO_TIMESTAMP, TRANSACTIONAL_MASK, ControlType,
                            RecordBatch, build_batch, read_header, rebuild_batch, set_base_offset,
                            set_max_timestamp, set_partition_leader_epoch)
-from .records import (BATCH_OVERHEAD, AppendResult, ConsumerRecord, FetchResult, ProducerRecord, TransactionMark,
+from .records import (BATCH_OVERHEAD, RECORD_OVERHEAD, AppendResult, ConsumerRecord, FetchResult, ProducerRecord, TransactionMark,
                       record_size)
 from .replication import (REPLICATION_DELAY_KEY, PartitionState, ReplicaFetcher, ReplicationSettings, catch_up,
                           load_partitions, read_settings, record_follower_step, save_partition)
@@ -356,31 +356,38 @@ class PartitionLogs:
         records = batch.records
         if not records:
             return AppendResult(topic, partition, leo, leo - 1, (), log_start, leo)
-        sizes = [record_size(r.key, r.value, r.headers) for r in records]
         if batch.size_in_bytes is not None:
             if batch.size_in_bytes > max_bytes:
                 raise RecordTooLarge(
                     f"The record batch size in the append to {topic}-{partition} is {batch.size_in_bytes} bytes "
                     f"which exceeds the maximum configured value of {max_bytes}.")
-        elif max(sizes) + BATCH_OVERHEAD > max_bytes:
-            size = next(size for size in sizes if size + BATCH_OVERHEAD > max_bytes)
-            raise RecordTooLarge(
-                f"The message is {size + BATCH_OVERHEAD} bytes when serialized which is larger than "
-                f"the maximum message size the server accepts ({max_bytes}) for topic '{topic}'")
+        else:
+            # record_size's sum inline (no call per record) for the usual record without headers.
+            largest = max([(len(k) if k else 0) + (len(v) if v else 0) if not h else record_size(k, v, h) - RECORD_OVERHEAD
+                           for k, v, h, _ in records]) + RECORD_OVERHEAD
+            if largest + BATCH_OVERHEAD > max_bytes:
+                size = next(size for size in (record_size(k, v, h) for k, v, h, _ in records)
+                            if size + BATCH_OVERHEAD > max_bytes)
+                raise RecordTooLarge(
+                    f"The message is {size + BATCH_OVERHEAD} bytes when serialized which is larger than "
+                    f"the maximum message size the server accepts ({max_bytes}) for topic '{topic}'")
         if compacted and any(r.key is None for r in records):
             raise InvalidRecord("Compacted topic cannot accept message without key in topic partition "
                                 f"{topic}-{partition}.")
+        # Each record as built: its own timestamp (CreateTime) or the broker's now (none given,
+        # or LogAppendTime); a record with its timestamp set goes as it is.
         if log_append_time:
-            timestamps = [now] * len(records)
+            stamped = [(k, v, h, now) for k, v, h, _ in records]
         else:
-            timestamps = [now if r.timestamp is None else r.timestamp for r in records]
+            stamped = [r if r[3] is not None else (r[0], r[1], r[2], now) for r in records]
+        timestamps = tuple([r[3] for r in stamped])
         max_ts = max(timestamps)
-        data = build_batch([(r[0], r[1], r[2], ts) for r, ts in zip(records, timestamps)], base_offset=leo,
+        data = build_batch(stamped, base_offset=leo,
                            producer_id=mark.producer_id if mark else -1,
                            producer_epoch=mark.producer_epoch if mark else -1,
                            base_sequence=mark.base_sequence if mark else -1, partition_leader_epoch=state.leader_epoch,
                            log_append_time=now if log_append_time else None)
-        return await self._store(conn, topic_id, config, batch, data, len(records), max_ts, tuple(timestamps),
+        return await self._store(conn, topic_id, config, batch, data, len(records), max_ts, timestamps,
                                  state, mark, lagging, settings, now)
 
     @staticmethod

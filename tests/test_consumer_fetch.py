@@ -3,6 +3,8 @@ time across polls (Kafka's CompletedFetch), and a seek elsewhere leaves what was
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from broker_core import Cluster, Consumer, ProducerRecord, TopicPartition
@@ -144,3 +146,55 @@ async def test_a_record_that_cannot_be_read_fails_every_poll_until_a_seek_past_i
     assert await consumer.position(bad_tp) == 2
     consumer.seek(bad_tp, 3)
     assert [r.value for r in await consumer.poll()] == [b"w"]
+
+
+class HeldReads:
+    """The cluster's log reads, each held until the test lets it finish (a read in flight)."""
+
+    def __init__(self, cluster: Cluster, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.started = asyncio.Event()
+        self.release = asyncio.Event()
+        real = cluster.logs.read
+
+        async def held(*args, **kwargs):  # type: ignore[no-untyped-def]
+            self.started.set()
+            await self.release.wait()
+            return await real(*args, **kwargs)
+
+        monkeypatch.setattr(cluster.logs, "read", held)
+
+
+async def test_a_group_member_closed_while_its_poll_reads_ends_the_poll_without_records(
+        cluster: Cluster, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Closing leaves the group and gives the partitions up: the read's records are nobody's now."""
+    await one_batch_of(cluster, 10)
+    consumer = Consumer(cluster, group_id="g", auto_offset_reset="latest")
+    consumer.subscribe(["big"])
+    deadline = asyncio.get_running_loop().time() + 10
+    while not consumer.assignment():
+        assert asyncio.get_running_loop().time() < deadline, "the consumer never joined"
+        assert await consumer.poll(timeout_ms=100) == []
+    await consumer.seek_to_beginning(TP)
+    reads = HeldReads(cluster, monkeypatch)
+    poll = asyncio.create_task(consumer.poll(timeout_ms=5_000))
+    await asyncio.wait_for(reads.started.wait(), 10)
+    await consumer.close()
+    reads.release.set()
+    assert await asyncio.wait_for(poll, 10) == []
+
+
+async def test_a_seek_while_a_poll_reads_drops_what_that_read_found(
+        cluster: Cluster, monkeypatch: pytest.MonkeyPatch) -> None:
+    await one_batch_of(cluster, 10)
+    consumer = Consumer(cluster, auto_offset_reset="earliest", max_poll_records=3)
+    consumer.assign([TP])
+    await consumer.position(TP)
+    reads = HeldReads(cluster, monkeypatch)
+    poll = asyncio.create_task(consumer.poll(timeout_ms=0))
+    await asyncio.wait_for(reads.started.wait(), 10)
+    consumer.seek(TP, 7)
+    reads.release.set()
+    first = await asyncio.wait_for(poll, 10)
+    assert [r.offset for r in first] in ([], [7, 8, 9]), "records from before the seek were returned"
+    later = [r.offset for r in await consumer.poll(timeout_ms=1_000)] if not first else []
+    assert (first or later) and [r.offset for r in first] + later == [7, 8, 9]
