@@ -21,7 +21,7 @@ from .errors import InvalidRecord, KafkaError, RecordTooLarge, UnknownTopicOrPar
 from .log import BatchRequest, parse_acks
 from .partitioner import BuiltInPartitioner
 from .record_batch import load_compiled_builder
-from .records import BATCH_OVERHEAD, AppendResult, ProducerRecord, RecordMetadata, record_size
+from .records import BATCH_OVERHEAD, RECORD_OVERHEAD, AppendResult, ProducerRecord, RecordMetadata, record_size
 
 if TYPE_CHECKING:
     from .cluster import Cluster
@@ -88,6 +88,7 @@ class Producer:
         self._flushing = 0
         self._closed = False
         self._sender: asyncio.Task[None] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
         #: Records written per transaction, for the perf tools.
         self.transactions = 0
         self.records_sent = 0
@@ -160,13 +161,22 @@ class Producer:
         elif not 0 <= partition < count:
             raise UnknownTopicOrPartition(
                 f"Partition {partition} of topic '{topic}' with partition count {count} is not present in metadata")
-        headers = tuple(headers) if headers else ()
+        if headers:
+            headers = tuple(headers)
+            size = record_size(key, value, headers)
+        else:
+            headers = ()
+            size = RECORD_OVERHEAD + (len(key) if key else 0) + (len(value) if value else 0)  # record_size's sum
         record = _new_tuple(ProducerRecord, (key, value, headers, timestamp))
         while self._buffered > self.buffer_memory:
             self._drained.clear()
             await self._drained.wait()
-        future: asyncio.Future[RecordMetadata] = asyncio.get_running_loop().create_future()
-        size = record_size(key, value, headers)
+        # The loop, once: a Producer lives on one loop (its Event binds to it), and asking for
+        # the running loop costs a system call (getpid) on every send.
+        loop = self._loop
+        if loop is None:
+            loop = self._loop = asyncio.get_running_loop()
+        future: asyncio.Future[RecordMetadata] = loop.create_future()
         batch = self._open.get((topic, partition))
         if batch is not None and batch.size + size > self.batch_size and batch.records:
             self._close_batch(batch, count)
@@ -191,7 +201,7 @@ class Producer:
             self._wake_sender()
         if self.acks == 0:
             # acks=0: no acknowledgement, so nothing to wait for and no offset to report.
-            ack = asyncio.get_running_loop().create_future()
+            ack = loop.create_future()
             ack.set_result(RecordMetadata(topic, partition, -1, timestamp or -1))
             return ack
         return future
