@@ -368,18 +368,26 @@ _NO_SIZE_LIMIT = 2**31 - 1
 _NO_HEADERS: list[tuple[str, bytes | None]] = []
 
 
+def compiled_batches() -> Any:
+    """aiokafka's compiled (Cython) v2 batch module, imported on first use (about 35 ms, once),
+    or None where it is missing (a platform without aiokafka's wheel): then kplay's pure-Python
+    reader and builder do the work alone."""
+    try:
+        from aiokafka.record._crecords import default_records
+    except ImportError:  # pragma: no cover - aiokafka's wheels carry the extension
+        return None
+    return default_records
+
+
 def load_compiled_builder() -> Any:
-    """Import aiokafka's compiled (Cython) batch builder if not yet done (about 35 ms, once, shared
-    with ``record_reader``'s import), and return it (None where it is missing). A Producer does
-    this when it is made; batches built before any are built in pure Python, byte for byte the
-    same (tests/test_record_batch_builders.py), so opening the playground never pays for the import."""
+    """Load aiokafka's compiled batch builder if not yet done, and return it (None where it is
+    missing). A Producer does this when it is made; batches built before any are built in pure
+    Python, byte for byte the same (tests/test_record_batch_builders.py), so opening the
+    playground never pays for the import."""
     global _compiled_builder
     if _compiled_builder is False:
-        try:
-            from aiokafka.record._crecords.default_records import DefaultRecordBatchBuilder
-        except ImportError:  # pragma: no cover - aiokafka's wheels carry the extension
-            DefaultRecordBatchBuilder = None
-        _compiled_builder = DefaultRecordBatchBuilder
+        module = compiled_batches()
+        _compiled_builder = module.DefaultRecordBatchBuilder if module is not None else None
     return _compiled_builder
 
 

@@ -18,7 +18,7 @@ from itertools import repeat
 from typing import Any, Callable, Iterator
 
 from .record_batch import (ATTRIBUTES_OFFSET, COMPRESSION_MASK, HEADER, RECORD_BATCH_OVERHEAD, RECORD_COUNT_OFFSET,
-                           TIMESTAMP_TYPE_MASK, RecordBatch)
+                           TIMESTAMP_TYPE_MASK, RecordBatch, compiled_batches)
 from .records import ConsumerRecord
 
 _INT64 = struct.Struct(">q")
@@ -40,11 +40,8 @@ def load_compiled_reader() -> Callable[[bytes], Any] | None:
     opening the playground never pays for the import."""
     global _compiled
     if _compiled is False:
-        try:
-            from aiokafka.record._crecords.default_records import DefaultRecordBatch
-        except ImportError:  # pragma: no cover - aiokafka's wheels carry the extension
-            DefaultRecordBatch = None
-        _compiled = DefaultRecordBatch
+        module = compiled_batches()
+        _compiled = module.DefaultRecordBatch if module is not None else None
     return _compiled
 
 

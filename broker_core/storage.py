@@ -693,15 +693,10 @@ class Storage:
         if self._checkpoint_conn is None:
             self._checkpoint_conn = connect_raw(self.path)
             self._checkpoint_conn.execute("PRAGMA synchronous=NORMAL")
-        job = asyncio.get_running_loop().run_in_executor(None, _wal_checkpoint, self._checkpoint_conn)
-        try:
-            # Shielded: a cancelled checkpointer still waits for its thread, so that ``close``
-            # never closes the connection under it.
-            return await asyncio.shield(job)
-        except asyncio.CancelledError:
-            with contextlib.suppress(Exception):
-                await job
-            raise
+        # A cancelled checkpointer still waits for its thread: ``close`` must never close the
+        # connection under it.
+        return await _to_its_end(asyncio.get_running_loop().run_in_executor(
+            None, _wal_checkpoint, self._checkpoint_conn))
 
     def _reclaim_if_due(self) -> None:
         """After a write, at most once a second: give free pages back, in the background."""
@@ -910,10 +905,15 @@ def _runs_functions(conn: aiosqlite.Connection) -> bool:
 async def _run_on_thread(conn: aiosqlite.Connection, body: Callable[[aiosqlite.Connection], Awaitable[T]],
                          begin: str) -> T:
     """Run ``body`` as one transaction on ``conn``'s own thread (``single_hop``)."""
-    job = asyncio.ensure_future(conn._execute(run_transaction, conn._conn, body, begin))
+    # A caller cancelled now still waits for the transaction to end, so the caller's lock is
+    # not released while the thread is inside it.
+    return await _to_its_end(asyncio.ensure_future(conn._execute(run_transaction, conn._conn, body, begin)))
+
+
+async def _to_its_end(job: asyncio.Future[T]) -> T:
+    """``await job``, a thread's work; if the caller is cancelled meanwhile, wait for the job
+    to end all the same before the cancellation goes on."""
     try:
-        # Shielded: a caller cancelled now still waits for the transaction to end, so the
-        # caller's lock is not released while the thread is inside it.
         return await asyncio.shield(job)
     except asyncio.CancelledError:
         with contextlib.suppress(Exception):
