@@ -21,7 +21,8 @@ from .errors import InvalidRecord, KafkaError, RecordTooLarge, UnknownTopicOrPar
 from .log import BatchRequest, parse_acks
 from .partitioner import BuiltInPartitioner
 from .record_batch import load_compiled_builder
-from .records import BATCH_OVERHEAD, RECORD_OVERHEAD, AppendResult, ProducerRecord, RecordMetadata, record_size
+from .record_future import BatchOutcome, RecordFuture
+from .records import BATCH_OVERHEAD, RECORD_OVERHEAD, AppendResult, RecordMetadata, record_size
 
 if TYPE_CHECKING:
     from .cluster import Cluster
@@ -32,7 +33,6 @@ METADATA_MAX_AGE_S = 1.0
 _RECORD_ERRORS = (RecordTooLarge, InvalidRecord)
 #: Builds a NamedTuple from a ready tuple, skipping its keyword-handling ``__new__``: about
 #: 3x cheaper, which counts on paths that run once per record.
-_new_tuple = tuple.__new__
 
 
 @dataclass(slots=True)
@@ -40,8 +40,11 @@ class _Batch:
     topic: str
     partition: int
     created: float
-    records: list[ProducerRecord] = field(default_factory=list)
-    futures: list[asyncio.Future[RecordMetadata]] = field(default_factory=list)
+    #: Resolved once for the whole batch (Kafka's ProduceRequestResult): each record's
+    #: ``RecordFuture`` is a view on it.
+    ack: asyncio.Future[BatchOutcome]
+    records: list[tuple[bytes | None, bytes | None, tuple[tuple[str, bytes], ...], int | None]] = \
+        field(default_factory=list)
     size: int = BATCH_OVERHEAD
 
 
@@ -132,8 +135,9 @@ class Producer:
 
     async def send(self, topic: str, value: bytes | None = None, key: bytes | None = None, *,
                    partition: int | None = None, headers: Sequence[tuple[str, bytes]] = (),
-                   timestamp: int | None = None) -> asyncio.Future[RecordMetadata]:
-        """Queue one record and return a future resolving to its ``RecordMetadata``.
+                   timestamp: int | None = None) -> RecordFuture | asyncio.Future[RecordMetadata]:
+        """Queue one record and return a future resolving to its ``RecordMetadata`` (a
+        ``RecordFuture``: an asyncio future in all but its cost, see ``record_future``).
 
         Raises at once for an unknown topic or partition; append errors (RecordTooLarge,
         NotEnoughReplicas, ...) arrive through the future, as with Kafka's producer.
@@ -167,7 +171,7 @@ class Producer:
         else:
             headers = ()
             size = RECORD_OVERHEAD + (len(key) if key else 0) + (len(value) if value else 0)  # record_size's sum
-        record = _new_tuple(ProducerRecord, (key, value, headers, timestamp))
+        record = (key, value, headers, timestamp)  # ProducerRecord's fields, as a plain tuple (see BatchRequest)
         while self._buffered > self.buffer_memory:
             self._drained.clear()
             await self._drained.wait()
@@ -176,17 +180,16 @@ class Producer:
         loop = self._loop
         if loop is None:
             loop = self._loop = asyncio.get_running_loop()
-        future: asyncio.Future[RecordMetadata] = loop.create_future()
         batch = self._open.get((topic, partition))
         if batch is not None and batch.size + size > self.batch_size and batch.records:
             self._close_batch(batch, count)
             batch = None
         wake = opened = batch is None
         if batch is None:
-            batch = _Batch(topic, partition, now)
+            batch = _Batch(topic, partition, now, loop.create_future())
             self._open[(topic, partition)] = batch
+        future = RecordFuture(batch.ack, len(batch.records))
         batch.records.append(record)
-        batch.futures.append(future)
         batch.size += size
         self._buffered += size
         full = batch.size >= self.batch_size
@@ -339,23 +342,21 @@ class Producer:
         return results
 
     def _complete(self, batch: _Batch, result: AppendResult | BaseException, start: int) -> None:
-        """Resolve ``batch``'s futures from ``result``, where its records start at index ``start``."""
+        """Resolve ``batch``'s records from ``result``, where its records start at index ``start``."""
         self._buffered -= batch.size - BATCH_OVERHEAD
+        ack = batch.ack
+        if ack.done():  # cancelled: the producer was closed without it
+            return
         if isinstance(result, BaseException):
             if isinstance(result, UnknownTopicOrPartition):
                 self._metadata.pop(batch.topic, None)
-            for future in batch.futures:
-                if not future.done():
-                    future.set_exception(result)
-                    if self.acks == 0:
-                        future.exception()  # acks=0 reports nothing; mark it retrieved
+            ack.set_exception(result)
+            if self.acks == 0:
+                ack.exception()  # acks=0 reports nothing; mark it retrieved
             return
         self.records_sent += len(batch.records)
-        topic, partition, offset = batch.topic, batch.partition, result.base_offset + start
-        for future, timestamp in zip(batch.futures, result.timestamps[start:start + len(batch.records)]):
-            if not future.done():  # the caller may have cancelled it
-                future.set_result(_new_tuple(RecordMetadata, (topic, partition, offset, timestamp)))
-            offset += 1
+        ack.set_result((batch.topic, batch.partition, result.base_offset + start,
+                        result.timestamps[start:start + len(batch.records)]))
 
     @property
     def pending(self) -> int:
