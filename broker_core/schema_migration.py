@@ -26,7 +26,7 @@ records of deleted topics are not carried over.
 from __future__ import annotations
 
 import logging
-from typing import Callable, Sequence
+from typing import Awaitable, Callable, Sequence
 
 import aiosqlite
 
@@ -70,14 +70,36 @@ def _report(path: str, done: int, total: int) -> None:
         callback(path, done, total)
 
 
-async def migrate_to_batches(conn: aiosqlite.Connection, path: object, ddl: Sequence[str]) -> None:
-    """Rewrite a version-1 file's ``records`` as ``batches`` (created by ``ddl``), in one transaction."""
+async def _migration_step(conn: aiosqlite.Connection, path: object, from_version: int, what: str,
+                          body: Callable[[], Awaitable[None]]) -> bool:
+    """Run ``body`` and set the schema version to ``from_version + 1``, all in one transaction;
+    False if another process made the step while this one waited for the lock. A failure rolls
+    everything back and says so in one line (``what``: the step, for that line)."""
     await conn.execute("BEGIN IMMEDIATE")
     try:
         ((version,),) = await conn.execute_fetchall("SELECT value FROM meta WHERE key='schema_version'")
-        if version != "1":  # another process migrated it while this one waited for the lock
+        if version != str(from_version):
             await conn.execute("COMMIT")
-            return
+            return False
+        await body()
+        await conn.execute("UPDATE meta SET value=? WHERE key='schema_version'", (str(from_version + 1),))
+        await conn.execute("COMMIT")
+        return True
+    except BaseException as error:
+        if conn.in_transaction:
+            await conn.execute("ROLLBACK")
+        if isinstance(error, Exception) and not isinstance(error, StorageError):
+            raise StorageError(f"{path}: {what} (schema version {from_version + 1}) failed ({error}); "
+                               "the file is unchanged") from error
+        raise
+
+
+async def migrate_to_batches(conn: aiosqlite.Connection, path: object, ddl: Sequence[str]) -> None:
+    """Rewrite a version-1 file's ``records`` as ``batches`` (created by ``ddl``), in one transaction."""
+    total = 0
+
+    async def rewrite() -> None:
+        nonlocal total
         ((total,),) = await conn.execute_fetchall("SELECT count(*) FROM records")
         logger.warning("%s: moving %d records from schema version 1 (a row per record) to version 2 "
                        "(record batches), in one transaction", path, total)
@@ -94,16 +116,9 @@ async def migrate_to_batches(conn: aiosqlite.Connection, path: object, ddl: Sequ
             " WHERE b.topic_id=segments.topic_id AND b.partition=segments.partition"
             " AND b.base_offset>=segments.base_offset AND b.base_offset<segments.next_offset)")
         await conn.execute("DROP TABLE records")
-        await conn.execute("UPDATE meta SET value='2' WHERE key='schema_version'")
-        await conn.execute("COMMIT")
+
+    if await _migration_step(conn, path, 1, "moving its records to record batches", rewrite):
         _report(str(path), total, total)
-    except BaseException as error:
-        if conn.in_transaction:
-            await conn.execute("ROLLBACK")
-        if isinstance(error, Exception) and not isinstance(error, StorageError):
-            raise StorageError(f"{path}: moving its records to record batches (schema version 2) failed "
-                               f"({error}); the file is unchanged") from error
-        raise
 
 
 async def _migrate_partition(conn: aiosqlite.Connection, path: str, topic_id: int, partition: int,
@@ -159,24 +174,12 @@ APPENDED_AT_COLUMN = "ALTER TABLE partitions ADD COLUMN appended_at INTEGER NOT 
 
 async def migrate_to_append_times(conn: aiosqlite.Connection, path: object) -> None:
     """Move a version-2 file to version 3 (``partitions.appended_at``), in one transaction."""
-    await conn.execute("BEGIN IMMEDIATE")
-    try:
-        ((version,),) = await conn.execute_fetchall("SELECT value FROM meta WHERE key='schema_version'")
-        if version != "2":  # another process migrated it while this one waited for the lock
-            await conn.execute("COMMIT")
-            return
+    async def add_column() -> None:
         columns = {row[1] for row in await conn.execute_fetchall("PRAGMA table_info(partitions)")}
         if "appended_at" not in columns:
             await conn.execute(APPENDED_AT_COLUMN)
-        await conn.execute("UPDATE meta SET value='3' WHERE key='schema_version'")
-        await conn.execute("COMMIT")
-    except BaseException as error:
-        if conn.in_transaction:
-            await conn.execute("ROLLBACK")
-        if isinstance(error, Exception) and not isinstance(error, StorageError):
-            raise StorageError(f"{path}: adding partitions.appended_at (schema version 3) failed ({error}); "
-                               "the file is unchanged") from error
-        raise
+
+    await _migration_step(conn, path, 2, "adding partitions.appended_at", add_column)
 
 
 #: Version 4's columns: the active segment's size and largest timestamp, in its partition's row.
@@ -190,12 +193,7 @@ ACTIVE_SEGMENT_COLUMNS = (
 async def migrate_to_partition_segment_state(conn: aiosqlite.Connection, path: object, view_ddl: str) -> None:
     """Move a version-3 file to version 4, in one transaction: each partition's active segment's
     size and largest timestamp copied into its row, and the ``segment_state`` view (``view_ddl``)."""
-    await conn.execute("BEGIN IMMEDIATE")
-    try:
-        ((version,),) = await conn.execute_fetchall("SELECT value FROM meta WHERE key='schema_version'")
-        if version != "3":  # another process migrated it while this one waited for the lock
-            await conn.execute("COMMIT")
-            return
+    async def move_state() -> None:
         columns = {row[1] for row in await conn.execute_fetchall("PRAGMA table_info(partitions)")}
         for name, ddl in ACTIVE_SEGMENT_COLUMNS:
             if name not in columns:
@@ -208,12 +206,5 @@ async def migrate_to_partition_segment_state(conn: aiosqlite.Connection, path: o
             " WHERE s.topic_id=partitions.topic_id AND s.partition=partitions.partition)")
         await conn.execute("DROP VIEW IF EXISTS segment_state")
         await conn.execute(view_ddl)
-        await conn.execute("UPDATE meta SET value='4' WHERE key='schema_version'")
-        await conn.execute("COMMIT")
-    except BaseException as error:
-        if conn.in_transaction:
-            await conn.execute("ROLLBACK")
-        if isinstance(error, Exception) and not isinstance(error, StorageError):
-            raise StorageError(f"{path}: moving the active segments' state into partitions (schema version 4) "
-                               f"failed ({error}); the file is unchanged") from error
-        raise
+
+    await _migration_step(conn, path, 3, "moving the active segments' state into partitions", move_state)
