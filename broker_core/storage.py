@@ -620,18 +620,14 @@ class Storage:
                 return await body(conn)
         self._refuse_if_damaged()
         lock = self._write_lock
+        done = False
         if not lock.locked():
             # Nobody in this process is writing, and an inline attempt never awaits: it runs
             # to its end before anyone could take the lock, so it need not take it (an
             # asyncio.Lock's acquire and release cost ~2 us of a ~55 us one-record append).
             with self._write_errors:
                 done, result = self._inline.try_transaction(body)
-            if not done:
-                async with lock:
-                    self._refuse_if_closed()
-                    with self._write_errors:
-                        result = await _run_on_thread(self._writer, body, "BEGIN IMMEDIATE")
-        else:
+        if not done:
             async with lock:
                 self._refuse_if_closed()
                 with self._write_errors:
